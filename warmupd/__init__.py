@@ -1,0 +1,5 @@
+"""warmupd: keep your network warm."""
+
+from __future__ import annotations
+
+__version__ = "0.1.0"

@@ -1,0 +1,85 @@
+"""Where warmupd keeps things on disk, and how it writes them safely.
+
+Owns: the platformdirs look-ups (the only module importing platformdirs), the
+`WARMUPD_CONFIG` override, private directory creation and atomic writes.
+
+Must not: know what is inside the files it places.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import platformdirs
+
+APP = "warmupd"
+
+
+def config_dir() -> Path:
+    return Path(platformdirs.user_config_dir(APP))
+
+
+def state_dir() -> Path:
+    return Path(platformdirs.user_state_dir(APP))
+
+
+def data_dir() -> Path:
+    return Path(platformdirs.user_data_dir(APP))
+
+
+def default_contact_file() -> Path:
+    env = os.environ.get("WARMUPD_CONFIG")
+    return Path(env) if env else config_dir() / "contacts.yaml"
+
+
+def store_file() -> Path:
+    return state_dir() / "history.sqlite3"
+
+
+def status_file() -> Path:
+    return state_dir() / "status.json"
+
+
+def ics_file() -> Path:
+    return data_dir() / "warmupd.ics"
+
+
+def feed_token_file() -> Path:
+    return config_dir() / "feed-token"
+
+
+def private_dir(path: Path) -> Path:
+    """Create ``path`` (and parents) and make the leaf 0700."""
+    path.mkdir(parents=True, exist_ok=True)
+    os.chmod(path, 0o700)
+    return path
+
+
+def atomic_write(path: Path, data: bytes, mode: int = 0o600) -> None:
+    """Write ``data`` to ``path`` so readers see the old or the new file, never half.
+
+    temp file in the same directory + fsync + rename + fsync of the directory,
+    so the rename itself survives a power cut.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        os.fchmod(fd, mode)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+    dfd = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(dfd)
+    finally:
+        os.close(dfd)
