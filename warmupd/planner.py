@@ -1,0 +1,192 @@
+"""The leveling planner: who to reach out to on which day.
+
+Owns: turning (book, history, today) into a Plan — due dates, the daily cap,
+the allowed weekdays, fairness under overload, early pulls that even out the
+load, and the projection of later cycles inside the horizon.
+
+Must not: read the clock, do I/O, or know about notifications and calendars.
+It is a pure function; the same input always gives the same plan.
+
+How it works, in one pass over the days of the horizon:
+- every active person has a next due date (last contact + cadence; a snooze or
+  a pause pushes it; people never contacted get a slot in their first cadence
+  window, chosen by a hash of their id so it never depends on who else is in
+  the book);
+- people are kept in one heap per cadence, ordered by due date, so the most
+  overdue *relative to cadence* is always one of the few heap heads;
+- each allowed day takes up to ``daily_limit`` of the due people, most
+  overdue relative to cadence first; a day that is quieter than the average
+  demand pulls people due soon (at most ``EARLY_FRACTION`` of their cadence
+  early) so the load stays even;
+- a placed touch-up re-enters its heap at day + cadence, which projects the
+  rolling rhythm across the horizon.
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+import zlib
+from datetime import date, timedelta
+
+from warmupd.model import (
+    Book,
+    Capacity,
+    History,
+    Plan,
+    TouchUp,
+    effective_last,
+    horizon_end,
+)
+
+# How far ahead of their due date a person may be pulled to fill a quiet day.
+EARLY_FRACTION = 0.15
+
+# Heap entries: (due ordinal, person id, contact index, cycle number, snooze ordinal or 0).
+_Entry = tuple[int, str, int, int, int]
+
+
+def first_slot(person_id: str, every: int, first_seen: date) -> date:
+    """First due date of someone never contacted: a stable phase of their cadence.
+
+    The phase comes from a hash of the id alone, so people imported together
+    are spread evenly over their first window and keep their slot when others
+    are added.
+    """
+    phase = zlib.crc32(person_id.encode()) % every
+    seen = first_seen.toordinal()
+    return date.fromordinal(seen + (phase - seen) % every)
+
+
+def capacity(book: Book) -> Capacity:
+    active = [c for c in book.contacts if not c.paused]
+    weekly = sum(7.0 / c.every for c in active)
+    allowed = len(book.settings.days)
+    return Capacity(
+        people=len(active),
+        per_day=weekly / allowed if allowed else math.inf,
+        daily_limit=book.settings.daily_limit,
+        allowed_days=allowed,
+    )
+
+
+def plan(book: Book, history: History, today: date, *, horizon_days: int | None = None) -> Plan:
+    settings = book.settings
+    end = horizon_end(today, horizon_days or settings.horizon_days)
+    t0, tend = today.toordinal(), end.toordinal()
+    contacts = book.contacts
+    cap = capacity(book)
+
+    groups: dict[int, list[_Entry]] = {}
+    for idx, c in enumerate(contacts):
+        if c.paused:
+            continue
+        h = history.get(c.id)
+        anchor = effective_last(c, h)
+        if h.last_skip is not None and (anchor is None or h.last_skip > anchor):
+            anchor = h.last_skip
+        if anchor is None:
+            due = first_slot(c.id, c.every, h.first_seen or today).toordinal()
+        else:
+            due = anchor.toordinal() + c.every
+        snooze = 0
+        until = h.snoozed_until
+        # A snooze belongs to the cycle it was made in: a later touch ends it.
+        if until is not None and (anchor is None or (h.snoozed_on or until) >= anchor):
+            if until.toordinal() > due:
+                due = snooze = until.toordinal()
+        if c.paused_until is not None and c.paused_until.toordinal() > due:
+            due = c.paused_until.toordinal()
+        groups.setdefault(c.every, []).append((due, c.id, idx, h.touches + 1, snooze))
+    for heap in groups.values():
+        heapq.heapify(heap)
+
+    # Quiet days are filled up to the average demand, never beyond it, so a
+    # sparse book is not pulled early over and over (that would shorten
+    # everyone's cadence).
+    fill_to = min(settings.daily_limit, math.floor(cap.per_day))
+    early = {every: int(every * EARLY_FRACTION) for every in groups}
+    cycle_base = {c.id: (c.last.isoformat() if c.last else "new") for c in contacts}
+
+    days: list[tuple[date, tuple[TouchUp, ...]]] = []
+    allowed = settings.days
+    weekday = today.weekday()
+    for d in range(t0, tend + 1):
+        if (weekday + d - t0) % 7 not in allowed:
+            continue
+        picks: list[_Entry] = []
+        while len(picks) < settings.daily_limit:
+            best = _most_overdue(groups, d)
+            if best is None:
+                break
+            picks.append(heapq.heappop(groups[best]))
+        while len(picks) < fill_to:
+            best = _least_early(groups, d, early)
+            if best is None:
+                break
+            picks.append(heapq.heappop(groups[best]))
+        day = date.fromordinal(d)
+        items = []
+        for due, pid, idx, n, snooze in picks:
+            c = contacts[idx]
+            items.append(
+                TouchUp(
+                    person_id=pid,
+                    name=c.name,
+                    day=day,
+                    due=date.fromordinal(due),
+                    cycle=f"{cycle_base[pid]}/{n}",
+                    every=c.every,
+                    snooze=date.fromordinal(snooze) if snooze else None,
+                )
+            )
+            heapq.heappush(groups[c.every], (d + c.every, pid, idx, n + 1, 0))
+        days.append((day, tuple(items)))
+
+    # Backlog: people whose first cycle fell due inside the horizon but found no slot.
+    unplanned = sorted(
+        pid for heap in groups.values() for due, pid, _, n, _ in heap
+        if due <= tend and n == history.get(pid).touches + 1
+    )
+    return Plan(today=today, end=end, days=tuple(days), capacity=cap, unplanned=tuple(unplanned))
+
+
+def _most_overdue(groups: dict[int, list[_Entry]], d: int) -> int | None:
+    """The cadence whose head is due by ``d`` and most overdue relative to cadence."""
+    best: int | None = None
+    best_key: tuple[float, int, str] | None = None
+    for every, heap in groups.items():
+        if not heap or heap[0][0] > d:
+            continue
+        due, pid = heap[0][0], heap[0][1]
+        # Larger relative lateness first; then earlier due; then id, for determinism.
+        key = (-(d - due) / every, due, pid)
+        if best_key is None or key < best_key:
+            best, best_key = every, key
+    return best
+
+
+def _least_early(groups: dict[int, list[_Entry]], d: int, early: dict[int, int]) -> int | None:
+    """The cadence whose head is due soonest after ``d``, relative to cadence, within reach."""
+    best: int | None = None
+    best_key: tuple[float, int, str] | None = None
+    for every, heap in groups.items():
+        if not heap:
+            continue
+        due, pid = heap[0][0], heap[0][1]
+        if due <= d or due - d > early[every]:
+            continue
+        key = ((due - d) / every, due, pid)
+        if best_key is None or key < best_key:
+            best, best_key = every, key
+    return best
+
+
+def next_allowed_day(book: Book, today: date) -> date:
+    """Today if it is an allowed weekday, else the next one."""
+    d = today
+    for _ in range(7):
+        if d.weekday() in book.settings.days:
+            return d
+        d += timedelta(days=1)
+    return today
