@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from collections import Counter
 from datetime import date, timedelta
 
@@ -110,7 +111,7 @@ def test_later_cycles_follow_the_planned_day(cs: tuple[Contact, ...], s: Setting
     for t in p.touchups():
         by_person.setdefault(t.person_id, []).append(t)
     for items in by_person.values():
-        for prev, nxt in zip(items, items[1:], strict=False):
+        for prev, nxt in itertools.pairwise(items):
             assert nxt.due == prev.day + timedelta(days=prev.every)
             assert nxt.cycle != prev.cycle
 

@@ -216,6 +216,7 @@ class TouchUp:
     cycle: str  # stable key of the due cycle; survives moves and snoozes
     every: int
     snooze: date | None = None  # set when a snooze pushed this cycle
+    number: int = 1  # ordinal of the cycle for this person (rotates openers)
 
     @property
     def nudge_key(self) -> str:

@@ -92,9 +92,12 @@ def plan(book: Book, history: History, today: date, *, horizon_days: int | None 
         snooze = 0
         until = h.snoozed_until
         # A snooze belongs to the cycle it was made in: a later touch ends it.
-        if until is not None and (anchor is None or (h.snoozed_on or until) >= anchor):
-            if until.toordinal() > due:
-                due = snooze = until.toordinal()
+        if (
+            until is not None
+            and (anchor is None or (h.snoozed_on or until) >= anchor)
+            and until.toordinal() > due
+        ):
+            due = snooze = until.toordinal()
         if c.paused_until is not None and c.paused_until.toordinal() > due:
             due = c.paused_until.toordinal()
         groups.setdefault(c.every, []).append((due, c.id, idx, h.touches + 1, snooze))
@@ -138,6 +141,7 @@ def plan(book: Book, history: History, today: date, *, horizon_days: int | None 
                     cycle=f"{cycle_base[pid]}/{n}",
                     every=c.every,
                     snooze=date.fromordinal(snooze) if snooze else None,
+                    number=n,
                 )
             )
             heapq.heappush(groups[c.every], (d + c.every, pid, idx, n + 1, 0))
