@@ -1,0 +1,446 @@
+"""The iCalendar file: one deterministic VCALENDAR built from a plan.
+
+Owns: turning a ``Plan`` (plus the book and history it came from) into the
+bytes of ``warmupd.ics``; the event UIDs; the per-event serialisation cache;
+the small "revisions" map that makes SEQUENCE go up when a touch-up moves.
+This is the only module that imports icalendar.
+
+Must not: read the clock, touch the file system or the network, or log.  The
+caller resolves the time zone (``tz``), loads and saves the revisions map, and
+writes the result atomically (``paths.atomic_write``).
+
+Determinism, and where each value comes from:
+
+* UID = ``uuid5(UID_NAMESPACE, f"{person_id}/{cycle}")``; the planner keeps a
+  cycle's key across moves and snoozes, so calendar apps update one event
+  instead of adding a duplicate.  Birthdays use ``f"{person_id}/birthday"``.
+  There is deliberately no calendar-level UID: vdirsyncer would collapse every
+  event into one.
+* SEQUENCE and the "moved on" date come from a caller-owned map
+  ``{uid: Revision(day, sequence, since)}``.  ``revise(plan, previous)`` is a
+  pure function: a UID whose planned day differs from the recorded one gets
+  ``sequence + 1`` and ``since = plan.today``; unchanged UIDs keep their entry.
+  A stateless formula cannot do this honestly (a touch-up pulled early and
+  then back would go down), so the state lives with the caller, who persists
+  it as JSON (``dump_revisions``/``load_revisions``) next to the .ics.  Without
+  a map the fallback is ``max(0, day - due)`` in days, which rises as an
+  overdue touch-up slides later, the most common move.
+* DTSTAMP = LAST-MODIFIED = midnight UTC of the latest date known about the
+  person (YAML ``last:``, done, skip, snooze, first seen) and the revision's
+  ``since``; ``2000-01-01`` when nothing is known.  Never the clock, so
+  regenerating with nothing changed is byte-identical.
+* VTIMEZONE covers 1 January of the plan's first year to 1 January two years
+  after its last day: compact, and it only changes once a year.
+
+Speed: icalendar needs about 0.3 ms per event, so 10k events take seconds.
+Each event is first reduced to an ``_EventSpec`` (a tuple of plain values that
+is exactly the event's content); ``EventCache`` maps specs to serialised bytes,
+so a rebuild after one edit serialises only the events whose content changed.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any, NamedTuple
+from zoneinfo import ZoneInfo
+
+from icalendar import Alarm, Calendar, Event, Timezone, vDuration
+
+from warmupd.model import Book, Contact, History, PersonHistory, Plan, Settings, TouchUp
+
+# Fixed forever: changing it would give every event a new UID and duplicate
+# every event in every subscribed calendar.
+UID_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "https://warmupd.invalid/ics/event")
+
+CALENDAR_NAME = "warmupd touch-ups"
+EPOCH = date(2000, 1, 1)
+_END = b"END:VCALENDAR\r\n"
+
+OpenerFn = Callable[[Contact, TouchUp, Settings, PersonHistory], str]
+
+
+def event_uid(person_id: str, cycle: str) -> str:
+    """The UID of a touch-up (or ``cycle="birthday"``) event."""
+    return str(uuid.uuid5(UID_NAMESPACE, f"{person_id}/{cycle}"))
+
+
+@dataclass(frozen=True)
+class Revision:
+    """What the calendar last said about one UID: its day and its SEQUENCE."""
+
+    day: date
+    sequence: int
+    since: date  # plan.today when this day was first published
+
+
+def revise(plan: Plan, previous: Mapping[str, Revision]) -> dict[str, Revision]:
+    """The revisions map after publishing ``plan``; pure, ``previous`` untouched.
+
+    Entries for UIDs that left the plan are kept while their day is not past:
+    a touch-up pushed beyond the horizon and back must not restart at 0.
+    """
+    out: dict[str, Revision] = {}
+    for t in plan.touchups():
+        uid = event_uid(t.person_id, t.cycle)
+        prev = previous.get(uid)
+        if prev is None:
+            out[uid] = Revision(t.day, 0, plan.today)
+        elif prev.day != t.day:
+            out[uid] = Revision(t.day, prev.sequence + 1, plan.today)
+        else:
+            out[uid] = prev
+    for uid, rev in previous.items():
+        if uid not in out and rev.day >= plan.today:
+            out[uid] = rev
+    return out
+
+
+def dump_revisions(revisions: Mapping[str, Revision]) -> bytes:
+    """Serialise a revisions map as sorted JSON (stable bytes for stable input)."""
+    doc = {
+        uid: [r.day.isoformat(), r.sequence, r.since.isoformat()]
+        for uid, r in sorted(revisions.items())
+    }
+    return json.dumps({"version": 1, "revisions": doc}, sort_keys=True).encode() + b"\n"
+
+
+def load_revisions(data: bytes) -> dict[str, Revision]:
+    """Parse ``dump_revisions`` output; anything unreadable gives an empty map.
+
+    Losing the map only resets SEQUENCE numbers, so a damaged file must not
+    stop the calendar from being published.
+    """
+    try:
+        doc = json.loads(data)
+        out: dict[str, Revision] = {}
+        for uid, (day, seq, since) in doc["revisions"].items():
+            out[str(uid)] = Revision(date.fromisoformat(day), int(seq), date.fromisoformat(since))
+        return out
+    except (ValueError, TypeError, KeyError, AttributeError):
+        return {}
+
+
+class _EventSpec(NamedTuple):
+    """Everything that ends up in one VEVENT; equal specs serialise identically."""
+
+    uid: str
+    sequence: int
+    stamp: date
+    summary: str
+    description: str | None
+    categories: tuple[str, ...]
+    start: date | datetime
+    end: date | datetime
+    trigger: timedelta  # alarm offset from the start; None-free so it hashes
+    alarm: bool
+    yearly: bool
+    last_of_month: bool  # yearly on the last day of February (29 Feb birthdays)
+
+
+class EventCache:
+    """Serialised events keyed on their full content, owned by one thread.
+
+    After each build only the entries that build used are kept, so the cache
+    holds one calendar's worth of events and never grows without bound.
+    ``hits``/``misses`` describe the last build (the tests and bench read them).
+    """
+
+    def __init__(self) -> None:
+        self._events: dict[_EventSpec, bytes] = {}
+        self._zones: dict[tuple[str, date, date], bytes] = {}
+        self.hits = 0
+        self.misses = 0
+
+    def __len__(self) -> int:
+        return len(self._events)
+
+
+def initials(name: str) -> str:
+    """``"Ruth Alvarez"`` -> ``"R. A."``; used when the feed is redacted."""
+    parts = [p for p in name.replace("-", " ").split() if p]
+    return " ".join(f"{p[0].upper()}." for p in parts) or "?"
+
+
+def _stamp(contact: Contact | None, hist: PersonHistory, since: date | None) -> date:
+    known = [
+        d
+        for d in (
+            contact.last if contact else None,
+            hist.last_done,
+            hist.last_skip,
+            hist.snoozed_on,
+            hist.first_seen,
+            since,
+        )
+        if d is not None
+    ]
+    return max(known, default=EPOCH)
+
+
+def _description(
+    contact: Contact | None, touchup: TouchUp, hist: PersonHistory, opener_text: str
+) -> str:
+    lines = [opener_text, ""] if opener_text else []
+    if contact is not None and contact.reach:
+        lines.append(f"Reach: {contact.reach}")
+    if contact is not None and contact.topics:
+        lines.append("Topics: " + ", ".join(contact.topics))
+    last = _effective_last(contact, hist)
+    lines.append(f"Last contact: {last.isoformat() if last else 'never'}")
+    if hist.last_note:
+        lines.append(f"Last note: {hist.last_note}")
+    if touchup.snooze:
+        lines.append(f"Snoozed until {touchup.snooze.isoformat()}")
+    return "\n".join(lines)
+
+
+def _effective_last(contact: Contact | None, hist: PersonHistory) -> date | None:
+    # model.effective_last needs a Contact; a touch-up whose person left the
+    # book (stale plan) still shows what the store knows.
+    if contact is None:
+        return hist.last_done
+    from warmupd.model import effective_last
+
+    return effective_last(contact, hist)
+
+
+def _default_opener() -> OpenerFn:
+    # Imported here so ics stays importable (and testable) on its own; the
+    # openers module is pure too, so this adds no I/O.
+    from warmupd.openers import opener
+
+    return opener
+
+
+def _no_opener(contact: Contact, touchup: TouchUp, settings: Settings, hist: PersonHistory) -> str:
+    return ""
+
+
+def _serialise(spec: _EventSpec) -> bytes:
+    ev = Event()
+    ev.add("uid", spec.uid)
+    stamp = datetime.combine(spec.stamp, time(0), UTC)
+    ev.add("dtstamp", stamp)
+    ev.add("last-modified", stamp)
+    ev.add("sequence", spec.sequence)
+    ev.add("summary", spec.summary)
+    ev.add("dtstart", spec.start)
+    ev.add("dtend", spec.end)
+    ev.add("transp", "TRANSPARENT")  # a reminder, not a meeting: never "busy"
+    if spec.description is not None:
+        ev.add("description", spec.description)
+    if spec.categories:
+        ev.add("categories", list(spec.categories))
+    if spec.yearly:
+        rule: dict[str, Any] = {"freq": "yearly"}
+        if spec.last_of_month:
+            rule.update(bymonth=2, bymonthday=-1)
+        ev.add("rrule", rule)
+    if spec.alarm:
+        alarm = Alarm()
+        alarm.add("action", "DISPLAY")
+        alarm.add("description", spec.summary)
+        alarm.add("trigger", spec.trigger)
+        ev.add_component(alarm)
+    data: bytes = ev.to_ical()
+    return data
+
+
+def _touchup_specs(
+    book: Book,
+    history: History,
+    plan: Plan,
+    tz: str,
+    revisions: Mapping[str, Revision] | None,
+    opener: OpenerFn,
+) -> Iterable[_EventSpec]:
+    settings = book.settings
+    feed = settings.feed
+    zone = ZoneInfo(tz)
+    people = book.by_id()
+    length = timedelta(minutes=feed.duration_minutes)
+    at = settings.nudge_at
+    all_day_trigger = timedelta(hours=at.hour, minutes=at.minute)
+    for t in plan.touchups():
+        contact = people.get(t.person_id)
+        hist = history.get(t.person_id)
+        uid = event_uid(t.person_id, t.cycle)
+        rev = revisions.get(uid) if revisions is not None else None
+        if revisions is None:
+            sequence, since = max(0, t.late_days), None
+        elif rev is None or rev.day != t.day:
+            # Not revised for this plan: the caller skipped revise(); publish
+            # a sequence that is still above the recorded one.
+            sequence, since = (rev.sequence + 1 if rev else 0), plan.today
+        else:
+            sequence, since = rev.sequence, rev.since
+        name = contact.name if contact else t.name
+        if feed.redact:
+            summary, description = f"Reach out to {initials(name)}", None
+        else:
+            text = opener(contact, t, settings, hist) if contact else ""
+            summary = f"Reach out to {name}"
+            description = _description(contact, t, hist, text)
+        start: date | datetime
+        end: date | datetime
+        if feed.all_day:
+            start, end, trigger = t.day, t.day + timedelta(days=1), all_day_trigger
+        else:
+            start = datetime.combine(t.day, at, zone)
+            start, end, trigger = start, start + length, timedelta(0)
+        yield _EventSpec(
+            uid=uid,
+            sequence=sequence,
+            stamp=_stamp(contact, hist, since),
+            summary=summary,
+            description=description,
+            categories=(contact.circle,) if contact and contact.circle else (),
+            start=start,
+            end=end,
+            trigger=trigger,
+            alarm=True,
+            yearly=False,
+            last_of_month=False,
+        )
+
+
+def _birthday_specs(book: Book) -> Iterable[_EventSpec]:
+    redact = book.settings.feed.redact
+    for c in sorted(book.contacts, key=lambda c: c.id):
+        if c.birthday is None:
+            continue
+        b = c.birthday
+        leap_day = (b.month, b.day) == (2, 29)
+        # A fixed first year keeps the event identical year after year; 2000
+        # is a leap year, so 29 February exists in it.
+        start = (
+            date(b.year, b.month, b.day) if b.year and not leap_day else date(2000, b.month, b.day)
+        )
+        yield _EventSpec(
+            uid=event_uid(c.id, "birthday"),
+            sequence=0,
+            stamp=EPOCH,
+            summary=f"Birthday: {initials(c.name) if redact else c.name}",
+            description=None,
+            categories=("birthday",),
+            start=start,
+            end=start + timedelta(days=1),
+            trigger=timedelta(0),
+            alarm=False,
+            yearly=True,
+            last_of_month=leap_day,
+        )
+
+
+def _header(version: str, refresh: timedelta, tz: str) -> bytes:
+    cal = Calendar()
+    cal.add("prodid", f"-//warmupd//warmupd {version}//EN")
+    cal.add("version", "2.0")
+    cal.add("calscale", "GREGORIAN")
+    cal.add("name", CALENDAR_NAME)
+    cal.add("x-wr-calname", CALENDAR_NAME)
+    cal.add("x-wr-timezone", tz)
+    # RFC 7986 requires the VALUE parameter on REFRESH-INTERVAL; icalendar
+    # does not add it on its own.
+    cal.add("refresh-interval", refresh, parameters={"VALUE": "DURATION"})
+    cal.add("x-published-ttl", vDuration(refresh))
+    data: bytes = cal.to_ical()
+    assert data.endswith(_END)
+    return data[: -len(_END)]
+
+
+def _vtimezone(tz: str, plan: Plan, cache: EventCache) -> bytes:
+    if tz.upper() in {"UTC", "ETC/UTC", "Z"}:
+        return b""  # UTC times are written with Z and need no VTIMEZONE
+    first = date(plan.today.year, 1, 1)
+    last = date(plan.end.year + 2, 1, 1)
+    key = (tz, first, last)
+    found = cache._zones.get(key)
+    if found is None:
+        found = Timezone.from_tzid(tz, first_date=first, last_date=last).to_ical()
+        cache._zones = {key: found}  # one zone in use at a time
+    return found
+
+
+def build_calendar(
+    book: Book,
+    history: History,
+    plan: Plan,
+    *,
+    version: str,
+    tz: str,
+    revisions: Mapping[str, Revision] | None = None,
+    cache: EventCache | None = None,
+    opener: OpenerFn | None = None,
+) -> bytes:
+    """The .ics bytes for ``plan``; same inputs give the same bytes.
+
+    ``tz`` is the resolved IANA zone (``book.settings.timezone`` or the
+    system's).  ``revisions`` should be ``revise(plan, previous)``; ``cache``
+    is reused across builds by one owner; ``opener`` defaults to
+    ``warmupd.openers.opener``.
+    """
+    if cache is None:
+        cache = EventCache()
+    if opener is None:
+        # A redacted feed has no descriptions, so it needs no openers at all.
+        opener = _no_opener if book.settings.feed.redact else _default_opener()
+    specs = list(_touchup_specs(book, history, plan, tz, revisions, opener))
+    if book.settings.feed.birthdays:
+        specs.extend(_birthday_specs(book))
+
+    old = cache._events
+    new: dict[_EventSpec, bytes] = {}
+    hits = misses = 0
+    parts = [_header(version, book.settings.feed.refresh, tz), _vtimezone(tz, plan, cache)]
+    for spec in specs:
+        data = old.get(spec)
+        if data is None:
+            data = new.get(spec)  # the same content twice in one plan
+        if data is None:
+            data = _serialise(spec)
+            misses += 1
+        else:
+            hits += 1
+        new[spec] = data
+        parts.append(data)
+    parts.append(_END)
+    cache._events = new
+    cache.hits, cache.misses = hits, misses
+    return b"".join(parts)
+
+
+def parse_events(data: bytes) -> list[dict[str, str]]:
+    """Each VEVENT of ``data`` as ``{PROPERTY: value as written}``, via icalendar's parser.
+
+    For callers that inspect an exported file without importing icalendar
+    themselves (tests, a future ``check``).  Repeated properties are joined
+    with ``","``; ``"VALARM"`` holds the number of alarms.  Raises
+    ``ValueError`` when icalendar cannot parse ``data``.
+    """
+    cal = Calendar.from_ical(data)
+    out: list[dict[str, str]] = []
+    for ev in cal.walk("VEVENT"):
+        row: dict[str, str] = {}
+        for key, value in ev.items():
+            values = value if isinstance(value, list) else [value]
+            row[str(key)] = ",".join(v.to_ical().decode() for v in values)
+        row["VALARM"] = str(len(ev.walk("VALARM")))
+        out.append(row)
+    return out
+
+
+def calendar_properties(data: bytes) -> dict[str, str]:
+    """The VCALENDAR's own properties as ``{NAME: "params:value"}`` (params sorted)."""
+    cal = Calendar.from_ical(data)
+    out: dict[str, str] = {}
+    for key, value in cal.items():
+        params = ";".join(f"{k}={v}" for k, v in sorted(getattr(value, "params", {}).items()))
+        out[str(key)] = (
+            f"{params}:{value.to_ical().decode()}" if params else value.to_ical().decode()
+        )
+    return out
