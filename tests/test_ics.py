@@ -8,10 +8,10 @@ from dataclasses import replace
 from datetime import date, time, timedelta
 from pathlib import Path
 
+from conftest import need
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from conftest import need
 from warmupd import ics, planner
 from warmupd.model import (
     Birthday,
@@ -123,7 +123,7 @@ def test_round_trips_through_icalendar_parser(book: Book) -> None:
 @settings(max_examples=25, deadline=None)
 @given(books())
 def test_regenerating_is_byte_identical_with_or_without_cache(book: Book) -> None:
-    p, first = build(book)
+    _, first = build(book)
     cache = ics.EventCache()
     _, warm = build(book, cache=cache)
     _, again = build(book, cache=cache)
