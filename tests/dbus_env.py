@@ -238,9 +238,7 @@ class DbusmockNotificationServer(NotificationServer):
                 nid = a[1]
             else:
                 nid, next_id = next_id, next_id + 1
-            out.append(
-                NotifyCall(nid, a[0], a[1], a[2], a[3], a[4], tuple(a[5]), dict(a[6]), a[7])
-            )
+            out.append(NotifyCall(nid, a[0], a[1], a[2], a[3], a[4], tuple(a[5]), dict(a[6]), a[7]))
         return out
 
     def invoke_action(self, notification_id: int, key: str) -> None:
@@ -285,8 +283,15 @@ class ActionNotificationServer(NotificationServer):
     def calls(self) -> list[NotifyCall]:
         return [
             NotifyCall(
-                c["id"], c["app_name"], c["replaces_id"], c["icon"], c["summary"], c["body"],
-                tuple(c["actions"]), c["hints"], c["timeout"],
+                c["id"],
+                c["app_name"],
+                c["replaces_id"],
+                c["icon"],
+                c["summary"],
+                c["body"],
+                tuple(c["actions"]),
+                c["hints"],
+                c["timeout"],
             )
             for c in json.loads(str(self._control.Calls()))
         ]
