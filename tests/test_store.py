@@ -115,3 +115,29 @@ def test_directory_created_private(tmp_path: Path) -> None:
     path = tmp_path / "new" / "h.sqlite3"
     Store(path).close()
     assert stat.S_IMODE(os.stat(path.parent).st_mode) == 0o700
+
+
+def test_migration_from_version_1_keeps_rows(tmp_path: Path) -> None:
+    from warmupd.store import MIGRATIONS
+
+    path = tmp_path / "h.sqlite3"
+    raw = sqlite3.connect(path)
+    raw.executescript(MIGRATIONS[0] + "; PRAGMA user_version = 1;")
+    raw.execute("INSERT INTO nudges VALUES ('ruth', 'new/1', '2026-11-01T09:30:00+00:00')")
+    raw.commit()
+    raw.close()
+    with Store(path) as s:
+        assert s.schema_version == SCHEMA_VERSION
+        assert s.unanswered([("ruth", "new/1")], NOW) == ["ruth"]
+        s.mark_reminded(["ruth"])
+        assert s.unanswered([("ruth", "new/1")], NOW) == []
+
+
+def test_meta_and_data_version_sees_other_writers(tmp_path: Path) -> None:
+    path = tmp_path / "h.sqlite3"
+    with Store(path) as a, Store(path) as b:
+        v = a.data_version()
+        b.set_meta("last_slot", "2026-11-25T09:30:00+01:00")
+        assert a.data_version() != v
+        assert a.get_meta("last_slot") == "2026-11-25T09:30:00+01:00"
+        assert a.get_meta("missing") is None

@@ -53,6 +53,15 @@ MIGRATIONS: tuple[str, ...] = (
         first_seen TEXT NOT NULL
     ) WITHOUT ROWID;
     """,
+    # 2: the daemon's bookkeeping: which daily slot it last delivered, and
+    # which unanswered nudges were already mentioned once more in a summary.
+    """
+    CREATE TABLE meta (
+        name TEXT PRIMARY KEY,
+        value TEXT NOT NULL
+    ) WITHOUT ROWID;
+    ALTER TABLE nudges ADD COLUMN reminded INTEGER NOT NULL DEFAULT 0;
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 _EMPTY = PersonHistory()
@@ -222,6 +231,34 @@ class Store:
             "SELECT person_id, key, sent_at FROM nudges ORDER BY sent_at DESC, rowid DESC LIMIT 1"
         ).fetchone()
         return (row[0], row[1], datetime.fromisoformat(row[2])) if row else None
+
+    def unanswered(self, keys: Iterable[tuple[str, str]], before: datetime) -> list[str]:
+        """Person ids among ``keys`` nudged before ``before`` and not yet reminded of."""
+        wanted = set(keys)
+        rows = self._db.execute(
+            "SELECT person_id, key, sent_at FROM nudges WHERE reminded = 0"
+        ).fetchall()
+        return sorted(
+            p for p, k, at in rows if (p, k) in wanted and datetime.fromisoformat(at) < before
+        )
+
+    def mark_reminded(self, person_ids: Iterable[str]) -> None:
+        with self._write() as db:
+            db.executemany(
+                "UPDATE nudges SET reminded = 1 WHERE person_id = ?", [(p,) for p in person_ids]
+            )
+
+    def get_meta(self, name: str) -> str | None:
+        row = self._db.execute("SELECT value FROM meta WHERE name = ?", (name,)).fetchone()
+        return str(row[0]) if row else None
+
+    def set_meta(self, name: str, value: str) -> None:
+        with self._write() as db:
+            db.execute("INSERT OR REPLACE INTO meta (name, value) VALUES (?, ?)", (name, value))
+
+    def data_version(self) -> int:
+        """Changes whenever another connection commits: the daemon's cue to replan."""
+        return int(self._db.execute("PRAGMA data_version").fetchone()[0])
 
     def integrity_check(self) -> str:
         return str(self._db.execute("PRAGMA integrity_check").fetchone()[0])
