@@ -111,7 +111,7 @@ def _describe(exc: BaseException) -> str:
 class LogNotifier:
     """Writes each nudge as one line on stdout: the headless default.
 
-    One line per nudge (body lines joined by " | ") so journald keeps it as one
+    One line per nudge (lines joined by " | ") so journald keeps it as one
     record.  Stdout is looked up at each call, not at construction, so a
     redirected stdout is honoured.
     """
@@ -123,8 +123,8 @@ class LogNotifier:
 
     async def show(self, nudge: Nudge) -> None:
         stream = self._stream if self._stream is not None else sys.stdout
-        body = " | ".join(line.strip() for line in nudge.body.splitlines() if line.strip())
-        line = f"warmupd nudge: {nudge.title}" + (f" — {body}" if body else "")
+        title, body = _one_line(nudge.title), _one_line(nudge.body)
+        line = f"warmupd nudge: {title}" + (f" — {body}" if body else "")
         try:
             print(line, file=stream, flush=True)
         except (OSError, ValueError) as exc:  # closed or broken stdout
@@ -132,6 +132,10 @@ class LogNotifier:
 
     async def aclose(self) -> None:
         return None
+
+
+def _one_line(text: str) -> str:
+    return " | ".join(part.strip() for part in text.splitlines() if part.strip())
 
 
 # --- command -----------------------------------------------------------------
