@@ -1,0 +1,79 @@
+"""Benchmark: `warmupd.book.load` against the floor of a bare PyYAML load.
+
+Owns: timing only.  For each size it writes a generated contact file
+(bench/gen.py) to a temp directory, then prints the median wall time of
+``book.load(path)`` and of the floor ``yaml.load(text, Loader=CSafeLoader)``
+with gc off on the same file (read from disk each time, like load does), and
+the ratio; the target is <= 1.1x.  Floor and subject run interleaved in the
+same process so machine load affects both alike.
+
+Must not: assert anything (tests do that) or write outside its temp dir.
+Usage: python bench/bench_load.py [N ...] [--repeat R]
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import yaml
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from gen import generate
+
+from warmupd import book
+
+
+def floor_load(path: Path) -> object:
+    data = path.read_bytes()
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        return yaml.load(data, Loader=yaml.CSafeLoader)
+    finally:
+        if was:
+            gc.enable()
+
+
+def timed(fn: Callable[[], object]) -> float:
+    t0 = time.perf_counter()
+    fn()
+    return time.perf_counter() - t0
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description="book.load vs yaml.load(CSafeLoader), gc off")
+    ap.add_argument("sizes", nargs="*", type=int, default=[1000, 10000, 100000])
+    ap.add_argument("--repeat", type=int, default=0, help="runs per size (default: by size)")
+    args = ap.parse_args(argv)
+    print(f"PyYAML {yaml.__version__}, libyaml: {yaml.__with_libyaml__}")
+    print(f"{'people':>8} {'bytes':>10} {'floor ms':>9} {'load ms':>9} {'ratio':>6}")
+    with tempfile.TemporaryDirectory() as tmp:
+        for n in args.sizes:
+            path = Path(tmp) / f"contacts-{n}.yaml"
+            path.write_text(generate(n, seed=1, never_fraction=0.2), encoding="utf-8")
+            size = path.stat().st_size
+            cap = max(size, 1 << 20)
+            loaded = book.load(path, max_bytes=cap)  # also warms caches, checks it is valid
+            assert len(loaded.contacts) == n
+            repeat = args.repeat or max(5, min(41, 2_000_000 // max(size, 1)))
+            floor: list[float] = []
+            ours: list[float] = []
+            for _ in range(repeat):
+                floor.append(timed(lambda p=path: floor_load(p)))  # type: ignore[misc]
+                ours.append(timed(lambda p=path, c=cap: book.load(p, max_bytes=c)))  # type: ignore[misc]
+            f, o = statistics.median(floor), statistics.median(ours)
+            print(f"{n:>8} {size:>10} {f * 1e3:>9.2f} {o * 1e3:>9.2f} {o / f:>5.2f}x")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
