@@ -442,12 +442,16 @@ def test_failing_systemctl_raises_a_service_error(home: Path, standins: Standins
 def test_linux_uninstall_stops_removes_and_reloads(home: Path, standins: Standins) -> None:
     linux_install(home, standins, Lines())
     unit = home / ".config/systemd/user/warmupd.service"
-    out = Lines()
-    kwargs = {"home": home, "out": out, "runner": standins.runner(), "env": {}}
-    assert service.uninstall("linux", dry_run=True, **kwargs) == 0  # type: ignore[arg-type]
+
+    def uninstall(*, dry_run: bool) -> int:
+        return service.uninstall(
+            "linux", dry_run=dry_run, home=home, out=Lines(), runner=standins.runner(), env={}
+        )
+
+    assert uninstall(dry_run=True) == 0
     assert unit.exists()
     assert len(standins.calls()) == 2
-    assert service.uninstall("linux", dry_run=False, **kwargs) == 0  # type: ignore[arg-type]
+    assert uninstall(dry_run=False) == 0
     assert not unit.exists()
     assert standins.calls()[2:] == [
         ["systemctl", "--user", "disable", "--now", "warmupd.service"],
@@ -456,7 +460,7 @@ def test_linux_uninstall_stops_removes_and_reloads(home: Path, standins: Standin
     # The user's data directories are not the service's to remove.
     assert all(d.is_dir() for d in writable_under(home))
     # A second uninstall finds nothing and runs nothing.
-    assert service.uninstall("linux", dry_run=False, **kwargs) == 0  # type: ignore[arg-type]
+    assert uninstall(dry_run=False) == 0
     assert len(standins.calls()) == 4
 
 
