@@ -407,8 +407,8 @@ class FeedServer:
         lines = head[:-4].split(b"\r\n")
         parts = lines[0].split(b" ")
         if len(parts) != 3 or parts[2] not in (b"HTTP/1.1", b"HTTP/1.0"):
-            await self._send(writer, 400, b"Bad Request\n", {}, head_only=False, close=True)
             log.info("%s malformed request -> 400", _peer(peer))
+            await self._send(writer, 400, b"Bad Request\n", {}, head_only=False, close=True)
             return False
         method_b, target, version_b = parts
         method = method_b.decode("latin-1")
@@ -420,8 +420,8 @@ class FeedServer:
             if not sep or not name or name != name.strip() or name.lower() in headers:
                 # Folded, nameless or repeated headers are how request
                 # smuggling starts; none of our clients sends them.
-                await self._send(writer, 400, b"Bad Request\n", {}, head_only=False, close=True)
                 log.info("%s bad header -> 400", _peer(peer))
+                await self._send(writer, 400, b"Bad Request\n", {}, head_only=False, close=True)
                 return False
             headers[name.lower()] = value.decode("latin-1").strip()
 
@@ -450,8 +450,10 @@ class FeedServer:
             status, body, extra = 404, b"Not Found\n", {}
         else:
             status, body, extra = self._feed_response(headers)
-        await self._send(writer, status, body, extra, head_only=head_only, close=not keep)
+        # Logged before answering, so a client that has its answer can rely
+        # on the line being there (the tests do).
         log.info("%s %s %s -> %d", _peer(peer), _loggable(method), shown, status)
+        await self._send(writer, status, body, extra, head_only=head_only, close=not keep)
         return keep
 
     def _feed_response(self, headers: dict[str, str]) -> tuple[int, bytes, dict[str, str]]:
