@@ -607,3 +607,17 @@ def test_missing_service_manager_is_a_service_error(home: Path, tmp_path: Path) 
             argv=[sys.executable, "run"],
             writable=[home / "state"],
         )
+
+
+def test_python_dash_m_warmupd_reaches_the_cli() -> None:
+    # The fallback command of exec_argv(): it must start the same CLI as the script.
+    done = subprocess.run(
+        [sys.executable, "-m", "warmupd", "--help"],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+        cwd=REPO,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("Usage: warmupd")
