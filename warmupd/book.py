@@ -237,7 +237,8 @@ def load(path: Path, *, max_bytes: int | None = None) -> Book:
     ``max_bytes`` defaults to ``Settings().max_file_bytes`` (1 MiB); a file's
     own ``settings.max_file_size`` can only apply to the *next* load, so the
     caller passes the previous book's ``settings.max_file_bytes`` here.
-    Raises `BookError` with every problem found (warnings included).
+    Raises `BookError` with every problem found: the errors in file order,
+    then the warnings.  On success, unknown keys are in ``Book.warnings``.
     """
     label = str(path)
     cap = _DEFAULTS.max_file_bytes if max_bytes is None else max_bytes
@@ -871,7 +872,9 @@ class _Walker:
         contacts = self.contacts(top.get("contacts"), settings, circles)
         warnings = sorted(self.warnings, key=_position)
         if self.errors:
-            raise BookError(sorted(self.errors + warnings, key=_position))
+            # Errors first (callers show problems[0] as "the" problem), then
+            # the warnings, which are worth fixing in the same edit.
+            raise BookError(sorted(self.errors, key=_position) + warnings)
         return Book(settings, circles, contacts, None, tuple(warnings))
 
     def settings(self, pair: tuple[ScalarNode, Node] | None) -> Settings:
