@@ -15,6 +15,7 @@ import io
 import json
 import logging
 import os
+import subprocess
 import sys
 import threading
 from collections.abc import Coroutine
@@ -476,6 +477,21 @@ def test_command_that_hangs_is_killed(tmp_path: Path) -> None:
     # Killed and reaped: the pid is gone (or at worst reused by someone else).
     with pytest.raises(ProcessLookupError):
         os.kill(pid, 0)
+
+
+# --- import cost -----------------------------------------------------------------
+
+
+def test_importing_notify_loads_no_notification_library() -> None:
+    # `warmupd check` and the CLI import the daemon's modules; the backends'
+    # libraries must load only when a backend is used.
+    code = (
+        "import sys, warmupd.notify\n"
+        "heavy = ('desktop_notifier', 'plyer', 'dbus_fast', 'dbus')\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in heavy))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"
 
 
 # --- log ------------------------------------------------------------------------
