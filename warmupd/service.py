@@ -102,7 +102,10 @@ def exec_argv(python: str | None = None) -> list[str]:
     exe = Path(os.path.abspath(python or sys.executable))
     candidates = [exe.parent / "warmupd"]
     if python is None:
-        candidates.append(Path(sysconfig.get_path("scripts")) / "warmupd")
+        # `pip install --user` puts the script in the user scheme (~/.local/bin), which
+        # is not next to the interpreter.
+        for scheme in (sysconfig.get_default_scheme(), sysconfig.get_preferred_scheme("user")):
+            candidates.append(Path(sysconfig.get_path("scripts", scheme)) / "warmupd")
     for script in candidates:
         if script.is_file() and os.access(script, os.X_OK):
             return [str(script), "run"]
