@@ -78,6 +78,10 @@ class NotifyError(Exception):
 
 
 class Notifier(Protocol):
+    """Shows nudges.  The daemon awaits each show() before the next one: backends
+    keep per-connection state (a dropped desktop connection, auto's probe) that
+    is not meant to be raced."""
+
     name: str
 
     async def show(self, nudge: Nudge) -> None: ...
@@ -328,9 +332,14 @@ class DesktopBackend:
 
             # The dummy backend "sends" into the void and reports success; on a
             # platform where that is all there is, say so instead.
-            if get_backend_class() is DummyNotificationCenter:
+            try:
+                backend = get_backend_class()
+                if backend is not DummyNotificationCenter:
+                    self._dn = DesktopNotifier(app_name=APP_NAME, app_icon=None)
+            except Exception as exc:  # e.g. the WinRT bindings are not installed
+                raise NotifyError(f"desktop-notifier cannot start: {_describe(exc)}") from exc
+            if self._dn is None:
                 raise NotifyError("desktop-notifier has no working backend on this platform")
-            self._dn = DesktopNotifier(app_name=APP_NAME, app_icon=None)
         return self._dn
 
     async def show(self, nudge: Nudge) -> None:
