@@ -111,7 +111,8 @@ def init(file: Path | None) -> None:
 
     path = _contact_file(file)
     if path.exists():
-        raise WarmupdError(f"{path} already exists; warmupd init never overwrites it")
+        click.echo(f"{path} already exists; left untouched.")
+        return
     example = resources.files("warmupd").joinpath("data/contacts.example.yaml").read_bytes()
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "xb") as fh:  # "x": refuse to clobber a file created meanwhile
@@ -286,6 +287,61 @@ def _describe(c: Contact) -> str:
         lines.append(f"  notes: {c.notes}")
     lines.append("History:")
     return "\n".join(lines)
+
+
+@cli.command()
+@_file_option
+@click.option("--log-level", default="info", show_default=True,
+              type=click.Choice(["debug", "info", "warning", "error"], case_sensitive=False))
+def run(file: Path | None, log_level: str) -> int:
+    """Run the daemon: watch the file, nudge on time, serve the calendar feed."""
+    from warmupd import daemon
+    from warmupd.paths import status_file, store_file
+
+    daemon.configure_logging(log_level)
+    return daemon.run(_contact_file(file), store_file(), status_file())
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def status(as_json: bool) -> None:
+    """Is the daemon running, its last reload, next nudge and last delivery."""
+    import os
+
+    from warmupd.paths import status_file
+
+    path = status_file()
+    try:
+        data = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise WarmupdError("the daemon has not run yet (start it with `warmupd run`)") from None
+    except (OSError, ValueError) as exc:
+        raise WarmupdError(f"{path}: unreadable status: {exc}") from None
+    try:
+        os.kill(int(data["pid"]), 0)
+        running = True
+    except (OSError, KeyError, ValueError):
+        running = False
+    data["running"] = running
+    if as_json:
+        click.echo(json.dumps(data, indent=2, sort_keys=True))
+        return
+    state = f"running (pid {data['pid']}) since {data['started']}" if running else "not running"
+    click.echo(f"daemon: {state}")
+    click.echo(f"contact file: {data.get('contact_file')}")
+    reload = data.get("last_reload") or {}
+    if reload:
+        click.echo(f"last reload: {reload['at']} {'ok' if reload['ok'] else 'ERROR'}: "
+                   f"{reload['message']}")
+    nxt = data.get("next_nudge")
+    click.echo(f"next nudge: {nxt['at']} for {', '.join(nxt['people'])}" if nxt
+               else "next nudge: none planned")
+    last = data.get("last_delivery")
+    click.echo(f"last delivery: {last['at']} ({last['name']})" if last
+               else "last delivery: none yet")
+    click.echo(f"notifications: {data.get('notifier')}")
+    if data.get("feed_url"):
+        click.echo(f"feed: {data['feed_url']}")
 
 
 def _print_error(exc: BaseException) -> None:

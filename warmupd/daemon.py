@@ -1,0 +1,531 @@
+"""The daemon behind ``warmupd run``: one asyncio loop that owns all state.
+
+Owns: the live book and plan, reloads (watcher events, SIGHUP), the delivery
+guarantee for nudges, actions coming back from notifications, the status
+file, sd_notify, and the APScheduler jobs (the only module importing
+apscheduler).  The scheduler holds two jobs only — the daily nudge slot and a
+heartbeat; the plan itself lives in the planner.
+
+Must not: write the contact file (ever), block the loop on slow work, or be
+imported by anything but the CLI.  The watcher and feed threads only post
+events to the loop (``call_soon_threadsafe``); nothing else touches state.
+
+Delivery guarantee.  A nudge is keyed by (person, cycle key).  A key is
+recorded in the store right after it was shown, and the store's UNIQUE key
+makes a second showing impossible under normal operation; a crash between
+showing and recording can repeat that one nudge, never lose it.  The daemon
+remembers the last daily slot it delivered ("last_slot" in the store), so a
+slot that passed while the machine slept or the daemon was down is caught up
+at the first tick — at start, and at every heartbeat (30 s), which also sees
+wall-clock jumps.  Slots are local wall times made aware with zoneinfo: a
+time skipped by DST resolves forward (02:30 → 03:30 CEST) and a repeated one
+is one instant, so it fires once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import json
+import logging
+import os
+import signal
+import socket
+import time as _time
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any, Protocol
+from zoneinfo import ZoneInfo
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.interval import IntervalTrigger
+
+from warmupd import book as bookmod
+from warmupd import views
+from warmupd.clock import zone as settings_zone
+from warmupd.model import (
+    HEARTBEAT_SECONDS,
+    WEEKDAYS,
+    Book,
+    BookError,
+    History,
+    Plan,
+    Settings,
+    TouchKind,
+    TouchUp,
+)
+from warmupd.notify import Action, Notifier, NotifyError, Nudge, make_notifier
+from warmupd.paths import atomic_write
+from warmupd.planner import plan as make_plan
+from warmupd.store import Store
+from warmupd.watch import FileWatcher
+
+log = logging.getLogger("warmupd")
+
+# A save that drops more than half of the people is held this long: editors
+# that write in several steps often leave a half file that still parses.
+HOLD_SECONDS = 3.0
+SNOOZE_DAYS = 7  # the notification's "Snooze 1w" button
+# A wall-clock step larger than this between heartbeats is logged as a jump.
+JUMP_TOLERANCE = timedelta(seconds=5)
+
+
+class Clock(Protocol):
+    def now(self) -> datetime:
+        """An aware datetime."""
+        ...
+
+
+class SystemClock:
+    def now(self) -> datetime:
+        return datetime.now(UTC)
+
+
+def sd_notify(message: str) -> bool:
+    """Tell systemd about our state over $NOTIFY_SOCKET; a no-op outside systemd."""
+    addr = os.environ.get("NOTIFY_SOCKET")
+    if not addr:
+        return False
+    if addr.startswith("@"):  # abstract namespace
+        addr = "\0" + addr[1:]
+    try:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC) as s:
+            s.connect(addr)
+            s.sendall(message.encode())
+    except OSError as exc:
+        log.debug("sd_notify failed: %s", exc)
+        return False
+    return True
+
+
+@dataclass
+class Status:
+    """What ``warmupd status`` shows; written atomically to the state dir."""
+
+    pid: int
+    started: str
+    contact_file: str
+    notifier: str = "?"
+    last_reload: dict[str, object] = field(default_factory=dict)
+    next_nudge: dict[str, object] | None = None
+    last_delivery: dict[str, object] | None = None
+    feed_url: str | None = None
+    people: int = 0
+
+
+class Daemon:
+    def __init__(
+        self,
+        contact_file: Path,
+        store: Store,
+        *,
+        status_path: Path,
+        clock: Clock | None = None,
+        notifier: Notifier | None = None,
+        watch: bool = True,
+        publish: Callable[[Book, History, Plan], str | None] | None = None,
+        hold_seconds: float = HOLD_SECONDS,
+    ) -> None:
+        self.contact_file = contact_file
+        self.store = store
+        self.status_path = status_path
+        self.clock: Clock = clock or SystemClock()
+        self.notifier = notifier
+        self._watch = watch
+        self._hold_seconds = hold_seconds
+        self._publish = publish
+        self.book: Book | None = None
+        self.plan: Plan | None = None
+        self.history = History()
+        self.zone = ZoneInfo("UTC")
+        self._digest: str | None = None  # of the file bytes behind self.book
+        self._held: str | None = None  # digest of a suspicious save on hold
+        self._error_notified = False
+        self._error_nudge: Nudge | None = None
+        self._status_bytes = b""
+        self._nudged: set[tuple[str, str]] = set()
+        self._store_version = -1
+        self._lock = asyncio.Lock()
+        self._stopping = asyncio.Event()
+        self._watcher: FileWatcher | None = None
+        self._scheduler: AsyncIOScheduler | None = None
+        self._last_beat: tuple[datetime, float] | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+        self.status = Status(
+            pid=os.getpid(),
+            started=self.clock.now().isoformat(timespec="seconds"),
+            contact_file=str(contact_file),
+        )
+
+    # -- life cycle -----------------------------------------------------
+
+    async def start(self) -> None:
+        loop = asyncio.get_running_loop()
+        await self.reload()
+        if self.notifier is None:
+            settings = self.book.settings if self.book else Settings()
+            self.notifier = await make_notifier(settings, self._on_action_threadsafe, log)
+        self.status.notifier = self.notifier.name
+        if self._error_nudge is not None:  # the file was bad before we could notify
+            await self._notify_error()
+        if self.store.get_meta("last_slot") is None:
+            # First run ever: nothing was missed before this moment.
+            self.store.set_meta("last_slot", self._now().isoformat())
+        if self._watch:
+            def posted() -> None:  # runs on the watcher's thread: only post to the loop
+                loop.call_soon_threadsafe(self.request_reload)
+
+            self._watcher = FileWatcher(self.contact_file, posted)
+            self._watcher.start()
+        self._start_scheduler()
+        await self.tick()
+        sd_notify("READY=1")
+        log.info("ready: %d people, notifications: %s", self.status.people, self.notifier.name)
+
+    async def run(self) -> None:
+        """start(), then serve until SIGTERM/SIGINT; SIGHUP reloads."""
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, self._stopping.set)
+        loop.add_signal_handler(signal.SIGHUP, self.request_reload)
+        await self.start()
+        await self._stopping.wait()
+        await self.stop()
+
+    def request_stop(self) -> None:
+        self._stopping.set()
+
+    def request_reload(self) -> None:
+        self._spawn(self.reload())
+
+    async def stop(self) -> None:
+        sd_notify("STOPPING=1")
+        log.info("stopping")
+        if self._scheduler is not None:
+            self._scheduler.shutdown(wait=False)
+            self._scheduler = None
+        if self._watcher is not None:
+            self._watcher.stop()
+            self._watcher = None
+        for task in list(self._tasks):
+            task.cancel()
+        if self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self.notifier is not None:
+            await self.notifier.aclose()
+
+    def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    def _start_scheduler(self) -> None:
+        sched = AsyncIOScheduler(event_loop=asyncio.get_running_loop(), timezone=UTC)
+        # misfire_grace_time=None: a run missed while suspended still happens on
+        # wake (APScheduler's default 1 s grace would drop it); coalesce: once.
+        sched.add_job(
+            self.heartbeat, IntervalTrigger(seconds=HEARTBEAT_SECONDS), id="heartbeat",
+            misfire_grace_time=None, coalesce=True, max_instances=1,
+        )
+        sched.start()
+        self._scheduler = sched
+        self._schedule_slot()
+
+    def _schedule_slot(self) -> None:
+        """(Re)arm the daily slot job from the current settings."""
+        if self._scheduler is None or self.book is None:
+            return
+        if self._scheduler.get_job("nudge") is None:
+            self._scheduler.add_job(
+                self.tick, self._slot_trigger(), id="nudge", misfire_grace_time=None,
+                coalesce=True, max_instances=1,
+            )
+        else:
+            self._scheduler.reschedule_job("nudge", trigger=self._slot_trigger())
+        log.debug("daily slot %s on %s", self.book.settings.nudge_at, self._days_spec())
+
+    def _days_spec(self) -> str:
+        assert self.book is not None
+        return ",".join(WEEKDAYS[d] for d in sorted(self.book.settings.days))
+
+    def _slot_trigger(self) -> CronTrigger:
+        assert self.book is not None
+        at = self.book.settings.nudge_at
+        return CronTrigger(
+            day_of_week=self._days_spec(), hour=at.hour, minute=at.minute, timezone=self.zone
+        )
+
+    # -- reloading ------------------------------------------------------
+
+    async def reload(self, confirm: str | None = None) -> None:
+        """Load the contact file; keep the last good plan on any problem."""
+        try:
+            data = self.contact_file.read_bytes()
+        except FileNotFoundError:
+            log.warning("%s is gone; keeping the last good plan", self.contact_file)
+            self._reload_status(False, "contact file missing; keeping the last good plan")
+            return
+        except OSError as exc:
+            log.error("cannot read %s: %s", self.contact_file, exc)
+            self._reload_status(False, str(exc))
+            return
+        digest = hashlib.sha256(data).hexdigest()
+        if digest == self._digest:
+            return
+        limit = self.book.settings.max_file_bytes if self.book else None
+        try:
+            new = bookmod.loads(data, str(self.contact_file), max_bytes=limit)
+        except BookError as exc:
+            for p in exc.problems:
+                log.error("%s", p)
+            self._reload_status(False, f"{len(exc.problems)} problem(s); first: {exc.problems[0]}")
+            self._error_nudge = Nudge(
+                key="", person_id="", actions=False,
+                title="warmupd: contact file has errors",
+                body=f"{exc.problems[0]}\nKeeping the last good plan; "
+                     "`warmupd check` lists every problem.",
+            )
+            await self._notify_error()
+            return
+        for w in new.warnings:
+            log.warning("%s", w)
+        if (self.book is not None and len(new.contacts) * 2 < len(self.book.contacts)
+                and confirm != digest):
+            if self._held != digest:
+                self._held = digest
+                log.warning(
+                    "this save removes %d of %d people; holding it for %.0f s in case the "
+                    "editor is still writing", len(self.book.contacts) - len(new.contacts),
+                    len(self.book.contacts), self._hold_seconds,
+                )
+                asyncio.get_running_loop().call_later(
+                    self._hold_seconds, lambda: self._spawn(self.reload(confirm=digest))
+                )
+            return
+        self._held = None
+        self._error_notified, self._error_nudge = False, None
+        async with self._lock:
+            old = self.book
+            self.book, self._digest = new, digest
+            self.zone = settings_zone(new.settings)
+            self._replan()
+        def when(b: Book) -> tuple[object, ...]:
+            return (b.settings.nudge_at, b.settings.days, b.settings.timezone)
+
+        if old is None or when(old) != when(new):
+            self._schedule_slot()
+        self._reload_status(True, f"{len(new.contacts)} people")
+        log.info("loaded %s: %d people", self.contact_file, len(new.contacts))
+        if old is not None:
+            await self.tick()
+
+    async def _notify_error(self) -> None:
+        """One "contact file has errors" notification per broken spell, not one per save."""
+        if self._error_nudge is None or self._error_notified or self.notifier is None:
+            return
+        self._error_notified = await self._show(self._error_nudge)
+
+    def _reload_status(self, ok: bool, message: str) -> None:
+        self.status.last_reload = {"at": self._now().isoformat(timespec="seconds"),
+                                   "ok": ok, "message": message}
+        self._write_status()
+
+    def _replan(self) -> None:
+        """Recompute history and plan; callers hold the lock."""
+        assert self.book is not None
+        today = self._now().date()
+        self._store_version = self.store.data_version()
+        self.store.mark_seen((c.id for c in self.book.contacts), today)
+        self.history = self.store.history()
+        self.plan = make_plan(self.book, self.history, today)
+        self._nudged = self.store.nudged()
+        self._store_version = self.store.data_version()
+        self.status.people = len(self.book.contacts)
+        if self._publish is not None:
+            try:
+                self.status.feed_url = self._publish(self.book, self.history, self.plan)
+            except Exception:  # the calendar must never take the nudges down with it
+                log.exception("publishing the calendar failed")
+        self._update_next()
+
+    # -- delivery -------------------------------------------------------
+
+    def _now(self) -> datetime:
+        return self.clock.now().astimezone(self.zone)
+
+    def _slot(self, day: date) -> datetime | None:
+        """The nudge instant on ``day``, or None on a day with no nudges."""
+        assert self.book is not None
+        s = self.book.settings
+        if day.weekday() not in s.days:
+            return None
+        # fold=0: a repeated local time is its first instant; a skipped one
+        # gets the pre-transition offset, i.e. it lands after the gap.
+        naive = datetime.combine(day, s.nudge_at)
+        return naive.replace(tzinfo=self.zone).astimezone(UTC).astimezone(self.zone)
+
+    def _previous_slot(self, before: datetime) -> datetime | None:
+        for back in range(0, 8):
+            slot = self._slot(before.date() - timedelta(days=back))
+            if slot is not None and slot <= before:
+                return slot
+        return None
+
+    async def heartbeat(self) -> None:
+        sd_notify("WATCHDOG=1")
+        wall, mono = self.clock.now(), _time.monotonic()
+        if self._last_beat is not None:
+            drift = (wall - self._last_beat[0]) - timedelta(seconds=mono - self._last_beat[1])
+            if abs(drift) > JUMP_TOLERANCE:
+                log.info("wall clock jumped by %s (sleep, or a clock change)", drift)
+        self._last_beat = (wall, mono)
+        await self.tick()
+
+    async def tick(self) -> None:
+        """Deliver whatever is due at the clock's now; cheap when nothing is."""
+        if self.book is None or self.plan is None:
+            return
+        async with self._lock:
+            now = self._now()
+            if now.date() != self.plan.today or self.store.data_version() != self._store_version:
+                self._replan()
+            slot = self._previous_slot(now)  # the latest slot at or before now
+            last_raw = self.store.get_meta("last_slot")
+            last = datetime.fromisoformat(last_raw) if last_raw else now
+            today_slot = self._slot(now.date())
+            # Deliver after today's slot (new items may join the day later), or at
+            # once when a slot passed unseen: asleep, down, or the clock jumped.
+            passed = today_slot is not None and now >= today_slot
+            missed = slot is not None and slot > last
+            if not (passed or missed):
+                return
+            await self._deliver(now)
+            if slot is not None and slot > last:
+                self.store.set_meta("last_slot", slot.isoformat())
+            self._update_next()
+
+    async def _deliver(self, now: datetime) -> None:
+        assert self.book is not None and self.plan is not None
+        items = self.plan.on(now.date())
+        pending = [t for t in items if (t.person_id, t.nudge_key) not in self._nudged]
+        people = self.book.by_id()
+        if len(pending) > self.book.settings.max_burst:
+            title, body = views.summary_text([t.name for t in pending])
+            if await self._show(Nudge(key="", person_id="", title=title, body=body,
+                                      actions=False)):
+                for t in pending:
+                    self._record_nudge(t, now)
+        else:
+            for t in pending:
+                c = people[t.person_id]
+                nudge = Nudge(
+                    key=t.nudge_key, person_id=t.person_id,
+                    title=views.nudge_title(c, t, self.history),
+                    body=views.nudge_body(c, t, self.book, self.history),
+                )
+                if not await self._show(nudge):
+                    break  # stays due: the next tick tries again
+                self._record_nudge(t, now)
+        # Unanswered nudges from earlier days are mentioned once more, then left
+        # to `warmupd today`: never a daily re-send.
+        start_of_day = datetime.combine(now.date(), datetime.min.time(), self.zone)
+        waiting = self.store.unanswered(
+            [(t.person_id, t.nudge_key) for t in items], before=start_of_day
+        )
+        if waiting:
+            names = [people[p].name for p in waiting if p in people]
+            if await self._show(Nudge(
+                key="", person_id="", actions=False,
+                title="Still on your list",
+                body=", ".join(names) + ". Run `warmupd today` for openers.",
+            )):
+                self.store.mark_reminded(waiting)
+
+    def _record_nudge(self, t: TouchUp, now: datetime) -> None:
+        self.store.record_nudge(t.person_id, t.nudge_key, now)
+        self._nudged.add((t.person_id, t.nudge_key))
+        self._store_version = self.store.data_version()
+        self.status.last_delivery = {
+            "at": now.isoformat(timespec="seconds"), "person": t.person_id, "name": t.name,
+        }
+
+    async def _show(self, nudge: Nudge) -> bool:
+        if self.notifier is None:
+            return False
+        try:
+            await self.notifier.show(nudge)
+        except NotifyError as exc:
+            log.error("could not show %r: %s; it stays due", nudge.title, exc)
+            return False
+        return True
+
+    def _update_next(self) -> None:
+        if self.plan is None:
+            return
+        now = self._now()
+        for d, items in self.plan.days:
+            todo = [t for t in items if (t.person_id, t.nudge_key) not in self._nudged]
+            slot = self._slot(d)
+            if todo and slot is not None:
+                self.status.next_nudge = {
+                    "at": max(slot, now).isoformat(timespec="seconds"),
+                    "people": [t.name for t in todo],
+                }
+                break
+        else:
+            self.status.next_nudge = None
+        self._write_status()
+
+    def _write_status(self) -> None:
+        data = json.dumps(self.status.__dict__, indent=2, sort_keys=True).encode()
+        if data == self._status_bytes:  # no disk write on an idle heartbeat
+            return
+        self._status_bytes = data
+        try:
+            atomic_write(self.status_path, data)
+        except OSError as exc:
+            log.warning("cannot write %s: %s", self.status_path, exc)
+
+    # -- actions from notifications ---------------------------------------
+
+    def _on_action_threadsafe(self, person_id: str, action: Action, note: str | None) -> None:
+        self._spawn(self.act(person_id, action, note))
+
+    async def act(self, person_id: str, action: Action, note: str | None = None) -> None:
+        """Done / Snooze 1w / Skip / reply: the same records as the CLI makes."""
+        if self.book is None or person_id not in self.book.by_id():
+            log.warning("action %s for unknown person %r ignored", action, person_id)
+            return
+        now = self._now()
+        kind = {"done": TouchKind.DONE, "reply": TouchKind.DONE,
+                "snooze": TouchKind.SNOOZED, "skip": TouchKind.SKIPPED}[action]
+        until = now.date() + timedelta(days=SNOOZE_DAYS) if kind is TouchKind.SNOOZED else None
+        async with self._lock:
+            self.store.record(person_id, kind, now.date(), now=now, until=until, note=note,
+                              channel="notification")
+            self._replan()
+        log.info("%s: %s%s", person_id, kind, f" ({note})" if note else "")
+
+
+def configure_logging(level: str) -> None:
+    """journald-friendly lines: no timestamps (the journal adds them), level first."""
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level.upper())
+    # APScheduler logs every job run at INFO: a heartbeat every 30 s is noise.
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)
+
+
+def run(contact_file: Path, store_path: Path, status_path: Path,
+        publish: Callable[[Book, History, Plan], str | None] | None = None) -> int:
+    with Store(store_path) as store:
+        daemon = Daemon(contact_file, store, status_path=status_path, publish=publish)
+        with contextlib.suppress(KeyboardInterrupt):
+            asyncio.run(daemon.run())
+    return 0
