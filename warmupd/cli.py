@@ -190,7 +190,7 @@ def agenda(file: Path | None, weeks: int | None, as_json: bool) -> None:
 
 def _record(file: Path | None, name: str, kind: str, *, on: date | None = None,
             until_days: int | None = None, note: str | None = None) -> None:
-    from warmupd import book, views
+    from warmupd import book
     from warmupd.model import TouchKind
 
     b = _load(file)
@@ -201,13 +201,13 @@ def _record(file: Path | None, name: str, kind: str, *, on: date | None = None,
     with _store() as st:
         st.record(person.id, TouchKind(kind), day, now=now, until=until, note=note,
                   channel="cli")
-        history, p = _plan(b, st, now.date())
+        _, p = _plan(b, st, now.date())
     nxt = p.next_for(person.id)
     what = {"done": f"talked to {person.name} on {day}", "skipped": f"skipped {person.name}",
             "snoozed": f"snoozed {person.name} until {until}"}[kind]
     click.echo(f"Recorded: {what}.")
     if nxt:
-        click.echo(f"Next: {nxt.day:%a %Y-%m-%d} ({views.last_talked(person, nxt, history)}).")
+        click.echo(f"Next: {nxt.day:%a %Y-%m-%d}.")
 
 
 @cli.command()
@@ -342,6 +342,55 @@ def status(as_json: bool) -> None:
     click.echo(f"notifications: {data.get('notifier')}")
     if data.get("feed_url"):
         click.echo(f"feed: {data['feed_url']}")
+
+
+@cli.group()
+def service() -> None:
+    """Install warmupd as a user service (systemd on Linux, launchd on macOS)."""
+
+
+_platform_option = click.option(
+    "--platform", type=click.Choice(["linux", "macos"]), default=None,
+    help="Target platform [default: this one].",
+)
+
+
+@service.command("install")
+@_file_option
+@_platform_option
+@click.option("--dry-run", is_flag=True, help="Print the file and the commands; change nothing.")
+@click.option("--target", type=click.Choice(["graphical-session", "default"]),
+              default="graphical-session", show_default=True,
+              help="systemd: start with the graphical session, or with the user manager.")
+def service_install(file: Path | None, platform: str | None, dry_run: bool, target: str) -> int:
+    """Write the unit or agent with this install's paths and start it."""
+    from warmupd import service as svc
+
+    return svc.install(
+        platform or svc.current_platform(), dry_run=dry_run, home=Path.home(), out=click.echo,
+        contact_file=_contact_file(file).absolute(),
+        target={"graphical-session": svc.GRAPHICAL, "default": svc.DEFAULT}[target],
+    )
+
+
+@service.command("uninstall")
+@_platform_option
+@click.option("--dry-run", is_flag=True, help="Print the commands; change nothing.")
+def service_uninstall(platform: str | None, dry_run: bool) -> int:
+    """Stop the service and remove its file (your contacts and history stay)."""
+    from warmupd import service as svc
+
+    return svc.uninstall(platform or svc.current_platform(), dry_run=dry_run, home=Path.home(),
+                         out=click.echo)
+
+
+@service.command("status")
+@_platform_option
+def service_status(platform: str | None) -> int:
+    """What systemctl or launchctl say about the service."""
+    from warmupd import service as svc
+
+    return svc.status(platform or svc.current_platform(), home=Path.home(), out=click.echo)
 
 
 def _print_error(exc: BaseException) -> None:
