@@ -471,7 +471,17 @@ def _describe(node: Node) -> str:
 
 
 class _Invalid(Exception):
-    """A value failed its check; the message says what was expected."""
+    """A value failed its check; the message says what was expected.
+
+    ``node``/``suffix`` locate a list item (``topics[2]``); ``others`` carries
+    the problems of further items, so a list reports each bad item.
+    """
+
+    def __init__(self, message: str, node: Node | None = None, suffix: str = "") -> None:
+        super().__init__(message)
+        self.node = node
+        self.suffix = suffix
+        self.others: list[_Invalid] = []
 
 
 _Entries = dict[str, tuple[ScalarNode, Node]]
@@ -501,22 +511,30 @@ def _nonempty(node: Node) -> str:
     return v
 
 
-def _text_list(node: Node) -> tuple[str, ...]:
-    """A list of texts; a single text stands for a list of one."""
-    if type(node) is ScalarNode:
-        return () if _tag(node) == NULL else (_nonempty(node),)
-    if type(node) is not SequenceNode:
-        raise _Invalid(f"expected a list of texts, got {_describe(node)}")
-    out: list[str] = []
-    bad: list[str] = []
-    for i, item in enumerate(node.value):
-        try:
-            out.append(_nonempty(item))
-        except _Invalid as e:
-            bad.append(f"item {i + 1}: {e}")
-    if bad:
-        raise _Invalid("; ".join(bad))
-    return tuple(out)
+def _list_of(check: Callable[[Node], str]) -> Callable[[Node], tuple[str, ...]]:
+    """A list whose items each pass ``check``; a single value is a list of one."""
+
+    def check_list(node: Node) -> tuple[str, ...]:
+        if type(node) is ScalarNode:
+            return () if _tag(node) == NULL else (check(node),)
+        if type(node) is not SequenceNode:
+            raise _Invalid(f"expected a list of texts, got {_describe(node)}")
+        out: list[str] = []
+        bad: list[_Invalid] = []
+        for i, item in enumerate(node.value):
+            try:
+                out.append(check(item))
+            except _Invalid as e:
+                bad.append(_Invalid(str(e), item, f"[{i}]"))
+        if bad:
+            bad[0].others = bad[1:]
+            raise bad[0]
+        return tuple(out)
+
+    return check_list
+
+
+_text_list = _list_of(_nonempty)
 
 
 _DURATION_CACHE: dict[str, int] = {}
@@ -727,16 +745,15 @@ def _template_problem(template: str) -> str | None:
     return None
 
 
-def _openers(node: Node) -> tuple[str, ...]:
-    templates = _text_list(node)
-    bad = [
-        f"item {i + 1}: {why}"
-        for i, t in enumerate(templates)
-        if (why := _template_problem(t)) is not None
-    ]
-    if bad:
-        raise _Invalid("; ".join(bad))
-    return templates
+def _opener(node: Node) -> str:
+    template = _nonempty(node)
+    why = _template_problem(template)
+    if why is not None:
+        raise _Invalid(why)
+    return template
+
+
+_openers = _list_of(_opener)
 
 
 def _hours(node: Node) -> timedelta:
@@ -782,6 +799,16 @@ _CONTACT: dict[str, Callable[[Node], Any]] = {
 _TOP_KEYS = frozenset({"settings", "circles", "contacts"})
 _SETTINGS_KEYS = frozenset(_SETTINGS) | {"feed"}
 _CONTACT_KEYS = frozenset(_CONTACT) | {"name", "id", "circle", "every"}
+
+
+def _unknown_circle(name: str, circles: dict[str, int]) -> str:
+    if not circles:
+        return f"{_quoted(name)} is not defined: there is no circles: section"
+    close = get_close_matches(name, sorted(circles), n=1)
+    hint = f"; did you mean {close[0]}?" if close else ""
+    return (
+        f"{_quoted(name)} is not defined under circles: (known: {', '.join(sorted(circles))}){hint}"
+    )
 
 
 def _position(p: Problem) -> tuple[int, int]:
@@ -845,7 +872,8 @@ class _Walker:
         try:
             return check(pair[1])
         except _Invalid as e:
-            self.error(pair[1], f"{where}{key}: {e}")
+            for bad in (e, *e.others):
+                self.error(bad.node or pair[1], f"{where}{key}{bad.suffix}: {bad}")
             return None
 
     def table(
@@ -953,28 +981,24 @@ class _Walker:
             return ()
         out: list[Contact] = []
         ids: dict[str, tuple[int, str, int]] = {}
+        contact = self.contact
         default_every = settings.default_every
         for index, node in enumerate(seq.value):
-            c = self.contact(index, node, circles, default_every)
-            if c is None:
-                continue
-            first = ids.get(c.id)
-            if first is None:
-                ids[c.id] = (index, c.name, c.line)
+            c = contact(index, node, circles, default_every, ids)
+            if c is not None:
                 out.append(c)
-                continue
-            i0, name0, line0 = first
-            self.error(
-                node,
-                f'contacts[{index}] "{c.name}": id: {_quoted(c.id)} is also the id '
-                f'of contacts[{i0}] "{name0}" on line {line0}; give one of them a '
-                "different `id:`",
-            )
         return tuple(out)
 
     def contact(
-        self, index: int, node: Node, circles: dict[str, int], default_every: int
+        self,
+        index: int,
+        node: Node,
+        circles: dict[str, int],
+        default_every: int,
+        ids: dict[str, tuple[int, str, int]],
     ) -> Contact | None:
+        """One person; None when invalid.  Registers the id in ``ids`` either way,
+        so a duplicate id is reported even next to other problems."""
         if type(node) is not MappingNode:
             self.error(
                 node, f"contacts[{index}]: expected a person (name: ...), got {_describe(node)}"
@@ -1001,24 +1025,33 @@ class _Walker:
                 ]
         field = self.field
         cid = field(e, "id", where, _identifier) if "id" in e else None
+        if cid is None and name is not None and "id" not in e:
+            cid = _default_id(name)
+        if cid is not None:
+            first = ids.get(cid)
+            if first is None:
+                ids[cid] = (index, name or "", node.start_mark.line + 1)
+            else:
+                i0, name0, line0 = first
+                self.error(
+                    e["id"][1] if "id" in e else node,
+                    f"{where}id: {_quoted(cid)} is also the id of contacts[{i0}] "
+                    f'"{name0}" on line {line0}; give one of them a different `id:`',
+                )
         circle: str | None = None
         if "circle" in e:
             circle = field(e, "circle", where, _nonempty)
             if circle is not None and circle not in circles:
-                known = ", ".join(sorted(circles)) if circles else "none are defined"
-                self.error(
-                    e["circle"][1],
-                    f"{where}circle: {_quoted(circle)} is not one of the circles: ({known})",
-                )
+                self.error(e["circle"][1], f"{where}circle: {_unknown_circle(circle, circles)}")
                 circle = None
         every = field(e, "every", where, _cadence) if "every" in e else None
         if every is None:
             every = circles.get(circle, default_every) if circle is not None else default_every
         kw = {key: field(e, key, where, check) for key, check in _CONTACT.items() if key in e}
-        if name is None or len(self.errors) > n_err:
+        if name is None or cid is None or len(self.errors) > n_err:
             return None
         return Contact(
-            id=cid or _default_id(name),
+            id=cid,
             name=name,
             every=every,
             circle=circle,
