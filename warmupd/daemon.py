@@ -176,6 +176,9 @@ class Daemon:
             # First run ever: nothing was missed before this moment.
             self.store.set_meta("last_slot", self._now().isoformat())
         if self._watch:
+            # Watching needs the directory; a first run may not have one yet.
+            self.contact_file.parent.mkdir(parents=True, exist_ok=True)
+
             def posted() -> None:  # runs on the watcher's thread: only post to the loop
                 loop.call_soon_threadsafe(self.request_reload)
 
