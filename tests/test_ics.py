@@ -325,3 +325,19 @@ def test_calcurse_imports_all_day_and_redacted(tmp_path: Path) -> None:
     assert int(m.group(4)) == 0, report
     # calcurse calls all-day items "events"; every touch-up plus the birthday.
     assert int(m.group(2)) == len(p.touchups()) + 1
+
+
+@settings(max_examples=30, deadline=None)
+@given(books(max_people=6), books(max_people=6), st.booleans())
+def test_a_reused_cache_never_serves_stale_events(first: Book, second: Book, revised: bool) -> None:
+    # Same person ids, different everything else: the worst case for a cache.
+    cache = ics.EventCache()
+    p1, _ = build(first, cache=cache)
+    history = History({"p0": PersonHistory(last_done=date(2026, 2, 20), last_note="a, b; c")})
+    p2 = planner.plan(second, history, TODAY + timedelta(days=1))
+    revisions = ics.revise(p2, ics.revise(p1, {})) if revised else None
+    warm = ics.build_calendar(
+        second, history, p2, version="9.8.7", tz=TZ, revisions=revisions, cache=cache
+    )
+    cold = ics.build_calendar(second, history, p2, version="9.8.7", tz=TZ, revisions=revisions)
+    assert warm == cold

@@ -50,7 +50,16 @@ from zoneinfo import ZoneInfo
 
 from icalendar import Alarm, Calendar, Event, Timezone, vDuration
 
-from warmupd.model import Book, Contact, History, PersonHistory, Plan, Settings, TouchUp
+from warmupd.model import (
+    Book,
+    Contact,
+    History,
+    PersonHistory,
+    Plan,
+    Settings,
+    TouchUp,
+    effective_last,
+)
 
 # Fixed forever: changing it would give every event a new UID and duplicate
 # every event in every subscribed calendar.
@@ -133,9 +142,10 @@ class _EventSpec(NamedTuple):
     summary: str
     description: str | None
     categories: tuple[str, ...]
-    start: date | datetime
+    start: date | datetime  # naive local time: cheap to hash, zone added on output
     end: date | datetime
-    trigger: timedelta  # alarm offset from the start; None-free so it hashes
+    tz: str | None  # IANA zone of naive datetimes; None for dates
+    trigger: timedelta  # alarm offset from the start
     alarm: bool
     yearly: bool
     last_of_month: bool  # yearly on the last day of February (29 Feb birthdays)
@@ -152,6 +162,10 @@ class EventCache:
     def __init__(self) -> None:
         self._events: dict[_EventSpec, bytes] = {}
         self._zones: dict[tuple[str, date, date], bytes] = {}
+        self._uids: dict[tuple[str, str], str] = {}  # uuid5 is a few µs; 10k add up
+        # (touch-up, contact, history[, revision]) -> spec, valid for one context
+        self._memo: dict[tuple[object, ...], _EventSpec] = {}
+        self._context: tuple[object, ...] = ()
         self.hits = 0
         self.misses = 0
 
@@ -166,19 +180,18 @@ def initials(name: str) -> str:
 
 
 def _stamp(contact: Contact | None, hist: PersonHistory, since: date | None) -> date:
-    known = [
-        d
-        for d in (
-            contact.last if contact else None,
-            hist.last_done,
-            hist.last_skip,
-            hist.snoozed_on,
-            hist.first_seen,
-            since,
-        )
-        if d is not None
-    ]
-    return max(known, default=EPOCH)
+    best = EPOCH
+    for d in (
+        contact.last if contact else None,
+        hist.last_done,
+        hist.last_skip,
+        hist.snoozed_on,
+        hist.first_seen,
+        since,
+    ):
+        if d is not None and d > best:
+            best = d
+    return best
 
 
 def _description(
@@ -203,8 +216,6 @@ def _effective_last(contact: Contact | None, hist: PersonHistory) -> date | None
     # book (stale plan) still shows what the store knows.
     if contact is None:
         return hist.last_done
-    from warmupd.model import effective_last
-
     return effective_last(contact, hist)
 
 
@@ -228,8 +239,12 @@ def _serialise(spec: _EventSpec) -> bytes:
     ev.add("last-modified", stamp)
     ev.add("sequence", spec.sequence)
     ev.add("summary", spec.summary)
-    ev.add("dtstart", spec.start)
-    ev.add("dtend", spec.end)
+    start, end = spec.start, spec.end
+    if spec.tz is not None and isinstance(start, datetime) and isinstance(end, datetime):
+        zone = ZoneInfo(spec.tz)
+        start, end = start.replace(tzinfo=zone), end.replace(tzinfo=zone)
+    ev.add("dtstart", start)
+    ev.add("dtend", end)
     ev.add("transp", "TRANSPARENT")  # a reminder, not a meeting: never "busy"
     if spec.description is not None:
         ev.add("description", spec.description)
@@ -257,18 +272,33 @@ def _touchup_specs(
     tz: str,
     revisions: Mapping[str, Revision] | None,
     opener: OpenerFn,
+    cache: EventCache,
 ) -> Iterable[_EventSpec]:
     settings = book.settings
     feed = settings.feed
-    zone = ZoneInfo(tz)
     people = book.by_id()
     length = timedelta(minutes=feed.duration_minutes)
     at = settings.nudge_at
     all_day_trigger = timedelta(hours=at.hour, minutes=at.minute)
+    uids, memo = cache._uids, cache._memo
+    used: dict[tuple[object, ...], _EventSpec] = {}
     for t in plan.touchups():
         contact = people.get(t.person_id)
         hist = history.get(t.person_id)
-        uid = event_uid(t.person_id, t.cycle)
+        # Everything an event depends on besides the build context (settings,
+        # tz, today, opener), which build_calendar checks once per build.
+        # Hashing these frozen values is cheaper than the opener.
+        key: tuple[object, ...] = (t, contact, hist)
+        if revisions is not None:
+            key = (*key, revisions.get(uids.get((t.person_id, t.cycle)) or ""))
+        found = memo.get(key)
+        if found is not None:
+            used[key] = found
+            yield found
+            continue
+        uid = uids.get((t.person_id, t.cycle)) or uids.setdefault(
+            (t.person_id, t.cycle), event_uid(t.person_id, t.cycle)
+        )
         rev = revisions.get(uid) if revisions is not None else None
         if revisions is None:
             sequence, since = max(0, t.late_days), None
@@ -288,24 +318,31 @@ def _touchup_specs(
         start: date | datetime
         end: date | datetime
         if feed.all_day:
-            start, end, trigger = t.day, t.day + timedelta(days=1), all_day_trigger
+            start, end, zone = t.day, t.day + timedelta(days=1), None
+            trigger = all_day_trigger
         else:
-            start = datetime.combine(t.day, at, zone)
-            start, end, trigger = start, start + length, timedelta(0)
-        yield _EventSpec(
-            uid=uid,
-            sequence=sequence,
-            stamp=_stamp(contact, hist, since),
-            summary=summary,
-            description=description,
-            categories=(contact.circle,) if contact and contact.circle else (),
-            start=start,
-            end=end,
-            trigger=trigger,
-            alarm=True,
-            yearly=False,
-            last_of_month=False,
+            # Wall-clock arithmetic, as calendar apps read DTSTART/DTEND.
+            start = datetime.combine(t.day, at)
+            end, zone, trigger = start + length, tz, timedelta(0)
+        # Positional: this loop runs 10k times per rebuild, keywords cost.
+        spec = _EventSpec(
+            uid,
+            sequence,
+            _stamp(contact, hist, since),
+            summary,
+            description,
+            (contact.circle,) if contact and contact.circle else (),
+            start,
+            end,
+            zone,
+            trigger,
+            True,  # alarm
+            False,  # yearly
+            False,  # last_of_month
         )
+        used[(t, contact, hist, rev) if revisions is not None else (t, contact, hist)] = spec
+        yield spec
+    cache._memo = used
 
 
 def _birthday_specs(book: Book) -> Iterable[_EventSpec]:
@@ -329,6 +366,7 @@ def _birthday_specs(book: Book) -> Iterable[_EventSpec]:
             categories=("birthday",),
             start=start,
             end=start + timedelta(days=1),
+            tz=None,
             trigger=timedelta(0),
             alarm=False,
             yearly=True,
@@ -389,7 +427,12 @@ def build_calendar(
     if opener is None:
         # A redacted feed has no descriptions, so it needs no openers at all.
         opener = _no_opener if book.settings.feed.redact else _default_opener()
-    specs = list(_touchup_specs(book, history, plan, tz, revisions, opener))
+    if len(cache._uids) > 4 * len(plan.days) * book.settings.daily_limit + 1024:
+        cache._uids.clear()  # bounded: old cycles accumulate otherwise
+    context = (book.settings, tz, plan.today, revisions is None, opener)
+    if context != cache._context:
+        cache._memo, cache._context = {}, context
+    specs = list(_touchup_specs(book, history, plan, tz, revisions, opener, cache))
     if book.settings.feed.birthdays:
         specs.extend(_birthday_specs(book))
 
