@@ -27,7 +27,7 @@ from collections.abc import Callable
 from datetime import date, time, timedelta
 from difflib import get_close_matches
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
@@ -59,6 +59,7 @@ __all__ = [
 ]
 
 _DEFAULTS = Settings()
+_T = TypeVar("_T")
 
 # --------------------------------------------------------------------------
 # Durations, slugs, folding
@@ -511,15 +512,15 @@ def _nonempty(node: Node) -> str:
     return v
 
 
-def _list_of(check: Callable[[Node], str]) -> Callable[[Node], tuple[str, ...]]:
+def _list_of(check: Callable[[Node], _T], what: str) -> Callable[[Node], tuple[_T, ...]]:
     """A list whose items each pass ``check``; a single value is a list of one."""
 
-    def check_list(node: Node) -> tuple[str, ...]:
+    def check_list(node: Node) -> tuple[_T, ...]:
         if type(node) is ScalarNode:
             return () if _tag(node) == NULL else (check(node),)
         if type(node) is not SequenceNode:
-            raise _Invalid(f"expected a list of texts, got {_describe(node)}")
-        out: list[str] = []
+            raise _Invalid(f"expected a list of {what}, got {_describe(node)}")
+        out: list[_T] = []
         bad: list[_Invalid] = []
         for i, item in enumerate(node.value):
             try:
@@ -534,7 +535,7 @@ def _list_of(check: Callable[[Node], str]) -> Callable[[Node], tuple[str, ...]]:
     return check_list
 
 
-_text_list = _list_of(_nonempty)
+_text_list = _list_of(_nonempty, "texts")
 
 
 _DURATION_CACHE: dict[str, int] = {}
@@ -664,21 +665,25 @@ def _clock(node: Node) -> time:
 _FULL_DAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 
 
+def _weekday(node: Node) -> int:
+    name = _nonempty(node).lower()
+    if name in WEEKDAYS:
+        return WEEKDAYS.index(name)
+    if name in _FULL_DAYS:
+        return _FULL_DAYS.index(name)
+    raise _Invalid(f"{_quoted(name)} is not a day; use {', '.join(WEEKDAYS)}")
+
+
+_weekday_list = _list_of(_weekday, "days")
+
+
 def _weekdays(node: Node) -> frozenset[int]:
     if type(node) is ScalarNode and _tag(node) != NULL:
         raise _Invalid(f"expected a list like [{', '.join(WEEKDAYS[:5])}], got {_describe(node)}")
-    days: set[int] = set()
-    for name in _text_list(node):
-        key = name.lower()
-        if key in WEEKDAYS:
-            days.add(WEEKDAYS.index(key))
-        elif key in _FULL_DAYS:
-            days.add(_FULL_DAYS.index(key))
-        else:
-            raise _Invalid(f"{_quoted(name)} is not a day; use {', '.join(WEEKDAYS)}")
+    days = frozenset(_weekday_list(node))
     if not days:
         raise _Invalid(f"at least one day is needed, e.g. [{', '.join(WEEKDAYS[:5])}]")
-    return frozenset(days)
+    return days
 
 
 def _timezone(node: Node) -> str:
@@ -753,7 +758,7 @@ def _opener(node: Node) -> str:
     return template
 
 
-_openers = _list_of(_opener)
+_openers = _list_of(_opener, "templates")
 
 
 def _hours(node: Node) -> timedelta:
@@ -801,7 +806,7 @@ _SETTINGS_KEYS = frozenset(_SETTINGS) | {"feed"}
 _CONTACT_KEYS = frozenset(_CONTACT) | {"name", "id", "circle", "every"}
 
 
-def _unknown_circle(name: str, circles: dict[str, int]) -> str:
+def _unknown_circle(name: str, circles: dict[str, int] | set[str]) -> str:
     if not circles:
         return f"{_quoted(name)} is not defined: there is no circles: section"
     close = get_close_matches(name, sorted(circles), n=1)
@@ -822,6 +827,9 @@ class _Walker:
         self.label = label
         self.errors: list[Problem] = []
         self.warnings: list[Problem] = []
+        # Every circle named under circles:, valid cadence or not, so that a
+        # member of a broken circle is not also told the circle is undefined.
+        self.circle_names: set[str] = set()
 
     def error(self, node: Node, message: str) -> None:
         m = node.start_mark
@@ -947,6 +955,7 @@ class _Walker:
                 )
                 continue
             seen[name] = k.start_mark.line + 1
+            self.circle_names.add(name)
             where = f"circles: {name}: "
             body = self.mapping(v, where) if type(v) is not ScalarNode or _tag(v) == NULL else None
             if type(v) is ScalarNode and _tag(v) != NULL:
@@ -1042,7 +1051,11 @@ class _Walker:
         if "circle" in e:
             circle = field(e, "circle", where, _nonempty)
             if circle is not None and circle not in circles:
-                self.error(e["circle"][1], f"{where}circle: {_unknown_circle(circle, circles)}")
+                if circle not in self.circle_names:
+                    self.error(
+                        e["circle"][1],
+                        f"{where}circle: {_unknown_circle(circle, self.circle_names)}",
+                    )
                 circle = None
         every = field(e, "every", where, _cadence) if "every" in e else None
         if every is None:
