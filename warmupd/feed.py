@@ -297,10 +297,16 @@ class FeedServer:
             for conn in list(self._conns.values()):
                 conn.transport.abort()
             await server.wait_closed()
+            # Aborted transports end their handlers on their own.  Cancelling
+            # handlers instead makes Python 3.11's StreamReaderProtocol log a
+            # spurious CancelledError traceback per connection.
             tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
-            for t in tasks:
-                t.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
+            if tasks:
+                _, pending = await asyncio.wait(tasks, timeout=2.0)
+                for t in pending:
+                    t.cancel()
+                if pending:
+                    await asyncio.wait(pending, timeout=1.0)
 
     def _admit(self, transport: asyncio.WriteTransport) -> bool:
         """Make room for a new connection by dropping the oldest waiting one."""
