@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import gc
 import json
+import os
 import re
+import subprocess
 import sys
 from datetime import date, time, timedelta
 from pathlib import Path
@@ -838,3 +840,63 @@ def test_resolve_nobody() -> None:
 def test_resolve_by_own_id_or_name_always_finds_that_person(person: Contact) -> None:
     assert book.resolve(_PEOPLE, person.id) == person
     assert book.resolve(_PEOPLE, person.name.upper()) == person
+
+
+# --------------------------------------------------------------------------
+# without libyaml: the pure-Python SafeLoader must give the same answers
+
+_FALLBACK = """
+import json, sys
+sys.modules["yaml._yaml"] = None  # as if PyYAML had been built without libyaml
+from warmupd import book
+from warmupd.model import BookError
+assert not book._LIBYAML
+out = []
+for text in json.loads(sys.stdin.read()):
+    try:
+        b = book.loads(text, "c.yaml")
+        out.append(["ok", repr(b.contacts), repr(b.settings), [str(w) for w in b.warnings]])
+    except BookError as e:
+        # libyaml and the Python scanner word syntax errors differently;
+        # compare where they are, and every other message in full.
+        out.append(["err", [str(p).split(": YAML")[0] for p in e.problems]])
+print(json.dumps(out))
+"""
+
+
+def _answers(texts: list[str]) -> list[list[Any]]:
+    out: list[list[Any]] = []
+    for text in texts:
+        try:
+            b = book.loads(text, "c.yaml")
+            out.append(["ok", repr(b.contacts), repr(b.settings), [str(w) for w in b.warnings]])
+        except BookError as e:
+            out.append(["err", [str(p).split(": YAML")[0] for p in e.problems]])
+    return out
+
+
+def test_pure_python_fallback_gives_the_same_answers() -> None:
+    texts = [
+        EXAMPLE.read_text(encoding="utf-8"),
+        generate(40, seed=5, never_fraction=0.3),
+        "contacts:\n  - name: no\n  - name: Ann\n    reach: 12:30\n    topics: [yes, 3, ok]\n",
+        "settings:\n  nudge_at: 9:30\n  daily_limit: 010\n  days: [mon, funday]\n",
+        "a: &x [1]\nb: *x\n",
+        "contacts:\n  - name: !!python/object/apply:os.system [ls]\n  - name: !!str 123\n",
+        "contacts:\n  - name: Ann\n    every: 2w\n    every: 3w\n  - <<: {name: B}\n",
+        "contacts:\n  - name: Zoë Zoë\x07\n",
+        "contacts:\n  - {name: A, last: 2026-02-30, birthday: 02-29, paused: on}\n",
+        "unknown: 1\ncontacts: []\n",
+        "contacts:\n  - name: [Ann\n",
+    ]
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    done = subprocess.run(
+        [sys.executable, "-c", _FALLBACK],
+        input=json.dumps(texts),
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env=env,
+        check=True,
+    )
+    assert json.loads(done.stdout) == _answers(texts)

@@ -18,6 +18,7 @@ from __future__ import annotations
 import gc
 import hashlib
 import json
+import os
 import re
 import shlex
 import string
@@ -34,8 +35,12 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 try:
     from yaml import CSafeLoader as _SafeLoader
+
+    _LIBYAML = True
 except ImportError:  # PyYAML built without libyaml: same semantics, slower
     from yaml import SafeLoader as _SafeLoader  # type: ignore[assignment]
+
+    _LIBYAML = False
 
 from warmupd.model import (
     WEEKDAYS,
@@ -213,7 +218,8 @@ def _tag(node: ScalarNode) -> str:
     if node.tag is not None:
         return str(node.tag)
     # Quoted and block scalars are always strings; only plain ones resolve.
-    return _implicit_tag(node.value) if node.style == "" else STR
+    # (Plain style is "" from libyaml but None from the pure-Python scanner.)
+    return STR if node.style else _implicit_tag(node.value)
 
 
 def _line_col(data: bytes, offset: int) -> tuple[int, int]:
@@ -245,8 +251,10 @@ def load(path: Path, *, max_bytes: int | None = None) -> Book:
     cap = _DEFAULTS.max_file_bytes if max_bytes is None else max_bytes
     try:
         with open(path, "rb") as fh:
-            # Read one byte past the cap: enough to know it is too big,
-            # without reading a huge file into memory first.
+            size = os.fstat(fh.fileno()).st_size
+            if size > cap:
+                raise BookError([_too_big(label, size, cap)])
+            # At most one byte past the cap, in case the file grew meanwhile.
             data = fh.read(cap + 1)
     except FileNotFoundError:
         raise BookError(
@@ -276,20 +284,19 @@ def loads(data: bytes | str, label: str = "<string>", *, max_bytes: int | None =
     return _load_bytes(data, label, cap)
 
 
+def _too_big(label: str, size: int, cap: int) -> Problem:
+    return Problem(
+        label,
+        1,
+        1,
+        f"the file is {_human_size(size)} ({size} bytes), over the {_human_size(cap)} limit; "
+        "is it the right file? (settings.max_file_size raises the limit)",
+    )
+
+
 def _load_bytes(data: bytes, label: str, cap: int) -> Book:
     if len(data) > cap:
-        shown = f"{len(data)} bytes" if len(data) <= cap + 1 else "larger"
-        raise BookError(
-            [
-                Problem(
-                    label,
-                    1,
-                    1,
-                    f"the file is {shown}, over the {_human_size(cap)} limit; "
-                    "is it the right file? (settings.max_file_size raises the limit)",
-                )
-            ]
-        )
+        raise BookError([_too_big(label, len(data), cap)])
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as e:
@@ -360,8 +367,9 @@ def _yaml_problem(label: str, e: yaml.YAMLError, data: bytes) -> Problem:
             what = f"{what} ({e.context} at line {e.context_mark.line + 1})"
         return Problem(label, line, col, f"YAML syntax: {what}")
     if isinstance(e, yaml.reader.ReaderError):
-        # libyaml reports a byte offset into the UTF-8 input.
-        line, col = _line_col(data, min(e.position, len(data)))
+        # libyaml reports a byte offset, the pure-Python reader a character one.
+        pos = e.position if _LIBYAML else len(data.decode("utf-8")[: e.position].encode())
+        line, col = _line_col(data, min(pos, len(data)))
         return Problem(label, line, col, f"YAML: {e.reason} (character 0x{e.character:x})")
     return Problem(label, 1, 1, f"YAML: {e}")
 
@@ -373,8 +381,10 @@ def _reject_properties(data: bytes, label: str) -> None:
     without ever being expanded; stops after 100 findings.
     """
     problems: list[Problem] = []
-    loader = _SafeLoader(data)
+    loader = None
     try:
+        # Inside the try: the pure-Python reader already checks characters here.
+        loader = _SafeLoader(data)
         while loader.check_event():
             ev = loader.get_event()
             if ev is None:
@@ -412,7 +422,8 @@ def _reject_properties(data: bytes, label: str) -> None:
     except yaml.YAMLError as e:
         problems.append(_yaml_problem(label, e, data))
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
     if problems:
         raise BookError(problems)
 
@@ -422,14 +433,16 @@ def _show_tag(tag: str) -> str:
 
 
 def _compose(data: bytes, label: str) -> Node | None:
-    loader = _ComposeLoader(data)
+    loader = None
     try:
+        loader = _ComposeLoader(data)
         node: Node | None = loader.get_single_node()
         return node
     except yaml.YAMLError as e:
         raise BookError([_yaml_problem(label, e, data)]) from None
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
 
 
 # --------------------------------------------------------------------------
@@ -495,7 +508,7 @@ def _text(node: Node) -> str:
     if type(node) is not ScalarNode:
         raise _Invalid(f"expected text, got {_describe(node)}")
     v: str = node.value
-    if node.tag is None and (node.style != "" or (v and v[0] not in _IMPLICIT)):
+    if node.tag is None and (node.style or (v and v[0] not in _IMPLICIT)):
         return v  # quoted, or a first character no implicit type starts with
     tag = _tag(node)
     if tag == STR:
@@ -606,7 +619,7 @@ def _integer(low: int, high: int) -> Callable[[Node], int]:
         if (
             type(node) is ScalarNode
             and node.tag is None
-            and node.style == ""
+            and not node.style
             and _DECIMAL.fullmatch(node.value)
         ):
             n = int(node.value)
@@ -855,7 +868,7 @@ class _Walker:
                 continue
             out[key] = (k, v)
             if key not in known:
-                if key == "<<" and k.style == "":
+                if key == "<<" and not k.style:
                     self.error(
                         k, f"{where}merge keys (<<) are not supported; write the values out in full"
                     )
