@@ -185,9 +185,9 @@ class Daemon:
             self._watcher = FileWatcher(self.contact_file, posted)
             self._watcher.start()
         self._start_scheduler()
-        await self.tick()
         sd_notify("READY=1")
         log.info("ready: %d people, notifications: %s", self.status.people, self.notifier.name)
+        await self.tick()  # catch up on anything that fell due while we were down
 
     async def run(self) -> None:
         """start(), then serve until SIGTERM/SIGINT; SIGHUP reloads."""
