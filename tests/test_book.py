@@ -258,7 +258,7 @@ def test_valid_books_round_trip(
 # garbage in: only BookError out, always located
 
 _yamlish = st.text(
-    alphabet="ab :-[]{},&*!|>'\"#\n \t?%@`~019.\\<=né",
+    alphabet="ab :-[]{},&*!|>'\"#\n \t?%@`~019.\\<=né\r\x85\u2028\u2029\ufeff",
     max_size=120,
 )
 
@@ -289,8 +289,92 @@ def test_random_yamlish_text_only_ever_raises_book_error(text: str) -> None:
     _check_garbage("contacts:\n  - name: x\n    " + text)
 
 
-@settings(max_examples=300)
-@given(_yamlish)
+@pytest.mark.parametrize(
+    "text",
+    [
+        "&a x",
+        "key: *a",
+        "- !t x",
+        "[a,&b c]",
+        "{a: !!str b}",
+        "? &k a\n: v",
+        "--- &d x",
+        "a:\n  &v b",
+        "\ufeff&a x",
+        "\n\ufeff&a x",  # libyaml skips a BOM at the start of any line
+        "\ufeff\ufeff*a b",
+        "a\r&b c",
+        "a\x85&b c",
+        "a\u2028&b c",
+        "# comment\u2028&b c",  # the comment ends at LS
+        "a:\t&b c",
+    ],
+)
+def test_prefilter_sees_properties_wherever_a_node_starts(text: str) -> None:
+    assert book._may_have_properties(text.encode())
+
+
+@pytest.mark.parametrize(
+    "notes",
+    ["R&D, Q & A, AT&T", "it is *really* fine!", "5 * 3 = 15 & more", "a\n    # - &a comment"],
+)
+def test_prefilter_lets_ordinary_text_take_the_fast_path(notes: str) -> None:
+    text = f"contacts:\n  - name: Ann\n    notes: {notes}\n"
+    assert not book._may_have_properties(text.encode())
+    assert book.loads(text).contacts[0].notes == notes.split("\n")[0]
+
+
+def test_a_value_starting_with_a_star_is_an_alias_to_yaml() -> None:
+    msg = only_problem("contacts:\n  - name: Ann\n    notes: *really* fine\n")
+    assert msg.startswith("contacts.yaml:3:19: YAML syntax: ")
+    assert msg.endswith(
+        "(while scanning an alias at line 3); put text starting with *, & or ! in quotes"
+    )
+    assert book.loads('contacts:\n  - name: Ann\n    notes: "*really* fine"\n').contacts
+
+
+# Fragments that put properties in every position a node can start (and
+# many where it cannot), with every kind of line break and stray BOMs.
+_TOKENS = (
+    "a",
+    ": ",
+    ":",
+    "- ",
+    "-",
+    "? ",
+    "[",
+    "]",
+    "{",
+    "}",
+    ", ",
+    ",",
+    "&x ",
+    "*x",
+    "!t ",
+    "!!str ",
+    "&y",
+    "*y ",
+    "# c ",
+    "\n",
+    "\n  ",
+    "\r\n",
+    "\u2028",
+    "\x85",
+    "'q ",
+    '"q ',
+    "| ",
+    "--- ",
+    " ",
+    "\t",
+    "\ufeff",
+    "x & y",
+    "*",
+)
+_fragments = st.lists(st.sampled_from(_TOKENS), max_size=25).map("".join)
+
+
+@settings(max_examples=500)
+@given(st.one_of(_yamlish, _fragments))
 def test_property_prefilter_never_misses_an_anchor_alias_or_tag(text: str) -> None:
     # The fast path skips the event scan only when no &, * or ! can start a
     # token; when it skips, the full scan must indeed find nothing to reject.

@@ -337,23 +337,37 @@ _EMPTY_MSG = (
 )
 
 
-_WORD_BYTES = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_")
+# Bytes after which (and optional blanks) a node, hence a property, may start:
+# line breaks (LF, CR, and the last bytes of NEL, LS, PS, which libyaml also
+# treats as breaks), the last byte of a BOM (libyaml skips one at the start
+# of any line), block indicators and flow punctuation.
+_NODE_START = frozenset(b"\n\r\x85\xa8\xa9\xbf-?:[{,")
+_BREAKS_OTHER_THAN_LF = (b"\r", b"\xc2\x85", b"\xe2\x80\xa8", b"\xe2\x80\xa9")
 
 
 def _may_have_properties(data: bytes) -> bool:
-    """Could ``data`` contain an anchor, alias or tag?  Cheap and never wrong about "no".
+    """Could ``data`` hold an anchor, alias or tag?  Cheap, and never wrong about "no".
 
-    A property indicator (``&``, ``*``, ``!``) only starts a token after a
-    space, a line start or a flow/indicator character; one glued to a letter
-    or digit ("R&D", "AT&T") is inside a plain scalar.  Only when some
-    indicator is not glued do we pay for the event scan.
+    A property (``&a``, ``*a``, ``!t``) can only begin a node, and a node only
+    begins at a line start or after ``-``/``?``/``:`` or ``[``/``{``/``,``
+    (blanks allowed in between).  So "Q & A", "R&D" or "*not* me" in a value
+    do not count, nor does anything on a line that starts with ``#`` (a
+    comment, or content of a quoted or block scalar).  Only when some
+    indicator may start a node do we pay for the full event scan.
     """
     for ch in (b"&", b"*", b"!"):
         i = data.find(ch)
         while i != -1:
-            before = data[i - 1] if i else 0x20
-            if not (before in _WORD_BYTES or before >= 0x80):
-                return True
+            j = i
+            while j > 0 and data[j - 1] in (0x20, 0x09):
+                j -= 1
+            if j == 0 or data[j - 1] in _NODE_START:
+                line = data[data.rfind(b"\n", 0, i) + 1 : i]
+                commented = line.lstrip(b" \t").startswith(b"#") and not any(
+                    b in line for b in _BREAKS_OTHER_THAN_LF
+                )
+                if not commented:
+                    return True
             i = data.find(ch, i + 1)
     return False
 
@@ -365,6 +379,9 @@ def _yaml_problem(label: str, e: yaml.YAMLError, data: bytes) -> Problem:
         what = e.problem or "invalid YAML"
         if e.context and e.context_mark is not None and e.problem_mark is not None:
             what = f"{what} ({e.context} at line {e.context_mark.line + 1})"
+            if any(w in e.context for w in ("alias", "anchor", "tag")):
+                # Usually a plain value that happens to start with *, & or !.
+                what += "; put text starting with *, & or ! in quotes"
         return Problem(label, line, col, f"YAML syntax: {what}")
     if isinstance(e, yaml.reader.ReaderError):
         # libyaml reports a byte offset, the pure-Python reader a character one.
