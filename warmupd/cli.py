@@ -26,7 +26,8 @@ from warmupd import __version__
 from warmupd.model import BookError, ExitCode, WarmupdError
 
 if TYPE_CHECKING:
-    from warmupd.model import Book, Contact, History, Plan
+    from warmupd.model import Book, Contact, FeedSettings, History, Plan
+    from warmupd.publish import CalendarFiles
     from warmupd.store import Store
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -295,11 +296,11 @@ def _describe(c: Contact) -> str:
               type=click.Choice(["debug", "info", "warning", "error"], case_sensitive=False))
 def run(file: Path | None, log_level: str) -> int:
     """Run the daemon: watch the file, nudge on time, serve the calendar feed."""
-    from warmupd import daemon
-    from warmupd.paths import status_file, store_file
+    from warmupd import daemon, paths
 
     daemon.configure_logging(log_level)
-    return daemon.run(_contact_file(file), store_file(), status_file())
+    return daemon.run(_contact_file(file), paths.store_file(), paths.status_file(),
+                      _calendar_files())
 
 
 @cli.command()
@@ -391,6 +392,81 @@ def service_status(platform: str | None) -> int:
     from warmupd import service as svc
 
     return svc.status(platform or svc.current_platform(), home=Path.home(), out=click.echo)
+
+
+def _calendar_files() -> CalendarFiles:
+    from warmupd import paths
+    from warmupd.publish import CalendarFiles
+
+    return CalendarFiles(paths.ics_file(), paths.ics_revisions_file(), paths.feed_token_file())
+
+
+@cli.command("export-ics")
+@_file_option
+@click.argument("output", default="-", required=False)
+def export_ics(file: Path | None, output: str) -> None:
+    """Write the calendar to OUTPUT (a file, or - for stdout)."""
+    from warmupd import clock
+    from warmupd.paths import atomic_write
+    from warmupd.publish import render
+
+    b = _load(file)
+    now = _today(b)
+    with _store() as st:
+        history, p = _plan(b, st, now.date())
+    data, _ = render(b, history, p, clock.zone_name(b.settings), _calendar_files())
+    if output == "-":
+        sys.stdout.buffer.write(data)
+        sys.stdout.flush()
+    else:
+        atomic_write(Path(output), data, mode=0o644)
+        click.echo(f"Wrote {len(p.touchups())} touch-ups to {output}")
+
+
+@cli.group()
+def feed() -> None:
+    """The calendar feed's address and token."""
+
+
+def _feed_port(settings: FeedSettings) -> int:
+    """The configured port, or the one a running daemon picked for port 0."""
+    from warmupd.paths import status_file
+
+    if settings.port:
+        return settings.port
+    try:
+        url = json.loads(status_file().read_text()).get("feed_url") or ""
+        return int(url.split("://", 1)[1].split("/", 1)[0].rsplit(":", 1)[1])
+    except (OSError, ValueError, IndexError):
+        raise WarmupdError("feed.port is 0 and no running daemon has picked a port yet; "
+                           "start `warmupd run` first") from None
+
+
+@feed.command("url")
+@_file_option
+def feed_url(file: Path | None) -> None:
+    """Print the webcal:// and http:// URLs to subscribe to."""
+    from warmupd.feed import feed_urls, load_or_create_token
+    from warmupd.paths import feed_token_file
+
+    b = _load(file)
+    token = load_or_create_token(feed_token_file())
+    for url in feed_urls(b.settings.feed, token, _feed_port(b.settings.feed)):
+        click.echo(url)
+
+
+@feed.command("rotate")
+@_file_option
+def feed_rotate(file: Path | None) -> None:
+    """Make a new token: the old URL stops working at once, in a running daemon too."""
+    from warmupd.feed import feed_urls, rotate_token
+    from warmupd.paths import feed_token_file
+
+    b = _load(file)
+    token = rotate_token(feed_token_file())
+    click.echo("New feed URLs (the old one no longer works):")
+    for url in feed_urls(b.settings.feed, token, _feed_port(b.settings.feed)):
+        click.echo(url)
 
 
 def _print_error(exc: BaseException) -> None:

@@ -33,7 +33,7 @@ import os
 import signal
 import socket
 import time as _time
-from collections.abc import Callable, Coroutine
+from collections.abc import Coroutine
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -61,6 +61,7 @@ from warmupd.model import (
 from warmupd.notify import Action, Notifier, NotifyError, Nudge, make_notifier
 from warmupd.paths import atomic_write
 from warmupd.planner import plan as make_plan
+from warmupd.publish import CalendarFiles, Publisher
 from warmupd.store import Store
 from warmupd.watch import FileWatcher
 
@@ -127,7 +128,7 @@ class Daemon:
         clock: Clock | None = None,
         notifier: Notifier | None = None,
         watch: bool = True,
-        publish: Callable[[Book, History, Plan], str | None] | None = None,
+        publisher: Publisher | None = None,
         hold_seconds: float = HOLD_SECONDS,
     ) -> None:
         self.contact_file = contact_file
@@ -137,7 +138,7 @@ class Daemon:
         self.notifier = notifier
         self._watch = watch
         self._hold_seconds = hold_seconds
-        self._publish = publish
+        self._publisher = publisher
         self.book: Book | None = None
         self.plan: Plan | None = None
         self.history = History()
@@ -220,6 +221,8 @@ class Daemon:
             await asyncio.gather(*self._tasks, return_exceptions=True)
         if self.notifier is not None:
             await self.notifier.aclose()
+        if self._publisher is not None:
+            self._publisher.stop()
 
     def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
         task = asyncio.ensure_future(coro)
@@ -348,9 +351,11 @@ class Daemon:
         self._nudged = self.store.nudged()
         self._store_version = self.store.data_version()
         self.status.people = len(self.book.contacts)
-        if self._publish is not None:
+        if self._publisher is not None:
             try:
-                self.status.feed_url = self._publish(self.book, self.history, self.plan)
+                self.status.feed_url = self._publisher.publish(
+                    self.book, self.history, self.plan, self.zone.key
+                )
             except Exception:  # the calendar must never take the nudges down with it
                 log.exception("publishing the calendar failed")
         self._update_next()
@@ -526,9 +531,10 @@ def configure_logging(level: str) -> None:
 
 
 def run(contact_file: Path, store_path: Path, status_path: Path,
-        publish: Callable[[Book, History, Plan], str | None] | None = None) -> int:
+        calendar: CalendarFiles | None = None) -> int:
+    publisher = Publisher(calendar) if calendar is not None else None
     with Store(store_path) as store:
-        daemon = Daemon(contact_file, store, status_path=status_path, publish=publish)
+        daemon = Daemon(contact_file, store, status_path=status_path, publisher=publisher)
         with contextlib.suppress(KeyboardInterrupt):
             asyncio.run(daemon.run())
     return 0

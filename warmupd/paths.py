@@ -47,6 +47,10 @@ def ics_file() -> Path:
     return data_dir() / "warmupd.ics"
 
 
+def ics_revisions_file() -> Path:
+    return data_dir() / "warmupd-revisions.json"
+
+
 def feed_token_file() -> Path:
     return config_dir() / "feed-token"
 
