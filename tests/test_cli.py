@@ -1,0 +1,234 @@
+"""The CLI end to end: real files under a private HOME, real store, exit codes and messages."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from datetime import date, timedelta
+from pathlib import Path
+
+import pytest
+
+from warmupd.cli import main
+from warmupd.model import ExitCode
+
+REPO = Path(__file__).resolve().parents[1]
+EXAMPLE = REPO / "config" / "contacts.example.yaml"
+
+
+@pytest.fixture
+def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A private user: every platformdirs location under tmp_path."""
+    for var, sub in (("XDG_CONFIG_HOME", "config"), ("XDG_STATE_HOME", "state"),
+                     ("XDG_DATA_HOME", "data")):
+        monkeypatch.setenv(var, str(tmp_path / sub))
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.delenv("WARMUPD_CONFIG", raising=False)
+    return tmp_path
+
+
+def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    code = main(list(args))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+BOOK = """\
+settings:
+  days: [mon, tue, wed, thu, fri, sat, sun]
+  daily_limit: 2
+  timezone: UTC
+contacts:
+  - name: Ruth Alvarez
+    every: 8w
+    last: {old}
+    topics: [the PC repair shop]
+    reach: call +1 555 0100
+  - name: Zoë Müller
+    every: 4w
+    last: {old}
+  - name: Zoe Park
+    every: 6w
+  - name: Sam Lee
+    id: sam
+    every: 9w
+    last: {recent}
+"""
+
+
+@pytest.fixture
+def book(home: Path) -> Path:
+    path = home / "config" / "warmupd" / "contacts.yaml"
+    path.parent.mkdir(parents=True)
+    today = date.today()
+    path.write_text(BOOK.format(old=today - timedelta(days=120),
+                                recent=today - timedelta(days=3)))
+    return path
+
+
+def test_init_creates_from_example_and_never_overwrites(home: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+    code, out, _ = run(capsys, "init")
+    target = home / "config" / "warmupd" / "contacts.yaml"
+    assert code == 0 and str(target) in out
+    assert target.read_bytes() == EXAMPLE.read_bytes()
+    target.write_text("# mine\n")
+    code, out, _ = run(capsys, "init")
+    assert code == 0 and "left untouched" in out
+    assert target.read_text() == "# mine\n"
+
+
+def test_check_summary_line(book: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+    code, out, _ = run(capsys, "check")
+    assert code == 0
+    assert out.strip().startswith(f"{book}: ok: 4 people, 0 circles;")
+    # (7/56 + 7/28 + 7/42 + 7/63) touch-ups a week over 7 allowed days = 0.09 a day
+    assert "4 people need 0.1 touch-ups per allowed day; daily_limit is 2" in out
+
+
+def test_invalid_file_every_problem_its_own_exit_code_no_traceback(
+    home: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bad = home / "contacts.yaml"
+    bad.write_text(
+        "contacts:\n"
+        "  - name: Ruth Alvarez\n"
+        "    every: 8w\n"
+        "  - name: Sam Lee\n"
+        "    every: often\n"
+        "    last: 2026-02-30\n"
+    )
+    code, out, err = run(capsys, "check", "--file", str(bad))
+    assert code == ExitCode.INVALID_BOOK
+    lines = err.splitlines()
+    assert any(ln.startswith(f"{bad}:5:12: ") and '"Sam Lee"' in ln and "every" in ln
+               and "often" in ln for ln in lines), err
+    assert any(ln.startswith(f"{bad}:6:") and "2026-02-30" in ln for ln in lines), err
+    assert "Traceback" not in err
+    assert out == ""
+
+
+def test_debug_shows_the_traceback(home: Path) -> None:
+    bad = home / "contacts.yaml"
+    bad.write_text("- just a list\n")
+    proc = subprocess.run([sys.executable, "-m", "warmupd", "--debug", "check", "--file",
+                           str(bad)], capture_output=True, text=True, env=os.environ.copy())
+    assert proc.returncode != 0
+    assert "Traceback" in proc.stderr
+    plain = subprocess.run([sys.executable, "-m", "warmupd", "check", "--file", str(bad)],
+                           capture_output=True, text=True, env=os.environ.copy())
+    assert plain.returncode == ExitCode.INVALID_BOOK
+    assert "Traceback" not in plain.stderr and f"{bad}:1:1" in plain.stderr
+
+
+def test_missing_file_says_how_to_create_it(home: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+    code, _, err = run(capsys, "today")
+    assert code == ExitCode.INVALID_BOOK
+    assert "warmupd init" in err
+
+
+def test_file_option_and_environment_override(book: Path, home: Path, capsys,  # type: ignore[no-untyped-def]
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    other = home / "elsewhere.yaml"
+    other.write_text("contacts:\n  - name: Only One\n")
+    assert "1 people" in run(capsys, "check", "--file", str(other))[1]
+    assert "1 people" in run(capsys, "--file", str(other), "check")[1]
+    monkeypatch.setenv("WARMUPD_CONFIG", str(other))
+    assert "1 people" in run(capsys, "check")[1]
+
+
+def test_agenda_json_shape_and_cap(book: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+    code, out, _ = run(capsys, "agenda", "--weeks", "4", "--json")
+    assert code == 0
+    data = json.loads(out)
+    assert isinstance(data["days"], list) and len(data["days"]) == 28
+    seen = set()
+    for day in data["days"]:
+        date.fromisoformat(day["date"])
+        assert len(day["touchups"]) <= 2
+        for t in day["touchups"]:
+            assert {"id", "name", "due", "opener"} <= set(t)
+            date.fromisoformat(t["due"])
+            assert t["opener"].startswith("Hi ")
+            seen.add(t["id"])
+    assert {"ruth-alvarez", "zoe-muller"} <= seen
+
+
+def test_today_then_done_moves_the_person_out(book: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+    code, out, _ = run(capsys, "today", "--json")
+    today = json.loads(out)["days"][0]["touchups"]
+    assert code == 0 and [t["id"] for t in today] == ["zoe-muller", "ruth-alvarez"]
+    ruth = today[1]
+    assert ruth["reach"] == "call +1 555 0100" and "PC repair shop" in ruth["opener"]
+
+    code, out, _ = run(capsys, "done", "ruth", "--note", "coffee next month")
+    assert code == 0 and "Recorded: talked to Ruth Alvarez" in out
+    nxt = date.today() + timedelta(weeks=8)
+    assert f"Next: {nxt:%a %Y-%m-%d}" in out
+    code, out, _ = run(capsys, "show", "Ruth")
+    assert "coffee next month" in out and f"Next: {nxt:%a %Y-%m-%d}" in out
+    today_ids = [t["id"] for t in json.loads(run(capsys, "today", "--json")[1])
+                 ["days"][0]["touchups"]]
+    assert "ruth-alvarez" not in today_ids
+
+
+def test_snooze_skip_and_done_on_a_date(book: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+    code, out, _ = run(capsys, "snooze", "zoe muller", "2w")
+    assert code == 0 and f"until {date.today() + timedelta(weeks=2)}" in out
+    code, out, _ = run(capsys, "skip", "sam")
+    assert code == 0 and "skipped Sam Lee" in out
+    on = date.today() - timedelta(days=10)
+    code, out, _ = run(capsys, "done", "ruth", "--on", on.isoformat())
+    assert code == 0 and f"on {on}" in out
+    code, _, err = run(capsys, "snooze", "ruth", "often")
+    assert code == ExitCode.USAGE and "10d, 6w or 2m" in err
+    code, _, err = run(capsys, "done", "ruth", "--on", "2026-02-30")
+    assert code == ExitCode.USAGE
+
+
+def test_names_match_accents_prefix_and_ambiguity(book: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+    assert run(capsys, "show", "ZOË MÜLLER")[1].startswith("Zoë Müller")
+    assert run(capsys, "show", "zoe-muller")[1].startswith("Zoë Müller")
+    code, _, err = run(capsys, "show", "zoe")
+    assert code == ExitCode.NOT_FOUND
+    assert "Zoë Müller" in err and "Zoe Park" in err
+    code, _, err = run(capsys, "done", "nobody")
+    assert code == ExitCode.NOT_FOUND and "nobody" in err
+
+
+def test_version_and_help_are_fast_paths(capsys) -> None:  # type: ignore[no-untyped-def]
+    from warmupd import __version__
+
+    code, out, _ = run(capsys, "--version")
+    assert code == 0 and __version__ in out
+    # --help must not import the heavy adapters
+    proc = subprocess.run([sys.executable, "-c",
+                           "import sys; from warmupd.cli import main; main(['--help']);"
+                           "bad = [m for m in ('yaml', 'sqlite3', 'apscheduler', 'icalendar',"
+                           " 'watchdog', 'desktop_notifier') if m in sys.modules];"
+                           "print('HEAVY', bad)"], capture_output=True, text=True)
+    assert "HEAVY []" in proc.stdout, proc.stdout
+
+
+def test_status_without_daemon(home: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+    code, _, err = run(capsys, "status")
+    assert code == ExitCode.ERROR and "has not run yet" in err
+
+
+def test_export_ics_and_feed_url_rotation(book: Path, home: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+    out_file = home / "out.ics"
+    code, out, _ = run(capsys, "export-ics", str(out_file))
+    assert code == 0
+    data = out_file.read_bytes()
+    assert data.startswith(b"BEGIN:VCALENDAR") and b"SUMMARY:Reach out to Ruth Alvarez" in data
+    code, out, _ = run(capsys, "export-ics")
+    assert out.encode() == data.replace(b"\r\n", b"\n") or out.encode() == data
+    code, out, _ = run(capsys, "feed", "url")
+    webcal, http = out.split()
+    assert webcal.startswith("webcal://127.0.0.1:8765/") and http.startswith("http://")
+    assert webcal.split("://")[1] == http.split("://")[1]
+    token_file = home / "config" / "warmupd" / "feed-token"
+    assert token_file.stat().st_mode & 0o777 == 0o600
+    code, out2, _ = run(capsys, "feed", "rotate")
+    assert code == 0 and http not in out2
