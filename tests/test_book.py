@@ -833,6 +833,10 @@ def test_bad_settings(line: str, expected: str) -> None:
         ("contacts:\n  - Ann\n", 'contacts[0]: expected a person (name: ...), got "Ann"'),
         ("contacts:\n  - name: '  '\n", "contacts[0]: name: must not be empty"),
         ("contacts:\n  - name:\n", "contacts[0]: name: expected text, got nothing"),
+        (
+            "contacts:\n  - name: |\n      Ann\n      Lee\n",
+            "contacts[0]: name: must be a single line",
+        ),
         ("contacts:\n  - name: A\n    id: 'has space'\n", '"has space" cannot be an id'),
         ("contacts:\n  - name: A\n    circle: x\n", "there is no circles: section"),
         (

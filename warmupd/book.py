@@ -542,6 +542,14 @@ def _nonempty(node: Node) -> str:
     return v
 
 
+def _one_line(node: Node) -> str:
+    # Names end up in notification titles and calendar summaries.
+    v = _nonempty(node)
+    if "\n" in v:
+        raise _Invalid("must be a single line")
+    return v
+
+
 def _list_of(check: Callable[[Node], _T], what: str) -> Callable[[Node], tuple[_T, ...]]:
     """A list whose items each pass ``check``; a single value is a list of one."""
 
@@ -1051,7 +1059,7 @@ class _Walker:
             self.error(node, f"{anonymous}name: is required")
         else:
             try:
-                name = _nonempty(e["name"][1])
+                name = _one_line(e["name"][1])
             except _Invalid as err:
                 self.error(e["name"][1], f"{anonymous}name: {err}")
         where = f'contacts[{index}] "{name}": ' if name is not None else anonymous
