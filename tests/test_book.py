@@ -810,7 +810,7 @@ def test_defaults_when_settings_are_absent_or_empty() -> None:
         ("openers: ['Hi {nick}']", "openers[0]: unknown placeholder {nick}"),
         ("openers: ['Hi {first!r}']", "openers[0]: placeholder {first} takes no format"),
         ("openers: ['Hi {0}']", "unknown placeholder {0}"),
-        ("feed: {port: 0}", "feed: port: expected a whole number from 1 to 65535, got 0"),
+        ("feed: {port: 70000}", "feed: port: expected a whole number from 0 to 65535, got 70000"),
         ("feed: {refresh_hours: 0}", "feed: refresh_hours: expected a whole number"),
         ("feed: [1]", "feed: expected key: value pairs, got a list"),
         ("max_file_size: 10", "expected 1KiB to 256MiB, got 10 bytes"),
@@ -988,3 +988,19 @@ def test_pure_python_fallback_gives_the_same_answers() -> None:
         check=True,
     )
     assert json.loads(done.stdout) == _answers(texts)
+
+
+def test_a_big_file_raises_its_own_cap_in_its_settings(tmp_path: Path) -> None:
+    people = "".join(f"  - name: Person {i}\n    every: 6w\n" for i in range(40_000))
+    big = tmp_path / "big.yaml"
+    big.write_text(f"contacts:\n{people}")
+    assert big.stat().st_size > 1 << 20
+    with pytest.raises(BookError, match="over the 1 MiB limit"):
+        book.load(big)
+    header = 'settings:\n  # larger than usual\n  max_file_size: "4MiB"\n'
+    big.write_text(f"{header}contacts:\n{people}")
+    assert len(book.load(big).contacts) == 40_000
+    assert len(book.loads(big.read_bytes()).contacts) == 40_000
+    big.write_text(f"settings:\n  max_file_size: 2MiB\ncontacts:\n{people}{people}")
+    with pytest.raises(BookError, match="over the 2 MiB limit"):
+        book.load(big)

@@ -393,3 +393,105 @@ def test_buttons_on_a_real_bus_change_the_store(tmp_path: Path, press: str) -> N
                 assert kinds == [TouchKind.DONE if press == "done" else TouchKind.SNOOZED]
 
         run(scenario())
+
+
+def test_daemon_publishes_and_serves_the_calendar(tmp_path: Path) -> None:
+    import http.client
+
+    from warmupd.feed import rotate_token
+    from warmupd.publish import CalendarFiles, Publisher
+
+    env = Env(tmp_path, contacts_yaml(2, extra="  feed: {port: 0}\n"))
+    files = CalendarFiles(tmp_path / "data" / "warmupd.ics", tmp_path / "data" / "revs.json",
+                          tmp_path / "conf" / "feed-token")
+    clock = FakeClock(datetime(2026, 11, 25, 8, 0, tzinfo=BERLIN))
+
+    def get(url: str, headers: dict[str, str] | None = None) -> tuple[int, bytes, str]:
+        rest = url.split("://", 1)[1]
+        hostport, path = rest.split("/", 1)
+        conn = http.client.HTTPConnection(hostport, timeout=10)
+        conn.request("GET", "/" + path, headers=headers or {})
+        resp = conn.getresponse()
+        body = resp.read()
+        conn.close()
+        return resp.status, body, resp.getheader("ETag") or ""
+
+    async def scenario() -> None:
+        with Store(env.store_path) as store:
+            d = env.daemon(clock, store, publisher=Publisher(files))
+            await d.start()
+            url = d.status.feed_url
+            assert url is not None and url.startswith("http://127.0.0.1:")
+            status, body, etag = await asyncio.to_thread(get, url)
+            assert status == 200 and body == files.ics.read_bytes()
+            assert b"SUMMARY:Reach out to Person000 Example" in body
+            status, _, _ = await asyncio.to_thread(get, url, {"If-None-Match": etag})
+            assert status == 304
+            assert d.plan is not None
+            await d.act(d.plan.on(clock.t.date())[0].person_id, "done")
+            status, body2, etag2 = await asyncio.to_thread(get, url)
+            assert status == 200 and etag2 != etag and body2 == files.ics.read_bytes()
+            rotate_token(files.token)  # as `warmupd feed rotate` does, from outside
+            status, _, _ = await asyncio.to_thread(get, url)
+            assert status == 404
+            await d.stop()
+
+    run(scenario())
+    assert json.loads(env.status.read_text())["feed_url"] != ""
+
+
+def test_sd_notify_ready_watchdog_stopping_and_clean_exit(tmp_path: Path) -> None:
+    """The real `warmupd run` speaks sd_notify on $NOTIFY_SOCKET and exits 0 on SIGTERM."""
+    import signal
+    import socket
+    import subprocess
+    import sys
+
+    env_files = Env(tmp_path, contacts_yaml(1))
+    sock_path = tmp_path / "notify.sock"
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    sock.bind(str(sock_path))
+    sock.settimeout(30)
+    env = dict(os.environ, NOTIFY_SOCKET=str(sock_path),
+               XDG_STATE_HOME=str(tmp_path / "state"), XDG_DATA_HOME=str(tmp_path / "data"),
+               XDG_CONFIG_HOME=str(tmp_path / "conf"))
+    env.pop("DBUS_SESSION_BUS_ADDRESS", None)
+    proc = subprocess.Popen([sys.executable, "-m", "warmupd", "run", "--file",
+                             str(env_files.file)], env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE)
+    try:
+        assert sock.recv(1024) == b"READY=1"
+        proc.send_signal(signal.SIGHUP)  # reload on request: must not stop the daemon
+        proc.send_signal(signal.SIGTERM)
+        assert sock.recv(1024) == b"STOPPING=1"
+        assert proc.wait(30) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        sock.close()
+    out = proc.stdout.read().decode() if proc.stdout else ""
+    assert "Reach out to Person000" in out  # the log backend on a box with no bus
+
+
+def test_heartbeat_sends_watchdog(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import socket
+
+    sock_path = tmp_path / "n.sock"
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    sock.bind(str(sock_path))
+    sock.settimeout(10)
+    monkeypatch.setenv("NOTIFY_SOCKET", str(sock_path))
+    env = Env(tmp_path, contacts_yaml(1))
+    clock = FakeClock(datetime(2026, 11, 25, 8, 0, tzinfo=BERLIN))
+
+    async def scenario() -> None:
+        with Store(env.store_path) as store:
+            d = env.daemon(clock, store)
+            await d.start()
+            await d.heartbeat()
+            await d.stop()
+
+    run(scenario())
+    got = [sock.recv(64) for _ in range(3)]
+    sock.close()
+    assert got == [b"READY=1", b"WATCHDOG=1", b"STOPPING=1"]

@@ -253,6 +253,9 @@ def load(path: Path, *, max_bytes: int | None = None) -> Book:
         with open(path, "rb") as fh:
             size = os.fstat(fh.fileno()).st_size
             if size > cap:
+                cap = _declared_cap(fh.read(_HEAD_BYTES), cap)
+                fh.seek(0)
+            if size > cap:
                 raise BookError([_too_big(label, size, cap)])
             # At most one byte past the cap, in case the file grew meanwhile.
             data = fh.read(cap + 1)
@@ -294,7 +297,35 @@ def _too_big(label: str, size: int, cap: int) -> Problem:
     )
 
 
+# How far into a file too big for the cap we look for `max_file_size:`.
+_HEAD_BYTES = 4096
+_DECLARED = re.compile(
+    rb"^settings:[ \t]*\r?\n(?:[ \t]+.*\r?\n|[ \t]*#.*\r?\n|[ \t]*\r?\n)*?"
+    rb"[ \t]+max_file_size:[ \t]*[\"']?([0-9]+[ \t]*(?:KiB|MiB)?)[\"']?[ \t]*(?:#.*)?\r?$",
+    re.M,
+)
+
+
+def _declared_cap(head: bytes, cap: int) -> int:
+    """The cap a big file raises for itself in its first lines, else ``cap``.
+
+    Without this a file could never grow past the default: its own setting is
+    only known after parsing it.  Only a ``settings:`` block near the top
+    counts, so a huge hostile file is still refused without being parsed.
+    """
+    m = _DECLARED.search(head)
+    if m is None:
+        return cap
+    size = _SIZE.fullmatch(m.group(1).decode())
+    if size is None:
+        return cap
+    n = int(size.group(1)) << {None: 0, "KiB": 10, "MiB": 20}[size.group(2)]
+    return max(cap, min(n, _MAX_DECLARED))
+
+
 def _load_bytes(data: bytes, label: str, cap: int) -> Book:
+    if len(data) > cap:
+        cap = _declared_cap(data[:_HEAD_BYTES], cap)
     if len(data) > cap:
         raise BookError([_too_big(label, len(data), cap)])
     try:
@@ -736,6 +767,7 @@ def _timezone(node: Node) -> str:
 
 
 _SIZE = re.compile(r"([0-9]+)\s*(KiB|MiB)?")
+_MAX_DECLARED = 256 << 20
 
 
 def _file_size(node: Node) -> int:
@@ -743,7 +775,7 @@ def _file_size(node: Node) -> int:
         m = _SIZE.fullmatch(node.value.strip())
         if m is not None:
             n = int(m.group(1)) << {None: 0, "KiB": 10, "MiB": 20}[m.group(2)]
-            if (1 << 10) <= n <= (256 << 20):
+            if (1 << 10) <= n <= _MAX_DECLARED:
                 return n
             raise _Invalid(f"expected 1KiB to 256MiB, got {_human_size(n)}")
     raise _Invalid(f"expected a size like 2MiB, 512KiB or a number of bytes, got {_describe(node)}")
@@ -821,7 +853,7 @@ _SETTINGS: dict[str, tuple[str, Callable[[Node], Any]]] = {
 }
 _FEED: dict[str, tuple[str, Callable[[Node], Any]]] = {
     "bind": ("bind", _nonempty),
-    "port": ("port", _integer(1, 65535)),
+    "port": ("port", _integer(0, 65535)),  # 0: any free port
     "hosts": ("hosts", _text_list),
     "redact": ("redact", _boolean),
     "all_day": ("all_day", _boolean),
