@@ -507,3 +507,23 @@ def test_log_writes_one_line_per_nudge(title: str, body: str) -> None:
     assert len(text.splitlines()) == 1  # journald keeps it as one record
     for part in (title + "\n" + body).splitlines():
         assert part.strip() in text
+
+
+def test_auto_finds_the_user_bus_in_xdg_runtime_dir(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A user service without DBUS_SESSION_BUS_ADDRESS still reaches $XDG_RUNTIME_DIR/bus."""
+    from pathlib import Path
+
+    with private_session_bus() as bus, dbusmock_notification_server():
+        runtime = Path(bus.address.split("unix:path=", 1)[1].split(",", 1)[0]).parent
+
+        async def scenario() -> str:
+            notifier = await make_notifier(Settings(), lambda *a: None, LOG)
+            name = notifier.name
+            await notifier.aclose()
+            return name
+
+        # Undone before the bus goes away, so no stale address leaks onward.
+        with monkeypatch.context() as env:
+            env.delenv("DBUS_SESSION_BUS_ADDRESS")
+            env.setenv("XDG_RUNTIME_DIR", str(runtime))
+            assert run(scenario()) == "desktop"

@@ -559,6 +559,21 @@ def _desktop_chain(
 NOTIFIERS = ("auto", "desktop", "plyer", "command", "log")
 
 
+def use_runtime_dir_bus(log: logging.Logger) -> None:
+    """Point D-Bus clients at ``$XDG_RUNTIME_DIR/bus`` when no address is set.
+
+    A systemd user service whose manager never imported the session's
+    environment has no DBUS_SESSION_BUS_ADDRESS, but the user bus socket is
+    at the standard place; libdbus looks there, dbus-fast does not.
+    """
+    if os.environ.get("DBUS_SESSION_BUS_ADDRESS") or not os.environ.get("XDG_RUNTIME_DIR"):
+        return
+    socket_path = os.path.join(os.environ["XDG_RUNTIME_DIR"], "bus")
+    if os.path.exists(socket_path):
+        os.environ["DBUS_SESSION_BUS_ADDRESS"] = f"unix:path={socket_path}"
+        log.info("no DBUS_SESSION_BUS_ADDRESS; using the user bus at %s", socket_path)
+
+
 async def make_notifier(
     settings: Settings,
     on_action: ActionHandler,
@@ -573,6 +588,7 @@ async def make_notifier(
     Never raises for a bad setting: the daemon must run, so it logs an error
     and uses ``auto`` (unknown name) or ``log`` (command without a command).
     """
+    use_runtime_dir_bus(log)
     choice = settings.notifier
     if choice not in NOTIFIERS:
         log.error(
