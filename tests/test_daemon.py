@@ -495,3 +495,29 @@ def test_heartbeat_sends_watchdog(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     got = [sock.recv(64) for _ in range(3)]
     sock.close()
     assert got == [b"READY=1", b"WATCHDOG=1", b"STOPPING=1"]
+
+
+def test_scheduler_jobs_never_drop_a_missed_run(tmp_path: Path) -> None:
+    """APScheduler's default 1 s grace would drop a slot missed in suspend; ours never does."""
+    env = Env(tmp_path, contacts_yaml(1, nudge_at="09:30"))
+    clock = FakeClock(datetime.now(UTC))
+
+    async def scenario() -> None:
+        with Store(env.store_path) as store:
+            d = env.daemon(clock, store)
+            await d.start()
+            sched = d._scheduler
+            assert sched is not None
+            jobs = {job.id: job for job in sched.get_jobs()}
+            assert set(jobs) == {"heartbeat", "nudge"}
+            for job in jobs.values():
+                assert job.misfire_grace_time is None and job.coalesce is True
+            nxt = jobs["nudge"].next_run_time.astimezone(BERLIN)
+            assert (nxt.hour, nxt.minute) == (9, 30)
+            env.file.write_text(contacts_yaml(1, nudge_at="18:05"))
+            await d.reload()
+            nxt = sched.get_job("nudge").next_run_time.astimezone(BERLIN)
+            assert (nxt.hour, nxt.minute) == (18, 5)
+            await d.stop()
+
+    run(scenario())

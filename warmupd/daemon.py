@@ -200,9 +200,6 @@ class Daemon:
         await self._stopping.wait()
         await self.stop()
 
-    def request_stop(self) -> None:
-        self._stopping.set()
-
     def request_reload(self) -> None:
         self._spawn(self.reload())
 
