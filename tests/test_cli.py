@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from datetime import date, timedelta
@@ -232,3 +233,31 @@ def test_export_ics_and_feed_url_rotation(book: Path, home: Path, capsys) -> Non
     assert token_file.stat().st_mode & 0o777 == 0o600
     code, out2, _ = run(capsys, "feed", "rotate")
     assert code == 0 and http not in out2
+
+
+HOSTILE = {
+    "alias bomb": b'a: &a ["x","x","x","x","x","x","x","x","x"]\n'
+                  + b"".join(f"{c}: &{c} [*{p},*{p},*{p},*{p},*{p},*{p},*{p},*{p},*{p}]\n".encode()
+                             for p, c in zip("abcdefgh", "bcdefghi", strict=True))
+                  + b"contacts: [*i]\n",
+    "python tag": b"contacts:\n  - name: !!python/object/apply:os.system ['true']\n",
+    "duplicate key": b"contacts:\n  - name: Ruth\n    every: 4w\n    every: 6w\n",
+    "not utf-8": b"contacts:\n  - name: R\xe9my\n",
+    "top level list": b"- name: Ruth\n",
+    "yaml 1.1 boolean": b"contacts:\n  - name: no\n",
+    "sexagesimal": b"contacts:\n  - name: Ruth\n    reach: 12:30\n",
+    "huge": b"contacts:\n" + b"  - name: Somebody Quite Long\n" * 60_000,
+}
+
+
+@pytest.mark.parametrize("case", sorted(HOSTILE))
+def test_hostile_files_are_refused_with_a_located_message(
+    case: str, home: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bad = home / "contacts.yaml"
+    bad.write_bytes(HOSTILE[case])
+    code, out, err = run(capsys, "check", "--file", str(bad))
+    assert code == ExitCode.INVALID_BOOK, err
+    first = err.splitlines()[0]
+    assert re.match(rf"{re.escape(str(bad))}:\d+:\d+: ", first), first
+    assert "Traceback" not in err and out == ""
