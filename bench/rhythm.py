@@ -1,0 +1,340 @@
+"""Simulation: one year of warmupd's rhythm against the naive rule.
+
+Measures whether the leveling planner keeps everyone warm without piling
+up: 500 people with mixed cadences (4w, 6w, 9w, 12w), 300 of them never
+contacted on day 0, and the other 200 last contacted less than one cadence
+before day 0.  Day by day for 365 days the planner is asked for today's
+touch-ups with a History built straight from the simulated touches (the
+planner is pure, no store); each touch-up is a nudge.  A simulated user
+(seeded RNG) acts on 70% of nudges, 0-3 days later (a ``done`` on that
+day, after that day's nudges), and ignores the rest; an ignored person
+stays due and is planned again.  While an action is pending the person is
+not asked again (the daemon shows a (person, cycle) nudge once), but still
+counts in the day's load, since the plan still lists them.  Allowed days
+are mon-fri; ``daily_limit`` is chosen a bit above the demand
+sum(7/cadence)/5 per allowed day, and both are printed.
+
+The naive rule runs the same user model: on each allowed day everyone with
+``last + cadence <= today`` (never contacted: due on day 0) who is not
+waiting on a pending action is nudged, with no cap.
+
+Four figures per rule: the share of people reached within 1.25x their
+cadence (every gap between consecutive contacts, counting the known ``last``
+before day 0 as a contact, is <= 1.25 * cadence; a gap still open at the
+end counts once it already exceeds that; someone never reached in the year
+fails), the maximum daily load (touch-ups on the day; the planner's must
+not exceed daily_limit), and the standard deviation of the daily load over
+allowed days.  Targets (issue 2): >= 95% reached within 1.25x; no day over
+the cap; std dev <= 25% of the naive rule's.  On a miss, the late gaps are
+listed by cadence and cause.
+
+Must not: assert anything (tests do that) or write any file.
+Usage: python bench/rhythm.py [--seed S] [--days D] [--limit L]
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import random
+import shlex
+import statistics
+import sys
+import time
+from collections import Counter, defaultdict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import date, timedelta
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from warmupd import planner
+from warmupd.model import Book, Contact, History, PersonHistory, Settings
+
+DAY0 = date(2026, 6, 1)  # a Monday
+CIRCLES = {"family": 28, "friends": 42, "colleagues": 63, "acquaintances": 84}
+WEIGHTS = (1, 2, 3, 4)  # more loose ties than close ones, as in a real network
+PEOPLE = 500
+NEVER = 300
+ACT_SHARE = 0.70
+MAX_DELAY = 3
+SLACK = 1.25
+
+
+@dataclass
+class Person:
+    contact: Contact
+    dones: list[date] = field(default_factory=list)
+    pending: date | None = None  # the day the user will act on the current nudge
+    ignored: int = 0  # nudges ignored since the last contact
+    ignores: list[int] = field(default_factory=list)  # per completed gap
+
+    @property
+    def last(self) -> date | None:
+        return self.dones[-1] if self.dones else self.contact.last
+
+
+@dataclass(frozen=True)
+class Gap:
+    person: Person
+    days: int
+    kind: str  # initial (known last -> first done), between, open (at the end), never
+    ignored: int  # nudges ignored inside it
+
+    @property
+    def late(self) -> bool:
+        return self.kind == "never" or self.days > SLACK * self.person.contact.every
+
+
+@dataclass
+class Outcome:
+    name: str
+    load: list[int]  # per allowed day
+    asked: list[int]  # new nudges (decisions) per allowed day
+    people: list[Person]
+    end: date
+    carried: int = 0  # slots taken by people already nudged and waiting to act
+    reasked: int = 0  # slots taken by people asked again after ignoring a nudge
+
+    def gaps(self) -> list[Gap]:
+        """Every judged gap; an open one only once it is already late."""
+        out = []
+        for p in self.people:
+            prev = p.contact.last
+            for done, ign in zip(p.dones, p.ignores, strict=True):
+                if prev is not None:
+                    kind = "between" if p.dones[0] != done else "initial"
+                    out.append(Gap(p, (done - prev).days, kind, ign))
+                prev = done
+            if prev is None:
+                out.append(Gap(p, (self.end - DAY0).days, "never", p.ignored))
+            elif (self.end - prev).days > SLACK * p.contact.every:
+                out.append(Gap(p, (self.end - prev).days, "open", p.ignored))
+        return out
+
+    def late(self) -> list[Gap]:
+        return [g for g in self.gaps() if g.late]
+
+    def reached_share(self) -> float:
+        return 1 - len({g.person.contact.id for g in self.late()}) / len(self.people)
+
+
+def make_people(rnd: random.Random) -> list[Contact]:
+    contacts = []
+    never = set(rnd.sample(range(PEOPLE), NEVER))
+    for i in range(PEOPLE):
+        circle = rnd.choices(list(CIRCLES), weights=WEIGHTS)[0]
+        every = CIRCLES[circle]
+        # Known dates lie within the last cadence: nobody starts overdue, so
+        # the initial gap judges the planner, not the import.
+        last = None if i in never else DAY0 - timedelta(days=rnd.randrange(1, every))
+        contacts.append(Contact(id=f"p{i:03d}", name=f"Person {i:03d}", every=every,
+                                circle=circle, last=last))
+    return contacts
+
+
+def history(people: Sequence[Person]) -> History:
+    return History({
+        p.contact.id: PersonHistory(last_done=p.dones[-1] if p.dones else None,
+                                    touches=len(p.dones), first_seen=DAY0)
+        for p in people
+    })
+
+
+def simulate(name: str, contacts: Sequence[Contact], settings: Settings, days: int,
+             seed: int, due_today: Callable[[list[Person], date], list[Person]]) -> Outcome:
+    rnd = random.Random(seed)
+    people = [Person(c) for c in contacts]
+    load: list[int] = []
+    asked: list[int] = []
+    carried = reasked = 0
+    end = DAY0 + timedelta(days=days - 1)
+    for k in range(days):
+        today = DAY0 + timedelta(days=k)
+        if today.weekday() in settings.days:
+            nudged = due_today(people, today)
+            load.append(len(nudged))
+            fresh = [p for p in nudged if p.pending is None]
+            asked.append(len(fresh))
+            carried += len(nudged) - len(fresh)
+            reasked += sum(1 for p in fresh if p.ignored)
+            for p in fresh:
+                if rnd.random() < ACT_SHARE:
+                    p.pending = today + timedelta(days=rnd.randint(0, MAX_DELAY))
+                else:
+                    p.ignored += 1
+        # The user acts after the day's nudges went out.
+        for p in people:
+            if p.pending == today:
+                p.dones.append(today)
+                p.ignores.append(p.ignored)
+                p.pending, p.ignored = None, 0
+    return Outcome(name, load, asked, people, end, carried, reasked)
+
+
+def planner_rule(book: Book, *, in_flight: bool = False
+                 ) -> Callable[[list[Person], date], list[Person]]:
+    """Today's touch-ups from planner.plan.
+
+    ``in_flight`` is a what-if for the analysis, not warmupd's behaviour: a
+    person nudged and waiting to act is given to the planner as snoozed until
+    the day after the action, i.e. a nudge in flight holds no slot on later
+    days (what the planner would do if it knew which nudges were sent).
+    """
+    def due(people: list[Person], today: date) -> list[Person]:
+        by_id = {p.contact.id: p for p in people}
+        hist = history(people)
+        if in_flight:
+            people_h = dict(hist.people)
+            for p in people:
+                if p.pending is not None:
+                    people_h[p.contact.id] = replace(
+                        people_h[p.contact.id], snoozed_until=p.pending + timedelta(days=1),
+                        snoozed_on=today)
+            hist = History(people_h)
+        plan = planner.plan(book, hist, today, horizon_days=1)
+        return [by_id[t.person_id] for t in plan.on(today)]
+    return due
+
+
+def naive_rule(people: list[Person], today: date) -> list[Person]:
+    return [p for p in people
+            if p.last is None or p.last + timedelta(days=p.contact.every) <= today]
+
+
+def report(o: Outcome, cap: int | None) -> dict[str, float]:
+    share = o.reached_share()
+    late = o.late()
+    sd = statistics.pstdev(o.load)
+    print(f"\n[{o.name}]")
+    print(f"  reached within {SLACK}x cadence: {share:.1%} of people "
+          f"({round(share * len(o.people))}/{len(o.people)}); "
+          f"gaps judged: {len(o.gaps())}, late: {len(late)}")
+    print(f"  max daily load: {max(o.load)}" + (f" (cap {cap})" if cap else " (no cap)"))
+    print(f"  std dev of daily load: {sd:.2f} (mean {statistics.mean(o.load):.2f} over "
+          f"{len(o.load)} allowed days; new nudges per day: max {max(o.asked)}, "
+          f"mean {statistics.mean(o.asked):.2f})")
+    made = sum(len(p.dones) for p in o.people)
+    slots = sum(o.load)
+    print(f"  contacts made in the year: {made}; slots used {slots}: first asks "
+          f"{slots - o.carried - o.reasked}, asked again after an ignore {o.reasked}, "
+          f"held by people already nudged and waiting to act {o.carried}")
+    return {"share": share, "max": max(o.load), "sd": sd}
+
+
+def analyse(o: Outcome) -> None:
+    """Who was late, by how much, and why (to explain a miss)."""
+    late = o.late()
+    if not late:
+        return
+    print(f"\n  late gaps of [{o.name}] by cadence (days over 1.0x cadence):")
+    by_every: dict[int, list[Gap]] = defaultdict(list)
+    for g in late:
+        by_every[g.person.contact.every].append(g)
+    for every in sorted(by_every):
+        gs = by_every[every]
+        over = [g.days - every for g in gs]
+        kinds = Counter(g.kind for g in gs)
+        print(f"    every {every:>2}d (limit {SLACK * every:.0f}d): {len(gs)} late gaps "
+              f"of {sum(1 for g in o.gaps() if g.person.contact.every == every)}, over by "
+              f"median {statistics.median(over):.0f}d, max {max(over)}d; kinds "
+              f"{dict(kinds)}; ignored nudges in them {dict(Counter(g.ignored for g in gs))}")
+    worst = sorted(late, key=lambda g: g.days / g.person.contact.every, reverse=True)[:8]
+    print("  worst:")
+    for g in worst:
+        p = g.person
+        print(f"    {p.contact.id} every {p.contact.every}d, last before day 0 "
+              f"{p.contact.last}, {g.kind} gap {g.days}d ({g.days / p.contact.every:.2f}x), "
+              f"ignored {g.ignored}; dones {[d.isoformat() for d in p.dones[:5]]}")
+
+
+def explain(o: Outcome, contacts: Sequence[Contact], settings: Settings, demand: float,
+            args: argparse.Namespace) -> None:
+    """Throughput arithmetic and what-if runs that locate the cause of a miss."""
+    made = sum(len(p.dones) for p in o.people)
+    slots = sum(o.load)
+    print(f"\n  throughput: {slots} slots gave {made} contacts, {slots / made:.2f} slots per "
+          f"contact ({o.carried / made:.2f} held by nudges waiting to act, "
+          f"{o.reasked / made:.2f} re-asks after ignores); keeping up needs about "
+          f"{demand * slots / made:.1f} slots per allowed day, and even if waiting nudges "
+          f"held no slot, {demand / ACT_SHARE:.1f} (demand / {ACT_SHARE:.0%} acted on)")
+    print("  what-if runs (same people, same user seed):")
+    print(f"    {'rule':<44} {'limit':>5} {'reached':>8} {'max':>4} {'sd':>6}")
+
+    def row(label: str, limit: int, in_flight: bool) -> float:
+        s = replace(settings, daily_limit=limit)
+        b = Book(settings=s, circles=CIRCLES, contacts=tuple(contacts))
+        r = simulate(label, contacts, s, args.days, args.seed,
+                     planner_rule(b, in_flight=in_flight))
+        share = r.reached_share()
+        print(f"    {label:<44} {limit:>5} {share:8.1%} {max(r.load):>4} "
+              f"{statistics.pstdev(r.load):6.2f}")
+        return share
+
+    base = settings.daily_limit
+    row("planner with nudges in flight holding no slot", base, True)
+    row("planner with nudges in flight holding no slot",
+        math.ceil(demand / ACT_SHARE * 1.1), True)
+    limit = base
+    while limit < 4 * base:
+        limit += 2
+        if row("planner as is", limit, False) >= 0.95:
+            break
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description="one simulated year: planner vs naive rule")
+    ap.add_argument("--seed", type=int, default=7)
+    ap.add_argument("--days", type=int, default=365)
+    ap.add_argument("--limit", type=int, default=0, help="daily_limit (default: by demand)")
+    ap.add_argument("--what-if", action="store_true",
+                    help="also run the planner with nudges in flight holding no slot")
+    args = ap.parse_args(argv)
+    print("$ " + shlex.join(["python", *sys.argv]))
+    t0 = time.perf_counter()
+    contacts = make_people(random.Random(args.seed))
+    allowed = frozenset(range(5))
+    demand = sum(7 / c.every for c in contacts) / len(allowed)
+    limit = args.limit or math.ceil(demand * 1.1)
+    settings = Settings(days=allowed, daily_limit=limit)
+    book = Book(settings=settings, circles=CIRCLES, contacts=tuple(contacts))
+    mix = Counter(c.every for c in contacts)
+    print(f"{PEOPLE} people, cadences (days: people) {dict(sorted(mix.items()))}, "
+          f"{NEVER} never contacted on day 0 ({DAY0}); {args.days} days, days mon-fri, "
+          f"seed {args.seed}")
+    print(f"user: acts on {ACT_SHARE:.0%} of nudges 0-{MAX_DELAY} days later, ignores the rest")
+    print(f"demand: sum(7/cadence)/5 = {demand:.2f} touch-ups per allowed day; "
+          f"daily_limit = {limit}")
+    print(f"definition: a person is reached within {SLACK}x if every gap between consecutive "
+          f"contacts (the known last: before day 0 counts as a contact) is <= {SLACK} x "
+          "cadence, no gap still open at the end already exceeds that, and someone never "
+          "contacted before is reached at least once")
+
+    plan_o = simulate("planner", contacts, settings, args.days, args.seed,
+                      planner_rule(book))
+    naive_o = simulate("naive: due = last + cadence, no cap", contacts, settings, args.days,
+                       args.seed, naive_rule)
+    a = report(plan_o, limit)
+    b = report(naive_o, None)
+    if args.what_if:
+        report(simulate("what-if: planner, nudges in flight hold no later slot", contacts,
+                        settings, args.days, args.seed, planner_rule(book, in_flight=True)),
+               limit)
+    ratio = a["sd"] / b["sd"] if b["sd"] else math.inf
+    print("\ntargets:")
+    print(f"  reached within {SLACK}x >= 95%: {a['share']:.1%} "
+          f"{'MET' if a['share'] >= 0.95 else 'MISSED'}")
+    print(f"  no day over the cap ({limit}): max {a['max']:.0f} "
+          f"{'MET' if a['max'] <= limit else 'MISSED'}")
+    print(f"  std dev <= 25% of naive: {a['sd']:.2f} / {b['sd']:.2f} = {ratio:.1%} "
+          f"{'MET' if ratio <= 0.25 else 'MISSED'}")
+    if a["share"] < 0.95:
+        analyse(plan_o)
+        explain(plan_o, contacts, settings, demand, args)
+    print(f"\n(ran in {time.perf_counter() - t0:.1f} s)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
