@@ -261,3 +261,21 @@ def test_hostile_files_are_refused_with_a_located_message(
     first = err.splitlines()[0]
     assert re.match(rf"{re.escape(str(bad))}:\d+:\d+: ", first), first
     assert "Traceback" not in err and out == ""
+
+
+def test_today_lists_nudges_waiting_on_you(book: Path, home: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+    from datetime import UTC, datetime
+
+    from warmupd.store import Store
+
+    first = json.loads(run(capsys, "today", "--json")[1])["days"][0]["touchups"][0]
+    assert json.loads(run(capsys, "today", "--json")[1])["waiting"] == []
+    yesterday = datetime.now(UTC) - timedelta(days=1)
+    with Store(home / "state" / "warmupd" / "history.sqlite3") as st:  # as the daemon does
+        st.record_nudge(first["id"], first["cycle"], yesterday)
+    data = json.loads(run(capsys, "today", "--json")[1])
+    assert [w["id"] for w in data["waiting"]] == [first["id"]]
+    assert data["waiting"][0]["nudged"] == yesterday.date().isoformat()
+    assert first["id"] not in [t["id"] for t in data["days"][0]["touchups"]]
+    code, out, _ = run(capsys, "today")
+    assert code == 0 and "Waiting on you" in out and first["name"] in out.split("Waiting")[1]

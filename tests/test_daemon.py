@@ -206,7 +206,7 @@ def test_dst_fall_back_repeated_time_fires_once(tmp_path: Path) -> None:
         assert store.get_meta("last_slot") == "2025-10-26T02:30:00+02:00"
 
 
-def test_unanswered_nudge_is_mentioned_once_more_not_resent(tmp_path: Path) -> None:
+def test_unanswered_nudge_is_mentioned_once_then_asked_again_later(tmp_path: Path) -> None:
     env = Env(tmp_path, contacts_yaml(1))
     clock = FakeClock(datetime(2026, 11, 25, 10, 0, tzinfo=BERLIN))
 
@@ -217,11 +217,16 @@ def test_unanswered_nudge_is_mentioned_once_more_not_resent(tmp_path: Path) -> N
             for _ in range(3):  # three more days without an answer
                 clock.t += timedelta(days=1)
                 await d.heartbeat()
+            assert len(nudges(env.lines())) == 1
+            clock.t += timedelta(days=1)  # past the in-flight days: asked again, once
+            await d.heartbeat()
+            await d.heartbeat()
+            assert d.plan is not None and d.plan.on(clock.t.date())[0].ask == 2
             await d.stop()
 
     run(scenario())
     lines = env.lines()
-    assert len(nudges(lines)) == 1
+    assert len(nudges(lines)) == 2
     assert sum("Still on your list" in ln for ln in lines) == 1
 
 

@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from warmupd.model import Book, Contact, History, PersonHistory, Settings
-from warmupd.planner import EARLY_FRACTION, capacity, first_slot, plan
+from warmupd.planner import EARLY_FRACTION, IN_FLIGHT_DAYS, capacity, first_slot, plan
 
 TODAY = date(2026, 11, 25)
 
@@ -198,3 +198,30 @@ def test_history_moves_due_date_snooze_and_skip() -> None:
     skipped = History({"ruth": PersonHistory(last_skip=TODAY, touches=1)})
     t3 = plan(b, skipped, TODAY).next_for("ruth")
     assert t3 is not None and t3.due == TODAY + timedelta(days=56)
+
+
+@settings(max_examples=100)
+@given(contacts(min_size=1, max_size=30), settings_st, st.integers(0, 8), st.data())
+def test_a_nudge_in_flight_holds_no_new_slot(
+    cs: tuple[Contact, ...], s: Settings, age: int, data: st.DataObject
+) -> None:
+    b = book_of(cs, s)
+    base = plan(b, History(), TODAY)
+    shown = [t for t in base.touchups() if t.day == base.days[0][0]] if base.days else []
+    if not shown or base.days[0][0] != TODAY:
+        return
+    t = data.draw(st.sampled_from(shown))
+    nudged_on = TODAY - timedelta(days=age)
+    hist = History({t.person_id: PersonHistory(nudge_key=t.nudge_key, nudged_on=nudged_on)})
+    p = plan(b, hist, TODAY)
+    mine = [x for x in p.touchups() if x.person_id == t.person_id]
+    if age == 0:  # nudged this morning: keeps today's slot, the cap still holds
+        assert mine and mine[0].day == TODAY and mine[0].nudge_key == t.nudge_key
+        assert len(p.on(TODAY)) <= s.daily_limit
+    elif age <= IN_FLIGHT_DAYS:  # waiting on you: no slot until the next cycle
+        assert [w.person_id for w in p.waiting] == [t.person_id]
+        assert all(x.cycle != t.cycle for x in mine)
+    else:  # unanswered for too long: asked again, under a new key, same cycle
+        again = [x for x in mine if x.cycle == t.cycle]
+        assert again and again[0].ask == 2 and again[0].nudge_key != t.nudge_key
+        assert not p.waiting

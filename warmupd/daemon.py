@@ -439,7 +439,7 @@ class Daemon:
         # to `warmupd today`: never a daily re-send.
         start_of_day = datetime.combine(now.date(), datetime.min.time(), self.zone)
         waiting = self.store.unanswered(
-            [(t.person_id, t.nudge_key) for t in items], before=start_of_day
+            [(t.person_id, t.nudge_key) for t in self.plan.waiting], before=start_of_day
         )
         if waiting:
             names = [people[p].name for p in waiting if p in people]

@@ -183,6 +183,8 @@ class PersonHistory:
     touches: int = 0  # done + skipped, numbers the cycles
     first_seen: date | None = None
     last_note: str | None = None
+    nudge_key: str | None = None  # the latest nudge shown for this person ...
+    nudged_on: date | None = None  # ... and the local day it was shown
 
 
 @dataclass(frozen=True)
@@ -217,15 +219,18 @@ class TouchUp:
     every: int
     snooze: date | None = None  # set when a snooze pushed this cycle
     number: int = 1  # ordinal of the cycle for this person (rotates openers)
+    ask: int = 1  # 2, 3, ...: asked again after a nudge went unanswered
 
     @property
     def nudge_key(self) -> str:
         """Key under which a nudge for this touch-up is recorded once.
 
         A snooze re-arms the nudge: the key gains the snooze date, so the
-        person is nudged again when the snooze ends.
+        person is nudged again when the snooze ends; so does a nudge that went
+        unanswered for a while (``#ask``).
         """
-        return f"{self.cycle}~{self.snooze.isoformat()}" if self.snooze else self.cycle
+        key = f"{self.cycle}~{self.snooze.isoformat()}" if self.snooze else self.cycle
+        return f"{key}#{self.ask}" if self.ask > 1 else key
 
     @property
     def late_days(self) -> int:
@@ -260,6 +265,8 @@ class Plan:
     days: tuple[tuple[date, tuple[TouchUp, ...]], ...]  # allowed days only, in order
     capacity: Capacity
     unplanned: tuple[str, ...] = ()  # active ids with no slot inside the horizon
+    # Nudged lately and not answered yet: they hold no slot while you act on it.
+    waiting: tuple[TouchUp, ...] = ()
 
     def on(self, day: date) -> tuple[TouchUp, ...]:
         for d, items in self.days:

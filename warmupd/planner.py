@@ -12,6 +12,10 @@ How it works, in one pass over the days of the horizon:
   a pause pushes it; people never contacted get a slot in their first cadence
   window, chosen by a hash of their id so it never depends on who else is in
   the book);
+- someone nudged in the last ``IN_FLIGHT_DAYS`` days for their current cycle
+  is waiting on you: they keep the slot of the day they were nudged and take
+  no new one (so unanswered nudges never crowd out everyone else); after that
+  they are asked again;
 - people are kept in one heap per cadence, ordered by due date, so the most
   overdue *relative to cadence* is always one of the few heap heads;
 - each allowed day takes up to ``daily_limit`` of the due people, most
@@ -32,6 +36,7 @@ from datetime import date, timedelta
 from warmupd.model import (
     Book,
     Capacity,
+    Contact,
     History,
     Plan,
     TouchUp,
@@ -41,9 +46,13 @@ from warmupd.model import (
 
 # How far ahead of their due date a person may be pulled to fill a quiet day.
 EARLY_FRACTION = 0.15
+# A nudge holds its person this many days after it was shown, while you act on
+# it: they take no new slot, and are asked again only after that.
+IN_FLIGHT_DAYS = 3
 
-# Heap entries: (due ordinal, person id, contact index, cycle number, snooze ordinal or 0).
-_Entry = tuple[int, str, int, int, int]
+# Heap entries: (due ordinal, person id, contact index, cycle number,
+# snooze ordinal or 0, ask number).
+_Entry = tuple[int, str, int, int, int, int]
 
 
 def first_slot(person_id: str, every: int, first_seen: date) -> date:
@@ -78,6 +87,9 @@ def plan(book: Book, history: History, today: date, *, horizon_days: int | None 
     cap = capacity(book)
 
     groups: dict[int, list[_Entry]] = {}
+    cycle_base = {c.id: (c.last.isoformat() if c.last else "new") for c in contacts}
+    held_today: list[_Entry] = []  # nudged today: they keep today's slot
+    waiting: list[TouchUp] = []
     for idx, c in enumerate(contacts):
         if c.paused:
             continue
@@ -100,7 +112,23 @@ def plan(book: Book, history: History, today: date, *, horizon_days: int | None 
             due = snooze = until.toordinal()
         if c.paused_until is not None and c.paused_until.toordinal() > due:
             due = c.paused_until.toordinal()
-        groups.setdefault(c.every, []).append((due, c.id, idx, h.touches + 1, snooze))
+        entry = (due, c.id, idx, h.touches + 1, snooze, 1)
+        if h.nudge_key is not None and h.nudged_on is not None:
+            key, _, ask = h.nudge_key.partition("#")
+            if key == _key(cycle_base[c.id], entry):
+                shown = h.nudged_on.toordinal()
+                entry = (due, c.id, idx, h.touches + 1, snooze, int(ask or 1))
+                if shown >= t0:
+                    held_today.append(entry)
+                    continue
+                if t0 - shown <= IN_FLIGHT_DAYS:
+                    waiting.append(_touchup(c, entry, shown, cycle_base[c.id]))
+                    # Project the next cycle as if they act on the nudge day.
+                    groups.setdefault(c.every, []).append(
+                        (shown + c.every, c.id, idx, h.touches + 2, 0, 1))
+                    continue
+                entry = (due, c.id, idx, h.touches + 1, snooze, int(ask or 1) + 1)
+        groups.setdefault(c.every, []).append(entry)
     for heap in groups.values():
         heapq.heapify(heap)
 
@@ -109,7 +137,7 @@ def plan(book: Book, history: History, today: date, *, horizon_days: int | None 
     # everyone's cadence).
     fill_to = min(settings.daily_limit, math.floor(cap.per_day))
     early = {every: int(every * EARLY_FRACTION) for every in groups}
-    cycle_base = {c.id: (c.last.isoformat() if c.last else "new") for c in contacts}
+    held_today.sort()
 
     days: list[tuple[date, tuple[TouchUp, ...]]] = []
     allowed = settings.days
@@ -117,7 +145,7 @@ def plan(book: Book, history: History, today: date, *, horizon_days: int | None 
     for d in range(t0, tend + 1):
         if (weekday + d - t0) % 7 not in allowed:
             continue
-        picks: list[_Entry] = []
+        picks: list[_Entry] = held_today if d == t0 else []
         while len(picks) < settings.daily_limit:
             best = _most_overdue(groups, d)
             if best is None:
@@ -128,31 +156,43 @@ def plan(book: Book, history: History, today: date, *, horizon_days: int | None 
             if best is None:
                 break
             picks.append(heapq.heappop(groups[best]))
-        day = date.fromordinal(d)
         items = []
-        for due, pid, idx, n, snooze in picks:
-            c = contacts[idx]
-            items.append(
-                TouchUp(
-                    person_id=pid,
-                    name=c.name,
-                    day=day,
-                    due=date.fromordinal(due),
-                    cycle=f"{cycle_base[pid]}/{n}",
-                    every=c.every,
-                    snooze=date.fromordinal(snooze) if snooze else None,
-                    number=n,
-                )
-            )
-            heapq.heappush(groups[c.every], (d + c.every, pid, idx, n + 1, 0))
-        days.append((day, tuple(items)))
+        for entry in picks:
+            c = contacts[entry[2]]
+            items.append(_touchup(c, entry, d, cycle_base[c.id]))
+            heapq.heappush(groups.setdefault(c.every, []),
+                           (d + c.every, c.id, entry[2], entry[3] + 1, 0, 1))
+        days.append((date.fromordinal(d), tuple(items)))
 
     # Backlog: people whose first cycle fell due inside the horizon but found no slot.
     unplanned = sorted(
-        pid for heap in groups.values() for due, pid, _, n, _ in heap
+        pid for heap in groups.values() for due, pid, _, n, _, _ in heap
         if due <= tend and n == history.get(pid).touches + 1
     )
-    return Plan(today=today, end=end, days=tuple(days), capacity=cap, unplanned=tuple(unplanned))
+    return Plan(today=today, end=end, days=tuple(days), capacity=cap,
+                unplanned=tuple(unplanned), waiting=tuple(waiting))
+
+
+def _key(base: str, entry: _Entry) -> str:
+    """The nudge key of ``entry`` without its ask number (see TouchUp.nudge_key)."""
+    snooze = entry[4]
+    key = f"{base}/{entry[3]}"
+    return f"{key}~{date.fromordinal(snooze).isoformat()}" if snooze else key
+
+
+def _touchup(c: Contact, entry: _Entry, day: int, base: str) -> TouchUp:
+    due, _, _, n, snooze, ask = entry
+    return TouchUp(
+        person_id=c.id,
+        name=c.name,
+        day=date.fromordinal(day),
+        due=date.fromordinal(due),
+        cycle=f"{base}/{n}",
+        every=c.every,
+        snooze=date.fromordinal(snooze) if snooze else None,
+        number=n,
+        ask=ask,
+    )
 
 
 def _most_overdue(groups: dict[int, list[_Entry]], d: int) -> int | None:

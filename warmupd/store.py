@@ -199,6 +199,13 @@ class Store:
             people[t.person_id] = h
         for pid, seen in self._db.execute("SELECT person_id, first_seen FROM people"):
             people[pid] = replace(people.get(pid, _EMPTY), first_seen=date.fromisoformat(seen))
+        # The latest nudge per person (sent_at is local time with its offset, so
+        # its date is the day the person saw it).
+        for pid, key, sent in self._db.execute(
+            "SELECT person_id, key, sent_at FROM nudges ORDER BY sent_at, rowid"
+        ):
+            people[pid] = replace(people.get(pid, _EMPTY), nudge_key=key,
+                                  nudged_on=datetime.fromisoformat(sent).date())
         return History(people)
 
     # -- people ----------------------------------------------------------

@@ -58,6 +58,11 @@ def plan_json(book: Book, history: History, plan: Plan, days: list[date]) -> dic
             "overloaded": plan.capacity.overloaded,
         },
         "unplanned": list(plan.unplanned),
+        # Nudged lately, not answered yet: {"id", "name", "nudged": ISO date, ...}.
+        "waiting": [
+            {**touchup_row(people[t.person_id], t, book, history), "nudged": t.day.isoformat()}
+            for t in plan.waiting
+        ],
     }
 
 
