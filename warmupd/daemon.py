@@ -150,6 +150,8 @@ class Daemon:
         self._status_bytes = b""
         self._nudged: set[tuple[str, str]] = set()
         self._store_version = -1
+        self._plan_gen = 0  # bumped on every replan
+        self._passed_for: tuple[date, int] | None = None  # (day, plan gen) fully delivered
         self._lock = asyncio.Lock()
         self._stopping = asyncio.Event()
         self._watcher: FileWatcher | None = None
@@ -345,6 +347,7 @@ class Daemon:
         self.store.mark_seen((c.id for c in self.book.contacts), today)
         self.history = self.store.history()
         self.plan = make_plan(self.book, self.history, today)
+        self._plan_gen += 1
         self._nudged = self.store.nudged()
         self._store_version = self.store.data_version()
         self.status.people = len(self.book.contacts)
@@ -408,6 +411,8 @@ class Daemon:
             missed = slot is not None and slot > last
             if not (passed or missed):
                 return
+            if not missed and self._passed_for == (now.date(), self._plan_gen):
+                return  # this plan was delivered today already: an idle heartbeat
             await self._deliver(now)
             if slot is not None and slot > last:
                 self.store.set_meta("last_slot", slot.isoformat())
@@ -418,12 +423,15 @@ class Daemon:
         items = self.plan.on(now.date())
         pending = [t for t in items if (t.person_id, t.nudge_key) not in self._nudged]
         people = self.book.by_id()
+        complete = True
         if len(pending) > self.book.settings.max_burst:
             title, body = views.summary_text([t.name for t in pending])
             if await self._show(Nudge(key="", person_id="", title=title, body=body,
                                       actions=False)):
                 for t in pending:
                     self._record_nudge(t, now)
+            else:
+                complete = False
         else:
             for t in pending:
                 c = people[t.person_id]
@@ -433,6 +441,7 @@ class Daemon:
                     body=views.nudge_body(c, t, self.book, self.history),
                 )
                 if not await self._show(nudge):
+                    complete = False
                     break  # stays due: the next tick tries again
                 self._record_nudge(t, now)
         # Unanswered nudges from earlier days are mentioned once more, then left
@@ -449,6 +458,10 @@ class Daemon:
                 body=", ".join(names) + ". Run `warmupd today` for openers.",
             )):
                 self.store.mark_reminded(waiting)
+            else:
+                complete = False
+        if complete:
+            self._passed_for = (now.date(), self._plan_gen)
 
     def _record_nudge(self, t: TouchUp, now: datetime) -> None:
         self.store.record_nudge(t.person_id, t.nudge_key, now)

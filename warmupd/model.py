@@ -14,6 +14,7 @@ import enum
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, time, timedelta
+from functools import cached_property
 from pathlib import Path
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -150,6 +151,11 @@ class Book:
     warnings: tuple[Problem, ...] = ()
 
     def by_id(self) -> dict[str, Contact]:
+        return self._index
+
+    @cached_property
+    def _index(self) -> dict[str, Contact]:
+        # Built once per (immutable) book: the daemon looks people up often.
         return {c.id: c for c in self.contacts}
 
 
