@@ -211,6 +211,7 @@ def report(o: Outcome, cap: int | None) -> dict[str, float]:
     print(f"  reached within {SLACK}x cadence: {share:.1%} of people "
           f"({round(share * len(o.people))}/{len(o.people)}); "
           f"gaps judged: {len(o.gaps())}, late: {len(late)}")
+    print(f"  contacts (gaps) within {SLACK}x cadence: {1 - len(late) / len(o.gaps()):.1%}")
     print(f"  max daily load: {max(o.load)}" + (f" (cap {cap})" if cap else " (no cap)"))
     print(f"  std dev of daily load: {sd:.2f} (mean {statistics.mean(o.load):.2f} over "
           f"{len(o.load)} allowed days; new nudges per day: max {max(o.asked)}, "
