@@ -134,14 +134,22 @@ def plan(book: Book, history: History, today: date, *, horizon_days: int | None 
 
     # Quiet days are filled up to the average demand, never beyond it, so a
     # sparse book is not pulled early over and over (that would shorten
-    # everyone's cadence).
+    # everyone's cadence); and only with people from a day that would be
+    # busy, so one added person does not set off a chain of moves.
     fill_to = min(settings.daily_limit, math.floor(cap.per_day))
-    early = {every: int(every * EARLY_FRACTION) for every in groups}
     held_today.sort()
-
-    days: list[tuple[date, tuple[TouchUp, ...]]] = []
     allowed = settings.days
     weekday = today.weekday()
+    landing = _landing_days(t0, tend, weekday, allowed)
+    load: dict[int, int] = {}
+    if fill_to:
+        for heap in groups.values():
+            for entry in heap:
+                day = landing.get(max(entry[0], t0))
+                if day is not None:
+                    load[day] = load.get(day, 0) + 1
+
+    days: list[tuple[date, tuple[TouchUp, ...]]] = []
     for d in range(t0, tend + 1):
         if (weekday + d - t0) % 7 not in allowed:
             continue
@@ -152,16 +160,22 @@ def plan(book: Book, history: History, today: date, *, horizon_days: int | None 
                 break
             picks.append(heapq.heappop(groups[best]))
         while len(picks) < fill_to:
-            best = _least_early(groups, d, early)
+            best = _least_early(groups, d, load, landing, fill_to)
             if best is None:
                 break
             picks.append(heapq.heappop(groups[best]))
+            day = landing[picks[-1][0]]
+            load[day] -= 1
         items = []
         for entry in picks:
             c = contacts[entry[2]]
             items.append(_touchup(c, entry, d, cycle_base[c.id]))
             heapq.heappush(groups.setdefault(c.every, []),
                            (d + c.every, c.id, entry[2], entry[3] + 1, 0, 1))
+            if fill_to and d + c.every <= tend:
+                day = landing.get(d + c.every)
+                if day is not None:
+                    load[day] = load.get(day, 0) + 1
         days.append((date.fromordinal(d), tuple(items)))
 
     # Backlog: people whose first cycle fell due inside the horizon but found no slot.
@@ -210,16 +224,33 @@ def _most_overdue(groups: dict[int, list[_Entry]], d: int) -> int | None:
     return best
 
 
-def _least_early(groups: dict[int, list[_Entry]], d: int, early: dict[int, int]) -> int | None:
-    """The cadence whose head is due soonest after ``d``, relative to cadence, within reach."""
+def _landing_days(t0: int, tend: int, weekday: int, allowed: frozenset[int]) -> dict[int, int]:
+    """For each day of the horizon, the first allowed day on or after it."""
+    out: dict[int, int] = {}
+    nxt: int | None = None
+    for d in range(tend, t0 - 1, -1):
+        if (weekday + d - t0) % 7 in allowed:
+            nxt = d
+        if nxt is not None:
+            out[d] = nxt
+    return out
+
+
+def _least_early(
+    groups: dict[int, list[_Entry]], d: int, load: dict[int, int], landing: dict[int, int],
+    fill_to: int,
+) -> int | None:
+    """The head due soonest after ``d`` relative to cadence, within reach, from a busy day."""
     best: int | None = None
     best_key: tuple[float, int, str] | None = None
     for every, heap in groups.items():
         if not heap:
             continue
         due, pid = heap[0][0], heap[0][1]
-        if due <= d or due - d > early[every]:
+        if due <= d or due - d > every * EARLY_FRACTION:
             continue
+        if load.get(landing.get(due, -1), 0) <= fill_to:
+            continue  # its own day is not busy: pulling it would only move it
         key = ((due - d) / every, due, pid)
         if best_key is None or key < best_key:
             best, best_key = every, key
