@@ -425,6 +425,7 @@ def test_daemon_publishes_and_serves_the_calendar(tmp_path: Path) -> None:
         with Store(env.store_path) as store:
             d = env.daemon(clock, store, publisher=Publisher(files))
             await d.start()
+            await d.published()  # the calendar is built off the loop
             url = d.status.feed_url
             assert url is not None and url.startswith("http://127.0.0.1:")
             status, body, etag = await asyncio.to_thread(get, url)
@@ -434,6 +435,7 @@ def test_daemon_publishes_and_serves_the_calendar(tmp_path: Path) -> None:
             assert status == 304
             assert d.plan is not None
             await d.act(d.plan.on(clock.t.date())[0].person_id, "done")
+            await d.published()
             status, body2, etag2 = await asyncio.to_thread(get, url)
             assert status == 200 and etag2 != etag and body2 == files.ics.read_bytes()
             rotate_token(files.token)  # as `warmupd feed rotate` does, from outside

@@ -154,6 +154,7 @@ class Daemon:
         self._nudged: set[tuple[str, str]] = set()
         self._store_version = -1
         self._plan_gen = 0  # bumped on every replan
+        self._publishing: asyncio.Future[None] | None = None
         self._passed_for: tuple[date, int] | None = None  # (day, plan gen) fully delivered
         self._lock = asyncio.Lock()
         self._stopping = asyncio.Event()
@@ -223,6 +224,7 @@ class Daemon:
             await asyncio.gather(*self._tasks, return_exceptions=True)
         if self.notifier is not None:
             await self.notifier.aclose()
+        await self.published()
         if self._publisher is not None:
             self._publisher.stop()
 
@@ -358,14 +360,37 @@ class Daemon:
         self._nudged = self.store.nudged()
         self._store_version = self.store.data_version()
         self.status.people = len(self.book.contacts)
-        if self._publisher is not None:
-            try:
-                self.status.feed_url = self._publisher.publish(
-                    self.book, self.history, self.plan, self.zone.key
-                )
-            except Exception:  # the calendar must never take the nudges down with it
-                log.exception("publishing the calendar failed")
+        if self._publisher is not None and self._publishing is None:
+            self._publishing = asyncio.ensure_future(self._publish())
         self._update_next()
+
+    async def published(self) -> None:
+        """Wait until the calendar matches the current plan."""
+        while self._publishing is not None:
+            await asyncio.shield(self._publishing)
+
+    async def _publish(self) -> None:
+        """Rebuild the calendar off the loop until it matches the latest plan.
+
+        A first build of 10k events takes seconds; in a worker thread it never
+        delays a nudge or a heartbeat.  Book, history and plan are immutable,
+        so the thread reads a consistent snapshot; one build runs at a time.
+        """
+        assert self._publisher is not None
+        try:
+            built = -1
+            while built != self._plan_gen and self.book is not None and self.plan is not None:
+                built = self._plan_gen
+                snapshot = (self.book, self.history, self.plan, self.zone.key)
+                try:
+                    self.status.feed_url = await asyncio.to_thread(
+                        self._publisher.publish, *snapshot
+                    )
+                except Exception:  # the calendar must never take the nudges down with it
+                    log.exception("publishing the calendar failed")
+                self._write_status()
+        finally:
+            self._publishing = None
 
     # -- delivery -------------------------------------------------------
 
