@@ -56,9 +56,10 @@ def _contact_file(file: Path | None) -> Path:
 
 
 def _load(file: Path | None) -> Book:
-    from warmupd import book
+    from warmupd import bookcache
+    from warmupd.paths import book_cache_file
 
-    loaded = book.load(_contact_file(file))
+    loaded = bookcache.load(_contact_file(file), book_cache_file())
     for w in loaded.warnings:
         click.echo(str(w), err=True)
     return loaded

@@ -30,6 +30,14 @@ def data_dir() -> Path:
     return Path(platformdirs.user_data_dir(APP))
 
 
+def cache_dir() -> Path:
+    return Path(platformdirs.user_cache_dir(APP))
+
+
+def book_cache_file() -> Path:
+    return cache_dir() / "book.pickle"
+
+
 def default_contact_file() -> Path:
     env = os.environ.get("WARMUPD_CONFIG")
     return Path(env) if env else config_dir() / "contacts.yaml"

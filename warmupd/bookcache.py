@@ -1,0 +1,62 @@
+"""A cache of the validated contact file, keyed on its exact bytes.
+
+Owns: ``load(path)`` for one-shot commands: when the file's bytes (and the
+warmupd version and the path) match the last validated load, the Book comes
+back from a pickle in the user's private cache dir without importing or
+running the YAML parser; otherwise the file is loaded by ``book`` and the
+result stored.  Only valid books are cached, so every error is always
+reported from a fresh parse.
+
+Must not: be used by the daemon (it parses in a child process and keeps the
+Book in memory), or trust a cache entry whose key does not match byte for
+byte.  The cache lives in a 0700 directory of the user's own; a pickle there
+is as trusted as the code that wrote it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import pickle
+from dataclasses import replace
+from pathlib import Path
+
+from warmupd import __version__
+from warmupd.model import Book
+from warmupd.paths import atomic_write, private_dir
+
+# Files over the default size cap go straight to the loader, which refuses
+# them before reading (or honours a cap the file declares): never hash them.
+_MAX_HASHED = 1 << 20
+
+
+def load(path: Path, cache_file: Path) -> Book:
+    try:
+        too_big = path.stat().st_size > _MAX_HASHED
+        data = b"" if too_big else path.read_bytes()
+    except OSError:
+        too_big = True  # let the loader word the error
+    if too_big:
+        from warmupd import book
+
+        return book.load(path)
+    key = hashlib.blake2b(
+        b"\0".join([__version__.encode(), os.fsencode(path), data]), digest_size=32
+    ).digest()
+    try:
+        with open(cache_file, "rb") as fh:
+            stored_key, cached = pickle.load(fh)
+        if stored_key == key and isinstance(cached, Book):
+            return cached
+    except (OSError, pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError):
+        pass  # no cache yet, or one from another version: parse
+    from warmupd import book  # only on a miss: importing yaml costs more than a hit
+
+    # The bytes we hashed, not a second read: the file may change meanwhile.
+    loaded = replace(book.loads(data, str(path)), path=path)
+    try:
+        private_dir(cache_file.parent)
+        atomic_write(cache_file, pickle.dumps((key, loaded), protocol=pickle.HIGHEST_PROTOCOL))
+    except OSError:
+        pass  # a read-only cache dir only costs speed
+    return loaded
