@@ -102,6 +102,12 @@ def test_restart_8h_later_delivers_each_key_once(tmp_path: Path) -> None:
             await d.heartbeat()
             await d.stop()
             assert len(store.nudged()) == 3
+        with Store(env.store_path) as store:  # `status` keeps the last delivery across restarts
+            d = env.daemon(clock, store)
+            await d.start()
+            await d.stop()
+            assert d.status.last_delivery is not None
+            assert d.status.last_delivery["name"].startswith("Person")
 
     run(scenario())
     shown = nudges(env.lines())

@@ -72,7 +72,7 @@ def _store() -> Store:
     return Store(store_file())
 
 
-def _today(b: Book) -> datetime:
+def _now(b: Book) -> datetime:
     from warmupd import clock
 
     return clock.now(b.settings)
@@ -145,7 +145,7 @@ def today(file: Path | None, as_json: bool) -> None:
     from warmupd import views
 
     b = _load(file)
-    now = _today(b)
+    now = _now(b)
     with _store() as st:
         history, p = _plan(b, st, now.date())
     if as_json:
@@ -177,7 +177,7 @@ def agenda(file: Path | None, weeks: int | None, as_json: bool) -> None:
     from warmupd import views
 
     b = _load(file)
-    now = _today(b)
+    now = _now(b)
     with _store() as st:
         history, p = _plan(b, st, now.date(), weeks * 7 if weeks else None)
     if as_json:
@@ -201,7 +201,7 @@ def _record(file: Path | None, name: str, kind: str, *, on: date | None = None,
 
     b = _load(file)
     person = book.resolve(b, name)
-    now = _today(b)
+    now = _now(b)
     day = on or now.date()
     until = now.date() + timedelta(days=until_days) if until_days is not None else None
     with _store() as st:
@@ -260,7 +260,7 @@ def show(file: Path | None, name: str) -> None:
 
     b = _load(file)
     person = book.resolve(b, name)
-    now = _today(b)
+    now = _now(b)
     with _store() as st:
         history, p = _plan(b, st, now.date())
         touches = st.touches(person.id)
@@ -416,7 +416,7 @@ def export_ics(file: Path | None, output: str) -> None:
     from warmupd.publish import render
 
     b = _load(file)
-    now = _today(b)
+    now = _now(b)
     with _store() as st:
         history, p = _plan(b, st, now.date())
     data, _ = render(b, history, p, clock.zone_name(b.settings), _calendar_files())

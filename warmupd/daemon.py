@@ -179,6 +179,12 @@ class Daemon:
         self.status.notifier = self.notifier.name
         if self._error_nudge is not None:  # the file was bad before we could notify
             await self._notify_error()
+        last = self.store.last_nudge()
+        if last is not None and self.book is not None:  # survives restarts in `status`
+            person = self.book.by_id().get(last[0])
+            self.status.last_delivery = {"at": last[2].isoformat(timespec="seconds"),
+                                         "person": last[0],
+                                         "name": person.name if person else last[0]}
         if self.store.get_meta("last_slot") is None:
             # First run ever: nothing was missed before this moment.
             self.store.set_meta("last_slot", self._now().isoformat())

@@ -31,7 +31,7 @@ from __future__ import annotations
 import heapq
 import math
 import zlib
-from datetime import date, timedelta
+from datetime import date
 
 from warmupd.model import (
     Book,
@@ -255,13 +255,3 @@ def _least_early(
         if best_key is None or key < best_key:
             best, best_key = every, key
     return best
-
-
-def next_allowed_day(book: Book, today: date) -> date:
-    """Today if it is an allowed weekday, else the next one."""
-    d = today
-    for _ in range(7):
-        if d.weekday() in book.settings.days:
-            return d
-        d += timedelta(days=1)
-    return today
