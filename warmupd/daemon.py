@@ -358,7 +358,6 @@ class Daemon:
         """Recompute history and plan; callers hold the lock."""
         assert self.book is not None
         today = self._now().date()
-        self._store_version = self.store.data_version()
         self.store.mark_seen((c.id for c in self.book.contacts), today)
         self.history = self.store.history()
         self.plan = make_plan(self.book, self.history, today)
