@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
+from conftest import need
 from dbus_env import (
     WAIT_SECONDS,
     NotificationServer,
@@ -43,12 +44,15 @@ from warmupd.notify import (
     Action,
     AutoNotifier,
     CommandNotifier,
+    DesktopBackend,
     FallbackNotifier,
     LogNotifier,
     Notifier,
     NotifyError,
     Nudge,
     PlyerNotifier,
+    Reshow,
+    Shown,
     make_notifier,
     nudge_env,
 )
@@ -532,3 +536,170 @@ def test_auto_finds_the_user_bus_in_xdg_runtime_dir(monkeypatch: pytest.MonkeyPa
             env.delenv("DBUS_SESSION_BUS_ADDRESS")
             env.setenv("XDG_RUNTIME_DIR", str(runtime))
             assert run(scenario()) == "desktop"
+
+
+# --- proof of showing, closing, and the body click --------------------------------
+
+
+def test_desktop_proof_is_the_id_the_server_answered() -> None:
+    """If broken, a desktop nudge could count as shown without the server's id."""
+    with private_session_bus(), action_notification_server() as server:
+
+        async def scenario() -> Shown:
+            backend = DesktopBackend(Presses(), LOG)
+            shown = await backend.show(RUTH)
+            await backend.aclose()
+            return shown
+
+        shown = run(scenario())
+        (call,) = server.calls()
+    assert shown.nid == call.id > 0
+    assert shown.backend == "desktop"
+    assert shown.server.split(" ")[1].startswith(":")  # the server's unique bus name
+    assert f"notification {call.id}" in shown.proof
+
+
+def test_a_handled_action_closes_its_notification_once() -> None:
+    """If broken, dunst keeps the answered nudge on screen, or a second press records twice."""
+    presses = Presses()
+    closed: list[Shown] = []
+    with private_session_bus(), action_notification_server() as server:
+
+        async def scenario() -> list[int]:
+            backend = DesktopBackend(presses, LOG, on_closed=closed.append)
+            shown = await backend.show(RUTH)
+            server.invoke_action(shown.nid, "done")
+            await presses.wait_for(1)
+            for _ in range(300):
+                if server.closed():
+                    break
+                await asyncio.sleep(0.01)
+            server.invoke_action(shown.nid, "skip")  # a late second press
+            await asyncio.sleep(0.2)
+            await backend.aclose()
+            return server.closed()
+
+        assert run(scenario()) == [1]
+    assert presses.calls == [("ruth", "done", None)]
+    assert [c.nid for c in closed] == [1]  # the daemon hears it left the screen
+
+
+def test_the_body_click_is_not_a_button() -> None:
+    """If broken, a click on the body (the 'default' action) would record something."""
+    presses = Presses()
+    with private_session_bus(), action_notification_server() as server:
+
+        async def scenario() -> None:
+            backend = DesktopBackend(presses, LOG)
+            shown = await backend.show(RUTH)
+            server.invoke_action(shown.nid, "default")
+            server.invoke_action(shown.nid, "snooze")
+            await presses.wait_for(1)
+            await backend.aclose()
+
+        run(scenario())
+        assert "default" not in server.calls()[0].action_keys
+    assert presses.calls == [("ruth", "snooze", None)]
+
+
+class NoReceipt:
+    """A backend with the old contract: returns None, proves nothing."""
+
+    name = "sloppy"
+
+    async def show(self, nudge: Nudge) -> None:
+        return None
+
+    async def resume(self, old: list[Reshow]) -> list[Shown | None]:
+        return [None] * len(old)
+
+    async def aclose(self) -> None:
+        return None
+
+
+def test_a_backend_without_a_receipt_falls_through_to_log() -> None:
+    """If broken, a backend returning without proof would end the chain: a lost nudge."""
+    out = io.StringIO()
+    chain = FallbackNotifier([NoReceipt(), LogNotifier(out)], LOG)  # type: ignore[list-item]
+    shown = run(chain.show(RUTH))
+    assert shown.backend == "log"
+    assert RUTH.title in out.getvalue()
+
+
+# --- plyer's notify-send path: real notify-send, checked ----------------------------
+
+
+def test_plyer_notify_send_without_a_bus_fails_and_falls_to_log(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The QA case: notify-send exits 1 ("Could not connect"); plyer used to call that shown."""
+    need("notify-send", "libnotify-bin")
+    monkeypatch.setenv("DBUS_SESSION_BUS_ADDRESS", f"unix:path={tmp_path / 'no-bus'}")
+    with pytest.raises(NotifyError, match="notify-send exited with status"):
+        run(PlyerNotifier(dbus_python=False).show(RUTH))
+    out = io.StringIO()
+    shown = run(FallbackNotifier([PlyerNotifier(dbus_python=False), LogNotifier(out)], LOG)
+                .show(RUTH))
+    assert shown.backend == "log"
+    assert RUTH.title in out.getvalue()
+
+
+def test_plyer_notify_send_path_shows_through_a_server() -> None:
+    """If broken, plyer without dbus-python could not show anything even with a server."""
+    need("notify-send", "libnotify-bin")
+    with private_session_bus(), action_notification_server() as server:
+        shown = run(PlyerNotifier(dbus_python=False).show(RUTH))
+        (call,) = server.calls()
+    assert shown.proof == "notify-send exited with status 0"
+    assert (call.app_name, call.summary, call.body) == ("warmupd", RUTH.title, RUTH.body)
+
+
+def test_plyer_without_dbus_python_takes_the_checked_path(tmp_path: Path) -> None:
+    """Where dbus-python is not installed at all, plyer still must not claim a showing."""
+    need("notify-send", "libnotify-bin")
+    code = (
+        "import asyncio, sys\n"
+        "sys.modules['dbus'] = None  # what a machine without dbus-python looks like\n"
+        "from warmupd.notify import PlyerNotifier, Nudge, NotifyError\n"
+        "try:\n"
+        "    asyncio.run(PlyerNotifier().show(Nudge('k', 'p', 'title', 'body')))\n"
+        "except NotifyError as exc:\n"
+        "    print('failed:', exc)\n"
+    )
+    env = {**os.environ, "DBUS_SESSION_BUS_ADDRESS": f"unix:path={tmp_path / 'no-bus'}"}
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          env=env, check=True)
+    assert done.stdout.startswith("failed: notify-send exited with status")
+
+
+# --- after a restart: buttons come back -------------------------------------------
+
+
+def test_restart_brings_the_buttons_back_in_place() -> None:
+    """If broken, a nudge shown before a restart has buttons that do nothing."""
+    before, after = Presses(), Presses()
+    with private_session_bus(), action_notification_server() as server:
+
+        async def scenario() -> None:
+            first = DesktopBackend(before, LOG)
+            shown = await first.show(RUTH)
+            omar = await first.show(nudge_for("omar"))
+            await first.aclose()  # the daemon stops; the notifications stay on screen
+            server.invoke_action(shown.nid, "done")  # nobody hears this one
+            second = DesktopBackend(after, LOG)
+            elsewhere = Shown("desktop", "", "another-bus :1.1", shown.nid)
+            again = await second.resume(
+                [Reshow(shown, RUTH), Reshow(omar, None), Reshow(elsewhere, RUTH)]
+            )
+            assert again[0] is not None and again[0].nid == shown.nid  # same id: in place
+            assert again[1] is None and again[2] is None
+            server.invoke_action(shown.nid, "done")
+            await after.wait_for(1)
+            await second.aclose()
+
+        run(scenario())
+        calls = server.calls()
+        assert [c.replaces_id for c in calls] == [0, 0, 1]  # ruth replaced, no third window
+        assert server.closed()[:1] == [2]  # omar's (answered meanwhile) withdrawn
+    assert before.calls == []
+    assert after.calls == [("ruth", "done", None)]
