@@ -26,7 +26,6 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from .base import (
@@ -63,14 +62,6 @@ _SIGNALS = (
 )
 
 
-@dataclass(frozen=True)
-class Showing:
-    """A notification of ours that may still be on screen, and whose it is."""
-
-    person_id: str
-    key: str
-
-
 class DesktopBackend:
     """org.freedesktop.Notifications through one dbus-fast connection.
 
@@ -99,7 +90,9 @@ class DesktopBackend:
         self._timeout = timeout
         self._bus: MessageBus | None = None
         self._bus_id = ""
-        self._open: dict[tuple[str, int], Showing] = {}
+        # (server, id) of our notifications with buttons still on screen -> person id
+        self._open: dict[tuple[str, int], str] = {}
+        self._closing: set[asyncio.Task[None]] = set()
 
     async def _connect(self) -> MessageBus:
         from dbus_fast.aio import MessageBus
@@ -169,7 +162,7 @@ class DesktopBackend:
         if not isinstance(nid, int) or nid <= 0 or not server:
             raise NotifyError(f"the server answered Notify without an id ({nid!r})")
         if actions:
-            self._open[(server, nid)] = Showing(nudge.person_id, nudge.key)
+            self._open[(server, nid)] = nudge.person_id
         return Shown(self.name, f"notification {nid} from {server}",
                      server=f"{self._bus_id} {server}", nid=nid)
 
@@ -226,13 +219,13 @@ class DesktopBackend:
                 self._on_closed(Shown(self.name, "closed", f"{self._bus_id} {where[0]}",
                                       where[1]))
             return
-        showing = self._open.get(where)
-        if showing is None or len(msg.body) < 2:
+        person = self._open.get(where)
+        if person is None or len(msg.body) < 2:
             return  # not ours, an old one, or from a server that is not the one we asked
         if msg.member == "ActionInvoked" and msg.body[1] in _BUTTON_KEYS:
-            self._act(showing.person_id, msg.body[1], None)
+            self._act(person, msg.body[1], None)
         elif msg.member == "NotificationReplied":
-            self._act(showing.person_id, "reply", str(msg.body[1]))
+            self._act(person, "reply", str(msg.body[1]))
         else:
             return  # e.g. "default" from a server that adds it on its own: not a button
         # Handled: take it off the screen (dunst leaves it there), and forget it
@@ -241,7 +234,8 @@ class DesktopBackend:
         if self._on_closed is not None:
             self._on_closed(Shown(self.name, "answered", f"{self._bus_id} {where[0]}", where[1]))
         task = asyncio.ensure_future(self._close(*where))
-        task.add_done_callback(lambda t: t.exception() if not t.cancelled() else None)
+        self._closing.add(task)  # the loop keeps only weak references to tasks
+        task.add_done_callback(self._closing.discard)
 
     def _act(self, person_id: str, action: Action, note: str | None) -> None:
         try:
