@@ -703,3 +703,31 @@ def test_restart_brings_the_buttons_back_in_place() -> None:
         assert server.closed()[:1] == [2]  # omar's (answered meanwhile) withdrawn
     assert before.calls == []
     assert after.calls == [("ruth", "done", None)]
+
+
+# --- desktop-notifier (macOS and Windows), exercised through its D-Bus backend here ---
+
+
+def test_native_backend_proves_dispatch_and_fails_when_the_server_is_gone() -> None:
+    """If broken, the macOS/Windows path could count a send desktop-notifier only logged."""
+    from warmupd.notify.native import NativeBackend
+
+    presses = Presses()
+    with private_session_bus(), action_notification_server() as server:
+
+        async def scenario() -> tuple[Shown, str]:
+            backend = NativeBackend(presses, LOG)
+            shown = await backend.show(RUTH)
+            call = call_titled(server, RUTH.title)
+            server.invoke_action(call.id, "skip")
+            await presses.wait_for(1)
+            server.kill()
+            with pytest.raises(NotifyError) as err:
+                await backend.show(nudge_for("omar"))
+            await backend.aclose()
+            return shown, str(err.value)
+
+        shown, error = run(scenario())
+    assert shown.backend == "desktop" and shown.proof.startswith("desktop-notifier dispatched")
+    assert presses.calls == [("ruth", "skip", None)]
+    assert error  # desktop-notifier's logged failure, turned into our NotifyError
