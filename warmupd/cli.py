@@ -474,6 +474,26 @@ def feed_rotate(file: Path | None) -> None:
         click.echo(url)
 
 
+@cli.command()
+@_file_option
+@click.option("--dry-run", is_flag=True, help="Only print what would change.")
+def sync(file: Path | None, dry_run: bool) -> None:
+    """One CalDAV sync now: push the touch-ups, read back tasks done on the phone."""
+    from warmupd import caldav_sync, clock
+    from warmupd.paths import store_file
+
+    b = _load(file)
+    if b.settings.caldav is None:
+        raise WarmupdError("no caldav: under settings: in the contact file; see the README")
+    now = _now(b)
+    with _store() as st:  # first-seen dates, as every other command records them
+        st.mark_seen((c.id for c in b.contacts), now.date())
+    report = caldav_sync.sync_once(b.settings.caldav, store_file(), b, now,
+                                   clock.zone(b.settings), dry_run=dry_run)
+    for line in caldav_sync.describe(report, dry_run):
+        click.echo(line)
+
+
 def _print_error(exc: BaseException) -> None:
     if isinstance(exc, BookError):
         for p in exc.problems:
