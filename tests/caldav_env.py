@@ -95,18 +95,26 @@ class Phone:
 
     def objects(self) -> dict[str, str]:
         """UID -> iCalendar text of everything in the collection."""
-        out: dict[str, str] = {}
-        for obj in self.calendar().objects(load_objects=True):
-            comp = obj.icalendar_component
-            out[str(comp["UID"])] = obj.data
+        return {str(obj.icalendar_component["UID"]): obj.data for obj in self._loaded()}
+
+    def _loaded(self) -> list[Any]:
+        # Radicale lists deleted members as 404s in an initial sync report.
+        out = []
+        for obj in self.calendar().objects(load_objects=False):
+            try:
+                obj.load()
+            except caldav.lib.error.NotFoundError:
+                continue
+            out.append(obj)
         return out
 
     def find(self, summary: str) -> Any:
-        for obj in self.calendar().objects(load_objects=True):
+        for obj in self._loaded():
             if str(obj.icalendar_component.get("SUMMARY")) == summary:
                 return obj
         raise LookupError(summary)
 
-    def put_raw(self, name: str, data: str) -> None:
+    def put_raw(self, name: str, data: str) -> int:
         cal = self.calendar()
-        self.client.put(str(cal.url) + name, data, {"Content-Type": "text/calendar"})
+        r = self.client.put(str(cal.url) + name, data, {"Content-Type": "text/calendar"})
+        return int(r.status)
