@@ -415,13 +415,14 @@ class Session:
 
     def __init__(self, s: CalDavSettings, password: str, timeout: float = TIMEOUT_SECONDS
                  ) -> None:
-        import caldav  # heavy and optional: only when caldav is configured
+        # Heavy and optional: imported only when caldav: is configured.
+        from caldav.davclient import DAVClient
 
         self.settings = s
         self.requests = 0
         # auth_type basic: credentials go with the first request, so a sync
         # is one round trip instead of a 401 challenge and a retry.
-        self.client = caldav.DAVClient(
+        self.client = DAVClient(
             url=s.url, username=s.username or None, password=password or None,
             auth_type="basic" if s.username else None, timeout=int(timeout),
             enable_rfc6764=False, require_tls=False,
@@ -441,7 +442,8 @@ class Session:
         from caldav.lib import error
 
         try:
-            response = self.client.request(url, method, body, headers or {})
+            text = body.decode() if isinstance(body, bytes) else body
+            response = self.client.request(url, method, text, headers or {})
         except error.AuthorizationError:
             raise CalDavAuthError(f"{_public(self.settings.url)}: the server refused the "
                                   "user name or password (401)") from None
@@ -461,7 +463,7 @@ class Session:
         if urlsplit(url).path.rstrip("/").endswith("/" + name):
             return url.rstrip("/") + "/"
         try:
-            principal = self.client.principal()
+            principal = self.client.principal()  # type: ignore[no-untyped-call]
             for cal in principal.calendars():
                 path = urlsplit(str(cal.url)).path.rstrip("/")
                 if path.rsplit("/", 1)[-1] == name or cal.get_display_name() == name:
@@ -624,10 +626,10 @@ class Syncer:
             elif not dry_run:
                 store.caldav_save(replace(row, etag=etag))
         for href in gone:
-            row = by_href.get(href)
-            if row is not None and row.state == "open" and not dry_run:
+            lost = by_href.get(href)
+            if lost is not None and lost.state == "open" and not dry_run:
                 # Deleted by a client: the user's call; do not put it back.
-                store.caldav_save(replace(row, etag=None, state="gone"))
+                store.caldav_save(replace(lost, etag=None, state="gone"))
 
         # 2. Push: the plan as it is after what was read back.
         history = store.history()
@@ -654,9 +656,8 @@ class Syncer:
             report.deleted.append(row.person_id)
             if not dry_run:
                 self._delete(store, row)
-        if token is not None and not dry_run:
-            if store.get_meta(self._key + ":token") != token:
-                store.set_meta(self._key + ":token", token)
+        if token is not None and not dry_run and store.get_meta(self._key + ":token") != token:
+            store.set_meta(self._key + ":token", token)
         report.requests = self.session.requests - before
         report.seconds = _time.perf_counter() - started
         return report

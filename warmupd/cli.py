@@ -346,6 +346,10 @@ def status(as_json: bool) -> None:
     click.echo(f"last delivery: {last['at']} ({last['name']})" if last
                else "last delivery: none yet")
     click.echo(f"notifications: {data.get('notifier')}")
+    cal = data.get("caldav")
+    if cal:
+        click.echo(f"caldav: last sync {cal.get('last_ok') or 'never'}"
+                   + (f"; ERROR: {cal['error']}" if cal.get("error") else ""))
     if data.get("feed_url"):
         click.echo(f"feed: {data['feed_url']}")
 

@@ -48,6 +48,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from warmupd import book as bookmod
 from warmupd import views
+from warmupd.caldav_sync import CalDavSync
 from warmupd.clock import zone as settings_zone
 from warmupd.model import (
     HEARTBEAT_SECONDS,
@@ -119,6 +120,7 @@ class Status:
     last_delivery: dict[str, object] | None = None
     feed_url: str | None = None
     people: int = 0
+    caldav: dict[str, object] | None = None  # last successful sync, current error
 
 
 class Daemon:
@@ -162,6 +164,7 @@ class Daemon:
         self._scheduler: AsyncIOScheduler | None = None
         self._last_beat: tuple[datetime, float] | None = None
         self._tasks: set[asyncio.Task[None]] = set()
+        self._caldav: CalDavSync | None = None
         self.status = Status(
             pid=os.getpid(),
             started=self.clock.now().isoformat(timespec="seconds"),
@@ -200,6 +203,7 @@ class Daemon:
             self._watcher = FileWatcher(self.contact_file, posted)
             self._watcher.start()
         self._start_scheduler()
+        self._start_caldav()
         sd_notify("READY=1")
         log.info("ready: %d people, notifications: %s", self.status.people, self.notifier.name)
         await self.tick()  # catch up on anything that fell due while we were down
@@ -369,6 +373,8 @@ class Daemon:
         self.status.people = len(self.book.contacts)
         if self._publisher is not None and self._publishing is None:
             self._publishing = asyncio.ensure_future(self._publish())
+        if self._caldav is not None:
+            self._caldav.poke()  # debounced there
         self._update_next()
 
     async def published(self) -> None:
@@ -398,6 +404,23 @@ class Daemon:
                 self._write_status()
         finally:
             self._publishing = None
+
+    def _start_caldav(self) -> None:
+        """CalDAV sync runs beside the loop (see caldav_sync); it only reports back."""
+        s = self.book.settings.caldav if self.book is not None else None
+        if s is None:
+            return
+        sync = self._caldav = CalDavSync(s, self.store.path)
+
+        async def notify(title: str, body: str) -> None:
+            await self._show(Nudge(key="", person_id="", title=title, body=body, actions=False))
+
+        def on_status() -> None:
+            self.status.caldav = sync.status()
+            self._write_status()
+
+        self._spawn(sync.serve(lambda: (self.book, self._now(), self.zone) if self.book else None,
+                               lambda: self._spawn(self.tick()), notify, on_status))
 
     # -- delivery -------------------------------------------------------
 
