@@ -42,11 +42,11 @@ except ImportError:  # PyYAML built without libyaml: same semantics, slower
     _LIBYAML = False
 
 from warmupd.model import (
+    CALDAV_COMPONENTS,
     NOTIFIERS,
     WEEKDAYS,
     Birthday,
     Book,
-    CALDAV_COMPONENTS,
     BookError,
     CalDavSettings,
     Contact,
