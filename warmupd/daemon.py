@@ -179,12 +179,7 @@ class Daemon:
         self.status.notifier = self.notifier.name
         if self._error_nudge is not None:  # the file was bad before we could notify
             await self._notify_error()
-        last = self.store.last_nudge()
-        if last is not None and self.book is not None:  # survives restarts in `status`
-            person = self.book.by_id().get(last[0])
-            self.status.last_delivery = {"at": last[2].isoformat(timespec="seconds"),
-                                         "person": last[0],
-                                         "name": person.name if person else last[0]}
+        self._last_delivery()
         if self.store.get_meta("last_slot") is None:
             # First run ever: nothing was missed before this moment.
             self.store.set_meta("last_slot", self._now().isoformat())
@@ -338,8 +333,10 @@ class Daemon:
 
         if old is None or when(old) != when(new):
             self._schedule_slot()
-        self._reload_status(True, f"{len(new.contacts)} people")
-        log.info("loaded %s: %d people", self.contact_file, len(new.contacts))
+        people = views.people_summary(new) if new.contacts else views.no_people(self.contact_file)
+        self._reload_status(True, people)
+        log.log(logging.INFO if new.contacts else logging.WARNING, "loaded %s: %s",
+                self.contact_file, people)
         if old is not None:
             await self.tick()
 
@@ -348,6 +345,17 @@ class Daemon:
         if self._error_nudge is None or self._error_notified or self.notifier is None:
             return
         self._error_notified = await self._show(self._error_nudge)
+
+    def _last_delivery(self) -> None:
+        """``status`` shows the latest delivery from the store: it survives restarts."""
+        last = self.store.last_nudge()
+        if last is None or self.book is None:
+            self.status.last_delivery = None
+            return
+        person = self.book.by_id().get(last[0])
+        self.status.last_delivery = {"at": last[2].isoformat(timespec="seconds"),
+                                     "person": last[0],
+                                     "name": person.name if person else last[0]}
 
     def _reload_status(self, ok: bool, message: str) -> None:
         self.status.last_reload = {"at": self._now().isoformat(timespec="seconds"),
@@ -358,6 +366,8 @@ class Daemon:
         """Recompute history and plan; callers hold the lock."""
         assert self.book is not None
         today = self._now().date()
+        if self.store.forget_samples(self.book.by_id()):  # deleted samples leave no trace
+            self._last_delivery()
         self.store.mark_seen((c.id for c in self.book.contacts), today)
         self.history = self.store.history()
         self.plan = make_plan(self.book, self.history, today)
@@ -462,7 +472,7 @@ class Daemon:
         people = self.book.by_id()
         complete = True
         if len(pending) > self.book.settings.max_burst:
-            title, body = views.summary_text([t.name for t in pending])
+            title, body = views.summary_text([views.who(t.name, t.person_id) for t in pending])
             if await self._show(Nudge(key="", person_id="", title=title, body=body,
                                       actions=False)):
                 for t in pending:
@@ -528,7 +538,7 @@ class Daemon:
             if todo and slot is not None:
                 self.status.next_nudge = {
                     "at": max(slot, now).isoformat(timespec="seconds"),
-                    "people": [t.name for t in todo],
+                    "people": [views.who(t.name, t.person_id) for t in todo],
                 }
                 break
         else:
