@@ -340,53 +340,80 @@ def _describe(c: Contact) -> str:
               type=click.Choice(["debug", "info", "warning", "error"], case_sensitive=False))
 def run(file: Path | None, log_level: str) -> int:
     """Run the daemon: watch the file, nudge on time, serve the calendar feed."""
-    from warmupd import daemon, paths
+    from warmupd import clock, daemon, liveness, paths
+    from warmupd.model import Settings
 
     daemon.configure_logging(log_level)
-    return daemon.run(_contact_file(file), paths.store_file(), paths.status_file(),
-                      _calendar_files())
+    status_path = paths.status_file()
+    # The lock is how `status` knows this process is alive; the stop mark says since when.
+    with liveness.hold(status_path):
+        try:
+            return daemon.run(_contact_file(file), paths.store_file(), status_path,
+                              _calendar_files())
+        finally:
+            liveness.mark_stopped(status_path, clock.now(Settings()))
 
 
 @cli.command()
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
-def status(as_json: bool) -> None:
-    """Is the daemon running, its last reload, next nudge and last delivery."""
-    import os
+def status(as_json: bool) -> int:
+    """Is the daemon running, its last reload, next nudge and last delivery.
 
+    Exits 0 only while the daemon runs; otherwise 1, and says since when.
+    """
+    from warmupd import liveness
     from warmupd.paths import status_file
 
     path = status_file()
     try:
         data = json.loads(path.read_text())
+        mtime = path.stat().st_mtime
     except FileNotFoundError:
         raise WarmupdError("the daemon has not run yet (start it with `warmupd run`)") from None
     except (OSError, ValueError) as exc:
         raise WarmupdError(f"{path}: unreadable status: {exc}") from None
-    try:
-        os.kill(int(data["pid"]), 0)
-        running = True
-    except (OSError, KeyError, ValueError):
-        running = False
+    if not isinstance(data, dict):
+        raise WarmupdError(f"{path}: unreadable status: not a JSON object")
+    running = liveness.is_running(path)
     data["running"] = running
+    if not running and not data.get("stopped"):
+        # Killed, crashed, or the machine went down: the last write is the last sign of life.
+        data["last_seen"] = datetime.fromtimestamp(mtime).astimezone().isoformat(
+            timespec="seconds")
     if as_json:
         click.echo(json.dumps(data, indent=2, sort_keys=True))
-        return
-    state = f"running (pid {data['pid']}) since {data['started']}" if running else "not running"
-    click.echo(f"daemon: {state}")
+        return ExitCode.OK if running else ExitCode.ERROR
+    stale = "" if running else " (stale)"
+    if running:
+        click.echo(f"daemon: running (pid {data.get('pid')}) since {data.get('started')}")
+    else:
+        since = (f"since {data['stopped']}" if data.get("stopped")
+                 else f"since at most {data['last_seen']} (its last sign of life; it left no "
+                      "stop mark, so it was killed, crashed or the machine went down)")
+        click.echo(f"daemon: NOT RUNNING {since}")
+        click.echo(f"  it had started {data.get('started')} as pid {data.get('pid')}; start it "
+                   "again with `warmupd run`, or `warmupd service install` to keep it running")
+        click.echo("What follows is from its last run and may be out of date:")
     click.echo(f"contact file: {data.get('contact_file')}")
     reload = data.get("last_reload") or {}
     if reload:
-        click.echo(f"last reload: {reload['at']} {'ok' if reload['ok'] else 'ERROR'}: "
-                   f"{reload['message']}")
+        click.echo(f"last reload{stale}: {reload.get('at')} "
+                   f"{'ok' if reload.get('ok') else 'ERROR'}: {reload.get('message')}")
     nxt = data.get("next_nudge")
-    click.echo(f"next nudge: {nxt['at']} for {', '.join(nxt['people'])}" if nxt
-               else "next nudge: none planned")
+    if not running:
+        click.echo("next nudge: none while the daemon is stopped"
+                   + (f" (its plan said {nxt['at']} for {', '.join(nxt['people'])})"
+                      if nxt else ""))
+    else:
+        click.echo(f"next nudge: {nxt['at']} for {', '.join(nxt['people'])}" if nxt
+                   else "next nudge: none planned")
     last = data.get("last_delivery")
     click.echo(f"last delivery: {last['at']} ({last['name']})" if last
                else "last delivery: none yet")
-    click.echo(f"notifications: {data.get('notifier')}")
+    click.echo(f"notifications{stale}: {data.get('notifier')}")
     if data.get("feed_url"):
-        click.echo(f"feed: {data['feed_url']}")
+        click.echo(f"feed: {data['feed_url']}" + ("" if running else " (not served while stopped)"))
+    return ExitCode.OK if running else ExitCode.ERROR
 
 
 @cli.group()
@@ -474,10 +501,14 @@ def feed() -> None:
 
 def _feed_port(settings: FeedSettings) -> int:
     """The configured port, or the one a running daemon picked for port 0."""
+    from warmupd import liveness
     from warmupd.paths import status_file
 
     if settings.port:
         return settings.port
+    if not liveness.is_running(status_file()):  # a stopped daemon's port is free for anyone
+        raise WarmupdError("feed.port is 0 and the daemon is not running, so no port is "
+                           "serving the feed; start `warmupd run` first")
     try:
         url = json.loads(status_file().read_text()).get("feed_url") or ""
         return int(url.split("://", 1)[1].split("/", 1)[0].rsplit(":", 1)[1])
