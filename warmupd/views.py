@@ -52,7 +52,8 @@ def no_people(path: Path | None) -> str:
     """What an empty book means and how to fill it, for the CLI and the daemon."""
     where = f" in {path}" if path else ""
     return (f"No people yet: add them under `contacts:`{where}, one `- name: ...` line "
-            "each (`warmupd init` writes a commented example), then run `warmupd check`.")
+            "each (`warmupd init --file NEW.yaml` writes the commented example), then run "
+            "`warmupd check`.")
 
 
 def samples_note(book: Book) -> str | None:
@@ -107,7 +108,8 @@ def plan_json(book: Book, history: History, plan: Plan, days: list[date]) -> dic
         ],
         "capacity": {
             "people": plan.capacity.people,
-            "per_day": round(plan.capacity.per_day, 2),
+            # 4 places: one person every 104 weeks needs 0.0019 a day, not "0.0".
+            "per_day": round(plan.capacity.per_day, 4),
             "daily_limit": plan.capacity.daily_limit,
             "overloaded": plan.capacity.overloaded,
         },
