@@ -96,3 +96,36 @@ def test_the_daemon_says_how_to_add_people_to_an_empty_file(tmp_path: Path) -> N
     asyncio.run(scenario())
     message = json.loads(status.read_text())["last_reload"]["message"]
     assert message.startswith(f"No people yet: add them under `contacts:` in {contacts}")
+
+
+def test_a_first_run_shows_a_sample_at_once_whatever_the_day(tmp_path: Path) -> None:
+    """Broken if a newcomer who starts `warmupd run` on a Saturday morning (no nudge
+    day, before nudge_at) sees nothing, or if a first run nudges real people early,
+    or if the demo repeats on the next start."""
+    contacts = tmp_path / "contacts.yaml"
+    contacts.write_text(EXAMPLE.read_text(encoding="utf-8").replace(
+        "  # timezone: Europe/Berlin", "  timezone: Europe/Berlin"), encoding="utf-8")
+    saturday = FakeClock(datetime(2026, 12, 5, 8, 0, tzinfo=BERLIN))
+
+    def start(out: io.StringIO, store_name: str) -> None:
+        async def scenario() -> None:
+            with Store(tmp_path / store_name) as store:
+                d = Daemon(contacts, store, status_path=tmp_path / "status.json",
+                           clock=saturday, notifier=LogNotifier(out), watch=False)
+                await d.start()
+                await d.stop()
+        asyncio.run(scenario())
+
+    out = io.StringIO()
+    start(out, "history.sqlite3")
+    shown = [ln for ln in out.getvalue().splitlines() if "Reach out to" in ln]
+    assert len(shown) == 1 and "(a made-up sample)" in shown[0]
+    again = io.StringIO()
+    start(again, "history.sqlite3")
+    assert "Reach out to" not in again.getvalue()
+
+    contacts.write_text("settings:\n  timezone: Europe/Berlin\ncontacts:\n"
+                        "  - name: Ann Lee\n    every: 4w\n    last: 2026-01-01\n")
+    real = io.StringIO()
+    start(real, "other.sqlite3")
+    assert "Reach out to" not in real.getvalue()  # Ann waits for Monday's slot

@@ -123,9 +123,9 @@ def init(file: Path | None) -> None:
     click.echo(
         f"Created {path} from the example.\n"
         "It lists a few MADE-UP people (marked `sample: true`) so you can see warmupd work\n"
-        "at once: `warmupd today` shows their touch-ups and `warmupd run` nudges you about\n"
-        "them, every nudge marked as a sample. Replace them with people you know, then run\n"
-        "`warmupd check`. Nothing recorded for a sample outlives its deletion."
+        "at once: `warmupd today` shows their touch-ups, and `warmupd run` nudges you about\n"
+        "one of them right away, marked as a sample. Replace them with people you know,\n"
+        "then run `warmupd check`. Nothing recorded for a sample outlives its deletion."
     )
 
 

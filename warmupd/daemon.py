@@ -180,7 +180,8 @@ class Daemon:
         if self._error_nudge is not None:  # the file was bad before we could notify
             await self._notify_error()
         self._last_delivery()
-        if self.store.get_meta("last_slot") is None:
+        first_run = self.store.get_meta("last_slot") is None
+        if first_run:
             # First run ever: nothing was missed before this moment.
             self.store.set_meta("last_slot", self._now().isoformat())
         if self._watch:
@@ -196,6 +197,22 @@ class Daemon:
         sd_notify("READY=1")
         log.info("ready: %d people, notifications: %s", self.status.people, self.notifier.name)
         await self.tick()  # catch up on anything that fell due while we were down
+        if first_run and not self._nudged:
+            await self._show_a_sample()
+
+    async def _show_a_sample(self) -> None:
+        """On a first run, nudge the first planned sample at once, whatever the day and
+        hour, so a newcomer sees warmupd work within a minute.  Real people keep their slots."""
+        if self.plan is None or self.book is None:
+            return
+        t = next((t for t in self.plan.touchups() if views.is_sample(t.person_id)), None)
+        if t is not None:
+            c = self.book.by_id()[t.person_id]
+            if await self._show(Nudge(key=t.nudge_key, person_id=t.person_id,
+                                      title=views.nudge_title(c, t, self.history),
+                                      body=views.nudge_body(c, t, self.book, self.history))):
+                self._record_nudge(t, self._now())
+                self._update_next()
 
     async def run(self) -> None:
         """start(), then serve until SIGTERM/SIGINT; SIGHUP reloads."""
