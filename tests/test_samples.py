@@ -129,3 +129,17 @@ def test_a_first_run_shows_a_sample_at_once_whatever_the_day(tmp_path: Path) -> 
     real = io.StringIO()
     start(real, "other.sqlite3")
     assert "Reach out to" not in real.getvalue()  # Ann waits for Monday's slot
+
+
+def test_calendar_events_for_samples_say_so(tmp_path: Path) -> None:
+    """Broken if the calendar feed shows a made-up person like a real appointment."""
+    from warmupd.book import load
+    from warmupd.ics import build_calendar
+    from warmupd.model import History
+    from warmupd.planner import plan
+
+    b = load(EXAMPLE)
+    p = plan(b, History(), datetime(2026, 12, 1).date())
+    data = build_calendar(b, History(), p, version="test", tz="Europe/Berlin").decode()
+    summaries = [ln for ln in data.splitlines() if ln.startswith("SUMMARY:Reach out")]
+    assert summaries and all(ln.endswith(" (sample)") for ln in summaries)

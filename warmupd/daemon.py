@@ -515,7 +515,7 @@ class Daemon:
             [(t.person_id, t.nudge_key) for t in self.plan.waiting], before=start_of_day
         )
         if waiting:
-            names = [people[p].name for p in waiting if p in people]
+            names = [views.who(people[p].name, p) for p in waiting if p in people]
             if await self._show(Nudge(
                 key="", person_id="", actions=False,
                 title="Still on your list",
