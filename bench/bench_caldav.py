@@ -22,6 +22,7 @@ Run (non-editable install, as the figures mean):
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import subprocess
@@ -141,11 +142,9 @@ def main() -> None:
                 ok = False
                 while time.monotonic() < deadline and not ok:
                     time.sleep(0.5)
-                    try:
+                    with contextlib.suppress(OSError, ValueError, AttributeError):
                         ok = bool(json.loads(status.read_text()).get("caldav", {})
                                   .get("last_ok"))
-                    except (OSError, ValueError, AttributeError):
-                        pass
                 time.sleep(3)  # the follow-up idle sync after its own writes
                 daemon_rss = rss_kib(proc.pid)
             finally:

@@ -44,6 +44,7 @@ except ImportError:  # PyYAML built without libyaml: same semantics, slower
 from warmupd.model import (
     CALDAV_COMPONENTS,
     NOTIFIERS,
+    SAMPLE_PREFIX,
     WEEKDAYS,
     Birthday,
     Book,
@@ -906,6 +907,7 @@ _CONTACT: dict[str, Callable[[Node], Any]] = {
     "notes": _nonempty,
     "paused": _boolean,
     "paused_until": _date,
+    "sample": _boolean,
 }
 _TOP_KEYS = frozenset({"settings", "circles", "contacts"})
 _SETTINGS_KEYS = frozenset(_SETTINGS) | {"feed", "caldav"}
@@ -1183,6 +1185,8 @@ class _Walker:
         kw = {key: field(e, key, where, check) for key, check in _CONTACT.items() if key in e}
         if name is None or cid is None or len(self.errors) > n_err:
             return None
+        if kw.get("sample"):
+            cid = SAMPLE_PREFIX + cid
         return Contact(
             id=cid,
             name=name,
