@@ -43,6 +43,12 @@ def setup(tmp: Path, url: str, password: str = PASSWORD) -> tuple[Path, Path, Pa
     return file, tmp / "state" / "history.sqlite3", tmp / "state" / "status.json"
 
 
+def caldav_status(path: Path) -> dict[str, object]:
+    # None until the daemon's first sync reported back.
+    got: dict[str, object] = json.loads(path.read_text()).get("caldav") or {}
+    return got
+
+
 async def until(check: object, timeout: float = 20.0) -> None:
     loop = asyncio.get_running_loop()
     end = loop.time() + timeout
@@ -71,7 +77,7 @@ def test_daemon_syncs_at_start_reads_back_and_survives_an_outage(
                 await d.start()
                 try:
                     await until(lambda: len(phone.objects()) >= 1)
-                    await until(lambda: json.loads(status.read_text())["caldav"]["last_ok"])
+                    await until(lambda: caldav_status(status).get("last_ok"))
                     obj = next(iter(phone._loaded()))
                     obj.icalendar_component["STATUS"] = "COMPLETED"
                     await asyncio.to_thread(obj.save)
@@ -86,7 +92,7 @@ def test_daemon_syncs_at_start_reads_back_and_survives_an_outage(
                         store.record("person-0", TouchKind.SKIPPED, Clock().now().date(),
                                      now=Clock().now())
                         await d.tick()  # replans, pokes the sync, which fails
-                        await until(lambda: json.loads(status.read_text())["caldav"]["error"])
+                        await until(lambda: caldav_status(status).get("error"))
                         t0 = asyncio.get_running_loop().time()
                         await d.tick()  # the loop is free while syncs fail
                         assert asyncio.get_running_loop().time() - t0 < 0.5
@@ -94,7 +100,7 @@ def test_daemon_syncs_at_start_reads_back_and_survives_an_outage(
                     failed = [r for r in caplog.records if "sync failed" in r.getMessage()]
                     assert len(failed) == 1
                     server.start()
-                    await until(lambda: json.loads(status.read_text())["caldav"]["error"]
+                    await until(lambda: caldav_status(status).get("error", "")
                                 is None, timeout=25)
                 finally:
                     await d.stop()
@@ -125,4 +131,4 @@ def test_refused_password_notifies_once_per_outage(tmp_path: Path) -> None:
         assert "401" in refused[0]
         text = status.read_text() + out.getvalue()
         assert PASSWORD not in text
-        assert "401" in json.loads(status.read_text())["caldav"]["error"]
+        assert "401" in str(caldav_status(status).get("error"))
