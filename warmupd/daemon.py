@@ -66,6 +66,7 @@ from warmupd.notify import Action, Notifier, NotifyError, Nudge, Reshow, Shown, 
 from warmupd.paths import atomic_write, sweep_stale_temps
 from warmupd.planner import plan as make_plan
 from warmupd.publish import CalendarFiles, Publisher
+from warmupd.push import PushChannels, make_push
 from warmupd.store import Store
 from warmupd.watch import FileWatcher
 
@@ -165,6 +166,7 @@ class Daemon:
         self._last_beat: tuple[datetime, float] | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self._caldav: CalDavSync | None = None
+        self._push: PushChannels | None = None
         self.status = Status(
             pid=os.getpid(),
             started=self.clock.now().isoformat(timespec="seconds"),
@@ -200,6 +202,7 @@ class Daemon:
             self._watcher.start()
         self._start_scheduler()
         self._start_caldav()
+        self._push = make_push(self.book.settings) if self.book is not None else None
         sd_notify("READY=1")
         log.info("ready: %d people, notifications: %s", self.status.people, self.notifier.name)
         await self.tick()  # catch up on anything that fell due while we were down
@@ -570,10 +573,13 @@ class Daemon:
         if self.notifier is None:
             return None
         try:
-            return await self.notifier.show(nudge)
+            shown = await self.notifier.show(nudge)
         except NotifyError as exc:
             log.error("could not show %r: %s; it stays due", nudge.title, exc)
             return None
+        if self._push is not None:  # also to the phone; the desktop stays the guarantee
+            self._spawn(self._push.send(nudge.title, nudge.body))
+        return shown
 
     async def _resume_on_screen(self) -> None:
         """Nudges still on screen from before a restart get working buttons again.
