@@ -22,6 +22,7 @@ Run (non-editable install, as the figures mean):
 from __future__ import annotations
 
 import argparse
+import asyncio
 import contextlib
 import json
 import os
@@ -31,6 +32,7 @@ import tempfile
 import time
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from urllib.parse import urlsplit
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
@@ -102,7 +104,7 @@ def main() -> None:
             bodies = Phone(server.url).objects()
             http = niquests.Session()
             http.auth = (USER, PASSWORD)
-            http.request("MKCOL", f"{server.url}{USER}/floor/")
+            http.request("MKCALENDAR", f"{server.url}{USER}/floor/")
             t0 = time.perf_counter()
             for row in rows:
                 http.put(f"{server.url}{USER}/floor/{row.uid}.ics", data=bodies[row.uid].encode(),
@@ -113,16 +115,41 @@ def main() -> None:
 
             caldav_sync.sync_once(s, db, b, NOW, tz)  # sees its own PUTs once
             idle = caldav_sync.sync_once(s, db, b, NOW, tz)
-            print(f"idle sync: {idle.requests} request(s), {idle.seconds * 1000:.0f} ms")
+            key = f"caldav:{caldav_sync._public(s.url)}|{s.username}|{s.calendar}"  # Syncer's
+            with Store(db) as st:
+                token = st.get_meta(key + ":token") or ""
+                col_url = st.get_meta(key + ":url") or ""
+            t0 = time.perf_counter()
+            http.request("REPORT", col_url, data=caldav_sync._SYNC_BODY.format(token=token),
+                         headers={"Depth": "0", "Content-Type": "application/xml"})
+            bare_report = time.perf_counter() - t0
+            print(f"idle sync: {idle.requests} request(s), {idle.seconds * 1000:.0f} ms; floor: "
+                  f"one bare sync REPORT {bare_report * 1000:.0f} ms "
+                  f"(warmupd's own work {(idle.seconds - bare_report) * 1000:.0f} ms)")
+            daemon_side = caldav_sync.CalDavSync(s, db)
+            t0 = time.perf_counter()
+            child = asyncio.run(daemon_side.run_once(b, NOW, tz))
+            print(f"idle sync the daemon's way (child process): {child.requests} request(s), "
+                  f"{(time.perf_counter() - t0) * 1000:.0f} ms wall")
 
             phone = Phone(server.url)
             obj = phone.find(f"Reach out to {b.by_id()[rows[0].person_id].name}")
             obj.icalendar_component["STATUS"] = "COMPLETED"
             obj.save()
             edit = caldav_sync.sync_once(s, db, b, NOW, tz)
+            t0 = time.perf_counter()
+            http.request("REPORT", col_url, data=caldav_sync._SYNC_BODY.format(token=token),
+                         headers={"Depth": "0", "Content-Type": "application/xml"})
+            href = urlsplit(str(obj.url)).path
+            http.request("REPORT", col_url, data=caldav_sync._MULTIGET_HEAD
+                         + f"<d:href>{href}</d:href></c:calendar-multiget>",
+                         headers={"Depth": "1", "Content-Type": "application/xml"})
+            bare_edit = time.perf_counter() - t0
             print(f"one-edit sync: {edit.requests} request(s), {edit.seconds * 1000:.0f} ms, "
                   f"read back {len(edit.read_back)}, updated {len(edit.updated)}, "
-                  f"created {len(edit.created)}")
+                  f"created {len(edit.created)}; floor: bare REPORT + multiget "
+                  f"{bare_edit * 1000:.0f} ms (warmupd's own work "
+                  f"{(edit.seconds - bare_edit) * 1000:.0f} ms)")
 
             # The real daemon with CalDAV on: RSS after its first sync.
             env = {**os.environ, **{k: str(tmp / k) for k in

@@ -30,13 +30,16 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import json
 import logging
 import os
+import pickle
 import stat
 import subprocess
+import sys
 import time as _time
 from collections.abc import Awaitable, Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -635,7 +638,8 @@ class Syncer:
         history = store.history()
         plan = make_plan(book, history, today)
         want = desired(book, history, plan, today, ahead_days=s.ahead_days, tz=tz)
-        rows = store.caldav_rows()
+        if fetch or gone:  # the read-back may have changed rows; otherwise they stand
+            rows = store.caldav_rows()
         todo = changes(want, rows, store.latest_answers(), s.component)
         mark = store.max_touch_id()
         for item in todo.create:
@@ -785,7 +789,7 @@ class CalDavSync:
         self.settings = settings
         self.store_path = store_path
         self._password: str | None = None
-        self._session: Session | None = None
+        self.child_timeout = float(max(60, settings.interval_seconds))
         self._poked = asyncio.Event()
         self.last_ok: str | None = None
         self.error: str | None = None
@@ -799,14 +803,36 @@ class CalDavSync:
         self._poked.set()
 
     def _blocking(self, book: Book, now: datetime, tz: ZoneInfo) -> Report:
-        from warmupd.store import Store
+        """One sync in a child interpreter (``python -m warmupd.caldav_sync``).
 
+        Why a child: python-caldav with niquests and lxml adds about 20 MiB
+        that a long-running daemon would keep for a sync every 15 minutes;
+        the child gives it back, and a hang or crash in the client stays
+        there (the timeout kills it).  The cost is an interpreter start per
+        sync.  The password goes over the child's stdin, never argv or env.
+        """
         if self._password is None:
             self._password = read_password(self.settings)  # once per daemon start
-        if self._session is None:
-            self._session = Session(self.settings, self._password)
-        with Store(self.store_path) as store:
-            return Syncer(self.settings, self._session).sync(store, book, now, tz)
+        job = pickle.dumps((self.settings, self.store_path, book, now, tz.key, self._password),
+                           protocol=pickle.HIGHEST_PROTOCOL)
+        try:
+            done = subprocess.run([sys.executable, "-m", "warmupd.caldav_sync"], input=job,
+                                  capture_output=True, timeout=self.child_timeout, check=False)
+        except subprocess.TimeoutExpired:
+            raise CalDavError(f"sync with {_public(self.settings.url)} took longer than "
+                              f"{self.child_timeout:.0f} s; stopped") from None
+        for line in done.stderr.decode("utf-8", "replace").splitlines():
+            log.warning("%s", line)
+        try:
+            kind, value = json.loads(done.stdout)
+        except ValueError:
+            raise CalDavError(f"the sync process ended with status {done.returncode} "
+                              "and no result") from None
+        if kind == "auth":
+            raise CalDavAuthError(value)
+        if kind == "error":
+            raise CalDavError(value)
+        return Report(**value)
 
     async def run_once(self, book: Book, now: datetime, tz: ZoneInfo) -> Report:
         report = await asyncio.to_thread(self._blocking, book, now, tz)
@@ -836,7 +862,6 @@ class CalDavSync:
                             auth_told = True
                             await notify("warmupd: CalDAV login refused", str(exc))
                         self._password = None  # a fixed password_command is read again
-                    self._drop_session()
                 except Exception as exc:  # a bug must not take the nudges down
                     log.exception("CalDAV sync failed")
                     self.error = f"internal error: {type(exc).__name__}"
@@ -860,10 +885,22 @@ class CalDavSync:
             except TimeoutError:
                 pass
 
-    def _drop_session(self) -> None:
-        if self._session is not None:
-            self._session.close()
-            self._session = None
+
+def _child() -> int:
+    """``python -m warmupd.caldav_sync``: one sync for the daemon (see CalDavSync)."""
+    logging.basicConfig(level=logging.WARNING, format="%(message)s", stream=sys.stderr)
+    settings, store_path, book, now, tz_key, password = pickle.load(sys.stdin.buffer)
+    try:
+        report = sync_once(settings, store_path, book, now, ZoneInfo(tz_key), password=password)
+        result: tuple[str, object] = ("ok", asdict(report))
+    except CalDavAuthError as exc:
+        result = ("auth", str(exc))
+    except CalDavError as exc:
+        result = ("error", str(exc))
+    except Exception as exc:  # a bug: say which, not the traceback's locals
+        result = ("error", f"internal error in the sync process: {type(exc).__name__}")
+    sys.stdout.write(json.dumps(result))
+    return 0
 
 
 def describe(report: Report, dry_run: bool) -> Iterable[str]:
@@ -878,3 +915,7 @@ def describe(report: Report, dry_run: bool) -> Iterable[str]:
            f"{len(report.closed)} closed, {len(report.deleted)} deleted, "
            f"{len(report.read_back)} read back; {report.requests} requests in "
            f"{report.seconds:.2f} s" + (" (dry run: nothing changed)" if dry_run else ""))
+
+
+if __name__ == "__main__":
+    sys.exit(_child())
