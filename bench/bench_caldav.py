@@ -115,7 +115,7 @@ def main() -> None:
 
             caldav_sync.sync_once(s, db, b, NOW, tz)  # sees its own PUTs once
             idle = caldav_sync.sync_once(s, db, b, NOW, tz)
-            key = f"caldav:{caldav_sync._public(s.url)}|{s.username}|{s.calendar}"  # Syncer's
+            key = caldav_sync.meta_key(s)
             with Store(db) as st:
                 token = st.get_meta(key + ":token") or ""
                 col_url = st.get_meta(key + ":url") or ""

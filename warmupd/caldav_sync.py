@@ -38,6 +38,7 @@ import stat
 import subprocess
 import sys
 import time as _time
+import uuid
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -66,6 +67,9 @@ if TYPE_CHECKING:
 log = logging.getLogger("warmupd.caldav")
 
 OWNER_PROP = "X-WARMUPD-OWNER"
+# Set by the machine that shows a nudge: "<nudge key>|<machine id>".
+CLAIM_PROP = "X-WARMUPD-NUDGED"
+CLAIM_TIMEOUT_SECONDS = 5
 OWNER = "warmupd"
 # Text a user writes below this line in a task's description becomes the note.
 MARKER = "--- your notes below this line ---"
@@ -213,6 +217,7 @@ class Remote:
     cancelled: bool
     done_on: date | None  # COMPLETED, else LAST-MODIFIED, as a local date
     note: str | None  # the text below MARKER in DESCRIPTION
+    claimed: str = ""  # X-WARMUPD-NUDGED: the nudge key a machine claimed, and which machine
 
 
 def _unescape(text: str) -> str:
@@ -299,7 +304,21 @@ def parse(data: bytes, tz: ZoneInfo) -> Remote:
         person_id=_unescape(props.get("X-WARMUPD-PERSON", ("", ""))[1]),
         cycle=_unescape(props.get("X-WARMUPD-CYCLE", ("", ""))[1]),
         done=done, cancelled=status == "CANCELLED", done_on=done_on, note=note,
+        claimed=_unescape(props.get(CLAIM_PROP, ("", ""))[1].strip()),
     )
+
+
+def with_claim(data: bytes, value: str) -> bytes:
+    """``data`` with its object's claim set to ``value`` (any older claim replaced)."""
+    text = data.decode("utf-8").replace("\r\n", "\n")
+    lines = [ln for ln in text.split("\n") if not ln.upper().startswith(CLAIM_PROP + ":")]
+    for i, line in enumerate(lines):
+        if line.upper() in ("END:VTODO", "END:VEVENT"):
+            lines.insert(i, f"{CLAIM_PROP}:{value}")
+            break
+    else:
+        raise ValueError("no VTODO or VEVENT to claim")
+    return "\r\n".join(lines).encode()
 
 
 @dataclass
@@ -486,6 +505,11 @@ class Session:
             raise CalDavError(f"cannot reach {_public(url)}: {type(exc).__name__}") from None
 
 
+def meta_key(s: CalDavSettings) -> str:
+    """Prefix of the store's meta entries for one server, account and collection."""
+    return f"caldav:{_public(s.url)}|{s.username}|{s.calendar}"
+
+
 def _path(href: str) -> str:
     return unquote(urlsplit(href).path)
 
@@ -519,7 +543,7 @@ class Syncer:
     def __init__(self, settings: CalDavSettings, session: Session) -> None:
         self.settings = settings
         self.session = session
-        self._key = f"caldav:{_public(settings.url)}|{settings.username}|{settings.calendar}"
+        self._key = meta_key(settings)
 
     def collection(self, store: Store) -> str:
         url = store.get_meta(self._key + ":url")
@@ -693,9 +717,12 @@ class Syncer:
             if remote is None or not remote.owned or remote.uid != item.uid:
                 log.warning("%s exists and is not ours; leaving it alone", href)
                 return
+            # Taken to say what we would have said (same UID, same contact
+            # file, same history once synced): re-putting it would only wipe
+            # the other machine's nudge claim.  Unknown ETag: read next sync.
             store.caldav_save(CalDavRow(item.uid, item.person_id, item.cycle, href, None,
-                                        "", item.day, 0, mark, "open"))
-            return  # stale digest, unknown ETag: the next sync reads it back, then updates
+                                        item.digest, item.day, 0, mark, "open"))
+            return
         if status not in (200, 201, 204):
             raise CalDavError(f"PUT {href}: status {status}")
         store.caldav_save(row)
@@ -774,6 +801,59 @@ def sync_once(settings: CalDavSettings, store_path: Path, book: Book, now: datet
         session.close()
 
 
+def claim_once(settings: CalDavSettings, store_path: Path, password: str, person_id: str,
+               cycle: str, key: str) -> bool:
+    """Claim the nudge ``key`` for this machine; False when another machine has it.
+
+    The claim is a conditional PUT (If-Match on the ETag just read) adding
+    ``X-WARMUPD-NUDGED`` to the touch-up's object, so of two machines racing
+    exactly one wins; the loser reads the winner's claim and skips.  Anything
+    short of a proven loss (no object yet, server down, not ours) is a win:
+    the desktop nudge is the guarantee, a rare double is the lesser harm.
+    """
+    from warmupd.store import Store
+
+    with Store(store_path) as store:
+        machine = store.get_meta("machine_id")
+        if machine is None:
+            machine = uuid.uuid4().hex[:12]
+            store.set_meta("machine_id", machine)
+        collection = store.get_meta(meta_key(settings) + ":url")
+    if collection is None:
+        return True
+    session = Session(settings, password, timeout=CLAIM_TIMEOUT_SECONDS)
+    url = urljoin(collection, f"{event_uid(person_id, cycle)}.ics")
+    mine = f"{key}|{machine}"
+    try:
+        for _ in range(3):
+            r = session.request("GET", url)
+            if r.status != 200:
+                return True
+            # DAVResponse keeps a non-XML body as received in _raw_body.
+            data = bytes(getattr(r, "_raw_body", b"")) or str(r.raw).encode()
+            remote = parse(data, ZoneInfo("UTC"))
+            if not remote.owned:
+                return True
+            if remote.claimed.split("|")[0] == key:
+                return remote.claimed == mine
+            etag = (r.headers or {}).get("ETag")
+            if etag is None:
+                return True
+            put = session.request("PUT", url, with_claim(data, mine),
+                                  {"Content-Type": "text/calendar; charset=utf-8",
+                                   "If-Match": etag})
+            if put.status in (200, 201, 204):
+                return True
+            if put.status != 412:
+                return True
+        return True
+    except (CalDavError, ValueError, UnicodeDecodeError) as exc:
+        log.info("claiming %s on the server failed (%s); showing it here", key, exc)
+        return True
+    finally:
+        session.close()
+
+
 Notify = Callable[[str, str], Awaitable[None]]
 
 
@@ -813,8 +893,8 @@ class CalDavSync:
         """
         if self._password is None:
             self._password = read_password(self.settings)  # once per daemon start
-        job = pickle.dumps((self.settings, self.store_path, book, now, tz.key, self._password),
-                           protocol=pickle.HIGHEST_PROTOCOL)
+        job = pickle.dumps(("sync", self.settings, self.store_path, book, now, tz.key,
+                            self._password), protocol=pickle.HIGHEST_PROTOCOL)
         try:
             done = subprocess.run([sys.executable, "-m", "warmupd.caldav_sync"], input=job,
                                   capture_output=True, timeout=self.child_timeout, check=False)
@@ -833,6 +913,27 @@ class CalDavSync:
         if kind == "error":
             raise CalDavError(value)
         return Report(**value)
+
+    async def claim(self, t: TouchUp) -> bool:
+        """Show ``t``'s nudge here?  False only when another machine claimed it."""
+        def child() -> bool:
+            if self._password is None:
+                try:
+                    self._password = read_password(self.settings)
+                except CalDavError:
+                    return True  # the sync reports that; the desktop still shows it
+            job = pickle.dumps(("claim", self.settings, self.store_path, self._password,
+                                t.person_id, t.cycle, t.nudge_key))
+            try:
+                done = subprocess.run([sys.executable, "-m", "warmupd.caldav_sync"], input=job,
+                                      capture_output=True, check=False,
+                                      timeout=4 * CLAIM_TIMEOUT_SECONDS)
+                kind, value = json.loads(done.stdout)
+            except (subprocess.TimeoutExpired, ValueError):
+                return True
+            return not (kind == "ok" and value is False)
+
+        return await asyncio.to_thread(child)
 
     async def run_once(self, book: Book, now: datetime, tz: ZoneInfo) -> Report:
         report = await asyncio.to_thread(self._blocking, book, now, tz)
@@ -889,10 +990,16 @@ class CalDavSync:
 def _child() -> int:
     """``python -m warmupd.caldav_sync``: one sync for the daemon (see CalDavSync)."""
     logging.basicConfig(level=logging.WARNING, format="%(message)s", stream=sys.stderr)
-    settings, store_path, book, now, tz_key, password = pickle.load(sys.stdin.buffer)
+    op, *args = pickle.load(sys.stdin.buffer)
     try:
-        report = sync_once(settings, store_path, book, now, ZoneInfo(tz_key), password=password)
-        result: tuple[str, object] = ("ok", asdict(report))
+        result: tuple[str, object]
+        if op == "claim":
+            result = ("ok", claim_once(*args))
+        else:
+            settings, store_path, book, now, tz_key, password = args
+            report = sync_once(settings, store_path, book, now, ZoneInfo(tz_key),
+                               password=password)
+            result = ("ok", asdict(report))
     except CalDavAuthError as exc:
         result = ("auth", str(exc))
     except CalDavError as exc:

@@ -526,6 +526,10 @@ class Daemon:
                 complete = False
         else:
             for t in pending:
+                if self._caldav is not None and not await self._caldav.claim(t):
+                    log.info("%s: nudged on another machine (claimed on the server)", t.name)
+                    self._record_nudge(t, now)
+                    continue
                 nudge = self._nudge(t)
                 shown = await self._show(nudge)
                 if shown is None:
