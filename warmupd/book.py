@@ -54,6 +54,9 @@ from warmupd.model import (
 )
 
 __all__ = [
+    "contacts_slot",
+    "default_id",
+    "fold",
     "format_duration",
     "load",
     "loads",
@@ -138,6 +141,12 @@ def _fold(text: str) -> str:
     return " ".join(_strip_accents(text).split())
 
 
+# Public names for the modules that match people (match, who, insert).
+def fold(text: str) -> str:
+    """Case- and accent-insensitive form of ``text``, blanks collapsed."""
+    return _fold(text)
+
+
 def _default_id(name: str) -> str:
     slug = slugify(name)
     if slug:
@@ -146,6 +155,11 @@ def _default_id(name: str) -> str:
     import hashlib  # rare (names with no ASCII letters); costs 2.6 ms at import
 
     return "p-" + hashlib.sha1(name.encode("utf-8")).hexdigest()[:8]
+
+
+def default_id(name: str) -> str:
+    """The id a person without ``id:`` gets: the slug of the name, or a hash of it."""
+    return _default_id(name)
 
 
 def resolve(book: Book, query: str) -> Contact:
@@ -606,6 +620,25 @@ def _list_of(check: Callable[[Node], _T], what: str) -> Callable[[Node], tuple[_
 
 
 _text_list = _list_of(_nonempty, "texts")
+_one_line_list = _list_of(_one_line, "texts")
+
+
+def _email(node: Node) -> str:
+    v = _one_line(node)
+    if "@" not in v.strip("@") or " " in v:
+        raise _Invalid(f"{_quoted(v)} is not an email address like ruth@example.org")
+    return v
+
+
+def _phone(node: Node) -> str:
+    v = _one_line(node)
+    if not any(ch.isdigit() for ch in v):
+        raise _Invalid(f"{_quoted(v)} has no digits; expected a number like +1 555 0100")
+    return v
+
+
+_email_list = _list_of(_email, "email addresses")
+_phone_list = _list_of(_phone, "phone numbers")
 
 
 _DURATION_CACHE: dict[str, int] = {}
@@ -871,6 +904,11 @@ _CONTACT: dict[str, Callable[[Node], Any]] = {
     "notes": _nonempty,
     "paused": _boolean,
     "paused_until": _date,
+    "company": _one_line_list,
+    "role": _one_line_list,
+    "email": _email_list,
+    "phone": _phone_list,
+    "links": _one_line_list,
 }
 _TOP_KEYS = frozenset({"settings", "circles", "contacts"})
 _SETTINGS_KEYS = frozenset(_SETTINGS) | {"feed"}
@@ -1142,3 +1180,39 @@ class _Walker:
             line=node.start_mark.line + 1,
             **{k: v for k, v in kw.items() if v is not None},
         )
+
+
+# --------------------------------------------------------------------------
+# Where new people go (for `insert`, which must not import yaml itself)
+# --------------------------------------------------------------------------
+
+
+def contacts_slot(data: bytes) -> tuple[str, int, int]:
+    """Where the ``contacts:`` list of a *valid* file can take more people.
+
+    Returns ``(kind, line, column)``: kind ``"end"`` (the list is the last
+    thing in the file: append), ``"before"`` (insert before 0-based ``line``),
+    ``"empty"`` (``contacts:`` with nothing after it, on ``line``: insert after
+    that line) or ``"absent"`` (no ``contacts:`` key); ``column`` is where the
+    list's ``-`` stands.  Raises ValueError for a list this cannot extend
+    without rewriting a byte (a flow list like ``[...]``).
+    """
+    root = _compose(data, "<contacts>")
+    if type(root) is not MappingNode:
+        raise ValueError("the top level is not key: value pairs")
+    pairs = root.value
+    for i, (k, v) in enumerate(pairs):
+        if type(k) is ScalarNode and k.value == "contacts":
+            last = i == len(pairs) - 1
+            if type(v) is ScalarNode and _tag(v) == NULL and v.value == "":
+                return ("end" if last else "empty", k.start_mark.line, k.start_mark.column + 2)
+            if type(v) is not SequenceNode or v.flow_style:
+                raise ValueError(
+                    "contacts: is written as a flow list ([...]); make it a list of "
+                    "`- name:` lines to add people"
+                )
+            col = v.start_mark.column
+            if last:
+                return ("end", v.end_mark.line, col)
+            return ("before", pairs[i + 1][0].start_mark.line, col)
+    return ("absent", 0, 2)
