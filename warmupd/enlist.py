@@ -113,6 +113,28 @@ def _entry(
     return insert.Entry(tuple(fields))
 
 
+def build(
+    data: bytes,
+    book: Book,
+    out: Outcome,
+    tri: match.Triage,
+    every: int | None,
+    comment: str,
+    label: str,
+    extra: dict[str, Any] | None = None,
+) -> bytes:
+    """The contact file with ``tri.new`` added, validated in memory; fills in ``out``."""
+    ids = insert.unique_ids(book, [n.record.name for n in tri.new])
+    out.added = [(n, _entry(n, pid, every, extra)) for n, pid in zip(tri.new, ids, strict=True)]
+    out.known, out.skipped = tri.known, tri.skipped
+    entries = [e for _, e in out.added]
+    new_data = insert.insert(data, entries, comment)
+    new_book = insert.validate(book, new_data, label, len(entries)) if entries else book
+    cap = capacity(new_book)
+    out.per_day, out.daily_limit = cap.per_day, cap.daily_limit
+    return new_data
+
+
 def _apply(
     path: Path,
     data: bytes,
@@ -125,15 +147,8 @@ def _apply(
     state_dir: Path,
     extra: dict[str, Any] | None = None,
 ) -> Outcome:
-    ids = insert.unique_ids(book, [n.record.name for n in tri.new])
-    out.added = [(n, _entry(n, pid, every, extra)) for n, pid in zip(tri.new, ids, strict=True)]
-    out.known, out.skipped = tri.known, tri.skipped
-    entries = [e for _, e in out.added]
-    new_data = insert.insert(data, entries, comment)
-    new_book = insert.validate(book, new_data, str(path), len(entries)) if entries else book
-    cap = capacity(new_book)
-    out.per_day, out.daily_limit = cap.per_day, cap.daily_limit
-    if entries and not out.dry_run:
+    new_data = build(data, book, out, tri, every, comment, str(path), extra)
+    if out.added and not out.dry_run:
         out.backup = insert.commit(path, data, new_data, state_dir, now)
     return out
 
