@@ -157,7 +157,8 @@ def test_forced_format_that_does_not_fit_is_an_error() -> None:
 
 
 def test_a_bad_card_names_its_number() -> None:
-    text = "BEGIN:VCARD\nVERSION:3.0\nFN:Ann\nEND:VCARD\nBEGIN:VCARD\nVERSION:3.0\nno colon here\nEND:VCARD\n"
+    text = ("BEGIN:VCARD\nVERSION:3.0\nFN:Ann\nEND:VCARD\n"
+            "BEGIN:VCARD\nVERSION:3.0\nno colon here\nEND:VCARD\n")
     with pytest.raises(ImportFailed, match=r"bad\.vcf: card 2"):
         importers.parse(text.encode(), "bad.vcf")
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import os
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -13,9 +13,9 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from warmupd import book, enlist, importers, insert, match
-from warmupd.model import Book, BookError, WarmupdError
+from warmupd.model import BookError, WarmupdError
 
-NOW = datetime(2026, 12, 1, 10, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 12, 1, 10, 0, tzinfo=UTC)
 EXISTING = ["Ruth Alvarez", "Zoë Müller", "Sam Lee", "Ann-Marie Lee", "O'Brien Tom"]
 
 
@@ -186,7 +186,3 @@ def test_commit_writes_only_over_the_bytes_that_were_read(tmp_path: Path) -> Non
     assert path.read_bytes().endswith(b"  - name: Li\n")
     assert os.stat(path).st_mode & 0o777 == 0o640  # the user's mode is kept
     assert os.stat(saved).st_mode & 0o777 == 0o600
-
-
-def _book(text: str) -> Book:
-    return book.loads(text)
