@@ -50,6 +50,12 @@ class FileChanged(WarmupdError):
 
 _PLAIN = re.compile(r"[^\W\d_][\w .,'()/+&@-]*", re.UNICODE)
 _YAML_WORDS = frozenset({"yes", "no", "true", "false", "on", "off", "null"})
+# Keys whose checks read the source text, so these spellings stay unquoted as
+# a person would type them (`every: 6w`, `birthday: 1985-07-03`).
+_PLAIN_BY_KEY = {
+    "every": re.compile(r"[0-9]+[dwm]"),
+    "birthday": re.compile(r"(?:[0-9]{4}-)?[0-9]{2}-[0-9]{2}"),
+}
 
 
 def _yaml_printable(ch: str) -> bool:
@@ -90,7 +96,9 @@ def render(entries: Sequence[Entry], comment: str, column: int, nl: str = "\n") 
                     out.append(f"{lead}{key}:")
                     out += [f"{pad}    - {scalar(v)}" for v in value]
             else:
-                out.append(f"{lead}{key}: {scalar(value)}")
+                plain = _PLAIN_BY_KEY.get(key)
+                text = value if plain and plain.fullmatch(value) else scalar(value)
+                out.append(f"{lead}{key}: {text}")
     return nl.join(out) + nl
 
 
