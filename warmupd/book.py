@@ -142,9 +142,29 @@ def _fold(text: str) -> str:
 
 
 # Public names for the modules that match people (match, who, insert).
+_WORD_FOLDS: dict[str, str] = {}
+_SPACE_RUNS = re.compile(r"(\s+)")
+
+
+def _accentless(word: str) -> str:
+    f = _WORD_FOLDS.get(word)
+    if f is None:
+        f = _strip_accents(word)
+        if len(_WORD_FOLDS) < 100_000:
+            _WORD_FOLDS[word] = f
+    return f
+
+
 def fold(text: str) -> str:
-    """Case- and accent-insensitive form of ``text``, blanks collapsed."""
-    return _fold(text)
+    """Case- and accent-insensitive form of ``text``, blanks collapsed.
+
+    Same result as the CLI's name matching, made cheap for imports that fold
+    every name: ASCII needs only lower(), and other words repeat (first
+    names, companies), so each is folded once.
+    """
+    if text.isascii():
+        return " ".join(text.lower().split())
+    return " ".join(t for word in text.split() for t in _accentless(word).split())
 
 
 def _default_id(name: str) -> str:
@@ -159,7 +179,13 @@ def _default_id(name: str) -> str:
 
 def default_id(name: str) -> str:
     """The id a person without ``id:`` gets: the slug of the name, or a hash of it."""
-    return _default_id(name)
+    # slugify's result, with each word's accents stripped once per run.
+    if name.isascii():
+        plain = name.lower()
+    else:
+        plain = "".join(_accentless(part) for part in _SPACE_RUNS.split(name))
+    slug = _NON_SLUG.sub("-", plain.encode("ascii", "ignore").decode("ascii")).strip("-")
+    return slug or _default_id(name)
 
 
 def resolve(book: Book, query: str) -> Contact:

@@ -58,26 +58,24 @@ _PLAIN_BY_KEY = {
 }
 
 
-def _yaml_printable(ch: str) -> bool:
-    o = ord(ch)
-    return (
-        o in (0x09, 0x0A, 0x0D) or 0x20 <= o <= 0x7E or 0xA0 <= o <= 0xD7FF
-        or (0xE000 <= o <= 0xFFFD and o != 0xFEFF) or 0x10000 <= o <= 0x10FFFF
-    ) and o not in (0x2028, 0x2029)
+# What YAML may not hold raw (PyYAML's printable set, minus BOM and the
+# Unicode line and paragraph separators, which a reader would break on).
+_UNPRINTABLE = re.compile(
+    "[^\t\n\r\x20-\x7e\xa0-\ud7ff\ue000-\ufefe\uff00-\ufffd\U00010000-\U0010ffff]"
+    "|[\u2028\u2029]"
+)
+
+
+def _escape(m: re.Match[str]) -> str:
+    o = ord(m.group())
+    return f"\\u{o:04x}" if o <= 0xFFFF else f"\\U{o:08x}"
 
 
 def scalar(value: str) -> str:
     """``value`` as a YAML scalar that reads back as exactly that text."""
     if _PLAIN.fullmatch(value) and not value.endswith(" ") and value.lower() not in _YAML_WORDS:
         return value
-    quoted = json.dumps(value, ensure_ascii=False)
-    if all(_yaml_printable(ch) for ch in quoted):
-        return quoted
-    return "".join(
-        ch if _yaml_printable(ch)
-        else (f"\\u{ord(ch):04x}" if ord(ch) <= 0xFFFF else f"\\U{ord(ch):08x}")
-        for ch in quoted
-    )
+    return _UNPRINTABLE.sub(_escape, json.dumps(value, ensure_ascii=False))
 
 
 def render(entries: Sequence[Entry], comment: str, column: int, nl: str = "\n") -> str:

@@ -92,7 +92,7 @@ def identity(p: Contact | Record) -> Identity:
 
 
 def _names(name: str) -> tuple[str, str]:
-    parts = fold(name).replace("-", " ").split()
+    parts = fold(name).split()
     if len(parts) < 2:
         return (parts[0] if parts else "", "")
     return parts[0], parts[-1]
@@ -113,7 +113,8 @@ class Index:
         self.people: list[Identity] = []
         self._exact: dict[str, int] = {}
         self._phones: dict[str, list[tuple[tuple[bool, str], int]]] = {}
-        self._last: dict[str, list[int]] = {}
+        # last name -> (first name, folded companies, index), for near matches
+        self._last: dict[str, list[tuple[str, frozenset[str], int]]] = {}
 
     def add(self, who: Identity) -> None:
         i = len(self.people)
@@ -129,9 +130,10 @@ class Index:
             pk = phone_key(p)
             if pk:
                 self._phones.setdefault(pk[1][-6:], []).append((pk, i))
-        last = _names(who.name)[1]
+        first, last = _names(who.name)
         if last:
-            self._last.setdefault(last, []).append(i)
+            companies = frozenset(fold(c) for c in who.company)
+            self._last.setdefault(last, []).append((first, companies, i))
 
     def same(self, who: Identity) -> tuple[int, str] | None:
         """The index of the person ``who`` already is, and why; None when nobody."""
@@ -159,15 +161,12 @@ class Index:
         first, last = _names(who.name)
         if not last:
             return []
-        companies = {fold(c) for c in who.company}
-        out = []
-        for i in self._last.get(last, ()):
-            other = self.people[i]
-            if _firsts_close(first, _names(other.name)[0]) or (
-                companies and companies & {fold(c) for c in other.company}
-            ):
-                out.append(other)
-        return out
+        companies = frozenset(fold(c) for c in who.company)
+        return [
+            self.people[i]
+            for other_first, other_companies, i in self._last.get(last, ())
+            if _firsts_close(first, other_first) or companies & other_companies
+        ]
 
 
 @dataclass(frozen=True)

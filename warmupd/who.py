@@ -31,31 +31,34 @@ class Hit:
     fields: tuple[str, ...]  # where the query was found, in FIELDS order
 
 
-def _texts(c: Contact, key: str) -> tuple[str, ...]:
-    if key == "name":
-        return (c.name,)
-    if key == "circle":
-        return (c.circle,) if c.circle else ()
-    if key == "notes":
-        return (c.notes,) if c.notes else ()
-    value: tuple[str, ...] = getattr(c, key)
-    return value
-
-
 def search(book: Book, query: str) -> list[Hit]:
     """People whose fields hold ``query`` as whole words, or whose company starts with it."""
     q = fold(query)
     if not q:
         return []
     words = re.compile(r"(?<!\w)" + re.escape(q) + r"(?!\w)")
+    # Without a blank in q, a text whose casefold lacks q cannot match: most
+    # texts are rejected by that one `in` before any folding.
+    quick = " " not in q
     hits: list[Hit] = []
     for c in book.contacts:
         found: list[str] = []
-        for key in FIELDS:
-            for text in _texts(c, key):
+        for key, texts in (
+            ("company", c.company),
+            ("role", c.role),
+            ("topics", c.topics),
+            ("notes", (c.notes,) if c.notes else ()),
+            ("circle", (c.circle,) if c.circle else ()),
+            ("name", (c.name,)),
+        ):
+            for text in texts:
                 low = text.casefold()
-                # ASCII text needs no accent stripping: the cheap path for most values.
-                t = " ".join(low.split()) if low.isascii() else fold(text)
+                if low.isascii():
+                    if quick and q not in low:
+                        continue
+                    t = " ".join(low.split())
+                else:
+                    t = fold(text)
                 if q not in t:
                     continue
                 if words.search(t) or (key == "company" and t.startswith(q)):
