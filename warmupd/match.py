@@ -85,17 +85,21 @@ class Identity:
     phone: tuple[str, ...] = ()
     links: tuple[str, ...] = ()
     company: tuple[str, ...] = ()
+    # Folded once here, compared many times: the full name, first and last
+    # words (last is "" for a one-word name), and the companies.
+    folded: str = ""
+    first: str = ""
+    last: str = ""
+    companies: frozenset[str] = frozenset()
 
 
 def identity(p: Contact | Record) -> Identity:
-    return Identity(p.name, p.email, p.phone, p.links, p.company)
-
-
-def _names(name: str) -> tuple[str, str]:
-    parts = fold(name).split()
-    if len(parts) < 2:
-        return (parts[0] if parts else "", "")
-    return parts[0], parts[-1]
+    folded = fold(p.name)
+    parts = folded.split()
+    first = parts[0] if parts else ""
+    last = parts[-1] if len(parts) > 1 else ""
+    companies = frozenset(fold(c) for c in p.company)
+    return Identity(p.name, p.email, p.phone, p.links, p.company, folded, first, last, companies)
 
 
 def _firsts_close(a: str, b: str) -> bool:
@@ -119,7 +123,7 @@ class Index:
     def add(self, who: Identity) -> None:
         i = len(self.people)
         self.people.append(who)
-        self._exact.setdefault("n:" + fold(who.name), i)
+        self._exact.setdefault("n:" + who.folded, i)
         for e in who.email:
             self._exact.setdefault("e:" + e.strip().casefold(), i)
         for url in who.links:
@@ -130,10 +134,8 @@ class Index:
             pk = phone_key(p)
             if pk:
                 self._phones.setdefault(pk[1][-6:], []).append((pk, i))
-        first, last = _names(who.name)
-        if last:
-            companies = frozenset(fold(c) for c in who.company)
-            self._last.setdefault(last, []).append((first, companies, i))
+        if who.last:
+            self._last.setdefault(who.last, []).append((who.first, who.companies, i))
 
     def same(self, who: Identity) -> tuple[int, str] | None:
         """The index of the person ``who`` already is, and why; None when nobody."""
@@ -152,19 +154,16 @@ class Index:
             i = self._exact.get("l:" + key) if key else None
             if i is not None:
                 return i, "same LinkedIn profile"
-        i = self._exact.get("n:" + fold(who.name))
+        i = self._exact.get("n:" + who.folded)
         if i is not None:
             return i, "same name"
         return None
 
     def near(self, who: Identity) -> list[Identity]:
-        first, last = _names(who.name)
-        if not last:
-            return []
-        companies = frozenset(fold(c) for c in who.company)
+        first, companies = who.first, who.companies
         return [
             self.people[i]
-            for other_first, other_companies, i in self._last.get(last, ())
+            for other_first, other_companies, i in self._last.get(who.last, ())
             if _firsts_close(first, other_first) or companies & other_companies
         ]
 
