@@ -64,6 +64,12 @@ def test_strict_by_default_but_a_company_prefix_counts() -> None:
     assert names("  ") == []
 
 
+def test_loose_matches_inside_words() -> None:
+    hits = who.search(book.loads(BOOK), "cme", loose=True)
+    assert [h.contact.name for h in hits] == ["Ruth Alvarez", "Tomás Ó Briain", "Kofi Mensah",
+                                              "Sam Lee", "Li Wei", "Dana Acme"]
+
+
 def test_rows_show_last_talk_and_next_touch_up() -> None:
     b = book.loads(BOOK)
     today = date(2026, 12, 1)

@@ -565,16 +565,20 @@ def add(file: Path | None, name: str, circle: str | None, every: str | None, rea
 @cli.command()
 @_file_option
 @click.argument("query")
+@click.option("--loose", is_flag=True, help="Match inside words too, not only whole words.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
-def who(file: Path | None, query: str, as_json: bool) -> None:
+def who(file: Path | None, query: str, loose: bool, as_json: bool) -> None:
     """Who do you know at QUERY?  Searches company, role, topics, notes, circle and name."""
     from warmupd import who as whomod
+    from warmupd.model import History
 
     b = _load(file)
-    hits = whomod.search(b, query)
+    hits = whomod.search(b, query, loose=loose)
     now = _now(b)
-    with _store() as st:
-        history, p = _plan(b, st, now.date())
+    history, p = History(), None
+    if hits:  # only then is the plan worth making, for the "next touch-up" column
+        with _store() as st:
+            history, p = _plan(b, st, now.date())
     rows = whomod.rows(hits, history, p)
     click.echo(json.dumps(whomod.as_json(query, rows), indent=2, ensure_ascii=False) if as_json
                else "\n".join(whomod.lines(rows, now.date()) or [f"Nobody matches {query!r}."]))

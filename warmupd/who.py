@@ -3,8 +3,9 @@
 Owns: searching the book's company, role, topics, notes, circle and name,
 ignoring case and accents, strictly by default: the query must stand as whole
 words in a field (``acme`` finds "ACME migration", not "Acmeville"), or
-begin a company name (``ac`` finds "Acme Corp").  Also the result rows, with
-when you last talked and the next planned touch-up.
+begin a company name (``ac`` finds "Acme Corp"); ``loose`` finds it
+anywhere.  Also the result rows, with when you last talked and the next
+planned touch-up.
 
 Must not: read the clock, the store or the file; the CLI passes the history
 and the plan.  Pure.
@@ -31,12 +32,15 @@ class Hit:
     fields: tuple[str, ...]  # where the query was found, in FIELDS order
 
 
-def search(book: Book, query: str) -> list[Hit]:
-    """People whose fields hold ``query`` as whole words, or whose company starts with it."""
+def search(book: Book, query: str, *, loose: bool = False) -> list[Hit]:
+    """People whose fields hold ``query`` as whole words, or whose company starts with it.
+
+    ``loose``: anywhere in a field, even inside a word ("cme" finds Acme).
+    """
     q = fold(query)
     if not q:
         return []
-    words = re.compile(r"(?<!\w)" + re.escape(q) + r"(?!\w)")
+    words = re.compile(re.escape(q) if loose else r"(?<!\w)" + re.escape(q) + r"(?!\w)")
     # Without a blank in q, a text whose casefold lacks q cannot match: most
     # texts are rejected by that one `in` before any folding.
     quick = " " not in q
