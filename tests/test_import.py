@@ -121,7 +121,7 @@ def test_big_photos_are_dropped_before_parsing() -> None:
     ("name", "expected"),
     [
         ("binary.bin", "binary.bin: line 1: this is a binary file"),
-        ("empty.csv", "empty.csv: the file is empty"),
+        ("empty.csv", "empty.csv: line 1: the file is empty"),
         ("unknown-header.csv", "unknown-header.csv: line 1: not a LinkedIn Connections.csv"),
         ("google-latin1.csv", "google-latin1.csv: line 2: not UTF-8 (byte 0xe9)"),
         ("unterminated.vcf", "unterminated.vcf: card 2 (line 5): BEGIN:VCARD has no END:VCARD"),

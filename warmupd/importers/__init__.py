@@ -97,7 +97,7 @@ def parse(data: bytes, label: str, fmt: str = "auto") -> Parsed:
     if len(data) > MAX_BYTES:
         raise too_big(label, len(data))
     if not data.strip():
-        raise ImportFailed(f"{label}: the file is empty; export your contacts again")
+        raise ImportFailed(f"{label}: line 1: the file is empty; export your contacts again")
     text = decode(data, label)
     if fmt == "auto":
         fmt = detect(text, label)
