@@ -208,7 +208,8 @@ def add_person(
     tri = match.triage(book, [rec], circle=circle)
     if tri.known:
         k = tri.known[0]
-        raise Refused(f"{name} is already on your list as {k.as_name} ({k.why}); nothing added")
+        as_ = "" if k.as_name == name else f" as {k.as_name}"
+        raise Refused(f"{name} is already on your list{as_} ({k.why}); nothing added")
     extra: dict[str, Any] = {"topics": tuple(topics) or None, "reach": reach}
     comment = f"added on {now.date().isoformat()} by warmupd add"
     out = Outcome(False)

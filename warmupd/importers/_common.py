@@ -21,8 +21,8 @@ def decode(data: bytes, label: str) -> str:
     refused with the line and byte that gave it away."""
     if data[:4] == b"PK\x03\x04":
         raise ImportFailed(
-            f"{label}: line 1: this is a zip archive or an Excel workbook, not a CSV or vCard file; "
-            "unzip the export, or save the sheet as CSV UTF-8"
+            f"{label}: line 1: this is a zip archive or an Excel workbook, not a CSV or "
+            "vCard file; unzip the export, or save the sheet as CSV UTF-8"
         )
     if data[:3] == b"\xef\xbb\xbf":
         data = data[3:]
