@@ -92,3 +92,14 @@ def test_extras_are_what_the_list_lacks() -> None:
     [k] = match.triage(BOOK, [r]).known
     assert k.extras == ("role CTO", "email bob@x.example", "phone +1 555 0100",
                         "birthday 06-14")
+
+
+def test_a_sample_from_the_example_is_not_a_real_person() -> None:
+    """Would fail if a made-up sample kept a real person of the same name off the list,
+    or if the real one were given the id the loader reserves for the sample."""
+    from warmupd import insert
+
+    b = book.loads("contacts:\n  - name: Ruth Alvarez\n    sample: true\n")
+    tri = match.triage(b, [rec("Ruth Alvarez")])
+    assert [n.record.name for n in tri.new] == ["Ruth Alvarez"]
+    assert insert.unique_ids(b, ["Ruth Alvarez"]) == ["ruth-alvarez-2"]

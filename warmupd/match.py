@@ -224,9 +224,12 @@ def triage(
     a circle of the book (ignoring case) sets it.
     """
     index = Index()
-    for c in book.contacts:
+    # Samples are made-up people from the example file: a real person who
+    # happens to share a sample's name or email is still a new person.
+    real = [c for c in book.contacts if not c.sample]
+    for c in real:
         index.add(identity(c))
-    on_file = len(book.contacts)
+    on_file = len(real)
     circles = {name.casefold(): name for name in book.circles}
     out = Triage(skipped=list(skipped))
     for rec in records:
@@ -235,7 +238,7 @@ def triage(
         if found is not None:
             i, why = found
             person = index.people[i]
-            contact = book.contacts[i] if i < on_file else None
+            contact = real[i] if i < on_file else None
             out.known.append(
                 Known(rec, person.name, why, i >= on_file, _extras(rec, person, contact))
             )
