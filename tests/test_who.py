@@ -32,6 +32,7 @@ contacts:
   - name: Li Wei
     circle: acme alumni
   - name: Dana Acme
+    sample: true
   - name: Priya Natarajan
     company: [Initech, "Globex"]
     role: data scientist
@@ -84,6 +85,7 @@ def test_rows_show_last_talk_and_next_touch_up() -> None:
     assert ("Ruth Alvarez — CTO, ACME Corp\n"
             "  last talked 2026-10-01 (8 weeks ago); next touch-up") in text
     assert "Sam Lee\n  no contact on record yet; paused  (matched: topics)" in text
+    assert "Dana Acme (sample)\n" in text and rows["Dana Acme"]["sample"]
 
 
 def test_who_through_the_cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys) -> None:  # type: ignore[no-untyped-def]

@@ -89,6 +89,7 @@ def rows(hits: list[Hit], history: History, plan: Plan | None) -> list[dict[str,
             "last_contact": last.isoformat() if last else None,
             "next": nxt.day.isoformat() if nxt else None,
             "paused": c.paused,
+            "sample": c.sample,
         })
     return out
 
@@ -101,7 +102,7 @@ def lines(rows_: list[dict[str, Any]], today: date) -> list[str]:
     out = []
     for r in rows_:
         work = ", ".join(filter(None, [", ".join(r["role"]), ", ".join(r["company"])]))
-        head = r["name"] + (f" — {work}" if work else "") + (
+        head = r["name"] + (" (sample)" if r["sample"] else "") + (f" — {work}" if work else "") + (
             f" [{r['circle']}]" if r["circle"] else "")
         last = r["last_contact"]
         talked = (f"last talked {last} ({since_phrase(date.fromisoformat(last), today)} ago)"
