@@ -51,7 +51,7 @@ class Outcome:
         return self.backup is not None
 
 
-def read_export(path: Path, fmt: str) -> importers.Parsed:
+def read_export(path: Path, fmt: str, tag: str = "") -> importers.Parsed:
     label = str(path)
     try:
         size = os.stat(path).st_size
@@ -64,7 +64,7 @@ def read_export(path: Path, fmt: str) -> importers.Parsed:
         raise ImportFailed(f"{label}: is a directory, not an export") from None
     except OSError as e:
         raise ImportFailed(f"{label}: cannot read it: {e.strerror}") from None
-    return importers.parse(data, label, fmt)
+    return importers.parse(data, label, fmt, tag)
 
 
 def _read_book(path: Path) -> tuple[bytes, Book]:
@@ -170,10 +170,9 @@ def import_files(
     records: list[Record] = []
     skipped: list[Skipped] = []
     for f in files:
-        parsed = read_export(f, fmt)
-        tag = f.name
-        records += [dataclasses.replace(r, where=f"{tag} {r.where}") for r in parsed.records]
-        skipped += [dataclasses.replace(s, where=f"{tag} {s.where}") for s in parsed.skipped]
+        parsed = read_export(f, fmt, f"{f.name} ")
+        records += parsed.records
+        skipped += parsed.skipped
         out.sources.append((str(f), parsed.format, len(parsed.records)))
     tri = match.triage(book, records, circle=circle, skipped=skipped)
     names = ", ".join(f"{Path(f).name} ({_LABELS[k]})" for f, k, _ in out.sources)

@@ -191,17 +191,23 @@ class Triage:
     skipped: list[Skipped] = field(default_factory=list)
 
 
+def _simple(text: str) -> str:
+    # Emails and URLs: case and surrounding blanks only, no accent folding.
+    return text.strip().casefold().rstrip("/")
+
+
 def _extras(rec: Record, person: Identity, contact: Contact | None) -> tuple[str, ...]:
     out: list[str] = []
+    out += [f"company {c}" for c in rec.company if fold(c) not in person.companies]
+    if rec.role:
+        roles = {fold(r) for r in contact.role} if contact else set()
+        out += [f"role {r}" for r in rec.role if fold(r) not in roles]
+    for what, mine, theirs in (("email", rec.email, person.email),
+                               ("link", rec.links, person.links)):
+        if mine:
+            known = {_simple(v) for v in theirs}
+            out += [f"{what} {v}" for v in mine if _simple(v) not in known]
     have_phone = [k for k in (phone_key(p) for p in person.phone) if k]
-    for what, mine, theirs in (
-        ("company", rec.company, person.company),
-        ("role", rec.role, contact.role if contact else ()),
-        ("email", rec.email, person.email),
-        ("link", rec.links, person.links),
-    ):
-        known = {fold(v) for v in theirs}
-        out += [f"{what} {v}" for v in mine if fold(v) not in known]
     for p in rec.phone:
         pk = phone_key(p)
         if pk and not any(same_phone(pk, k) for k in have_phone):

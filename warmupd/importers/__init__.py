@@ -90,8 +90,12 @@ def detect(text: str, label: str) -> str:
     )
 
 
-def parse(data: bytes, label: str, fmt: str = "auto") -> Parsed:
-    """Records from one export.  Raises `ImportFailed` for unreadable input."""
+def parse(data: bytes, label: str, fmt: str = "auto", tag: str = "") -> Parsed:
+    """Records from one export.  Raises `ImportFailed` for unreadable input.
+
+    ``tag`` starts every record's ``where`` ("Connections.csv " + "line 12"),
+    so a report over several files says which one.
+    """
     from warmupd.importers._common import decode
 
     if len(data) > MAX_BYTES:
@@ -104,13 +108,13 @@ def parse(data: bytes, label: str, fmt: str = "auto") -> Parsed:
     if fmt == "linkedin":
         from warmupd.importers import linkedin
 
-        return linkedin.parse(text, label)
+        return linkedin.parse(text, label, tag)
     if fmt == "google":
         from warmupd.importers import google
 
-        return google.parse(text, label)
+        return google.parse(text, label, tag)
     if fmt == "vcard":
         from warmupd.importers import vcard
 
-        return vcard.parse(text, label)
+        return vcard.parse(text, label, tag)
     raise ValueError(f"unknown format {fmt!r}")

@@ -45,7 +45,7 @@ def _labels(cell: str | None) -> tuple[str, ...]:
     return tuple(out)
 
 
-def parse(text: str, label: str) -> Parsed:
+def parse(text: str, label: str, tag: str = "") -> Parsed:
     header, body = rows(text, label, is_header)
     legacy = "Given Name" in header
     records: list[Record] = []
@@ -64,7 +64,7 @@ def parse(text: str, label: str) -> Parsed:
             company = values(g("Organization Name"), sep=SEP)
             role = values(g("Organization Title"), sep=SEP)
             labels = _labels(g("Labels"))
-        where = f"line {line}"
+        where = f"{tag}line {line}"
         if not name:
             what = company[0] if company else one_line(g("File As", "") or "") or "(no name)"
             skipped.append(Skipped(where, what, "no person's name (a company or an empty entry)"))

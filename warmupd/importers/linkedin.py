@@ -19,13 +19,13 @@ def is_header(cells: list[str]) -> bool:
     ) and "E-mail 1 - Value" not in have
 
 
-def parse(text: str, label: str) -> Parsed:
+def parse(text: str, label: str, tag: str = "") -> Parsed:
     _, body = rows(text, label, is_header)
     records: list[Record] = []
     skipped: list[Skipped] = []
     for line, row in body:
         name = one_line(f"{row.get('First Name', '')} {row.get('Last Name', '')}")
-        where = f"line {line}"
+        where = f"{tag}line {line}"
         if not name:
             company = one_line(row.get("Company", ""))
             skipped.append(Skipped(where, company or "(empty row)", "no name"))

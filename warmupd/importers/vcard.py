@@ -137,11 +137,11 @@ def _record(card: Any, where: str) -> Record | Skipped:
     )
 
 
-def parse(text: str, label: str) -> Parsed:
+def parse(text: str, label: str, tag: str = "") -> Parsed:
     records: list[Record] = []
     skipped: list[Skipped] = []
     for number, start, body in cards(text, label):
-        where = f"card {number} (line {start})"
+        where = f"{tag}card {number} (line {start})"
         try:
             card = vobject.readOne(body, allowQP=True)
             got = _record(card, where)
