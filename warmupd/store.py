@@ -19,14 +19,28 @@ import os
 import sqlite3
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 from pathlib import Path
 
-from warmupd.model import History, PersonHistory, StoreError, Touch, TouchKind
+from warmupd.model import Activity, History, PersonHistory, StoreError, Touch, TouchKind
 from warmupd.paths import private_dir
 
 BUSY_TIMEOUT_MS = 10_000
+
+
+@dataclass(frozen=True)
+class Event:
+    """One line of ``warmupd history``: a touch (numeric id) or a nudge shown ("n" id)."""
+
+    id: str
+    kind: str  # done | skipped | snoozed | nudged
+    on: date
+    recorded_at: str
+    until: date | None = None
+    note: str | None = None
+    key: str | None = None  # the nudge key, for nudges
+    channel: str | None = None
 
 # Each entry migrates from user_version == index to index + 1.  Append only.
 MIGRATIONS: tuple[str, ...] = (
@@ -262,6 +276,83 @@ class Store:
     def set_meta(self, name: str, value: str) -> None:
         with self._write() as db:
             db.execute("INSERT OR REPLACE INTO meta (name, value) VALUES (?, ?)", (name, value))
+
+    # -- stats, history and undo -------------------------------------------
+
+    def activity(self) -> Activity:
+        """Aggregates for ``stats``: three grouped scans, no per-event objects."""
+        db = self._db
+        done = {
+            date.fromisoformat(day): n
+            for day, n in db.execute(
+                "SELECT on_date, count(*) FROM touches WHERE kind = 'done' GROUP BY on_date"
+            )
+        }
+        first = {
+            pid: date.fromisoformat(day)
+            for pid, day in db.execute(
+                "SELECT person_id, min(on_date) FROM touches GROUP BY person_id"
+            )
+        }
+        # Nudges shown after the person's last recorded action (any kind, by
+        # when it was recorded: a backdated `done` still answers a nudge).
+        # Both stamps are local ISO times, so their first 10 characters are the
+        # local day and string order is time order outside a DST change hour.
+        unanswered: dict[str, list[date]] = {}
+        for pid, day in db.execute(
+            "SELECT n.person_id, substr(n.sent_at, 1, 10) FROM nudges AS n"
+            " LEFT JOIN (SELECT person_id, max(recorded_at) AS at FROM touches"
+            "            GROUP BY person_id) AS t USING (person_id)"
+            " WHERE n.person_id != '' AND (t.at IS NULL OR n.sent_at > t.at)"
+            " ORDER BY n.person_id, n.sent_at"
+        ):
+            unanswered.setdefault(pid, []).append(date.fromisoformat(day))
+        return Activity(done, first, {p: tuple(d) for p, d in unanswered.items()})
+
+    def events(self, person_id: str) -> list[Event]:
+        """Everything recorded about one person, oldest first: touches and nudges shown."""
+        rows = self._db.execute(
+            "SELECT 'touch', id, kind, on_date, until, note, channel, recorded_at"
+            " FROM touches WHERE person_id = :p"
+            " UNION ALL"
+            " SELECT 'nudge', rowid, 'nudged', substr(sent_at, 1, 10), NULL, key, NULL, sent_at"
+            " FROM nudges WHERE person_id = :p"
+            " ORDER BY 8, 2",
+            {"p": person_id},
+        ).fetchall()
+        return [
+            Event(
+                id=(str(rid) if table == "touch" else f"n{rid}"),
+                kind=kind,
+                on=date.fromisoformat(on),
+                until=date.fromisoformat(until) if until else None,
+                note=note if table == "touch" else None,
+                key=note if table == "nudge" else None,
+                channel=channel,
+                recorded_at=at,
+            )
+            for table, rid, kind, on, until, note, channel, at in rows
+        ]
+
+    def undo(self, touch_id: int | None = None) -> Touch | None:
+        """Delete the latest touch, or the one with ``touch_id``; the deleted touch or None.
+
+        Only touches (done, skipped, snoozed: what the user's commands and
+        buttons record) can be undone; nudges shown are facts, not choices.
+        """
+        with self._write() as db:
+            where = "WHERE id = ?" if touch_id is not None else "ORDER BY id DESC LIMIT 1"
+            row = db.execute(
+                "SELECT id, person_id, on_date, kind, until, note, channel FROM touches "
+                + where,
+                (touch_id,) if touch_id is not None else (),
+            ).fetchone()
+            if row is None:
+                return None
+            db.execute("DELETE FROM touches WHERE id = ?", (row[0],))
+        rid, pid, on, kind, until, note, channel = row
+        return Touch(pid, date.fromisoformat(on), TouchKind(kind),
+                     date.fromisoformat(until) if until else None, note, channel, id=rid)
 
     def data_version(self) -> int:
         """Changes whenever another connection commits: the daemon's cue to replan."""
