@@ -201,7 +201,7 @@ def test_streak_counts_weeks_meeting_the_goal_and_this_week_never_breaks_it() ->
     per_day[mon] = 2
     s = compute(book, History(), Activity(per_day), TODAY)
     assert (s.streak, s.best_streak) == (3, 3)
-    assert review_text(s)[0] == "Your week: 5 of 2 reach-outs"
+    assert review_text(s)[0] == "Last week: 5 of 2 reach-outs"
 
 
 def test_weekly_goal_defaults_to_the_plans_demand() -> None:
@@ -232,7 +232,7 @@ def test_suggestion_after_three_nudges_let_pass_names_the_edit() -> None:
                 TODAY)
     (g,) = s.suggestions
     assert g.ignored == 3 and g.suggested_every == 63
-    assert g.edit == "line 17: change Sam Lee's `every: 6w` to `every: 9w`, or add `paused: true`"
+    assert g.edit == "line 17: give Sam Lee `every: 9w` (now 6w), or add `paused: true`"
     assert "Lengthen their cadence, or pause them" in render_text(s)
     # A nudge shown in the last days is still being acted on: not "let pass".
     recent = (*passed[1:], TODAY - timedelta(days=1))

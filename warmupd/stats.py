@@ -166,16 +166,17 @@ def compute(
         source = "plan"
     streak, best = _streaks(per_week, this_monday, weekly_goal)
 
+    # Growth is who warmupd saw arrive: the list it found on its first day is
+    # the starting point, not people added (the chart above still counts them).
+    seen = [d for d in (history.get(c.id).first_seen for c in book.contacts) if d is not None]
+    origin = min(seen, default=today)
+    added = [d for d in seen if origin < d <= today]
     month_start = today.replace(day=1)
-    added_this_month = sum(month_start <= d <= today for d in joined)
+    added_this_month = sum(month_start <= d for d in added)
     last_monday = this_monday - timedelta(weeks=1)
-    added_last_week = sum(last_monday <= d < this_monday for d in joined)
+    added_last_week = sum(last_monday <= d < this_monday for d in added)
     window_start = today - timedelta(days=RATE_WINDOW_DAYS)
-    # People who were in the file when warmupd first saw it all share that
-    # day; they are the starting list, not growth, unless the window is young.
-    first_day = joined[0] if joined else today
-    recent = sum(window_start < d <= today and d != first_day for d in joined)
-    per_day = recent / RATE_WINDOW_DAYS
+    per_day = sum(window_start < d for d in added) / RATE_WINDOW_DAYS
     projected: date | None = None
     if goals.people is not None:
         missing = goals.people - len(book.contacts)
@@ -281,8 +282,8 @@ def _suggestions(active: list[Contact], activity: Activity, today: date) -> tupl
             continue
         longer = math.ceil(c.every * COOLING_FACTOR / 7) * 7
         where = f"line {c.line}: " if c.line else ""
-        edit = (f"{where}change {c.name}'s `every: {_cadence(c.every)}` to "
-                f"`every: {_cadence(longer)}`, or add `paused: true`")
+        edit = (f"{where}give {c.name} `every: {_cadence(longer)}` (now "
+                f"{_cadence(c.every)}), or add `paused: true`")
         out.append(Suggestion(c.id, c.name, passed, c.every, longer, c.line, edit))
     out.sort(key=lambda s: (-s.ignored, s.name, s.id))
     return tuple(out)
@@ -292,9 +293,9 @@ def review_text(s: Stats) -> tuple[str, str]:
     """Title and body of the weekly review: last week against the goal, the
     streak, people added, and the three people to reconnect with first."""
     if s.weekly_goal is not None:
-        title = f"Your week: {s.last_week} of {s.weekly_goal} reach-outs"
+        title = f"Last week: {s.last_week} of {s.weekly_goal} reach-outs"
     else:
-        title = f"Your week: {_plural(s.last_week, 'reach-out')}"
+        title = f"Last week: {_plural(s.last_week, 'reach-out')}"
     lines: list[str] = []
     if s.people == 0:
         title = "Your weekly review"

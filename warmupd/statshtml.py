@@ -168,8 +168,8 @@ def _the_list(s: Stats) -> str:
         out.append(f'<line class="goal" x1="{left}" x2="{w}" y1="{y(s.people_goal):.1f}" '
                    f'y2="{y(s.people_goal):.1f}"><title>goal: {s.people_goal}</title></line>')
     out.append("</svg>")
-    lines = [f"{plural(s.people, 'person', 'people')} now, "
-             f"{sizes[0]} {plural(n, 'week')} ago."]
+    lines = [f"{plural(s.people, 'person', 'people')} now; "
+             f"{sizes[0]} at the start of the chart, {plural(n, 'week')} ago."]
     if s.new_per_month is not None:
         lines.append(f"Added this month: {s.added_this_month} of {s.new_per_month}.")
     else:
