@@ -15,12 +15,12 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
-
 from conftest import need
+
 from warmupd.cli import main
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
-import statsdemo  # type: ignore[import-not-found]  # noqa: E402
+import statsdemo  # type: ignore[import-not-found]
 
 
 class Dom(HTMLParser):
