@@ -203,7 +203,8 @@ def test_store_activity_matches_the_events(tmp_path: Path) -> None:
             st.record_nudge("sam", f"s{d}", now - timedelta(days=d))
             st.record_nudge("ruth", f"r{d}", now - timedelta(days=d, hours=1))
         st.record_nudge("ana", "a1", now - timedelta(days=2))
-        a = st.activity()
+        h, a = st.stats_inputs()
+        assert h == st.history()
     assert a.done_per_day == {now.date() - timedelta(days=40): 2,
                               now.date() - timedelta(days=3): 1, date(2026, 1, 5): 1}
     assert a.first_touch == {"ruth": now.date() - timedelta(days=40), "sam": date(2026, 1, 5)}
@@ -233,3 +234,28 @@ def test_goals_and_review_are_validated_with_locations() -> None:
     ]
     with pytest.raises(BookError, match="by: needs people:"):
         book.loads("settings:\n  goals: {by: 2027-01-01}\ncontacts: []\n")
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_stats_inputs_history_equals_the_event_by_event_history(tmp_path: Path,
+                                                                seed: int) -> None:
+    """The grouped queries give exactly `Store.history`: same-day ties, notes on any kind,
+    snoozes with and without a later touch, nudges for people with no touches."""
+    import random
+
+    rng = random.Random(seed)
+    now = datetime(2026, 11, 30, 10, 0, tzinfo=UTC)
+    with Store(tmp_path / "h.sqlite3") as st:
+        for i in range(120):
+            pid = rng.choice(["ruth", "sam", "ana", "zoe"])
+            kind = rng.choice(list(TouchKind))
+            day = now.date() - timedelta(days=rng.randrange(15))
+            st.record(pid, kind, day, now=now + timedelta(minutes=i),
+                      until=day + timedelta(days=rng.randrange(1, 30))
+                      if kind is TouchKind.SNOOZED else None,
+                      note=rng.choice([None, "", " ", f"note {i}"]))
+        for i in range(30):
+            st.record_nudge(rng.choice(["ruth", "sam", "ana", "kim"]), f"k{i}",
+                            now + timedelta(minutes=rng.randrange(200)))
+        st.mark_seen(["ruth", "lee"], now.date())
+        assert st.stats_inputs()[0] == st.history()

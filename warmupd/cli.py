@@ -484,7 +484,8 @@ def _stats_of(b: Book, st: Store, today: date, weeks: int = 26) -> Any:
     from warmupd import stats
 
     st.mark_seen((c.id for c in b.contacts), today)
-    return stats.compute(b, st.history(), st.activity(), today, weeks=weeks)
+    history, activity = st.stats_inputs()
+    return stats.compute(b, history, activity, today, weeks=weeks)
 
 
 @cli.command()
