@@ -145,7 +145,18 @@ def compute(
             w = monday(day)
             per_week[w] = per_week.get(w, 0) + n
 
-    since = {c.id: known_since(c, history, activity, today) for c in book.contacts}
+    since: dict[str, date] = {}
+    seen: list[date] = []  # first-seen days in the store, for growth below
+    first_touch = activity.first_touch
+    for c in book.contacts:  # known_since, inlined: this loop runs per person
+        h = history.get(c.id)
+        earliest = h.first_seen
+        if earliest is not None:
+            seen.append(earliest)
+        for d in (c.last, first_touch.get(c.id)):
+            if d is not None and (earliest is None or d < earliest):
+                earliest = d
+        since[c.id] = earliest or today
     joined = sorted(since.values())
 
     def size_at(day: date) -> int:
@@ -168,7 +179,6 @@ def compute(
 
     # Growth is who warmupd saw arrive: the list it found on its first day is
     # the starting point, not people added (the chart above still counts them).
-    seen = [d for d in (history.get(c.id).first_seen for c in book.contacts) if d is not None]
     origin = min(seen, default=today)
     added = [d for d in seen if origin < d <= today]
     month_start = today.replace(day=1)

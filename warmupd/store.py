@@ -288,7 +288,7 @@ class Store:
         for touches and by (sent_at, rowid) for nudges.
         """
         db = self._db
-        people: dict[str, PersonHistory] = {}
+        rows: dict[str, tuple[str | None, ...]] = {}
         first: dict[str, date] = {}
         acted: dict[str, str] = {}
         # NOT INDEXED: a scan plus a temporary b-tree beats walking the
@@ -304,18 +304,10 @@ class Store:
             " max(CASE WHEN note != '' THEN on_date || printf('%012d', id) || note END)"
             " FROM touches NOT INDEXED GROUP BY person_id"
         ):
-            people[pid] = PersonHistory(
-                last_done=date.fromisoformat(done) if done else None,
-                last_skip=date.fromisoformat(skip) if skip else None,
-                touches=n,
-                snoozed_on=date.fromisoformat(snooze[:10]) if snooze else None,
-                snoozed_until=date.fromisoformat(snooze[22:]) if snooze and snooze[22:] else None,
-                last_note=note[22:] if note else None,
-            )
+            rows[pid] = (done, skip, n, snooze, note)
             first[pid] = date.fromisoformat(first_on)
             acted[pid] = acted_at
-        for pid, seen in db.execute("SELECT person_id, first_seen FROM people"):
-            people[pid] = replace(people.get(pid, _EMPTY), first_seen=date.fromisoformat(seen))
+        seen = dict(db.execute("SELECT person_id, first_seen FROM people").fetchall())
         # Nudges shown after the person's last recorded action (any kind, by
         # when it was recorded: a backdated `done` still answers a nudge) were
         # let pass.  Both stamps are local ISO times: their first 10 characters
@@ -328,9 +320,22 @@ class Store:
             latest[pid] = (key, sent)
             if pid and (pid not in acted or sent > acted[pid]):
                 unanswered.setdefault(pid, []).append(date.fromisoformat(sent[:10]))
-        for pid, (key, sent) in latest.items():
-            people[pid] = replace(people.get(pid, _EMPTY), nudge_key=key,
-                                  nudged_on=datetime.fromisoformat(sent).date())
+        day = date.fromisoformat
+        people: dict[str, PersonHistory] = {}
+        for pid in rows.keys() | seen.keys() | latest.keys():
+            done, skip, n, snooze, note = rows.get(pid, (None, None, 0, None, None))
+            first_seen, nudge = seen.get(pid), latest.get(pid)
+            people[pid] = PersonHistory(
+                last_done=day(done) if done else None,
+                last_skip=day(skip) if skip else None,
+                touches=int(n or 0),
+                snoozed_on=day(snooze[:10]) if snooze else None,
+                snoozed_until=day(snooze[22:]) if snooze and snooze[22:] else None,
+                last_note=note[22:] if note else None,
+                first_seen=day(first_seen) if first_seen else None,
+                nudge_key=nudge[0] if nudge else None,
+                nudged_on=datetime.fromisoformat(nudge[1]).date() if nudge else None,
+            )
         done_per_day = {
             date.fromisoformat(day): n
             for day, n in db.execute(
