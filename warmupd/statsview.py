@@ -29,6 +29,7 @@ JSON shape (version 1; keys are only ever added)::
 
 from __future__ import annotations
 
+import re
 import textwrap
 from datetime import date
 from typing import Any
@@ -41,6 +42,7 @@ CHART_ROWS = 6
 SPARK_WEEKS = 40  # the list sparkline and its caption stay within 80 columns
 MAX_CHART_WEEKS = 60  # one column per week; more would not fit in 80 columns
 _EIGHTHS = " ▁▂▃▄▅▆▇█"
+_CODE = re.compile(r"`[^`\n]*`")
 _GREEN, _YELLOW, _BLUE, _DIM, _BOLD, _RESET = (
     "\x1b[32m", "\x1b[33m", "\x1b[34m", "\x1b[2m", "\x1b[1m", "\x1b[0m"
 )
@@ -133,8 +135,10 @@ def _wrap(line: str) -> str:
     if len(line) <= WIDTH or "\x1b" in line:
         return line
     indent = len(line) - len(line.lstrip(" "))
-    return "\n".join(textwrap.wrap(line, WIDTH, subsequent_indent=" " * (indent + 2),
-                                    break_on_hyphens=False))
+    # A `code span` (an edit to make) is never split across lines.
+    glued = _CODE.sub(lambda m: m.group().replace(" ", "\0"), line)
+    return "\n".join(textwrap.wrap(glued, WIDTH, subsequent_indent=" " * (indent + 2),
+                                    break_on_hyphens=False)).replace("\0", " ")
 
 
 def _heading(paint: _Paint, text: str) -> str:
