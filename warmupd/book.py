@@ -42,6 +42,7 @@ except ImportError:  # PyYAML built without libyaml: same semantics, slower
     _LIBYAML = False
 
 from warmupd.model import (
+    NOTIFIERS,
     WEEKDAYS,
     Birthday,
     Book,
@@ -784,13 +785,10 @@ def _file_size(node: Node) -> int:
     raise _Invalid(f"expected a size like 2MiB, 512KiB or a number of bytes, got {_describe(node)}")
 
 
-_NOTIFIERS = ("auto", "desktop", "plyer", "command", "log")
-
-
 def _notifier(node: Node) -> str:
     v = _nonempty(node)
-    if v not in _NOTIFIERS:
-        raise _Invalid(f"expected one of {', '.join(_NOTIFIERS)}, got {_quoted(v)}")
+    if v not in NOTIFIERS:
+        raise _Invalid(f"expected one of {', '.join(NOTIFIERS)}, got {_quoted(v)}")
     return v
 
 

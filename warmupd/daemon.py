@@ -61,7 +61,7 @@ from warmupd.model import (
     TouchKind,
     TouchUp,
 )
-from warmupd.notify import Action, Notifier, NotifyError, Nudge, make_notifier
+from warmupd.notify import Action, Notifier, NotifyError, Nudge, Reshow, Shown, make_notifier
 from warmupd.paths import atomic_write, sweep_stale_temps
 from warmupd.planner import plan as make_plan
 from warmupd.publish import CalendarFiles, Publisher
@@ -175,8 +175,10 @@ class Daemon:
         await self.reload()
         if self.notifier is None:
             settings = self.book.settings if self.book else Settings()
-            self.notifier = await make_notifier(settings, self._on_action_threadsafe, log)
+            self.notifier = await make_notifier(settings, self._on_action_threadsafe, log,
+                                                on_closed=self._on_closed)
         self.status.notifier = self.notifier.name
+        await self._resume_on_screen()
         if self._error_nudge is not None:  # the file was bad before we could notify
             await self._notify_error()
         last = self.store.last_nudge()
@@ -347,7 +349,7 @@ class Daemon:
         """One "contact file has errors" notification per broken spell, not one per save."""
         if self._error_nudge is None or self._error_notified or self.notifier is None:
             return
-        self._error_notified = await self._show(self._error_nudge)
+        self._error_notified = await self._show(self._error_nudge) is not None
 
     def _reload_status(self, ok: bool, message: str) -> None:
         self.status.last_reload = {"at": self._now().isoformat(timespec="seconds"),
@@ -472,16 +474,12 @@ class Daemon:
                 complete = False
         else:
             for t in pending:
-                c = people[t.person_id]
-                nudge = Nudge(
-                    key=t.nudge_key, person_id=t.person_id,
-                    title=views.nudge_title(c, t, self.history),
-                    body=views.nudge_body(c, t, self.book, self.history),
-                )
-                if not await self._show(nudge):
+                nudge = self._nudge(t)
+                shown = await self._show(nudge)
+                if shown is None:
                     complete = False
                     break  # stays due: the next tick tries again
-                self._record_nudge(t, now)
+                self._record_nudge(t, now, shown)
         # Unanswered nudges from earlier days are mentioned once more, then left
         # to `warmupd today`: never a daily re-send.
         start_of_day = datetime.combine(now.date(), datetime.min.time(), self.zone)
@@ -501,23 +499,52 @@ class Daemon:
         if complete:
             self._passed_for = (now.date(), self._plan_gen)
 
-    def _record_nudge(self, t: TouchUp, now: datetime) -> None:
-        self.store.record_nudge(t.person_id, t.nudge_key, now)
+    def _nudge(self, t: TouchUp) -> Nudge:
+        assert self.book is not None
+        c = self.book.by_id()[t.person_id]
+        return Nudge(key=t.nudge_key, person_id=t.person_id,
+                     title=views.nudge_title(c, t, self.history),
+                     body=views.nudge_body(c, t, self.book, self.history))
+
+    def _record_nudge(self, t: TouchUp, now: datetime, shown: Shown | None = None) -> None:
+        """Only after a proven showing: ``shown`` is the backend's receipt."""
+        where = (shown.server, shown.nid) if shown is not None else ("", 0)
+        self.store.record_nudge(t.person_id, t.nudge_key, now, *where)
         self._nudged.add((t.person_id, t.nudge_key))
         self._store_version = self.store.data_version()
         self.status.last_delivery = {
             "at": now.isoformat(timespec="seconds"), "person": t.person_id, "name": t.name,
         }
 
-    async def _show(self, nudge: Nudge) -> bool:
+    async def _show(self, nudge: Nudge) -> Shown | None:
+        """The backend's proof of showing, or None: then nothing may be recorded."""
         if self.notifier is None:
-            return False
+            return None
         try:
-            await self.notifier.show(nudge)
+            return await self.notifier.show(nudge)
         except NotifyError as exc:
             log.error("could not show %r: %s; it stays due", nudge.title, exc)
-            return False
-        return True
+            return None
+
+    async def _resume_on_screen(self) -> None:
+        """Nudges still on screen from before a restart get working buttons again.
+
+        A nudge still due is shown again in place of its notification; one
+        answered meanwhile is withdrawn.  See DesktopBackend.resume.
+        """
+        old = self.store.on_screen()
+        if not old or self.notifier is None or self.plan is None:
+            return
+        due = {(t.person_id, t.nudge_key): t
+               for t in (*self.plan.waiting, *self.plan.on(self._now().date()))}
+        items = [Reshow(Shown("desktop", "before a restart", server, nid),
+                        self._nudge(due[p, k]) if (p, k) in due else None)
+                 for p, k, server, nid in old]
+        for (p, k, _, _), new in zip(old, await self.notifier.resume(items), strict=True):
+            self.store.set_on_screen(p, k, *((new.server, new.nid) if new else ("", 0)))
+
+    def _on_closed(self, shown: Shown) -> None:
+        self.store.closed_on_screen(shown.server, shown.nid)
 
     def _update_next(self) -> None:
         if self.plan is None:

@@ -21,6 +21,8 @@ WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 # The daemon's heartbeat period; the systemd unit's WatchdogSec is a multiple.
 HEARTBEAT_SECONDS = 30
+# The `notifier:` setting's values: book validates against it, notify dispatches on it.
+NOTIFIERS = ("auto", "desktop", "plyer", "command", "log")
 
 
 class ExitCode(enum.IntEnum):

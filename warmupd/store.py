@@ -76,6 +76,13 @@ MIGRATIONS: tuple[str, ...] = (
     ) WITHOUT ROWID;
     ALTER TABLE nudges ADD COLUMN reminded INTEGER NOT NULL DEFAULT 0;
     """,
+    # 3: the desktop notification a nudge is on screen as (server instance and
+    # its id), so a restarted daemon can bring its buttons back; NULL once it
+    # was answered or closed, and for every other backend.
+    """
+    ALTER TABLE nudges ADD COLUMN server TEXT;
+    ALTER TABLE nudges ADD COLUMN nid INTEGER;
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 _EMPTY = PersonHistory()
@@ -235,14 +242,44 @@ class Store:
 
     # -- nudges ----------------------------------------------------------
 
-    def record_nudge(self, person_id: str, key: str, now: datetime) -> bool:
-        """Record that a nudge was shown; False if that key was already recorded."""
+    def record_nudge(
+        self, person_id: str, key: str, now: datetime, server: str = "", nid: int = 0
+    ) -> bool:
+        """Record that a nudge was shown; False if that key was already recorded.
+
+        ``server`` and ``nid`` name the desktop notification it is on screen as.
+        """
         with self._write() as db:
             cur = db.execute(
-                "INSERT OR IGNORE INTO nudges (person_id, key, sent_at) VALUES (?, ?, ?)",
-                (person_id, key, now.isoformat()),
+                "INSERT OR IGNORE INTO nudges (person_id, key, sent_at, server, nid) "
+                "VALUES (?, ?, ?, ?, ?)",
+                (person_id, key, now.isoformat(), server or None, nid or None),
             )
         return cur.rowcount == 1
+
+    def on_screen(self) -> list[tuple[str, str, str, int]]:
+        """(person, key, server, id) of nudges whose desktop notification may be open."""
+        rows = self._db.execute(
+            "SELECT person_id, key, server, nid FROM nudges "
+            "WHERE server IS NOT NULL AND nid IS NOT NULL ORDER BY rowid"
+        ).fetchall()
+        return [(p, k, s, int(n)) for p, k, s, n in rows]
+
+    def set_on_screen(self, person_id: str, key: str, server: str = "", nid: int = 0) -> None:
+        """The nudge's notification now (empty server: none, it closed or went away)."""
+        with self._write() as db:
+            db.execute(
+                "UPDATE nudges SET server = ?, nid = ? WHERE person_id = ? AND key = ?",
+                (server or None, nid or None, person_id, key),
+            )
+
+    def closed_on_screen(self, server: str, nid: int) -> None:
+        """The notification ``nid`` of ``server`` left the screen."""
+        with self._write() as db:
+            db.execute(
+                "UPDATE nudges SET server = NULL, nid = NULL WHERE server = ? AND nid = ?",
+                (server, nid),
+            )
 
     def nudged(self) -> set[tuple[str, str]]:
         return {(p, k) for p, k in self._db.execute("SELECT person_id, key FROM nudges")}
