@@ -68,9 +68,13 @@ def due(book: Book, store: Store, now: datetime) -> str | None:
 
 
 async def deliver(
-    book: Book, store: Store, now: datetime, show: Callable[[Nudge], Awaitable[bool]]
+    book: Book, store: Store, now: datetime, show: Callable[[Nudge], Awaitable[object]]
 ) -> bool:
-    """Show this week's review if it is due and not shown yet; True once shown."""
+    """Show this week's review if it is due and not shown yet; True once shown.
+
+    ``show`` returns a receipt (anything true) only when the notification was
+    shown; the week is recorded only then.
+    """
     key = due(book, store, now)
     if key is None:
         return False
