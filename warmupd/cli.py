@@ -28,6 +28,7 @@ from warmupd.model import BookError, ExitCode, WarmupdError
 if TYPE_CHECKING:
     from warmupd.model import Book, Contact, FeedSettings, History, Plan
     from warmupd.publish import CalendarFiles
+    from warmupd.stats import Stats
     from warmupd.store import Store
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -480,7 +481,7 @@ def feed_rotate(file: Path | None) -> None:
 # -- progress: stats, review, history, undo (issue 9) ------------------------
 
 
-def _stats_of(b: Book, st: Store, today: date, weeks: int = 26) -> Any:
+def _stats_of(b: Book, st: Store, today: date, weeks: int = 26) -> Stats:
     from warmupd import stats
 
     st.mark_seen((c.id for c in b.contacts), today)

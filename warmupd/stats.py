@@ -145,18 +145,7 @@ def compute(
             w = monday(day)
             per_week[w] = per_week.get(w, 0) + n
 
-    since: dict[str, date] = {}
-    seen: list[date] = []  # first-seen days in the store, for growth below
-    first_touch = activity.first_touch
-    for c in book.contacts:  # known_since, inlined: this loop runs per person
-        h = history.get(c.id)
-        earliest = h.first_seen
-        if earliest is not None:
-            seen.append(earliest)
-        for d in (c.last, first_touch.get(c.id)):
-            if d is not None and (earliest is None or d < earliest):
-                earliest = d
-        since[c.id] = earliest or today
+    since = {c.id: known_since(c, history, activity, today) for c in book.contacts}
     joined = sorted(since.values())
 
     def size_at(day: date) -> int:
@@ -179,6 +168,7 @@ def compute(
 
     # Growth is who warmupd saw arrive: the list it found on its first day is
     # the starting point, not people added (the chart above still counts them).
+    seen = [d for d in (history.get(c.id).first_seen for c in book.contacts) if d is not None]
     origin = min(seen, default=today)
     added = [d for d in seen if origin < d <= today]
     month_start = today.replace(day=1)
@@ -305,7 +295,7 @@ def review_text(s: Stats) -> tuple[str, str]:
     if s.weekly_goal is not None:
         title = f"Last week: {s.last_week} of {s.weekly_goal} reach-outs"
     else:
-        title = f"Last week: {_plural(s.last_week, 'reach-out')}"
+        title = f"Last week: {plural(s.last_week, 'reach-out')}"
     lines: list[str] = []
     if s.people == 0:
         title = "Your weekly review"
@@ -320,11 +310,11 @@ def review_text(s: Stats) -> tuple[str, str]:
         lines.append("A quiet week. One message today gets things moving again.")
     if s.streak:
         best = f" (best: {s.best_streak})" if s.best_streak > s.streak else " (your best yet)"
-        lines.append(f"Streak: {_plural(s.streak, 'week')} in a row{best}.")
+        lines.append(f"Streak: {plural(s.streak, 'week')} in a row{best}.")
     elif s.best_streak:
-        lines.append(f"Your best streak so far: {_plural(s.best_streak, 'week')}.")
+        lines.append(f"Your best streak so far: {plural(s.best_streak, 'week')}.")
     if s.added_last_week:
-        lines.append(f"Added last week: {_plural(s.added_last_week, 'person', 'people')}.")
+        lines.append(f"Added last week: {plural(s.added_last_week, 'person', 'people')}.")
     if s.reconnect:
         names = ", ".join(r.name for r in s.reconnect[:3])
         lines.append(f"Reconnect with: {names}.")
@@ -333,5 +323,6 @@ def review_text(s: Stats) -> tuple[str, str]:
     return title, "\n".join(lines)
 
 
-def _plural(n: int, one: str, many: str | None = None) -> str:
+def plural(n: int, one: str, many: str | None = None) -> str:
+    """``1 week``, ``2 weeks``, ``3 people``."""
     return f"{n} {one if n == 1 else (many or one + 's')}"

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 from html import escape
 
-from warmupd.stats import Stats, review_text
-from warmupd.statsview import plural, since_words
+from warmupd.stats import Stats, plural, review_text
+from warmupd.statsview import since_words
 
 _CSS = """
 :root { --warm: #2e8b57; --cooling: #d4a017; --cold: #4a7fb5; --ink: #222; --muted: #666; }

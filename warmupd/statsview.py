@@ -34,7 +34,7 @@ import textwrap
 from datetime import date
 from typing import Any
 
-from warmupd.stats import Stats, Warmth, review_text
+from warmupd.stats import Stats, Warmth, plural, review_text
 
 JSON_VERSION = 1
 WIDTH = 80
@@ -93,10 +93,6 @@ class _Paint:
 
     def __call__(self, code: str, text: str) -> str:
         return f"{code}{text}{_RESET}" if self.color and text.strip() else text
-
-
-def plural(n: int, one: str, many: str | None = None) -> str:
-    return f"{n} {one if n == 1 else (many or one + 's')}"
 
 
 def since_words(days: int) -> str:
