@@ -43,6 +43,7 @@ except ImportError:  # PyYAML built without libyaml: same semantics, slower
 
 from warmupd.model import (
     NOTIFIERS,
+    SAMPLE_PREFIX,
     WEEKDAYS,
     Birthday,
     Book,
@@ -940,6 +941,7 @@ _CONTACT: dict[str, Callable[[Node], Any]] = {
     "notes": _nonempty,
     "paused": _boolean,
     "paused_until": _date,
+    "sample": _boolean,
 }
 _TOP_KEYS = frozenset({"settings", "circles", "contacts"})
 _SETTINGS_KEYS = frozenset(_SETTINGS) | {"feed"}
@@ -1203,6 +1205,8 @@ class _Walker:
         kw = {key: field(e, key, where, check) for key, check in _CONTACT.items() if key in e}
         if name is None or cid is None or len(self.errors) > n_err:
             return None
+        if kw.get("sample"):
+            cid = SAMPLE_PREFIX + cid
         return Contact(
             id=cid,
             name=name,

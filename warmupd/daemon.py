@@ -181,13 +181,9 @@ class Daemon:
         await self._resume_on_screen()
         if self._error_nudge is not None:  # the file was bad before we could notify
             await self._notify_error()
-        last = self.store.last_nudge()
-        if last is not None and self.book is not None:  # survives restarts in `status`
-            person = self.book.by_id().get(last[0])
-            self.status.last_delivery = {"at": last[2].isoformat(timespec="seconds"),
-                                         "person": last[0],
-                                         "name": person.name if person else last[0]}
-        if self.store.get_meta("last_slot") is None:
+        self._last_delivery()
+        first_run = self.store.get_meta("last_slot") is None
+        if first_run:
             # First run ever: nothing was missed before this moment.
             self.store.set_meta("last_slot", self._now().isoformat())
         if self._watch:
@@ -203,6 +199,22 @@ class Daemon:
         sd_notify("READY=1")
         log.info("ready: %d people, notifications: %s", self.status.people, self.notifier.name)
         await self.tick()  # catch up on anything that fell due while we were down
+        if first_run and not self._nudged:
+            await self._show_a_sample()
+
+    async def _show_a_sample(self) -> None:
+        """On a first run, nudge the first planned sample at once, whatever the day and
+        hour, so a newcomer sees warmupd work within a minute.  Real people keep their slots."""
+        if self.plan is None or self.book is None:
+            return
+        t = next((t for t in self.plan.touchups() if views.is_sample(t.person_id)), None)
+        if t is not None:
+            c = self.book.by_id()[t.person_id]
+            if await self._show(Nudge(key=t.nudge_key, person_id=t.person_id,
+                                      title=views.nudge_title(c, t, self.history),
+                                      body=views.nudge_body(c, t, self.book, self.history))):
+                self._record_nudge(t, self._now())
+                self._update_next()
 
     async def run(self) -> None:
         """start(), then serve until SIGTERM/SIGINT; SIGHUP reloads."""
@@ -340,8 +352,10 @@ class Daemon:
 
         if old is None or when(old) != when(new):
             self._schedule_slot()
-        self._reload_status(True, f"{len(new.contacts)} people")
-        log.info("loaded %s: %d people", self.contact_file, len(new.contacts))
+        people = views.people_summary(new) if new.contacts else views.no_people(self.contact_file)
+        self._reload_status(True, people)
+        log.log(logging.INFO if new.contacts else logging.WARNING, "loaded %s: %s",
+                self.contact_file, people)
         if old is not None:
             await self.tick()
 
@@ -350,6 +364,17 @@ class Daemon:
         if self._error_nudge is None or self._error_notified or self.notifier is None:
             return
         self._error_notified = await self._show(self._error_nudge) is not None
+
+    def _last_delivery(self) -> None:
+        """``status`` shows the latest delivery from the store: it survives restarts."""
+        last = self.store.last_nudge()
+        if last is None or self.book is None:
+            self.status.last_delivery = None
+            return
+        person = self.book.by_id().get(last[0])
+        self.status.last_delivery = {"at": last[2].isoformat(timespec="seconds"),
+                                     "person": last[0],
+                                     "name": person.name if person else last[0]}
 
     def _reload_status(self, ok: bool, message: str) -> None:
         self.status.last_reload = {"at": self._now().isoformat(timespec="seconds"),
@@ -360,6 +385,8 @@ class Daemon:
         """Recompute history and plan; callers hold the lock."""
         assert self.book is not None
         today = self._now().date()
+        if self.store.forget_samples(self.book.by_id()):  # deleted samples leave no trace
+            self._last_delivery()
         self.store.mark_seen((c.id for c in self.book.contacts), today)
         self.history = self.store.history()
         self.plan = make_plan(self.book, self.history, today)
@@ -465,7 +492,7 @@ class Daemon:
         people = self.book.by_id()
         complete = True
         if len(pending) > self.book.settings.max_burst:
-            title, body = views.summary_text([t.name for t in pending])
+            title, body = views.summary_text([views.who(t.name, t.person_id) for t in pending])
             if await self._show(Nudge(key="", person_id="", title=title, body=body,
                                       actions=False)):
                 for t in pending:
@@ -487,7 +514,7 @@ class Daemon:
             [(t.person_id, t.nudge_key) for t in self.plan.waiting], before=start_of_day
         )
         if waiting:
-            names = [people[p].name for p in waiting if p in people]
+            names = [views.who(people[p].name, p) for p in waiting if p in people]
             if await self._show(Nudge(
                 key="", person_id="", actions=False,
                 title="Still on your list",
@@ -556,7 +583,7 @@ class Daemon:
             if todo and slot is not None:
                 self.status.next_nudge = {
                     "at": max(slot, now).isoformat(timespec="seconds"),
-                    "people": [t.name for t in todo],
+                    "people": [views.who(t.name, t.person_id) for t in todo],
                 }
                 break
         else:

@@ -246,9 +246,9 @@ def _streak(s: Stats, paint: _Paint) -> list[str]:
         lines.append(f"  {paint(_GREEN, plural(s.streak, 'week'))} in a row.{best}")
     elif s.best_streak:
         lines.append(f"  Your best so far: {plural(s.best_streak, 'week')}. "
-                     f"{goal} reach-outs this week start a new streak.")
+                     f"{plural(goal, 'reach-out')} this week would start a new streak.")
     else:
-        lines.append(f"  Your first week with {goal} reach-outs starts your streak.")
+        lines.append(f"  Your first week with {plural(goal, 'reach-out')} starts your streak.")
     return lines
 
 

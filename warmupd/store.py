@@ -23,7 +23,15 @@ from dataclasses import dataclass, replace
 from datetime import date, datetime
 from pathlib import Path
 
-from warmupd.model import Activity, History, PersonHistory, StoreError, Touch, TouchKind
+from warmupd.model import (
+    SAMPLE_PREFIX,
+    Activity,
+    History,
+    PersonHistory,
+    StoreError,
+    Touch,
+    TouchKind,
+)
 from warmupd.paths import private_dir
 
 BUSY_TIMEOUT_MS = 10_000
@@ -239,6 +247,30 @@ class Store:
             with self._write() as db:
                 db.executemany("INSERT OR IGNORE INTO people VALUES (?, ?)", new)
         return len(new)
+
+    def forget_samples(self, keep: Iterable[str]) -> int:
+        """Delete all that was recorded for made-up people no longer in the book.
+
+        Samples (ids starting with SAMPLE_PREFIX) show the product working on a
+        first run; once the user deletes them, nothing about them may linger
+        in history, status or stats.  Returns how many ids were forgotten.
+        A read-only look first: every plan calls this, and it rarely writes.
+        """
+        # ":" + 1 == ";": the range is every id with the prefix, via each table's index.
+        hi = SAMPLE_PREFIX[:-1] + chr(ord(SAMPLE_PREFIX[-1]) + 1)
+        found = {pid for (pid,) in self._db.execute(
+            "SELECT person_id FROM people WHERE person_id >= ?1 AND person_id < ?2 "
+            "UNION SELECT person_id FROM touches WHERE person_id >= ?1 AND person_id < ?2 "
+            "UNION SELECT person_id FROM nudges WHERE person_id >= ?1 AND person_id < ?2",
+            (SAMPLE_PREFIX, hi),
+        )}
+        gone = sorted(found - set(keep))
+        if gone:
+            with self._write() as db:
+                for table in ("people", "touches", "nudges"):
+                    db.executemany(f"DELETE FROM {table} WHERE person_id = ?",
+                                   [(p,) for p in gone])
+        return len(gone)
 
     # -- nudges ----------------------------------------------------------
 
