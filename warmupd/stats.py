@@ -299,8 +299,8 @@ def review_text(s: Stats) -> tuple[str, str]:
     lines: list[str] = []
     if s.people == 0:
         title = "Your weekly review"
-        lines.append("Your list is empty: add a few people to get started (`warmupd add`, "
-                     "or edit the contact file).")
+        lines.append("Your list is empty: add a few people to your contact file to get "
+                     "started.")
         return title, "\n".join(lines)
     if s.weekly_goal is not None and s.last_week >= s.weekly_goal:
         lines.append("You met your weekly goal. Well done!")
