@@ -28,6 +28,7 @@ from warmupd.model import BookError, ExitCode, WarmupdError
 if TYPE_CHECKING:
     from warmupd.model import Book, Contact, FeedSettings, History, Plan
     from warmupd.publish import CalendarFiles
+    from warmupd.stats import Stats
     from warmupd.store import Store
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -228,6 +229,9 @@ def _record(file: Path | None, name: str, kind: str, *, on: date | None = None,
         raise click.BadParameter(f"{on} is in the future; today is {now.date()}",
                                  param_hint="'--on'")
     day = on or now.date()
+    if day > now.date():
+        raise click.BadParameter(f"{day} is in the future (today is {now.date()}); record a "
+                                 "talk today or on a past date", param_hint="--on")
     until = now.date() + timedelta(days=until_days) if until_days is not None else None
     with _store() as st:
         st.record(person.id, TouchKind(kind), day, now=now, until=until, note=note,
@@ -542,6 +546,121 @@ def feed_rotate(file: Path | None) -> None:
     click.echo("New feed URLs (the old one no longer works):")
     for url in feed_urls(b.settings.feed, token, _feed_port(b.settings.feed)):
         click.echo(url)
+
+
+# -- progress: stats, review, history, undo (issue 9) ------------------------
+
+
+def _stats_of(b: Book, st: Store, today: date, weeks: int = 26) -> Stats:
+    from warmupd import stats, views
+
+    st.forget_samples(b.by_id())  # as _plan does: deleted samples leave no trace
+    st.mark_seen((c.id for c in b.contacts), today)
+    note = views.samples_note(b)
+    if note:  # on stderr, so --json and --html output stay clean
+        click.echo(f"Note: the numbers include samples. {note}", err=True)
+    history, activity = st.stats_inputs()
+    return stats.compute(b, history, activity, today, weeks=weeks)
+
+
+@cli.command()
+@_file_option
+@click.option("--weeks", type=click.IntRange(1, 520), default=26, show_default=True,
+              help="How many weeks back the activity and list charts go.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.option("--html", "html", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Write a self-contained HTML page with charts to this file.")
+def stats(file: Path | None, weeks: int, as_json: bool, html: Path | None) -> None:
+    """Your progress: activity, the list, streak, warmth per circle, who to reconnect with."""
+    import os
+
+    from warmupd import statsview
+
+    b = _load(file)
+    with _store() as st:
+        s = _stats_of(b, st, _now(b).date(), weeks)
+    if html is not None:
+        from warmupd.paths import atomic_write
+        from warmupd.statshtml import render_html
+
+        atomic_write(html, render_html(s).encode(), mode=0o644)
+        click.echo(f"Wrote {html}")
+    elif as_json:
+        click.echo(json.dumps(statsview.to_json(s), indent=2, ensure_ascii=False))
+    else:
+        color = sys.stdout.isatty() and not os.environ.get("NO_COLOR")
+        click.echo(statsview.render_text(s, color=color), nl=False, color=color)
+
+
+@cli.command()
+@_file_option
+def review(file: Path | None) -> None:
+    """The weekly review, now: last week against the goal, the streak, who to reconnect with."""
+    from warmupd import statsview
+
+    b = _load(file)
+    with _store() as st:
+        s = _stats_of(b, st, _now(b).date())
+    click.echo(statsview.render_review(s), nl=False)
+
+
+@cli.command()
+@_file_option
+@click.argument("name")
+def history(file: Path | None, name: str) -> None:
+    """Every event recorded for NAME, with the id `warmupd undo ID` takes."""
+    from warmupd import book
+
+    b = _load(file)
+    person = book.resolve(b, name)
+    with _store() as st:
+        events = st.events(person.id)
+    if not events:
+        click.echo(f"Nothing recorded for {person.name} yet.")
+        return
+    click.echo(f"{person.name} ({person.id}):")
+    for e in events:
+        what = {"done": "talked", "skipped": "skipped", "snoozed": f"snoozed until {e.until}",
+                "nudged": "nudge shown"}.get(e.kind, e.kind)
+        via = f" via {e.channel}" if e.channel else ""
+        note = f" — {e.note}" if e.note else ""
+        click.echo(f"  {e.id:>6}  {e.on}  {what}{via}{note}")
+
+
+@cli.command()
+@_file_option
+@click.argument("event_id", required=False, type=int, metavar="[ID]")
+def undo(file: Path | None, event_id: int | None) -> None:
+    """Remove the last touch you recorded (done, skip, snooze), or the one with ID."""
+    from warmupd import planner
+
+    b = _load(file)
+    today = _now(b).date()
+    with _store() as st:
+        _, before = _plan(b, st, today)
+        removed = st.undo(event_id)
+        if removed is None:
+            raise WarmupdError("nothing to undo" if event_id is None
+                               else f"no recorded touch has the id {event_id} "
+                                    "(see `warmupd history NAME`)")
+        after = planner.plan(b, st.history(), today)
+    person = b.by_id().get(removed.person_id)
+    who = person.name if person else removed.person_id
+    note = f" ({removed.note})" if removed.note else ""
+    click.echo(f"Removed #{removed.id}: {removed.kind} {who} on {removed.on}{note}.")
+    old, new = before.next_for(removed.person_id), after.next_for(removed.person_id)
+    fmt = "{:%a %Y-%m-%d}".format
+    if old != new:
+        click.echo(f"{who}: next touch-up " + (fmt(old.day) if old else "none") + " → "
+                   + (fmt(new.day) if new else "none in the horizon") + ".")
+    else:
+        click.echo(f"{who}: the plan is unchanged.")
+    slots = {(t.person_id, t.day) for t in before.touchups()}
+    slots ^= {(t.person_id, t.day) for t in after.touchups()}
+    others = {p for p, _ in slots} - {removed.person_id}
+    if others:
+        n = len(others)
+        click.echo(f"{n} other {'person' if n == 1 else 'people'} moved in the plan too.")
 
 
 def _print_error(exc: BaseException) -> None:

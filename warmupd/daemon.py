@@ -47,7 +47,7 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from warmupd import book as bookmod
-from warmupd import views
+from warmupd import review, views
 from warmupd.clock import zone as settings_zone
 from warmupd.model import (
     HEARTBEAT_SECONDS,
@@ -467,6 +467,7 @@ class Daemon:
             now = self._now()
             if now.date() != self.plan.today or self.store.data_version() != self._store_version:
                 self._replan()
+            await review.deliver(self.book, self.store, now, self._show)  # weekly, once
             slot = self._previous_slot(now)  # the latest slot at or before now
             last_raw = self.store.get_meta("last_slot")
             last = datetime.fromisoformat(last_raw) if last_raw else now
