@@ -5,6 +5,7 @@ Each test names the finding it pins; it failed on the server that had it.
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import logging
 import re
@@ -143,10 +144,8 @@ def stalled_writer(port: int, token: str, requests: int) -> socket.socket:
     s.settimeout(10)
     s.connect(("127.0.0.1", port))
     s.setblocking(False)
-    try:
+    with contextlib.suppress(BlockingIOError):
         s.send(get_line(token) * requests)  # what the kernel takes; the rest is never sent
-    except BlockingIOError:
-        pass
     return s
 
 
