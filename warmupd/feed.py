@@ -383,8 +383,8 @@ class FeedServer:
         conn.setup = setup
 
         def done(task: asyncio.Task[object]) -> None:
-            if task.cancelled() or task.exception() is not None:
-                client.close()
+            if not task.cancelled() and task.exception() is not None:
+                client.close()  # no transport was made: the socket is still ours
                 self._forget(conn)
 
         setup.add_done_callback(done)
@@ -528,7 +528,7 @@ class _Connection(asyncio.Protocol):
         self.server = server
         self.h11 = h11.Connection(h11.SERVER, max_incomplete_event_size=server.max_head_bytes)
         self.transport: asyncio.Transport | None = None
-        self.setup: asyncio.Task[object] | None = None
+        self.setup: asyncio.Task[object] | None = None  # held: the loop keeps tasks weakly
         self.loop = asyncio.get_running_loop()
         self.since = self.loop.time()  # when the current wait (head or stall) began
         self.waiting = True  # for a request head
@@ -558,6 +558,9 @@ class _Connection(asyncio.Protocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.Transport)
         self.transport = transport
+        if self.dying:  # evicted or stopped between accept() and now
+            transport.abort()
+            return
         transport.set_write_buffer_limits(high=_CHUNK, low=_CHUNK // 4)
         peer = transport.get_extra_info("peername")
         if isinstance(peer, tuple) and len(peer) >= 2:
@@ -605,14 +608,13 @@ class _Connection(asyncio.Protocol):
     # -- the request cycle --
 
     def abort(self) -> None:
-        if self.dying or self.lost or self.transport is None:
-            if self.transport is None and self.setup is not None:
-                self.setup.cancel()
+        if self.dying or self.lost:
             return
         self.dying = True
         self.server._dying += 1
         self._cancel_timer()
-        self.transport.abort()
+        if self.transport is not None:  # else connection_made aborts at once
+            self.transport.abort()
 
     def _process(self) -> None:
         """Answer every complete request in the buffer, up to a batch."""
