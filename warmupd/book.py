@@ -42,6 +42,8 @@ except ImportError:  # PyYAML built without libyaml: same semantics, slower
     _LIBYAML = False
 
 from warmupd.model import (
+    NOTIFIERS,
+    SAMPLE_PREFIX,
     WEEKDAYS,
     Birthday,
     Book,
@@ -782,13 +784,10 @@ def _file_size(node: Node) -> int:
     raise _Invalid(f"expected a size like 2MiB, 512KiB or a number of bytes, got {_describe(node)}")
 
 
-_NOTIFIERS = ("auto", "desktop", "plyer", "command", "log")
-
-
 def _notifier(node: Node) -> str:
     v = _nonempty(node)
-    if v not in _NOTIFIERS:
-        raise _Invalid(f"expected one of {', '.join(_NOTIFIERS)}, got {_quoted(v)}")
+    if v not in NOTIFIERS:
+        raise _Invalid(f"expected one of {', '.join(NOTIFIERS)}, got {_quoted(v)}")
     return v
 
 
@@ -871,6 +870,7 @@ _CONTACT: dict[str, Callable[[Node], Any]] = {
     "notes": _nonempty,
     "paused": _boolean,
     "paused_until": _date,
+    "sample": _boolean,
 }
 _TOP_KEYS = frozenset({"settings", "circles", "contacts"})
 _SETTINGS_KEYS = frozenset(_SETTINGS) | {"feed"}
@@ -1134,6 +1134,8 @@ class _Walker:
         kw = {key: field(e, key, where, check) for key, check in _CONTACT.items() if key in e}
         if name is None or cid is None or len(self.errors) > n_err:
             return None
+        if kw.get("sample"):
+            cid = SAMPLE_PREFIX + cid
         return Contact(
             id=cid,
             name=name,

@@ -21,6 +21,8 @@ WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 # The daemon's heartbeat period; the systemd unit's WatchdogSec is a multiple.
 HEARTBEAT_SECONDS = 30
+# The `notifier:` setting's values: book validates against it, notify dispatches on it.
+NOTIFIERS = ("auto", "desktop", "plyer", "command", "log")
 
 
 class ExitCode(enum.IntEnum):
@@ -120,6 +122,13 @@ class Birthday:
             return date(year, self.month, self.day - 1)
 
 
+# Ids of made-up people (`sample: true`, set by the example file) start with
+# this.  A colon is never part of an id written in the file, so what is
+# recorded for a sample can never mix with a real person's history, and the
+# store can forget it once the sample leaves the file.
+SAMPLE_PREFIX = "sample:"
+
+
 @dataclass(frozen=True)
 class Contact:
     id: str
@@ -133,6 +142,7 @@ class Contact:
     notes: str | None = None
     paused: bool = False
     paused_until: date | None = None
+    sample: bool = False  # a made-up person from the example; its id has SAMPLE_PREFIX
     line: int = 0  # where the entry starts in the file, for messages
 
     @property
@@ -255,13 +265,21 @@ class Capacity:
         return self.per_day > self.daily_limit
 
     def message(self) -> str:
-        head = (
-            f"{self.people} people need {self.per_day:.1f} touch-ups per allowed day; "
-            f"daily_limit is {self.daily_limit}"
-        )
+        who = "1 person needs" if self.people == 1 else f"{self.people} people need"
+        head = f"{who} {self._rate()}; daily_limit is {self.daily_limit}"
         if self.overloaded:
             return head + ": raise it, add days, or lengthen cadences"
         return head
+
+    def _rate(self) -> str:
+        # Below one a day, "0.0 touch-ups" says nothing: give the interval instead.
+        if self.per_day <= 0:
+            return "no touch-ups"
+        if self.per_day < 0.95:
+            every = round(1 / self.per_day)
+            return "about 1 touch-up every " + ("allowed day" if every == 1
+                                                else f"{every} allowed days")
+        return f"{self.per_day:.1f} touch-ups per allowed day"
 
 
 @dataclass(frozen=True)

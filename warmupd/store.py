@@ -23,7 +23,7 @@ from dataclasses import replace
 from datetime import date, datetime
 from pathlib import Path
 
-from warmupd.model import History, PersonHistory, StoreError, Touch, TouchKind
+from warmupd.model import SAMPLE_PREFIX, History, PersonHistory, StoreError, Touch, TouchKind
 from warmupd.paths import private_dir
 
 BUSY_TIMEOUT_MS = 10_000
@@ -61,6 +61,13 @@ MIGRATIONS: tuple[str, ...] = (
         value TEXT NOT NULL
     ) WITHOUT ROWID;
     ALTER TABLE nudges ADD COLUMN reminded INTEGER NOT NULL DEFAULT 0;
+    """,
+    # 3: the desktop notification a nudge is on screen as (server instance and
+    # its id), so a restarted daemon can bring its buttons back; NULL once it
+    # was answered or closed, and for every other backend.
+    """
+    ALTER TABLE nudges ADD COLUMN server TEXT;
+    ALTER TABLE nudges ADD COLUMN nid INTEGER;
     """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
@@ -219,16 +226,70 @@ class Store:
                 db.executemany("INSERT OR IGNORE INTO people VALUES (?, ?)", new)
         return len(new)
 
+    def forget_samples(self, keep: Iterable[str]) -> int:
+        """Delete all that was recorded for made-up people no longer in the book.
+
+        Samples (ids starting with SAMPLE_PREFIX) show the product working on a
+        first run; once the user deletes them, nothing about them may linger
+        in history, status or stats.  Returns how many ids were forgotten.
+        A read-only look first: every plan calls this, and it rarely writes.
+        """
+        # ":" + 1 == ";": the range is every id with the prefix, via each table's index.
+        hi = SAMPLE_PREFIX[:-1] + chr(ord(SAMPLE_PREFIX[-1]) + 1)
+        found = {pid for (pid,) in self._db.execute(
+            "SELECT person_id FROM people WHERE person_id >= ?1 AND person_id < ?2 "
+            "UNION SELECT person_id FROM touches WHERE person_id >= ?1 AND person_id < ?2 "
+            "UNION SELECT person_id FROM nudges WHERE person_id >= ?1 AND person_id < ?2",
+            (SAMPLE_PREFIX, hi),
+        )}
+        gone = sorted(found - set(keep))
+        if gone:
+            with self._write() as db:
+                for table in ("people", "touches", "nudges"):
+                    db.executemany(f"DELETE FROM {table} WHERE person_id = ?",
+                                   [(p,) for p in gone])
+        return len(gone)
+
     # -- nudges ----------------------------------------------------------
 
-    def record_nudge(self, person_id: str, key: str, now: datetime) -> bool:
-        """Record that a nudge was shown; False if that key was already recorded."""
+    def record_nudge(
+        self, person_id: str, key: str, now: datetime, server: str = "", nid: int = 0
+    ) -> bool:
+        """Record that a nudge was shown; False if that key was already recorded.
+
+        ``server`` and ``nid`` name the desktop notification it is on screen as.
+        """
         with self._write() as db:
             cur = db.execute(
-                "INSERT OR IGNORE INTO nudges (person_id, key, sent_at) VALUES (?, ?, ?)",
-                (person_id, key, now.isoformat()),
+                "INSERT OR IGNORE INTO nudges (person_id, key, sent_at, server, nid) "
+                "VALUES (?, ?, ?, ?, ?)",
+                (person_id, key, now.isoformat(), server or None, nid or None),
             )
         return cur.rowcount == 1
+
+    def on_screen(self) -> list[tuple[str, str, str, int]]:
+        """(person, key, server, id) of nudges whose desktop notification may be open."""
+        rows = self._db.execute(
+            "SELECT person_id, key, server, nid FROM nudges "
+            "WHERE server IS NOT NULL AND nid IS NOT NULL ORDER BY rowid"
+        ).fetchall()
+        return [(p, k, s, int(n)) for p, k, s, n in rows]
+
+    def set_on_screen(self, person_id: str, key: str, server: str = "", nid: int = 0) -> None:
+        """The nudge's notification now (empty server: none, it closed or went away)."""
+        with self._write() as db:
+            db.execute(
+                "UPDATE nudges SET server = ?, nid = ? WHERE person_id = ? AND key = ?",
+                (server or None, nid or None, person_id, key),
+            )
+
+    def closed_on_screen(self, server: str, nid: int) -> None:
+        """The notification ``nid`` of ``server`` left the screen."""
+        with self._write() as db:
+            db.execute(
+                "UPDATE nudges SET server = NULL, nid = NULL WHERE server = ? AND nid = ?",
+                (server, nid),
+            )
 
     def nudged(self) -> set[tuple[str, str]]:
         return {(p, k) for p, k in self._db.execute("SELECT person_id, key FROM nudges")}
