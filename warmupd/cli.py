@@ -28,6 +28,7 @@ from warmupd.model import BookError, ExitCode, WarmupdError
 if TYPE_CHECKING:
     from warmupd.model import Book, Contact, FeedSettings, History, Plan
     from warmupd.publish import CalendarFiles
+    from warmupd.stats import Stats
     from warmupd.store import Store
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -228,6 +229,9 @@ def _record(file: Path | None, name: str, kind: str, *, on: date | None = None,
         raise click.BadParameter(f"{on} is in the future; today is {now.date()}",
                                  param_hint="'--on'")
     day = on or now.date()
+    if day > now.date():
+        raise click.BadParameter(f"{day} is in the future (today is {now.date()}); record a "
+                                 "talk today or on a past date", param_hint="--on")
     until = now.date() + timedelta(days=until_days) if until_days is not None else None
     with _store() as st:
         st.record(person.id, TouchKind(kind), day, now=now, until=until, note=note,
@@ -548,6 +552,121 @@ def feed_rotate(file: Path | None) -> None:
         click.echo(url)
 
 
+# -- progress: stats, review, history, undo (issue 9) ------------------------
+
+
+def _stats_of(b: Book, st: Store, today: date, weeks: int = 26) -> Stats:
+    from warmupd import stats, views
+
+    st.forget_samples(b.by_id())  # as _plan does: deleted samples leave no trace
+    st.mark_seen((c.id for c in b.contacts), today)
+    note = views.samples_note(b)
+    if note:  # on stderr, so --json and --html output stay clean
+        click.echo(f"Note: the numbers include samples. {note}", err=True)
+    history, activity = st.stats_inputs()
+    return stats.compute(b, history, activity, today, weeks=weeks)
+
+
+@cli.command()
+@_file_option
+@click.option("--weeks", type=click.IntRange(1, 520), default=26, show_default=True,
+              help="How many weeks back the activity and list charts go.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.option("--html", "html", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Write a self-contained HTML page with charts to this file.")
+def stats(file: Path | None, weeks: int, as_json: bool, html: Path | None) -> None:
+    """Your progress: activity, the list, streak, warmth per circle, who to reconnect with."""
+    import os
+
+    from warmupd import statsview
+
+    b = _load(file)
+    with _store() as st:
+        s = _stats_of(b, st, _now(b).date(), weeks)
+    if html is not None:
+        from warmupd.paths import atomic_write
+        from warmupd.statshtml import render_html
+
+        atomic_write(html, render_html(s).encode(), mode=0o644)
+        click.echo(f"Wrote {html}")
+    elif as_json:
+        click.echo(json.dumps(statsview.to_json(s), indent=2, ensure_ascii=False))
+    else:
+        color = sys.stdout.isatty() and not os.environ.get("NO_COLOR")
+        click.echo(statsview.render_text(s, color=color), nl=False, color=color)
+
+
+@cli.command()
+@_file_option
+def review(file: Path | None) -> None:
+    """The weekly review, now: last week against the goal, the streak, who to reconnect with."""
+    from warmupd import statsview
+
+    b = _load(file)
+    with _store() as st:
+        s = _stats_of(b, st, _now(b).date())
+    click.echo(statsview.render_review(s), nl=False)
+
+
+@cli.command()
+@_file_option
+@click.argument("name")
+def history(file: Path | None, name: str) -> None:
+    """Every event recorded for NAME, with the id `warmupd undo ID` takes."""
+    from warmupd import book
+
+    b = _load(file)
+    person = book.resolve(b, name)
+    with _store() as st:
+        events = st.events(person.id)
+    if not events:
+        click.echo(f"Nothing recorded for {person.name} yet.")
+        return
+    click.echo(f"{person.name} ({person.id}):")
+    for e in events:
+        what = {"done": "talked", "skipped": "skipped", "snoozed": f"snoozed until {e.until}",
+                "nudged": "nudge shown"}.get(e.kind, e.kind)
+        via = f" via {e.channel}" if e.channel else ""
+        note = f" — {e.note}" if e.note else ""
+        click.echo(f"  {e.id:>6}  {e.on}  {what}{via}{note}")
+
+
+@cli.command()
+@_file_option
+@click.argument("event_id", required=False, type=int, metavar="[ID]")
+def undo(file: Path | None, event_id: int | None) -> None:
+    """Remove the last touch you recorded (done, skip, snooze), or the one with ID."""
+    from warmupd import planner
+
+    b = _load(file)
+    today = _now(b).date()
+    with _store() as st:
+        _, before = _plan(b, st, today)
+        removed = st.undo(event_id)
+        if removed is None:
+            raise WarmupdError("nothing to undo" if event_id is None
+                               else f"no recorded touch has the id {event_id} "
+                                    "(see `warmupd history NAME`)")
+        after = planner.plan(b, st.history(), today)
+    person = b.by_id().get(removed.person_id)
+    who = person.name if person else removed.person_id
+    note = f" ({removed.note})" if removed.note else ""
+    click.echo(f"Removed #{removed.id}: {removed.kind} {who} on {removed.on}{note}.")
+    old, new = before.next_for(removed.person_id), after.next_for(removed.person_id)
+    fmt = "{:%a %Y-%m-%d}".format
+    if old != new:
+        click.echo(f"{who}: next touch-up " + (fmt(old.day) if old else "none") + " → "
+                   + (fmt(new.day) if new else "none in the horizon") + ".")
+    else:
+        click.echo(f"{who}: the plan is unchanged.")
+    slots = {(t.person_id, t.day) for t in before.touchups()}
+    slots ^= {(t.person_id, t.day) for t in after.touchups()}
+    others = {p for p, _ in slots} - {removed.person_id}
+    if others:
+        n = len(others)
+        click.echo(f"{n} other {'person' if n == 1 else 'people'} moved in the plan too.")
+
+
 @cli.command()
 @_file_option
 @click.option("--dry-run", is_flag=True, help="Only print what would change.")
@@ -607,3 +726,79 @@ def main(argv: list[str] | None = None) -> int:
 
 if __name__ == "__main__":
     sys.exit(main())
+
+
+# -- bringing people in: import, add, who (logic in enlist, insert, who) ------
+
+
+@cli.command("import")
+@_file_option
+@click.argument("exports", nargs=-1, required=True,
+                type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--format", "fmt", type=click.Choice(["auto", "linkedin", "google", "vcard"]),
+              default="auto", show_default=True, help="Tell the format from the content, or say.")
+@click.option("--circle", default=None, help="Put everyone added in this circle.")
+@click.option("--every", default=None, help="Cadence for everyone added (10d, 6w, 2m).")
+@click.option("--dry-run", is_flag=True, help="Show who would be added; change nothing.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def import_(file: Path | None, exports: tuple[Path, ...], fmt: str, circle: str | None,
+            every: str | None, dry_run: bool, as_json: bool) -> None:
+    """Add the people of LinkedIn, Google Contacts or vCard EXPORTS to the list."""
+    from warmupd import enlist, paths
+
+    out = enlist.import_files(_contact_file(file), exports, fmt=fmt, circle=circle, every=every,
+                              dry_run=dry_run, now=_clock_now(), state_dir=paths.state_dir())
+    click.echo(json.dumps(enlist.as_json(out), indent=2, ensure_ascii=False) if as_json
+               else "\n".join(enlist.report(out)))
+
+
+@cli.command()
+@_file_option
+@click.argument("name")
+@click.option("--circle", default=None)
+@click.option("--every", default=None, help="Cadence (10d, 6w, 2m).")
+@click.option("--reach", default=None, help="How you reach them (free text).")
+@click.option("--email", multiple=True)
+@click.option("--phone", multiple=True)
+@click.option("--company", default=None)
+@click.option("--topic", "topics", multiple=True, help="Something to ask about (repeatable).")
+@click.option("--note", default=None)
+def add(file: Path | None, name: str, circle: str | None, every: str | None, reach: str | None,
+        email: tuple[str, ...], phone: tuple[str, ...], company: str | None,
+        topics: tuple[str, ...], note: str | None) -> None:
+    """Add NAME to the contact file (refused if they are already on it)."""
+    from warmupd import enlist, paths
+
+    out = enlist.add_person(_contact_file(file), name, circle=circle, every=every, reach=reach,
+                            email=email, phone=phone, company=company, topics=topics, note=note,
+                            now=_clock_now(), state_dir=paths.state_dir())
+    click.echo("\n".join(enlist.report(out)))
+
+
+@cli.command()
+@_file_option
+@click.argument("query")
+@click.option("--loose", is_flag=True, help="Match inside words too, not only whole words.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def who(file: Path | None, query: str, loose: bool, as_json: bool) -> None:
+    """Who do you know at QUERY?  Searches company, role, topics, notes, circle and name."""
+    from warmupd import who as whomod
+    from warmupd.model import History
+
+    b = _load(file)
+    hits = whomod.search(b, query, loose=loose)
+    now = _now(b)
+    history, p = History(), None
+    if hits:  # only then is the plan worth making, for the "next touch-up" column
+        with _store() as st:
+            history, p = _plan(b, st, now.date())
+    rows = whomod.rows(hits, history, p)
+    click.echo(json.dumps(whomod.as_json(query, rows), indent=2, ensure_ascii=False) if as_json
+               else "\n".join(whomod.lines(rows, now.date()) or [f"Nobody matches {query!r}."]))
+
+
+def _clock_now() -> datetime:
+    from warmupd import clock
+    from warmupd.model import Settings
+
+    return clock.now(Settings())  # before the book is read: the system's zone

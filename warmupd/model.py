@@ -113,6 +113,25 @@ class CalDavSettings:
 
 
 @dataclass(frozen=True)
+class Goals:
+    """What the user wants their list to become (``settings.goals``); all optional."""
+
+    people: int | None = None  # how big the list should grow ...
+    by: date | None = None  # ... and by when
+    touches_per_week: int | None = None  # None: the plan's own demand, sum of 7/cadence
+    new_per_month: int | None = None
+
+
+@dataclass(frozen=True)
+class Review:
+    """When the weekly review is sent (``settings.review``)."""
+
+    enabled: bool = True  # False: `review: false`
+    day: int = 0  # date.weekday(): Monday
+    at: time = time(9, 0)
+
+
+@dataclass(frozen=True)
 class Settings:
     nudge_at: time = time(9, 30)
     days: frozenset[int] = frozenset({0, 1, 2, 3, 4})  # date.weekday() numbers
@@ -130,6 +149,8 @@ class Settings:
     caldav: CalDavSettings | None = None  # off when absent
     push: tuple[str, ...] = ()  # Apprise URLs that also get each nudge
     push_config: str | None = None  # or an Apprise config file (keeps secrets out)
+    goals: Goals = field(default_factory=Goals)
+    review: Review = field(default_factory=Review)
 
 
 @dataclass(frozen=True)
@@ -166,6 +187,12 @@ class Contact:
     notes: str | None = None
     paused: bool = False
     paused_until: date | None = None
+    # Optional, each one value or a list in the file; imports fill them in.
+    company: tuple[str, ...] = ()
+    role: tuple[str, ...] = ()
+    email: tuple[str, ...] = ()
+    phone: tuple[str, ...] = ()
+    links: tuple[str, ...] = ()
     sample: bool = False  # a made-up person from the example; its id has SAMPLE_PREFIX
     line: int = 0  # where the entry starts in the file, for messages
 
@@ -335,3 +362,18 @@ class Plan:
 
 def horizon_end(today: date, horizon_days: int) -> date:
     return today + timedelta(days=horizon_days - 1)
+
+
+@dataclass(frozen=True)
+class Activity:
+    """What ``stats`` reads from the store besides the condensed history.
+
+    Kept small on purpose: daily counts and per-person dates, aggregated by
+    the store, so 150k events never become 150k Python objects.
+    """
+
+    done_per_day: Mapping[date, int] = field(default_factory=dict)  # "done" touches per day
+    first_touch: Mapping[str, date] = field(default_factory=dict)  # earliest touch per person
+    # Local days of the nudges shown to a person after their last done/skip/snooze,
+    # oldest first: the nudges they let pass.
+    unanswered: Mapping[str, tuple[date, ...]] = field(default_factory=dict)
