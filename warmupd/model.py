@@ -1,10 +1,10 @@
 """The vocabulary of warmupd: frozen dataclasses shared by every layer.
 
-Owns: Settings, Contact, Book, Touch, History, TouchUp, Plan and the error
-types that carry an exit status.  Stdlib only.
+Owns: Settings, Contact, Book, Touch, History, TouchUp, Plan.  Stdlib only
+(the error types live in warmupd.errors).
 
 Must not: read the clock, touch the file system, or import anything from the
-rest of the package.  Everything here is a plain value that the pure core
+rest of the package but warmupd.errors.  Everything here is a plain value that the pure core
 (planner, openers, ics) computes with and the adapters produce or consume.
 """
 
@@ -17,28 +17,18 @@ from datetime import date, time, timedelta
 from functools import cached_property
 from pathlib import Path
 
+# The error types live in warmupd.errors; re-exported for the modules that
+# raise them next to the values they describe (book, store).
+from warmupd.errors import BookError as BookError
+from warmupd.errors import ExitCode as ExitCode
+from warmupd.errors import PersonNotFound as PersonNotFound
+from warmupd.errors import StoreError as StoreError
+from warmupd.errors import WarmupdError as WarmupdError
+
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 # The daemon's heartbeat period; the systemd unit's WatchdogSec is a multiple.
 HEARTBEAT_SECONDS = 30
-
-
-class ExitCode(enum.IntEnum):
-    """Exit statuses of the CLI; one per kind of failure so scripts can branch."""
-
-    OK = 0
-    ERROR = 1
-    USAGE = 2
-    INVALID_BOOK = 3
-    NOT_FOUND = 4
-    STORE = 5
-    SERVICE = 6
-
-
-class WarmupdError(Exception):
-    """Base of every error the CLI turns into a message and an exit code."""
-
-    exit_code: ExitCode = ExitCode.ERROR
 
 
 @dataclass(frozen=True)
@@ -54,24 +44,6 @@ class Problem:
     def __str__(self) -> str:
         tag = "warning: " if self.severity == "warning" else ""
         return f"{self.path}:{self.line}:{self.col}: {tag}{self.message}"
-
-
-class BookError(WarmupdError):
-    """The contact file could not be loaded; carries every problem found."""
-
-    exit_code = ExitCode.INVALID_BOOK
-
-    def __init__(self, problems: list[Problem] | tuple[Problem, ...]) -> None:
-        self.problems = tuple(problems)
-        super().__init__("\n".join(str(p) for p in self.problems))
-
-
-class PersonNotFound(WarmupdError):
-    exit_code = ExitCode.NOT_FOUND
-
-
-class StoreError(WarmupdError):
-    exit_code = ExitCode.STORE
 
 
 @dataclass(frozen=True)
