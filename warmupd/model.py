@@ -185,6 +185,11 @@ def effective_last(contact: Contact, hist: PersonHistory) -> date | None:
     return max(contact.last, hist.last_done)
 
 
+def cycle_key(cycle: str, snooze: date | None) -> str:
+    """A nudge key without its ask number: the cycle, re-armed by a snooze."""
+    return f"{cycle}~{snooze.isoformat()}" if snooze else cycle
+
+
 @dataclass(frozen=True)
 class TouchUp:
     """One planned reach-out: a person on a day, for one cycle."""
@@ -207,7 +212,7 @@ class TouchUp:
         person is nudged again when the snooze ends; so does a nudge that went
         unanswered for a while (``#ask``).
         """
-        key = f"{self.cycle}~{self.snooze.isoformat()}" if self.snooze else self.cycle
+        key = cycle_key(self.cycle, self.snooze)
         return f"{key}#{self.ask}" if self.ask > 1 else key
 
     @property
