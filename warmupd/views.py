@@ -12,7 +12,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from warmupd.model import Book, Contact, History, Plan, TouchUp, effective_last
+from warmupd.model import Book, Contact, History, PersonHistory, Plan, TouchUp, effective_last
 from warmupd.openers import opener, since_phrase
 
 # Bumped only when a key is removed or changes meaning; adding keys is compatible.
@@ -73,17 +73,35 @@ def last_talked(contact: Contact, t: TouchUp, history: History) -> str:
     return f"last talked {since_phrase(last, t.day)} ago"
 
 
+def summary_lines(contact: Contact | None, t: TouchUp, hist: PersonHistory) -> list[str]:
+    """What to know before reaching out: the one text for the nudge's body, the
+    calendar event's DESCRIPTION and the CLI's ``today``/``show``.
+
+    ``contact`` is None for a touch-up whose person left the book (a stale plan
+    in the calendar): it still shows what the store knows.
+    """
+    lines = []
+    if contact is not None and contact.reach:
+        lines.append(f"Reach: {contact.reach}")
+    if contact is not None and contact.topics:
+        lines.append("Topics: " + ", ".join(contact.topics))
+    last = effective_last(contact, hist) if contact is not None else hist.last_done
+    lines.append(f"Last contact: {last.isoformat() if last else 'never'}")
+    if hist.last_note:
+        lines.append(f"Last note: {hist.last_note}")
+    if t.snooze:
+        lines.append(f"Snoozed until {t.snooze.isoformat()}")
+    return lines
+
+
 def touchup_lines(contact: Contact, t: TouchUp, book: Book, history: History) -> list[str]:
     """The block the CLI prints for one touch-up in ``today`` and ``show``."""
-    row = touchup_row(contact, t, book, history)
+    hist = history.get(contact.id)
     lines = [f"{contact.name} — {last_talked(contact, t, history)}"]
     if t.late_days > 0:
-        lines[0] += f" (due {row['due']}, {t.late_days} days late)"
-    lines.append(f"  “{row['opener']}”")
-    if contact.reach:
-        lines.append(f"  reach: {contact.reach}")
-    if row["last_note"]:
-        lines.append(f"  last note: {row['last_note']}")
+        lines[0] += f" (due {t.due.isoformat()}, {t.late_days} days late)"
+    lines.append(f"  “{opener(contact, t, book.settings, hist)}”")
+    lines += ["  " + line for line in summary_lines(contact, t, hist)]
     return lines
 
 
@@ -93,12 +111,8 @@ def nudge_title(contact: Contact, t: TouchUp, history: History) -> str:
 
 def nudge_body(contact: Contact, t: TouchUp, book: Book, history: History) -> str:
     hist = history.get(contact.id)
-    parts = [f"Suggested opener: {opener(contact, t, book.settings, hist)}"]
-    if contact.reach:
-        parts.append(f"Reach: {contact.reach}")
-    if hist.last_note:
-        parts.append(f"Last note: {hist.last_note}")
-    return "\n".join(parts)
+    opening = f"Suggested opener: {opener(contact, t, book.settings, hist)}"
+    return "\n".join([opening, *summary_lines(contact, t, hist)])
 
 
 def summary_text(names: list[str]) -> tuple[str, str]:
