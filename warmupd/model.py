@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from datetime import date, time, timedelta
 from functools import cached_property
 from pathlib import Path
+from typing import Any, ClassVar
 
 # The error types live in warmupd.errors; re-exported for the modules that
 # raise them next to the values they describe (book, store).
@@ -25,14 +26,42 @@ from warmupd.errors import PersonNotFound as PersonNotFound
 from warmupd.errors import StoreError as StoreError
 from warmupd.errors import WarmupdError as WarmupdError
 
+
+# Each model class is a frozen dataclass whose __repr__, __eq__ and __hash__
+# come from _Value instead of being generated: dataclass compiles every
+# generated method from source at import, and those three cost two thirds of
+# this module's import time, which every CLI command pays.  Same semantics:
+# equal when the class and every field are equal; hashable when every field is.
+class _Value:
+    __slots__ = ()
+    __dataclass_fields__: ClassVar[dict[str, Any]]
+
+    def _values(self) -> tuple[object, ...]:
+        return tuple(getattr(self, f) for f in self.__dataclass_fields__)
+
+    def __repr__(self) -> str:
+        fields = self.__dataclass_fields__
+        inner = ", ".join(f"{f}={getattr(self, f)!r}" for f in fields)
+        return f"{type(self).__qualname__}({inner})"
+
+    def __eq__(self, other: object) -> bool:
+        if other.__class__ is not self.__class__:
+            return NotImplemented
+        assert isinstance(other, _Value)
+        return self._values() == other._values()
+
+    def __hash__(self) -> int:
+        return hash(self._values())
+
+
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 # The daemon's heartbeat period; the systemd unit's WatchdogSec is a multiple.
 HEARTBEAT_SECONDS = 30
 
 
-@dataclass(frozen=True)
-class Problem:
+@dataclass(frozen=True, repr=False, eq=False)
+class Problem(_Value):
     """One finding about the contact file, located as file:line:col (1-based)."""
 
     path: str
@@ -46,8 +75,8 @@ class Problem:
         return f"{self.path}:{self.line}:{self.col}: {tag}{self.message}"
 
 
-@dataclass(frozen=True)
-class FeedSettings:
+@dataclass(frozen=True, repr=False, eq=False)
+class FeedSettings(_Value):
     """How the calendar feed is built and served (see the calendar issue)."""
 
     bind: str = "127.0.0.1"
@@ -61,8 +90,8 @@ class FeedSettings:
     enabled: bool = True
 
 
-@dataclass(frozen=True)
-class Settings:
+@dataclass(frozen=True, repr=False, eq=False)
+class Settings(_Value):
     nudge_at: time = time(9, 30)
     days: frozenset[int] = frozenset({0, 1, 2, 3, 4})  # date.weekday() numbers
     daily_limit: int = 3
@@ -78,8 +107,8 @@ class Settings:
     feed: FeedSettings = field(default_factory=FeedSettings)
 
 
-@dataclass(frozen=True)
-class Birthday:
+@dataclass(frozen=True, repr=False, eq=False)
+class Birthday(_Value):
     month: int
     day: int
     year: int | None = None
@@ -92,8 +121,8 @@ class Birthday:
             return date(year, self.month, self.day - 1)
 
 
-@dataclass(frozen=True)
-class Contact:
+@dataclass(frozen=True, repr=False, eq=False)
+class Contact(_Value):
     id: str
     name: str
     every: int  # cadence in days (explicit, else the circle's, else the default)
@@ -112,8 +141,8 @@ class Contact:
         return self.name.split()[0] if self.name.split() else self.name
 
 
-@dataclass(frozen=True)
-class Book:
+@dataclass(frozen=True, repr=False, eq=False)
+class Book(_Value):
     """A validated contact file."""
 
     settings: Settings
@@ -137,8 +166,8 @@ class TouchKind(enum.StrEnum):
     SNOOZED = "snoozed"
 
 
-@dataclass(frozen=True)
-class Touch:
+@dataclass(frozen=True, repr=False, eq=False)
+class Touch(_Value):
     """One recorded action on a person, as kept in the store."""
 
     person_id: str
@@ -150,8 +179,8 @@ class Touch:
     id: int = 0  # row id in the store; orders touches recorded on the same day
 
 
-@dataclass(frozen=True)
-class PersonHistory:
+@dataclass(frozen=True, repr=False, eq=False)
+class PersonHistory(_Value):
     """What the store knows about one person, condensed for the planner."""
 
     last_done: date | None = None
@@ -165,8 +194,8 @@ class PersonHistory:
     nudged_on: date | None = None  # ... and the local day it was shown
 
 
-@dataclass(frozen=True)
-class History:
+@dataclass(frozen=True, repr=False, eq=False)
+class History(_Value):
     people: Mapping[str, PersonHistory] = field(default_factory=dict)
 
     def get(self, person_id: str) -> PersonHistory:
@@ -190,8 +219,8 @@ def cycle_key(cycle: str, snooze: date | None) -> str:
     return f"{cycle}~{snooze.isoformat()}" if snooze else cycle
 
 
-@dataclass(frozen=True)
-class TouchUp:
+@dataclass(frozen=True, repr=False, eq=False)
+class TouchUp(_Value):
     """One planned reach-out: a person on a day, for one cycle."""
 
     person_id: str
@@ -220,8 +249,8 @@ class TouchUp:
         return (self.day - self.due).days
 
 
-@dataclass(frozen=True)
-class Capacity:
+@dataclass(frozen=True, repr=False, eq=False)
+class Capacity(_Value):
     people: int  # active people
     per_day: float  # touch-ups needed per allowed day
     daily_limit: int
@@ -241,8 +270,8 @@ class Capacity:
         return head
 
 
-@dataclass(frozen=True)
-class Plan:
+@dataclass(frozen=True, repr=False, eq=False)
+class Plan(_Value):
     today: date
     end: date  # last day of the horizon, inclusive
     days: tuple[tuple[date, tuple[TouchUp, ...]], ...]  # allowed days only, in order
