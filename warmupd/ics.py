@@ -179,10 +179,10 @@ def initials(name: str) -> str:
     return " ".join(f"{p[0].upper()}." for p in parts) or "?"
 
 
-def _stamp(contact: Contact | None, hist: PersonHistory, since: date | None) -> date:
+def _stamp(contact: Contact, hist: PersonHistory, since: date | None) -> date:
     best = EPOCH
     for d in (
-        contact.last if contact else None,
+        contact.last,
         hist.last_done,
         hist.last_skip,
         hist.snoozed_on,
@@ -258,7 +258,7 @@ def _touchup_specs(
     uids, memo = cache._uids, cache._memo
     used: dict[tuple[object, ...], _EventSpec] = {}
     for t in plan.touchups():
-        contact = people.get(t.person_id)
+        contact = people[t.person_id]  # the plan was made from this book
         hist = history.get(t.person_id)
         # Everything an event depends on besides the build context (settings,
         # tz, today, opener), which build_calendar checks once per build.
@@ -283,12 +283,11 @@ def _touchup_specs(
             sequence, since = (rev.sequence + 1 if rev else 0), plan.today
         else:
             sequence, since = rev.sequence, rev.since
-        name = contact.name if contact else t.name
         if feed.redact:
-            summary, description = f"Reach out to {initials(name)}", None
+            summary, description = f"Reach out to {initials(contact.name)}", None
         else:
-            text = opener(contact, t, settings, hist) if contact else ""
-            summary = f"Reach out to {name}"
+            text = opener(contact, t, settings, hist)
+            summary = f"Reach out to {contact.name}"
             description = "\n".join([text, "", *summary_lines(contact, t, hist)] if text
                                      else summary_lines(contact, t, hist))
         start: date | datetime
@@ -307,7 +306,7 @@ def _touchup_specs(
             _stamp(contact, hist, since),
             summary,
             description,
-            (contact.circle,) if contact and contact.circle else (),
+            (contact.circle,) if contact.circle else (),
             start,
             end,
             zone,

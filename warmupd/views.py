@@ -73,19 +73,15 @@ def last_talked(contact: Contact, t: TouchUp, history: History) -> str:
     return f"last talked {since_phrase(last, t.day)} ago"
 
 
-def summary_lines(contact: Contact | None, t: TouchUp, hist: PersonHistory) -> list[str]:
+def summary_lines(contact: Contact, t: TouchUp, hist: PersonHistory) -> list[str]:
     """What to know before reaching out: the one text for the nudge's body, the
-    calendar event's DESCRIPTION and the CLI's ``today``/``show``.
-
-    ``contact`` is None for a touch-up whose person left the book (a stale plan
-    in the calendar): it still shows what the store knows.
-    """
+    calendar event's DESCRIPTION and the CLI's ``today``/``show``."""
     lines = []
-    if contact is not None and contact.reach:
+    if contact.reach:
         lines.append(f"Reach: {contact.reach}")
-    if contact is not None and contact.topics:
+    if contact.topics:
         lines.append("Topics: " + ", ".join(contact.topics))
-    last = effective_last(contact, hist) if contact is not None else hist.last_done
+    last = effective_last(contact, hist)
     lines.append(f"Last contact: {last.isoformat() if last else 'never'}")
     if hist.last_note:
         lines.append(f"Last note: {hist.last_note}")
