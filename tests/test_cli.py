@@ -7,15 +7,20 @@ import os
 import re
 import subprocess
 import sys
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from conftest import FixedClock
 
-from warmupd.cli import main
+from warmupd.cli import Environment, main
 from warmupd.model import ExitCode
 
 REPO = Path(__file__).resolve().parents[1]
+# Every command runs at this instant (the books below are in UTC): the same day
+# whatever this machine's TZ.
+NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
+TODAY = NOW.date()
 EXAMPLE = REPO / "config" / "contacts.example.yaml"
 
 
@@ -31,7 +36,7 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    code = main(list(args))
+    code = main(list(args), Environment(clock=FixedClock(NOW)))
     out, err = capsys.readouterr()
     return code, out, err
 
@@ -63,7 +68,7 @@ contacts:
 def book(home: Path) -> Path:
     path = home / "config" / "warmupd" / "contacts.yaml"
     path.parent.mkdir(parents=True)
-    today = date.today()
+    today = TODAY
     path.write_text(BOOK.format(old=today - timedelta(days=120),
                                 recent=today - timedelta(days=3)))
     return path
@@ -165,7 +170,7 @@ def test_today_then_done_moves_the_person_out(book: Path, capsys) -> None:  # ty
 
     code, out, _ = run(capsys, "done", "ruth", "--note", "coffee next month")
     assert code == 0 and "Recorded: talked to Ruth Alvarez" in out
-    nxt = date.today() + timedelta(weeks=8)
+    nxt = TODAY + timedelta(weeks=8)
     assert f"Next: {nxt:%a %Y-%m-%d}" in out
     code, out, _ = run(capsys, "show", "Ruth")
     assert "coffee next month" in out and f"Next: {nxt:%a %Y-%m-%d}" in out
@@ -176,10 +181,10 @@ def test_today_then_done_moves_the_person_out(book: Path, capsys) -> None:  # ty
 
 def test_snooze_skip_and_done_on_a_date(book: Path, capsys) -> None:  # type: ignore[no-untyped-def]
     code, out, _ = run(capsys, "snooze", "zoe muller", "2w")
-    assert code == 0 and f"until {date.today() + timedelta(weeks=2)}" in out
+    assert code == 0 and f"until {TODAY + timedelta(weeks=2)}" in out
     code, out, _ = run(capsys, "skip", "sam")
     assert code == 0 and "skipped Sam Lee" in out
-    on = date.today() - timedelta(days=10)
+    on = TODAY - timedelta(days=10)
     code, out, _ = run(capsys, "done", "ruth", "--on", on.isoformat())
     assert code == 0 and f"on {on}" in out
     code, _, err = run(capsys, "snooze", "ruth", "often")
@@ -264,13 +269,11 @@ def test_hostile_files_are_refused_with_a_located_message(
 
 
 def test_today_lists_nudges_waiting_on_you(book: Path, home: Path, capsys) -> None:  # type: ignore[no-untyped-def]
-    from datetime import UTC, datetime
-
     from warmupd.store import Store
 
     first = json.loads(run(capsys, "today", "--json")[1])["days"][0]["touchups"][0]
     assert json.loads(run(capsys, "today", "--json")[1])["waiting"] == []
-    yesterday = datetime.now(UTC) - timedelta(days=1)
+    yesterday = NOW - timedelta(days=1)
     with Store(home / "state" / "warmupd" / "history.sqlite3") as st:  # as the daemon does
         st.record_nudge(first["id"], first["cycle"], yesterday)
     data = json.loads(run(capsys, "today", "--json")[1])

@@ -9,6 +9,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
+from conftest import FixedClock
 
 from warmupd.cli import Environment, main
 from warmupd.clock import SystemClock, now, today, zone_name
@@ -28,16 +29,6 @@ def test_tz_variable_then_system(monkeypatch: pytest.MonkeyPatch) -> None:
     name = zone_name(Settings())
     assert name != "Nowhere/Atlantis"
     assert now(Settings()).utcoffset() is not None
-
-
-class FixedClock:
-    """A clock that says one instant: what tests pass instead of patching time."""
-
-    def __init__(self, at: datetime) -> None:
-        self.at = at
-
-    def now(self) -> datetime:
-        return self.at
 
 
 # 23:30 UTC on 25 Nov: already 26 Nov in Kiritimati (+14), still 25 Nov in St John's.
