@@ -63,7 +63,7 @@ from warmupd.model import (
     TouchUp,
 )
 from warmupd.notify import Action, Notifier, NotifyError, Nudge, make_notifier
-from warmupd.paths import atomic_write
+from warmupd.paths import atomic_write, sweep_stale_temps
 from warmupd.planner import plan as make_plan
 from warmupd.publish import CalendarFiles, Publisher
 from warmupd.store import Store
@@ -617,6 +617,8 @@ def configure_logging(level: str) -> None:
 def run(contact_file: Path, store_path: Path, status_path: Path,
         calendar: CalendarFiles | None = None) -> int:
     publisher = Publisher(calendar) if calendar is not None else None
+    # A kill during an atomic write leaves a temp file beside its target.
+    sweep_stale_temps(status_path, *((calendar.ics, calendar.revisions) if calendar else ()))
     with Store(store_path) as store:
         daemon = Daemon(contact_file, store, status_path=status_path, publisher=publisher)
         with contextlib.suppress(KeyboardInterrupt):
