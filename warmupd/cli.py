@@ -37,14 +37,13 @@ F = TypeVar("F", bound=Callable[..., Any])
 class Environment:
     """The outside world as the commands see it: one object that tests replace.
 
-    httpie's ``Environment`` is the model.  Today it holds the clock (every
-    command reads "now" and "today" through it, in the book's timezone) and
-    ``--debug``; stdin/stdout stay click's, which tests already capture.
+    httpie's ``Environment`` is the model.  Today it holds the clock: every
+    command reads "now" and "today" through it, in the book's timezone.
+    stdin/stdout stay click's, which tests already capture.
     """
 
     def __init__(self, clock: Clock | None = None) -> None:
         self.clock = clock
-        self.debug = False
 
 
 def _env() -> Environment:
@@ -119,12 +118,9 @@ def _parse_date(value: str | None) -> date | None:
 @click.version_option(__version__, prog_name="warmupd")
 @_file_option
 @click.option("--debug", is_flag=True, help="Show tracebacks.")
-@click.pass_context
-def cli(ctx: click.Context, file: Path | None, debug: bool) -> None:
+def cli(file: Path | None, debug: bool) -> None:
     """Keep your network warm: rolling touch-ups from one YAML file of people."""
-    if not isinstance(ctx.obj, Environment):
-        ctx.obj = Environment()
-    ctx.obj.debug = debug
+    # --file is read through the root context (_contact_file); --debug by main().
 
 
 @cli.command()
