@@ -1,7 +1,8 @@
 """The model's values behave as frozen dataclasses do, with fewer generated methods.
 
-model.py takes __repr__/__eq__/__hash__ from one shared base instead of letting
-dataclass compile them per class (an import-time cost every command pays).  If
+model.py gives its classes __repr__ (and most of them __eq__/__hash__) from
+closures instead of letting dataclass compile them per class (an import-time
+cost every command pays).  If
 these failed, plans and books would compare, hash, print or pickle differently
 from the dataclasses they were.
 """
@@ -32,6 +33,9 @@ def test_equal_values_are_equal_and_hash_alike() -> None:
 def test_same_fields_in_another_class_are_not_equal() -> None:
     assert PersonHistory() != History()
     assert PersonHistory() == PersonHistory()
+    assert Settings() == Settings() and hash(Settings()) == hash(Settings())
+    assert Settings(daily_limit=4) != Settings()
+    assert History({"a": PersonHistory()}) == History({"a": PersonHistory()})
 
 
 def test_repr_reads_like_a_dataclass() -> None:
