@@ -47,7 +47,7 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from warmupd import book as bookmod
-from warmupd import views
+from warmupd import review, views
 from warmupd.clock import Clock, SystemClock
 from warmupd.clock import zone as settings_zone
 from warmupd.model import (
@@ -62,7 +62,7 @@ from warmupd.model import (
     TouchKind,
     TouchUp,
 )
-from warmupd.notify import Action, Notifier, NotifyError, Nudge, make_notifier
+from warmupd.notify import Action, Notifier, NotifyError, Nudge, Reshow, Shown, make_notifier
 from warmupd.paths import atomic_write, sweep_stale_temps
 from warmupd.planner import plan as make_plan
 from warmupd.publish import CalendarFiles, Publisher
@@ -165,17 +165,15 @@ class Daemon:
         await self.reload()
         if self.notifier is None:
             settings = self.book.settings if self.book else Settings()
-            self.notifier = await make_notifier(settings, self._on_action_threadsafe, log)
+            self.notifier = await make_notifier(settings, self._on_action_threadsafe, log,
+                                                on_closed=self._on_closed)
         self.status.notifier = self.notifier.name
+        await self._resume_on_screen()
         if self._error_nudge is not None:  # the file was bad before we could notify
             await self._notify_error()
-        last = self.store.last_nudge()
-        if last is not None and self.book is not None:  # survives restarts in `status`
-            person = self.book.by_id().get(last[0])
-            self.status.last_delivery = {"at": last[2].isoformat(timespec="seconds"),
-                                         "person": last[0],
-                                         "name": person.name if person else last[0]}
-        if self.store.get_meta("last_slot") is None:
+        self._last_delivery()
+        first_run = self.store.get_meta("last_slot") is None
+        if first_run:
             # First run ever: nothing was missed before this moment.
             self.store.set_meta("last_slot", self._now().isoformat())
         if self._watch:
@@ -191,6 +189,22 @@ class Daemon:
         sd_notify("READY=1")
         log.info("ready: %d people, notifications: %s", self.status.people, self.notifier.name)
         await self.tick()  # catch up on anything that fell due while we were down
+        if first_run and not self._nudged:
+            await self._show_a_sample()
+
+    async def _show_a_sample(self) -> None:
+        """On a first run, nudge the first planned sample at once, whatever the day and
+        hour, so a newcomer sees warmupd work within a minute.  Real people keep their slots."""
+        if self.plan is None or self.book is None:
+            return
+        t = next((t for t in self.plan.touchups() if views.is_sample(t.person_id)), None)
+        if t is not None:
+            c = self.book.by_id()[t.person_id]
+            if await self._show(Nudge(key=t.nudge_key, person_id=t.person_id,
+                                      title=views.nudge_title(c, t, self.history),
+                                      body=views.nudge_body(c, t, self.book, self.history))):
+                self._record_nudge(t, self._now())
+                self._update_next()
 
     async def run(self) -> None:
         """start(), then serve until SIGTERM/SIGINT; SIGHUP reloads."""
@@ -328,8 +342,10 @@ class Daemon:
 
         if old is None or when(old) != when(new):
             self._schedule_slot()
-        self._reload_status(True, f"{len(new.contacts)} people")
-        log.info("loaded %s: %d people", self.contact_file, len(new.contacts))
+        people = views.people_summary(new) if new.contacts else views.no_people(self.contact_file)
+        self._reload_status(True, people)
+        log.log(logging.INFO if new.contacts else logging.WARNING, "loaded %s: %s",
+                self.contact_file, people)
         if old is not None:
             await self.tick()
 
@@ -337,7 +353,18 @@ class Daemon:
         """One "contact file has errors" notification per broken spell, not one per save."""
         if self._error_nudge is None or self._error_notified or self.notifier is None:
             return
-        self._error_notified = await self._show(self._error_nudge)
+        self._error_notified = await self._show(self._error_nudge) is not None
+
+    def _last_delivery(self) -> None:
+        """``status`` shows the latest delivery from the store: it survives restarts."""
+        last = self.store.last_nudge()
+        if last is None or self.book is None:
+            self.status.last_delivery = None
+            return
+        person = self.book.by_id().get(last[0])
+        self.status.last_delivery = {"at": last[2].isoformat(timespec="seconds"),
+                                     "person": last[0],
+                                     "name": person.name if person else last[0]}
 
     def _reload_status(self, ok: bool, message: str) -> None:
         self.status.last_reload = {"at": self._now().isoformat(timespec="seconds"),
@@ -348,6 +375,8 @@ class Daemon:
         """Recompute history and plan; callers hold the lock."""
         assert self.book is not None
         today = self._now().date()
+        if self.store.forget_samples(self.book.by_id()):  # deleted samples leave no trace
+            self._last_delivery()
         self.store.mark_seen((c.id for c in self.book.contacts), today)
         self.history = self.store.history()
         self.plan = make_plan(self.book, self.history, today)
@@ -428,6 +457,7 @@ class Daemon:
             now = self._now()
             if now.date() != self.plan.today or self.store.data_version() != self._store_version:
                 self._replan()
+            await review.deliver(self.book, self.store, now, self._show)  # weekly, once
             slot = self._previous_slot(now)  # the latest slot at or before now
             last_raw = self.store.get_meta("last_slot")
             last = datetime.fromisoformat(last_raw) if last_raw else now
@@ -452,7 +482,7 @@ class Daemon:
         people = self.book.by_id()
         complete = True
         if len(pending) > self.book.settings.max_burst:
-            title, body = views.summary_text([t.name for t in pending])
+            title, body = views.summary_text([views.who(t.name, t.person_id) for t in pending])
             if await self._show(Nudge(key="", person_id="", title=title, body=body,
                                       actions=False)):
                 for t in pending:
@@ -461,16 +491,12 @@ class Daemon:
                 complete = False
         else:
             for t in pending:
-                c = people[t.person_id]
-                nudge = Nudge(
-                    key=t.nudge_key, person_id=t.person_id,
-                    title=views.nudge_title(c, t, self.history),
-                    body=views.nudge_body(c, t, self.book, self.history),
-                )
-                if not await self._show(nudge):
+                nudge = self._nudge(t)
+                shown = await self._show(nudge)
+                if shown is None:
                     complete = False
                     break  # stays due: the next tick tries again
-                self._record_nudge(t, now)
+                self._record_nudge(t, now, shown)
         # Unanswered nudges from earlier days are mentioned once more, then left
         # to `warmupd today`: never a daily re-send.
         start_of_day = datetime.combine(now.date(), datetime.min.time(), self.zone)
@@ -478,7 +504,7 @@ class Daemon:
             [(t.person_id, t.nudge_key) for t in self.plan.waiting], before=start_of_day
         )
         if waiting:
-            names = [people[p].name for p in waiting if p in people]
+            names = [views.who(people[p].name, p) for p in waiting if p in people]
             if await self._show(Nudge(
                 key="", person_id="", actions=False,
                 title="Still on your list",
@@ -490,23 +516,52 @@ class Daemon:
         if complete:
             self._passed_for = (now.date(), self._plan_gen)
 
-    def _record_nudge(self, t: TouchUp, now: datetime) -> None:
-        self.store.record_nudge(t.person_id, t.nudge_key, now)
+    def _nudge(self, t: TouchUp) -> Nudge:
+        assert self.book is not None
+        c = self.book.by_id()[t.person_id]
+        return Nudge(key=t.nudge_key, person_id=t.person_id,
+                     title=views.nudge_title(c, t, self.history),
+                     body=views.nudge_body(c, t, self.book, self.history))
+
+    def _record_nudge(self, t: TouchUp, now: datetime, shown: Shown | None = None) -> None:
+        """Only after a proven showing: ``shown`` is the backend's receipt."""
+        where = (shown.server, shown.nid) if shown is not None else ("", 0)
+        self.store.record_nudge(t.person_id, t.nudge_key, now, *where)
         self._nudged.add((t.person_id, t.nudge_key))
         self._store_version = self.store.data_version()
         self.status.last_delivery = {
             "at": now.isoformat(timespec="seconds"), "person": t.person_id, "name": t.name,
         }
 
-    async def _show(self, nudge: Nudge) -> bool:
+    async def _show(self, nudge: Nudge) -> Shown | None:
+        """The backend's proof of showing, or None: then nothing may be recorded."""
         if self.notifier is None:
-            return False
+            return None
         try:
-            await self.notifier.show(nudge)
+            return await self.notifier.show(nudge)
         except NotifyError as exc:
             log.error("could not show %r: %s; it stays due", nudge.title, exc)
-            return False
-        return True
+            return None
+
+    async def _resume_on_screen(self) -> None:
+        """Nudges still on screen from before a restart get working buttons again.
+
+        A nudge still due is shown again in place of its notification; one
+        answered meanwhile is withdrawn.  See DesktopBackend.resume.
+        """
+        old = self.store.on_screen()
+        if not old or self.notifier is None or self.plan is None:
+            return
+        due = {(t.person_id, t.nudge_key): t
+               for t in (*self.plan.waiting, *self.plan.on(self._now().date()))}
+        items = [Reshow(Shown("desktop", "before a restart", server, nid),
+                        self._nudge(due[p, k]) if (p, k) in due else None)
+                 for p, k, server, nid in old]
+        for (p, k, _, _), new in zip(old, await self.notifier.resume(items), strict=True):
+            self.store.set_on_screen(p, k, *((new.server, new.nid) if new else ("", 0)))
+
+    def _on_closed(self, shown: Shown) -> None:
+        self.store.closed_on_screen(shown.server, shown.nid)
 
     def _update_next(self) -> None:
         if self.plan is None:
@@ -518,7 +573,7 @@ class Daemon:
             if todo and slot is not None:
                 self.status.next_nudge = {
                     "at": max(slot, now).isoformat(timespec="seconds"),
-                    "people": [t.name for t in todo],
+                    "people": [views.who(t.name, t.person_id) for t in todo],
                 }
                 break
         else:

@@ -283,11 +283,12 @@ def _touchup_specs(
             sequence, since = (rev.sequence + 1 if rev else 0), plan.today
         else:
             sequence, since = rev.sequence, rev.since
+        mark = " (sample)" if contact.sample else ""  # made up: marked wherever shown
         if feed.redact:
-            summary, description = f"Reach out to {initials(contact.name)}", None
+            summary, description = f"Reach out to {initials(contact.name)}{mark}", None
         else:
             text = opener(contact, t, settings, hist)
-            summary = f"Reach out to {contact.name}"
+            summary = f"Reach out to {contact.name}{mark}"
             description = "\n".join([text, "", *summary_lines(contact, t, hist)] if text
                                      else summary_lines(contact, t, hist))
         start: date | datetime
