@@ -31,11 +31,13 @@ from warmupd.errors import WarmupdError as WarmupdError
 # Each model class is a frozen dataclass whose __repr__ (and, for most,
 # __eq__ and __hash__) come from _value_methods instead of being generated:
 # dataclass compiles every generated method from source at import, which
-# every CLI command pays, and these three are about half of that.  Same
-# semantics: equal when the class and every field are equal; hashable when
-# every field is.  Contact, PersonHistory and TouchUp keep dataclass's own
-# __eq__/__hash__ (eq=True): the calendar build hashes them for every event it
-# memoises, and generated code hashes about twice as fast as a closure.
+# every CLI command pays, and these three are about half of that.  Every
+# class has a docstring for the same reason: dataclass writes a missing one
+# with inspect.signature.  Same semantics: equal when the class and every
+# field are equal; hashable when every field is.  Contact, PersonHistory and
+# TouchUp keep dataclass's own __eq__/__hash__ (eq=True): the calendar build
+# hashes them for every event it memoises, and generated code hashes about
+# twice as fast as a closure.
 _C = TypeVar("_C", bound=type)
 
 
@@ -129,6 +131,8 @@ class Review:
 @_value_methods
 @dataclass(frozen=True, repr=False, eq=False)
 class Settings:
+    """The `settings:` block, defaults filled in."""
+
     nudge_at: time = time(9, 30)
     days: frozenset[int] = frozenset({0, 1, 2, 3, 4})  # date.weekday() numbers
     daily_limit: int = 3
@@ -149,6 +153,8 @@ class Settings:
 @_value_methods
 @dataclass(frozen=True, repr=False, eq=False)
 class Birthday:
+    """A `birthday:` (MM-DD or YYYY-MM-DD)."""
+
     month: int
     day: int
     year: int | None = None
@@ -171,6 +177,8 @@ SAMPLE_PREFIX = "sample:"
 @_value_methods
 @dataclass(frozen=True, repr=False)
 class Contact:
+    """One person of the `contacts:` list, validated."""
+
     id: str
     name: str
     every: int  # cadence in days (explicit, else the circle's, else the default)
@@ -249,6 +257,8 @@ class PersonHistory:
 @_value_methods
 @dataclass(frozen=True, repr=False, eq=False)
 class History:
+    """What the store knows, per person id."""
+
     people: Mapping[str, PersonHistory] = field(default_factory=dict)
 
     def get(self, person_id: str) -> PersonHistory:
@@ -306,6 +316,8 @@ class TouchUp:
 @_value_methods
 @dataclass(frozen=True, repr=False, eq=False)
 class Capacity:
+    """The load the book asks for against what the settings allow."""
+
     people: int  # active people
     per_day: float  # touch-ups needed per allowed day
     daily_limit: int
@@ -336,6 +348,8 @@ class Capacity:
 @_value_methods
 @dataclass(frozen=True, repr=False, eq=False)
 class Plan:
+    """Who to reach out to on each allowed day of the horizon."""
+
     today: date
     end: date  # last day of the horizon, inclusive
     days: tuple[tuple[date, tuple[TouchUp, ...]], ...]  # allowed days only, in order
