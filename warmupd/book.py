@@ -59,6 +59,9 @@ from warmupd.model import (
 from warmupd.openers import TEMPLATE_FIELDS
 
 __all__ = [
+    "contacts_slot",
+    "default_id",
+    "fold",
     "format_duration",
     "load",
     "loads",
@@ -143,6 +146,32 @@ def _fold(text: str) -> str:
     return " ".join(_strip_accents(text).split())
 
 
+# Public names for the modules that match people (match, who, insert).
+_WORD_FOLDS: dict[str, str] = {}
+_SPACE_RUNS = re.compile(r"(\s+)")
+
+
+def _accentless(word: str) -> str:
+    f = _WORD_FOLDS.get(word)
+    if f is None:
+        f = _strip_accents(word)
+        if len(_WORD_FOLDS) < 100_000:
+            _WORD_FOLDS[word] = f
+    return f
+
+
+def fold(text: str) -> str:
+    """Case- and accent-insensitive form of ``text``, blanks collapsed.
+
+    Same result as the CLI's name matching, made cheap for imports that fold
+    every name: ASCII needs only lower(), and other words repeat (first
+    names, companies), so each is folded once.
+    """
+    if text.isascii():
+        return " ".join(text.lower().split())
+    return " ".join(t for word in text.split() for t in _accentless(word).split())
+
+
 def _default_id(name: str) -> str:
     slug = slugify(name)
     if slug:
@@ -151,6 +180,17 @@ def _default_id(name: str) -> str:
     import hashlib  # rare (names with no ASCII letters); costs 2.6 ms at import
 
     return "p-" + hashlib.sha1(name.encode("utf-8")).hexdigest()[:8]
+
+
+def default_id(name: str) -> str:
+    """The id a person without ``id:`` gets: the slug of the name, or a hash of it."""
+    # slugify's result, with each word's accents stripped once per run.
+    if name.isascii():
+        plain = name.lower()
+    else:
+        plain = "".join(_accentless(part) for part in _SPACE_RUNS.split(name))
+    slug = _NON_SLUG.sub("-", plain.encode("ascii", "ignore").decode("ascii")).strip("-")
+    return slug or _default_id(name)
 
 
 def resolve(book: Book, query: str) -> Contact:
@@ -611,6 +651,25 @@ def _list_of(check: Callable[[Node], _T], what: str) -> Callable[[Node], tuple[_
 
 
 _text_list = _list_of(_nonempty, "texts")
+_one_line_list = _list_of(_one_line, "texts")
+
+
+def _email(node: Node) -> str:
+    v = _one_line(node)
+    if "@" not in v.strip("@") or " " in v:
+        raise _Invalid(f"{_quoted(v)} is not an email address like ruth@example.org")
+    return v
+
+
+def _phone(node: Node) -> str:
+    v = _one_line(node)
+    if not any(ch.isdigit() for ch in v):
+        raise _Invalid(f"{_quoted(v)} has no digits; expected a number like +1 555 0100")
+    return v
+
+
+_email_list = _list_of(_email, "email addresses")
+_phone_list = _list_of(_phone, "phone numbers")
 
 
 _DURATION_CACHE: dict[str, int] = {}
@@ -942,6 +1001,11 @@ _CONTACT: dict[str, Callable[[Node], Any]] = {
     "notes": _nonempty,
     "paused": _boolean,
     "paused_until": _date,
+    "company": _one_line_list,
+    "role": _one_line_list,
+    "email": _email_list,
+    "phone": _phone_list,
+    "links": _one_line_list,
     "sample": _boolean,
 }
 _TOP_KEYS = frozenset({"settings", "circles", "contacts"})
@@ -1216,3 +1280,39 @@ class _Walker:
             line=node.start_mark.line + 1,
             **{k: v for k, v in kw.items() if v is not None},
         )
+
+
+# --------------------------------------------------------------------------
+# Where new people go (for `insert`, which must not import yaml itself)
+# --------------------------------------------------------------------------
+
+
+def contacts_slot(data: bytes) -> tuple[str, int, int]:
+    """Where the ``contacts:`` list of a *valid* file can take more people.
+
+    Returns ``(kind, line, column)``: kind ``"end"`` (the list is the last
+    thing in the file: append), ``"before"`` (insert before 0-based ``line``),
+    ``"empty"`` (``contacts:`` with nothing after it, on ``line``: insert after
+    that line) or ``"absent"`` (no ``contacts:`` key); ``column`` is where the
+    list's ``-`` stands.  Raises ValueError for a list this cannot extend
+    without rewriting a byte (a flow list like ``[...]``).
+    """
+    root = _compose(data, "<contacts>")
+    if type(root) is not MappingNode:
+        raise ValueError("the top level is not key: value pairs")
+    pairs = root.value
+    for i, (k, v) in enumerate(pairs):
+        if type(k) is ScalarNode and k.value == "contacts":
+            last = i == len(pairs) - 1
+            if type(v) is ScalarNode and _tag(v) == NULL and v.value == "":
+                return ("end" if last else "empty", k.start_mark.line, k.start_mark.column + 2)
+            if type(v) is not SequenceNode or v.flow_style:
+                raise ValueError(
+                    "contacts: is written as a flow list ([...]); make it a list of "
+                    "`- name:` lines to add people"
+                )
+            col = v.start_mark.column
+            if last:
+                return ("end", v.end_mark.line, col)
+            return ("before", pairs[i + 1][0].start_mark.line, col)
+    return ("absent", 0, 2)

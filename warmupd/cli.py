@@ -724,3 +724,79 @@ def main(argv: list[str] | None = None, env: Environment | None = None) -> int:
 
 if __name__ == "__main__":
     sys.exit(main())
+
+
+# -- bringing people in: import, add, who (logic in enlist, insert, who) ------
+
+
+@cli.command("import")
+@_file_option
+@click.argument("exports", nargs=-1, required=True,
+                type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--format", "fmt", type=click.Choice(["auto", "linkedin", "google", "vcard"]),
+              default="auto", show_default=True, help="Tell the format from the content, or say.")
+@click.option("--circle", default=None, help="Put everyone added in this circle.")
+@click.option("--every", default=None, help="Cadence for everyone added (10d, 6w, 2m).")
+@click.option("--dry-run", is_flag=True, help="Show who would be added; change nothing.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def import_(file: Path | None, exports: tuple[Path, ...], fmt: str, circle: str | None,
+            every: str | None, dry_run: bool, as_json: bool) -> None:
+    """Add the people of LinkedIn, Google Contacts or vCard EXPORTS to the list."""
+    from warmupd import enlist, paths
+
+    out = enlist.import_files(_contact_file(file), exports, fmt=fmt, circle=circle, every=every,
+                              dry_run=dry_run, now=_clock_now(), state_dir=paths.state_dir())
+    click.echo(json.dumps(enlist.as_json(out), indent=2, ensure_ascii=False) if as_json
+               else "\n".join(enlist.report(out)))
+
+
+@cli.command()
+@_file_option
+@click.argument("name")
+@click.option("--circle", default=None)
+@click.option("--every", default=None, help="Cadence (10d, 6w, 2m).")
+@click.option("--reach", default=None, help="How you reach them (free text).")
+@click.option("--email", multiple=True)
+@click.option("--phone", multiple=True)
+@click.option("--company", default=None)
+@click.option("--topic", "topics", multiple=True, help="Something to ask about (repeatable).")
+@click.option("--note", default=None)
+def add(file: Path | None, name: str, circle: str | None, every: str | None, reach: str | None,
+        email: tuple[str, ...], phone: tuple[str, ...], company: str | None,
+        topics: tuple[str, ...], note: str | None) -> None:
+    """Add NAME to the contact file (refused if they are already on it)."""
+    from warmupd import enlist, paths
+
+    out = enlist.add_person(_contact_file(file), name, circle=circle, every=every, reach=reach,
+                            email=email, phone=phone, company=company, topics=topics, note=note,
+                            now=_clock_now(), state_dir=paths.state_dir())
+    click.echo("\n".join(enlist.report(out)))
+
+
+@cli.command()
+@_file_option
+@click.argument("query")
+@click.option("--loose", is_flag=True, help="Match inside words too, not only whole words.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def who(file: Path | None, query: str, loose: bool, as_json: bool) -> None:
+    """Who do you know at QUERY?  Searches company, role, topics, notes, circle and name."""
+    from warmupd import who as whomod
+    from warmupd.model import History
+
+    b = _load(file)
+    hits = whomod.search(b, query, loose=loose)
+    now = _now(b)
+    history, p = History(), None
+    if hits:  # only then is the plan worth making, for the "next touch-up" column
+        with _store() as st:
+            history, p = _plan(b, st, now.date())
+    rows = whomod.rows(hits, history, p)
+    click.echo(json.dumps(whomod.as_json(query, rows), indent=2, ensure_ascii=False) if as_json
+               else "\n".join(whomod.lines(rows, now.date()) or [f"Nobody matches {query!r}."]))
+
+
+def _clock_now() -> datetime:
+    from warmupd import clock
+    from warmupd.model import Settings
+
+    return clock.now(Settings())  # before the book is read: the system's zone

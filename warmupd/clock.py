@@ -77,3 +77,8 @@ def now(settings: Settings, clock: Clock = SYSTEM) -> datetime:
 def today(settings: Settings, clock: Clock = SYSTEM) -> date:
     """The day it is in the book's timezone — not this machine's local day."""
     return now(settings, clock).date()
+
+
+def utcnow(clock: Clock = SYSTEM) -> datetime:
+    """The current instant, aware, in UTC: for timestamps that are not about a day."""
+    return clock.now().astimezone(UTC)

@@ -7,8 +7,10 @@ apscheduler).  The scheduler holds two jobs only — the daily nudge slot and a
 heartbeat; the plan itself lives in the planner.
 
 Must not: write the contact file (ever), block the loop on slow work, or be
-imported by anything but the CLI.  The watcher and feed threads only post
-events to the loop (``call_soon_threadsafe``); nothing else touches state.
+imported by anything but the CLI.  The watcher's thread only posts events to
+the loop (``call_soon_threadsafe``), where the debounce is a timer; the feed
+server runs on the loop itself; blocking work (the calendar build) goes
+through ``self._executor``, one worker the daemon owns and shuts down.
 
 Delivery guarantee.  A nudge is keyed by (person, cycle key).  A key is
 recorded in the store right after it was shown, and the store's UNIQUE key
@@ -36,6 +38,7 @@ import socket
 import time as _time
 import warnings
 from collections.abc import Coroutine
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -67,7 +70,7 @@ from warmupd.paths import atomic_write, sweep_stale_temps
 from warmupd.planner import plan as make_plan
 from warmupd.publish import CalendarFiles, Publisher
 from warmupd.store import Store
-from warmupd.watch import FileWatcher
+from warmupd.watch import Debouncer, FileWatcher
 
 log = logging.getLogger("warmupd")
 
@@ -149,6 +152,9 @@ class Daemon:
         self._lock = asyncio.Lock()
         self._stopping = asyncio.Event()
         self._watcher: FileWatcher | None = None
+        self._debouncer: Debouncer | None = None
+        # The one place blocking work runs; one worker, so builds never overlap.
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="warmupd-work")
         self._scheduler: AsyncIOScheduler | None = None
         self._last_beat: tuple[datetime, float] | None = None
         self._tasks: set[asyncio.Task[None]] = set()
@@ -179,11 +185,10 @@ class Daemon:
         if self._watch:
             # Watching needs the directory; a first run may not have one yet.
             self.contact_file.parent.mkdir(parents=True, exist_ok=True)
-
-            def posted() -> None:  # runs on the watcher's thread: only post to the loop
-                loop.call_soon_threadsafe(self.request_reload)
-
-            self._watcher = FileWatcher(self.contact_file, posted)
+            # Raw events from watchdog's thread are posted to the loop, where a
+            # quiet period of DEBOUNCE turns a save's burst into one reload.
+            self._debouncer = Debouncer(loop, self.request_reload)
+            self._watcher = FileWatcher(self.contact_file, self._debouncer.poke)
             self._watcher.start()
         self._start_scheduler()
         sd_notify("READY=1")
@@ -228,6 +233,9 @@ class Daemon:
         if self._watcher is not None:
             self._watcher.stop()
             self._watcher = None
+        if self._debouncer is not None:
+            self._debouncer.cancel()
+            self._debouncer = None
         for task in list(self._tasks):
             task.cancel()
         if self._tasks:
@@ -236,7 +244,8 @@ class Daemon:
             await self.notifier.aclose()
         await self.published()
         if self._publisher is not None:
-            self._publisher.stop()
+            await self._publisher.stop()
+        self._executor.shutdown(wait=False)
 
     def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
         task = asyncio.ensure_future(coro)
@@ -396,20 +405,23 @@ class Daemon:
     async def _publish(self) -> None:
         """Rebuild the calendar off the loop until it matches the latest plan.
 
-        A first build of 10k events takes seconds; in a worker thread it never
+        A first build of 10k events takes seconds; in the executor it never
         delays a nudge or a heartbeat.  Book, history and plan are immutable,
-        so the thread reads a consistent snapshot; one build runs at a time.
+        so the worker reads a consistent snapshot; one build runs at a time.
+        The feed is then served from the loop.
         """
         assert self._publisher is not None
+        loop = asyncio.get_running_loop()
         try:
             built = -1
             while built != self._plan_gen and self.book is not None and self.plan is not None:
                 built = self._plan_gen
                 snapshot = (self.book, self.history, self.plan, self.zone.key)
                 try:
-                    self.status.feed_url = await asyncio.to_thread(
-                        self._publisher.publish, *snapshot
+                    calendar = await loop.run_in_executor(
+                        self._executor, self._publisher.build, *snapshot
                     )
+                    self.status.feed_url = await self._publisher.serve(calendar)
                 except Exception:  # the calendar must never take the nudges down with it
                     log.exception("publishing the calendar failed")
                 self._write_status()

@@ -190,6 +190,12 @@ class Contact:
     notes: str | None = None
     paused: bool = False
     paused_until: date | None = None
+    # Optional, each one value or a list in the file; imports fill them in.
+    company: tuple[str, ...] = ()
+    role: tuple[str, ...] = ()
+    email: tuple[str, ...] = ()
+    phone: tuple[str, ...] = ()
+    links: tuple[str, ...] = ()
     sample: bool = False  # a made-up person from the example; its id has SAMPLE_PREFIX
     line: int = 0  # where the entry starts in the file, for messages
 
