@@ -58,6 +58,7 @@ from warmupd.model import (
     Review,
     Settings,
 )
+from warmupd.openers import TEMPLATE_FIELDS
 
 __all__ = [
     "contacts_slot",
@@ -864,7 +865,7 @@ def _command(node: Node) -> tuple[str, ...]:
     return _text_list(node)
 
 
-_PLACEHOLDERS = ("first", "name", "topic", "since")
+_PLACEHOLDERS = TEMPLATE_FIELDS  # one list: what `opener` formats with
 
 
 def _template_problem(template: str) -> str | None:

@@ -23,15 +23,33 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 
 from warmupd import __version__
-from warmupd.model import BookError, ExitCode, WarmupdError
+from warmupd.errors import BookError, ExitCode, WarmupdError
 
 if TYPE_CHECKING:
+    from warmupd.clock import Clock
     from warmupd.model import Book, Contact, FeedSettings, History, Plan
     from warmupd.publish import CalendarFiles
     from warmupd.stats import Stats
     from warmupd.store import Store
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+
+class Environment:
+    """The outside world as the commands see it: one object that tests replace.
+
+    httpie's ``Environment`` is the model.  Today it holds the clock: every
+    command reads "now" and "today" through it, in the book's timezone.
+    stdin/stdout stay click's, which tests already capture.
+    """
+
+    def __init__(self, clock: Clock | None = None) -> None:
+        self.clock = clock
+
+
+def _env() -> Environment:
+    obj = click.get_current_context().find_root().obj
+    return obj if isinstance(obj, Environment) else Environment()
 
 
 def _file_option(f: F) -> F:
@@ -74,9 +92,10 @@ def _store() -> Store:
 
 
 def _now(b: Book) -> datetime:
+    """Now, in the book's timezone, from the environment's clock."""
     from warmupd import clock
 
-    return clock.now(b.settings)
+    return clock.now(b.settings, _env().clock or clock.SYSTEM)
 
 
 def _plan(b: Book, st: Store, today: date, horizon_days: int | None = None) -> tuple[History, Plan]:
@@ -101,10 +120,9 @@ def _parse_date(value: str | None) -> date | None:
 @click.version_option(__version__, prog_name="warmupd")
 @_file_option
 @click.option("--debug", is_flag=True, help="Show tracebacks.")
-@click.pass_context
-def cli(ctx: click.Context, file: Path | None, debug: bool) -> None:
+def cli(file: Path | None, debug: bool) -> None:
     """Keep your network warm: rolling touch-ups from one YAML file of people."""
-    ctx.obj = {"debug": debug}
+    # --file is read through the root context (_contact_file); --debug by main().
 
 
 @cli.command()
@@ -698,11 +716,15 @@ def _print_error(exc: BaseException) -> None:
         click.echo(f"warmupd: error: {exc}", err=True)
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Entry point: run the CLI and turn every failure into a message and exit code."""
+def main(argv: list[str] | None = None, env: Environment | None = None) -> int:
+    """Entry point: run the CLI and turn every failure into a message and exit code.
+
+    ``env`` replaces the outside world (the clock) for tests.
+    """
     debug = "--debug" in (argv if argv is not None else sys.argv[1:])
     try:
-        rv = cli.main(args=argv, prog_name="warmupd", standalone_mode=False)
+        rv = cli.main(args=argv, prog_name="warmupd", standalone_mode=False,
+                      obj=env if env is not None else Environment())
     except click.exceptions.Abort:
         click.echo("Aborted.", err=True)
         return ExitCode.ERROR
