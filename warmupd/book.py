@@ -21,7 +21,6 @@ import os
 import re
 import shlex
 import string
-import unicodedata
 import zoneinfo
 from collections.abc import Callable
 from datetime import date, time, timedelta
@@ -48,10 +47,18 @@ from warmupd.model import (
     BookError,
     Contact,
     FeedSettings,
-    PersonNotFound,
     Problem,
     Settings,
 )
+from warmupd.names import (
+    DURATION_HINT,
+    default_id,
+    format_duration,
+    parse_duration,
+    resolve,
+    slugify,
+)
+from warmupd.paths import NotRegularFile, read_capped
 
 __all__ = [
     "format_duration",
@@ -64,119 +71,6 @@ __all__ = [
 
 _DEFAULTS = Settings()
 _T = TypeVar("_T")
-
-# --------------------------------------------------------------------------
-# Durations, slugs, folding
-# --------------------------------------------------------------------------
-
-_DURATION = re.compile(r"\s*([0-9]+)\s*([dwm])\s*", re.IGNORECASE)
-_UNIT_DAYS = {"d": 1, "w": 7, "m": 30}
-DURATION_HINT = "a duration like 10d, 6w or 2m"
-
-
-def parse_duration(text: str) -> int:
-    """Days in ``text``: ``Nd``, ``Nw`` or ``Nm`` (a month is 30 days); at least 1 day."""
-    m = _DURATION.fullmatch(text)
-    if m is None:
-        raise ValueError(f"expected {DURATION_HINT}, got {text!r}")
-    days = int(m.group(1)) * _UNIT_DAYS[m.group(2).lower()]
-    if days < 1:
-        raise ValueError(f"a duration must be at least 1 day, got {text!r}")
-    return days
-
-
-def format_duration(days: int) -> str:
-    """The shortest exact spelling of ``days`` that `parse_duration` reads back."""
-    if days < 1:
-        raise ValueError(f"a duration must be at least 1 day, got {days}")
-    if days % 30 == 0:
-        return f"{days // 30}m"
-    if days % 7 == 0:
-        return f"{days // 7}w"
-    return f"{days}d"
-
-
-# Latin letters that NFKD does not decompose into ASCII + accents; without
-# these "Søren" would slug to "sren" and "Łukasz" to "ukasz".
-_TRANSLIT = str.maketrans(
-    {
-        "ø": "o",
-        "æ": "ae",
-        "œ": "oe",
-        "ł": "l",
-        "đ": "d",
-        "ð": "d",
-        "þ": "th",
-        "ı": "i",
-        "ħ": "h",
-        "ŧ": "t",
-        "ŋ": "n",
-        "ĸ": "k",
-    }
-)
-_NON_SLUG = re.compile(r"[^a-z0-9]+")
-
-
-def _strip_accents(text: str) -> str:
-    # casefold first so "ß" becomes "ss" and "Ø" meets the table as "ø".
-    decomposed = unicodedata.normalize("NFKD", text.casefold().translate(_TRANSLIT))
-    return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
-
-
-def slugify(name: str) -> str:
-    """Accent-insensitive ASCII slug: ``"Ruth Álvarez"`` -> ``"ruth-alvarez"``.
-
-    Letters without an ASCII form (e.g. CJK) are dropped, so the slug may be
-    empty; the loader then derives an id from a hash of the name instead.
-    """
-    ascii_ = _strip_accents(name).encode("ascii", "ignore").decode("ascii")
-    return _NON_SLUG.sub("-", ascii_).strip("-")
-
-
-def _fold(text: str) -> str:
-    """Case- and accent-insensitive form for matching names typed at the CLI."""
-    return " ".join(_strip_accents(text).split())
-
-
-def _default_id(name: str) -> str:
-    slug = slugify(name)
-    if slug:
-        return slug
-    # Stable across loads (a rename changes it, which is what `id:` is for).
-    import hashlib  # rare (names with no ASCII letters); costs 2.6 ms at import
-
-    return "p-" + hashlib.sha1(name.encode("utf-8")).hexdigest()[:8]
-
-
-def resolve(book: Book, query: str) -> Contact:
-    """The one person ``query`` names: by id, then full name, then unique prefix.
-
-    Names and ids are compared case- and accent-insensitively after the exact
-    id match.  Raises `PersonNotFound` when nobody or more than one person fits.
-    """
-    q = query.strip()
-    if not q:
-        raise PersonNotFound("give a name or an id")
-    for c in book.contacts:
-        if c.id == q:
-            return c
-    fq = _fold(q)
-    folded = [(_fold(c.id), _fold(c.name), c) for c in book.contacts]
-    for found in (
-        [c for fid, fname, c in folded if fq in (fid, fname)],
-        [c for fid, fname, c in folded if fname.startswith(fq) or fid.startswith(fq)],
-    ):
-        if len(found) == 1:
-            return found[0]
-        if found:
-            listed = ", ".join(f"{c.name} ({c.id})" for c in found[:10])
-            more = f" and {len(found) - 10} more" if len(found) > 10 else ""
-            raise PersonNotFound(
-                f"{query!r} matches {len(found)} people: {listed}{more}; "
-                "be more specific or use the id"
-            )
-    raise PersonNotFound(f"no one called {query!r}")
-
 
 # --------------------------------------------------------------------------
 # Reading and parsing
@@ -239,6 +133,24 @@ def _human_size(n: int) -> str:
     return f"{n} bytes"
 
 
+def read(path: Path, max_bytes: int | None = None) -> bytes:
+    """The bytes of the contact file, through the one capped reader.
+
+    At most the cap (``max_bytes``, else the default 1 MiB, else the larger
+    cap the file declares at its top) plus one byte: a file over its cap comes
+    back cut one byte past it, which `loads` reports as too big.  Raises
+    OSError as `paths.read_capped` does (missing, a directory, a device or a
+    FIFO), so callers word that their own way.
+    """
+    cap = _DEFAULTS.max_file_bytes if max_bytes is None else max_bytes
+    data = read_capped(path, cap)
+    if len(data) > cap:
+        declared = _declared_cap(data[:_HEAD_BYTES], cap)
+        if declared > cap:
+            data = read_capped(path, declared)
+    return data
+
+
 def load(path: Path, *, max_bytes: int | None = None) -> Book:
     """Load and validate the contact file at ``path``.
 
@@ -249,27 +161,33 @@ def load(path: Path, *, max_bytes: int | None = None) -> Book:
     then the warnings.  On success, unknown keys are in ``Book.warnings``.
     """
     label = str(path)
-    cap = _DEFAULTS.max_file_bytes if max_bytes is None else max_bytes
     try:
-        with open(path, "rb") as fh:
-            size = os.fstat(fh.fileno()).st_size
-            if size > cap:
-                cap = _declared_cap(fh.read(_HEAD_BYTES), cap)
-                fh.seek(0)
-            if size > cap:
-                raise BookError([_too_big(label, size, cap)])
-            # At most one byte past the cap, in case the file grew meanwhile.
-            data = fh.read(cap + 1)
-    except FileNotFoundError:
-        raise BookError(
-            [Problem(label, 1, 1, "the file does not exist; create one with `warmupd init`")]
-        ) from None
-    except IsADirectoryError:
-        raise BookError([Problem(label, 1, 1, "this is a directory, not a file")]) from None
+        data = read(path, max_bytes)
     except OSError as e:
-        raise BookError([Problem(label, 1, 1, f"cannot read the file: {e.strerror}")]) from None
+        raise BookError([read_problem(label, e)]) from None
+    cap = _DEFAULTS.max_file_bytes if max_bytes is None else max_bytes
+    cap = max(cap, _declared_cap(data[:_HEAD_BYTES], cap)) if len(data) > cap else cap
+    if len(data) > cap:
+        try:  # the true size, for the message
+            size = os.stat(path).st_size
+        except OSError:
+            size = len(data)
+        raise BookError([_too_big(label, size, cap, data)])
     book = _load_bytes(data, label, cap)
     return Book(book.settings, book.circles, book.contacts, path, book.warnings)
+
+
+def read_problem(label: str, e: OSError) -> Problem:
+    """An OSError from `read`, as the one problem of the file."""
+    if isinstance(e, FileNotFoundError):
+        what = "the file does not exist; create one with `warmupd init`"
+    elif isinstance(e, IsADirectoryError):
+        what = "this is a directory, not a file"
+    elif isinstance(e, NotRegularFile):
+        what = f"{e.strerror}; give the path of the contact file itself"
+    else:
+        what = f"cannot read the file: {e.strerror or e}"
+    return Problem(label, 1, 1, what)
 
 
 def loads(data: bytes | str, label: str = "<string>", *, max_bytes: int | None = None) -> Book:
@@ -288,47 +206,69 @@ def loads(data: bytes | str, label: str = "<string>", *, max_bytes: int | None =
     return _load_bytes(data, label, cap)
 
 
-def _too_big(label: str, size: int, cap: int) -> Problem:
+def _too_big(label: str, size: int, cap: int, data: bytes) -> Problem:
+    """``size`` is the file's (or ``len(data)``; cut one byte past the cap, it is a floor)."""
+    lead = f"the file is {_human_size(size)} ({size} bytes), over the {_human_size(cap)} limit"
+    if size <= cap + 1 and len(data) == cap + 1:
+        lead = f"the file is over the {_human_size(cap)} limit"
     return Problem(
-        label,
-        1,
-        1,
-        f"the file is {_human_size(size)} ({size} bytes), over the {_human_size(cap)} limit; "
-        "is it the right file? (settings.max_file_size raises the limit)",
+        label, 1, 1, f"{lead}; is it the right file? (settings.max_file_size raises the limit)"
     )
 
 
 # How far into a file too big for the cap we look for `max_file_size:`.
 _HEAD_BYTES = 4096
-_DECLARED = re.compile(
-    rb"^settings:[ \t]*\r?\n(?:[ \t]+.*\r?\n|[ \t]*#.*\r?\n|[ \t]*\r?\n)*?"
-    rb"[ \t]+max_file_size:[ \t]*[\"']?([0-9]+[ \t]*(?:KiB|MiB)?)[\"']?[ \t]*(?:#.*)?\r?$",
-    re.M,
-)
 
 
 def _declared_cap(head: bytes, cap: int) -> int:
     """The cap a big file raises for itself in its first lines, else ``cap``.
 
     Without this a file could never grow past the default: its own setting is
-    only known after parsing it.  Only a ``settings:`` block near the top
-    counts, so a huge hostile file is still refused without being parsed.
+    only known after parsing it.  Only a top-level ``settings:`` block near
+    the top counts, so a huge hostile file is still refused without being
+    parsed.  A plain scan, line by line, in linear time: the regex this
+    replaces backtracked exponentially on indented lines (issue 14).
     """
-    m = _DECLARED.search(head)
-    if m is None:
-        return cap
-    size = _SIZE.fullmatch(m.group(1).decode())
-    if size is None:
-        return cap
-    n = int(size.group(1)) << {None: 0, "KiB": 10, "MiB": 20}[size.group(2)]
-    return max(cap, min(n, _MAX_DECLARED))
+    lines = head.split(b"\n")
+    if len(head) >= _HEAD_BYTES:
+        lines.pop()  # cut mid-line: "20MiB" must not read as "2"
+    in_settings = False
+    for raw in lines:
+        line = _strip_comment(raw.rstrip(b"\r"))
+        body = line.lstrip(b" \t")
+        if not body:
+            continue  # blank or comment-only: inside or outside the block alike
+        if len(body) == len(line):  # a top-level key
+            in_settings = line.rstrip(b" \t") == b"settings:"
+            continue
+        if in_settings and body.startswith(b"max_file_size:"):
+            value = body[len(b"max_file_size:") :].strip(b" \t")
+            if len(value) >= 2 and value[0] == value[-1] and value[:1] in (b"'", b'"'):
+                value = value[1:-1]
+            size = _SIZE.fullmatch(value.decode("ascii", "replace"))
+            if size is None:
+                return cap
+            n = int(size.group(1)) << {None: 0, "KiB": 10, "MiB": 20}[size.group(2)]
+            return max(cap, min(n, _MAX_DECLARED))
+    return cap
+
+
+def _strip_comment(line: bytes) -> bytes:
+    """``line`` without a trailing ``# comment`` (one that starts the line or follows a blank)."""
+    if line.lstrip(b" \t").startswith(b"#"):
+        return b""
+    for sep in (b" #", b"\t#"):
+        i = line.find(sep)
+        if i != -1:
+            line = line[:i]
+    return line
 
 
 def _load_bytes(data: bytes, label: str, cap: int) -> Book:
     if len(data) > cap:
         cap = _declared_cap(data[:_HEAD_BYTES], cap)
     if len(data) > cap:
-        raise BookError([_too_big(label, len(data), cap)])
+        raise BookError([_too_big(label, len(data), cap, data)])
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as e:
@@ -767,7 +707,8 @@ def _timezone(node: Node) -> str:
     return name
 
 
-_SIZE = re.compile(r"([0-9]+)\s*(KiB|MiB)?")
+# ASCII digits, and few enough that int() is cheap and within its limit.
+_SIZE = re.compile(r"([0-9]{1,12})[ \t]*(KiB|MiB)?")
 _MAX_DECLARED = 256 << 20
 
 
@@ -1106,7 +1047,7 @@ class _Walker:
         field = self.field
         cid = field(e, "id", where, _identifier) if "id" in e else None
         if cid is None and name is not None and "id" not in e:
-            cid = _default_id(name)
+            cid = default_id(name)
         if cid is not None:
             first = ids.get(cid)
             if first is None:

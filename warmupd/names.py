@@ -1,0 +1,142 @@
+"""Names, ids, durations and resolving a person: the contact file's vocabulary.
+
+Owns: parsing and formatting durations (``10d``, ``6w``, ``2m``), slugs and
+default ids, the case- and accent-insensitive folding of names, and
+`resolve` (which person a name typed at the CLI means).
+
+Must not: import yaml or anything that does.  Person commands (``show``,
+``done``, ``skip``, ``snooze``) import this module and not ``book``, so on a
+book-cache hit they never pay for the YAML parser (a test checks
+``sys.modules``).
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+from warmupd.model import Book, Contact, PersonNotFound
+
+__all__ = [
+    "DURATION_HINT",
+    "default_id",
+    "fold",
+    "format_duration",
+    "parse_duration",
+    "resolve",
+    "slugify",
+]
+
+# [0-9], not \d: only ASCII digits count (int() would also read "٣w").
+_DURATION = re.compile(r"\s*([0-9]+)\s*([dwm])\s*", re.IGNORECASE)
+# More digits than any sane duration: refused before int() (whose 4300-digit
+# limit would otherwise be the one to say no).
+_MAX_DURATION_DIGITS = 6
+_UNIT_DAYS = {"d": 1, "w": 7, "m": 30}
+DURATION_HINT = "a duration like 10d, 6w or 2m"
+
+
+def parse_duration(text: str) -> int:
+    """Days in ``text``: ``Nd``, ``Nw`` or ``Nm`` (a month is 30 days); at least 1 day."""
+    m = _DURATION.fullmatch(text)
+    if m is None:
+        raise ValueError(f"expected {DURATION_HINT}, got {text!r}")
+    if len(m.group(1).lstrip("0")) > _MAX_DURATION_DIGITS:
+        raise ValueError(f"a duration must be at most 999999 days, got {text!r}")
+    days = int(m.group(1)) * _UNIT_DAYS[m.group(2).lower()]
+    if days < 1:
+        raise ValueError(f"a duration must be at least 1 day, got {text!r}")
+    return days
+
+
+def format_duration(days: int) -> str:
+    """The shortest exact spelling of ``days`` that `parse_duration` reads back."""
+    if days < 1:
+        raise ValueError(f"a duration must be at least 1 day, got {days}")
+    if days % 30 == 0:
+        return f"{days // 30}m"
+    if days % 7 == 0:
+        return f"{days // 7}w"
+    return f"{days}d"
+
+
+# Latin letters that NFKD does not decompose into ASCII + accents; without
+# these "Søren" would slug to "sren" and "Łukasz" to "ukasz".
+_TRANSLIT = str.maketrans(
+    {
+        "ø": "o",
+        "æ": "ae",
+        "œ": "oe",
+        "ł": "l",
+        "đ": "d",
+        "ð": "d",
+        "þ": "th",
+        "ı": "i",
+        "ħ": "h",
+        "ŧ": "t",
+        "ŋ": "n",
+        "ĸ": "k",
+    }
+)
+_NON_SLUG = re.compile(r"[^a-z0-9]+")
+
+
+def strip_accents(text: str) -> str:
+    # casefold first so "ß" becomes "ss" and "Ø" meets the table as "ø".
+    decomposed = unicodedata.normalize("NFKD", text.casefold().translate(_TRANSLIT))
+    return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+
+
+def slugify(name: str) -> str:
+    """Accent-insensitive ASCII slug: ``"Ruth Álvarez"`` -> ``"ruth-alvarez"``.
+
+    Letters without an ASCII form (e.g. CJK) are dropped, so the slug may be
+    empty; the loader then derives an id from a hash of the name instead.
+    """
+    ascii_ = strip_accents(name).encode("ascii", "ignore").decode("ascii")
+    return _NON_SLUG.sub("-", ascii_).strip("-")
+
+
+def fold(text: str) -> str:
+    """Case- and accent-insensitive form for matching names typed at the CLI."""
+    return " ".join(strip_accents(text).split())
+
+
+def default_id(name: str) -> str:
+    slug = slugify(name)
+    if slug:
+        return slug
+    # Stable across loads (a rename changes it, which is what `id:` is for).
+    import hashlib  # rare (names with no ASCII letters); costs 2.6 ms at import
+
+    return "p-" + hashlib.sha1(name.encode("utf-8")).hexdigest()[:8]
+
+
+def resolve(book: Book, query: str) -> Contact:
+    """The one person ``query`` names: by id, then full name, then unique prefix.
+
+    Names and ids are compared case- and accent-insensitively after the exact
+    id match.  Raises `PersonNotFound` when nobody or more than one person fits.
+    """
+    q = query.strip()
+    if not q:
+        raise PersonNotFound("give a name or an id")
+    for c in book.contacts:
+        if c.id == q:
+            return c
+    fq = fold(q)
+    folded = [(fold(c.id), fold(c.name), c) for c in book.contacts]
+    for found in (
+        [c for fid, fname, c in folded if fq in (fid, fname)],
+        [c for fid, fname, c in folded if fname.startswith(fq) or fid.startswith(fq)],
+    ):
+        if len(found) == 1:
+            return found[0]
+        if found:
+            listed = ", ".join(f"{c.name} ({c.id})" for c in found[:10])
+            more = f" and {len(found) - 10} more" if len(found) > 10 else ""
+            raise PersonNotFound(
+                f"{query!r} matches {len(found)} people: {listed}{more}; "
+                "be more specific or use the id"
+            )
+    raise PersonNotFound(f"no one called {query!r}")
