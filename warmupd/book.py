@@ -15,6 +15,7 @@ The format is documented by ``config/contacts.example.yaml``.
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import json
 import os
@@ -85,7 +86,9 @@ _ALLOWED_TAGS = frozenset({STR, INT, FLOAT, BOOL, NULL, TIMESTAMP, _STD + "seq",
 # The safe loader's own implicit-resolver table (first character -> regexps),
 # so the lazy resolution below answers exactly what yaml.safe_load would.
 _IMPLICIT: dict[str, list[tuple[str, re.Pattern[str]]]] = _SafeLoader.yaml_implicit_resolvers
-_BOOL_TRUE = frozenset({"yes", "true", "on", "y"})
+# PyYAML's own table (SafeConstructor.bool_values): `!!bool "definitely"` is an error.
+_BOOL_TRUE = frozenset({"yes", "true", "on"})
+_BOOL_VALUES = _BOOL_TRUE | {"no", "false", "off"}
 
 
 class _ComposeLoader(_SafeLoader):
@@ -298,9 +301,32 @@ def _load_bytes(data: bytes, label: str, cap: int) -> Book:
         if root is None or (type(root) is ScalarNode and _tag(root) == NULL):
             raise BookError([Problem(label, 1, 1, _EMPTY_MSG)])
         return _Walker(label).book(root)
+    except BookError as e:
+        if all(_tidy(p) is p for p in e.problems):
+            raise
+        raise BookError([_tidy(p) for p in e.problems]) from None
+    except (ArithmeticError, LookupError, ValueError, OSError, RecursionError) as e:
+        # A library raising where no check expected it (issue 14 found four):
+        # still a problem of this file, exit 3, never a traceback.
+        why = f"cannot read this file ({type(e).__name__}: {_shorten(str(e))})"
+        raise BookError([Problem(label, 1, 1, why)]) from None
     finally:
         if was_enabled:
             gc.enable()
+
+
+_MAX_MESSAGE = 500
+
+
+def _tidy(p: Problem) -> Problem:
+    """``p`` with a message that is one printable line of bounded length."""
+    m = p.message
+    if m.isprintable() and len(m) <= _MAX_MESSAGE:
+        return p
+    m = _escape(m)
+    if len(m) > _MAX_MESSAGE:
+        m = m[:_MAX_MESSAGE] + "…"
+    return Problem(p.path, p.line, p.col, m, p.severity)
 
 
 _EMPTY_MSG = (
@@ -344,17 +370,58 @@ def _may_have_properties(data: bytes) -> bool:
     return False
 
 
+# "while scanning/parsing X" -> what the user must fix at X's start.
+_CONSTRUCTS = (
+    ("quoted scalar", "this quoted value"),
+    ("flow sequence", "this [ list (unclosed, or a comma missing)"),
+    ("flow mapping", "this { mapping (unclosed, or a comma missing)"),
+    ("block mapping", "these key: value lines (check the indentation)"),
+    ("block collection", "this list of - items (check the indentation)"),
+    ("block scalar", "this | or > text"),
+    ("simple key", "this key (a `:` is missing)"),
+    ("plain scalar", "this unquoted value"),
+    ("anchor", "this anchor"),
+    ("alias", "this alias"),
+    ("tag", "this tag"),
+    ("directive", "this directive"),
+    ("node", "this value"),
+)
+
+
 def _yaml_problem(label: str, e: yaml.YAMLError, data: bytes) -> Problem:
     if isinstance(e, yaml.MarkedYAMLError):
-        mark = e.problem_mark or e.context_mark
-        line, col = (mark.line + 1, mark.column + 1) if mark is not None else (1, 1)
         what = e.problem or "invalid YAML"
-        if e.context and e.context_mark is not None and e.problem_mark is not None:
-            what = f"{what} ({e.context} at line {e.context_mark.line + 1})"
-            if any(w in e.context for w in ("alias", "anchor", "tag")):
-                # Usually a plain value that happens to start with *, & or !.
-                what += "; put text starting with *, & or ! in quotes"
-        return Problem(label, line, col, f"YAML syntax: {what}")
+        start, end = e.context_mark, e.problem_mark
+        if (
+            e.context
+            and e.context.startswith("while ")
+            and start is not None
+            and end is not None
+            and (start.line, start.column) != (end.line, end.column)
+        ):
+            # Located where the construct starts, which is what the user must
+            # fix; where the parser gave up comes second (issue 11).
+            construct = next((t for w, t in _CONSTRUCTS if w in e.context), "this construct")
+            at_end = end.index >= len(data) or "end of stream" in what or "stream end" in what
+            if construct == "this quoted value" and (at_end or "document" in what):
+                construct = "unclosed quote"
+            where = (
+                f"the end of the file (line {end.line + 1})"
+                if at_end
+                else f"line {end.line + 1}, column {end.column + 1}"
+            )
+            message = f"YAML syntax: {construct}: {what} at {where}"
+            line, col = start.line + 1, start.column + 1
+        else:
+            mark = end or start
+            line, col = (mark.line + 1, mark.column + 1) if mark is not None else (1, 1)
+            message = f"YAML syntax: {what}"
+            if e.context and start is not None and end is not None:
+                message += f" ({e.context} at line {start.line + 1})"
+        if e.context and any(w in e.context for w in ("alias", "anchor", "tag")):
+            # Usually a plain value that happens to start with *, & or !.
+            message += "; put text starting with *, & or ! in quotes"
+        return Problem(label, line, col, message)
     if isinstance(e, yaml.reader.ReaderError):
         # libyaml reports a byte offset, the pure-Python reader a character one.
         pos = e.position if _LIBYAML else len(data.decode("utf-8")[: e.position].encode())
@@ -441,8 +508,36 @@ def _compose(data: bytes, label: str) -> Node | None:
 _CONSTRUCTOR = yaml.constructor.SafeConstructor()  # for numbers in messages only
 
 
+_SHOWN = 60  # characters of a value quoted in a message
+
+
+def _escape(text: str) -> str:
+    """``text`` with every character that is not printable as a visible escape."""
+    if text.isprintable():
+        return text
+    return "".join(
+        ch if ch.isprintable() else json.dumps(ch)[1:-1] if ch in "\n\t\r" else
+        f"\\x{ord(ch):02x}" if ord(ch) < 0x100 else f"\\u{ord(ch):04x}"
+        if ord(ch) < 0x10000 else f"\\U{ord(ch):08x}"
+        for ch in text
+    )
+
+
+def _shorten(text: str) -> str:
+    """The start of ``text``, escaped, with "…" when cut: a message stays one short line."""
+    return _escape(text[:_SHOWN]) + ("…" if len(text) > _SHOWN else "")
+
+
 def _quoted(text: str) -> str:
-    return json.dumps(text, ensure_ascii=False) if '"' not in text else f"'{text}'"
+    """``text`` as a double-quoted, escaped and shortened value for a message."""
+    short = text[:_SHOWN]
+    body = _escape(short.replace("\\", "\\\\").replace('"', '\\"'))
+    return f'"{body}"' + ("…" if len(text) > _SHOWN else "")
+
+
+def _ascii_digits(text: str) -> bool:
+    # str.isdigit() is true for "٣" and "²" too, and int() reads the former.
+    return text.isascii() and text.isdigit()
 
 
 def _describe(node: Node) -> str:
@@ -455,19 +550,23 @@ def _describe(node: Node) -> str:
     tag = _tag(node)
     src: str = node.value
     if tag == NULL:
-        return "nothing" if src == "" else f"null from `{src}`"
+        return "nothing" if src == "" else f"null from `{_shorten(src)}`"
     if tag == BOOL:
+        if src.lower() not in _BOOL_VALUES:
+            return f"{_quoted(src)} tagged as a boolean"
         return f"the boolean {str(src.lower() in _BOOL_TRUE).lower()} from `{src}`"
     if tag == INT:
-        try:
-            number = str(_CONSTRUCTOR.construct_yaml_int(node))
-        except ValueError:
-            number = src
-        return f"the number {number}" + ("" if number == src else f" from `{src}`")
+        number = src
+        if len(src) <= 30:  # sexagesimal 1:2:3:... of any length would be quadratic
+            # IndexError: PyYAML's construct_yaml_int on "", "-", "+" or "_".
+            with contextlib.suppress(ValueError, IndexError):
+                number = str(_CONSTRUCTOR.construct_yaml_int(node))
+        shown = _shorten(src)
+        return f"the number {_shorten(number)}" + ("" if number == src else f" from `{shown}`")
     if tag == FLOAT:
-        return f"the number `{src}`"
+        return f"the number `{_shorten(src)}`"
     if tag == TIMESTAMP:
-        return f"the date `{src}`"
+        return f"the date `{_shorten(src)}`"
     if tag != STR:
         return f"a {_show_tag(tag)} value"
     return _quoted(src)
@@ -493,15 +592,32 @@ _Entries = dict[str, tuple[ScalarNode, Node]]
 # -- scalar checks: each returns the value or raises _Invalid ---------------
 
 
+# C0 and C1 controls (ESC reaches a terminal raw, NUL breaks exec), DEL and
+# the Unicode line/paragraph separators; only a tab and a line feed may pass,
+# and only in multi-line text.  A YAML escape ("\e", "\0") is how they get in.
+_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029]")
+_CONTROL_ONE_LINE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def _no_controls(v: str, pattern: re.Pattern[str]) -> str:
+    m = pattern.search(v)
+    if m is not None:
+        ch = m.group()
+        what = {"\n": "a line break", "\t": "a tab"}.get(ch, f"the control character {_escape(ch)}")
+        raise _Invalid(f"must not contain {what} (character {m.start() + 1}); remove it")
+    return v
+
+
 def _text(node: Node) -> str:
     if type(node) is not ScalarNode:
         raise _Invalid(f"expected text, got {_describe(node)}")
     v: str = node.value
     if node.tag is None and (node.style or (v and v[0] not in _IMPLICIT)):
-        return v  # quoted, or a first character no implicit type starts with
+        # quoted, or a first character no implicit type starts with
+        return _no_controls(v, _CONTROL)
     tag = _tag(node)
     if tag == STR:
-        return v
+        return _no_controls(v, _CONTROL)
     if tag == NULL and v == "":
         raise _Invalid("expected text, got nothing")
     raise _Invalid(f"expected text, got {_describe(node)}; write {_quoted(v)} in quotes")
@@ -515,11 +631,12 @@ def _nonempty(node: Node) -> str:
 
 
 def _one_line(node: Node) -> str:
-    # Names end up in notification titles and calendar summaries.
+    # Names, circles, topics... end up in notification titles, calendar
+    # summaries and terminal lines: one line, no tab, no control character.
     v = _nonempty(node)
     if "\n" in v:
         raise _Invalid("must be a single line")
-    return v
+    return _no_controls(v, _CONTROL_ONE_LINE)
 
 
 def _list_of(check: Callable[[Node], _T], what: str) -> Callable[[Node], tuple[_T, ...]]:
@@ -545,7 +662,7 @@ def _list_of(check: Callable[[Node], _T], what: str) -> Callable[[Node], tuple[_
     return check_list
 
 
-_text_list = _list_of(_nonempty, "texts")
+_text_list = _list_of(_one_line, "texts")
 
 
 _DURATION_CACHE: dict[str, int] = {}
@@ -561,7 +678,7 @@ def _duration(node: Node) -> int:
     try:
         days = parse_duration(v)
     except ValueError:
-        hint = f" (for days write {v.strip()}d)" if v.strip().isdigit() else ""
+        hint = f" (for days write {_shorten(v.strip())}d)" if _ascii_digits(v.strip()) else ""
         raise _Invalid(f"expected {DURATION_HINT}, got {_describe(node)}{hint}") from None
     if len(_DURATION_CACHE) < 256:
         _DURATION_CACHE[v] = days
@@ -591,7 +708,7 @@ def _date(node: Node) -> date:
     # The source text, not YAML's reading: 2026-09-14 resolves to a date but
     # 2026-02-30 stays a string, and both must be judged the same way.
     v: str = node.value.strip()
-    if len(v) == 10 and v[4] == "-" and v[7] == "-" and v[:4].isdigit():
+    if len(v) == 10 and v[4] == "-" and v[7] == "-" and _ascii_digits(v[:4]):
         try:
             return date.fromisoformat(v)
         except ValueError as e:
@@ -602,7 +719,7 @@ def _date(node: Node) -> date:
 
 
 def _boolean(node: Node) -> bool:
-    if type(node) is ScalarNode and _tag(node) == BOOL:
+    if type(node) is ScalarNode and _tag(node) == BOOL and node.value.lower() in _BOOL_VALUES:
         return node.value.lower() in _BOOL_TRUE
     raise _Invalid(f"expected true or false, got {_describe(node)}")
 
@@ -619,6 +736,10 @@ def _integer(low: int, high: int) -> Callable[[Node], int]:
             and not node.style
             and _DECIMAL.fullmatch(node.value)
         ):
+            if len(node.value) > 12:  # before int(): 4,300 digits raise ValueError
+                raise _Invalid(
+                    f"expected a whole number from {low} to {high}, got {_shorten(node.value)}"
+                )
             n = int(node.value)
             if low <= n <= high:
                 return n
@@ -645,7 +766,9 @@ def _birthday(node: Node) -> Birthday:
     if type(node) is ScalarNode:
         v: str = node.value.strip()
         parts = v.split("-")
-        if all(p.isdigit() for p in parts):
+        # ASCII only: str.isdigit() and int() also read "٠٦-١٤"; and at most
+        # two digits for month and day, so int() never sees thousands.
+        if all(_ascii_digits(p) for p in parts) and all(len(p) <= 2 for p in parts[-2:]):
             try:
                 if len(parts) == 3 and len(parts[0]) == 4:
                     d = date(int(parts[0]), int(parts[1]), int(parts[2]))
@@ -676,7 +799,7 @@ _FULL_DAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday"
 
 
 def _weekday(node: Node) -> int:
-    name = _nonempty(node).lower()
+    name = _one_line(node).lower()
     if name in WEEKDAYS:
         return WEEKDAYS.index(name)
     if name in _FULL_DAYS:
@@ -697,10 +820,11 @@ def _weekdays(node: Node) -> frozenset[int]:
 
 
 def _timezone(node: Node) -> str:
-    name = _nonempty(node)
+    name = _one_line(node)
     try:
         zoneinfo.ZoneInfo(name)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):
+        # OSError: a tzdata directory ("Europe") or a name too long for a path.
         raise _Invalid(
             f"{_quoted(name)} is not a known time zone; use an IANA name like Europe/Berlin"
         ) from None
@@ -727,7 +851,7 @@ _NOTIFIERS = ("auto", "desktop", "plyer", "command", "log")
 
 
 def _notifier(node: Node) -> str:
-    v = _nonempty(node)
+    v = _one_line(node)
     if v not in _NOTIFIERS:
         raise _Invalid(f"expected one of {', '.join(_NOTIFIERS)}, got {_quoted(v)}")
     return v
@@ -756,9 +880,12 @@ def _template_problem(template: str) -> str | None:
             continue
         if field_name not in _PLACEHOLDERS:
             allowed = ", ".join("{" + p + "}" for p in _PLACEHOLDERS)
-            return f"unknown placeholder {{{field_name}}} in {_quoted(template)}; use {allowed}"
+            return (
+                f"unknown placeholder {{{_shorten(field_name)}}} in {_quoted(template)}; "
+                f"use {allowed}"
+            )
         if spec or conversion:
-            return f"placeholder {{{field_name}}} takes no format or conversion"
+            return f"placeholder {{{_shorten(field_name)}}} takes no format or conversion"
     return None
 
 
@@ -794,7 +921,7 @@ _SETTINGS: dict[str, tuple[str, Callable[[Node], Any]]] = {
     "notify_command": ("notify_command", _command),
 }
 _FEED: dict[str, tuple[str, Callable[[Node], Any]]] = {
-    "bind": ("bind", _nonempty),
+    "bind": ("bind", _one_line),
     "port": ("port", _integer(0, 65535)),  # 0: any free port
     "hosts": ("hosts", _text_list),
     "redact": ("redact", _boolean),
@@ -807,7 +934,7 @@ _FEED: dict[str, tuple[str, Callable[[Node], Any]]] = {
 _CONTACT: dict[str, Callable[[Node], Any]] = {
     "last": _date,
     "topics": _text_list,
-    "reach": _nonempty,
+    "reach": _one_line,
     "birthday": _birthday,
     "notes": _nonempty,
     "paused": _boolean,
@@ -818,14 +945,44 @@ _SETTINGS_KEYS = frozenset(_SETTINGS) | {"feed"}
 _CONTACT_KEYS = frozenset(_CONTACT) | {"name", "id", "circle", "every"}
 
 
-def _unknown_circle(name: str, circles: dict[str, int] | set[str]) -> str:
+def _did_you_mean(
+    word: str, known: frozenset[str] | set[str], cache: dict[tuple[int, str], str]
+) -> str:
+    """"; did you mean X?" or "", computed once per distinct ``word``.
+
+    difflib costs O(len(word) * len(candidate)) per candidate: only the
+    `_MAX_CANDIDATES` known words closest in length are compared, and never
+    a word longer than `_MAX_COMPARED`, so N typos against N circles stay
+    linear (issue 14: 3,000 of each took over two minutes).
+    """
+    hit = cache.get((id(known), word))
+    if hit is not None:
+        return hit
+    hint = ""
+    if len(word) <= _MAX_COMPARED and known:
+        pool = sorted(known)
+        if len(pool) > _MAX_CANDIDATES:
+            pool = sorted(pool, key=lambda k: (abs(len(k) - len(word)), k))[:_MAX_CANDIDATES]
+        close = get_close_matches(word, pool, n=1)
+        hint = f"; did you mean {_shorten(close[0])}?" if close else ""
+    if len(cache) < 10_000:
+        cache[id(known), word] = hint
+    return hint
+
+
+_MAX_CANDIDATES = 200
+_MAX_COMPARED = 100
+
+
+def _unknown_circle(name: str, circles: set[str], cache: dict[tuple[int, str], str]) -> str:
     if not circles:
         return f"{_quoted(name)} is not defined: there is no circles: section"
-    close = get_close_matches(name, sorted(circles), n=1)
-    hint = f"; did you mean {close[0]}?" if close else ""
-    return (
-        f"{_quoted(name)} is not defined under circles: (known: {', '.join(sorted(circles))}){hint}"
-    )
+    known = sorted(circles)
+    listed = ", ".join(_shorten(c) for c in known[:10])
+    if len(known) > 10:
+        listed += f" and {len(known) - 10} more"
+    hint = _did_you_mean(name, circles, cache)
+    return f"{_quoted(name)} is not defined under circles: (known: {listed}){hint}"
 
 
 def _position(p: Problem) -> tuple[int, int]:
@@ -842,6 +999,8 @@ class _Walker:
         # Every circle named under circles:, valid cadence or not, so that a
         # member of a broken circle is not also told the circle is undefined.
         self.circle_names: set[str] = set()
+        # (id of the known set, word) -> its "did you mean" hint
+        self._suggested: dict[tuple[int, str], str] = {}
 
     def error(self, node: Node, message: str) -> None:
         m = node.start_mark
@@ -872,8 +1031,7 @@ class _Walker:
                         k, f"{where}merge keys (<<) are not supported; write the values out in full"
                     )
                     continue
-                close = get_close_matches(key, sorted(known), n=1)
-                hint = f"; did you mean {close[0]}?" if close else ""
+                hint = _did_you_mean(key, known, self._suggested)
                 self.warn(k, f"{where}unknown key {_quoted(key)} is ignored{hint}")
         return out
 
@@ -955,7 +1113,7 @@ class _Walker:
         seen: dict[str, int] = {}
         for k, v in node.value:
             try:
-                name = _nonempty(k)
+                name = _one_line(k)
             except _Invalid as bad:
                 self.error(k, f"circles: circle name: {bad}")
                 continue
@@ -968,7 +1126,7 @@ class _Walker:
                 continue
             seen[name] = k.start_mark.line + 1
             self.circle_names.add(name)
-            where = f"circles: {name}: "
+            where = f"circles: {_shorten(name)}: "
             body = self.mapping(v, where) if type(v) is not ScalarNode or _tag(v) == NULL else None
             if type(v) is ScalarNode and _tag(v) != NULL:
                 self.error(
@@ -1036,7 +1194,7 @@ class _Walker:
                 name = _one_line(e["name"][1])
             except _Invalid as err:
                 self.error(e["name"][1], f"{anonymous}name: {err}")
-        where = f'contacts[{index}] "{name}": ' if name is not None else anonymous
+        where = f"contacts[{index}] {_quoted(name)}: " if name is not None else anonymous
         if name is not None and (len(self.errors) > n_err or len(self.warnings) > n_warn):
             # Key problems were found before the name was known; name them now.
             for bucket, since in ((self.errors, n_err), (self.warnings, n_warn)):
@@ -1061,12 +1219,13 @@ class _Walker:
                 )
         circle: str | None = None
         if "circle" in e:
-            circle = field(e, "circle", where, _nonempty)
+            circle = field(e, "circle", where, _one_line)
             if circle is not None and circle not in circles:
                 if circle not in self.circle_names:
                     self.error(
                         e["circle"][1],
-                        f"{where}circle: {_unknown_circle(circle, self.circle_names)}",
+                        f"{where}circle: "
+                        f"{_unknown_circle(circle, self.circle_names, self._suggested)}",
                     )
                 circle = None
         every = field(e, "every", where, _cadence) if "every" in e else None

@@ -196,11 +196,11 @@ def agenda(file: Path | None, weeks: int | None, as_json: bool) -> None:
 
 def _record(file: Path | None, name: str, kind: str, *, on: date | None = None,
             until_days: int | None = None, note: str | None = None) -> None:
-    from warmupd import book
+    from warmupd import names
     from warmupd.model import TouchKind
 
     b = _load(file)
-    person = book.resolve(b, name)
+    person = names.resolve(b, name)
     now = _now(b)
     day = on or now.date()
     until = now.date() + timedelta(days=until_days) if until_days is not None else None
@@ -232,7 +232,7 @@ def done(file: Path | None, name: str, note: str | None, on: str | None) -> None
 @click.argument("duration")
 def snooze(file: Path | None, name: str, duration: str) -> None:
     """Not before DURATION from today (10d, 2w, 1m)."""
-    from warmupd.book import parse_duration
+    from warmupd.names import parse_duration
 
     try:
         days = parse_duration(duration)
@@ -256,10 +256,10 @@ def skip(file: Path | None, name: str) -> None:
 @click.argument("name")
 def show(file: Path | None, name: str) -> None:
     """A person, their history, the next planned date and an opener preview."""
-    from warmupd import book, views
+    from warmupd import names, views
 
     b = _load(file)
-    person = book.resolve(b, name)
+    person = names.resolve(b, name)
     now = _now(b)
     with _store() as st:
         history, p = _plan(b, st, now.date())
@@ -279,7 +279,7 @@ def show(file: Path | None, name: str) -> None:
 
 
 def _describe(c: Contact) -> str:
-    from warmupd.book import format_duration
+    from warmupd.names import format_duration
 
     lines = [f"{c.name}  (id: {c.id})", f"  every {format_duration(c.every)}"
              + (f", circle {c.circle}" if c.circle else "")]
