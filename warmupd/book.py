@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import heapq
 import json
 import os
 import re
@@ -951,38 +952,42 @@ def _did_you_mean(
     """"; did you mean X?" or "", computed once per distinct ``word``.
 
     difflib costs O(len(word) * len(candidate)) per candidate: only the
-    `_MAX_CANDIDATES` known words closest in length are compared, and never
-    a word longer than `_MAX_COMPARED`, so N typos against N circles stay
-    linear (issue 14: 3,000 of each took over two minutes).
+    first `_MAX_HINTS` distinct words of a file get a hint, each compared with
+    at most `_MAX_CANDIDATES` known words (those closest in length), and
+    never a word longer than `_MAX_COMPARED`.  So N typos against N circles
+    stay linear (issue 14: 3,000 of each took over two minutes).
     """
     hit = cache.get((id(known), word))
     if hit is not None:
         return hit
     hint = ""
-    if len(word) <= _MAX_COMPARED and known:
-        pool = sorted(known)
-        if len(pool) > _MAX_CANDIDATES:
-            pool = sorted(pool, key=lambda k: (abs(len(k) - len(word)), k))[:_MAX_CANDIDATES]
-        close = get_close_matches(word, pool, n=1)
+    if len(word) <= _MAX_COMPARED and known and len(cache) < _MAX_HINTS:
+        pool: list[str] | set[str] | frozenset[str] = known
+        if len(known) > _MAX_CANDIDATES:
+            pool = heapq.nsmallest(
+                _MAX_CANDIDATES, known, key=lambda k: (abs(len(k) - len(word)), k)
+            )
+        close = get_close_matches(word, sorted(pool), n=1)
         hint = f"; did you mean {_shorten(close[0])}?" if close else ""
-    if len(cache) < 10_000:
-        cache[id(known), word] = hint
+    cache[id(known), word] = hint
     return hint
 
 
-_MAX_CANDIDATES = 200
+_MAX_HINTS = 20
+_MAX_CANDIDATES = 50
 _MAX_COMPARED = 100
 
 
-def _unknown_circle(name: str, circles: set[str], cache: dict[tuple[int, str], str]) -> str:
+def _unknown_circle(name: str, circles: set[str], listing: str, hint: str) -> str:
     if not circles:
         return f"{_quoted(name)} is not defined: there is no circles: section"
-    known = sorted(circles)
+    return f"{_quoted(name)} is not defined under circles: (known: {listing}){hint}"
+
+
+def _listing(names: set[str]) -> str:
+    known = sorted(names)
     listed = ", ".join(_shorten(c) for c in known[:10])
-    if len(known) > 10:
-        listed += f" and {len(known) - 10} more"
-    hint = _did_you_mean(name, circles, cache)
-    return f"{_quoted(name)} is not defined under circles: (known: {listed}){hint}"
+    return listed + (f" and {len(known) - 10} more" if len(known) > 10 else "")
 
 
 def _position(p: Problem) -> tuple[int, int]:
@@ -1001,6 +1006,13 @@ class _Walker:
         self.circle_names: set[str] = set()
         # (id of the known set, word) -> its "did you mean" hint
         self._suggested: dict[tuple[int, str], str] = {}
+        self._circle_listing: str | None = None
+
+    def unknown_circle(self, name: str) -> str:
+        if self._circle_listing is None:  # once: circles are all known by now
+            self._circle_listing = _listing(self.circle_names)
+        hint = _did_you_mean(name, self.circle_names, self._suggested)
+        return _unknown_circle(name, self.circle_names, self._circle_listing, hint)
 
     def error(self, node: Node, message: str) -> None:
         m = node.start_mark
@@ -1224,8 +1236,7 @@ class _Walker:
                 if circle not in self.circle_names:
                     self.error(
                         e["circle"][1],
-                        f"{where}circle: "
-                        f"{_unknown_circle(circle, self.circle_names, self._suggested)}",
+                        f"{where}circle: {self.unknown_circle(circle)}",
                     )
                 circle = None
         every = field(e, "every", where, _cadence) if "every" in e else None
