@@ -1,6 +1,6 @@
-"""The isolated parse: a forkserver child with a time and a memory limit.
+"""The isolated parse: a child of the parse server, with a time and a memory limit.
 
-Real processes throughout: the forkserver, its children, and a real
+Real processes throughout: the server, its children, and a real
 `warmupd run` daemon that is sent SIGHUP and SIGTERM.
 """
 
@@ -14,7 +14,6 @@ import socket
 import subprocess
 import sys
 import time
-from multiprocessing import forkserver
 from pathlib import Path
 
 import pytest
@@ -35,13 +34,13 @@ def people(n: int, head: str = "") -> bytes:
             "  days: [mon, tue, wed, thu, fri, sat, sun]\ncontacts:\n" + rows).encode()
 
 
-def forkserver_children() -> list[int]:
-    """Live children of the forkserver (the parse processes)."""
-    pid = forkserver._forkserver._forkserver_pid  # type: ignore[attr-defined]
-    if pid is None:
+def parse_children() -> list[int]:
+    """Live children of the parse server (the forked parse processes)."""
+    proc = isolate._server.proc
+    if proc is None or proc.poll() is not None:
         return []
     try:
-        text = Path(f"/proc/{pid}/task/{pid}/children").read_text()
+        text = Path(f"/proc/{proc.pid}/task/{proc.pid}/children").read_text()
     except OSError:
         return []
     return [int(p) for p in text.split()]
@@ -60,7 +59,7 @@ def test_isolated_load_matches_in_process_load() -> None:
     big = people(40)
     with pytest.raises(BookError, match="over the 1 KiB limit"):
         asyncio.run(isolate.load(big, "c.yaml", 1024))
-    assert forkserver_children() == []
+    assert parse_children() == []
 
 
 def test_a_parse_over_its_time_is_stopped_and_reported_once() -> None:
@@ -72,7 +71,7 @@ def test_a_parse_over_its_time_is_stopped_and_reported_once() -> None:
     assert time.monotonic() - start < 3.0
     assert len(info.value.problems) == 1
     assert "took longer than 0 s and was stopped" in str(info.value.problems[0])
-    assert forkserver_children() == []
+    assert parse_children() == []
 
 
 def test_a_parse_over_its_memory_is_stopped() -> None:
@@ -81,7 +80,7 @@ def test_a_parse_over_its_memory_is_stopped() -> None:
     with pytest.raises(BookError, match="MiB") as info:
         asyncio.run(isolate.load(people(10_000), "c.yaml", None, memory=8 << 20))
     assert "memory" in str(info.value.problems[0])
-    assert forkserver_children() == []
+    assert parse_children() == []
     assert asyncio.run(isolate.load(people(3), "c.yaml", None)).contacts  # the next one works
 
 
@@ -92,7 +91,7 @@ def test_cancelling_a_load_kills_its_child() -> None:
     async def scenario() -> float:
         task = asyncio.ensure_future(isolate.load(people(30_000), "c.yaml", 16 << 20))
         await asyncio.sleep(0.3)
-        assert forkserver_children(), "the parse should still be running"
+        assert parse_children(), "the parse should still be running"
         start = time.monotonic()
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
@@ -100,7 +99,7 @@ def test_cancelling_a_load_kills_its_child() -> None:
         return time.monotonic() - start
 
     assert asyncio.run(scenario()) < 1.0
-    assert forkserver_children() == []
+    assert parse_children() == []
 
 
 def _status(path: Path) -> dict[str, object]:

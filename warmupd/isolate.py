@@ -1,24 +1,27 @@
 """Validate the contact file outside the daemon's heap, within a time and memory limit.
 
 Owns: `load`, an awaitable ``book.loads`` that runs in a child process and
-sends back only the validated Book (or its problems).  Children are forked
-by multiprocessing's *forkserver*: a small single-threaded process started
-with exec (so it inherits none of the daemon's threads) that has already
-imported the loader, so each reload costs a fork of that small process, not
-a fresh interpreter.  The child gets an address-space limit (``RLIMIT_AS``)
-and the parent a wall-clock timeout; a child over either is killed and the
-reload fails with one problem.  Cancelling `load` (SIGTERM stops the daemon
-by cancelling its tasks) kills the child too.
+sends back only the validated Book (or its problems), and the small fork
+server behind it: ``python -m warmupd.isolate``, started with exec (so it
+inherits none of the daemon's threads), single-threaded, with the loader
+already imported.  Per reload it forks one child, which sets ``RLIMIT_AS``
+and its own alarm, parses, and hands its answer back through the server.
+The daemon waits with a wall-clock timeout; a child over its time or memory,
+or a `load` that is cancelled (SIGTERM stops the daemon by cancelling its
+tasks), ends the server's whole process group, and the next load starts a
+new server.
 
 Why a child at all: parsing builds a YAML node tree ten times the size of the
 Book, and the Book's small objects end up scattered through that memory, so
 a long-running daemon would keep the peak (87 MiB at 10k people instead of
 about 50).  In a child the tree dies with the process, and a hostile file
-cannot take the daemon down with it.
+cannot take the daemon down with it.  Why a server: a fork of a small
+process that has imported yaml costs milliseconds; a fresh interpreter per
+reload costs 150 ms or more, and ``os.fork`` of the threaded daemon can
+deadlock the child (Python 3.12+ warns about it).
 
-Must not: fork the daemon itself (``os.fork`` in a threaded process can
-deadlock the child, and Python 3.12+ warns about it), or keep a child alive
-after `load` returns or is cancelled.
+Must not: fork the daemon itself, or leave a child running after `load`
+returns or is cancelled.
 """
 
 from __future__ import annotations
@@ -26,24 +29,24 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import math
-import multiprocessing
 import os
 import pickle
 import resource
 import signal
+import struct
+import subprocess
+import sys
 import threading
-from multiprocessing.connection import Connection
-from multiprocessing.context import ForkServerContext
-from typing import Any
+from typing import IO, Any
 
 from warmupd import book
 from warmupd.model import Book, BookError, Problem
 
 __all__ = ["MEMORY_BYTES", "load", "timeout_for"]
 
-# Address space the parse may add to the forkserver's own: a 1 MiB file
-# peaks near 100 MiB, so this leaves room for the largest file a user may
-# declare while stopping a runaway long before it hurts the machine.
+# Address space the parse may add to the server's own: a 1 MiB file peaks
+# near 100 MiB, so this leaves room for the largest file a user may declare
+# while stopping a runaway long before it hurts the machine.
 MEMORY_BYTES = 1 << 30
 
 
@@ -52,21 +55,27 @@ def timeout_for(size: int) -> float:
     return 10.0 + 5.0 * size / (1 << 20)
 
 
-_context: ForkServerContext | None = None
-_context_lock = threading.Lock()
+# -- framing: a 4-byte length, then a pickle ---------------------------------
+
+_LEN = struct.Struct(">I")
 
 
-def _forkserver() -> ForkServerContext:
-    global _context
-    with _context_lock:
-        if _context is None:
-            ctx = multiprocessing.get_context("forkserver")
-            assert isinstance(ctx, ForkServerContext)
-            # "__main__" first: the server imports the main script once, so a
-            # child does not re-run it (and import the CLI) on every reload.
-            ctx.set_forkserver_preload(["__main__", "warmupd.isolate"])
-            _context = ctx
-        return _context
+def _write_frame(out: IO[bytes], payload: bytes) -> None:
+    out.write(_LEN.pack(len(payload)) + payload)
+    out.flush()
+
+
+def _read_frame(inp: IO[bytes]) -> bytes | None:
+    """One frame, or None at end of stream (the other side is gone)."""
+    head = inp.read(_LEN.size)
+    if len(head) < _LEN.size:
+        return None
+    (size,) = _LEN.unpack(head)
+    body = inp.read(size)
+    return body if len(body) == size else None
+
+
+# -- the server (python -m warmupd.isolate) ----------------------------------
 
 
 def _address_space() -> int:
@@ -78,9 +87,8 @@ def _address_space() -> int:
         return 0
 
 
-def _child(conn: Connection, data: bytes, label: str, max_bytes: int | None,
-           memory: int, seconds: float) -> None:  # pragma: no cover - runs in the child
-    """Parse, send one pickle, return (multiprocessing then exits the child)."""
+def _parse(request: bytes) -> bytes:  # pragma: no cover - runs in the forked child
+    data, label, max_bytes, memory, seconds = pickle.loads(request)
     # Our own deadline too: SIGALRM's default action ends the process, so a
     # child outlives a daemon that was SIGKILLed by at most a few seconds.
     signal.alarm(math.ceil(seconds) + 2)
@@ -97,51 +105,83 @@ def _child(conn: Connection, data: bytes, label: str, max_bytes: int | None,
     except BaseException as exc:
         result = ("crash", repr(exc))
     try:
-        payload = pickle.dumps(result, protocol=pickle.HIGHEST_PROTOCOL)
+        return pickle.dumps(result, protocol=pickle.HIGHEST_PROTOCOL)
     except MemoryError:
-        payload = pickle.dumps(("memory", None))
-    conn.send_bytes(payload)
-    conn.close()
+        return pickle.dumps(("memory", None))
 
 
-class _Child:
-    """One child and the thread that waits for its answer; `kill` is safe at any time."""
+def serve(inp: IO[bytes], out: IO[bytes]) -> None:  # pragma: no cover - a subprocess
+    """Answer one request at a time until ``inp`` ends; fork per request.
 
-    def __init__(self, data: bytes, label: str, max_bytes: int | None, memory: int,
-                 seconds: float) -> None:
-        ctx = _forkserver()
-        self.recv, send = ctx.Pipe(duplex=False)
-        self.send: Connection | None = send
-        self.proc = ctx.Process(target=_child, args=(send, data, label, max_bytes, memory, seconds),
-                                name="warmupd-parse", daemon=True)
-        self.lock = threading.Lock()
-        self.killed = False
-
-    def run(self) -> bytes:
-        """In a worker thread: start the child and wait for its answer (b"" if none)."""
-        try:
-            with self.lock:
-                if self.killed:
-                    return b""
-                self.proc.start()  # the first start also starts the forkserver
-                assert self.send is not None
-                self.send.close()  # ours: the child's end closes when it exits
-                self.send = None
+    Single-threaded, so forking here is safe.  The child answers through its
+    own pipe; the server passes the answer on, or says how the child ended.
+    """
+    while (request := _read_frame(inp)) is not None:
+        read_fd, write_fd = os.pipe()
+        pid = os.fork()
+        if pid == 0:
             try:
-                return self.recv.recv_bytes()
-            except (EOFError, OSError):
-                return b""  # the child died (killed, or over its limit)
-        finally:
-            with self.lock:
-                if self.proc.pid is not None:
-                    self.proc.join()
-            self.recv.close()
+                os.close(read_fd)
+                with os.fdopen(write_fd, "wb") as answer:
+                    answer.write(_parse(request))
+            finally:
+                os._exit(0)
+        os.close(write_fd)
+        with os.fdopen(read_fd, "rb") as answer:
+            payload = answer.read()
+        _, status = os.waitpid(pid, 0)
+        _write_frame(out, payload or pickle.dumps(("died", status)))
+
+
+# -- the daemon's side ---------------------------------------------------------
+
+
+class _Server:
+    """The running server, one exchange at a time; `kill` ends it and any child."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()  # one exchange at a time
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.guard = threading.Lock()  # protects self.proc
+
+    def _running(self) -> subprocess.Popen[bytes]:
+        with self.guard:
+            if self.proc is None or self.proc.poll() is not None:
+                self.proc = subprocess.Popen(
+                    [sys.executable, "-m", "warmupd.isolate"],
+                    stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                    # Its own process group: one killpg ends the server and its
+                    # child; and a terminal's Ctrl-C goes to the daemon only.
+                    start_new_session=True,
+                )
+            return self.proc
+
+    def exchange(self, request: bytes) -> bytes:
+        """In a worker thread: send a request, wait for the answer (b"" if killed)."""
+        with self.lock:
+            proc = self._running()
+            assert proc.stdin is not None and proc.stdout is not None
+            try:
+                _write_frame(proc.stdin, request)
+                return _read_frame(proc.stdout) or b""
+            except (OSError, ValueError):  # killed meanwhile: broken pipe, closed file
+                return b""
 
     def kill(self) -> None:
-        with self.lock:
-            self.killed = True
-            if self.proc.pid is not None and self.proc.exitcode is None:
-                self.proc.kill()
+        with self.guard:
+            proc, self.proc = self.proc, None
+        if proc is None or proc.poll() is not None:
+            return
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+        for pipe in (proc.stdin, proc.stdout):
+            with contextlib.suppress(OSError):
+                if pipe is not None:
+                    pipe.close()
+
+
+_server = _Server()
 
 
 async def load(data: bytes, label: str, max_bytes: int | None, *,
@@ -153,10 +193,13 @@ async def load(data: bytes, label: str, max_bytes: int | None, *,
     memory), or RuntimeError for a bug in the loader.
     """
     seconds = timeout_for(len(data)) if timeout is None else timeout
-    child = _Child(data, label, max_bytes, memory, seconds)
-    waiting = asyncio.get_running_loop().run_in_executor(None, child.run)
+    request = pickle.dumps((data, label, max_bytes, memory, seconds),
+                           protocol=pickle.HIGHEST_PROTOCOL)
+    waiting = asyncio.get_running_loop().run_in_executor(None, _server.exchange, request)
+    finished = False
     try:
         payload = await asyncio.wait_for(asyncio.shield(waiting), seconds)
+        finished = True
     except TimeoutError:
         raise BookError([Problem(
             label, 1, 1,
@@ -164,16 +207,13 @@ async def load(data: bytes, label: str, max_bytes: int | None, *,
             "`warmupd check` shows what is slow to read",
         )]) from None
     finally:
-        child.kill()  # a no-op once the child has answered
-        with contextlib.suppress(BaseException):
-            await waiting  # the thread ends as soon as the child is gone
-    if not payload:
-        raise BookError([Problem(
-            label, 1, 1,
-            f"the file could not be checked: the checking process ended with status "
-            f"{child.proc.exitcode} (over its {memory >> 20} MiB memory limit?)",
-        )])
-    kind, value = pickle.loads(payload)  # our own child's answer
+        if not finished:  # over time, or cancelled: end the child and its server
+            _server.kill()
+            with contextlib.suppress(BaseException):
+                await waiting  # the exchange ends as soon as the server is gone
+    kind: str
+    value: Any
+    kind, value = pickle.loads(payload) if payload else ("died", None)  # our own server
     if kind == "ok":
         assert isinstance(value, Book)
         return value
@@ -184,4 +224,16 @@ async def load(data: bytes, label: str, max_bytes: int | None, *,
             label, 1, 1,
             f"checking the file needed more than {memory >> 20} MiB of memory and was stopped",
         )])
+    if kind == "died":
+        how = (f"signal {os.WTERMSIG(value)}" if isinstance(value, int) and os.WIFSIGNALED(value)
+               else "no answer")
+        raise BookError([Problem(
+            label, 1, 1,
+            f"the file could not be checked: the checking process ended ({how}); "
+            f"over its {memory >> 20} MiB memory limit?",
+        )])
     raise RuntimeError(f"loading {label} failed: {value}")
+
+
+if __name__ == "__main__":  # pragma: no cover - the server process
+    serve(sys.stdin.buffer, sys.stdout.buffer)
