@@ -274,3 +274,59 @@ def test_every_problem_is_one_short_printable_line(text: str) -> None:
     assert found
     for p in found:
         assert p.isprintable() and len(p) < 600, p
+
+
+# -- 6. what a horizon may hold ------------------------------------------------
+
+
+def _daily(n: int, horizon: str, daily_limit: int = 1000) -> str:
+    rows = "".join(f"  - name: Person{i:05d}\n    every: 1d\n" for i in range(n))
+    return (f"settings:\n  daily_limit: {daily_limit}\n  horizon: {horizon}\n"
+            f"  days: [mon, tue, wed, thu, fri, sat, sun]\n  notifier: log\n"
+            f"contacts:\n{rows}")
+
+
+def test_a_horizon_that_could_hold_too_much_is_refused() -> None:
+    """If this fails, 10k people `every: 1d` with daily_limit 1000 over 104w
+    plan 728k touch-ups again (20 s and 2.5 GB in `agenda --json`)."""
+    found = problems(_daily(10_000, "104w"))
+    assert len(found) == 1, found
+    assert found[0].startswith("c.yaml:3:12: settings: horizon: a horizon of 728 days")
+    assert "could plan 728,000 touch-ups" in found[0] and "50,000" in found[0]
+    # Capacity or demand: a long horizon is fine where few people need it.
+    assert len(book.loads(_daily(50, "104w")).contacts) == 50
+
+
+def _env(tmp_path: Path) -> dict[str, str]:
+    return {**os.environ, "PYTHONPATH": str(ROOT), "HOME": str(tmp_path),
+            "XDG_STATE_HOME": str(tmp_path / "state"), "XDG_CACHE_HOME": str(tmp_path / "cache"),
+            "XDG_CONFIG_HOME": str(tmp_path / "conf"), "XDG_DATA_HOME": str(tmp_path / "data")}
+
+
+def test_agenda_json_on_the_largest_accepted_plan_stays_under_300_mb(tmp_path: Path) -> None:
+    """If this fails, the plan cap no longer keeps `agenda --json` under 300 MB
+    (49,000 touch-ups is the most validation lets through at 1000 a day)."""
+    path = tmp_path / "contacts.yaml"
+    path.write_text(_daily(10_000, "7w"))
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "warmupd", "agenda", "--json", "--file", str(path)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=_env(tmp_path),
+        preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_AS, (2 << 30, 2 << 30)),
+    )
+    _, status, usage = os.wait4(proc.pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0, proc.stderr.read() if proc.stderr else ""
+    assert usage.ru_maxrss / 1024 < 300, usage.ru_maxrss
+    if proc.stderr:
+        proc.stderr.close()
+
+
+def test_agenda_weeks_cannot_bypass_the_cap(tmp_path: Path) -> None:
+    """If this fails, `agenda --weeks 104` plans 728k touch-ups from a valid file."""
+    path = tmp_path / "contacts.yaml"
+    path.write_text(_daily(10_000, "2w"))
+    out = subprocess.run(
+        [sys.executable, "-m", "warmupd", "agenda", "--json", "--weeks", "104", "--file",
+         str(path)], capture_output=True, text=True, env=_env(tmp_path), timeout=60,
+    )
+    assert out.returncode == 2, out.stderr
+    assert "--weeks" in out.stderr and "728,000 touch-ups" in out.stderr

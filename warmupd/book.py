@@ -59,6 +59,7 @@ from warmupd.names import (
     parse_duration,
     resolve,
     slugify,
+    too_many_planned,
 )
 from warmupd.paths import NotRegularFile, read_capped
 
@@ -1007,6 +1008,7 @@ class _Walker:
         # (id of the known set, word) -> its "did you mean" hint
         self._suggested: dict[tuple[int, str], str] = {}
         self._circle_listing: str | None = None
+        self._settings: _Entries = {}
 
     def unknown_circle(self, name: str) -> str:
         if self._circle_listing is None:  # once: circles are all known by now
@@ -1088,6 +1090,8 @@ class _Walker:
         settings = self.settings(top.get("settings"))
         circles = self.circles(top.get("circles"))
         contacts = self.contacts(top.get("contacts"), settings, circles)
+        if not self.errors:
+            self.plan_size(Book(settings, circles, contacts), root)
         warnings = sorted(self.warnings, key=_position)
         if self.errors:
             # Errors first (callers show problems[0] as "the" problem), then
@@ -1095,12 +1099,21 @@ class _Walker:
             raise BookError(sorted(self.errors, key=_position) + warnings)
         return Book(settings, circles, contacts, None, tuple(warnings))
 
+    def plan_size(self, book: Book, root: Node) -> None:
+        """Refuse settings whose plan could not be held in bounded memory (issue 14)."""
+        why = too_many_planned(book, book.settings.horizon_days)
+        if why is not None:
+            e = self._settings
+            key = next((k for k in ("horizon", "daily_limit") if k in e), None)
+            self.error(e[key][1] if key else root, f"settings: {key or 'horizon'}: {why}")
+
     def settings(self, pair: tuple[ScalarNode, Node] | None) -> Settings:
         where = "settings: "
         node = self.mapping(pair[1], where) if pair else None
         if node is None:
             return _DEFAULTS
         e = self.entries(node, where, _SETTINGS_KEYS)
+        self._settings = e
         kw = self.table(e, where, _SETTINGS)
         if "feed" in e:
             feed = self.mapping(e["feed"][1], f"{where}feed: ")

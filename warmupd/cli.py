@@ -175,8 +175,11 @@ def today(file: Path | None, as_json: bool) -> None:
 def agenda(file: Path | None, weeks: int | None, as_json: bool) -> None:
     """The plan by day."""
     from warmupd import views
+    from warmupd.names import too_many_planned
 
     b = _load(file)
+    if weeks and (why := too_many_planned(b, weeks * 7)):  # memory stays bounded
+        raise click.BadParameter(why, param_hint="--weeks")
     now = _now(b)
     with _store() as st:
         history, p = _plan(b, st, now.date(), weeks * 7 if weeks else None)
