@@ -330,3 +330,12 @@ def test_agenda_weeks_cannot_bypass_the_cap(tmp_path: Path) -> None:
     )
     assert out.returncode == 2, out.stderr
     assert "--weeks" in out.stderr and "728,000 touch-ups" in out.stderr
+
+
+def test_a_long_comment_full_of_indicators_is_prescanned_in_one_pass() -> None:
+    """If this fails, the &/*/! pre-scan looks back to the line start once per
+    hit on a commented line: quadratic on one long comment."""
+    text = "# " + ",&" * 400_000 + "\ncontacts:\n  - name: A\n"
+    start = time.monotonic()
+    assert book.loads(text).contacts[0].name == "A"
+    assert time.monotonic() - start < 2.0

@@ -368,6 +368,11 @@ def _may_have_properties(data: bytes) -> bool:
                 )
                 if not commented:
                     return True
+                # The rest of this line is comment too: skip it, so a long
+                # comment full of ",&" costs one pass, not one per hit.
+                i = data.find(b"\n", i)
+                if i == -1:
+                    break
             i = data.find(ch, i + 1)
     return False
 
