@@ -297,7 +297,7 @@ def _load_bytes(data: bytes, label: str, cap: int) -> Book:
     was_enabled = gc.isenabled()
     gc.disable()
     try:
-        if _may_have_properties(data):
+        if _may_have_properties(data) or _may_be_deep(data):
             _reject_properties(data, label)
         root = _compose(data, label)
         if root is None or (type(root) is ScalarNode and _tag(root) == NULL):
@@ -437,14 +437,37 @@ def _yaml_problem(label: str, e: yaml.YAMLError, data: bytes) -> Problem:
     return Problem(label, 1, 1, f"YAML: {e}")
 
 
+# Deeper than this is refused before composing: libyaml's composer recurses
+# in C, and 50,000 levels of "[" overflow an 8 MiB stack (a segfault).
+_MAX_DEPTH = 1000
+# Below this bound on the depth a file may reach, composing is safe unscanned.
+_SAFE_DEPTH = 5000
+_COMPACT = re.compile(rb"[-?][ \t]+[-?\[{]")
+
+
+def _may_be_deep(data: bytes) -> bool:
+    """Could ``data`` nest deeper than `_SAFE_DEPTH`?  Cheap, and never wrong about "no".
+
+    Each level takes a flow bracket, a compact block indicator on the same
+    line as the one before ("- - x", "? - x"), or more indentation (at most
+    sqrt(2 * size) levels).
+    """
+    bound = data.count(b"[") + data.count(b"{") + int((2 * len(data)) ** 0.5)
+    if bound <= _SAFE_DEPTH:
+        bound += len(_COMPACT.findall(data))
+    return bound > _SAFE_DEPTH
+
+
 def _reject_properties(data: bytes, label: str) -> None:
-    """Scan events (no node is built) and reject anchors, aliases and foreign tags.
+    """Scan events (no node is built): reject anchors, aliases, foreign tags and
+    nesting deeper than `_MAX_DEPTH`.
 
     Runs before composition, on events only, so an alias bomb is refused
     without ever being expanded; stops after 100 findings.
     """
     problems: list[Problem] = []
     loader = None
+    depth = 0
     try:
         # Inside the try: the pure-Python reader already checks characters here.
         loader = _SafeLoader(data)
@@ -454,6 +477,17 @@ def _reject_properties(data: bytes, label: str) -> None:
                 break
             mark = ev.start_mark
             where = (mark.line + 1, mark.column + 1) if mark is not None else (1, 1)
+            if isinstance(ev, yaml.CollectionStartEvent):
+                depth += 1
+                if depth > _MAX_DEPTH:
+                    problems.append(Problem(
+                        label, *where,
+                        f"lists and mappings are nested more than {_MAX_DEPTH} levels deep "
+                        "here; a contact file needs a handful",
+                    ))
+                    break  # composing this would overflow the C parser's stack
+            elif isinstance(ev, yaml.CollectionEndEvent):
+                depth -= 1
             if isinstance(ev, yaml.AliasEvent):
                 problems.append(
                     Problem(
@@ -1000,6 +1034,15 @@ def _position(p: Problem) -> tuple[int, int]:
     return (p.line, p.col)
 
 
+# Enough to act on: a file with 80,000 broken people took 11 s and 300 MB to
+# report them all, and nobody reads past the first screens.
+_MAX_ERRORS = 1000
+
+
+class _TooMany(Exception):
+    """The walk stops at `_MAX_ERRORS`; `_Walker.book` reports what it has."""
+
+
 class _Walker:
     """Collects every problem while turning the node tree into a Book."""
 
@@ -1024,6 +1067,9 @@ class _Walker:
     def error(self, node: Node, message: str) -> None:
         m = node.start_mark
         self.errors.append(Problem(self.label, m.line + 1, m.column + 1, message))
+        if len(self.errors) >= _MAX_ERRORS:
+            raise _TooMany
+
 
     def warn(self, node: Node, message: str) -> None:
         m = node.start_mark
@@ -1091,13 +1137,20 @@ class _Walker:
                 f"contacts:), got {_describe(root)}",
             )
             raise BookError(self.errors)
-        top = self.entries(root, "", _TOP_KEYS)
-        settings = self.settings(top.get("settings"))
-        circles = self.circles(top.get("circles"))
-        contacts = self.contacts(top.get("contacts"), settings, circles)
-        if not self.errors:
-            self.plan_size(Book(settings, circles, contacts), root)
-        warnings = sorted(self.warnings, key=_position)
+        try:
+            top = self.entries(root, "", _TOP_KEYS)
+            settings = self.settings(top.get("settings"))
+            circles = self.circles(top.get("circles"))
+            contacts = self.contacts(top.get("contacts"), settings, circles)
+            if not self.errors:
+                self.plan_size(Book(settings, circles, contacts), root)
+        except _TooMany:
+            last = max(self.errors, key=_position)
+            self.errors.append(Problem(
+                self.label, last.line, last.col,
+                f"stopped after {_MAX_ERRORS} problems; fix these and check again",
+            ))
+        warnings = sorted(self.warnings, key=_position)[:_MAX_ERRORS]
         if self.errors:
             # Errors first (callers show problems[0] as "the" problem), then
             # the warnings, which are worth fixing in the same edit.
