@@ -9,6 +9,7 @@ subprocess with its time and peak memory measured.
 from __future__ import annotations
 
 import os
+import re
 import resource
 import subprocess
 import sys
@@ -126,9 +127,10 @@ def test_many_circle_typos_stay_fast_and_short() -> None:
     start = time.monotonic()
     found = problems(text)
     assert time.monotonic() - start < 2.0
-    assert len(found) == n
+    assert len(found) == 1001  # the first thousand, then "stopped after"
     assert "and 2990 more" in found[0] and len(found[0]) < 400, found[0]
-    assert found[0].endswith("did you mean circle00000?"), found[0]
+    assert re.search(r"did you mean circle0000\d\?$", found[0]), found[0]
+    assert not found[500].endswith("?")  # past the first 20 typos: no hint, no cost
 
 
 # -- 3. crashes: every library exception becomes a located problem -----------
