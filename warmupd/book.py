@@ -297,7 +297,9 @@ def _load_bytes(data: bytes, label: str, cap: int) -> Book:
     was_enabled = gc.isenabled()
     gc.disable()
     try:
-        if _may_have_properties(data) or _may_be_deep(data):
+        # An alias needs an anchor, so a `*` alone does not pay for the event
+        # scan: without a possible `&` it is an undefined alias to the composer.
+        if _may_have_properties(data, b"&!") or _may_be_deep(data):
             _reject_properties(data, label)
         root = _compose(data, label)
         if root is None or (type(root) is ScalarNode and _tag(root) == NULL):
@@ -345,8 +347,10 @@ _NODE_START = frozenset(b"\n\r\x85\xa8\xa9\xbf-?:[{,")
 _BREAKS_OTHER_THAN_LF = (b"\r", b"\xc2\x85", b"\xe2\x80\xa8", b"\xe2\x80\xa9")
 
 
-def _may_have_properties(data: bytes) -> bool:
+def _may_have_properties(data: bytes, indicators: bytes = b"&*!") -> bool:
     """Could ``data`` hold an anchor, alias or tag?  Cheap, and never wrong about "no".
+
+    ``indicators`` narrows the question (``b"&"``: could it hold an anchor?).
 
     A property (``&a``, ``*a``, ``!t``) can only begin a node, and a node only
     begins at a line start or after ``-``/``?``/``:`` or ``[``/``{``/``,``
@@ -355,7 +359,7 @@ def _may_have_properties(data: bytes) -> bool:
     comment, or content of a quoted or block scalar).  Only when some
     indicator may start a node do we pay for the full event scan.
     """
-    for ch in (b"&", b"*", b"!"):
+    for ch in (indicators[k : k + 1] for k in range(len(indicators))):
         i = data.find(ch)
         while i != -1:
             j = i
@@ -425,7 +429,7 @@ def _yaml_problem(label: str, e: yaml.YAMLError, data: bytes) -> Problem:
             message = f"YAML syntax: {what}"
             if e.context and start is not None and end is not None:
                 message += f" ({e.context} at line {start.line + 1})"
-        if e.context and any(w in e.context for w in ("alias", "anchor", "tag")):
+        if any(w in f"{e.context} {e.problem}" for w in ("alias", "anchor", "tag")):
             # Usually a plain value that happens to start with *, & or !.
             message += "; put text starting with *, & or ! in quotes"
         return Problem(label, line, col, message)
@@ -443,6 +447,9 @@ _MAX_DEPTH = 1000
 # Below this bound on the depth a file may reach, composing is safe unscanned.
 _SAFE_DEPTH = 5000
 _COMPACT = re.compile(rb"[-?][ \t]+[-?\[{]")
+_SCALAR = yaml.ScalarEvent
+_STARTS = (yaml.SequenceStartEvent, yaml.MappingStartEvent)
+_ENDS = (yaml.SequenceEndEvent, yaml.MappingEndEvent)
 
 
 def _may_be_deep(data: bytes) -> bool:
@@ -471,24 +478,35 @@ def _reject_properties(data: bytes, label: str) -> None:
     try:
         # Inside the try: the pure-Python reader already checks characters here.
         loader = _SafeLoader(data)
-        while loader.check_event():
-            ev = loader.get_event()
-            if ev is None:
-                break
-            mark = ev.start_mark
-            where = (mark.line + 1, mark.column + 1) if mark is not None else (1, 1)
-            if isinstance(ev, yaml.CollectionStartEvent):
+        get_event = loader.get_event
+        while True:
+            ev: Any = get_event()  # typed per kind below; Any keeps the checks cheap
+            kind = type(ev)
+            # The common events leave at once: this loop is the slow path's cost.
+            if kind is _SCALAR:
+                if ev.anchor is None and (ev.tag is None or ev.tag in _ALLOWED_TAGS):
+                    continue
+            elif kind in _STARTS:
                 depth += 1
                 if depth > _MAX_DEPTH:
                     problems.append(Problem(
-                        label, *where,
+                        label, ev.start_mark.line + 1, ev.start_mark.column + 1,
                         f"lists and mappings are nested more than {_MAX_DEPTH} levels deep "
                         "here; a contact file needs a handful",
                     ))
                     break  # composing this would overflow the C parser's stack
-            elif isinstance(ev, yaml.CollectionEndEvent):
+                if ev.anchor is None and (ev.tag is None or ev.tag in _ALLOWED_TAGS):
+                    continue
+            elif kind in _ENDS:
                 depth -= 1
-            if isinstance(ev, yaml.AliasEvent):
+                continue
+            elif ev is None or kind is yaml.StreamEndEvent:
+                break
+            elif kind is not yaml.AliasEvent:
+                continue  # stream and document starts, document ends
+            mark = ev.start_mark
+            where: tuple[int, int] = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+            if kind is yaml.AliasEvent:
                 problems.append(
                     Problem(
                         label,
@@ -496,7 +514,7 @@ def _reject_properties(data: bytes, label: str) -> None:
                         f"aliases (*{ev.anchor}) are not supported; write the value out in full",
                     )
                 )
-            elif isinstance(ev, yaml.NodeEvent) and ev.anchor is not None:
+            elif ev.anchor is not None:
                 problems.append(
                     Problem(
                         label,
