@@ -125,7 +125,8 @@ def test_example_file_loads_cleanly() -> None:
     ruth = next(c for c in loaded.contacts if c.name == "Ruth Alvarez")
     assert ruth.every == 56 and ruth.circle == "colleagues"
     assert ruth.birthday == Birthday(6, 14)
-    assert "sam" in by_id  # the one with an explicit id
+    assert "sample:sam" in by_id  # the one with an explicit id
+    assert all(c.sample and c.id.startswith("sample:") for c in loaded.contacts)  # all made up
     assert any(c.paused for c in loaded.contacts)
     assert any(c.birthday and c.birthday.year for c in loaded.contacts)
     assert any(len(c.topics) > 1 for c in loaded.contacts)

@@ -43,13 +43,17 @@ except ImportError:  # PyYAML built without libyaml: same semantics, slower
     _LIBYAML = False
 
 from warmupd.model import (
+    NOTIFIERS,
+    SAMPLE_PREFIX,
     WEEKDAYS,
     Birthday,
     Book,
     BookError,
     Contact,
     FeedSettings,
+    Goals,
     Problem,
+    Review,
     Settings,
 )
 from warmupd.names import (
@@ -906,13 +910,10 @@ def _file_size(node: Node) -> int:
     raise _Invalid(f"expected a size like 2MiB, 512KiB or a number of bytes, got {_describe(node)}")
 
 
-_NOTIFIERS = ("auto", "desktop", "plyer", "command", "log")
-
-
 def _notifier(node: Node) -> str:
     v = _one_line(node)
-    if v not in _NOTIFIERS:
-        raise _Invalid(f"expected one of {', '.join(_NOTIFIERS)}, got {_quoted(v)}")
+    if v not in NOTIFIERS:
+        raise _Invalid(f"expected one of {', '.join(NOTIFIERS)}, got {_quoted(v)}")
     return v
 
 
@@ -963,6 +964,73 @@ def _hours(node: Node) -> timedelta:
     return timedelta(hours=_integer(1, 24 * 7)(node))
 
 
+def _sub_table(
+    spec: dict[str, tuple[str, Callable[[Node], Any]]], what: str
+) -> Callable[[Node], dict[str, Any]]:
+    """A nested ``key: value`` block checked by ``spec``; every bad key is reported.
+
+    Unknown keys are errors here (not warnings): a goal that silently does
+    nothing is worse than a message.
+    """
+
+    def check(node: Node) -> dict[str, Any]:
+        if type(node) is not MappingNode:
+            raise _Invalid(f"expected {what}, got {_describe(node)}")
+        out: dict[str, Any] = {}
+        bad: list[_Invalid] = []
+        for k, v in node.value:
+            key = k.value if type(k) is ScalarNode else None
+            if key not in spec:
+                close = get_close_matches(str(key), sorted(spec), n=1)
+                hint = f"; did you mean {close[0]}?" if close else ""
+                known = ", ".join(spec)
+                bad.append(_Invalid(f"unknown key (known: {known}){hint}", k, f".{key}"))
+                continue
+            attr, item = spec[key]
+            try:
+                out[attr] = item(v)
+            except _Invalid as e:
+                bad.append(_Invalid(str(e), e.node or v, f".{key}"))
+        if bad:
+            bad[0].others = bad[1:]
+            raise bad[0]
+        return out
+
+    return check
+
+
+_goal_table = _sub_table(
+    {
+        "people": ("people", _integer(1, 1_000_000)),
+        "by": ("by", _date),
+        "touches_per_week": ("touches_per_week", _integer(1, 10_000)),
+        "new_per_month": ("new_per_month", _integer(1, 10_000)),
+    },
+    "key: value pairs like {people: 150, touches_per_week: 10}",
+)
+
+
+def _goals(node: Node) -> Goals:
+    if type(node) is ScalarNode and _tag(node) == NULL:
+        return Goals()
+    kw = _goal_table(node)
+    if "by" in kw and "people" not in kw:
+        raise _Invalid("by: needs people: (how many people by that date)", node)
+    return Goals(**kw)
+
+
+_review_table = _sub_table(
+    {"day": ("day", _weekday), "at": ("at", _clock)},
+    'false, or key: value pairs like {day: mon, at: "09:00"}',
+)
+
+
+def _review(node: Node) -> Review:
+    if type(node) is ScalarNode and _tag(node) == BOOL:
+        return Review(enabled=_boolean(node))
+    return Review(**_review_table(node))
+
+
 # key in the file -> (attribute, check); one table drives validation and the
 # known-key lists used for "did you mean" warnings.
 _SETTINGS: dict[str, tuple[str, Callable[[Node], Any]]] = {
@@ -978,6 +1046,8 @@ _SETTINGS: dict[str, tuple[str, Callable[[Node], Any]]] = {
     "max_file_size": ("max_file_bytes", _file_size),
     "notifier": ("notifier", _notifier),
     "notify_command": ("notify_command", _command),
+    "goals": ("goals", _goals),
+    "review": ("review", _review),
 }
 _FEED: dict[str, tuple[str, Callable[[Node], Any]]] = {
     "bind": ("bind", _one_line),
@@ -998,6 +1068,7 @@ _CONTACT: dict[str, Callable[[Node], Any]] = {
     "notes": _nonempty,
     "paused": _boolean,
     "paused_until": _date,
+    "sample": _boolean,
 }
 _TOP_KEYS = frozenset({"settings", "circles", "contacts"})
 _SETTINGS_KEYS = frozenset(_SETTINGS) | {"feed"}
@@ -1334,6 +1405,8 @@ class _Walker:
         kw = {key: field(e, key, where, check) for key, check in _CONTACT.items() if key in e}
         if name is None or cid is None or len(self.errors) > n_err:
             return None
+        if kw.get("sample"):
+            cid = SAMPLE_PREFIX + cid
         return Contact(
             id=cid,
             name=name,

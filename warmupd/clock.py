@@ -11,7 +11,7 @@ here and pass it inward.
 from __future__ import annotations
 
 import os
-from datetime import datetime
+from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 from warmupd.model import Settings
@@ -49,3 +49,8 @@ def zone(settings: Settings) -> ZoneInfo:
 
 def now(settings: Settings) -> datetime:
     return datetime.now(zone(settings))
+
+
+def utcnow() -> datetime:
+    """The current instant, aware, in UTC: for timestamps that are not about a day."""
+    return datetime.now(UTC)

@@ -51,6 +51,7 @@ from zoneinfo import ZoneInfo
 from icalendar import Alarm, Calendar, Event, Timezone, vDuration
 
 from warmupd.model import (
+    SAMPLE_PREFIX,
     Book,
     Contact,
     History,
@@ -309,11 +310,12 @@ def _touchup_specs(
         else:
             sequence, since = rev.sequence, rev.since
         name = contact.name if contact else t.name
+        mark = " (sample)" if t.person_id.startswith(SAMPLE_PREFIX) else ""  # made up
         if feed.redact:
-            summary, description = f"Reach out to {initials(name)}", None
+            summary, description = f"Reach out to {initials(name)}{mark}", None
         else:
             text = opener(contact, t, settings, hist) if contact else ""
-            summary = f"Reach out to {name}"
+            summary = f"Reach out to {name}{mark}"
             description = _description(contact, t, hist, text)
         start: date | datetime
         end: date | datetime

@@ -21,6 +21,8 @@ WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 # The daemon's heartbeat period; the systemd unit's WatchdogSec is a multiple.
 HEARTBEAT_SECONDS = 30
+# The `notifier:` setting's values: book validates against it, notify dispatches on it.
+NOTIFIERS = ("auto", "desktop", "plyer", "command", "log")
 
 
 class ExitCode(enum.IntEnum):
@@ -90,6 +92,25 @@ class FeedSettings:
 
 
 @dataclass(frozen=True)
+class Goals:
+    """What the user wants their list to become (``settings.goals``); all optional."""
+
+    people: int | None = None  # how big the list should grow ...
+    by: date | None = None  # ... and by when
+    touches_per_week: int | None = None  # None: the plan's own demand, sum of 7/cadence
+    new_per_month: int | None = None
+
+
+@dataclass(frozen=True)
+class Review:
+    """When the weekly review is sent (``settings.review``)."""
+
+    enabled: bool = True  # False: `review: false`
+    day: int = 0  # date.weekday(): Monday
+    at: time = time(9, 0)
+
+
+@dataclass(frozen=True)
 class Settings:
     nudge_at: time = time(9, 30)
     days: frozenset[int] = frozenset({0, 1, 2, 3, 4})  # date.weekday() numbers
@@ -104,6 +125,8 @@ class Settings:
     notifier: str = "auto"  # auto | desktop | plyer | command | log
     notify_command: tuple[str, ...] = ()  # argv for the command backend
     feed: FeedSettings = field(default_factory=FeedSettings)
+    goals: Goals = field(default_factory=Goals)
+    review: Review = field(default_factory=Review)
 
 
 @dataclass(frozen=True)
@@ -120,6 +143,13 @@ class Birthday:
             return date(year, self.month, self.day - 1)
 
 
+# Ids of made-up people (`sample: true`, set by the example file) start with
+# this.  A colon is never part of an id written in the file, so what is
+# recorded for a sample can never mix with a real person's history, and the
+# store can forget it once the sample leaves the file.
+SAMPLE_PREFIX = "sample:"
+
+
 @dataclass(frozen=True)
 class Contact:
     id: str
@@ -133,6 +163,7 @@ class Contact:
     notes: str | None = None
     paused: bool = False
     paused_until: date | None = None
+    sample: bool = False  # a made-up person from the example; its id has SAMPLE_PREFIX
     line: int = 0  # where the entry starts in the file, for messages
 
     @property
@@ -255,13 +286,21 @@ class Capacity:
         return self.per_day > self.daily_limit
 
     def message(self) -> str:
-        head = (
-            f"{self.people} people need {self.per_day:.1f} touch-ups per allowed day; "
-            f"daily_limit is {self.daily_limit}"
-        )
+        who = "1 person needs" if self.people == 1 else f"{self.people} people need"
+        head = f"{who} {self._rate()}; daily_limit is {self.daily_limit}"
         if self.overloaded:
             return head + ": raise it, add days, or lengthen cadences"
         return head
+
+    def _rate(self) -> str:
+        # Below one a day, "0.0 touch-ups" says nothing: give the interval instead.
+        if self.per_day <= 0:
+            return "no touch-ups"
+        if self.per_day < 0.95:
+            every = round(1 / self.per_day)
+            return "about 1 touch-up every " + ("allowed day" if every == 1
+                                                else f"{every} allowed days")
+        return f"{self.per_day:.1f} touch-ups per allowed day"
 
 
 @dataclass(frozen=True)
@@ -293,3 +332,18 @@ class Plan:
 
 def horizon_end(today: date, horizon_days: int) -> date:
     return today + timedelta(days=horizon_days - 1)
+
+
+@dataclass(frozen=True)
+class Activity:
+    """What ``stats`` reads from the store besides the condensed history.
+
+    Kept small on purpose: daily counts and per-person dates, aggregated by
+    the store, so 150k events never become 150k Python objects.
+    """
+
+    done_per_day: Mapping[date, int] = field(default_factory=dict)  # "done" touches per day
+    first_touch: Mapping[str, date] = field(default_factory=dict)  # earliest touch per person
+    # Local days of the nudges shown to a person after their last done/skip/snooze,
+    # oldest first: the nudges they let pass.
+    unanswered: Mapping[str, tuple[date, ...]] = field(default_factory=dict)

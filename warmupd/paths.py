@@ -14,6 +14,7 @@ import errno
 import os
 import stat
 import tempfile
+import time
 from pathlib import Path
 
 import platformdirs
@@ -73,6 +74,40 @@ def private_dir(path: Path) -> Path:
     return path
 
 
+# A temp file younger than this may belong to a writer still at work (another
+# process writing the same target); older ones are leftovers of a kill.
+STALE_TEMP_SECONDS = 600.0
+
+
+def _temp_prefix(path: Path) -> str:
+    return f".{path.name}."
+
+
+def sweep_stale_temps(*targets: Path, now: float | None = None) -> list[Path]:
+    """Remove what a kill in the middle of ``atomic_write`` left beside ``targets``.
+
+    Only files named like our own temp files for exactly those targets, and
+    only when older than ``STALE_TEMP_SECONDS``, so a concurrent writer's temp
+    file is never pulled from under it.  Returns what was removed.
+    """
+    clock = time.time() if now is None else now
+    removed: list[Path] = []
+    for target in targets:
+        prefix = _temp_prefix(target)
+        with contextlib.suppress(OSError):
+            for entry in os.scandir(target.parent):
+                if not (entry.name.startswith(prefix) and entry.name.endswith(".tmp")):
+                    continue
+                with contextlib.suppress(OSError):
+                    if not entry.is_file(follow_symlinks=False):
+                        continue
+                    if clock - entry.stat(follow_symlinks=False).st_mtime < STALE_TEMP_SECONDS:
+                        continue
+                    os.unlink(entry.path)
+                    removed.append(Path(entry.path))
+    return removed
+
+
 def atomic_write(path: Path, data: bytes, mode: int = 0o600) -> None:
     """Write ``data`` to ``path`` so readers see the old or the new file, never half.
 
@@ -80,7 +115,7 @@ def atomic_write(path: Path, data: bytes, mode: int = 0o600) -> None:
     so the rename itself survives a power cut.
     """
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=_temp_prefix(path), suffix=".tmp")
     try:
         os.fchmod(fd, mode)
         with os.fdopen(fd, "wb") as fh:

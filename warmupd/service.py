@@ -459,8 +459,9 @@ def install(
         for argv_, _ in before:
             out(f"# would run: {shlex.join(argv_)}")
         for d in dirs:
-            out(f"# would create {d}")
-        out(f"# would write {target_file}:")
+            if not d.is_dir():  # an existing folder is left as it is
+                out(f"# would create {d}")
+        out(f"# would {'replace' if target_file.exists() else 'write'} {target_file}:")
         out(data.decode().rstrip("\n"))
         for argv_, _ in after:
             out(f"# would run: {shlex.join(argv_)}")
