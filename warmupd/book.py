@@ -1,10 +1,13 @@
 """The contact book: load and validate the user's YAML file into a `model.Book`.
 
-Owns: reading the contact file (size cap, UTF-8 check), parsing it with
-PyYAML's *safe* loader (the only module importing ``yaml``), rejecting
-anchors/aliases and non-standard tags, walking the node tree to validate every
-field with ``file:line:col`` locations, and the small text helpers that go with
-the format (durations, slugs, resolving a person by name or id).
+Owns: reading the contact file (through `paths.read_capped`: regular files
+only, the size cap and the cap a file declares at its top; UTF-8 check),
+parsing it with PyYAML's *safe* loader (the only module importing ``yaml``),
+rejecting anchors/aliases, non-standard tags and deep nesting, walking the
+node tree to validate every field with ``file:line:col`` locations, and
+wording every problem as one printable line.  The yaml-free helpers of the
+format (durations, slugs, resolving a person) live in ``names`` and are
+re-exported here.
 
 Must not: write the contact file, read the clock, or know about the store,
 the planner or the CLI.  Every problem is collected and raised together as one
