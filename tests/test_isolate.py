@@ -186,5 +186,17 @@ def test_sigterm_during_a_long_reload_stops_the_daemon(daemon) -> None:  # type:
     file.write_bytes(people(40_000, head="settings:\n  max_file_size: 16MiB\n").replace(
         b"settings:\n  notifier", b"  notifier", 1))
     proc.send_signal(signal.SIGHUP)
-    time.sleep(1.0)  # the parse of 40k people takes several seconds
+    # SIGTERM while the parse runs: a grandchild under the daemon's parse server.
+    assert _wait(lambda: any(_children(s) for s in _children(proc.pid)), 10)
     _stop_within(proc, 5.0)
+
+
+def _children(pid: int) -> list[int]:
+    """Children of every thread of ``pid`` (the server is started from a worker thread)."""
+    out: list[int] = []
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        try:
+            out += [int(p) for p in (task / "children").read_text().split()]
+        except OSError:
+            continue
+    return out
