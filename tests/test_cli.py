@@ -11,12 +11,17 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from conftest import FixedClock
 
-from warmupd.cli import main
+from warmupd.cli import Environment, main
 from warmupd.model import ExitCode
 from warmupd.store import Store
 
 REPO = Path(__file__).resolve().parents[1]
+# Every command runs at this instant (the books below are in UTC): the same day
+# whatever this machine's TZ.
+NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
+TODAY = NOW.date()
 EXAMPLE = REPO / "config" / "contacts.example.yaml"
 
 
@@ -32,7 +37,7 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    code = main(list(args))
+    code = main(list(args), Environment(clock=FixedClock(NOW)))
     out, err = capsys.readouterr()
     return code, out, err
 
@@ -61,19 +66,19 @@ contacts:
 
 
 def book_today() -> date:
-    """Today in BOOK's zone (UTC), which is what the CLI plans by.
+    """Today in BOOK's zone (UTC) at the instant every command runs (``NOW``).
 
     Not ``date.today()``: that is the machine's zone, a day off from UTC for
     hours each day in Pacific/Kiritimati (UTC+14) or America/St_Johns (UTC-3:30).
     """
-    return datetime.now(UTC).date()
+    return TODAY
 
 
 @pytest.fixture
 def book(home: Path) -> Path:
     path = home / "config" / "warmupd" / "contacts.yaml"
     path.parent.mkdir(parents=True)
-    today = book_today()
+    today = TODAY
     path.write_text(BOOK.format(old=today - timedelta(days=120),
                                 recent=today - timedelta(days=3)))
     return path
@@ -176,7 +181,7 @@ def test_today_then_done_moves_the_person_out(book: Path, capsys) -> None:  # ty
 
     code, out, _ = run(capsys, "done", "ruth", "--note", "coffee next month")
     assert code == 0 and "Recorded: talked to Ruth Alvarez" in out
-    nxt = book_today() + timedelta(weeks=8)
+    nxt = TODAY + timedelta(weeks=8)
     assert f"Next: {nxt:%a %Y-%m-%d}" in out
     code, out, _ = run(capsys, "show", "Ruth")
     assert "coffee next month" in out and f"Next: {nxt:%a %Y-%m-%d}" in out
@@ -187,10 +192,10 @@ def test_today_then_done_moves_the_person_out(book: Path, capsys) -> None:  # ty
 
 def test_snooze_skip_and_done_on_a_date(book: Path, capsys) -> None:  # type: ignore[no-untyped-def]
     code, out, _ = run(capsys, "snooze", "zoe muller", "2w")
-    assert code == 0 and f"until {book_today() + timedelta(weeks=2)}" in out
+    assert code == 0 and f"until {TODAY + timedelta(weeks=2)}" in out
     code, out, _ = run(capsys, "skip", "sam")
     assert code == 0 and "skipped Sam Lee" in out
-    on = book_today() - timedelta(days=10)
+    on = TODAY - timedelta(days=10)
     code, out, _ = run(capsys, "done", "ruth", "--on", on.isoformat())
     assert code == 0 and f"on {on}" in out
     code, _, err = run(capsys, "snooze", "ruth", "often")
@@ -277,7 +282,7 @@ def test_hostile_files_are_refused_with_a_located_message(
 def test_today_lists_nudges_waiting_on_you(book: Path, home: Path, capsys) -> None:  # type: ignore[no-untyped-def]
     first = json.loads(run(capsys, "today", "--json")[1])["days"][0]["touchups"][0]
     assert json.loads(run(capsys, "today", "--json")[1])["waiting"] == []
-    yesterday = datetime.now(UTC) - timedelta(days=1)
+    yesterday = NOW - timedelta(days=1)
     with Store(home / "state" / "warmupd" / "history.sqlite3") as st:  # as the daemon does
         st.record_nudge(first["id"], first["cycle"], yesterday)
     data = json.loads(run(capsys, "today", "--json")[1])
@@ -344,7 +349,7 @@ def test_show_drops_an_empty_history_and_indents_multiline_notes(home: Path, cap
     out = run(capsys, "show", "ann", "--file", str(path))[1]
     head = f"  {book_today()}  done — "
     assert f"History:\n{head}lunch\n{' ' * len(head)}then a walk\n" in out
-    assert "  last note: lunch\n             then a walk\n" in out
+    assert "  Last note: lunch\n             then a walk\n" in out
 
 
 def test_within_a_day_the_most_overdue_comes_first(home: Path, capsys) -> None:  # type: ignore[no-untyped-def]

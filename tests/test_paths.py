@@ -1,13 +1,17 @@
-"""Atomic writes and the sweep of what a killed writer leaves behind."""
+"""Atomic writes (``exclusive`` never replaces a file) and the sweep of what a killed
+writer leaves behind."""
 
 from __future__ import annotations
 
 import os
 import signal
+import stat
 import subprocess
 import sys
 import time
 from pathlib import Path
+
+import pytest
 
 from warmupd.paths import STALE_TEMP_SECONDS, atomic_write, sweep_stale_temps
 
@@ -68,3 +72,24 @@ def test_sweep_spares_a_young_temp_of_a_writer_still_at_work(tmp_path: Path) -> 
 def test_sweep_of_a_missing_directory_is_quiet(tmp_path: Path) -> None:
     """If this fails, a first start (no data dir yet) would crash the daemon."""
     assert sweep_stale_temps(tmp_path / "nowhere" / "x.json") == []
+
+
+def test_exclusive_write_creates_once_and_never_clobbers(tmp_path: Path) -> None:
+    """If this failed, two first runs could hand out two different feed tokens."""
+    target = tmp_path / "sub" / "token"
+    atomic_write(target, b"first\n", mode=0o600, exclusive=True)
+    assert target.read_bytes() == b"first\n"
+    assert stat.S_IMODE(target.stat().st_mode) == 0o600
+    with pytest.raises(FileExistsError):
+        atomic_write(target, b"second\n", exclusive=True)
+    assert target.read_bytes() == b"first\n"
+    assert sorted(p.name for p in target.parent.iterdir()) == ["token"]  # no temp left
+
+
+def test_plain_write_replaces(tmp_path: Path) -> None:
+    target = tmp_path / "f"
+    atomic_write(target, b"a")
+    atomic_write(target, b"b", mode=0o644)
+    assert target.read_bytes() == b"b"
+    assert stat.S_IMODE(target.stat().st_mode) == 0o644
+    assert [p.name for p in tmp_path.iterdir()] == ["f"]

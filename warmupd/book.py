@@ -62,15 +62,20 @@ from warmupd.model import (
 from warmupd.names import (
     DURATION_HINT,
     default_id,
+    fold,
     format_duration,
     parse_duration,
     resolve,
     slugify,
     too_many_planned,
 )
+from warmupd.openers import TEMPLATE_FIELDS
 from warmupd.paths import NotRegularFile, read_capped
 
 __all__ = [
+    "contacts_slot",
+    "default_id",
+    "fold",
     "format_duration",
     "load",
     "loads",
@@ -729,6 +734,25 @@ def _list_of(check: Callable[[Node], _T], what: str) -> Callable[[Node], tuple[_
 
 
 _text_list = _list_of(_one_line, "texts")
+_one_line_list = _list_of(_one_line, "texts")
+
+
+def _email(node: Node) -> str:
+    v = _one_line(node)
+    if "@" not in v.strip("@") or " " in v:
+        raise _Invalid(f"{_quoted(v)} is not an email address like ruth@example.org")
+    return v
+
+
+def _phone(node: Node) -> str:
+    v = _one_line(node)
+    if not any("0" <= ch <= "9" for ch in v):  # ASCII digits only
+        raise _Invalid(f"{_quoted(v)} has no digits; expected a number like +1 555 0100")
+    return v
+
+
+_email_list = _list_of(_email, "email addresses")
+_phone_list = _list_of(_phone, "phone numbers")
 
 
 _DURATION_CACHE: dict[str, int] = {}
@@ -930,7 +954,7 @@ def _command(node: Node) -> tuple[str, ...]:
     return _text_list(node)
 
 
-_PLACEHOLDERS = ("first", "name", "topic", "since")
+_PLACEHOLDERS = TEMPLATE_FIELDS  # one list: what `opener` formats with
 
 
 def _template_problem(template: str) -> str | None:
@@ -1071,6 +1095,11 @@ _CONTACT: dict[str, Callable[[Node], Any]] = {
     "notes": _nonempty,
     "paused": _boolean,
     "paused_until": _date,
+    "company": _one_line_list,
+    "role": _one_line_list,
+    "email": _email_list,
+    "phone": _phone_list,
+    "links": _one_line_list,
     "sample": _boolean,
 }
 _TOP_KEYS = frozenset({"settings", "circles", "contacts"})
@@ -1418,3 +1447,39 @@ class _Walker:
             line=node.start_mark.line + 1,
             **{k: v for k, v in kw.items() if v is not None},
         )
+
+
+# --------------------------------------------------------------------------
+# Where new people go (for `insert`, which must not import yaml itself)
+# --------------------------------------------------------------------------
+
+
+def contacts_slot(data: bytes) -> tuple[str, int, int]:
+    """Where the ``contacts:`` list of a *valid* file can take more people.
+
+    Returns ``(kind, line, column)``: kind ``"end"`` (the list is the last
+    thing in the file: append), ``"before"`` (insert before 0-based ``line``),
+    ``"empty"`` (``contacts:`` with nothing after it, on ``line``: insert after
+    that line) or ``"absent"`` (no ``contacts:`` key); ``column`` is where the
+    list's ``-`` stands.  Raises ValueError for a list this cannot extend
+    without rewriting a byte (a flow list like ``[...]``).
+    """
+    root = _compose(data, "<contacts>")
+    if type(root) is not MappingNode:
+        raise ValueError("the top level is not key: value pairs")
+    pairs = root.value
+    for i, (k, v) in enumerate(pairs):
+        if type(k) is ScalarNode and k.value == "contacts":
+            last = i == len(pairs) - 1
+            if type(v) is ScalarNode and _tag(v) == NULL and v.value == "":
+                return ("end" if last else "empty", k.start_mark.line, k.start_mark.column + 2)
+            if type(v) is not SequenceNode or v.flow_style:
+                raise ValueError(
+                    "contacts: is written as a flow list ([...]); make it a list of "
+                    "`- name:` lines to add people"
+                )
+            col = v.start_mark.column
+            if last:
+                return ("end", v.end_mark.line, col)
+            return ("before", pairs[i + 1][0].start_mark.line, col)
+    return ("absent", 0, 2)

@@ -23,15 +23,33 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 
 from warmupd import __version__
-from warmupd.model import BookError, ExitCode, WarmupdError
+from warmupd.errors import BookError, ExitCode, WarmupdError
 
 if TYPE_CHECKING:
+    from warmupd.clock import Clock
     from warmupd.model import Book, Contact, FeedSettings, History, Plan
     from warmupd.publish import CalendarFiles
     from warmupd.stats import Stats
     from warmupd.store import Store
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+
+class Environment:
+    """The outside world as the commands see it: one object that tests replace.
+
+    httpie's ``Environment`` is the model.  Today it holds the clock: every
+    command reads "now" and "today" through it, in the book's timezone.
+    stdin/stdout stay click's, which tests already capture.
+    """
+
+    def __init__(self, clock: Clock | None = None) -> None:
+        self.clock = clock
+
+
+def _env() -> Environment:
+    obj = click.get_current_context().find_root().obj
+    return obj if isinstance(obj, Environment) else Environment()
 
 
 def _file_option(f: F) -> F:
@@ -74,9 +92,10 @@ def _store() -> Store:
 
 
 def _now(b: Book) -> datetime:
+    """Now, in the book's timezone, from the environment's clock."""
     from warmupd import clock
 
-    return clock.now(b.settings)
+    return clock.now(b.settings, _env().clock or clock.SYSTEM)
 
 
 def _plan(b: Book, st: Store, today: date, horizon_days: int | None = None) -> tuple[History, Plan]:
@@ -101,10 +120,9 @@ def _parse_date(value: str | None) -> date | None:
 @click.version_option(__version__, prog_name="warmupd")
 @_file_option
 @click.option("--debug", is_flag=True, help="Show tracebacks.")
-@click.pass_context
-def cli(ctx: click.Context, file: Path | None, debug: bool) -> None:
+def cli(file: Path | None, debug: bool) -> None:
     """Keep your network warm: rolling touch-ups from one YAML file of people."""
-    ctx.obj = {"debug": debug}
+    # --file is read through the root context (_contact_file); --debug by main().
 
 
 @cli.command()
@@ -677,11 +695,15 @@ def _print_error(exc: BaseException) -> None:
         click.echo(f"warmupd: error: {exc}", err=True)
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Entry point: run the CLI and turn every failure into a message and exit code."""
+def main(argv: list[str] | None = None, env: Environment | None = None) -> int:
+    """Entry point: run the CLI and turn every failure into a message and exit code.
+
+    ``env`` replaces the outside world (the clock) for tests.
+    """
     debug = "--debug" in (argv if argv is not None else sys.argv[1:])
     try:
-        rv = cli.main(args=argv, prog_name="warmupd", standalone_mode=False)
+        rv = cli.main(args=argv, prog_name="warmupd", standalone_mode=False,
+                      obj=env if env is not None else Environment())
     except click.exceptions.Abort:
         click.echo("Aborted.", err=True)
         return ExitCode.ERROR
@@ -705,3 +727,79 @@ def main(argv: list[str] | None = None) -> int:
 
 if __name__ == "__main__":
     sys.exit(main())
+
+
+# -- bringing people in: import, add, who (logic in enlist, insert, who) ------
+
+
+@cli.command("import")
+@_file_option
+@click.argument("exports", nargs=-1, required=True,
+                type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--format", "fmt", type=click.Choice(["auto", "linkedin", "google", "vcard"]),
+              default="auto", show_default=True, help="Tell the format from the content, or say.")
+@click.option("--circle", default=None, help="Put everyone added in this circle.")
+@click.option("--every", default=None, help="Cadence for everyone added (10d, 6w, 2m).")
+@click.option("--dry-run", is_flag=True, help="Show who would be added; change nothing.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def import_(file: Path | None, exports: tuple[Path, ...], fmt: str, circle: str | None,
+            every: str | None, dry_run: bool, as_json: bool) -> None:
+    """Add the people of LinkedIn, Google Contacts or vCard EXPORTS to the list."""
+    from warmupd import enlist, paths
+
+    out = enlist.import_files(_contact_file(file), exports, fmt=fmt, circle=circle, every=every,
+                              dry_run=dry_run, now=_clock_now(), state_dir=paths.state_dir())
+    click.echo(json.dumps(enlist.as_json(out), indent=2, ensure_ascii=False) if as_json
+               else "\n".join(enlist.report(out)))
+
+
+@cli.command()
+@_file_option
+@click.argument("name")
+@click.option("--circle", default=None)
+@click.option("--every", default=None, help="Cadence (10d, 6w, 2m).")
+@click.option("--reach", default=None, help="How you reach them (free text).")
+@click.option("--email", multiple=True)
+@click.option("--phone", multiple=True)
+@click.option("--company", default=None)
+@click.option("--topic", "topics", multiple=True, help="Something to ask about (repeatable).")
+@click.option("--note", default=None)
+def add(file: Path | None, name: str, circle: str | None, every: str | None, reach: str | None,
+        email: tuple[str, ...], phone: tuple[str, ...], company: str | None,
+        topics: tuple[str, ...], note: str | None) -> None:
+    """Add NAME to the contact file (refused if they are already on it)."""
+    from warmupd import enlist, paths
+
+    out = enlist.add_person(_contact_file(file), name, circle=circle, every=every, reach=reach,
+                            email=email, phone=phone, company=company, topics=topics, note=note,
+                            now=_clock_now(), state_dir=paths.state_dir())
+    click.echo("\n".join(enlist.report(out)))
+
+
+@cli.command()
+@_file_option
+@click.argument("query")
+@click.option("--loose", is_flag=True, help="Match inside words too, not only whole words.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def who(file: Path | None, query: str, loose: bool, as_json: bool) -> None:
+    """Who do you know at QUERY?  Searches company, role, topics, notes, circle and name."""
+    from warmupd import who as whomod
+    from warmupd.model import History
+
+    b = _load(file)
+    hits = whomod.search(b, query, loose=loose)
+    now = _now(b)
+    history, p = History(), None
+    if hits:  # only then is the plan worth making, for the "next touch-up" column
+        with _store() as st:
+            history, p = _plan(b, st, now.date())
+    rows = whomod.rows(hits, history, p)
+    click.echo(json.dumps(whomod.as_json(query, rows), indent=2, ensure_ascii=False) if as_json
+               else "\n".join(whomod.lines(rows, now.date()) or [f"Nobody matches {query!r}."]))
+
+
+def _clock_now() -> datetime:
+    from warmupd import clock
+    from warmupd.model import Settings
+
+    return clock.now(Settings())  # before the book is read: the system's zone

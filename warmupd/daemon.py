@@ -40,7 +40,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -49,6 +49,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from warmupd import book as bookmod
 from warmupd import isolate, review, views
+from warmupd.clock import Clock, SystemClock
 from warmupd.clock import zone as settings_zone
 from warmupd.model import (
     HEARTBEAT_SECONDS,
@@ -76,17 +77,6 @@ HOLD_SECONDS = 3.0
 SNOOZE_DAYS = 7  # the notification's "Snooze 1w" button
 # A wall-clock step larger than this between heartbeats is logged as a jump.
 JUMP_TOLERANCE = timedelta(seconds=5)
-
-
-class Clock(Protocol):
-    def now(self) -> datetime:
-        """An aware datetime."""
-        ...
-
-
-class SystemClock:
-    def now(self) -> datetime:
-        return datetime.now(UTC)
 
 
 def sd_notify(message: str) -> bool:

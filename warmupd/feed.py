@@ -49,7 +49,6 @@ import os
 import re
 import secrets
 import socket
-import tempfile
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import format_datetime, parsedate_to_datetime
@@ -109,24 +108,12 @@ def load_or_create_token(path: Path) -> str:
         return token
     if path.exists():  # present but malformed: replace it
         return rotate_token(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     token = new_token()
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
-        os.fchmod(fd, 0o600)
-        with os.fdopen(fd, "w", encoding="ascii") as fh:
-            fh.write(token + "\n")
-            fh.flush()
-            os.fsync(fh.fileno())
-        try:
-            os.link(tmp, path)
-        except FileExistsError:
-            existing = read_token(path)
-            if existing is None:
-                return rotate_token(path)
-            return existing
-    finally:
-        os.unlink(tmp)
+        atomic_write(path, (token + "\n").encode("ascii"), mode=0o600, exclusive=True)
+    except FileExistsError:
+        existing = read_token(path)
+        return existing if existing is not None else rotate_token(path)
     return token
 
 

@@ -101,12 +101,44 @@ def slugify(name: str) -> str:
     return _NON_SLUG.sub("-", ascii_).strip("-")
 
 
+# Public names for the modules that match people (match, who, insert).
+_WORD_FOLDS: dict[str, str] = {}
+_SPACE_RUNS = re.compile(r"(\s+)")
+
+
+def _accentless(word: str) -> str:
+    f = _WORD_FOLDS.get(word)
+    if f is None:
+        f = strip_accents(word)
+        if len(_WORD_FOLDS) < 100_000:
+            _WORD_FOLDS[word] = f
+    return f
+
+
 def fold(text: str) -> str:
-    """Case- and accent-insensitive form for matching names typed at the CLI."""
-    return " ".join(strip_accents(text).split())
+    """Case- and accent-insensitive form of ``text``, blanks collapsed.
+
+    Same result as the CLI's name matching, made cheap for imports that fold
+    every name: ASCII needs only lower(), and other words repeat (first
+    names, companies), so each is folded once.
+    """
+    if text.isascii():
+        return " ".join(text.lower().split())
+    return " ".join(t for word in text.split() for t in _accentless(word).split())
 
 
 def default_id(name: str) -> str:
+    """The id a person without ``id:`` gets: the slug of the name, or a hash of it."""
+    # slugify's result, with each word's accents stripped once per run.
+    if name.isascii():
+        plain = name.lower()
+    else:
+        plain = "".join(_accentless(part) for part in _SPACE_RUNS.split(name))
+    slug = _NON_SLUG.sub("-", plain.encode("ascii", "ignore").decode("ascii")).strip("-")
+    return slug or _hashed_id(name)
+
+
+def _hashed_id(name: str) -> str:
     slug = slugify(name)
     if slug:
         return slug

@@ -18,8 +18,9 @@ from datetime import date
 
 from warmupd.model import Contact, PersonHistory, Settings, TouchUp, effective_last
 
-# Placeholders a template may use; `book` validates user templates against these.
-TEMPLATE_FIELDS = frozenset({"first", "name", "topic", "since"})
+# Placeholders a template may use (the keywords `opener` formats with); `book`
+# validates user templates against these and lists them in this order.
+TEMPLATE_FIELDS = ("first", "name", "topic", "since")
 
 # People with topics get the templates that use {topic}; the others the rest.
 BUILTIN: tuple[str, ...] = (

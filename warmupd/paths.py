@@ -108,11 +108,13 @@ def sweep_stale_temps(*targets: Path, now: float | None = None) -> list[Path]:
     return removed
 
 
-def atomic_write(path: Path, data: bytes, mode: int = 0o600) -> None:
+def atomic_write(path: Path, data: bytes, mode: int = 0o600, *, exclusive: bool = False) -> None:
     """Write ``data`` to ``path`` so readers see the old or the new file, never half.
 
     temp file in the same directory + fsync + rename + fsync of the directory,
-    so the rename itself survives a power cut.
+    so the rename itself survives a power cut.  ``exclusive``: link instead of
+    rename, so an existing ``path`` is never replaced (FileExistsError): two
+    racing creators agree on whichever finished first.
     """
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=_temp_prefix(path), suffix=".tmp")
@@ -122,7 +124,11 @@ def atomic_write(path: Path, data: bytes, mode: int = 0o600) -> None:
             fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())
-        os.replace(tmp, path)
+        if exclusive:
+            os.link(tmp, path)
+            os.unlink(tmp)
+        else:
+            os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)

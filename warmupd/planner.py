@@ -40,6 +40,7 @@ from warmupd.model import (
     History,
     Plan,
     TouchUp,
+    cycle_key,
     effective_last,
     horizon_end,
 )
@@ -190,8 +191,7 @@ def plan(book: Book, history: History, today: date, *, horizon_days: int | None 
 def _key(base: str, entry: _Entry) -> str:
     """The nudge key of ``entry`` without its ask number (see TouchUp.nudge_key)."""
     snooze = entry[4]
-    key = f"{base}/{entry[3]}"
-    return f"{key}~{date.fromordinal(snooze).isoformat()}" if snooze else key
+    return cycle_key(f"{base}/{entry[3]}", date.fromordinal(snooze) if snooze else None)
 
 
 def _touchup(c: Contact, entry: _Entry, day: int, base: str) -> TouchUp:

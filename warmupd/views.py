@@ -14,7 +14,16 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from warmupd.model import SAMPLE_PREFIX, Book, Contact, History, Plan, TouchUp, effective_last
+from warmupd.model import (
+    SAMPLE_PREFIX,
+    Book,
+    Contact,
+    History,
+    PersonHistory,
+    Plan,
+    TouchUp,
+    effective_last,
+)
 from warmupd.openers import opener, since_phrase
 
 # Bumped only when a key is removed or changes meaning; adding keys is compatible.
@@ -131,17 +140,37 @@ def last_talked(contact: Contact, t: TouchUp, history: History) -> str:
     return f"last talked {since_phrase(last, t.day)} ago"
 
 
+def summary_lines(contact: Contact, t: TouchUp, hist: PersonHistory) -> list[str]:
+    """What to know before reaching out: the one text for the nudge's body, the
+    calendar event's DESCRIPTION and the CLI's ``today``/``show``."""
+    lines = []
+    if contact.reach:
+        lines.append(f"Reach: {contact.reach}")
+    if contact.topics:
+        lines.append("Topics: " + ", ".join(contact.topics))
+    last = effective_last(contact, hist)
+    lines.append(f"Last contact: {last.isoformat() if last else 'never'}")
+    if hist.last_note:
+        lines.append(f"Last note: {hist.last_note}")
+    if t.snooze:
+        lines.append(f"Snoozed until {t.snooze.isoformat()}")
+    if contact.sample:
+        lines.append(f"{contact.name} is a sample from the example file: replace them "
+                     "with someone you know.")
+    return lines
+
+
 def touchup_lines(contact: Contact, t: TouchUp, book: Book, history: History) -> list[str]:
     """The block the CLI prints for one touch-up in ``today`` and ``show``."""
-    row = touchup_row(contact, t, book, history)
+    hist = history.get(contact.id)
     lines = [f"{who(contact.name, contact.id)} — {last_talked(contact, t, history)}"]
     if t.late_days > 0:
-        lines[0] += f" (due {row['due']}, {t.late_days} days late)"
-    lines.append(f"  “{row['opener']}”")
-    if contact.reach:
-        lines.append(f"  reach: {contact.reach}")
-    if row["last_note"]:
-        lines.append("  last note: " + indent_more(row["last_note"], "  last note: "))
+        lines[0] += f" (due {t.due.isoformat()}, {t.late_days} days late)"
+    lines.append(f"  “{opener(contact, t, book.settings, hist)}”")
+    for line in summary_lines(contact, t, hist):
+        # A multi-line note continues under its first line, past the label.
+        label = line[: line.find(": ") + 2] if ": " in line else ""
+        lines.append("  " + indent_more(line, "  " + label))
     return lines
 
 
@@ -152,15 +181,8 @@ def nudge_title(contact: Contact, t: TouchUp, history: History) -> str:
 
 def nudge_body(contact: Contact, t: TouchUp, book: Book, history: History) -> str:
     hist = history.get(contact.id)
-    parts = [f"Suggested opener: {opener(contact, t, book.settings, hist)}"]
-    if contact.reach:
-        parts.append(f"Reach: {contact.reach}")
-    if hist.last_note:
-        parts.append(f"Last note: {hist.last_note}")
-    if contact.sample:
-        parts.append(f"{contact.name} is a sample from the example file: replace them "
-                     "with someone you know.")
-    return "\n".join(parts)
+    opening = f"Suggested opener: {opener(contact, t, book.settings, hist)}"
+    return "\n".join([opening, *summary_lines(contact, t, hist)])
 
 
 def summary_text(names: list[str]) -> tuple[str, str]:
