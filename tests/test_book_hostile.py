@@ -362,3 +362,17 @@ def test_problems_stop_at_a_thousand() -> None:
     found = problems("contacts:\n" + "  - {name: B, every: x}\n" * 40_000)
     assert len(found) == 1001
     assert found[-1].endswith("stopped after 1000 problems; fix these and check again")
+
+
+def test_import_refuses_a_fifo_export_and_a_device_book(tmp_path: Path) -> None:
+    """If this fails, `warmupd import` waits on a FIFO export forever, or reads
+    /dev/zero as the contact file without bound: siblings of the bookcache bug."""
+    from warmupd import enlist
+    from warmupd.importers import ImportFailed
+
+    fifo = tmp_path / "export.csv"
+    os.mkfifo(fifo)
+    with pytest.raises(ImportFailed, match="this is a FIFO, not a regular file"):
+        enlist.read_export(fifo, "linkedin")
+    with pytest.raises(BookError, match="not a regular file"):
+        enlist._read_book(Path("/dev/zero"))
