@@ -110,12 +110,21 @@ def _parse(request: bytes) -> bytes:  # pragma: no cover - runs in the forked ch
         return pickle.dumps(("memory", None))
 
 
+_WARM_UP = "".join(
+    f"  - name: Person{i} Example\n    every: {i % 9 + 1}w\n    last: 2026-01-{i % 28 + 1:02d}\n"
+    f"    topics: [one, two]\n    reach: call {i}\n    birthday: 06-14\n" for i in range(200)
+)
+
+
 def serve(inp: IO[bytes], out: IO[bytes]) -> None:  # pragma: no cover - a subprocess
     """Answer one request at a time until ``inp`` ends; fork per request.
 
     Single-threaded, so forking here is safe.  The child answers through its
     own pipe; the server passes the answer on, or says how the child ended.
+    One load first, so every child inherits the interpreter's specialised
+    (warm) loader code instead of starting cold: about 20% of a parse.
     """
+    book.loads("settings:\n  days: [mon]\ncircles:\n  c: {every: 2w}\ncontacts:\n" + _WARM_UP)
     while (request := _read_frame(inp)) is not None:
         read_fd, write_fd = os.pipe()
         pid = os.fork()
