@@ -211,8 +211,11 @@ def today(file: Path | None, as_json: bool) -> None:
 def agenda(file: Path | None, weeks: int | None, as_json: bool) -> None:
     """The plan by day."""
     from warmupd import views
+    from warmupd.names import too_many_planned
 
     b = _load(file)
+    if weeks and (why := too_many_planned(b, weeks * 7)):  # memory stays bounded
+        raise click.BadParameter(why, param_hint="--weeks")
     now = _now(b)
     with _store() as st:
         history, p = _plan(b, st, now.date(), weeks * 7 if weeks else None)
@@ -282,7 +285,7 @@ def done(file: Path | None, name: str, note: str | None, on: str | None) -> None
 @click.argument("duration")
 def snooze(file: Path | None, name: str, duration: str) -> None:
     """Not before DURATION from today (10d, 2w, 1m)."""
-    from warmupd.book import parse_duration
+    from warmupd.names import parse_duration
 
     try:
         days = parse_duration(duration)
@@ -339,7 +342,7 @@ def show(file: Path | None, name: str) -> None:
 
 def _describe(c: Contact) -> str:
     from warmupd import views
-    from warmupd.book import format_duration
+    from warmupd.names import format_duration
 
     lines = [f"{views.who(c.name, c.id)}  (id: {c.id})", f"  every {format_duration(c.every)}"
              + (f", circle {c.circle}" if c.circle else "")]

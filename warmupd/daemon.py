@@ -32,11 +32,9 @@ import hashlib
 import json
 import logging
 import os
-import pickle
 import signal
 import socket
 import time as _time
-import warnings
 from collections.abc import Coroutine
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -50,7 +48,7 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from warmupd import book as bookmod
-from warmupd import review, views
+from warmupd import isolate, review, views
 from warmupd.caldav_sync import CalDavSync
 from warmupd.clock import Clock, SystemClock
 from warmupd.clock import zone as settings_zone
@@ -61,7 +59,6 @@ from warmupd.model import (
     BookError,
     History,
     Plan,
-    Problem,
     Settings,
     TouchKind,
     TouchUp,
@@ -300,7 +297,8 @@ class Daemon:
     async def reload(self, confirm: str | None = None) -> None:
         """Load the contact file; keep the last good plan on any problem."""
         try:
-            data = self.contact_file.read_bytes()
+            limit = self.book.settings.max_file_bytes if self.book else None
+            data = bookmod.read(self.contact_file, limit)  # capped; no FIFO or device
         except FileNotFoundError:
             log.warning("%s is gone; keeping the last good plan", self.contact_file)
             self._reload_status(False, "contact file missing; keeping the last good plan")
@@ -312,9 +310,8 @@ class Daemon:
         digest = hashlib.sha256(data).hexdigest()
         if digest == self._digest:
             return
-        limit = self.book.settings.max_file_bytes if self.book else None
         try:
-            new = await asyncio.to_thread(load_isolated, data, str(self.contact_file), limit)
+            new = await isolate.load(data, str(self.contact_file), limit)
         except BookError as exc:
             for p in exc.problems:
                 log.error("%s", p)
@@ -654,53 +651,6 @@ class Daemon:
                               channel="notification")
             self._replan()
         log.info("%s: %s%s", person_id, kind, f" ({note})" if note else "")
-
-
-def load_isolated(data: bytes, label: str, max_bytes: int | None) -> Book:
-    """``book.loads`` in a forked child; only the validated Book comes back.
-
-    Why: parsing builds a YAML node tree ten times the size of the Book, and
-    the Book's small objects end up scattered through that memory, so a
-    long-running daemon would keep the peak (87 MiB at 10k people instead of
-    about 50).  In a child the tree dies with the process, and a hostile file
-    cannot take the daemon's memory down with it.  The child touches no lock
-    the parent's threads may hold: it parses, writes one pickle to a pipe, and
-    leaves with os._exit.  Where fork does not exist, it loads in-process.
-    """
-    if not hasattr(os, "fork"):
-        return bookmod.loads(data, label, max_bytes=max_bytes)
-    read_fd, write_fd = os.pipe()
-    with warnings.catch_warnings():
-        # Python 3.12+ warns about fork in a threaded process; see the docstring.
-        warnings.simplefilter("ignore", DeprecationWarning)
-        pid = os.fork()
-    if pid == 0:  # pragma: no cover - runs in the child, reported through the pipe
-        try:
-            os.close(read_fd)
-            try:
-                result: tuple[str, object] = ("ok", bookmod.loads(data, label, max_bytes=max_bytes))
-            except BookError as exc:
-                result = ("problems", exc.problems)
-            except BaseException as exc:
-                result = ("crash", repr(exc))
-            with os.fdopen(write_fd, "wb") as out:
-                out.write(pickle.dumps(result, protocol=pickle.HIGHEST_PROTOCOL))
-        finally:
-            os._exit(0)
-    os.close(write_fd)
-    with os.fdopen(read_fd, "rb") as pipe:
-        payload = pipe.read()
-    _, status = os.waitpid(pid, 0)
-    if not payload:
-        raise BookError([Problem(label, 1, 1, f"the file could not be parsed (the parser "
-                                              f"process ended with status {status})")])
-    kind, value = pickle.loads(payload)  # our own child's answer
-    if kind == "ok":
-        assert isinstance(value, Book)
-        return value
-    if kind == "problems":
-        raise BookError(value)
-    raise RuntimeError(f"loading {label} failed: {value}")
 
 
 def configure_logging(level: str) -> None:
