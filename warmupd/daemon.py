@@ -50,7 +50,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from warmupd import book as bookmod
 from warmupd import isolate, review, views
 from warmupd.caldav_sync import CalDavSync
-from warmupd.clock import Clock, SystemClock
+from warmupd.clock import Clock, SystemClock, utcnow
 from warmupd.clock import zone as settings_zone
 from warmupd.model import (
     HEARTBEAT_SECONDS,
@@ -668,7 +668,8 @@ def run(contact_file: Path, store_path: Path, status_path: Path,
         calendar: CalendarFiles | None = None) -> int:
     publisher = Publisher(calendar) if calendar is not None else None
     # A kill during an atomic write leaves a temp file beside its target.
-    sweep_stale_temps(status_path, *((calendar.ics, calendar.revisions) if calendar else ()))
+    sweep_stale_temps(status_path, *((calendar.ics, calendar.revisions) if calendar else ()),
+                      now=utcnow().timestamp())
     with Store(store_path) as store:
         daemon = Daemon(contact_file, store, status_path=status_path, publisher=publisher)
         with contextlib.suppress(KeyboardInterrupt):
