@@ -212,28 +212,33 @@ def test_dst_fall_back_repeated_time_fires_once(tmp_path: Path) -> None:
         assert store.get_meta("last_slot") == "2025-10-26T02:30:00+02:00"
 
 
-def test_unanswered_nudge_is_mentioned_once_then_asked_again_later(tmp_path: Path) -> None:
-    env = Env(tmp_path, contacts_yaml(1))
+def test_unanswered_nudge_is_asked_again_with_back_off_then_given_up(tmp_path: Path) -> None:
+    """No daily re-sends and no reminder summary: asks after 3 and 7 allowed days, then stop."""
+    env = Env(tmp_path, contacts_yaml(1))  # every day allowed, cadence 4w
     clock = FakeClock(datetime(2026, 11, 25, 10, 0, tzinfo=BERLIN))
+    asked_on: list[int] = []
 
     async def scenario() -> None:
         with Store(env.store_path) as store:
             d = env.daemon(clock, store)
-            await d.start()
-            for _ in range(3):  # three more days without an answer
+            await d.start()  # 10:00, after the slot: the first ask
+            asked_on.extend([0] * len(nudges(env.lines())))
+            for day in range(1, 40):
                 clock.t += timedelta(days=1)
+                before = len(nudges(env.lines()))
                 await d.heartbeat()
-            assert len(nudges(env.lines())) == 1
-            clock.t += timedelta(days=1)  # past the in-flight days: asked again, once
-            await d.heartbeat()
-            await d.heartbeat()
-            assert d.plan is not None and d.plan.on(clock.t.date())[0].ask == 2
+                await d.heartbeat()
+                if len(nudges(env.lines())) > before:
+                    asked_on.append(day)
+                if day == 37:  # stopped asking: listed as waiting on you, ask 3 of 3
+                    assert d.plan is not None and [t.ask for t in d.plan.waiting] == [3]
             await d.stop()
 
     run(scenario())
-    lines = env.lines()
-    assert len(nudges(lines)) == 2
-    assert sum("Still on your list" in ln for ln in lines) == 1
+    # ask 1 on day 0, ask 2 three allowed days later, ask 3 seven after that; then the
+    # cycle restarts a cadence (28 days) after the last ask.
+    assert asked_on == [0, 3, 10, 38]
+    assert not any("Still on your list" in ln for ln in env.lines())
 
 
 def test_done_from_a_notification_records_and_replans(tmp_path: Path) -> None:
