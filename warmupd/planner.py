@@ -155,7 +155,9 @@ def plan(book: Book, history: History, today: date, *, horizon_days: int | None 
                 restart = date.fromisoformat(key[len(base) + 1:]).toordinal()
                 entry = (restart, c.id, idx, n, snooze, 1, restart, restart)
                 key = base
-            if key == base:  # the latest nudge asked for this cycle, and is open
+            if key != base and shown >= t0:
+                spent += 1  # shown today for a cycle since answered: its slot is used
+            elif key == base:  # the latest nudge asked for this cycle, and is open
                 if shown >= t0:
                     held_today.append((entry[0], c.id, idx, n, snooze, ask, entry[6], restart))
                     continue
@@ -167,8 +169,6 @@ def plan(book: Book, history: History, today: date, *, horizon_days: int | None 
                 else:  # stop asking this cycle; the next starts from the last ask
                     again = max(shown + c.every, after_allowed(shown, GIVE_UP_DAYS, allowed))
                     entry = (again, c.id, idx, n, snooze, 1, again, again)
-        elif shown is not None and shown >= t0:
-            spent += 1
         groups.setdefault(c.every, []).append(entry)
     for heap in groups.values():
         heapq.heapify(heap)
