@@ -99,6 +99,8 @@ def sd_notify(message: str) -> bool:
         addr = "\0" + addr[1:]
     try:
         with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC) as s:
+            # Never block the loop: a full queue on systemd's side drops this one.
+            s.setblocking(False)
             s.connect(addr)
             s.sendall(message.encode())
     except OSError as exc:
