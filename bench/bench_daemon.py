@@ -9,7 +9,7 @@ port.  Figures printed (targets from issue 3):
 - save to new plan live, 1k and 10k people: from ``os.replace`` of an edited
   file (one person's ``every`` changed) to the daemon's "loaded ...: N people"
   log line, which it writes after the replan and the calendar rebuild/write.
-  The watcher debounce (``warmupd.watch.FileWatcher`` default) is subtracted
+  The watcher debounce (``warmupd.watch.DEBOUNCE``) is subtracted
   to give "after the debounce".  Median, p90 and max over ``--rounds`` saves.
 - 60 s idle with 10k people (after ready and the first delivery): CPU time of
   the whole process (sum of every thread's schedstat run time, ns; and
@@ -53,7 +53,7 @@ sys.path.insert(0, str(ROOT))
 from gen import generate  # noqa: E402
 
 from warmupd.model import HEARTBEAT_SECONDS  # noqa: E402
-from warmupd.watch import FileWatcher  # noqa: E402
+from warmupd.watch import DEBOUNCE  # noqa: E402
 
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 LOADED = re.compile(r"loaded .*: (\d+) people")
@@ -61,10 +61,8 @@ EVERY_LINE = re.compile(r"^    every: \S+$", re.MULTILINE)
 
 
 def debounce_seconds() -> float:
-    """FileWatcher's default debounce, read from its signature so it never drifts."""
-    import inspect
-
-    return float(inspect.signature(FileWatcher.__init__).parameters["debounce"].default)
+    """The daemon's debounce, read from warmupd.watch so it never drifts."""
+    return DEBOUNCE
 
 
 def proc_status(pid: int | str, task: str | None = None) -> dict[str, str]:
@@ -351,7 +349,7 @@ def main(argv: list[str] | None = None) -> int:
     debounce = debounce_seconds()
     floor, floor_hwm = bare_python_rss()
     print(f"floor: bare python RSS VmRSS {floor:.1f} MiB (VmHWM {floor_hwm:.1f} MiB)")
-    print(f"watcher debounce (FileWatcher default): {debounce * 1000:.0f} ms")
+    print(f"watcher debounce (warmupd.watch.DEBOUNCE): {debounce * 1000:.0f} ms")
 
     results: dict[str, object] = {}
     start = time.monotonic()

@@ -1,7 +1,8 @@
 """Benchmark: the feed server's 304 latency and 1,000 GETs over 50 connections.
 
-Owns: timing only.  It starts a ``FeedServer`` on 127.0.0.1 (any free port) in
-a child process, so the server and the clients do not share one GIL, serves a
+Owns: timing only.  It starts a ``FeedServer`` on 127.0.0.1 (any free port) on
+an asyncio loop in a child process, so the server and the clients do not share
+one GIL, serves a
 calendar of ``--events`` touch-ups built by ``ics``, and stops it at the end.
 
 Prints:
@@ -49,12 +50,15 @@ def calendar(n: int) -> bytes:
 
 
 def serve_feed(token_file: str, body: bytes, pipe: Connection) -> None:
-    srv = FeedServer(bind="127.0.0.1", port=0, token_file=Path(token_file))
-    srv.start()
-    srv.set_body(body, datetime(2026, 6, 1, tzinfo=UTC))
-    pipe.send(srv.port)
-    pipe.recv()  # any message: stop
-    srv.stop()
+    async def main() -> None:  # the server runs on this loop, as on the daemon's
+        srv = FeedServer(bind="127.0.0.1", port=0, token_file=Path(token_file))
+        await srv.start()
+        srv.set_body(body, datetime(2026, 6, 1, tzinfo=UTC))
+        pipe.send(srv.port)
+        await asyncio.get_running_loop().run_in_executor(None, pipe.recv)  # any message: stop
+        await srv.stop()
+
+    asyncio.run(main())
 
 
 def serve_floor(pipe: Connection) -> None:

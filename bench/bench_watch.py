@@ -1,9 +1,10 @@
-"""Bench: how fast a save reaches FileWatcher's on_change, and what an idle watcher costs.
+"""Bench: how fast a save reaches the debounced on_change, and what an idle watcher costs.
 
 Owns: measuring warmupd.watch from the outside and printing figures, each next to a
 floor measured in the same run on the same machine:
 - latency from the save starting to on_change, minus the debounce, against the
-  same pipeline with debounce=0 (inotify + watchdog dispatch + thread hand-off);
+  same pipeline with debounce=0 (inotify + watchdog dispatch + the hand-off to an
+  event loop, where warmupd.watch.Debouncer runs as in the daemon);
 - CPU time and thread wake-ups of an idle watcher, against the same idle window
   with no watcher running;
 - RSS after starting a watcher, against the RSS of this bare python process.
@@ -17,6 +18,7 @@ Run: python bench/bench_watch.py [--rounds 20] [--idle 10]
 from __future__ import annotations
 
 import argparse
+import asyncio
 import os
 import queue
 import resource
@@ -26,7 +28,8 @@ import subprocess
 import tempfile
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 BOOK = "contacts:\n" + "".join(f"  - name: Person {i}\n    every: 6w\n" for i in range(200))
@@ -74,11 +77,28 @@ def save_sed(path: Path, i: int) -> None:
 
 
 def save_vim(path: Path, i: int) -> None:
+    # A default vim save spelled out (backup by rename), wherever the file lives:
+    # the default 'backupskip' lists /tmp and would make vim write in place.
     subprocess.run(
-        ["vim", "-u", "NONE", "-N", "-n", "-es", "-c", "set backupcopy=no",
+        ["vim", "-u", "NONE", "-i", "NONE", "-N", "-n", "-es",
+         "-c", "set backupskip= writebackup nobackup backupcopy=auto",
          "-c", f"%s/^# .*/# {i}/", "-c", "wq", str(path)],
         check=True, stdin=subprocess.DEVNULL,
     )  # fmt: skip
+
+
+@contextmanager
+def event_loop() -> Iterator[asyncio.AbstractEventLoop]:
+    """A loop in its own thread, standing in for the daemon's."""
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_forever, name="bench-loop", daemon=True)
+    thread.start()
+    try:
+        yield loop
+    finally:
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join()
+        loop.close()
 
 
 def measure(
@@ -89,31 +109,38 @@ def measure(
     Timed from the start: the event can land before os.replace returns, and sed or
     vim write the file before they exit, so "after the save returned" goes negative.
     """
-    from warmupd.watch import FileWatcher
+    from warmupd.watch import Debouncer, FileWatcher
 
     path = directory / "contacts.yaml"
     path.write_text(BOOK + "# start\n")
     calls: queue.Queue[float] = queue.Queue()
-    watcher = FileWatcher(path, lambda: calls.put(time.perf_counter()), debounce=debounce)
-    watcher.start()
+    with event_loop() as loop:
+        debouncer = Debouncer(loop, lambda: calls.put(time.perf_counter()), debounce)
+        watcher = FileWatcher(path, debouncer.poke)
+        watcher.start()
+        try:
+            return _rounds(path, save, calls, debounce, rounds)
+        finally:
+            watcher.stop()
+
+
+def _rounds(path: Path, save: Callable[[Path, int], None], calls: queue.Queue[float],
+            debounce: float, rounds: int) -> tuple[list[float], int]:
     latencies: list[float] = []
     extra = 0
     quiet = max(2 * debounce, 0.2)
-    try:
-        for i in range(rounds):
-            began = time.perf_counter()
-            save(path, i)
-            latencies.append(calls.get(timeout=10) - began)
-            # Drain anything that arrives during a quiet window: each is a duplicate reload.
-            deadline = time.monotonic() + quiet
-            while (left := deadline - time.monotonic()) > 0:
-                try:
-                    calls.get(timeout=left)
-                    extra += 1
-                except queue.Empty:
-                    break
-    finally:
-        watcher.stop()
+    for i in range(rounds):
+        began = time.perf_counter()
+        save(path, i)
+        latencies.append(calls.get(timeout=10) - began)
+        # Drain anything that arrives during a quiet window: each is a duplicate reload.
+        deadline = time.monotonic() + quiet
+        while (left := deadline - time.monotonic()) > 0:
+            try:
+                calls.get(timeout=left)
+                extra += 1
+            except queue.Empty:
+                break
     return latencies, extra
 
 
@@ -150,8 +177,7 @@ def main() -> None:
     bare_rss = rss_mib()
     import warmupd.watch  # noqa: F401  (measured: the import cost of watchdog)
 
-    # Outside /tmp so vim really does its backup-and-rename.
-    directory = Path(tempfile.mkdtemp(prefix=".warmupd-bench-watch-", dir=Path.home()))
+    directory = Path(tempfile.mkdtemp(prefix="warmupd-bench-watch-"))
     try:
         print(
             f"save -> on_change, {args.rounds} rounds each, debounce {args.debounce * 1000:.0f} ms"

@@ -1,9 +1,10 @@
-"""Shared test helpers: OS programs that tests need, and the CI rule for skips."""
+"""Shared test helpers: OS programs that tests need, the CI rule for skips, a fixed clock."""
 
 from __future__ import annotations
 
 import os
 import shutil
+from datetime import datetime
 
 import pytest
 
@@ -21,3 +22,13 @@ def need(program: str, package: str) -> str:
     if os.environ.get("CI") == "true":
         pytest.fail(message + " (a skip is a failure under CI)")
     pytest.skip(message)
+
+
+class FixedClock:
+    """A ``warmupd.clock.Clock`` that says one instant: tests pass it, never patch time."""
+
+    def __init__(self, at: datetime) -> None:
+        self.at = at
+
+    def now(self) -> datetime:
+        return self.at

@@ -6,11 +6,13 @@ server.  Both servers record every ``Notify`` call and can press a button
 (``ActionInvoked``) or send an inline reply (``NotificationReplied``) for a
 given notification id, so a test can act like the person at the desktop.
 
-Why two servers: the dbusmock template answers Notify and records calls, but
-its introspection lists only methods, never signals, so desktop-notifier (which
-subscribes to ActionInvoked / NotificationReplied only when the introspection
-declares them) never listens to the signals it emits.  The dbus-fast server
-declares the signals, so button presses and replies reach the client.
+Why two servers: the dbusmock template (needs dbus-python) is the reference
+implementation for the fine-grained Notify cases, and plyer's D-Bus path needs
+dbus-python anyway.  The dbus-fast server needs nothing beyond dbus-daemon and
+the dbus-fast test dependency, declares its signals in its introspection, and
+behaves like dunst: signals go only to the client that showed the
+notification.  The button, reply, restart and fallback tests use it, so they
+run wherever dbus-daemon does.  A real dunst runs in tests/test_dunst.py.
 
 Must not: import warmupd.  These helpers serve every test that needs the real
 bus (notifications, the daemon); they know D-Bus, not the application.
@@ -27,6 +29,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -37,7 +40,6 @@ from typing import Any
 BUS_NAME = "org.freedesktop.Notifications"
 OBJ_PATH = "/org/freedesktop/Notifications"
 IFACE = "org.freedesktop.Notifications"
-CONTROL_IFACE = "org.warmupd.Test.Control"
 
 # What a modern server (KDE Plasma) advertises: buttons and an inline reply field.
 ACTION_CAPS = ("body", "actions", "inline-reply")
@@ -52,6 +54,11 @@ def _need_dbus_daemon() -> str:
     from conftest import need
 
     return need("dbus-daemon", "dbus-daemon")
+
+
+def need_dbus_python() -> None:
+    """dbus-python is a test dependency (plyer's D-Bus path); same CI rule as need()."""
+    _need_dbusmock()
 
 
 def _need_dbusmock() -> None:
@@ -289,14 +296,25 @@ def dbusmock_notification_server(
 
 
 class ActionNotificationServer(NotificationServer):
-    """The dbus-fast server below, driven over its private control interface."""
+    """The dbus-fast server below, driven over its stdin and stdout (no D-Bus client here).
 
-    def __init__(self, process: subprocess.Popen[str], address: str) -> None:
-        import dbus
+    One JSON request per line in, one JSON answer per line out, so a test needs
+    neither dbus-python nor an event loop of its own to press a button.
+    """
 
+    def __init__(self, process: subprocess.Popen[str]) -> None:
         self.process = process
-        self._conn = dbus.bus.BusConnection(address)
-        self._control = dbus.Interface(self._conn.get_object(BUS_NAME, OBJ_PATH), CONTROL_IFACE)
+        self._lock = threading.Lock()
+
+    def _ask(self, **request: Any) -> Any:
+        assert self.process.stdin is not None and self.process.stdout is not None
+        with self._lock:
+            self.process.stdin.write(json.dumps(request) + "\n")
+            self.process.stdin.flush()
+            answer = self.process.stdout.readline()
+        if not answer:
+            raise RuntimeError("the notification server is gone")
+        return json.loads(answer)
 
     def calls(self) -> list[NotifyCall]:
         return [
@@ -311,17 +329,18 @@ class ActionNotificationServer(NotificationServer):
                 c["hints"],
                 c["timeout"],
             )
-            for c in json.loads(str(self._control.Calls()))
+            for c in self._ask(op="calls")
         ]
 
+    def closed(self) -> list[int]:
+        """Ids closed by a client's CloseNotification, in order."""
+        return [int(i) for i in self._ask(op="closed")]
+
     def invoke_action(self, notification_id: int, key: str) -> None:
-        self._control.Invoke(notification_id, key)
+        self._ask(op="invoke", id=notification_id, key=key)
 
     def reply(self, notification_id: int, text: str) -> None:
-        self._control.Reply(notification_id, text)
-
-    def close(self) -> None:
-        self._conn.close()
+        self._ask(op="reply", id=notification_id, text=text)
 
 
 @contextmanager
@@ -331,28 +350,33 @@ def action_notification_server(
 ) -> Iterator[ActionNotificationServer]:
     """A notification server that declares ActionInvoked and NotificationReplied.
 
+    Like dunst, GNOME and Plasma it sends those signals only to the connection
+    that called Notify (a restarted client misses them), and Notify with a
+    ``replaces_id`` it still shows keeps that id and changes its owner.
+
     Runs this file as a script on the current session bus; it is ready once it
-    owns org.freedesktop.Notifications and says so on stdout.
+    owns org.freedesktop.Notifications and says so on stdout.  Needs only
+    dbus-daemon and dbus-fast.
     """
-    _need_dbusmock()  # the test side drives the server through dbus-python
-    address = os.environ["DBUS_SESSION_BUS_ADDRESS"]
+    _need_dbus_daemon()
     process = subprocess.Popen(
         [sys.executable, __file__, "serve", server_name, *capabilities],
+        stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         text=True,
     )
-    assert process.stdout is not None
+    assert process.stdout is not None and process.stdin is not None
     ready = process.stdout.readline().strip()
     if ready != "ready":
         process.kill()
         process.wait()
         raise RuntimeError(f"notification server did not start: {ready!r}")
-    server = ActionNotificationServer(process, address)
+    server = ActionNotificationServer(process)
     try:
         yield server
     finally:
-        server.close()
         server.kill()
+        process.stdin.close()
         process.stdout.close()
 
 
@@ -387,11 +411,6 @@ _INTROSPECTION = """<!DOCTYPE node PUBLIC "-//freedesktop//DTD D-BUS Object Intr
     <signal name="ActionInvoked"><arg type="u"/><arg type="s"/></signal>
     <signal name="NotificationReplied"><arg type="u"/><arg type="s"/></signal>
   </interface>
-  <interface name="org.warmupd.Test.Control">
-    <method name="Calls"><arg direction="out" type="s"/></method>
-    <method name="Invoke"><arg direction="in" type="u"/><arg direction="in" type="s"/></method>
-    <method name="Reply"><arg direction="in" type="u"/><arg direction="in" type="s"/></method>
-  </interface>
 </node>
 """
 
@@ -409,6 +428,8 @@ def _serve(server_name: str, capabilities: list[str]) -> None:
     from dbus_fast.constants import MessageType, RequestNameReply
 
     calls: list[dict[str, Any]] = []
+    closed: list[int] = []
+    owners: dict[int, str] = {}  # open notification id -> the client that showed it
     next_id = 1
 
     def plain(value: Any) -> Any:
@@ -422,8 +443,13 @@ def _serve(server_name: str, capabilities: list[str]) -> None:
             return [plain(v) for v in value]
         return value
 
-    def emit(bus: MessageBus, member: str, signature: str, body: list[Any]) -> None:
-        bus.send(Message.new_signal(OBJ_PATH, IFACE, member, signature, body))
+    def emit(bus: MessageBus, nid: int, member: str, signature: str, body: list[Any]) -> None:
+        # Unicast to the notification's client, as dunst does; gone: nobody hears it.
+        client = owners.get(nid)
+        if client is not None:
+            bus.send(Message(message_type=MessageType.SIGNAL, destination=client,
+                             path=OBJ_PATH, interface=IFACE, member=member,
+                             signature=signature, body=body))
 
     def handle(bus: MessageBus, msg: Message) -> Message | None:
         nonlocal next_id
@@ -433,32 +459,41 @@ def _serve(server_name: str, capabilities: list[str]) -> None:
         if member == "Introspect":
             return Message.new_method_return(msg, "s", [_INTROSPECTION])
         if member == "Notify":
-            if body[1]:
+            if body[1] and body[1] < next_id:  # replaces one we showed: same id
                 nid = body[1]
             else:
                 nid, next_id = next_id, next_id + 1
+            owners[nid] = msg.sender or ""
             keys = ("app_name", "replaces_id", "icon", "summary", "body", "actions", "hints")
             record = dict(zip(keys, body[:7], strict=True))
             record.update(id=nid, hints=plain(body[6]), timeout=body[7])
             calls.append(record)
             return Message.new_method_return(msg, "u", [nid])
         if member == "CloseNotification":
-            emit(bus, "NotificationClosed", "uu", [body[0], 3])
+            closed.append(body[0])
+            emit(bus, body[0], "NotificationClosed", "uu", [body[0], 3])
+            owners.pop(body[0], None)
             return Message.new_method_return(msg)
         if member == "GetCapabilities":
             return Message.new_method_return(msg, "as", [list(capabilities)])
         if member == "GetServerInformation":
             info = [server_name, "warmupd tests", "1.0", "1.2"]
             return Message.new_method_return(msg, "ssss", info)
-        if member == "Calls":
-            return Message.new_method_return(msg, "s", [json.dumps(calls)])
-        if member == "Invoke":
-            emit(bus, "ActionInvoked", "us", list(body))
-            return Message.new_method_return(msg)
-        if member == "Reply":
-            emit(bus, "NotificationReplied", "us", list(body))
-            return Message.new_method_return(msg)
         return Message.new_error(msg, "org.freedesktop.DBus.Error.UnknownMethod", member or "")
+
+    def control(bus: MessageBus, request: dict[str, Any]) -> Any:
+        op = request["op"]
+        if op == "calls":
+            return calls
+        if op == "closed":
+            return closed
+        if op == "invoke":
+            emit(bus, request["id"], "ActionInvoked", "us", [request["id"], request["key"]])
+            return True
+        if op == "reply":
+            emit(bus, request["id"], "NotificationReplied", "us", [request["id"], request["text"]])
+            return True
+        return {"error": f"unknown op {op!r}"}
 
     async def main() -> None:
         bus = await MessageBus().connect()
@@ -467,8 +502,13 @@ def _serve(server_name: str, capabilities: list[str]) -> None:
         if reply != RequestNameReply.PRIMARY_OWNER:
             print(f"could not own {BUS_NAME}: {reply}", flush=True)
             return
+        loop = asyncio.get_running_loop()
+        reader = asyncio.StreamReader()
+        await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
         print("ready", flush=True)
-        await bus.wait_for_disconnect()
+        while line := await reader.readline():
+            answer = control(bus, json.loads(line))
+            print(json.dumps(answer), flush=True)
 
     asyncio.run(main())
 

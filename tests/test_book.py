@@ -125,7 +125,8 @@ def test_example_file_loads_cleanly() -> None:
     ruth = next(c for c in loaded.contacts if c.name == "Ruth Alvarez")
     assert ruth.every == 56 and ruth.circle == "colleagues"
     assert ruth.birthday == Birthday(6, 14)
-    assert "sam" in by_id  # the one with an explicit id
+    assert "sample:sam" in by_id  # the one with an explicit id
+    assert all(c.sample and c.id.startswith("sample:") for c in loaded.contacts)  # all made up
     assert any(c.paused for c in loaded.contacts)
     assert any(c.birthday and c.birthday.year for c in loaded.contacts)
     assert any(len(c.topics) > 1 for c in loaded.contacts)
@@ -717,13 +718,13 @@ def test_cadence_comes_from_every_then_circle_then_default() -> None:
 
 def test_unknown_keys_are_warnings_with_a_hint() -> None:
     loaded = book.loads(
-        "setings: {}\ncontacts:\n  - name: Ann\n    topcis: [x]\n    email: a@example.org\n"
+        "setings: {}\ncontacts:\n  - name: Ann\n    topcis: [x]\n    colour: blue\n"
     )
     assert [str(w) for w in loaded.warnings] == [
         '<string>:1:1: warning: unknown key "setings" is ignored; did you mean settings?',
         '<string>:4:5: warning: contacts[0] "Ann": unknown key "topcis" is ignored; '
         "did you mean topics?",
-        '<string>:5:5: warning: contacts[0] "Ann": unknown key "email" is ignored',
+        '<string>:5:5: warning: contacts[0] "Ann": unknown key "colour" is ignored',
     ]
     assert all(w.severity == "warning" for w in loaded.warnings)
     assert loaded.contacts[0].topics == ()

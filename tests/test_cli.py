@@ -7,15 +7,21 @@ import os
 import re
 import subprocess
 import sys
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from conftest import FixedClock
 
-from warmupd.cli import main
+from warmupd.cli import Environment, main
 from warmupd.model import ExitCode
+from warmupd.store import Store
 
 REPO = Path(__file__).resolve().parents[1]
+# Every command runs at this instant (the books below are in UTC): the same day
+# whatever this machine's TZ.
+NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
+TODAY = NOW.date()
 EXAMPLE = REPO / "config" / "contacts.example.yaml"
 
 
@@ -31,7 +37,7 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    code = main(list(args))
+    code = main(list(args), Environment(clock=FixedClock(NOW)))
     out, err = capsys.readouterr()
     return code, out, err
 
@@ -59,11 +65,20 @@ contacts:
 """
 
 
+def book_today() -> date:
+    """Today in BOOK's zone (UTC) at the instant every command runs (``NOW``).
+
+    Not ``date.today()``: that is the machine's zone, a day off from UTC for
+    hours each day in Pacific/Kiritimati (UTC+14) or America/St_Johns (UTC-3:30).
+    """
+    return TODAY
+
+
 @pytest.fixture
 def book(home: Path) -> Path:
     path = home / "config" / "warmupd" / "contacts.yaml"
     path.parent.mkdir(parents=True)
-    today = date.today()
+    today = TODAY
     path.write_text(BOOK.format(old=today - timedelta(days=120),
                                 recent=today - timedelta(days=3)))
     return path
@@ -85,7 +100,7 @@ def test_check_summary_line(book: Path, capsys) -> None:  # type: ignore[no-unty
     assert code == 0
     assert out.strip().startswith(f"{book}: ok: 4 people, 0 circles;")
     # (7/56 + 7/28 + 7/42 + 7/63) touch-ups a week over 7 allowed days = 0.09 a day
-    assert "4 people need 0.1 touch-ups per allowed day; daily_limit is 2" in out
+    assert "4 people need about 1 touch-up every 11 allowed days; daily_limit is 2" in out
 
 
 def test_invalid_file_every_problem_its_own_exit_code_no_traceback(
@@ -133,10 +148,11 @@ def test_file_option_and_environment_override(book: Path, home: Path, capsys,  #
                                               monkeypatch: pytest.MonkeyPatch) -> None:
     other = home / "elsewhere.yaml"
     other.write_text("contacts:\n  - name: Only One\n")
-    assert "1 people" in run(capsys, "check", "--file", str(other))[1]
-    assert "1 people" in run(capsys, "--file", str(other), "check")[1]
+    assert ": ok: 1 person, 0 circles; 1 person needs" in run(capsys, "check", "--file",
+                                                                  str(other))[1]
+    assert "1 person" in run(capsys, "--file", str(other), "check")[1]
     monkeypatch.setenv("WARMUPD_CONFIG", str(other))
-    assert "1 people" in run(capsys, "check")[1]
+    assert "1 person" in run(capsys, "check")[1]
 
 
 def test_agenda_json_shape_and_cap(book: Path, capsys) -> None:  # type: ignore[no-untyped-def]
@@ -165,7 +181,7 @@ def test_today_then_done_moves_the_person_out(book: Path, capsys) -> None:  # ty
 
     code, out, _ = run(capsys, "done", "ruth", "--note", "coffee next month")
     assert code == 0 and "Recorded: talked to Ruth Alvarez" in out
-    nxt = date.today() + timedelta(weeks=8)
+    nxt = TODAY + timedelta(weeks=8)
     assert f"Next: {nxt:%a %Y-%m-%d}" in out
     code, out, _ = run(capsys, "show", "Ruth")
     assert "coffee next month" in out and f"Next: {nxt:%a %Y-%m-%d}" in out
@@ -176,10 +192,10 @@ def test_today_then_done_moves_the_person_out(book: Path, capsys) -> None:  # ty
 
 def test_snooze_skip_and_done_on_a_date(book: Path, capsys) -> None:  # type: ignore[no-untyped-def]
     code, out, _ = run(capsys, "snooze", "zoe muller", "2w")
-    assert code == 0 and f"until {date.today() + timedelta(weeks=2)}" in out
+    assert code == 0 and f"until {TODAY + timedelta(weeks=2)}" in out
     code, out, _ = run(capsys, "skip", "sam")
     assert code == 0 and "skipped Sam Lee" in out
-    on = date.today() - timedelta(days=10)
+    on = TODAY - timedelta(days=10)
     code, out, _ = run(capsys, "done", "ruth", "--on", on.isoformat())
     assert code == 0 and f"on {on}" in out
     code, _, err = run(capsys, "snooze", "ruth", "often")
@@ -264,13 +280,9 @@ def test_hostile_files_are_refused_with_a_located_message(
 
 
 def test_today_lists_nudges_waiting_on_you(book: Path, home: Path, capsys) -> None:  # type: ignore[no-untyped-def]
-    from datetime import UTC, datetime
-
-    from warmupd.store import Store
-
     first = json.loads(run(capsys, "today", "--json")[1])["days"][0]["touchups"][0]
     assert json.loads(run(capsys, "today", "--json")[1])["waiting"] == []
-    yesterday = datetime.now(UTC) - timedelta(days=1)
+    yesterday = NOW - timedelta(days=1)
     with Store(home / "state" / "warmupd" / "history.sqlite3") as st:  # as the daemon does
         st.record_nudge(first["id"], first["cycle"], yesterday)
     data = json.loads(run(capsys, "today", "--json")[1])
@@ -279,3 +291,127 @@ def test_today_lists_nudges_waiting_on_you(book: Path, home: Path, capsys) -> No
     assert first["id"] not in [t["id"] for t in data["days"][0]["touchups"]]
     code, out, _ = run(capsys, "today")
     assert code == 0 and "Waiting on you" in out and first["name"] in out.split("Waiting")[1]
+
+
+def test_mistyped_name_gets_a_did_you_mean(book: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+    """Broken if a typo only says "no one called" without naming the likely person,
+    or if a suggestion is invented for a name that resembles nobody."""
+    code, _, err = run(capsys, "done", "muler")
+    assert code == ExitCode.NOT_FOUND
+    assert "no one called 'muler'" in err and "did you mean Zoë Müller?" in err
+    code, _, err = run(capsys, "show", "rtuh")
+    assert code == ExitCode.NOT_FOUND and "did you mean Ruth Alvarez?" in err
+    code, _, err = run(capsys, "snooze", "zeo", "1w")  # both Zoes are one letter swap away
+    assert code == ExitCode.NOT_FOUND and "did you mean" in err
+    assert "Zoë Müller" in err and "Zoe Park" in err
+    code, _, err = run(capsys, "skip", "xavier")
+    assert code == ExitCode.NOT_FOUND and "no one called 'xavier'" in err
+    assert "did you mean" not in err
+    with Store(book.parents[2] / "state" / "warmupd" / "history.sqlite3") as st:
+        assert st.touches() == []  # nothing was recorded for a name that matched nobody
+
+
+def test_every_record_names_the_person(book: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+    """Broken if a prefix match records silently for someone the user did not see named."""
+    assert "Recorded: talked to Ruth Alvarez on" in run(capsys, "done", "ru")[1]
+    assert "Recorded: skipped Sam Lee" in run(capsys, "skip", "SAM")[1]
+    assert "Recorded: snoozed Zoe Park until" in run(capsys, "snooze", "zoe p", "1w")[1]
+
+
+@pytest.mark.parametrize("duration", ["-1w", "0d", "0w", "-3d", "0m"])
+def test_a_snooze_of_no_time_says_what_is_wrong(book: Path, capsys, duration: str) -> None:  # type: ignore[no-untyped-def]
+    """Broken if `snooze sam -1w` fails as "No such option: -1" or with a generic
+    format hint, or records anything."""
+    code, _, err = run(capsys, "snooze", "sam", duration)
+    assert code == ExitCode.USAGE
+    assert f"a snooze must be at least 1 day, got '{duration}'" in err
+    assert "Recorded" not in err
+
+
+def test_done_on_a_future_date_is_refused(book: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+    """Broken if a touch can be recorded for a day that has not happened (it would
+    push the person's next date out from a day in the future)."""
+    tomorrow = book_today() + timedelta(days=1)
+    code, out, err = run(capsys, "done", "ruth", "--on", tomorrow.isoformat())
+    assert code == ExitCode.USAGE and "in the future" in err and out == ""
+
+
+def test_show_drops_an_empty_history_and_indents_multiline_notes(home: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+    """Broken if `show` prints a bare "History:" header, or if the second line of a
+    note starts at the left margin, where it reads as a new field."""
+    path = home / "contacts.yaml"
+    path.write_text("settings:\n  timezone: UTC\ncontacts:\n  - name: Ann Lee\n"
+                    "    notes: |\n      first line\n      second line\n")
+    code, out, _ = run(capsys, "show", "ann", "--file", str(path))
+    assert code == 0 and "History" not in out
+    assert "  notes: first line\n         second line\n" in out
+    run(capsys, "done", "ann", "--file", str(path), "--note", "lunch\nthen a walk")
+    out = run(capsys, "show", "ann", "--file", str(path))[1]
+    head = f"  {book_today()}  done — "
+    assert f"History:\n{head}lunch\n{' ' * len(head)}then a walk\n" in out
+    assert "  Last note: lunch\n             then a walk\n" in out
+
+
+def test_within_a_day_the_most_overdue_comes_first(home: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+    """Broken if a day's list follows the planner's internal order (relative to
+    cadence: Kim first) instead of who is the most days late (Lou, +100d)."""
+    today = book_today()
+    path = home / "contacts.yaml"
+    path.write_text(
+        "settings:\n  timezone: UTC\n  days: [mon, tue, wed, thu, fri, sat, sun]\n"
+        f"contacts:\n  - name: Kim Short\n    every: 4w\n    last: {today - timedelta(days=48)}\n"
+        f"  - name: Lou Long\n    every: 52w\n    last: {today - timedelta(days=464)}\n"
+    )
+    out = run(capsys, "agenda", "--weeks", "1", "--file", str(path))[1]
+    assert f"{today:%a %Y-%m-%d}  Lou Long (+100d), Kim Short (+20d)" in out
+    out = run(capsys, "today", "--file", str(path))[1]
+    assert out.index("Lou Long") < out.index("Kim Short")
+    data = json.loads(run(capsys, "today", "--json", "--file", str(path))[1])
+    assert [t["name"] for t in data["days"][0]["touchups"]] == ["Lou Long", "Kim Short"]
+
+
+def test_words_count_people_right(home: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+    """Broken if one person reads "1 people need 0.0 touch-ups"."""
+    path = home / "contacts.yaml"
+    path.write_text("contacts:\n  - name: Ann Lee\n    every: 6w\n")
+    out = run(capsys, "check", "--file", str(path))[1]
+    assert ": ok: 1 person, 0 circles; 1 person needs about 1 touch-up every 30 allowed days" in out
+    assert "0.0" not in out and "1 people" not in out
+
+
+def test_an_empty_list_says_how_to_add_people(home: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+    """Broken if a file with no people leaves the user with an empty screen."""
+    path = home / "contacts.yaml"
+    path.write_text("contacts:\n")
+    for command in ("today", "agenda", "check"):
+        code, out, _ = run(capsys, command, "--file", str(path))
+        assert code == 0
+        assert f"No people yet: add them under `contacts:` in {path}" in out, command
+
+
+def test_first_run_samples_are_marked_and_leave_no_trace(home: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+    """Broken if the example's made-up people are not marked as such in `init`,
+    `today`, `agenda` and `show`, or if anything recorded for them survives their
+    deletion, or reaches a real person who happens to have the same name."""
+    code, out, _ = run(capsys, "init")
+    assert code == 0 and "MADE-UP" in out and "sample: true" in out
+    out = run(capsys, "today")[1]
+    assert "Ruth Alvarez (sample) — " in out
+    assert "are made-up samples from the example" in out
+    assert all("(sample)" in ln for ln in out.splitlines() if "Reach out" in ln)
+    agenda = run(capsys, "agenda")[1]
+    rows = [ln.split("  ", 1)[1] for ln in agenda.splitlines() if "  " in ln]
+    named = [n for row in rows for n in row.split(", ")]
+    assert named and all("(sample)" in n for n in named)
+    assert json.loads(run(capsys, "today", "--json")[1])["days"][0]["touchups"][0]["sample"] is True
+    out = run(capsys, "done", "ruth", "--note", "made-up coffee")[1]
+    assert "Recorded: talked to Ruth Alvarez (sample)" in out
+
+    contacts = home / "config" / "warmupd" / "contacts.yaml"
+    contacts.write_text("settings:\n  timezone: UTC\ncontacts:\n  - name: Ruth Alvarez\n")
+    for command in (["today"], ["agenda"], ["show", "ruth"], ["today", "--json"]):
+        out = run(capsys, *command)[1]
+        assert "sample" not in out.lower() and "made-up coffee" not in out, command
+    with Store(home / "state" / "warmupd" / "history.sqlite3") as st:
+        assert st.touches() == []
+        assert set(st.history().people) == {"ruth-alvarez"}

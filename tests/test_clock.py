@@ -1,10 +1,18 @@
-"""The user's timezone: the book's setting, else TZ, else the system's."""
+"""The clock and the user's timezone: the book's setting, else TZ, else the system's;
+the CLI reads time only through the clock its Environment carries."""
 
 from __future__ import annotations
 
-import pytest
+import json
+from datetime import UTC, date, datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
 
-from warmupd.clock import now, zone_name
+import pytest
+from conftest import FixedClock
+
+from warmupd.cli import Environment, main
+from warmupd.clock import SystemClock, now, today, zone_name
 from warmupd.model import Settings
 
 
@@ -21,3 +29,53 @@ def test_tz_variable_then_system(monkeypatch: pytest.MonkeyPatch) -> None:
     name = zone_name(Settings())
     assert name != "Nowhere/Atlantis"
     assert now(Settings()).utcoffset() is not None
+
+
+# 23:30 UTC on 25 Nov: already 26 Nov in Kiritimati (+14), still 25 Nov in St John's.
+INSTANT = datetime(2026, 11, 25, 23, 30, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(("zone", "day"), [("Pacific/Kiritimati", date(2026, 11, 26)),
+                                           ("America/St_Johns", date(2026, 11, 25)),
+                                           ("UTC", date(2026, 11, 25))])
+def test_today_is_the_books_day_not_the_machines(zone: str, day: date) -> None:
+    """If this failed, `today` would plan from this machine's date, not the book's."""
+    settings = Settings(timezone=zone)
+    assert today(settings, FixedClock(INSTANT)) == day
+    assert now(settings, FixedClock(INSTANT)).utcoffset() == ZoneInfo(zone).utcoffset(
+        INSTANT.replace(tzinfo=None))
+
+
+def test_system_clock_is_aware_and_current() -> None:
+    t = SystemClock().now()
+    assert t.tzinfo is not None
+    assert abs((t - datetime.now(UTC)).total_seconds()) < 5
+
+
+BOOK = """\
+settings:
+  timezone: {zone}
+  days: [mon, tue, wed, thu, fri, sat, sun]
+contacts:
+  - name: Ruth Alvarez
+    every: 2w
+    last: 2026-09-01
+"""
+
+
+@pytest.mark.parametrize(("zone", "day"), [("Pacific/Kiritimati", "2026-11-26"),
+                                           ("America/St_Johns", "2026-11-25")])
+def test_cli_takes_its_clock_from_the_environment(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
+    zone: str, day: str,
+) -> None:
+    """If this failed, the CLI would read the time behind the Environment's back."""
+    for var in ("XDG_CONFIG_HOME", "XDG_STATE_HOME", "XDG_DATA_HOME", "XDG_CACHE_HOME"):
+        monkeypatch.setenv(var, str(tmp_path / var.lower()))
+    book = tmp_path / "contacts.yaml"
+    book.write_text(BOOK.format(zone=zone))
+    env = Environment(clock=FixedClock(INSTANT))
+    assert main(["--file", str(book), "today", "--json"], env) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["today"] == day
+    assert [t["name"] for d in out["days"] for t in d["touchups"]] == ["Ruth Alvarez"]

@@ -467,7 +467,9 @@ def test_sd_notify_ready_watchdog_stopping_and_clean_exit(tmp_path: Path) -> Non
     import subprocess
     import sys
 
-    # A 00:00 slot has passed at any time of day, so the first start delivers.
+    # A real `warmupd run` reads the real clock: a 00:00 slot has passed today in
+    # Berlin whatever the hour, so the catch-up nudge is due at start (09:30 was
+    # not, from midnight to 09:30 Berlin).
     env_files = Env(tmp_path, contacts_yaml(1, nudge_at="00:00"))
     sock_path = tmp_path / "notify.sock"
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)

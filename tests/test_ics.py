@@ -11,6 +11,7 @@ from pathlib import Path
 from conftest import need
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from ical import calendar_properties, parse_duration, parse_events
 
 from warmupd import ics, planner
 from warmupd.model import (
@@ -94,7 +95,7 @@ def ruth_book(**feed: object) -> Book:
 @given(books())
 def test_round_trips_through_icalendar_parser(book: Book) -> None:
     p, data = build(book)
-    events = ics.parse_events(data)
+    events = parse_events(data)
     touchups = p.touchups()
     birthdays = [c for c in book.contacts if c.birthday] if book.settings.feed.birthdays else []
     assert len(events) == len(touchups) + len(birthdays)
@@ -128,7 +129,7 @@ def test_regenerating_is_byte_identical_with_or_without_cache(book: Book) -> Non
     _, warm = build(book, cache=cache)
     _, again = build(book, cache=cache)
     assert first == warm == again
-    assert cache.misses == 0 and cache.hits == len(ics.parse_events(first))
+    assert cache.misses == 0 and cache.hits == len(parse_events(first))
 
 
 @settings(max_examples=25, deadline=None)
@@ -143,7 +144,7 @@ def test_uids_stay_when_a_person_is_added(book: Book, data: st.DataObject) -> No
     )
     bigger = replace(book, contacts=(*book.contacts, newcomer))
     after_plan, after = build(bigger)
-    uid_of = {e["UID"]: e for e in ics.parse_events(after)}
+    uid_of = {e["UID"]: e for e in parse_events(after)}
     # Each person's first touch-up keeps its cycle, hence its UID: the event is
     # updated in place (maybe moved), never duplicated.
     for pid in {t.person_id for t in before_plan.touchups()}:
@@ -154,7 +155,7 @@ def test_uids_stay_when_a_person_is_added(book: Book, data: st.DataObject) -> No
             continue  # pushed past the horizon by the newcomer
         assert new.cycle == old.cycle
         assert ics.event_uid(pid, old.cycle) in uid_of
-    assert len(ics.parse_events(before)) <= len(uid_of)
+    assert len(parse_events(before)) <= len(uid_of)
 
 
 def test_snooze_keeps_uid_and_raises_sequence() -> None:
@@ -174,7 +175,7 @@ def test_snooze_keeps_uid_and_raises_sequence() -> None:
     assert ics.event_uid("ruth", second.cycle) == uid
     assert rev2[uid].sequence == rev1[uid].sequence + 1
     data = ics.build_calendar(book, snoozed, p2, version="1", tz=TZ, revisions=rev2)
-    row = next(e for e in ics.parse_events(data) if e["UID"] == uid)
+    row = next(e for e in parse_events(data) if e["UID"] == uid)
     assert int(row["SEQUENCE"]) == rev2[uid].sequence
     assert f"Snoozed until {second.day.isoformat()}" in row["DESCRIPTION"]
     # DTSTAMP moved with the snooze: it is the data's latest date, the snooze.
@@ -245,11 +246,11 @@ def test_one_edit_reserialises_only_that_persons_events() -> None:
 
 def test_calendar_level_properties() -> None:
     _, data = build(ruth_book(refresh=timedelta(hours=3)))
-    props = ics.calendar_properties(data)
+    props = calendar_properties(data)
     assert props["NAME"] == props["X-WR-CALNAME"] == ics.CALENDAR_NAME
     assert props["REFRESH-INTERVAL;VALUE"] == "DURATION"
-    assert ics.parse_duration(props["REFRESH-INTERVAL"]) == timedelta(hours=3)
-    assert ics.parse_duration(props["X-PUBLISHED-TTL"]) == timedelta(hours=3)
+    assert parse_duration(props["REFRESH-INTERVAL"]) == timedelta(hours=3)
+    assert parse_duration(props["X-PUBLISHED-TTL"]) == timedelta(hours=3)
     assert "9.8.7" in props["PRODID"]
     assert "UID" not in props
     assert re.search(rb"^REFRESH-INTERVAL;VALUE=DURATION:PT3H\r$", data, re.M)
@@ -262,13 +263,13 @@ def test_redacted_feed_has_no_names_and_no_descriptions() -> None:
         for part in c.name.split():
             assert part.encode() not in data
     assert b"DESCRIPTION:Reach out to R. A." in data  # the alarm's text, redacted
-    assert all("DESCRIPTION" not in e for e in ics.parse_events(data))
+    assert all("DESCRIPTION" not in e for e in parse_events(data))
     assert b"Costa Rica" not in data and b"555" not in data
 
 
 def test_birthdays_are_yearly_and_29_february_falls_back() -> None:
     _, data = build(ruth_book(birthdays=True))
-    rows = [e for e in ics.parse_events(data) if e["UID"] == ics.event_uid("ruth", "birthday")]
+    rows = [e for e in parse_events(data) if e["UID"] == ics.event_uid("ruth", "birthday")]
     assert len(rows) == 1
     assert rows[0]["DTSTART"] == "20000229" and rows[0]["DTSTART;VALUE"] == "DATE"
     assert set(rows[0]["RRULE"].split(";")) == {"FREQ=YEARLY", "BYMONTH=2", "BYMONTHDAY=-1"}
@@ -280,7 +281,7 @@ def test_timed_events_use_nudge_time_and_duration() -> None:
     book = ruth_book(duration_minutes=20)
     book = replace(book, settings=replace(book.settings, nudge_at=time(7, 45)))
     p, data = build(book)
-    first = ics.parse_events(data)[0]
+    first = parse_events(data)[0]
     t = p.touchups()[0]
     assert first["DTSTART"] == f"{t.day:%Y%m%d}T074500"
     assert first["DTEND"] == f"{t.day:%Y%m%d}T080500"

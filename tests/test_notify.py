@@ -2,8 +2,10 @@
 
 Owns: checking every notification backend the daemon can use, on a private
 D-Bus session bus with a real notification server (python-dbusmock's template
-for the Notify calls, the dbus-fast server in dbus_env for button presses and
-replies), real subprocesses for the command backend, and real streams for log.
+for the fine-grained Notify calls, the dbus-fast server in dbus_env for
+buttons, replies, restarts and failures), real subprocesses for the command
+backend and for notify-send, and real streams for log; and that no backend
+claims a showing it cannot prove.
 
 Must not: mock warmupd's own code, or assert on timings.
 """
@@ -24,12 +26,14 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
+from conftest import need
 from dbus_env import (
     WAIT_SECONDS,
     NotificationServer,
     NotifyCall,
     action_notification_server,
     dbusmock_notification_server,
+    need_dbus_python,
     private_session_bus,
 )
 from hypothesis import HealthCheck, given, settings
@@ -40,12 +44,15 @@ from warmupd.notify import (
     Action,
     AutoNotifier,
     CommandNotifier,
+    DesktopBackend,
     FallbackNotifier,
     LogNotifier,
     Notifier,
     NotifyError,
     Nudge,
     PlyerNotifier,
+    Reshow,
+    Shown,
     make_notifier,
     nudge_env,
 )
@@ -131,8 +138,10 @@ def test_desktop_sends_title_body_and_buttons(inline_reply: bool) -> None:
     assert labels["done"] == "Done"
     assert labels["snooze"] == "Snooze 1w"
     assert labels["skip"] == "Skip"
-    # desktop-notifier offers the reply field only when the server says it can.
+    # The reply field is offered only when the server says it can.
     assert ("inline-reply" in labels) is inline_reply
+    # No body-click action: it would look like one and do nothing.
+    assert "default" not in labels
 
 
 def test_summaries_and_notices_have_no_buttons() -> None:
@@ -149,8 +158,7 @@ def test_summaries_and_notices_have_no_buttons() -> None:
         run(scenario())
         (call,) = server.calls()
     assert call.summary == "contact file has errors"
-    # Only the body-click action desktop-notifier always adds may remain.
-    assert set(call.action_keys) <= {"default"}
+    assert call.action_keys == ()
 
 
 def test_auto_picks_desktop_when_a_server_answers(caplog: pytest.LogCaptureFixture) -> None:
@@ -170,10 +178,11 @@ def test_auto_picks_desktop_when_a_server_answers(caplog: pytest.LogCaptureFixtu
 
 
 def test_plyer_sends_a_plain_notification() -> None:
-    pytest.importorskip("dbus", reason="plyer's D-Bus backend needs dbus-python")
+    need_dbus_python()
     with private_session_bus(), dbusmock_notification_server() as server:
-        run(PlyerNotifier().show(RUTH))
+        shown = run(PlyerNotifier().show(RUTH))
         (call,) = server.calls()
+    assert shown.proof == "the notification server answered Notify"
     assert (call.app_name, call.summary, call.body) == ("warmupd", RUTH.title, RUTH.body)
     assert call.actions == ()
 
@@ -527,3 +536,198 @@ def test_auto_finds_the_user_bus_in_xdg_runtime_dir(monkeypatch: pytest.MonkeyPa
             env.delenv("DBUS_SESSION_BUS_ADDRESS")
             env.setenv("XDG_RUNTIME_DIR", str(runtime))
             assert run(scenario()) == "desktop"
+
+
+# --- proof of showing, closing, and the body click --------------------------------
+
+
+def test_desktop_proof_is_the_id_the_server_answered() -> None:
+    """If broken, a desktop nudge could count as shown without the server's id."""
+    with private_session_bus(), action_notification_server() as server:
+
+        async def scenario() -> Shown:
+            backend = DesktopBackend(Presses(), LOG)
+            shown = await backend.show(RUTH)
+            await backend.aclose()
+            return shown
+
+        shown = run(scenario())
+        (call,) = server.calls()
+    assert shown.nid == call.id > 0
+    assert shown.backend == "desktop"
+    assert shown.server.split(" ")[1].startswith(":")  # the server's unique bus name
+    assert f"notification {call.id}" in shown.proof
+
+
+def test_a_handled_action_closes_its_notification_once() -> None:
+    """If broken, dunst keeps the answered nudge on screen, or a second press records twice."""
+    presses = Presses()
+    closed: list[Shown] = []
+    with private_session_bus(), action_notification_server() as server:
+
+        async def scenario() -> list[int]:
+            backend = DesktopBackend(presses, LOG, on_closed=closed.append)
+            shown = await backend.show(RUTH)
+            server.invoke_action(shown.nid, "done")
+            await presses.wait_for(1)
+            for _ in range(300):
+                if server.closed():
+                    break
+                await asyncio.sleep(0.01)
+            server.invoke_action(shown.nid, "skip")  # a late second press
+            await asyncio.sleep(0.2)
+            await backend.aclose()
+            return server.closed()
+
+        assert run(scenario()) == [1]
+    assert presses.calls == [("ruth", "done", None)]
+    assert [c.nid for c in closed] == [1]  # the daemon hears it left the screen
+
+
+def test_the_body_click_is_not_a_button() -> None:
+    """If broken, a click on the body (the 'default' action) would record something."""
+    presses = Presses()
+    with private_session_bus(), action_notification_server() as server:
+
+        async def scenario() -> None:
+            backend = DesktopBackend(presses, LOG)
+            shown = await backend.show(RUTH)
+            server.invoke_action(shown.nid, "default")
+            server.invoke_action(shown.nid, "snooze")
+            await presses.wait_for(1)
+            await backend.aclose()
+
+        run(scenario())
+        assert "default" not in server.calls()[0].action_keys
+    assert presses.calls == [("ruth", "snooze", None)]
+
+
+class NoReceipt:
+    """A backend with the old contract: returns None, proves nothing."""
+
+    name = "sloppy"
+
+    async def show(self, nudge: Nudge) -> None:
+        return None
+
+    async def resume(self, old: list[Reshow]) -> list[Shown | None]:
+        return [None] * len(old)
+
+    async def aclose(self) -> None:
+        return None
+
+
+def test_a_backend_without_a_receipt_falls_through_to_log() -> None:
+    """If broken, a backend returning without proof would end the chain: a lost nudge."""
+    out = io.StringIO()
+    chain = FallbackNotifier([NoReceipt(), LogNotifier(out)], LOG)  # type: ignore[list-item]
+    shown = run(chain.show(RUTH))
+    assert shown.backend == "log"
+    assert RUTH.title in out.getvalue()
+
+
+# --- plyer's notify-send path: real notify-send, checked ----------------------------
+
+
+def test_plyer_notify_send_without_a_bus_fails_and_falls_to_log(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The QA case: notify-send exits 1 ("Could not connect"); plyer used to call that shown."""
+    need("notify-send", "libnotify-bin")
+    monkeypatch.setenv("DBUS_SESSION_BUS_ADDRESS", f"unix:path={tmp_path / 'no-bus'}")
+    with pytest.raises(NotifyError, match="notify-send exited with status"):
+        run(PlyerNotifier(dbus_python=False).show(RUTH))
+    out = io.StringIO()
+    shown = run(FallbackNotifier([PlyerNotifier(dbus_python=False), LogNotifier(out)], LOG)
+                .show(RUTH))
+    assert shown.backend == "log"
+    assert RUTH.title in out.getvalue()
+
+
+def test_plyer_notify_send_path_shows_through_a_server() -> None:
+    """If broken, plyer without dbus-python could not show anything even with a server."""
+    need("notify-send", "libnotify-bin")
+    with private_session_bus(), action_notification_server() as server:
+        shown = run(PlyerNotifier(dbus_python=False).show(RUTH))
+        (call,) = server.calls()
+    assert shown.proof == "notify-send exited with status 0"
+    assert (call.app_name, call.summary, call.body) == ("warmupd", RUTH.title, RUTH.body)
+
+
+def test_plyer_without_dbus_python_takes_the_checked_path(tmp_path: Path) -> None:
+    """Where dbus-python is not installed at all, plyer still must not claim a showing."""
+    need("notify-send", "libnotify-bin")
+    code = (
+        "import asyncio, sys\n"
+        "sys.modules['dbus'] = None  # what a machine without dbus-python looks like\n"
+        "from warmupd.notify import PlyerNotifier, Nudge, NotifyError\n"
+        "try:\n"
+        "    asyncio.run(PlyerNotifier().show(Nudge('k', 'p', 'title', 'body')))\n"
+        "except NotifyError as exc:\n"
+        "    print('failed:', exc)\n"
+    )
+    env = {**os.environ, "DBUS_SESSION_BUS_ADDRESS": f"unix:path={tmp_path / 'no-bus'}"}
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          env=env, check=True)
+    assert done.stdout.startswith("failed: notify-send exited with status")
+
+
+# --- after a restart: buttons come back -------------------------------------------
+
+
+def test_restart_brings_the_buttons_back_in_place() -> None:
+    """If broken, a nudge shown before a restart has buttons that do nothing."""
+    before, after = Presses(), Presses()
+    with private_session_bus(), action_notification_server() as server:
+
+        async def scenario() -> None:
+            first = DesktopBackend(before, LOG)
+            shown = await first.show(RUTH)
+            omar = await first.show(nudge_for("omar"))
+            await first.aclose()  # the daemon stops; the notifications stay on screen
+            server.invoke_action(shown.nid, "done")  # nobody hears this one
+            second = DesktopBackend(after, LOG)
+            elsewhere = Shown("desktop", "", "another-bus :1.1", shown.nid)
+            again = await second.resume(
+                [Reshow(shown, RUTH), Reshow(omar, None), Reshow(elsewhere, RUTH)]
+            )
+            assert again[0] is not None and again[0].nid == shown.nid  # same id: in place
+            assert again[1] is None and again[2] is None
+            server.invoke_action(shown.nid, "done")
+            await after.wait_for(1)
+            await second.aclose()
+
+        run(scenario())
+        calls = server.calls()
+        assert [c.replaces_id for c in calls] == [0, 0, 1]  # ruth replaced, no third window
+        assert server.closed()[:1] == [2]  # omar's (answered meanwhile) withdrawn
+    assert before.calls == []
+    assert after.calls == [("ruth", "done", None)]
+
+
+# --- desktop-notifier (macOS and Windows), exercised through its D-Bus backend here ---
+
+
+def test_native_backend_proves_dispatch_and_fails_when_the_server_is_gone() -> None:
+    """If broken, the macOS/Windows path could count a send desktop-notifier only logged."""
+    from warmupd.notify.native import NativeBackend
+
+    presses = Presses()
+    with private_session_bus(), action_notification_server() as server:
+
+        async def scenario() -> tuple[Shown, str]:
+            backend = NativeBackend(presses, LOG)
+            shown = await backend.show(RUTH)
+            call = call_titled(server, RUTH.title)
+            server.invoke_action(call.id, "skip")
+            await presses.wait_for(1)
+            server.kill()
+            with pytest.raises(NotifyError) as err:
+                await backend.show(nudge_for("omar"))
+            await backend.aclose()
+            return shown, str(err.value)
+
+        shown, error = run(scenario())
+    assert shown.backend == "desktop" and shown.proof.startswith("desktop-notifier dispatched")
+    assert presses.calls == [("ruth", "skip", None)]
+    assert error  # desktop-notifier's logged failure, turned into our NotifyError

@@ -67,9 +67,47 @@ def test_user_templates_join_the_rotation() -> None:
     assert template_fields(mine) == {"first", "since"}
 
 
-@given(st.integers(0, 5000))
-def test_since_phrase_is_monotone_in_units(days: int) -> None:
-    text = since_phrase(DAY - timedelta(days=days), DAY)
-    number, unit = text.split(" ", 1)
-    assert int(number) >= 0
-    assert unit.rstrip("s") in {"day", "week", "month", "year"}
+UNIT_DAYS = {"day": 1, "week": 7, "month": 30, "year": 365}
+
+
+def phrase_days(text: str) -> tuple[int, int]:
+    """("9 weeks") -> (63, 7): the days the phrase stands for, and its unit.
+
+    Strict about grammar, so a plural slip ("1 years", "3 day") fails here
+    instead of being stripped away.
+    """
+    number, unit = text.split(" ")
+    n = int(number)
+    singular = unit if n == 1 else unit.removesuffix("s")
+    assert unit == (singular if n == 1 else singular + "s"), text
+    assert singular in UNIT_DAYS, text
+    return n * UNIT_DAYS[singular], UNIT_DAYS[singular]
+
+
+def test_since_phrase_is_monotone_and_never_overstates() -> None:
+    """Broken if a longer silence ever reads shorter than a shorter one (720 days once
+    read "1 years", less than 719's "23 months"), if a phrase claims more time than
+    passed or is off by a whole unit, or if its plural is wrong.
+
+    Every day of thirty years is checked: the function is cheap, and its bugs sit at
+    single days that random sampling rarely hits.
+    """
+    before = -1
+    for days in range(0, 30 * 365):
+        shown, unit = phrase_days(since_phrase(DAY - timedelta(days=days), DAY))
+        assert before <= shown, days
+        assert shown <= days < shown + unit, days
+        before = shown
+
+
+def test_since_phrase_boundaries() -> None:
+    """Broken if the unit changes at the wrong day or a count is misspelt."""
+    def since(days: int) -> str:
+        return since_phrase(DAY - timedelta(days=days), DAY)
+
+    assert [since(d) for d in (0, 1, 13, 14, 119, 120, 719, 720, 729, 730)] == [
+        "0 days", "1 day", "13 days", "2 weeks", "17 weeks", "4 months", "23 months",
+        "24 months", "24 months", "2 years",
+    ]
+    assert since_phrase(DAY + timedelta(days=3), DAY) == "0 days"  # a `last:` in the future
+    assert since_phrase(None, DAY) == "a long time"

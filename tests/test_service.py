@@ -23,9 +23,27 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from warmupd import service
-from warmupd.model import HEARTBEAT_SECONDS, ExitCode
+from warmupd.errors import ExitCode
+from warmupd.model import HEARTBEAT_SECONDS
 
 REPO = Path(__file__).resolve().parent.parent
+# Committed, reviewed by hand: what `service install` writes for a pipx install.
+GOLDEN_UNIT = REPO / "systemd/warmupd.service"
+GOLDEN_PLIST = REPO / "launchd/io.github.warmupd.plist"
+# The example homes those files were written for.
+GOLDEN_LINUX_HOME = PurePosixPath("/home/you")
+GOLDEN_MAC_HOME = PurePosixPath("/Users/you")
+
+
+def pipx_unit(h: PurePosixPath | Path, target: str = service.GRAPHICAL) -> str:
+    """The unit for a pipx install in home ``h`` with the XDG defaults."""
+    return service.render_systemd(
+        [str(h / ".local/bin/warmupd"), "run"],
+        h / ".config/warmupd/contacts.yaml",
+        writable=[h / ".config/warmupd", h / ".local/state/warmupd", h / ".local/share/warmupd"],
+        home=h,
+        target=target,
+    )
 
 
 # --------------------------------------------------------------------------- helpers
@@ -263,14 +281,32 @@ def test_relative_paths_are_refused(home: Path) -> None:
 # --------------------------------------------------------------------------- goldens
 
 
-def test_repo_unit_is_the_golden_render() -> None:
-    assert (REPO / "systemd/warmupd.service").read_text() == service.golden_systemd()
+def test_render_matches_the_reviewed_unit() -> None:
+    """The renderer writes exactly the reviewed unit; a template edit must update it."""
+    assert pipx_unit(GOLDEN_LINUX_HOME) == GOLDEN_UNIT.read_text()
 
 
-def test_repo_plist_is_the_golden_render() -> None:
-    path = REPO / "launchd" / service.PLIST_NAME
-    assert path.read_bytes() == service.golden_launchd()
-    assert plistlib.loads(path.read_bytes())["Label"] + ".plist" == path.name
+def test_reviewed_unit_says_what_the_daemon_needs() -> None:
+    """The committed file itself, read as a unit: a wrong review would show here."""
+    text = GOLDEN_UNIT.read_text()
+    assert unit_values(text, "ExecStart") == [
+        "%h/.local/bin/warmupd run --file %h/.config/warmupd/contacts.yaml"
+    ]
+    assert unit_values(text, "WatchdogSec") == [f"{3 * HEARTBEAT_SECONDS}s"]
+    assert unit_values(text, "PartOf") == unit_values(text, "WantedBy") == [service.GRAPHICAL]
+
+
+def test_render_matches_the_reviewed_plist() -> None:
+    h = GOLDEN_MAC_HOME
+    rendered = service.render_launchd(
+        [str(h / ".local/bin/warmupd"), "run"],
+        h / "Library/Application Support/warmupd/contacts.yaml",
+        h,
+    )
+    assert rendered == GOLDEN_PLIST.read_bytes()
+    agent = plistlib.loads(GOLDEN_PLIST.read_bytes())
+    assert agent["Label"] + ".plist" == GOLDEN_PLIST.name == service.PLIST_NAME
+    assert agent["Umask"] == 0o077
 
 
 def test_repo_unit_verifies_for_a_pipx_install(home: Path) -> None:
@@ -278,7 +314,7 @@ def test_repo_unit_verifies_for_a_pipx_install(home: Path) -> None:
     script = home / ".local/bin/warmupd"
     script.parent.mkdir(parents=True)
     script.symlink_to(sys.executable)
-    assert_verifies((REPO / "systemd/warmupd.service").read_text(), home)
+    assert_verifies(GOLDEN_UNIT.read_text(), home)
 
 
 @given(
@@ -289,14 +325,7 @@ def test_repo_unit_verifies_for_a_pipx_install(home: Path) -> None:
     ).filter(lambda s: s not in (".", ".."))
 )
 def test_every_home_renders_the_same_unit(user: str) -> None:
-    h = PurePosixPath("/srv/homes") / user
-    text = service.render_systemd(
-        [str(h / ".local/bin/warmupd"), "run"],
-        h / ".config/warmupd/contacts.yaml",
-        writable=[h / ".config/warmupd", h / ".local/state/warmupd", h / ".local/share/warmupd"],
-        home=h,
-    )
-    assert text == service.golden_systemd()
+    assert pipx_unit(PurePosixPath("/srv/homes") / user) == GOLDEN_UNIT.read_text()
 
 
 # --------------------------------------------------------------------------- launchd render
@@ -367,6 +396,7 @@ def linux_install(
     *,
     dry_run: bool = False,
     env: Mapping[str, str] | None = None,
+    argv: list[str] | None = None,
 ) -> int:
     return service.install(
         "linux",
@@ -376,21 +406,20 @@ def linux_install(
         contact_file=home / ".config/warmupd/contacts.yaml",
         runner=standins.runner(),
         env=env if env is not None else {},
-        argv=[sys.executable, "-m", "warmupd", "run"],
+        argv=argv or [sys.executable, "-m", "warmupd", "run"],
         writable=writable_under(home),
     )
 
 
 def test_linux_install_writes_the_unit_and_enables_it(home: Path, standins: Standins) -> None:
     out = Lines()
-    assert linux_install(home, standins, out) == 0
+    script = home / ".local/bin/warmupd"
+    script.parent.mkdir(parents=True)
+    script.symlink_to(sys.executable)
+    assert linux_install(home, standins, out, argv=[str(script), "run"]) == 0
     unit = home / ".config/systemd/user/warmupd.service"
-    assert unit.read_text() == service.render_systemd(
-        [sys.executable, "-m", "warmupd", "run"],
-        home / ".config/warmupd/contacts.yaml",
-        writable=writable_under(home),
-        home=home,
-    )
+    # A pipx-style install in any home writes the reviewed unit, byte for byte.
+    assert unit.read_text() == GOLDEN_UNIT.read_text()
     assert standins.calls() == [
         ["systemctl", "--user", "daemon-reload"],
         ["systemctl", "--user", "enable", "--now", "warmupd.service"],
@@ -533,6 +562,10 @@ def mac_install(home: Path, standins: Standins, out: Lines, *, dry_run: bool = F
 def test_macos_install_bootstraps_the_agent(home: Path, standins: Standins) -> None:
     assert mac_install(home, standins, Lines()) == 0
     plist = home / "Library/LaunchAgents/io.github.warmupd.plist"
+    # The reviewed plist, for this home and this install's command.
+    assert plist.read_text() == GOLDEN_PLIST.read_text().replace(
+        "/Users/you/.local/bin/warmupd", "/opt/warmupd/bin/warmupd"
+    ).replace("/Users/you/.local/bin:", "/opt/warmupd/bin:").replace("/Users/you", str(home))
     agent = plistlib.loads(plist.read_bytes())
     assert agent["ProgramArguments"][:2] == ["/opt/warmupd/bin/warmupd", "run"]
     assert (home / "Library/Logs/warmupd").is_dir()

@@ -1,16 +1,18 @@
-"""FileWatcher against the real file system and real editors (vim, sed).
+"""FileWatcher and Debouncer against the real file system and real editors (vim, sed).
 
-Every save style must give exactly one ``on_change``. Waits are event-based with
-generous timeouts; the only fixed waits are the quiet windows that prove a
+Every save style must give exactly one ``on_change`` on the event loop, as in
+the daemon: watchdog's thread pokes, the loop debounces. Waits are event-based
+with generous timeouts; the only fixed waits are the quiet windows that prove a
 second call did NOT come, which is inherent to asserting "exactly once".
+Nothing here touches $HOME: files live in pytest's tmp_path, and vim runs with
+explicit options (no vimrc, no viminfo), so the tests pass wherever HOME is.
 """
 
 from __future__ import annotations
 
+import asyncio
 import os
-import shutil
 import subprocess
-import tempfile
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -29,7 +31,7 @@ from watchdog.events import (
     FileSystemEvent,
 )
 
-from warmupd.watch import FileWatcher, _TargetHandler
+from warmupd.watch import Debouncer, FileWatcher, _TargetHandler
 
 DEBOUNCE = 0.25
 QUIET = 3 * DEBOUNCE  # long enough that a second burst would have been reported
@@ -65,14 +67,8 @@ class Recorder:
 
 
 @pytest.fixture
-def home_dir() -> Iterator[Path]:
-    # Outside /tmp on purpose: vim's default 'backupskip' makes it write files
-    # under /tmp in place, which would hide the backup-and-rename case.
-    d = Path(tempfile.mkdtemp(prefix=".warmupd-watch-test-", dir=Path.home()))
-    try:
-        yield d
-    finally:
-        shutil.rmtree(d, ignore_errors=True)
+def home_dir(tmp_path: Path) -> Path:
+    return tmp_path
 
 
 @pytest.fixture
@@ -82,10 +78,61 @@ def book(home_dir: Path) -> Path:
     return path
 
 
-def run_watcher(path: Path, recorder: Recorder) -> FileWatcher:
-    watcher = FileWatcher(path, recorder, debounce=DEBOUNCE)
-    watcher.start()
-    return watcher
+@pytest.fixture(scope="module")
+def loop() -> Iterator[asyncio.AbstractEventLoop]:
+    """The daemon's loop stands in here: a loop running in a thread of its own."""
+    lp = asyncio.new_event_loop()
+    thread = threading.Thread(target=lp.run_forever, name="test-watch-loop", daemon=True)
+    thread.start()
+    yield lp
+    lp.call_soon_threadsafe(lp.stop)
+    thread.join(TIMEOUT)
+    lp.close()
+
+
+def on_loop(loop: asyncio.AbstractEventLoop, fn: Callable[[], None]) -> None:
+    async def wrapped() -> None:
+        fn()
+
+    asyncio.run_coroutine_threadsafe(wrapped(), loop).result(TIMEOUT)
+
+
+class Watching:
+    """A FileWatcher whose raw events go through a Debouncer on ``loop``, as the daemon wires it."""
+
+    def __init__(
+        self, path: Path, loop: asyncio.AbstractEventLoop, on_change: Callable[[], None],
+        debounce: float = DEBOUNCE,
+    ) -> None:
+        self.loop = loop
+        self._make = lambda: Debouncer(loop, on_change, debounce)
+        self.debouncer = self._make()
+        self.watcher = FileWatcher(path, lambda: self.debouncer.poke())
+
+    def start(self) -> None:
+        if self.debouncer.cancelled:  # a restart after stop(): a fresh quiet period
+            self.debouncer = self._make()
+        self.watcher.start()
+
+    def stop(self) -> None:
+        self.watcher.stop()
+        on_loop(self.loop, self.debouncer.cancel)
+
+    def is_alive(self) -> bool:
+        return self.watcher.is_alive()
+
+
+StartWatcher = Callable[[Path, "Recorder"], Watching]
+
+
+@pytest.fixture
+def run_watcher(loop: asyncio.AbstractEventLoop) -> StartWatcher:
+    def start(path: Path, recorder: Recorder) -> Watching:
+        watching = Watching(path, loop, recorder)
+        watching.start()
+        return watching
+
+    return start
 
 
 def settle(path: Path, recorder: Recorder) -> None:
@@ -110,13 +157,20 @@ def save_in_place(path: Path) -> None:
         f.write(BOOK + "  - name: Linus\n")
 
 
+# A default vim save (write a backup, then the file, by rename where it can),
+# spelled out: no vimrc or viminfo from $HOME, no swap file, and an empty
+# 'backupskip', whose default lists /tmp and would make vim write in place
+# there.
+VIM_SAVE = ["-u", "NONE", "-i", "NONE", "-N", "-n", "-es",
+            "-c", "set backupskip= writebackup nobackup backupcopy=auto"]
+
+
 def save_vim(path: Path) -> None:
     vim = need("vim", "vim")
     subprocess.run(
-        [vim, "-u", "NONE", "-N", "-n", "-es", "-c", "set backupcopy=no",
-         "-c", "%s/Ada/Ada Lovelace/", "-c", "wq", str(path)],
+        [vim, *VIM_SAVE, "-c", "%s/Ada/Ada Lovelace/", "-c", "wq", str(path)],
         check=True, stdin=subprocess.DEVNULL, timeout=TIMEOUT,
-    )  # fmt: skip
+    )
 
 
 def save_sed(path: Path) -> None:
@@ -150,7 +204,8 @@ STYLES: list[tuple[Callable[[Path], None], bool]] = [
 
 @pytest.mark.parametrize(("save", "renames"), STYLES, ids=[s.__name__ for s, _ in STYLES])
 def test_each_save_style_reloads_exactly_once(
-    book: Path, save: Callable[[Path], None], renames: bool
+    book: Path, save: Callable[[Path], None], renames: bool,
+    run_watcher: StartWatcher,
 ) -> None:
     recorder = Recorder()
     watcher = run_watcher(book, recorder)
@@ -162,13 +217,13 @@ def test_each_save_style_reloads_exactly_once(
         assert book.read_text() != before, "the save did not change the file"
         assert (book.stat().st_ino != inode) == renames
         assert_exactly_once(recorder)
-        # on_change comes from the debounce thread, never from watchdog's own thread.
-        assert all(n.startswith("warmupd-watch-debounce") for n in recorder.thread_names)
+        # on_change runs on the loop, never on watchdog's own thread.
+        assert recorder.thread_names == {"test-watch-loop"}
     finally:
         watcher.stop()
 
 
-def test_deletion_reports_once_and_recreation_again(book: Path) -> None:
+def test_deletion_reports_once_and_recreation_again(book: Path, run_watcher: StartWatcher) -> None:
     recorder = Recorder()
     watcher = run_watcher(book, recorder)
     try:
@@ -183,7 +238,7 @@ def test_deletion_reports_once_and_recreation_again(book: Path) -> None:
         watcher.stop()
 
 
-def test_a_burst_of_writes_is_one_change(book: Path) -> None:
+def test_a_burst_of_writes_is_one_change(book: Path, run_watcher: StartWatcher) -> None:
     recorder = Recorder()
     watcher = run_watcher(book, recorder)
     try:
@@ -195,7 +250,7 @@ def test_a_burst_of_writes_is_one_change(book: Path) -> None:
         watcher.stop()
 
 
-def test_reading_the_file_in_on_change_does_not_loop(book: Path) -> None:
+def test_reading_the_file_in_on_change_does_not_loop(book: Path, run_watcher: StartWatcher) -> None:
     # The daemon reads the file on every change; open + close-no-write must not re-trigger.
     reads: list[str] = []
     recorder = Recorder(lambda: reads.append(book.read_text()))
@@ -212,7 +267,7 @@ def test_reading_the_file_in_on_change_does_not_loop(book: Path) -> None:
 # -- what must NOT trigger --------------------------------------------------------------
 
 
-def test_other_files_in_the_directory_do_not_trigger(book: Path) -> None:
+def test_other_files_in_the_directory_do_not_trigger(book: Path, run_watcher: StartWatcher) -> None:
     recorder = Recorder()
     watcher = run_watcher(book, recorder)
     try:
@@ -241,7 +296,9 @@ def test_other_files_in_the_directory_do_not_trigger(book: Path) -> None:
 # -- what is watched --------------------------------------------------------------------
 
 
-def test_watches_the_resolved_parent_directory_not_the_file(home_dir: Path) -> None:
+def test_watches_the_resolved_parent_directory_not_the_file(
+    home_dir: Path, run_watcher: StartWatcher
+) -> None:
     real = home_dir / "real"
     real.mkdir()
     link = home_dir / "link"
@@ -250,8 +307,8 @@ def test_watches_the_resolved_parent_directory_not_the_file(home_dir: Path) -> N
     recorder = Recorder()
     watcher = run_watcher(path, recorder)
     try:
-        assert watcher.directory == real.resolve()
-        assert watcher.target == real.resolve() / "contacts.yaml"
+        assert watcher.watcher.directory == real.resolve()
+        assert watcher.watcher.target == real.resolve() / "contacts.yaml"
         (real / "contacts.yaml").write_text(BOOK)
         assert_exactly_once(recorder)
     finally:
@@ -265,15 +322,18 @@ def test_missing_directory_is_an_error(home_dir: Path) -> None:
     assert not watcher.is_alive()
 
 
-def test_stop_is_idempotent_and_ends_the_threads(book: Path) -> None:
+def test_stop_is_idempotent_and_ends_the_threads(
+    book: Path, run_watcher: StartWatcher
+) -> None:
     FileWatcher(book, Recorder()).stop()  # never started: harmless
 
     recorder = Recorder()
     before = set(threading.enumerate())
     watcher = run_watcher(book, recorder)
-    # Ours plus watchdog's emitter and inotify reader: every one must end on stop().
+    # Watchdog's observer (ours by name) plus its emitter and inotify reader:
+    # no debounce thread, and every one must end on stop().
     ours = set(threading.enumerate()) - before
-    assert sum(t.name.startswith("warmupd-watch") for t in ours) == 2
+    assert sum(t.name.startswith("warmupd-watch") for t in ours) == 1
     settle(book, recorder)
     watcher.stop()
     watcher.stop()
@@ -283,9 +343,9 @@ def test_stop_is_idempotent_and_ends_the_threads(book: Path) -> None:
     assert not recorder.wait_for(1, QUIET), "on_change after stop()"
 
 
-def test_stop_drops_a_pending_change(book: Path) -> None:
+def test_stop_drops_a_pending_change(book: Path, loop: asyncio.AbstractEventLoop) -> None:
     recorder = Recorder()
-    watcher = FileWatcher(book, recorder, debounce=TIMEOUT)  # the quiet period never ends here
+    watcher = Watching(book, loop, recorder, debounce=TIMEOUT)  # the quiet period never ends
     watcher.start()
     try:
         save_in_place(book)
@@ -294,7 +354,7 @@ def test_stop_drops_a_pending_change(book: Path) -> None:
     assert recorder.count == 0
 
 
-def test_can_restart_after_stop(book: Path) -> None:
+def test_can_restart_after_stop(book: Path, run_watcher: StartWatcher) -> None:
     recorder = Recorder()
     watcher = run_watcher(book, recorder)
     watcher.stop()
@@ -308,7 +368,7 @@ def test_can_restart_after_stop(book: Path) -> None:
 
 
 def test_a_failing_callback_does_not_kill_the_watcher(
-    book: Path, caplog: pytest.LogCaptureFixture
+    book: Path, caplog: pytest.LogCaptureFixture, loop: asyncio.AbstractEventLoop
 ) -> None:
     calls = Recorder()
 
@@ -316,7 +376,7 @@ def test_a_failing_callback_does_not_kill_the_watcher(
         calls()
         raise RuntimeError("reload blew up")
 
-    watcher = FileWatcher(book, boom, debounce=DEBOUNCE)
+    watcher = Watching(book, loop, boom)
     watcher.start()
     try:
         save_in_place(book)
@@ -364,3 +424,34 @@ def test_handler_pokes_iff_the_event_names_the_target(
 
     handler.dispatch(DirModifiedEvent(spell(target)))  # directory events never count
     assert len(pokes) == (1 if named else 0)
+
+
+# -- the debounce on the loop -----------------------------------------------------------
+
+
+def test_pokes_from_many_threads_are_one_call_after_the_quiet_period(
+    loop: asyncio.AbstractEventLoop,
+) -> None:
+    """The daemon's debounce: any number of raw events, one reload, and only once quiet."""
+    recorder = Recorder()
+    fired_at: list[float] = []
+    debouncer = Debouncer(loop, lambda: (fired_at.append(loop.time()), recorder()), 0.2)
+    last_poke: list[float] = []
+
+    def poker() -> None:
+        for _ in range(50):
+            debouncer.poke()
+        last_poke.append(loop.time())
+
+    threads = [threading.Thread(target=poker) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert recorder.wait_for(1, TIMEOUT)
+    assert not recorder.wait_for(2, QUIET)
+    assert recorder.thread_names == {"test-watch-loop"}
+    assert fired_at[0] >= max(last_poke) + 0.2 - 0.01  # the loop clock's granularity
+    on_loop(loop, debouncer.cancel)
+    debouncer.poke()
+    assert not recorder.wait_for(2, QUIET), "a poke after cancel() still fired"

@@ -42,18 +42,26 @@ except ImportError:  # PyYAML built without libyaml: same semantics, slower
     _LIBYAML = False
 
 from warmupd.model import (
+    NOTIFIERS,
+    SAMPLE_PREFIX,
     WEEKDAYS,
     Birthday,
     Book,
     BookError,
     Contact,
     FeedSettings,
+    Goals,
     PersonNotFound,
     Problem,
+    Review,
     Settings,
 )
+from warmupd.openers import TEMPLATE_FIELDS
 
 __all__ = [
+    "contacts_slot",
+    "default_id",
+    "fold",
     "format_duration",
     "load",
     "loads",
@@ -138,6 +146,32 @@ def _fold(text: str) -> str:
     return " ".join(_strip_accents(text).split())
 
 
+# Public names for the modules that match people (match, who, insert).
+_WORD_FOLDS: dict[str, str] = {}
+_SPACE_RUNS = re.compile(r"(\s+)")
+
+
+def _accentless(word: str) -> str:
+    f = _WORD_FOLDS.get(word)
+    if f is None:
+        f = _strip_accents(word)
+        if len(_WORD_FOLDS) < 100_000:
+            _WORD_FOLDS[word] = f
+    return f
+
+
+def fold(text: str) -> str:
+    """Case- and accent-insensitive form of ``text``, blanks collapsed.
+
+    Same result as the CLI's name matching, made cheap for imports that fold
+    every name: ASCII needs only lower(), and other words repeat (first
+    names, companies), so each is folded once.
+    """
+    if text.isascii():
+        return " ".join(text.lower().split())
+    return " ".join(t for word in text.split() for t in _accentless(word).split())
+
+
 def _default_id(name: str) -> str:
     slug = slugify(name)
     if slug:
@@ -146,6 +180,17 @@ def _default_id(name: str) -> str:
     import hashlib  # rare (names with no ASCII letters); costs 2.6 ms at import
 
     return "p-" + hashlib.sha1(name.encode("utf-8")).hexdigest()[:8]
+
+
+def default_id(name: str) -> str:
+    """The id a person without ``id:`` gets: the slug of the name, or a hash of it."""
+    # slugify's result, with each word's accents stripped once per run.
+    if name.isascii():
+        plain = name.lower()
+    else:
+        plain = "".join(_accentless(part) for part in _SPACE_RUNS.split(name))
+    slug = _NON_SLUG.sub("-", plain.encode("ascii", "ignore").decode("ascii")).strip("-")
+    return slug or _default_id(name)
 
 
 def resolve(book: Book, query: str) -> Contact:
@@ -606,6 +651,25 @@ def _list_of(check: Callable[[Node], _T], what: str) -> Callable[[Node], tuple[_
 
 
 _text_list = _list_of(_nonempty, "texts")
+_one_line_list = _list_of(_one_line, "texts")
+
+
+def _email(node: Node) -> str:
+    v = _one_line(node)
+    if "@" not in v.strip("@") or " " in v:
+        raise _Invalid(f"{_quoted(v)} is not an email address like ruth@example.org")
+    return v
+
+
+def _phone(node: Node) -> str:
+    v = _one_line(node)
+    if not any(ch.isdigit() for ch in v):
+        raise _Invalid(f"{_quoted(v)} has no digits; expected a number like +1 555 0100")
+    return v
+
+
+_email_list = _list_of(_email, "email addresses")
+_phone_list = _list_of(_phone, "phone numbers")
 
 
 _DURATION_CACHE: dict[str, int] = {}
@@ -782,13 +846,10 @@ def _file_size(node: Node) -> int:
     raise _Invalid(f"expected a size like 2MiB, 512KiB or a number of bytes, got {_describe(node)}")
 
 
-_NOTIFIERS = ("auto", "desktop", "plyer", "command", "log")
-
-
 def _notifier(node: Node) -> str:
     v = _nonempty(node)
-    if v not in _NOTIFIERS:
-        raise _Invalid(f"expected one of {', '.join(_NOTIFIERS)}, got {_quoted(v)}")
+    if v not in NOTIFIERS:
+        raise _Invalid(f"expected one of {', '.join(NOTIFIERS)}, got {_quoted(v)}")
     return v
 
 
@@ -802,7 +863,7 @@ def _command(node: Node) -> tuple[str, ...]:
     return _text_list(node)
 
 
-_PLACEHOLDERS = ("first", "name", "topic", "since")
+_PLACEHOLDERS = TEMPLATE_FIELDS  # one list: what `opener` formats with
 
 
 def _template_problem(template: str) -> str | None:
@@ -836,6 +897,73 @@ def _hours(node: Node) -> timedelta:
     return timedelta(hours=_integer(1, 24 * 7)(node))
 
 
+def _sub_table(
+    spec: dict[str, tuple[str, Callable[[Node], Any]]], what: str
+) -> Callable[[Node], dict[str, Any]]:
+    """A nested ``key: value`` block checked by ``spec``; every bad key is reported.
+
+    Unknown keys are errors here (not warnings): a goal that silently does
+    nothing is worse than a message.
+    """
+
+    def check(node: Node) -> dict[str, Any]:
+        if type(node) is not MappingNode:
+            raise _Invalid(f"expected {what}, got {_describe(node)}")
+        out: dict[str, Any] = {}
+        bad: list[_Invalid] = []
+        for k, v in node.value:
+            key = k.value if type(k) is ScalarNode else None
+            if key not in spec:
+                close = get_close_matches(str(key), sorted(spec), n=1)
+                hint = f"; did you mean {close[0]}?" if close else ""
+                known = ", ".join(spec)
+                bad.append(_Invalid(f"unknown key (known: {known}){hint}", k, f".{key}"))
+                continue
+            attr, item = spec[key]
+            try:
+                out[attr] = item(v)
+            except _Invalid as e:
+                bad.append(_Invalid(str(e), e.node or v, f".{key}"))
+        if bad:
+            bad[0].others = bad[1:]
+            raise bad[0]
+        return out
+
+    return check
+
+
+_goal_table = _sub_table(
+    {
+        "people": ("people", _integer(1, 1_000_000)),
+        "by": ("by", _date),
+        "touches_per_week": ("touches_per_week", _integer(1, 10_000)),
+        "new_per_month": ("new_per_month", _integer(1, 10_000)),
+    },
+    "key: value pairs like {people: 150, touches_per_week: 10}",
+)
+
+
+def _goals(node: Node) -> Goals:
+    if type(node) is ScalarNode and _tag(node) == NULL:
+        return Goals()
+    kw = _goal_table(node)
+    if "by" in kw and "people" not in kw:
+        raise _Invalid("by: needs people: (how many people by that date)", node)
+    return Goals(**kw)
+
+
+_review_table = _sub_table(
+    {"day": ("day", _weekday), "at": ("at", _clock)},
+    'false, or key: value pairs like {day: mon, at: "09:00"}',
+)
+
+
+def _review(node: Node) -> Review:
+    if type(node) is ScalarNode and _tag(node) == BOOL:
+        return Review(enabled=_boolean(node))
+    return Review(**_review_table(node))
+
+
 # key in the file -> (attribute, check); one table drives validation and the
 # known-key lists used for "did you mean" warnings.
 _SETTINGS: dict[str, tuple[str, Callable[[Node], Any]]] = {
@@ -851,6 +979,8 @@ _SETTINGS: dict[str, tuple[str, Callable[[Node], Any]]] = {
     "max_file_size": ("max_file_bytes", _file_size),
     "notifier": ("notifier", _notifier),
     "notify_command": ("notify_command", _command),
+    "goals": ("goals", _goals),
+    "review": ("review", _review),
 }
 _FEED: dict[str, tuple[str, Callable[[Node], Any]]] = {
     "bind": ("bind", _nonempty),
@@ -871,6 +1001,12 @@ _CONTACT: dict[str, Callable[[Node], Any]] = {
     "notes": _nonempty,
     "paused": _boolean,
     "paused_until": _date,
+    "company": _one_line_list,
+    "role": _one_line_list,
+    "email": _email_list,
+    "phone": _phone_list,
+    "links": _one_line_list,
+    "sample": _boolean,
 }
 _TOP_KEYS = frozenset({"settings", "circles", "contacts"})
 _SETTINGS_KEYS = frozenset(_SETTINGS) | {"feed"}
@@ -1134,6 +1270,8 @@ class _Walker:
         kw = {key: field(e, key, where, check) for key, check in _CONTACT.items() if key in e}
         if name is None or cid is None or len(self.errors) > n_err:
             return None
+        if kw.get("sample"):
+            cid = SAMPLE_PREFIX + cid
         return Contact(
             id=cid,
             name=name,
@@ -1142,3 +1280,39 @@ class _Walker:
             line=node.start_mark.line + 1,
             **{k: v for k, v in kw.items() if v is not None},
         )
+
+
+# --------------------------------------------------------------------------
+# Where new people go (for `insert`, which must not import yaml itself)
+# --------------------------------------------------------------------------
+
+
+def contacts_slot(data: bytes) -> tuple[str, int, int]:
+    """Where the ``contacts:`` list of a *valid* file can take more people.
+
+    Returns ``(kind, line, column)``: kind ``"end"`` (the list is the last
+    thing in the file: append), ``"before"`` (insert before 0-based ``line``),
+    ``"empty"`` (``contacts:`` with nothing after it, on ``line``: insert after
+    that line) or ``"absent"`` (no ``contacts:`` key); ``column`` is where the
+    list's ``-`` stands.  Raises ValueError for a list this cannot extend
+    without rewriting a byte (a flow list like ``[...]``).
+    """
+    root = _compose(data, "<contacts>")
+    if type(root) is not MappingNode:
+        raise ValueError("the top level is not key: value pairs")
+    pairs = root.value
+    for i, (k, v) in enumerate(pairs):
+        if type(k) is ScalarNode and k.value == "contacts":
+            last = i == len(pairs) - 1
+            if type(v) is ScalarNode and _tag(v) == NULL and v.value == "":
+                return ("end" if last else "empty", k.start_mark.line, k.start_mark.column + 2)
+            if type(v) is not SequenceNode or v.flow_style:
+                raise ValueError(
+                    "contacts: is written as a flow list ([...]); make it a list of "
+                    "`- name:` lines to add people"
+                )
+            col = v.start_mark.column
+            if last:
+                return ("end", v.end_mark.line, col)
+            return ("before", pairs[i + 1][0].start_mark.line, col)
+    return ("absent", 0, 2)

@@ -1,20 +1,42 @@
 """The wall clock and the user's timezone: the only place either is read.
 
-Owns: ``now()`` as an aware datetime in the book's timezone, and resolving
-that timezone (settings.timezone, else the system's via tzlocal — the only
-module importing tzlocal).
+Owns: the ``Clock`` protocol and ``SystemClock`` (the one object that asks
+the operating system for the time), ``now()``/``today()`` in the book's
+timezone, and resolving that timezone (settings.timezone, else TZ or
+/etc/localtime, else the system's via tzlocal — the only module importing
+tzlocal).  The daemon and the CLI take a ``Clock`` so that tests pass a
+fixed one instead of patching.
 
 Must not: be imported by the pure core.  The CLI and the daemon read the time
-here and pass it inward.
+here and pass it inward.  Import nothing heavy at module level: every
+one-shot command imports this module.
 """
 
 from __future__ import annotations
 
 import os
-from datetime import datetime
+from datetime import UTC, date, datetime
+from typing import TYPE_CHECKING, Protocol
 from zoneinfo import ZoneInfo
 
-from warmupd.model import Settings
+if TYPE_CHECKING:
+    from warmupd.model import Settings
+
+
+class Clock(Protocol):
+    def now(self) -> datetime:
+        """The current instant as an aware datetime (any zone)."""
+        ...
+
+
+class SystemClock:
+    """The operating system's wall clock."""
+
+    def now(self) -> datetime:
+        return datetime.now(UTC)
+
+
+SYSTEM = SystemClock()
 
 
 def zone_name(settings: Settings) -> str:
@@ -47,5 +69,16 @@ def zone(settings: Settings) -> ZoneInfo:
     return ZoneInfo(zone_name(settings))
 
 
-def now(settings: Settings) -> datetime:
-    return datetime.now(zone(settings))
+def now(settings: Settings, clock: Clock = SYSTEM) -> datetime:
+    """The clock's instant as a wall time in the book's timezone."""
+    return clock.now().astimezone(zone(settings))
+
+
+def today(settings: Settings, clock: Clock = SYSTEM) -> date:
+    """The day it is in the book's timezone — not this machine's local day."""
+    return now(settings, clock).date()
+
+
+def utcnow(clock: Clock = SYSTEM) -> datetime:
+    """The current instant, aware, in UTC: for timestamps that are not about a day."""
+    return clock.now().astimezone(UTC)

@@ -7,8 +7,10 @@ apscheduler).  The scheduler holds two jobs only — the daily nudge slot and a
 heartbeat; the plan itself lives in the planner.
 
 Must not: write the contact file (ever), block the loop on slow work, or be
-imported by anything but the CLI.  The watcher and feed threads only post
-events to the loop (``call_soon_threadsafe``); nothing else touches state.
+imported by anything but the CLI.  The watcher's thread only posts events to
+the loop (``call_soon_threadsafe``), where the debounce is a timer; the feed
+server runs on the loop itself; blocking work (the calendar build) goes
+through ``self._executor``, one worker the daemon owns and shuts down.
 
 Delivery guarantee.  A nudge is keyed by (person, cycle key).  A key is
 recorded in the store right after it was shown, and the store's UNIQUE key
@@ -36,10 +38,11 @@ import socket
 import time as _time
 import warnings
 from collections.abc import Coroutine
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -47,7 +50,8 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from warmupd import book as bookmod
-from warmupd import views
+from warmupd import review, views
+from warmupd.clock import Clock, SystemClock
 from warmupd.clock import zone as settings_zone
 from warmupd.model import (
     HEARTBEAT_SECONDS,
@@ -61,13 +65,13 @@ from warmupd.model import (
     TouchKind,
     TouchUp,
 )
-from warmupd.notify import Action, Notifier, NotifyError, Nudge, make_notifier
-from warmupd.paths import atomic_write
+from warmupd.notify import Action, Notifier, NotifyError, Nudge, Reshow, Shown, make_notifier
+from warmupd.paths import atomic_write, sweep_stale_temps
 from warmupd.planner import plan as make_plan
 from warmupd.publish import CalendarFiles, Publisher
 from warmupd.slots import previous_slot, slot_on
 from warmupd.store import Store
-from warmupd.watch import FileWatcher
+from warmupd.watch import Debouncer, FileWatcher
 
 log = logging.getLogger("warmupd")
 
@@ -77,17 +81,6 @@ HOLD_SECONDS = 3.0
 SNOOZE_DAYS = 7  # the notification's "Snooze 1w" button
 # A wall-clock step larger than this between heartbeats is logged as a jump.
 JUMP_TOLERANCE = timedelta(seconds=5)
-
-
-class Clock(Protocol):
-    def now(self) -> datetime:
-        """An aware datetime."""
-        ...
-
-
-class SystemClock:
-    def now(self) -> datetime:
-        return datetime.now(UTC)
 
 
 def sd_notify(message: str) -> bool:
@@ -165,6 +158,9 @@ class Daemon:
         self._lock = asyncio.Lock()
         self._stopping = asyncio.Event()
         self._watcher: FileWatcher | None = None
+        self._debouncer: Debouncer | None = None
+        # The one place blocking work runs; one worker, so builds never overlap.
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="warmupd-work")
         self._scheduler: AsyncIOScheduler | None = None
         self._last_beat: tuple[datetime, float] | None = None
         self._tasks: set[asyncio.Task[None]] = set()
@@ -181,32 +177,45 @@ class Daemon:
         await self.reload()
         if self.notifier is None:
             settings = self.book.settings if self.book else Settings()
-            self.notifier = await make_notifier(settings, self._on_action_threadsafe, log)
+            self.notifier = await make_notifier(settings, self._on_action_threadsafe, log,
+                                                on_closed=self._on_closed)
         self.status.notifier = self.notifier.name
+        await self._resume_on_screen()
         if self._error_nudge is not None:  # the file was bad before we could notify
             await self._notify_error()
-        last = self.store.last_nudge()
-        if last is not None and self.book is not None:  # survives restarts in `status`
-            person = self.book.by_id().get(last[0])
-            self.status.last_delivery = {"at": last[2].isoformat(timespec="seconds"),
-                                         "person": last[0],
-                                         "name": person.name if person else last[0]}
-        if self.store.get_meta("last_slot") is None:
+        self._last_delivery()
+        first_run = self.store.get_meta("last_slot") is None
+        if first_run:
             # First run ever: nothing was missed before this moment.
             self.store.set_meta("last_slot", self._now().isoformat())
         if self._watch:
             # Watching needs the directory; a first run may not have one yet.
             self.contact_file.parent.mkdir(parents=True, exist_ok=True)
-
-            def posted() -> None:  # runs on the watcher's thread: only post to the loop
-                loop.call_soon_threadsafe(self.request_reload)
-
-            self._watcher = FileWatcher(self.contact_file, posted)
+            # Raw events from watchdog's thread are posted to the loop, where a
+            # quiet period of DEBOUNCE turns a save's burst into one reload.
+            self._debouncer = Debouncer(loop, self.request_reload)
+            self._watcher = FileWatcher(self.contact_file, self._debouncer.poke)
             self._watcher.start()
         self._start_scheduler()
         sd_notify("READY=1")
         log.info("ready: %d people, notifications: %s", self.status.people, self.notifier.name)
         await self.tick()  # catch up on anything that fell due while we were down
+        if first_run and not self._nudged:
+            await self._show_a_sample()
+
+    async def _show_a_sample(self) -> None:
+        """On a first run, nudge the first planned sample at once, whatever the day and
+        hour, so a newcomer sees warmupd work within a minute.  Real people keep their slots."""
+        if self.plan is None or self.book is None:
+            return
+        t = next((t for t in self.plan.touchups() if views.is_sample(t.person_id)), None)
+        if t is not None:
+            c = self.book.by_id()[t.person_id]
+            if await self._show(Nudge(key=t.nudge_key, person_id=t.person_id,
+                                      title=views.nudge_title(c, t, self.history),
+                                      body=views.nudge_body(c, t, self.book, self.history))):
+                self._record_nudge(t, self._now())
+                self._update_next()
 
     async def run(self) -> None:
         """start(), then serve until SIGTERM/SIGINT; SIGHUP reloads."""
@@ -230,6 +239,9 @@ class Daemon:
         if self._watcher is not None:
             self._watcher.stop()
             self._watcher = None
+        if self._debouncer is not None:
+            self._debouncer.cancel()
+            self._debouncer = None
         for task in list(self._tasks):
             task.cancel()
         if self._tasks:
@@ -238,7 +250,8 @@ class Daemon:
             await self.notifier.aclose()
         await self.published()
         if self._publisher is not None:
-            self._publisher.stop()
+            await self._publisher.stop()
+        self._executor.shutdown(wait=False)
 
     def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
         task = asyncio.ensure_future(coro)
@@ -344,8 +357,10 @@ class Daemon:
 
         if old is None or when(old) != when(new):
             self._schedule_slot()
-        self._reload_status(True, f"{len(new.contacts)} people")
-        log.info("loaded %s: %d people", self.contact_file, len(new.contacts))
+        people = views.people_summary(new) if new.contacts else views.no_people(self.contact_file)
+        self._reload_status(True, people)
+        log.log(logging.INFO if new.contacts else logging.WARNING, "loaded %s: %s",
+                self.contact_file, people)
         if old is not None:
             await self.tick()
 
@@ -353,7 +368,18 @@ class Daemon:
         """One "contact file has errors" notification per broken spell, not one per save."""
         if self._error_nudge is None or self._error_notified or self.notifier is None:
             return
-        self._error_notified = await self._show(self._error_nudge)
+        self._error_notified = await self._show(self._error_nudge) is not None
+
+    def _last_delivery(self) -> None:
+        """``status`` shows the latest delivery from the store: it survives restarts."""
+        last = self.store.last_nudge()
+        if last is None or self.book is None:
+            self.status.last_delivery = None
+            return
+        person = self.book.by_id().get(last[0])
+        self.status.last_delivery = {"at": last[2].isoformat(timespec="seconds"),
+                                     "person": last[0],
+                                     "name": person.name if person else last[0]}
 
     def _reload_status(self, ok: bool, message: str) -> None:
         self.status.last_reload = {"at": self._now().isoformat(timespec="seconds"),
@@ -364,6 +390,8 @@ class Daemon:
         """Recompute history and plan; callers hold the lock."""
         assert self.book is not None
         today = self._now().date()
+        if self.store.forget_samples(self.book.by_id()):  # deleted samples leave no trace
+            self._last_delivery()
         self.store.mark_seen((c.id for c in self.book.contacts), today)
         self.history = self.store.history()
         self.plan = make_plan(self.book, self.history, today)
@@ -383,20 +411,23 @@ class Daemon:
     async def _publish(self) -> None:
         """Rebuild the calendar off the loop until it matches the latest plan.
 
-        A first build of 10k events takes seconds; in a worker thread it never
+        A first build of 10k events takes seconds; in the executor it never
         delays a nudge or a heartbeat.  Book, history and plan are immutable,
-        so the thread reads a consistent snapshot; one build runs at a time.
+        so the worker reads a consistent snapshot; one build runs at a time.
+        The feed is then served from the loop.
         """
         assert self._publisher is not None
+        loop = asyncio.get_running_loop()
         try:
             built = -1
             while built != self._plan_gen and self.book is not None and self.plan is not None:
                 built = self._plan_gen
                 snapshot = (self.book, self.history, self.plan, self.zone.key)
                 try:
-                    self.status.feed_url = await asyncio.to_thread(
-                        self._publisher.publish, *snapshot
+                    calendar = await loop.run_in_executor(
+                        self._executor, self._publisher.build, *snapshot
                     )
+                    self.status.feed_url = await self._publisher.serve(calendar)
                 except Exception:  # the calendar must never take the nudges down with it
                     log.exception("publishing the calendar failed")
                 self._write_status()
@@ -452,6 +483,7 @@ class Daemon:
             now = self._now()
             if now.date() != self.plan.today or self.store.data_version() != self._store_version:
                 self._replan()
+            await review.deliver(self.book, self.store, now, self._show)  # weekly, once
             s = self.book.settings
             slot = previous_slot(now, s.days, s.nudge_at)  # the latest slot at or before now
             last_raw = self.store.get_meta("last_slot")
@@ -474,10 +506,9 @@ class Daemon:
         assert self.book is not None and self.plan is not None
         items = self.plan.on(now.date())
         pending = [t for t in items if (t.person_id, t.nudge_key) not in self._nudged]
-        people = self.book.by_id()
         complete = True
         if len(pending) > self.book.settings.max_burst:
-            title, body = views.summary_text([t.name for t in pending])
+            title, body = views.summary_text([views.who(t.name, t.person_id) for t in pending])
             if await self._show(Nudge(key="", person_id="", title=title, body=body,
                                       actions=False)):
                 for t in pending:
@@ -486,38 +517,63 @@ class Daemon:
                 complete = False
         else:
             for t in pending:
-                c = people[t.person_id]
-                nudge = Nudge(
-                    key=t.nudge_key, person_id=t.person_id,
-                    title=views.nudge_title(c, t, self.history),
-                    body=views.nudge_body(c, t, self.book, self.history),
-                )
-                if not await self._show(nudge):
+                nudge = self._nudge(t)
+                shown = await self._show(nudge)
+                if shown is None:
                     complete = False
                     break  # stays due: the next tick tries again
-                self._record_nudge(t, now)
+                self._record_nudge(t, now, shown)
         # Unanswered nudges are not reminded of here: the planner re-asks them
         # with back-off inside the day's cap, and `warmupd today` lists them.
         if complete:
             self._passed_for = (now.date(), self._plan_gen)
 
-    def _record_nudge(self, t: TouchUp, now: datetime) -> None:
-        self.store.record_nudge(t.person_id, t.nudge_key, now)
+    def _nudge(self, t: TouchUp) -> Nudge:
+        assert self.book is not None
+        c = self.book.by_id()[t.person_id]
+        return Nudge(key=t.nudge_key, person_id=t.person_id,
+                     title=views.nudge_title(c, t, self.history),
+                     body=views.nudge_body(c, t, self.book, self.history))
+
+    def _record_nudge(self, t: TouchUp, now: datetime, shown: Shown | None = None) -> None:
+        """Only after a proven showing: ``shown`` is the backend's receipt."""
+        where = (shown.server, shown.nid) if shown is not None else ("", 0)
+        self.store.record_nudge(t.person_id, t.nudge_key, now, *where)
         self._nudged.add((t.person_id, t.nudge_key))
         self._store_version = self.store.data_version()
         self.status.last_delivery = {
             "at": now.isoformat(timespec="seconds"), "person": t.person_id, "name": t.name,
         }
 
-    async def _show(self, nudge: Nudge) -> bool:
+    async def _show(self, nudge: Nudge) -> Shown | None:
+        """The backend's proof of showing, or None: then nothing may be recorded."""
         if self.notifier is None:
-            return False
+            return None
         try:
-            await self.notifier.show(nudge)
+            return await self.notifier.show(nudge)
         except NotifyError as exc:
             log.error("could not show %r: %s; it stays due", nudge.title, exc)
-            return False
-        return True
+            return None
+
+    async def _resume_on_screen(self) -> None:
+        """Nudges still on screen from before a restart get working buttons again.
+
+        A nudge still due is shown again in place of its notification; one
+        answered meanwhile is withdrawn.  See DesktopBackend.resume.
+        """
+        old = self.store.on_screen()
+        if not old or self.notifier is None or self.plan is None:
+            return
+        due = {(t.person_id, t.nudge_key): t
+               for t in (*self.plan.waiting, *self.plan.on(self._now().date()))}
+        items = [Reshow(Shown("desktop", "before a restart", server, nid),
+                        self._nudge(due[p, k]) if (p, k) in due else None)
+                 for p, k, server, nid in old]
+        for (p, k, _, _), new in zip(old, await self.notifier.resume(items), strict=True):
+            self.store.set_on_screen(p, k, *((new.server, new.nid) if new else ("", 0)))
+
+    def _on_closed(self, shown: Shown) -> None:
+        self.store.closed_on_screen(shown.server, shown.nid)
 
     def _update_next(self) -> None:
         if self.plan is None:
@@ -529,7 +585,7 @@ class Daemon:
             if todo and slot is not None:
                 self.status.next_nudge = {
                     "at": max(slot, now).isoformat(timespec="seconds"),
-                    "people": [t.name for t in todo],
+                    "people": [views.who(t.name, t.person_id) for t in todo],
                 }
                 break
         else:
@@ -628,6 +684,8 @@ def configure_logging(level: str) -> None:
 def run(contact_file: Path, store_path: Path, status_path: Path,
         calendar: CalendarFiles | None = None) -> int:
     publisher = Publisher(calendar) if calendar is not None else None
+    # A kill during an atomic write leaves a temp file beside its target.
+    sweep_stale_temps(status_path, *((calendar.ics, calendar.revisions) if calendar else ()))
     with Store(store_path) as store:
         daemon = Daemon(contact_file, store, status_path=status_path, publisher=publisher)
         with contextlib.suppress(KeyboardInterrupt):

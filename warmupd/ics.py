@@ -58,8 +58,8 @@ from warmupd.model import (
     Plan,
     Settings,
     TouchUp,
-    effective_last,
 )
+from warmupd.views import summary_lines
 
 # Fixed forever: changing it would give every event a new UID and duplicate
 # every event in every subscribed calendar.
@@ -179,10 +179,10 @@ def initials(name: str) -> str:
     return " ".join(f"{p[0].upper()}." for p in parts) or "?"
 
 
-def _stamp(contact: Contact | None, hist: PersonHistory, since: date | None) -> date:
+def _stamp(contact: Contact, hist: PersonHistory, since: date | None) -> date:
     best = EPOCH
     for d in (
-        contact.last if contact else None,
+        contact.last,
         hist.last_done,
         hist.last_skip,
         hist.snoozed_on,
@@ -192,31 +192,6 @@ def _stamp(contact: Contact | None, hist: PersonHistory, since: date | None) -> 
         if d is not None and d > best:
             best = d
     return best
-
-
-def _description(
-    contact: Contact | None, touchup: TouchUp, hist: PersonHistory, opener_text: str
-) -> str:
-    lines = [opener_text, ""] if opener_text else []
-    if contact is not None and contact.reach:
-        lines.append(f"Reach: {contact.reach}")
-    if contact is not None and contact.topics:
-        lines.append("Topics: " + ", ".join(contact.topics))
-    last = _effective_last(contact, hist)
-    lines.append(f"Last contact: {last.isoformat() if last else 'never'}")
-    if hist.last_note:
-        lines.append(f"Last note: {hist.last_note}")
-    if touchup.snooze:
-        lines.append(f"Snoozed until {touchup.snooze.isoformat()}")
-    return "\n".join(lines)
-
-
-def _effective_last(contact: Contact | None, hist: PersonHistory) -> date | None:
-    # model.effective_last needs a Contact; a touch-up whose person left the
-    # book (stale plan) still shows what the store knows.
-    if contact is None:
-        return hist.last_done
-    return effective_last(contact, hist)
 
 
 def _default_opener() -> OpenerFn:
@@ -283,7 +258,7 @@ def _touchup_specs(
     uids, memo = cache._uids, cache._memo
     used: dict[tuple[object, ...], _EventSpec] = {}
     for t in plan.touchups():
-        contact = people.get(t.person_id)
+        contact = people[t.person_id]  # the plan was made from this book
         hist = history.get(t.person_id)
         # Everything an event depends on besides the build context (settings,
         # tz, today, opener), which build_calendar checks once per build.
@@ -308,13 +283,14 @@ def _touchup_specs(
             sequence, since = (rev.sequence + 1 if rev else 0), plan.today
         else:
             sequence, since = rev.sequence, rev.since
-        name = contact.name if contact else t.name
+        mark = " (sample)" if contact.sample else ""  # made up: marked wherever shown
         if feed.redact:
-            summary, description = f"Reach out to {initials(name)}", None
+            summary, description = f"Reach out to {initials(contact.name)}{mark}", None
         else:
-            text = opener(contact, t, settings, hist) if contact else ""
-            summary = f"Reach out to {name}"
-            description = _description(contact, t, hist, text)
+            text = opener(contact, t, settings, hist)
+            summary = f"Reach out to {contact.name}{mark}"
+            description = "\n".join([text, "", *summary_lines(contact, t, hist)] if text
+                                     else summary_lines(contact, t, hist))
         start: date | datetime
         end: date | datetime
         if feed.all_day:
@@ -331,7 +307,7 @@ def _touchup_specs(
             _stamp(contact, hist, since),
             summary,
             description,
-            (contact.circle,) if contact and contact.circle else (),
+            (contact.circle,) if contact.circle else (),
             start,
             end,
             zone,
@@ -455,54 +431,3 @@ def build_calendar(
     cache._events = new
     cache.hits, cache.misses = hits, misses
     return b"".join(parts)
-
-
-def _text(value: Any) -> str:
-    if isinstance(value, str):  # vText and friends: the unescaped text
-        return str(value)
-    cats = getattr(value, "cats", None)
-    if cats is not None:
-        return ",".join(str(c) for c in cats)
-    return str(value.to_ical().decode())
-
-
-def parse_events(data: bytes) -> list[dict[str, str]]:
-    """Each VEVENT of ``data`` as ``{PROPERTY: value}``, via icalendar's parser.
-
-    For callers that inspect an exported file without importing icalendar
-    themselves (tests, a future ``check``).  Text is unescaped; other values are
-    as written; parameters are under ``"NAME;PARAMS"`` keys (e.g.
-    ``"DTSTART;VALUE"``); ``"VALARM"`` holds the number of alarms.  Raises
-    ``ValueError`` when icalendar cannot parse ``data``.
-    """
-    cal = Calendar.from_ical(data)
-    out: list[dict[str, str]] = []
-    for ev in cal.walk("VEVENT"):
-        row: dict[str, str] = {}
-        for key, value in ev.items():
-            values = value if isinstance(value, list) else [value]
-            row[str(key)] = ",".join(_text(v) for v in values)
-            for pname, pvalue in sorted(getattr(values[0], "params", {}).items()):
-                row[f"{key};{pname}"] = str(pvalue)
-        row["VALARM"] = str(len(ev.walk("VALARM")))
-        out.append(row)
-    return out
-
-
-def calendar_properties(data: bytes) -> dict[str, str]:
-    """The VCALENDAR's own properties, keyed like ``parse_events`` rows."""
-    cal = Calendar.from_ical(data)
-    out: dict[str, str] = {}
-    for key, value in cal.items():
-        out[str(key)] = _text(value)
-        for pname, pvalue in sorted(getattr(value, "params", {}).items()):
-            out[f"{key};{pname}"] = str(pvalue)
-    return out
-
-
-def parse_duration(text: str) -> timedelta:
-    """An RFC 5545 duration (``"PT6H"``) as a timedelta; ``ValueError`` if malformed."""
-    value = vDuration.from_ical(text)  # type: ignore[no-untyped-call]
-    if not isinstance(value, timedelta):
-        raise ValueError(f"not a duration: {text!r}")
-    return value

@@ -1,47 +1,82 @@
 """The vocabulary of warmupd: frozen dataclasses shared by every layer.
 
-Owns: Settings, Contact, Book, Touch, History, TouchUp, Plan and the error
-types that carry an exit status.  Stdlib only.
+Owns: Settings, Contact, Book, Touch, History, TouchUp, Plan.  Stdlib only
+(the error types live in warmupd.errors).
 
 Must not: read the clock, touch the file system, or import anything from the
-rest of the package.  Everything here is a plain value that the pure core
-(planner, openers, ics) computes with and the adapters produce or consume.
+rest of the package but warmupd.errors.  Everything here is a plain value
+that the pure core (planner, openers, ics) computes with and the adapters
+produce or consume.
 """
 
 from __future__ import annotations
 
 import enum
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, time, timedelta
 from functools import cached_property
+from operator import attrgetter
 from pathlib import Path
+from typing import Any, TypeVar
+
+# The error types live in warmupd.errors; re-exported for the modules that
+# raise them next to the values they describe (book, store).
+from warmupd.errors import BookError as BookError
+from warmupd.errors import ExitCode as ExitCode
+from warmupd.errors import PersonNotFound as PersonNotFound
+from warmupd.errors import StoreError as StoreError
+from warmupd.errors import WarmupdError as WarmupdError
+
+# Each model class is a frozen dataclass whose __repr__ (and, for most,
+# __eq__ and __hash__) come from _value_methods instead of being generated:
+# dataclass compiles every generated method from source at import, which
+# every CLI command pays, and these three are about half of that.  Every
+# class has a docstring for the same reason: dataclass writes a missing one
+# with inspect.signature.  Same semantics: equal when the class and every
+# field are equal; hashable when every field is.  Contact, PersonHistory and
+# TouchUp keep dataclass's own __eq__/__hash__ (eq=True): the calendar build
+# hashes them for every event it memoises, and generated code hashes about
+# twice as fast as a closure.
+_C = TypeVar("_C", bound=type)
+
+
+def _value_methods(cls: _C) -> _C:
+    names = tuple(getattr(cls, "__dataclass_fields__"))  # noqa: B009 (mypy: type has none)
+    get = attrgetter(*names)
+    values: Callable[[Any], tuple[object, ...]] = (
+        get if len(names) > 1 else lambda obj: (get(obj),)
+    )
+
+    def __eq__(self: Any, other: object) -> bool:
+        if other.__class__ is not self.__class__:
+            return NotImplemented
+        return values(self) == values(other)
+
+    def __hash__(self: Any) -> int:
+        return hash(values(self))
+
+    def __repr__(self: Any) -> str:
+        inner = ", ".join(f"{n}={v!r}" for n, v in zip(names, values(self), strict=True))
+        return f"{type(self).__qualname__}({inner})"
+
+    own = (__repr__,) if "__eq__" in cls.__dict__ else (__eq__, __hash__, __repr__)
+    for method in own:
+        method.__qualname__ = f"{cls.__qualname__}.{method.__name__}"
+        setattr(cls, method.__name__, method)
+    return cls
+
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 # The daemon's heartbeat period; the systemd unit's WatchdogSec is a multiple.
 HEARTBEAT_SECONDS = 30
+# The `notifier:` setting's values: book validates against it, notify dispatches on it.
+NOTIFIERS = ("auto", "desktop", "plyer", "command", "log")
 
 
-class ExitCode(enum.IntEnum):
-    """Exit statuses of the CLI; one per kind of failure so scripts can branch."""
-
-    OK = 0
-    ERROR = 1
-    USAGE = 2
-    INVALID_BOOK = 3
-    NOT_FOUND = 4
-    STORE = 5
-    SERVICE = 6
-
-
-class WarmupdError(Exception):
-    """Base of every error the CLI turns into a message and an exit code."""
-
-    exit_code: ExitCode = ExitCode.ERROR
-
-
-@dataclass(frozen=True)
+@_value_methods
+@dataclass(frozen=True, repr=False, eq=False)
 class Problem:
     """One finding about the contact file, located as file:line:col (1-based)."""
 
@@ -56,25 +91,8 @@ class Problem:
         return f"{self.path}:{self.line}:{self.col}: {tag}{self.message}"
 
 
-class BookError(WarmupdError):
-    """The contact file could not be loaded; carries every problem found."""
-
-    exit_code = ExitCode.INVALID_BOOK
-
-    def __init__(self, problems: list[Problem] | tuple[Problem, ...]) -> None:
-        self.problems = tuple(problems)
-        super().__init__("\n".join(str(p) for p in self.problems))
-
-
-class PersonNotFound(WarmupdError):
-    exit_code = ExitCode.NOT_FOUND
-
-
-class StoreError(WarmupdError):
-    exit_code = ExitCode.STORE
-
-
-@dataclass(frozen=True)
+@_value_methods
+@dataclass(frozen=True, repr=False, eq=False)
 class FeedSettings:
     """How the calendar feed is built and served (see the calendar issue)."""
 
@@ -89,8 +107,32 @@ class FeedSettings:
     enabled: bool = True
 
 
-@dataclass(frozen=True)
+@_value_methods
+@dataclass(frozen=True, repr=False, eq=False)
+class Goals:
+    """What the user wants their list to become (``settings.goals``); all optional."""
+
+    people: int | None = None  # how big the list should grow ...
+    by: date | None = None  # ... and by when
+    touches_per_week: int | None = None  # None: the plan's own demand, sum of 7/cadence
+    new_per_month: int | None = None
+
+
+@_value_methods
+@dataclass(frozen=True, repr=False, eq=False)
+class Review:
+    """When the weekly review is sent (``settings.review``)."""
+
+    enabled: bool = True  # False: `review: false`
+    day: int = 0  # date.weekday(): Monday
+    at: time = time(9, 0)
+
+
+@_value_methods
+@dataclass(frozen=True, repr=False, eq=False)
 class Settings:
+    """The `settings:` block, defaults filled in."""
+
     nudge_at: time = time(9, 30)
     days: frozenset[int] = frozenset({0, 1, 2, 3, 4})  # date.weekday() numbers
     daily_limit: int = 3
@@ -104,10 +146,15 @@ class Settings:
     notifier: str = "auto"  # auto | desktop | plyer | command | log
     notify_command: tuple[str, ...] = ()  # argv for the command backend
     feed: FeedSettings = field(default_factory=FeedSettings)
+    goals: Goals = field(default_factory=Goals)
+    review: Review = field(default_factory=Review)
 
 
-@dataclass(frozen=True)
+@_value_methods
+@dataclass(frozen=True, repr=False, eq=False)
 class Birthday:
+    """A `birthday:` (MM-DD or YYYY-MM-DD)."""
+
     month: int
     day: int
     year: int | None = None
@@ -120,8 +167,18 @@ class Birthday:
             return date(year, self.month, self.day - 1)
 
 
-@dataclass(frozen=True)
+# Ids of made-up people (`sample: true`, set by the example file) start with
+# this.  A colon is never part of an id written in the file, so what is
+# recorded for a sample can never mix with a real person's history, and the
+# store can forget it once the sample leaves the file.
+SAMPLE_PREFIX = "sample:"
+
+
+@_value_methods
+@dataclass(frozen=True, repr=False)
 class Contact:
+    """One person of the `contacts:` list, validated."""
+
     id: str
     name: str
     every: int  # cadence in days (explicit, else the circle's, else the default)
@@ -133,6 +190,13 @@ class Contact:
     notes: str | None = None
     paused: bool = False
     paused_until: date | None = None
+    # Optional, each one value or a list in the file; imports fill them in.
+    company: tuple[str, ...] = ()
+    role: tuple[str, ...] = ()
+    email: tuple[str, ...] = ()
+    phone: tuple[str, ...] = ()
+    links: tuple[str, ...] = ()
+    sample: bool = False  # a made-up person from the example; its id has SAMPLE_PREFIX
     line: int = 0  # where the entry starts in the file, for messages
 
     @property
@@ -140,7 +204,8 @@ class Contact:
         return self.name.split()[0] if self.name.split() else self.name
 
 
-@dataclass(frozen=True)
+@_value_methods
+@dataclass(frozen=True, repr=False, eq=False)
 class Book:
     """A validated contact file."""
 
@@ -165,7 +230,8 @@ class TouchKind(enum.StrEnum):
     SNOOZED = "snoozed"
 
 
-@dataclass(frozen=True)
+@_value_methods
+@dataclass(frozen=True, repr=False, eq=False)
 class Touch:
     """One recorded action on a person, as kept in the store."""
 
@@ -178,7 +244,8 @@ class Touch:
     id: int = 0  # row id in the store; orders touches recorded on the same day
 
 
-@dataclass(frozen=True)
+@_value_methods
+@dataclass(frozen=True, repr=False)
 class PersonHistory:
     """What the store knows about one person, condensed for the planner."""
 
@@ -193,8 +260,11 @@ class PersonHistory:
     nudged_on: date | None = None  # ... and the local day it was shown
 
 
-@dataclass(frozen=True)
+@_value_methods
+@dataclass(frozen=True, repr=False, eq=False)
 class History:
+    """What the store knows, per person id."""
+
     people: Mapping[str, PersonHistory] = field(default_factory=dict)
 
     def get(self, person_id: str) -> PersonHistory:
@@ -213,7 +283,13 @@ def effective_last(contact: Contact, hist: PersonHistory) -> date | None:
     return max(contact.last, hist.last_done)
 
 
-@dataclass(frozen=True)
+def cycle_key(cycle: str, snooze: date | None) -> str:
+    """A nudge key without its ask number: the cycle, re-armed by a snooze."""
+    return f"{cycle}~{snooze.isoformat()}" if snooze else cycle
+
+
+@_value_methods
+@dataclass(frozen=True, repr=False)
 class TouchUp:
     """One planned reach-out: a person on a day, for one cycle."""
 
@@ -238,7 +314,7 @@ class TouchUp:
         unanswered for a while (``#ask``), and a cycle restarted after its
         asks went unanswered (``@date``).
         """
-        key = f"{self.cycle}~{self.snooze.isoformat()}" if self.snooze else self.cycle
+        key = cycle_key(self.cycle, self.snooze)
         if self.restart:
             key += f"@{self.restart.isoformat()}"
         return f"{key}#{self.ask}" if self.ask > 1 else key
@@ -248,8 +324,11 @@ class TouchUp:
         return (self.day - self.due).days
 
 
-@dataclass(frozen=True)
+@_value_methods
+@dataclass(frozen=True, repr=False, eq=False)
 class Capacity:
+    """The load the book asks for against what the settings allow."""
+
     people: int  # active people
     per_day: float  # touch-ups needed per allowed day
     daily_limit: int
@@ -260,17 +339,28 @@ class Capacity:
         return self.per_day > self.daily_limit
 
     def message(self) -> str:
-        head = (
-            f"{self.people} people need {self.per_day:.1f} touch-ups per allowed day; "
-            f"daily_limit is {self.daily_limit}"
-        )
+        who = "1 person needs" if self.people == 1 else f"{self.people} people need"
+        head = f"{who} {self._rate()}; daily_limit is {self.daily_limit}"
         if self.overloaded:
             return head + ": raise it, add days, or lengthen cadences"
         return head
 
+    def _rate(self) -> str:
+        # Below one a day, "0.0 touch-ups" says nothing: give the interval instead.
+        if self.per_day <= 0:
+            return "no touch-ups"
+        if self.per_day < 0.95:
+            every = round(1 / self.per_day)
+            return "about 1 touch-up every " + ("allowed day" if every == 1
+                                                else f"{every} allowed days")
+        return f"{self.per_day:.1f} touch-ups per allowed day"
 
-@dataclass(frozen=True)
+
+@_value_methods
+@dataclass(frozen=True, repr=False, eq=False)
 class Plan:
+    """Who to reach out to on each allowed day of the horizon."""
+
     today: date
     end: date  # last day of the horizon, inclusive
     days: tuple[tuple[date, tuple[TouchUp, ...]], ...]  # allowed days only, in order
@@ -299,3 +389,19 @@ class Plan:
 
 def horizon_end(today: date, horizon_days: int) -> date:
     return today + timedelta(days=horizon_days - 1)
+
+
+@_value_methods
+@dataclass(frozen=True, repr=False, eq=False)
+class Activity:
+    """What ``stats`` reads from the store besides the condensed history.
+
+    Kept small on purpose: daily counts and per-person dates, aggregated by
+    the store, so 150k events never become 150k Python objects.
+    """
+
+    done_per_day: Mapping[date, int] = field(default_factory=dict)  # "done" touches per day
+    first_touch: Mapping[str, date] = field(default_factory=dict)  # earliest touch per person
+    # Local days of the nudges shown to a person after their last done/skip/snooze,
+    # oldest first: the nudges they let pass.
+    unanswered: Mapping[str, tuple[date, ...]] = field(default_factory=dict)

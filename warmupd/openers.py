@@ -18,8 +18,9 @@ from datetime import date
 
 from warmupd.model import Contact, PersonHistory, Settings, TouchUp, effective_last
 
-# Placeholders a template may use; `book` validates user templates against these.
-TEMPLATE_FIELDS = frozenset({"first", "name", "topic", "since"})
+# Placeholders a template may use (the keywords `opener` formats with); `book`
+# validates user templates against these and lists them in this order.
+TEMPLATE_FIELDS = ("first", "name", "topic", "since")
 
 # People with topics get the templates that use {topic}; the others the rest.
 BUILTIN: tuple[str, ...] = (
@@ -59,13 +60,20 @@ def since_phrase(last: date | None, day: date) -> str:
     """'9 weeks', '3 days', 'a long time' — how long since you last talked, on ``day``."""
     if last is None:
         return "a long time"
-    days = (day - last).days
+    # A `last:` after ``day`` (a typo, or `done --on` a future date) reads as today.
+    days = max((day - last).days, 0)
     if days < 14:
-        return f"{days} day" + ("" if days == 1 else "s")
+        return _count(days, "day")
     if days < 120:
-        return f"{days // 7} weeks"
-    months = days // 30
-    return f"{months} months" if months < 24 else f"{days // 365} years"
+        return _count(days // 7, "week")
+    # Years only from two whole years: 720..729 days are "24 months", not "1 years".
+    if days < 2 * 365:
+        return _count(days // 30, "month")
+    return _count(days // 365, "year")
+
+
+def _count(n: int, unit: str) -> str:
+    return f"{n} {unit}" + ("" if n == 1 else "s")
 
 
 def near_birthday(contact: Contact, day: date) -> bool:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import os
 import tempfile
+import time
 from pathlib import Path
 
 import platformdirs
@@ -70,21 +71,61 @@ def private_dir(path: Path) -> Path:
     return path
 
 
-def atomic_write(path: Path, data: bytes, mode: int = 0o600) -> None:
+# A temp file younger than this may belong to a writer still at work (another
+# process writing the same target); older ones are leftovers of a kill.
+STALE_TEMP_SECONDS = 600.0
+
+
+def _temp_prefix(path: Path) -> str:
+    return f".{path.name}."
+
+
+def sweep_stale_temps(*targets: Path, now: float | None = None) -> list[Path]:
+    """Remove what a kill in the middle of ``atomic_write`` left beside ``targets``.
+
+    Only files named like our own temp files for exactly those targets, and
+    only when older than ``STALE_TEMP_SECONDS``, so a concurrent writer's temp
+    file is never pulled from under it.  Returns what was removed.
+    """
+    clock = time.time() if now is None else now
+    removed: list[Path] = []
+    for target in targets:
+        prefix = _temp_prefix(target)
+        with contextlib.suppress(OSError):
+            for entry in os.scandir(target.parent):
+                if not (entry.name.startswith(prefix) and entry.name.endswith(".tmp")):
+                    continue
+                with contextlib.suppress(OSError):
+                    if not entry.is_file(follow_symlinks=False):
+                        continue
+                    if clock - entry.stat(follow_symlinks=False).st_mtime < STALE_TEMP_SECONDS:
+                        continue
+                    os.unlink(entry.path)
+                    removed.append(Path(entry.path))
+    return removed
+
+
+def atomic_write(path: Path, data: bytes, mode: int = 0o600, *, exclusive: bool = False) -> None:
     """Write ``data`` to ``path`` so readers see the old or the new file, never half.
 
     temp file in the same directory + fsync + rename + fsync of the directory,
-    so the rename itself survives a power cut.
+    so the rename itself survives a power cut.  ``exclusive``: link instead of
+    rename, so an existing ``path`` is never replaced (FileExistsError): two
+    racing creators agree on whichever finished first.
     """
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=_temp_prefix(path), suffix=".tmp")
     try:
         os.fchmod(fd, mode)
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())
-        os.replace(tmp, path)
+        if exclusive:
+            os.link(tmp, path)
+            os.unlink(tmp)
+        else:
+            os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)

@@ -51,6 +51,7 @@ from warmupd.model import (
     History,
     Plan,
     TouchUp,
+    cycle_key,
     effective_last,
     horizon_end,
 )
@@ -236,8 +237,7 @@ def plan(book: Book, history: History, today: date, *, horizon_days: int | None 
 
 def _key(base: str, n: int, snooze: int) -> str:
     """The nudge key of a cycle without restart and ask number (see TouchUp.nudge_key)."""
-    key = f"{base}/{n}"
-    return f"{key}~{date.fromordinal(snooze).isoformat()}" if snooze else key
+    return cycle_key(f"{base}/{n}", date.fromordinal(snooze) if snooze else None)
 
 
 def _touchup(c: Contact, entry: _Entry, day: int, base: str) -> TouchUp:

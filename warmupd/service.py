@@ -10,11 +10,12 @@ Must not: import the CLI framework or a notification library, start the daemon i
 process, or touch the user's contact file or history: uninstall removes the service,
 never the data.
 
-The templates are the text in this module.  ``systemd/warmupd.service`` and
-``launchd/io.github.warmupd.plist`` in the repository are their golden renders for a
-pipx install in an example home (see ``golden_systemd`` / ``golden_launchd``), compared
-byte for byte by the tests.  Keeping the text here means a wheel needs no package data
-and cannot install a template that drifted from the code.
+Each platform is one class (``Systemd``, ``Launchd``) that knows its file, its render
+and its systemctl/launchctl steps; ``install``/``uninstall``/``status`` are the same
+for both.  The templates are the text in this module, so a wheel needs no package
+data.  ``systemd/warmupd.service`` and ``launchd/io.github.warmupd.plist`` in the
+repository are reviewed renders for a pipx install in an example home; the tests
+compare the renderer's output against those committed files, byte for byte.
 """
 
 from __future__ import annotations
@@ -29,7 +30,8 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path, PurePosixPath
 
 from warmupd import paths
-from warmupd.model import HEARTBEAT_SECONDS, ExitCode, WarmupdError
+from warmupd.errors import ExitCode, ServiceError
+from warmupd.model import HEARTBEAT_SECONDS
 
 UNIT_NAME = "warmupd.service"
 LABEL = "io.github.warmupd"
@@ -37,7 +39,6 @@ PLIST_NAME = f"{LABEL}.plist"
 GRAPHICAL = "graphical-session.target"
 DEFAULT = "default.target"
 TARGETS = (GRAPHICAL, DEFAULT)
-PLATFORMS = ("linux", "macos")
 
 # systemd kills and restarts the daemon when three heartbeats in a row are missing: one
 # late beat (a slow plan, a suspended laptop waking up) must not cost a restart.
@@ -46,12 +47,6 @@ WATCHDOG_SECONDS = 3 * HEARTBEAT_SECONDS
 RESTART_SECONDS = 10
 
 Out = Callable[[str], None]
-
-
-class ServiceError(WarmupdError):
-    """The service could not be rendered, installed, removed or queried."""
-
-    exit_code = ExitCode.SERVICE
 
 
 Runner = Callable[[Sequence[str]], "subprocess.CompletedProcess[str]"]
@@ -332,41 +327,7 @@ def render_launchd(
     return plistlib.dumps(agent, fmt=plistlib.FMT_XML, sort_keys=True)
 
 
-# --------------------------------------------------------------------------- goldens
-
-# The example install the repository templates are rendered for: pipx's default layout.
-_GOLDEN_LINUX_HOME = PurePosixPath("/home/you")
-_GOLDEN_MAC_HOME = PurePosixPath("/Users/you")
-
-
-def golden_systemd(target: str = GRAPHICAL) -> str:
-    """The text of ``systemd/warmupd.service``: a pipx install with XDG defaults."""
-    h = _GOLDEN_LINUX_HOME
-    return render_systemd(
-        [str(h / ".local/bin/warmupd"), "run"],
-        h / ".config/warmupd/contacts.yaml",
-        writable=[h / ".config/warmupd", h / ".local/state/warmupd", h / ".local/share/warmupd"],
-        home=h,
-        target=target,
-    )
-
-
-def golden_launchd() -> bytes:
-    """The bytes of ``launchd/io.github.warmupd.plist``: a pipx install on macOS."""
-    h = _GOLDEN_MAC_HOME
-    return render_launchd(
-        [str(h / ".local/bin/warmupd"), "run"],
-        h / "Library/Application Support/warmupd/contacts.yaml",
-        h,
-    )
-
-
 # --------------------------------------------------------------------------- side effects
-
-
-def _check_platform(platform: str) -> None:
-    if platform not in PLATFORMS:
-        raise ServiceError(f"unknown platform {platform!r}; expected linux or macos")
 
 
 # launchctl's "no such service" answers: the agent is already gone, which is the goal.
@@ -402,8 +363,119 @@ def _echo(done: subprocess.CompletedProcess[str], out: Out) -> None:
             out(text)
 
 
-def _domain(uid: int | None) -> str:
-    return f"gui/{os.getuid() if uid is None else uid}"
+def _parse_environment(text: str) -> dict[str, str]:
+    env: dict[str, str] = {}
+    for line in text.splitlines():
+        key, sep, value = line.partition("=")
+        if sep:
+            env[key] = value
+    return env
+
+
+def has_session_bus(env: Mapping[str, str]) -> bool:
+    """Whether a process started with ``env`` can reach a D-Bus session bus."""
+    if env.get("DBUS_SESSION_BUS_ADDRESS"):
+        return True
+    runtime = env.get("XDG_RUNTIME_DIR")
+    return runtime is not None and runtime != "" and Path(runtime, "bus").is_socket()
+
+
+class Systemd:
+    """The Linux user service: a unit in $XDG_CONFIG_HOME/systemd/user, run by systemctl."""
+
+    def __init__(self, home: Path, env: Mapping[str, str]) -> None:
+        self.home = home
+        self.env = env
+        self.file = unit_path(home, env)
+
+    def dirs(self, writable: Sequence[Path] | None) -> list[Path]:
+        # ReadWritePaths must exist when systemd builds the sandbox.
+        return list(writable) if writable is not None else default_writable()
+
+    def render(self, command: Sequence[str], contact: Path, dirs: Sequence[Path],
+               target: str) -> bytes:
+        return render_systemd(command, contact, writable=dirs, home=self.home,
+                              target=target).encode()
+
+    def install_steps(self) -> tuple[list[Step], list[Step]]:
+        after = [_step("systemctl", "--user", "daemon-reload")]
+        if self.file.exists():
+            # An upgrade: enable --now leaves a running daemon on the old code.
+            after.append(_step("systemctl", "--user", "try-restart", UNIT_NAME))
+        after.append(_step("systemctl", "--user", "enable", "--now", UNIT_NAME))
+        return [], after
+
+    def uninstall_steps(self) -> tuple[list[Step], list[Step]]:
+        return ([_step("systemctl", "--user", "disable", "--now", UNIT_NAME)],
+                [_step("systemctl", "--user", "daemon-reload")])
+
+    def status(self, run: Runner, out: Out) -> bool:
+        """Print systemctl's view and whether the daemon can reach a session bus."""
+        out(f"unit file: {self.file}" + ("" if self.file.exists() else " (not installed)"))
+        argv = ["systemctl", "--user", "status", "--no-pager", UNIT_NAME]
+        out(f"$ {shlex.join(argv)}")
+        done = run(argv)
+        _echo(done, out)
+        # The *manager's* environment is what the daemon inherits, not this shell's.
+        shown = run(["systemctl", "--user", "show-environment"])
+        manager_env = _parse_environment(shown.stdout) if shown.returncode == 0 else self.env
+        if not has_session_bus(manager_env):
+            out(
+                "no D-Bus session bus in the service manager's environment: the daemon "
+                "will use the log backend (journalctl --user -u warmupd); see "
+                "`systemctl --user import-environment DISPLAY DBUS_SESSION_BUS_ADDRESS`"
+            )
+        else:
+            out("session bus: available to the service (desktop notifications)")
+        return done.returncode == 0
+
+
+class Launchd:
+    """The macOS user service: an agent in ~/Library/LaunchAgents, run by launchctl."""
+
+    def __init__(self, home: Path, uid: int | None) -> None:
+        self.home = home
+        self.domain = f"gui/{os.getuid() if uid is None else uid}"
+        self.file = plist_path(home)
+
+    def dirs(self, writable: Sequence[Path] | None) -> list[Path]:
+        # launchd does not create the parent of StandardOutPath.
+        return [launchd_log_dir(self.home)]
+
+    def render(self, command: Sequence[str], contact: Path, dirs: Sequence[Path],
+               target: str) -> bytes:
+        return render_launchd(command, contact, self.home)
+
+    def _bootout(self) -> Step:
+        return _step("launchctl", "bootout", f"{self.domain}/{LABEL}",
+                     tolerate=_LAUNCHCTL_NOT_LOADED)
+
+    def install_steps(self) -> tuple[list[Step], list[Step]]:
+        # bootstrap refuses a label that is already loaded: the old agent goes first.
+        before = [self._bootout()] if self.file.exists() else []
+        return before, [_step("launchctl", "bootstrap", self.domain, str(self.file))]
+
+    def uninstall_steps(self) -> tuple[list[Step], list[Step]]:
+        return [self._bootout()], []
+
+    def status(self, run: Runner, out: Out) -> bool:
+        out(f"agent file: {self.file}" + ("" if self.file.exists() else " (not installed)"))
+        out(f"logs: {launchd_log_dir(self.home)}")
+        argv = ["launchctl", "print", f"{self.domain}/{LABEL}"]
+        out(f"$ {shlex.join(argv)}")
+        done = run(argv)
+        _echo(done, out)
+        return done.returncode == 0 and "state = running" in done.stdout
+
+
+def manager(platform: str, *, home: Path, env: Mapping[str, str] | None = None,
+            uid: int | None = None) -> Systemd | Launchd:
+    """The service manager of ``platform`` (``linux`` or ``macos``) for this home."""
+    if platform == "linux":
+        return Systemd(home, os.environ if env is None else env)
+    if platform == "macos":
+        return Launchd(home, uid)
+    raise ServiceError(f"unknown platform {platform!r}; expected linux or macos")
 
 
 def install(
@@ -428,39 +500,21 @@ def install(
     config/state/data directories, ``runner`` to a SubprocessRunner, ``uid`` (the launchd
     domain gui/UID) to this process's.
     """
-    _check_platform(platform)
+    m = manager(platform, home=home, env=env, uid=uid)
     run = runner if runner is not None else SubprocessRunner()
     command = list(argv) if argv is not None else exec_argv()
     contact = Path(os.path.abspath(contact_file.expanduser()))
-    before: list[Step] = []
-    after: list[Step] = []
-    if platform == "linux":
-        dirs = list(writable) if writable is not None else default_writable()
-        target_file = unit_path(home, env)
-        data = render_systemd(command, contact, writable=dirs, home=home, target=target).encode()
-        after.append(_step("systemctl", "--user", "daemon-reload"))
-        if target_file.exists():
-            # An upgrade: enable --now leaves a running daemon on the old code.
-            after.append(_step("systemctl", "--user", "try-restart", UNIT_NAME))
-        after.append(_step("systemctl", "--user", "enable", "--now", UNIT_NAME))
-    else:
-        dirs = [launchd_log_dir(home)]
-        target_file = plist_path(home)
-        data = render_launchd(command, contact, home)
-        domain = _domain(uid)
-        if target_file.exists():
-            # bootstrap refuses a label that is already loaded: the old agent goes first.
-            before.append(
-                _step("launchctl", "bootout", f"{domain}/{LABEL}", tolerate=_LAUNCHCTL_NOT_LOADED)
-            )
-        after.append(_step("launchctl", "bootstrap", domain, str(target_file)))
+    dirs = m.dirs(writable)
+    data = m.render(command, contact, dirs, target)
+    before, after = m.install_steps()
 
     if dry_run:
         for argv_, _ in before:
             out(f"# would run: {shlex.join(argv_)}")
         for d in dirs:
-            out(f"# would create {d}")
-        out(f"# would write {target_file}:")
+            if not d.is_dir():  # an existing folder is left as it is
+                out(f"# would create {d}")
+        out(f"# would {'replace' if m.file.exists() else 'write'} {m.file}:")
         out(data.decode().rstrip("\n"))
         for argv_, _ in after:
             out(f"# would run: {shlex.join(argv_)}")
@@ -469,11 +523,9 @@ def install(
     for step in before:
         _run(run, step, out)
     for d in dirs:
-        # The unit's ReadWritePaths must exist when the sandbox is built, and launchd
-        # does not create the parent of StandardOutPath.
         paths.private_dir(d)
-    paths.atomic_write(target_file, data, mode=0o644)
-    out(f"wrote {target_file}")
+    paths.atomic_write(m.file, data, mode=0o644)
+    out(f"wrote {m.file}")
     for step in after:
         _run(run, step, out)
     return int(ExitCode.OK)
@@ -490,53 +542,27 @@ def uninstall(
     uid: int | None = None,
 ) -> int:
     """Stop the service and remove its file.  The contact file and history stay."""
-    _check_platform(platform)
+    m = manager(platform, home=home, env=env, uid=uid)
     run = runner if runner is not None else SubprocessRunner()
-    if platform == "linux":
-        target_file = unit_path(home, env)
-        stop = [_step("systemctl", "--user", "disable", "--now", UNIT_NAME)]
-        after = [_step("systemctl", "--user", "daemon-reload")]
-    else:
-        target_file = plist_path(home)
-        stop = [
-            _step("launchctl", "bootout", f"{_domain(uid)}/{LABEL}", tolerate=_LAUNCHCTL_NOT_LOADED)
-        ]
-        after = []
-    if not target_file.exists():
-        out(f"{target_file} does not exist: warmupd is not installed as a service")
+    stop, after = m.uninstall_steps()
+    if not m.file.exists():
+        out(f"{m.file} does not exist: warmupd is not installed as a service")
         return int(ExitCode.OK)
     if dry_run:
         for argv_, _ in stop:
             out(f"# would run: {shlex.join(argv_)}")
-        out(f"# would remove {target_file}")
+        out(f"# would remove {m.file}")
         for argv_, _ in after:
             out(f"# would run: {shlex.join(argv_)}")
         return int(ExitCode.OK)
     for step in stop:
         _run(run, step, out)
-    target_file.unlink()
-    out(f"removed {target_file}")
+    m.file.unlink()
+    out(f"removed {m.file}")
     for step in after:
         _run(run, step, out)
     out("the contact file and the history are kept")
     return int(ExitCode.OK)
-
-
-def _parse_environment(text: str) -> dict[str, str]:
-    env: dict[str, str] = {}
-    for line in text.splitlines():
-        key, sep, value = line.partition("=")
-        if sep:
-            env[key] = value
-    return env
-
-
-def has_session_bus(env: Mapping[str, str]) -> bool:
-    """Whether a process started with ``env`` can reach a D-Bus session bus."""
-    if env.get("DBUS_SESSION_BUS_ADDRESS"):
-        return True
-    runtime = env.get("XDG_RUNTIME_DIR")
-    return runtime is not None and runtime != "" and Path(runtime, "bus").is_socket()
 
 
 def status(
@@ -553,34 +579,6 @@ def status(
     On Linux it also checks the *manager's* environment (what the daemon inherits, not
     this shell's) for a session bus, and says when notifications fall back to the log.
     """
-    _check_platform(platform)
-    run = runner if runner is not None else SubprocessRunner()
-    env = os.environ if env is None else env
-    if platform == "linux":
-        target_file = unit_path(home, env)
-        out(f"unit file: {target_file}" + ("" if target_file.exists() else " (not installed)"))
-        argv = ["systemctl", "--user", "status", "--no-pager", UNIT_NAME]
-        out(f"$ {shlex.join(argv)}")
-        done = run(argv)
-        _echo(done, out)
-        shown = run(["systemctl", "--user", "show-environment"])
-        manager_env = _parse_environment(shown.stdout) if shown.returncode == 0 else env
-        if not has_session_bus(manager_env):
-            out(
-                "no D-Bus session bus in the service manager's environment: the daemon "
-                "will use the log backend (journalctl --user -u warmupd); see "
-                "`systemctl --user import-environment DISPLAY DBUS_SESSION_BUS_ADDRESS`"
-            )
-        else:
-            out("session bus: available to the service (desktop notifications)")
-        running = done.returncode == 0
-    else:
-        target_file = plist_path(home)
-        out(f"agent file: {target_file}" + ("" if target_file.exists() else " (not installed)"))
-        out(f"logs: {launchd_log_dir(home)}")
-        argv = ["launchctl", "print", f"{_domain(uid)}/{LABEL}"]
-        out(f"$ {shlex.join(argv)}")
-        done = run(argv)
-        _echo(done, out)
-        running = done.returncode == 0 and "state = running" in done.stdout
+    m = manager(platform, home=home, env=env, uid=uid)
+    running = m.status(runner if runner is not None else SubprocessRunner(), out)
     return int(ExitCode.OK) if running else int(ExitCode.SERVICE)

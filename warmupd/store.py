@@ -19,14 +19,36 @@ import os
 import sqlite3
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 from pathlib import Path
 
-from warmupd.model import History, PersonHistory, StoreError, Touch, TouchKind
+from warmupd.model import (
+    SAMPLE_PREFIX,
+    Activity,
+    History,
+    PersonHistory,
+    StoreError,
+    Touch,
+    TouchKind,
+)
 from warmupd.paths import private_dir
 
 BUSY_TIMEOUT_MS = 10_000
+
+
+@dataclass(frozen=True)
+class Event:
+    """One line of ``warmupd history``: a touch (numeric id) or a nudge shown ("n" id)."""
+
+    id: str
+    kind: str  # done | skipped | snoozed | nudged
+    on: date
+    recorded_at: str
+    until: date | None = None
+    note: str | None = None
+    key: str | None = None  # the nudge key, for nudges
+    channel: str | None = None
 
 # Each entry migrates from user_version == index to index + 1.  Append only.
 MIGRATIONS: tuple[str, ...] = (
@@ -62,6 +84,13 @@ MIGRATIONS: tuple[str, ...] = (
         value TEXT NOT NULL
     ) WITHOUT ROWID;
     ALTER TABLE nudges ADD COLUMN reminded INTEGER NOT NULL DEFAULT 0;
+    """,
+    # 3: the desktop notification a nudge is on screen as (server instance and
+    # its id), so a restarted daemon can bring its buttons back; NULL once it
+    # was answered or closed, and for every other backend.
+    """
+    ALTER TABLE nudges ADD COLUMN server TEXT;
+    ALTER TABLE nudges ADD COLUMN nid INTEGER;
     """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
@@ -220,16 +249,70 @@ class Store:
                 db.executemany("INSERT OR IGNORE INTO people VALUES (?, ?)", new)
         return len(new)
 
+    def forget_samples(self, keep: Iterable[str]) -> int:
+        """Delete all that was recorded for made-up people no longer in the book.
+
+        Samples (ids starting with SAMPLE_PREFIX) show the product working on a
+        first run; once the user deletes them, nothing about them may linger
+        in history, status or stats.  Returns how many ids were forgotten.
+        A read-only look first: every plan calls this, and it rarely writes.
+        """
+        # ":" + 1 == ";": the range is every id with the prefix, via each table's index.
+        hi = SAMPLE_PREFIX[:-1] + chr(ord(SAMPLE_PREFIX[-1]) + 1)
+        found = {pid for (pid,) in self._db.execute(
+            "SELECT person_id FROM people WHERE person_id >= ?1 AND person_id < ?2 "
+            "UNION SELECT person_id FROM touches WHERE person_id >= ?1 AND person_id < ?2 "
+            "UNION SELECT person_id FROM nudges WHERE person_id >= ?1 AND person_id < ?2",
+            (SAMPLE_PREFIX, hi),
+        )}
+        gone = sorted(found - set(keep))
+        if gone:
+            with self._write() as db:
+                for table in ("people", "touches", "nudges"):
+                    db.executemany(f"DELETE FROM {table} WHERE person_id = ?",
+                                   [(p,) for p in gone])
+        return len(gone)
+
     # -- nudges ----------------------------------------------------------
 
-    def record_nudge(self, person_id: str, key: str, now: datetime) -> bool:
-        """Record that a nudge was shown; False if that key was already recorded."""
+    def record_nudge(
+        self, person_id: str, key: str, now: datetime, server: str = "", nid: int = 0
+    ) -> bool:
+        """Record that a nudge was shown; False if that key was already recorded.
+
+        ``server`` and ``nid`` name the desktop notification it is on screen as.
+        """
         with self._write() as db:
             cur = db.execute(
-                "INSERT OR IGNORE INTO nudges (person_id, key, sent_at) VALUES (?, ?, ?)",
-                (person_id, key, now.isoformat()),
+                "INSERT OR IGNORE INTO nudges (person_id, key, sent_at, server, nid) "
+                "VALUES (?, ?, ?, ?, ?)",
+                (person_id, key, now.isoformat(), server or None, nid or None),
             )
         return cur.rowcount == 1
+
+    def on_screen(self) -> list[tuple[str, str, str, int]]:
+        """(person, key, server, id) of nudges whose desktop notification may be open."""
+        rows = self._db.execute(
+            "SELECT person_id, key, server, nid FROM nudges "
+            "WHERE server IS NOT NULL AND nid IS NOT NULL ORDER BY rowid"
+        ).fetchall()
+        return [(p, k, s, int(n)) for p, k, s, n in rows]
+
+    def set_on_screen(self, person_id: str, key: str, server: str = "", nid: int = 0) -> None:
+        """The nudge's notification now (empty server: none, it closed or went away)."""
+        with self._write() as db:
+            db.execute(
+                "UPDATE nudges SET server = ?, nid = ? WHERE person_id = ? AND key = ?",
+                (server or None, nid or None, person_id, key),
+            )
+
+    def closed_on_screen(self, server: str, nid: int) -> None:
+        """The notification ``nid`` of ``server`` left the screen."""
+        with self._write() as db:
+            db.execute(
+                "UPDATE nudges SET server = NULL, nid = NULL WHERE server = ? AND nid = ?",
+                (server, nid),
+            )
 
     def nudged(self) -> set[tuple[str, str]]:
         return {(p, k) for p, k in self._db.execute("SELECT person_id, key FROM nudges")}
@@ -247,6 +330,120 @@ class Store:
     def set_meta(self, name: str, value: str) -> None:
         with self._write() as db:
             db.execute("INSERT OR REPLACE INTO meta (name, value) VALUES (?, ?)", (name, value))
+
+    # -- stats, history and undo -------------------------------------------
+
+    def stats_inputs(self) -> tuple[History, Activity]:
+        """What ``stats`` reads: the same `History` as `history`, and the `Activity`.
+
+        `history` makes one object per event (seconds at 150k events); this
+        is one grouped scan of the touches, one of the days, and one pass over
+        the nudges.  Ties break as in `history`: the latest by (on_date, id)
+        for touches and by (sent_at, rowid) for nudges.
+        """
+        db = self._db
+        rows: dict[str, tuple[str | None, ...]] = {}
+        first: dict[str, date] = {}
+        acted: dict[str, str] = {}
+        # NOT INDEXED: a scan plus a temporary b-tree beats walking the
+        # (person_id, on_date) index, which visits the table in random order.
+        # The "latest" snooze and note ride in a max() over on_date || id, so
+        # one pass finds them; the ids are zero-padded to compare as text.
+        for pid, done, skip, n, first_on, acted_at, snooze, note in db.execute(
+            "SELECT person_id, max(CASE WHEN kind = 'done' THEN on_date END),"
+            " max(CASE WHEN kind = 'skipped' THEN on_date END), sum(kind != 'snoozed'),"
+            " min(on_date), max(recorded_at),"
+            " max(CASE WHEN kind = 'snoozed' THEN on_date || printf('%012d', id)"
+            "     || ifnull(until, '') END),"
+            " max(CASE WHEN note != '' THEN on_date || printf('%012d', id) || note END)"
+            " FROM touches NOT INDEXED GROUP BY person_id"
+        ):
+            rows[pid] = (done, skip, n, snooze, note)
+            first[pid] = date.fromisoformat(first_on)
+            acted[pid] = acted_at
+        seen = dict(db.execute("SELECT person_id, first_seen FROM people").fetchall())
+        # Nudges shown after the person's last recorded action (any kind, by
+        # when it was recorded: a backdated `done` still answers a nudge) were
+        # let pass.  Both stamps are local ISO times: their first 10 characters
+        # are the local day, and text order is time order outside DST's hour.
+        latest: dict[str, tuple[str, str]] = {}
+        unanswered: dict[str, list[date]] = {}
+        for pid, key, sent in db.execute(
+            "SELECT person_id, key, sent_at FROM nudges ORDER BY sent_at, rowid"
+        ):
+            latest[pid] = (key, sent)
+            if pid and (pid not in acted or sent > acted[pid]):
+                unanswered.setdefault(pid, []).append(date.fromisoformat(sent[:10]))
+        day = date.fromisoformat
+        people: dict[str, PersonHistory] = {}
+        for pid in rows.keys() | seen.keys() | latest.keys():
+            done, skip, n, snooze, note = rows.get(pid, (None, None, 0, None, None))
+            first_seen, nudge = seen.get(pid), latest.get(pid)
+            people[pid] = PersonHistory(
+                last_done=day(done) if done else None,
+                last_skip=day(skip) if skip else None,
+                touches=int(n or 0),
+                snoozed_on=day(snooze[:10]) if snooze else None,
+                snoozed_until=day(snooze[22:]) if snooze and snooze[22:] else None,
+                last_note=note[22:] if note else None,
+                first_seen=day(first_seen) if first_seen else None,
+                nudge_key=nudge[0] if nudge else None,
+                nudged_on=datetime.fromisoformat(nudge[1]).date() if nudge else None,
+            )
+        done_per_day = {
+            date.fromisoformat(day): n
+            for day, n in db.execute(
+                "SELECT on_date, count(*) FROM touches WHERE kind = 'done' GROUP BY on_date"
+            )
+        }
+        return History(people), Activity(
+            done_per_day, first, {p: tuple(d) for p, d in unanswered.items()}
+        )
+
+    def events(self, person_id: str) -> list[Event]:
+        """Everything recorded about one person, oldest first: touches and nudges shown."""
+        rows = self._db.execute(
+            "SELECT 'touch', id, kind, on_date, until, note, channel, recorded_at"
+            " FROM touches WHERE person_id = :p"
+            " UNION ALL"
+            " SELECT 'nudge', rowid, 'nudged', substr(sent_at, 1, 10), NULL, key, NULL, sent_at"
+            " FROM nudges WHERE person_id = :p"
+            " ORDER BY 8, 2",
+            {"p": person_id},
+        ).fetchall()
+        return [
+            Event(
+                id=(str(rid) if table == "touch" else f"n{rid}"),
+                kind=kind,
+                on=date.fromisoformat(on),
+                until=date.fromisoformat(until) if until else None,
+                note=note if table == "touch" else None,
+                key=note if table == "nudge" else None,
+                channel=channel,
+                recorded_at=at,
+            )
+            for table, rid, kind, on, until, note, channel, at in rows
+        ]
+
+    def undo(self, touch_id: int | None = None) -> Touch | None:
+        """Delete the latest touch, or the one with ``touch_id``; the deleted touch or None.
+
+        Only touches (done, skipped, snoozed: what the user's commands and
+        buttons record) can be undone; nudges shown are facts, not choices.
+        """
+        with self._write() as db:
+            where = "WHERE id = ?" if touch_id is not None else "ORDER BY id DESC LIMIT 1"
+            row = db.execute(
+                "SELECT id, person_id, on_date, kind, until, note, channel FROM touches "
+                + where,
+                (touch_id,) if touch_id is not None else (),
+            ).fetchone()
+            if row is None:
+                return None
+            db.execute("DELETE FROM touches WHERE id = ?", (row[0],))
+        rid, pid, on, kind, until, note, channel = row
+        return Touch(pid, date.fromisoformat(on), TouchKind(kind),
+                     date.fromisoformat(until) if until else None, note, channel, id=rid)
 
     def data_version(self) -> int:
         """Changes whenever another connection commits: the daemon's cue to replan."""

@@ -3,19 +3,20 @@
 Owns: the watchdog observer (this is the only module that imports watchdog), the
 filtering of file-system events down to the one path we care about, and the
 debounce that turns the burst of events an editor makes while saving into a
-single call of ``on_change``.
+single call on the daemon's event loop.
 
-Must not: read, parse or judge the contact file, touch the daemon's state, or
-know about asyncio. ``on_change`` runs on the watcher's own debounce thread;
-posting it to the event loop (``loop.call_soon_threadsafe``) is the caller's job.
+Must not: read, parse or judge the contact file, or touch the daemon's state.
+Threads: ``FileWatcher`` calls ``on_event`` on watchdog's observer thread once
+per raw event; ``Debouncer.poke`` is the thread-safe thing to pass it, which
+only posts to the loop (``call_soon_threadsafe``).  The quiet period is a
+``loop.call_later`` timer, so no thread of ours waits on anything.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
-import threading
-import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -32,6 +33,10 @@ from watchdog.observers import Observer
 from watchdog.observers.api import BaseObserver
 
 log = logging.getLogger(__name__)
+
+# Quiet time after the last event of a save before the daemon reloads: editors
+# write in several steps, and a reload per step would parse half files.
+DEBOUNCE = 0.25
 
 # Opened / closed-without-write / attrib events are left out on purpose: the
 # daemon reads the file after every change, and reacting to its own read (an
@@ -66,30 +71,18 @@ class _TargetHandler(FileSystemEventHandler):
 
 
 class FileWatcher:
-    """Calls ``on_change()`` once after each save of ``path``, whatever way it was saved.
+    """Calls ``on_event()`` on watchdog's thread for every raw event that touches ``path``.
 
     The parent directory is watched (non-recursively) rather than the file, so
     that saves which replace the file by a rename are seen, and so that the
-    watch survives the file being deleted and recreated. Events for the target
-    are debounced: ``on_change`` runs after ``debounce`` seconds with no new
-    event. A deletion counts as a change too; the caller decides what a missing
-    file means.
+    watch survives the file being deleted and recreated.  A deletion counts as
+    a change too; the caller decides what a missing file means.
     """
 
-    def __init__(
-        self, path: Path, on_change: Callable[[], None], *, debounce: float = 0.25
-    ) -> None:
-        if debounce < 0:
-            raise ValueError(f"debounce must be >= 0, got {debounce}")
+    def __init__(self, path: Path, on_event: Callable[[], None]) -> None:
         self._path = Path(path)
-        self._on_change = on_change
-        self._debounce = debounce
-        self._cond = threading.Condition()
-        # Monotonic time of the latest relevant event not yet reported, or None.
-        self._pending_since: float | None = None
-        self._stopping = False
+        self._on_event = on_event
         self._observer: BaseObserver | None = None
-        self._worker: threading.Thread | None = None
         self._target: Path | None = None
 
     @property
@@ -103,9 +96,8 @@ class FileWatcher:
         return None if self._target is None else self._target.parent
 
     def is_alive(self) -> bool:
-        """True while the observer or the debounce thread is running."""
-        threads = [self._observer, self._worker]
-        return any(t is not None and t.is_alive() for t in threads)
+        """True while the observer is running."""
+        return self._observer is not None and self._observer.is_alive()
 
     def start(self) -> None:
         """Begin watching. Raises FileNotFoundError if the parent directory does not exist."""
@@ -118,17 +110,10 @@ class FileWatcher:
         if not directory.is_dir():
             raise NotADirectoryError(str(directory))
         self._target = directory / self._path.name
-        with self._cond:
-            self._pending_since = None
-            self._stopping = False
-        self._worker = threading.Thread(
-            target=self._run, name=f"warmupd-watch-debounce:{self._path.name}", daemon=True
-        )
-        self._worker.start()
         observer = Observer()
         observer.name = f"warmupd-watch:{self._path.name}"
         observer.schedule(
-            _TargetHandler(str(self._target), self._poke),
+            _TargetHandler(str(self._target), self._on_event),
             str(directory),
             recursive=False,
             event_filter=_RELEVANT_EVENTS,
@@ -142,48 +127,60 @@ class FileWatcher:
         log.debug("watching %s in %s", self._target.name, directory)
 
     def stop(self) -> None:
-        """Stop watching and join both threads. Idempotent; a pending change is dropped."""
-        with self._cond:
-            self._stopping = True
-            self._cond.notify_all()
+        """Stop watching and join the observer. Idempotent."""
         observer, self._observer = self._observer, None
         if observer is not None:
             observer.stop()
-            # Guard against stop() called from on_change (the debounce thread) or
-            # from a handler: a thread cannot join itself.
-            if observer.is_alive() and observer is not threading.current_thread():
+            if observer.is_alive():
                 observer.join()
-        worker, self._worker = self._worker, None
-        if worker is not None and worker is not threading.current_thread():
-            worker.join()
 
-    def _poke(self) -> None:
-        """Record an event from the observer thread; the debounce thread does the rest."""
-        with self._cond:
-            self._pending_since = time.monotonic()
-            self._cond.notify_all()
 
-    def _run(self) -> None:
-        """Debounce loop: sleep on the condition until there is a burst and it has gone quiet."""
-        while True:
-            with self._cond:
-                while self._pending_since is None and not self._stopping:
-                    self._cond.wait()
-                if self._stopping:
-                    return
-                # Each new event pushes the deadline out; wait() wakes early on
-                # every poke, so recompute until a full quiet period has passed.
-                while self._pending_since is not None and not self._stopping:
-                    remaining = self._pending_since + self._debounce - time.monotonic()
-                    if remaining <= 0:
-                        break
-                    self._cond.wait(remaining)
-                if self._stopping:
-                    return
-                self._pending_since = None
-            try:
-                self._on_change()
-            except Exception:
-                # A failing callback must not kill the watcher: the next save
-                # deserves its reload even if this one blew up.
-                log.exception("on_change for %s failed", self._path)
+class Debouncer:
+    """Runs ``callback`` on ``loop`` once a burst of ``poke()`` calls has been quiet for ``delay``.
+
+    ``poke`` may be called from any thread; each one pushes the deadline out.
+    ``cancel`` drops a pending call (the daemon does so on stop).
+    """
+
+    def __init__(
+        self, loop: asyncio.AbstractEventLoop, callback: Callable[[], None],
+        delay: float = DEBOUNCE,
+    ) -> None:
+        if delay < 0:
+            raise ValueError(f"delay must be >= 0, got {delay}")
+        self._loop = loop
+        self._callback = callback
+        self._delay = delay
+        self._timer: asyncio.TimerHandle | None = None
+        self._cancelled = False
+
+    @property
+    def cancelled(self) -> bool:
+        return self._cancelled
+
+    def poke(self) -> None:
+        """Thread-safe: note one event."""
+        if not self._loop.is_closed():
+            self._loop.call_soon_threadsafe(self._arm)
+
+    def cancel(self) -> None:
+        """On the loop: drop a pending call, and ignore pokes still on their way."""
+        self._cancelled = True
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+
+    def _arm(self) -> None:
+        if self._cancelled:
+            return
+        if self._timer is not None:
+            self._timer.cancel()
+        self._timer = self._loop.call_later(self._delay, self._fire)
+
+    def _fire(self) -> None:
+        self._timer = None
+        try:
+            self._callback()
+        except Exception:
+            # A failing callback must not stop later saves from being reported.
+            log.exception("reacting to a change of the contact file failed")

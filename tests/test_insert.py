@@ -1,0 +1,198 @@
+"""Adding people keeps the user's file: properties over generated files and exports."""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
+
+from warmupd import book, enlist, importers, insert, match
+from warmupd.model import BookError, WarmupdError
+
+NOW = datetime(2026, 12, 1, 10, 0, tzinfo=UTC)
+EXISTING = ["Ruth Alvarez", "Zoë Müller", "Sam Lee", "Ann-Marie Lee", "O'Brien Tom"]
+
+
+@st.composite
+def contact_files(draw: st.DrawFn) -> tuple[bytes, bool]:
+    """A valid contact file in the styles people write; and whether contacts: is last."""
+    nl = draw(st.sampled_from(["\n", "\r\n"]))
+    layout = draw(st.sampled_from(["last", "middle", "empty-last", "empty-middle", "absent"]))
+    dash = draw(st.sampled_from([0, 2, 4]))
+    people = draw(st.lists(st.sampled_from(EXISTING), unique=True, max_size=4))
+    head = ["# my people", "settings:", "  daily_limit: 3", "  timezone: UTC", ""]
+    circles = ["circles:", "  friends: {every: 6w}   # close ones", "  Work: {every: 9w}", ""]
+    body = ["contacts:   # everyone"]
+    if layout in ("last", "middle"):
+        pad = " " * dash
+        used: set[str] = set()
+        for i, name in enumerate(people):
+            quoted = draw(st.booleans())
+            body.append(f"{pad}- name: {chr(34) + name + chr(34) if quoted else name}")
+            pid = draw(st.sampled_from(["", "li-wei", "ann-lee", f"x{i}"]))
+            if pid and pid not in used:
+                # An explicit id that a new person's default id may collide with.
+                used.add(pid)
+                body.append(f"{pad}  id: {pid}")
+            if draw(st.booleans()):
+                body.append(f"{pad}  notes: |")
+                body.append(f"{pad}    line one of {i}")
+                body.append(f"{pad}    line two")
+            if draw(st.booleans()):
+                body.append(f"{pad}  # a comment inside the list")
+            if draw(st.booleans()):
+                body.append("")
+        if draw(st.booleans()):
+            body.append(f"{pad}# - name: Old Friend   (commented out)")
+    if layout in ("last", "empty-last"):
+        lines = head + circles + body
+    elif layout in ("middle", "empty-middle"):
+        lines = head + body + ["", "# the circles"] + circles
+    else:
+        lines = head + circles
+    text = nl.join(lines)
+    if draw(st.booleans()):
+        text += nl
+    return text.encode(), layout in ("last", "empty-last")
+
+
+NEW_NAMES = st.one_of(
+    st.sampled_from(["Li Wei", "Ann Lee", "ann lee", "Ann  Lee", "Bob: the builder", "yes",
+                     "#hashtag Person", "Zoe Muller", "\"Quoted\" Name", "- dash", "null",
+                     "José Núñez", "12:30", "Łukasz", "李伟", "Ann Lee\u2028Jr"]),
+    st.text(st.characters(blacklist_categories=("Cs", "Cc")), min_size=1, max_size=20),
+)
+
+
+@st.composite
+def exports(draw: st.DrawFn) -> bytes:
+    """A LinkedIn Connections.csv with its notes preamble."""
+    out = io.StringIO()
+    w = csv.writer(out)
+    w.writerow(["Notes:"])
+    w.writerow(["When exporting your connection data, you may notice..."])
+    w.writerow([])
+    w.writerow(["First Name", "Last Name", "URL", "Email Address", "Company", "Position",
+                "Connected On"])
+    for _ in range(draw(st.integers(0, 8))):
+        first, _, last = draw(st.one_of(NEW_NAMES, st.sampled_from(EXISTING))).partition(" ")
+        email = draw(st.sampled_from(["", "a@x.example", "b@x.example"]))
+        company = draw(st.sampled_from(["", "Acme Corp", "Smith, Jones & Co", "yes: no"]))
+        url = draw(st.sampled_from(["", "https://www.linkedin.com/in/someone"]))
+        w.writerow([first, last, url, email, company, "Engineer", "12 Mar 2024"])
+    return out.getvalue().encode()
+
+
+def run_import(data: bytes, export: bytes) -> tuple[bytes, enlist.Outcome]:
+    loaded = book.loads(data, "contacts.yaml")
+    parsed = importers.parse(export, "Connections.csv")
+    tri = match.triage(loaded, parsed.records, skipped=parsed.skipped)
+    out = enlist.Outcome(dry_run=True)
+    new = enlist.build(data, loaded, out, tri, None, "imported from Connections.csv", "c.yaml")
+    return new, out
+
+
+def lines_in_order(original: bytes, result: bytes) -> bool:
+    it = iter(result.splitlines())
+    return all(any(line == r for r in it) for line in original.splitlines())
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(contact_files(), exports())
+def test_import_keeps_every_byte_validates_and_is_idempotent(
+    file: tuple[bytes, bool], export: bytes
+) -> None:
+    """Would fail if an import rewrote, reordered or dropped a byte of the user's file, wrote a
+    file that does not load, changed someone already there, or added people twice."""
+    data, contacts_last = file
+    old = book.loads(data, "c.yaml")
+    once, out = run_import(data, export)
+    if contacts_last:
+        assert once.startswith(data)
+    else:
+        assert lines_in_order(data, once)
+    new = book.loads(once, "c.yaml")  # what `warmupd check` does
+    assert new.contacts[: len(old.contacts)] == old.contacts
+    assert len(new.contacts) == len(old.contacts) + len(out.added)
+    assert len({c.id for c in new.contacts}) == len(new.contacts)
+    twice, again = run_import(once, export)
+    assert twice == once and again.added == []
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.text(st.characters(blacklist_categories=("Cs",)), min_size=1, max_size=40))
+def test_scalar_reads_back_as_the_same_text(value: str) -> None:
+    """Would fail if a name, note or URL were written so YAML reads something else."""
+    assume(value.strip() == value and value)
+    text = f"contacts:\n  - name: Ann\n    notes: {insert.scalar(value)}\n"
+    assert book.loads(text).contacts[0].notes == value
+
+
+def test_block_starts_with_a_comment_naming_source_and_date() -> None:
+    data = b"contacts:\n  - name: Ruth\n"
+    entry = insert.Entry((("name", "Li Wei"), ("company", ("Acme", "Initech"))))
+    got = insert.insert(data, [entry], "imported from Connections.csv (LinkedIn) on 2026-12-01")
+    assert got == data + (
+        b"  # imported from Connections.csv (LinkedIn) on 2026-12-01\n"
+        b"  - name: Li Wei\n    company:\n      - Acme\n      - Initech\n"
+    )
+
+
+def test_new_people_go_above_the_next_key_and_its_comments() -> None:
+    data = b"contacts:\n- name: Ruth\n  notes: hi\n\n# circles below\ncircles:\n  f: {every: 2w}\n"
+    got = insert.insert(data, [insert.Entry((("name", "Li"),))], "added")
+    assert got == (b"contacts:\n- name: Ruth\n  notes: hi\n# added\n- name: Li\n"
+                   b"\n# circles below\ncircles:\n  f: {every: 2w}\n")
+
+
+def test_flow_list_is_refused_not_rewritten() -> None:
+    with pytest.raises(WarmupdError, match="flow list"):
+        insert.insert(b"contacts: [{name: Ruth}]\n", [insert.Entry((("name", "Li"),))], "x")
+
+
+def test_ids_never_collide() -> None:
+    b = book.loads("contacts:\n  - name: Someone\n    id: li-wei\n  - name: Li Wei 2\n")
+    assert insert.unique_ids(b, ["Li Wei", "Li-Wei", "Ann"]) == ["li-wei-3", "li-wei-4", None]
+
+
+def test_result_over_the_size_cap_is_refused() -> None:
+    data = b"settings:\n  max_file_size: 1KiB\ncontacts:\n  - name: Ruth\n"
+    old = book.loads(data)
+    new = insert.insert(data, [insert.Entry((("name", f"Person {i}"),)) for i in range(60)], "x")
+    with pytest.raises(BookError, match="over the 1 KiB limit"):
+        insert.validate(old, new, "c.yaml", 60)
+
+
+def test_commit_writes_only_over_the_bytes_that_were_read(tmp_path: Path) -> None:
+    """Would fail if an edit saved while the import ran were overwritten."""
+    path = tmp_path / "contacts.yaml"
+    path.write_bytes(b"contacts:\n  - name: Ruth\n")
+    os.chmod(path, 0o640)
+    read = path.read_bytes()
+    path.write_bytes(read + b"  - name: Sam\n")  # the user saved meanwhile
+    with pytest.raises(insert.FileChanged):
+        insert.commit(path, read, read + b"  - name: Li\n", tmp_path / "state", NOW)
+    assert path.read_bytes() == read + b"  - name: Sam\n"
+    assert not (tmp_path / "state" / "backups").exists()
+    current = path.read_bytes()
+    saved = insert.commit(path, current, current + b"  - name: Li\n", tmp_path / "state", NOW)
+    assert saved.read_bytes() == current and saved.parent == tmp_path / "state" / "backups"
+    assert path.read_bytes().endswith(b"  - name: Li\n")
+    assert os.stat(path).st_mode & 0o777 == 0o640  # the user's mode is kept
+    assert os.stat(saved).st_mode & 0o777 == 0o600
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(st.characters(blacklist_categories=("Cs",)), max_size=30))
+def test_fast_fold_and_ids_equal_the_loaders(text: str) -> None:
+    """Would fail if the cached fold or id drifted from what the loader and CLI compute,
+    so an imported person could get an id that collides or a name that never matches."""
+    assert book.fold(text) == book._fold(text)
+    if text.strip():
+        assert book.default_id(text) == book._default_id(text)

@@ -1,0 +1,303 @@
+"""`warmupd import` and `warmupd add`: bring people onto the list.
+
+Owns: reading the exports, sorting their records (through `match`), turning
+new people into entries (through `insert`), the report (text and ``--json``)
+and the load summary that ends it.
+
+Must not: parse an export itself (`importers`), write the contact file other
+than through `insert.commit`, read the clock (``now`` is a parameter) or
+print (the CLI prints what this returns).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from warmupd import book as bookmod
+from warmupd import importers, insert, match
+from warmupd.importers import ImportFailed, Record, Skipped
+from warmupd.model import Book, ExitCode, WarmupdError
+from warmupd.planner import capacity
+
+JSON_VERSION = 1
+_LABELS = {"linkedin": "LinkedIn", "google": "Google Contacts", "vcard": "vCard"}
+
+
+class Refused(WarmupdError):
+    """`add` of someone already on the list, or an option that cannot apply."""
+
+    exit_code = ExitCode.USAGE
+
+
+@dataclass
+class Outcome:
+    dry_run: bool
+    added: list[tuple[match.New, insert.Entry]] = field(default_factory=list)
+    known: list[match.Known] = field(default_factory=list)
+    skipped: list[Skipped] = field(default_factory=list)
+    sources: list[tuple[str, str, int]] = field(default_factory=list)  # file, format, records
+    backup: Path | None = None
+    per_day: float = 0.0
+    daily_limit: int = 0
+
+    @property
+    def written(self) -> bool:
+        return self.backup is not None
+
+
+def read_export(path: Path, fmt: str, tag: str = "") -> importers.Parsed:
+    label = str(path)
+    try:
+        size = os.stat(path).st_size
+        if size > importers.MAX_BYTES:
+            raise importers.too_big(label, size)  # refused before reading it into memory
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise ImportFailed(f"{label}: no such file") from None
+    except IsADirectoryError:
+        raise ImportFailed(f"{label}: is a directory, not an export") from None
+    except OSError as e:
+        raise ImportFailed(f"{label}: cannot read it: {e.strerror}") from None
+    return importers.parse(data, label, fmt, tag)
+
+
+def _read_book(path: Path) -> tuple[bytes, Book]:
+    try:
+        data = path.read_bytes()
+    except OSError:
+        return b"", bookmod.load(path)  # the loader words the error
+    return data, dataclasses.replace(bookmod.loads(data, str(path)), path=path)
+
+
+def _check_options(book: Book, circle: str | None, every: str | None) -> int | None:
+    if circle is not None and circle not in book.circles:
+        known = ", ".join(sorted(book.circles)) or "none: add a circles: section first"
+        raise Refused(f"--circle {circle!r} is not a circle of the contact file (known: {known})")
+    if every is None:
+        return None
+    try:
+        return bookmod.parse_duration(every)
+    except ValueError as e:
+        raise Refused(f"--every: {e}") from None
+
+
+def _entry(
+    new: match.New, pid: str | None, every: int | None, extra: dict[str, Any] | None = None
+) -> insert.Entry:
+    r = new.record
+    values: dict[str, str | tuple[str, ...] | None] = {
+        "name": r.name,
+        "id": pid,
+        "circle": new.circle,
+        "every": bookmod.format_duration(every) if every else None,
+        "company": r.company or None,
+        "role": r.role or None,
+        "email": r.email or None,
+        "phone": r.phone or None,
+        "links": r.links or None,
+        "birthday": r.birthday,
+        "notes": r.notes,
+        **(extra or {}),
+    }
+    fields: list[tuple[str, str | tuple[str, ...]]] = []
+    for key in insert.FIELDS:
+        v = values.get(key)
+        if v:
+            fields.append((key, v))
+    return insert.Entry(tuple(fields))
+
+
+def build(
+    data: bytes,
+    book: Book,
+    out: Outcome,
+    tri: match.Triage,
+    every: int | None,
+    comment: str,
+    label: str,
+    extra: dict[str, Any] | None = None,
+) -> bytes:
+    """The contact file with ``tri.new`` added, validated in memory; fills in ``out``."""
+    ids = insert.unique_ids(book, [n.record.name for n in tri.new])
+    out.added = [(n, _entry(n, pid, every, extra)) for n, pid in zip(tri.new, ids, strict=True)]
+    out.known, out.skipped = tri.known, tri.skipped
+    entries = [e for _, e in out.added]
+    new_data = insert.insert(data, entries, comment)
+    new_book = insert.validate(book, new_data, label, len(entries)) if entries else book
+    cap = capacity(new_book)
+    out.per_day, out.daily_limit = cap.per_day, cap.daily_limit
+    return new_data
+
+
+def _apply(
+    path: Path,
+    data: bytes,
+    book: Book,
+    out: Outcome,
+    tri: match.Triage,
+    every: int | None,
+    comment: str,
+    now: datetime,
+    state_dir: Path,
+    extra: dict[str, Any] | None = None,
+) -> Outcome:
+    new_data = build(data, book, out, tri, every, comment, str(path), extra)
+    if out.added and not out.dry_run:
+        out.backup = insert.commit(path, data, new_data, state_dir, now)
+    return out
+
+
+def import_files(
+    contact_file: Path,
+    files: Sequence[Path],
+    *,
+    fmt: str,
+    circle: str | None,
+    every: str | None,
+    dry_run: bool,
+    now: datetime,
+    state_dir: Path,
+) -> Outcome:
+    data, book = _read_book(contact_file)
+    days = _check_options(book, circle, every)
+    out = Outcome(dry_run)
+    records: list[Record] = []
+    skipped: list[Skipped] = []
+    for f in files:
+        parsed = read_export(f, fmt, f"{f.name} ")
+        records += parsed.records
+        skipped += parsed.skipped
+        out.sources.append((str(f), parsed.format, len(parsed.records)))
+    tri = match.triage(book, records, circle=circle, skipped=skipped)
+    names = ", ".join(f"{Path(f).name} ({_LABELS[k]})" for f, k, _ in out.sources)
+    comment = f"imported from {names} on {now.date().isoformat()} by warmupd import"
+    return _apply(contact_file, data, book, out, tri, days, comment, now, state_dir)
+
+
+def add_person(
+    contact_file: Path,
+    name: str,
+    *,
+    circle: str | None,
+    every: str | None,
+    reach: str | None,
+    email: Sequence[str],
+    phone: Sequence[str],
+    company: str | None,
+    topics: Sequence[str],
+    note: str | None,
+    now: datetime,
+    state_dir: Path,
+) -> Outcome:
+    data, book = _read_book(contact_file)
+    days = _check_options(book, circle, every)
+    name = " ".join(name.split())
+    if not name:
+        raise Refused("give the person's name")
+    rec = Record(
+        name=name, where="command line", company=(company,) if company else (),
+        email=tuple(email), phone=tuple(phone), notes=note,
+    )
+    tri = match.triage(book, [rec], circle=circle)
+    if tri.known:
+        k = tri.known[0]
+        as_ = "" if k.as_name == name else f" as {k.as_name}"
+        raise Refused(f"{name} is already on your list{as_} ({k.why}); nothing added")
+    extra: dict[str, Any] = {"topics": tuple(topics) or None, "reach": reach}
+    comment = f"added on {now.date().isoformat()} by warmupd add"
+    out = Outcome(False)
+    return _apply(contact_file, data, book, out, tri, days, comment, now, state_dir, extra)
+
+
+# -- the report --------------------------------------------------------------
+
+
+def load_line(out: Outcome) -> str:
+    n = len(out.added)
+    verb = "would add" if out.dry_run else "added"
+    if n == 0:
+        return f"{verb} nobody: everyone is already on your list or was skipped"
+    people = "1 person" if n == 1 else f"{n} people"
+    head = (
+        f"{verb} {people}; {'they are' if n > 1 else 'it is'} spread over their first cadence: "
+        f"{out.per_day:.1f} touch-ups per allowed day needed, daily_limit is {out.daily_limit}"
+    )
+    if out.per_day > out.daily_limit:
+        return head + " — raise it, lengthen cadences, or import into a slower circle with --circle"
+    return head
+
+
+def report(out: Outcome, *, limit: int = 20) -> list[str]:
+    """The human report, most useful first; long lists are cut at ``limit``."""
+    lines: list[str] = []
+    for f, kind, count in out.sources:
+        lines.append(f"{f}: {_LABELS[kind]} export, {count} {'person' if count == 1 else 'people'}")
+    shown = out.added if out.dry_run else out.added[:limit]
+    if out.added:
+        lines.append("Would add:" if out.dry_run else "Added:")
+    for new, entry in shown:
+        r = new.record
+        at = f" at {r.company[0]}" if r.company else ""
+        circle = f" [{new.circle}]" if new.circle else ""
+        lines.append(f"  + {entry.name}{at}{circle}  ({r.where})")
+    if len(out.added) > len(shown):
+        lines.append(f"  … and {len(out.added) - len(shown)} more")
+    near = [(n, e) for n, e in out.added if n.near]
+    if near:
+        lines.append("Maybe the same person (not merged; remove one if so):")
+        for n, e in near[:limit]:
+            lines.append(f"  ? {e.name} ({n.record.where}) — on the list: {', '.join(n.near)}")
+    worth = [k for k in out.known if k.extras or k.in_run]
+    if out.known:
+        lines.append(f"Already on your list: {len(out.known)}")
+        for k in worth[:limit]:
+            if k.in_run:
+                lines.append(f"  = {k.record.name} ({k.record.where}): the same person as "
+                             f"{k.as_name} earlier in this import ({k.why}); added once")
+            else:
+                lines.append(f"  = {k.as_name}: already on your list ({k.why}); the export "
+                             f"also has {', '.join(k.extras)}")
+        if len(worth) > limit:
+            lines.append(f"  … and {len(worth) - limit} more with details the list lacks")
+    if out.skipped:
+        lines.append(f"Skipped (not a person's name): {len(out.skipped)}")
+        for s in out.skipped[:limit]:
+            lines.append(f"  - {s.where}: {s.what} — {s.why}")
+        if len(out.skipped) > limit:
+            lines.append(f"  … and {len(out.skipped) - limit} more")
+    if out.backup is not None:
+        lines.append(f"Previous version kept as {out.backup}")
+    if out.dry_run:
+        lines.append("Dry run: nothing was written.")
+    lines.append(load_line(out))
+    return lines
+
+
+def as_json(out: Outcome) -> dict[str, Any]:
+    return {
+        "version": JSON_VERSION,
+        "dry_run": out.dry_run,
+        "written": out.written,
+        "backup": str(out.backup) if out.backup else None,
+        "sources": [{"file": f, "format": k, "records": c} for f, k, c in out.sources],
+        "added": [
+            {"name": e.name, "where": n.record.where, "circle": n.circle,
+             "fields": {k: list(v) if isinstance(v, tuple) else v for k, v in e.fields},
+             "near": list(n.near)}
+            for n, e in out.added
+        ],
+        "known": [
+            {"name": k.record.name, "where": k.record.where, "as": k.as_name, "why": k.why,
+             "in_this_import": k.in_run, "export_also_has": list(k.extras)}
+            for k in out.known
+        ],
+        "skipped": [{"where": s.where, "what": s.what, "why": s.why} for s in out.skipped],
+        "load": {"per_day": round(out.per_day, 2), "daily_limit": out.daily_limit,
+                 "overloaded": out.per_day > out.daily_limit, "message": load_line(out)},
+    }

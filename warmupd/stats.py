@@ -1,0 +1,328 @@
+"""Progress at a glance: one pure function from (book, history, activity, today) to `Stats`.
+
+Owns: what the numbers *are* — touches per week, the list's size over time,
+goals and their progress, the streak, warmth per circle, who to reconnect
+with, and suggestions for people whose nudges keep passing — plus the text of
+the weekly review, so ``stats``, ``stats --json``, ``stats --html``,
+``review`` and the daemon's weekly notification all say the same thing.
+
+Must not: read the clock, do I/O, import the book loader or any third-party
+library, or format charts (that is ``statsview``).  The same input always
+gives the same `Stats`.
+
+Wording is encouraging, never scolding: people are to "reconnect" with, not
+"neglected"; someone who lets nudges pass probably has the wrong cadence.
+"""
+
+from __future__ import annotations
+
+import bisect
+import math
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+from warmupd.model import Activity, Book, Contact, History, effective_last
+
+# A nudge younger than this is still being acted on (the planner's in-flight
+# window), so it does not count as let pass.
+IN_FLIGHT_DAYS = 3
+# Nudges let pass in a row before we suggest a longer cadence or a pause.
+IGNORED_NUDGES = 3
+RECONNECT_LIMIT = 10
+COOLING_FACTOR = 1.5
+# The pace of growth behind the projected date: people added over this many days.
+RATE_WINDOW_DAYS = 90
+
+
+@dataclass(frozen=True)
+class Week:
+    start: date  # a Monday
+    touches: int  # "done" touches recorded on days of this week
+    people: int  # list size at the end of the week (today for the current one)
+
+
+@dataclass(frozen=True)
+class Warmth:
+    warm: int = 0
+    cooling: int = 0
+    cold: int = 0
+
+    @property
+    def total(self) -> int:
+        return self.warm + self.cooling + self.cold
+
+
+@dataclass(frozen=True)
+class Reconnect:
+    id: str
+    name: str
+    circle: str  # "" without a circle
+    last_contact: date | None  # None: no contact on record yet
+    days_since: int  # since the last contact, or since first seen
+    every: int
+    overdue: float  # days_since / every
+    last_note: str | None
+
+
+@dataclass(frozen=True)
+class Suggestion:
+    id: str
+    name: str
+    ignored: int  # nudges let pass in a row
+    every: int
+    suggested_every: int  # days, a whole number of weeks
+    line: int  # where the person starts in the contact file
+    edit: str  # the change, in words; the file is never changed for you
+
+
+@dataclass(frozen=True)
+class Stats:
+    today: date
+    weeks: tuple[Week, ...]  # oldest first; the last one holds today
+    people: int  # everyone in the file
+    active: int  # not paused
+    # Touches per week: the goal and where it came from ("settings" or "plan").
+    weekly_goal: int | None
+    weekly_goal_source: str
+    this_week: int
+    last_week: int
+    streak: int  # weeks in a row meeting the weekly goal, up to now
+    best_streak: int
+    people_goal: int | None
+    people_by: date | None
+    projected: date | None  # when the people goal is met at the recent pace
+    per_month: float  # people added per 30 days, recently
+    added_this_month: int
+    added_last_week: int
+    new_per_month: int | None
+    circles: dict[str, Warmth]  # "" for people without a circle; sorted by name
+    reconnect: tuple[Reconnect, ...]
+    suggestions: tuple[Suggestion, ...]
+    total_touches: int  # "done" touches ever recorded
+
+    @property
+    def goal_met(self) -> bool:
+        return self.people_goal is not None and self.people >= self.people_goal
+
+    @property
+    def on_track(self) -> bool | None:
+        """Will the people goal be met by its date at the recent pace? None: no date."""
+        if self.people_goal is None or self.people_by is None:
+            return None
+        if self.goal_met:
+            return True
+        return self.projected is not None and self.projected <= self.people_by
+
+
+def monday(day: date) -> date:
+    return day - timedelta(days=day.weekday())
+
+
+def weekly_demand(book: Book) -> float:
+    """Touches per week the plan asks for: the sum of 7/cadence over active people."""
+    return sum(7.0 / c.every for c in book.contacts if not c.paused)
+
+
+def known_since(c: Contact, history: History, activity: Activity, today: date) -> date:
+    """When this person joined the list: the earliest trace of them anywhere."""
+    h = history.get(c.id)
+    dates = [d for d in (h.first_seen, c.last, activity.first_touch.get(c.id)) if d is not None]
+    return min(dates) if dates else today
+
+
+def compute(
+    book: Book, history: History, activity: Activity, today: date, *, weeks: int = 26
+) -> Stats:
+    """Every number ``stats`` shows, from the book, the store's history and today."""
+    if weeks < 1:
+        raise ValueError(f"weeks must be at least 1, got {weeks}")
+    this_monday = monday(today)
+    starts = [this_monday - timedelta(weeks=weeks - 1 - i) for i in range(weeks)]
+
+    per_week: dict[date, int] = {}
+    for day, n in activity.done_per_day.items():
+        if day <= today:  # a store edited by hand could hold future days
+            w = monday(day)
+            per_week[w] = per_week.get(w, 0) + n
+
+    since = {c.id: known_since(c, history, activity, today) for c in book.contacts}
+    joined = sorted(since.values())
+
+    def size_at(day: date) -> int:
+        return _count_le(joined, day)
+
+    week_rows = tuple(
+        Week(s, per_week.get(s, 0), size_at(min(s + timedelta(days=6), today))) for s in starts
+    )
+
+    active = [c for c in book.contacts if not c.paused]
+    goals = book.settings.goals
+    if goals.touches_per_week is not None:
+        weekly_goal: int | None = goals.touches_per_week
+        source = "settings"
+    else:
+        demand = weekly_demand(book)
+        weekly_goal = max(1, round(demand)) if active else None
+        source = "plan"
+    streak, best = _streaks(per_week, this_monday, weekly_goal)
+
+    # Growth is who warmupd saw arrive: the list it found on its first day is
+    # the starting point, not people added (the chart above still counts them).
+    seen = [d for d in (history.get(c.id).first_seen for c in book.contacts) if d is not None]
+    origin = min(seen, default=today)
+    added = [d for d in seen if origin < d <= today]
+    month_start = today.replace(day=1)
+    added_this_month = sum(month_start <= d for d in added)
+    last_monday = this_monday - timedelta(weeks=1)
+    added_last_week = sum(last_monday <= d < this_monday for d in added)
+    window_start = today - timedelta(days=RATE_WINDOW_DAYS)
+    per_day = sum(window_start < d for d in added) / RATE_WINDOW_DAYS
+    projected: date | None = None
+    if goals.people is not None:
+        missing = goals.people - len(book.contacts)
+        if missing <= 0:
+            projected = None
+        elif per_day > 0:
+            projected = today + timedelta(days=math.ceil(missing / per_day))
+
+    circles, coolness = _warmth(active, history, since, today)
+    reconnect = tuple(
+        r for r in sorted(coolness, key=lambda r: (-r.overdue, r.name, r.id)) if r.overdue > 1
+    )[:RECONNECT_LIMIT]
+
+    return Stats(
+        today=today,
+        weeks=week_rows,
+        people=len(book.contacts),
+        active=len(active),
+        weekly_goal=weekly_goal,
+        weekly_goal_source=source,
+        this_week=per_week.get(this_monday, 0),
+        last_week=per_week.get(last_monday, 0),
+        streak=streak,
+        best_streak=best,
+        people_goal=goals.people,
+        people_by=goals.by,
+        projected=projected,
+        per_month=round(per_day * 30, 1),
+        added_this_month=added_this_month,
+        added_last_week=added_last_week,
+        new_per_month=goals.new_per_month,
+        circles=circles,
+        reconnect=reconnect,
+        suggestions=_suggestions(active, activity, today),
+        total_touches=sum(n for d, n in activity.done_per_day.items() if d <= today),
+    )
+
+
+def _count_le(sorted_days: list[date], day: date) -> int:
+    return bisect.bisect_right(sorted_days, day)
+
+
+def _streaks(per_week: dict[date, int], this_monday: date, goal: int | None) -> tuple[int, int]:
+    """(current, best) runs of weeks meeting ``goal``.
+
+    The week in progress never breaks a streak: it counts once it meets the
+    goal, and until then the streak is the run that ended last week.
+    """
+    if goal is None or not per_week:
+        return 0, 0
+    first = min(per_week)
+    best = run = 0
+    w = first
+    while w < this_monday:
+        run = run + 1 if per_week.get(w, 0) >= goal else 0
+        best = max(best, run)
+        w += timedelta(weeks=1)
+    current = run + (1 if per_week.get(this_monday, 0) >= goal else 0)
+    return current, max(best, current)
+
+
+WARMTH = ("warm", "cooling", "cold")
+
+
+def warmth_of(c: Contact, last: date | None, since: date, today: date) -> tuple[int, int, float]:
+    """(index into `WARMTH`, days since last contact or since joining, days / cadence)."""
+    if last is None:
+        # Never contacted: warm during their first window, then cold.
+        days = max(0, (today - since).days)
+        return (0 if days <= c.every else 2), days, days / c.every
+    days = max(0, (today - last).days)
+    overdue = days / c.every
+    return (0 if overdue <= 1 else 1 if overdue <= COOLING_FACTOR else 2), days, overdue
+
+
+def _warmth(
+    active: list[Contact], history: History, since: dict[str, date], today: date
+) -> tuple[dict[str, Warmth], list[Reconnect]]:
+    counts: dict[str, list[int]] = {}
+    rows: list[Reconnect] = []
+    for c in active:
+        h = history.get(c.id)
+        last = effective_last(c, h)
+        bucket, days, overdue = warmth_of(c, last, since[c.id], today)
+        counts.setdefault(c.circle or "", [0, 0, 0])[bucket] += 1
+        if overdue > 1:
+            rows.append(Reconnect(c.id, c.name, c.circle or "", last, days, c.every,
+                                  round(overdue, 2), h.last_note))
+    return {k: Warmth(*counts[k]) for k in sorted(counts)}, rows
+
+
+def _cadence(days: int) -> str:
+    # The contact file's spelling; weeks where they divide evenly.
+    return f"{days // 7}w" if days % 7 == 0 else f"{days}d"
+
+
+def _suggestions(active: list[Contact], activity: Activity, today: date) -> tuple[Suggestion, ...]:
+    settled = today - timedelta(days=IN_FLIGHT_DAYS)
+    out: list[Suggestion] = []
+    for c in active:
+        passed = sum(d <= settled for d in activity.unanswered.get(c.id, ()))
+        if passed < IGNORED_NUDGES:
+            continue
+        longer = math.ceil(c.every * COOLING_FACTOR / 7) * 7
+        where = f"line {c.line}: " if c.line else ""
+        edit = (f"{where}give {c.name} `every: {_cadence(longer)}` (now "
+                f"{_cadence(c.every)}), or add `paused: true`")
+        out.append(Suggestion(c.id, c.name, passed, c.every, longer, c.line, edit))
+    out.sort(key=lambda s: (-s.ignored, s.name, s.id))
+    return tuple(out)
+
+
+def review_text(s: Stats) -> tuple[str, str]:
+    """Title and body of the weekly review: last week against the goal, the
+    streak, people added, and the three people to reconnect with first."""
+    if s.weekly_goal is not None:
+        title = f"Last week: {s.last_week} of {s.weekly_goal} reach-outs"
+    else:
+        title = f"Last week: {plural(s.last_week, 'reach-out')}"
+    lines: list[str] = []
+    if s.people == 0:
+        title = "Your weekly review"
+        lines.append("Your list is empty: add a few people to your contact file to get "
+                     "started.")
+        return title, "\n".join(lines)
+    if s.weekly_goal is not None and s.last_week >= s.weekly_goal:
+        lines.append("You met your weekly goal. Well done!")
+    elif s.last_week > 0:
+        lines.append("Every reach-out counts; this week is a fresh start.")
+    else:
+        lines.append("A quiet week. One message today gets things moving again.")
+    if s.streak:
+        best = f" (best: {s.best_streak})" if s.best_streak > s.streak else " (your best yet)"
+        lines.append(f"Streak: {plural(s.streak, 'week')} in a row{best}.")
+    elif s.best_streak:
+        lines.append(f"Your best streak so far: {plural(s.best_streak, 'week')}.")
+    if s.added_last_week:
+        lines.append(f"Added last week: {plural(s.added_last_week, 'person', 'people')}.")
+    if s.reconnect:
+        names = ", ".join(r.name for r in s.reconnect[:3])
+        lines.append(f"Reconnect with: {names}.")
+    else:
+        lines.append("Everyone is within their rhythm.")
+    return title, "\n".join(lines)
+
+
+def plural(n: int, one: str, many: str | None = None) -> str:
+    """``1 week``, ``2 weeks``, ``3 people``."""
+    return f"{n} {one if n == 1 else (many or one + 's')}"
