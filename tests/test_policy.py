@@ -184,3 +184,26 @@ def test_with_room_everyone_is_first_asked_within_a_quarter_cadence(
         due = c.last + timedelta(days=c.every) if c.last else None
         if due is not None and max(due, START) + timedelta(days=c.every) <= end:
             assert run.asks.get(c.id), f"{c.id} due {due} never asked"
+
+
+def test_today_lists_who_warmupd_stopped_asking_with_a_hint() -> None:
+    """After MAX_ASKS unanswered asks: "Waiting on you" says so and suggests a fix."""
+    from warmupd import views
+    from warmupd.model import History, PersonHistory
+
+    c = Contact(id="ruth", name="Ruth Alvarez", every=28, last=START - timedelta(days=60))
+    b = Book(settings=Settings(), circles={}, contacts=(c,))
+    first = plan(b, History(), START).on(START)[0]
+    last_ask = START + timedelta(days=14)
+    key = first.nudge_key + f"#{MAX_ASKS}"
+    hist = History({"ruth": PersonHistory(nudge_key=key, nudged_on=last_ask)})
+    p = plan(b, hist, last_ask + timedelta(days=1))
+    lines = views.waiting_lines(p, MAX_ASKS)
+    assert "Ruth Alvarez — asked 3 times" in lines[1]
+    assert "stopped asking this cycle" in lines[1] and "pause them" in lines[1]
+    nxt = p.next_for("ruth")
+    assert nxt is not None and nxt.day >= last_ask + timedelta(days=28)
+    open_ask = plan(b, History({"ruth": PersonHistory(nudge_key=first.nudge_key,
+                                                      nudged_on=START)}),
+                    START + timedelta(days=1))
+    assert "(ask 1 of 3); next ask" in views.waiting_lines(open_ask, MAX_ASKS)[1]
