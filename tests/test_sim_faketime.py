@@ -93,7 +93,8 @@ def test_four_weeks_of_the_real_daemon_under_libfaketime(tmp_path: Path) -> None
     contacts = tmp_path / "contacts.yaml"
     contacts.write_text(book(tmp_path, record, out))
     sock_path = tmp_path / "notify.sock"
-    env = dict(os.environ, LD_PRELOAD=lib, HOME=str(tmp_path / "home"),
+    # TZ=UTC: FAKETIME's absolute times are local times, and the book's zone is UTC.
+    env = dict(os.environ, LD_PRELOAD=lib, TZ="UTC", HOME=str(tmp_path / "home"),
                XDG_STATE_HOME=str(tmp_path / "state"), XDG_DATA_HOME=str(tmp_path / "data"),
                XDG_CONFIG_HOME=str(tmp_path / "conf"), WARMUPD_CONFIG=str(contacts),
                NOTIFY_SOCKET=str(sock_path))
