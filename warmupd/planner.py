@@ -309,7 +309,9 @@ def _least_early(
         if not heap:
             continue
         due, pid = heap[0][0], heap[0][1]
-        if heap[0][5] > 1 or due <= d or due - d > every * EARLY_FRACTION:
+        if heap[0][5] > 1 or heap[0][7]:
+            continue  # re-asks and restarted cycles wait out their back-off in full
+        if due <= d or due - d > every * EARLY_FRACTION:
             continue
         if load.get(landing.get(due, -1), 0) <= fill_to:
             continue  # its own day is not busy: pulling it would only move it
