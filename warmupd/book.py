@@ -42,12 +42,14 @@ except ImportError:  # PyYAML built without libyaml: same semantics, slower
     _LIBYAML = False
 
 from warmupd.model import (
+    CALDAV_COMPONENTS,
     NOTIFIERS,
     SAMPLE_PREFIX,
     WEEKDAYS,
     Birthday,
     Book,
     BookError,
+    CalDavSettings,
     Contact,
     FeedSettings,
     Goals,
@@ -897,6 +899,27 @@ def _hours(node: Node) -> timedelta:
     return timedelta(hours=_integer(1, 24 * 7)(node))
 
 
+_INTERVAL = re.compile(r"\s*([0-9]+)\s*(s|min|m|h)\s*")
+_INTERVAL_SECONDS = {"s": 1, "min": 60, "m": 60, "h": 3600}
+
+
+def _interval(node: Node) -> int:
+    # Not a `_duration`: there `m` is a month; a polling interval counts minutes.
+    text = _nonempty(node)
+    m = _INTERVAL.fullmatch(text)
+    if m is None:
+        raise _Invalid(f"expected an interval like 15m, 90s or 1h, got {_quoted(text)}")
+    seconds = int(m.group(1)) * _INTERVAL_SECONDS[m.group(2)]
+    if not 10 <= seconds <= 24 * 3600:
+        raise _Invalid(f"expected 10s to 24h, got {_quoted(text)}")
+    return seconds
+
+
+def _component(node: Node) -> str:
+    v = _nonempty(node)
+    if v not in CALDAV_COMPONENTS:
+        raise _Invalid(f"expected one of {', '.join(CALDAV_COMPONENTS)}, got {_quoted(v)}")
+    return v
 def _sub_table(
     spec: dict[str, tuple[str, Callable[[Node], Any]]], what: str
 ) -> Callable[[Node], dict[str, Any]]:
@@ -979,6 +1002,8 @@ _SETTINGS: dict[str, tuple[str, Callable[[Node], Any]]] = {
     "max_file_size": ("max_file_bytes", _file_size),
     "notifier": ("notifier", _notifier),
     "notify_command": ("notify_command", _command),
+    "push": ("push", _text_list),
+    "push_config": ("push_config", _nonempty),
     "goals": ("goals", _goals),
     "review": ("review", _review),
 }
@@ -992,6 +1017,16 @@ _FEED: dict[str, tuple[str, Callable[[Node], Any]]] = {
     "birthdays": ("birthdays", _boolean),
     "refresh_hours": ("refresh", _hours),
     "enabled": ("enabled", _boolean),
+}
+_CALDAV: dict[str, tuple[str, Callable[[Node], Any]]] = {
+    "url": ("url", _nonempty),
+    "username": ("username", _nonempty),
+    "password_command": ("password_command", _command),
+    "password_file": ("password_file", _nonempty),
+    "calendar": ("calendar", _identifier),
+    "component": ("component", _component),
+    "ahead": ("ahead_days", _duration),
+    "interval": ("interval_seconds", _interval),
 }
 _CONTACT: dict[str, Callable[[Node], Any]] = {
     "last": _date,
@@ -1009,7 +1044,7 @@ _CONTACT: dict[str, Callable[[Node], Any]] = {
     "sample": _boolean,
 }
 _TOP_KEYS = frozenset({"settings", "circles", "contacts"})
-_SETTINGS_KEYS = frozenset(_SETTINGS) | {"feed"}
+_SETTINGS_KEYS = frozenset(_SETTINGS) | {"feed", "caldav"}
 _CONTACT_KEYS = frozenset(_CONTACT) | {"name", "id", "circle", "every"}
 
 
@@ -1134,6 +1169,8 @@ class _Walker:
                 kw["feed"] = FeedSettings(
                     **self.table(self.entries(feed, w, frozenset(_FEED)), w, _FEED)
                 )
+        if "caldav" in e:
+            kw["caldav"] = self.caldav(e["caldav"][1], f"{where}caldav: ")
         if kw.get("notifier") == "command" and not kw.get("notify_command"):
             self.error(
                 e["notifier"][1],
@@ -1141,6 +1178,18 @@ class _Walker:
                 'e.g. notify_command: ["ntfy", "publish", "mytopic"]',
             )
         return Settings(**kw)
+
+    def caldav(self, node: Node, where: str) -> CalDavSettings | None:
+        mapping = self.mapping(node, where)
+        if mapping is None:
+            return None
+        kw = self.table(self.entries(mapping, where, frozenset(_CALDAV)), where, _CALDAV)
+        if "url" not in kw:
+            self.error(mapping, f"{where}url is required, e.g. url: https://dav.example.org/")
+            return None
+        if "password_command" in kw and "password_file" in kw:
+            self.error(mapping, f"{where}give password_command or password_file, not both")
+        return CalDavSettings(**kw)
 
     def circles(self, pair: tuple[ScalarNode, Node] | None) -> dict[str, int]:
         node = self.mapping(pair[1], "circles: ") if pair else None

@@ -433,6 +433,10 @@ def status(as_json: bool) -> int:
     click.echo(f"last delivery: {last['at']} ({last['name']})" if last
                else "last delivery: none yet")
     click.echo(f"notifications{stale}: {data.get('notifier')}")
+    cal = data.get("caldav")
+    if cal:
+        click.echo(f"caldav{stale}: last sync {cal.get('last_ok') or 'never'}"
+                   + (f"; ERROR: {cal['error']}" if cal.get("error") else ""))
     if data.get("feed_url"):
         click.echo(f"feed: {data['feed_url']}" + ("" if running else " (not served while stopped)"))
     return ExitCode.OK if running else ExitCode.ERROR
@@ -679,6 +683,26 @@ def undo(file: Path | None, event_id: int | None) -> None:
     if others:
         n = len(others)
         click.echo(f"{n} other {'person' if n == 1 else 'people'} moved in the plan too.")
+
+
+@cli.command()
+@_file_option
+@click.option("--dry-run", is_flag=True, help="Only print what would change.")
+def sync(file: Path | None, dry_run: bool) -> None:
+    """One CalDAV sync now: push the touch-ups, read back tasks done on the phone."""
+    from warmupd import caldav_sync, clock
+    from warmupd.paths import store_file
+
+    b = _load(file)
+    if b.settings.caldav is None:
+        raise WarmupdError("no caldav: under settings: in the contact file; see the README")
+    now = _now(b)
+    with _store() as st:  # first-seen dates, as every other command records them
+        st.mark_seen((c.id for c in b.contacts), now.date())
+    report = caldav_sync.sync_once(b.settings.caldav, store_file(), b, now,
+                                   clock.zone(b.settings), dry_run=dry_run)
+    for line in caldav_sync.describe(report, dry_run):
+        click.echo(line)
 
 
 def _print_error(exc: BaseException) -> None:

@@ -51,6 +51,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from warmupd import book as bookmod
 from warmupd import review, views
+from warmupd.caldav_sync import CalDavSync
 from warmupd.clock import Clock, SystemClock
 from warmupd.clock import zone as settings_zone
 from warmupd.model import (
@@ -69,6 +70,7 @@ from warmupd.notify import Action, Notifier, NotifyError, Nudge, Reshow, Shown, 
 from warmupd.paths import atomic_write, sweep_stale_temps
 from warmupd.planner import plan as make_plan
 from warmupd.publish import CalendarFiles, Publisher
+from warmupd.push import PushChannels, make_push
 from warmupd.slots import previous_slot, slot_on
 from warmupd.store import Store
 from warmupd.watch import Debouncer, FileWatcher
@@ -115,6 +117,7 @@ class Status:
     last_delivery: dict[str, object] | None = None
     feed_url: str | None = None
     people: int = 0
+    caldav: dict[str, object] | None = None  # last successful sync, current error
 
 
 class Daemon:
@@ -164,6 +167,8 @@ class Daemon:
         self._scheduler: AsyncIOScheduler | None = None
         self._last_beat: tuple[datetime, float] | None = None
         self._tasks: set[asyncio.Task[None]] = set()
+        self._caldav: CalDavSync | None = None
+        self._push: PushChannels | None = None
         self.status = Status(
             pid=os.getpid(),
             started=self.clock.now().isoformat(timespec="seconds"),
@@ -197,6 +202,8 @@ class Daemon:
             self._watcher = FileWatcher(self.contact_file, self._debouncer.poke)
             self._watcher.start()
         self._start_scheduler()
+        self._start_caldav()
+        self._push = make_push(self.book.settings) if self.book is not None else None
         sd_notify("READY=1")
         log.info("ready: %d people, notifications: %s", self.status.people, self.notifier.name)
         await self.tick()  # catch up on anything that fell due while we were down
@@ -401,6 +408,8 @@ class Daemon:
         self.status.people = len(self.book.contacts)
         if self._publisher is not None and self._publishing is None:
             self._publishing = asyncio.ensure_future(self._publish())
+        if self._caldav is not None:
+            self._caldav.poke()  # debounced there
         self._update_next()
 
     async def published(self) -> None:
@@ -433,6 +442,23 @@ class Daemon:
                 self._write_status()
         finally:
             self._publishing = None
+
+    def _start_caldav(self) -> None:
+        """CalDAV sync runs beside the loop (see caldav_sync); it only reports back."""
+        s = self.book.settings.caldav if self.book is not None else None
+        if s is None:
+            return
+        sync = self._caldav = CalDavSync(s, self.store.path)
+
+        async def notify(title: str, body: str) -> None:
+            await self._show(Nudge(key="", person_id="", title=title, body=body, actions=False))
+
+        def on_status() -> None:
+            self.status.caldav = sync.status()
+            self._write_status()
+
+        self._spawn(sync.serve(lambda: (self.book, self._now(), self.zone) if self.book else None,
+                               lambda: self._spawn(self.tick()), notify, on_status))
 
     # -- delivery -------------------------------------------------------
 
@@ -517,6 +543,10 @@ class Daemon:
                 complete = False
         else:
             for t in pending:
+                if self._caldav is not None and not await self._caldav.claim(t):
+                    log.info("%s: nudged on another machine (claimed on the server)", t.name)
+                    self._record_nudge(t, now)
+                    continue
                 nudge = self._nudge(t)
                 shown = await self._show(nudge)
                 if shown is None:
@@ -550,10 +580,13 @@ class Daemon:
         if self.notifier is None:
             return None
         try:
-            return await self.notifier.show(nudge)
+            shown = await self.notifier.show(nudge)
         except NotifyError as exc:
             log.error("could not show %r: %s; it stays due", nudge.title, exc)
             return None
+        if self._push is not None:  # also to the phone; the desktop stays the guarantee
+            self._spawn(self._push.send(nudge.title, nudge.body))
+        return shown
 
     async def _resume_on_screen(self) -> None:
         """Nudges still on screen from before a restart get working buttons again.
