@@ -117,7 +117,6 @@ def plan(book: Book, history: History, today: date, *, horizon_days: int | None 
     allowed = settings.days
 
     groups: dict[int, list[_Entry]] = {}
-    cycle_base = {c.id: (c.last.isoformat() if c.last else "new") for c in contacts}
     held_today: list[_Entry] = []  # shown today, still open: they keep today's slot
     spent = 0  # shown today and answered since: their slot is used up all the same
     waiting: list[TouchUp] = []
@@ -150,7 +149,7 @@ def plan(book: Book, history: History, today: date, *, horizon_days: int | None 
         if h.nudge_key is not None and shown is not None:
             key, _, ask_s = h.nudge_key.partition("#")
             ask = int(ask_s or 1)
-            base = _key(cycle_base[c.id], n, snooze)
+            base = _key(_base(c), n, snooze)
             restart = 0
             if key.startswith(base + "@"):  # this cycle was given up and restarted
                 restart = date.fromisoformat(key[len(base) + 1:]).toordinal()
@@ -163,7 +162,7 @@ def plan(book: Book, history: History, today: date, *, horizon_days: int | None 
                     held_today.append((entry[0], c.id, idx, n, snooze, ask, entry[6], restart))
                     continue
                 waiting.append(_touchup(c, (entry[0], c.id, idx, n, snooze, ask, entry[6],
-                                            restart), shown, cycle_base[c.id]))
+                                            restart), date.fromordinal(shown)))
                 if ask < MAX_ASKS:
                     entry = (after_allowed(shown, BACKOFF[ask - 1], allowed), c.id, idx, n,
                              snooze, ask + 1, entry[6], restart)
@@ -190,8 +189,22 @@ def plan(book: Book, history: History, today: date, *, horizon_days: int | None 
                 if day is not None:
                     load[day] = load.get(day, 0) + 1
 
+    # ``reasks_now`` counts the re-asks askable by the current day (the later
+    # ones wait in ``reask_arrivals`` by day).  While none is, the re-ask rule
+    # of ``_most_overdue`` never applies and its head-by-head choice is a plain
+    # k-way merge of the cadence heaps by relative lateness: a small heap of
+    # the heads does it without rescanning every cadence for each placement.
+    reask_arrivals: dict[int, int] = {}
+    for heap in groups.values():
+        for entry in heap:
+            if entry[5] > 1:
+                at = max(entry[0], t0)
+                reask_arrivals[at] = reask_arrivals.get(at, 0) + 1
+    reasks_now = 0
+
     days: list[tuple[date, tuple[TouchUp, ...]]] = []
     for d in range(t0, tend + 1):
+        reasks_now += reask_arrivals.pop(d, 0)
         if (weekday + d - t0) % 7 not in allowed:
             continue
         picks: list[_Entry] = held_today if d == t0 else []
@@ -200,11 +213,15 @@ def plan(book: Book, history: History, today: date, *, horizon_days: int | None 
             limit -= spent
             if spent or held_today:
                 fill = 0  # the day's set was promised this morning: no late pulls
-        while len(picks) < limit:
-            best = _most_overdue(groups, d)
-            if best is None:
-                break
-            picks.append(heapq.heappop(groups[best]))
+        if reasks_now:
+            while len(picks) < limit:
+                best = _most_overdue(groups, d)
+                if best is None:
+                    break
+                picks.append(heapq.heappop(groups[best]))
+                reasks_now -= picks[-1][5] > 1
+        elif len(picks) < limit:
+            _merge_most_overdue(groups, d, limit - len(picks), picks)
         while len(picks) < fill:
             best = _least_early(groups, d, load, landing, fill_to)
             if best is None:
@@ -213,9 +230,10 @@ def plan(book: Book, history: History, today: date, *, horizon_days: int | None 
             day = landing[picks[-1][0]]
             load[day] -= 1
         items = []
+        day_date = date.fromordinal(d)
         for entry in picks:
             c = contacts[entry[2]]
-            items.append(_touchup(c, entry, d, cycle_base[c.id]))
+            items.append(_touchup(c, entry, day_date))
             nxt = d + c.every
             heapq.heappush(groups.setdefault(c.every, []),
                            (nxt, c.id, entry[2], entry[3] + 1, 0, 1, nxt, 0))
@@ -223,7 +241,7 @@ def plan(book: Book, history: History, today: date, *, horizon_days: int | None 
                 day = landing.get(nxt)
                 if day is not None:
                     load[day] = load.get(day, 0) + 1
-        days.append((date.fromordinal(d), tuple(items)))
+        days.append((day_date, tuple(items)))
 
     # Backlog: people whose current cycle fell due inside the horizon but found no slot.
     unplanned = sorted(
@@ -240,14 +258,19 @@ def _key(base: str, n: int, snooze: int) -> str:
     return cycle_key(f"{base}/{n}", date.fromordinal(snooze) if snooze else None)
 
 
-def _touchup(c: Contact, entry: _Entry, day: int, base: str) -> TouchUp:
+def _base(c: Contact) -> str:
+    """The part of a cycle key that names the person's YAML ``last:``."""
+    return c.last.isoformat() if c.last else "new"
+
+
+def _touchup(c: Contact, entry: _Entry, day: date) -> TouchUp:
     _, _, _, n, snooze, ask, due, restart = entry
     return TouchUp(
         person_id=c.id,
         name=c.name,
-        day=date.fromordinal(day),
+        day=day,
         due=date.fromordinal(due),
-        cycle=f"{base}/{n}",
+        cycle=f"{_base(c)}/{n}",
         every=c.every,
         snooze=date.fromordinal(snooze) if snooze else None,
         number=n,
@@ -284,6 +307,30 @@ def _most_overdue(groups: dict[int, list[_Entry]], d: int) -> int | None:
     if best is not None and groups[best][0][5] > 1 and first_due < groups[best][0][0]:
         return first
     return best
+
+
+def _merge_most_overdue(groups: dict[int, list[_Entry]], d: int, room: int,
+                        picks: list[_Entry]) -> None:
+    """Up to ``room`` picks in ``_most_overdue``'s order, while no re-ask is askable.
+
+    Within one cadence the heap order (date, id) is the order of relative
+    lateness, so a heap of the heads, keyed as ``_most_overdue`` keys them,
+    yields the same sequence; keys are unique (ids are), so ``every`` is never
+    compared.
+    """
+    heads = [((heap[0][0] - d) / every, heap[0][0], heap[0][1], every)
+             for every, heap in groups.items() if heap and heap[0][0] <= d]
+    heapq.heapify(heads)
+    while heads and room > 0:
+        every = heads[0][3]
+        heap = groups[every]
+        picks.append(heapq.heappop(heap))
+        room -= 1
+        if heap and heap[0][0] <= d:
+            due = heap[0][0]
+            heapq.heapreplace(heads, ((due - d) / every, due, heap[0][1], every))
+        else:
+            heapq.heappop(heads)
 
 
 def _landing_days(t0: int, tend: int, weekday: int, allowed: frozenset[int]) -> dict[int, int]:
