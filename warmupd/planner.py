@@ -120,6 +120,8 @@ def plan(book: Book, history: History, today: date, *, horizon_days: int | None 
     held_today: list[_Entry] = []  # shown today, still open: they keep today's slot
     spent = 0  # shown today and answered since: their slot is used up all the same
     waiting: list[TouchUp] = []
+    # Re-asks by the day they become askable (today for any already askable).
+    reask_arrivals: dict[int, int] = {}
     for idx, c in enumerate(contacts):
         h = history.get(c.id)
         shown = h.nudged_on.toordinal() if h.nudged_on is not None else None
@@ -166,6 +168,8 @@ def plan(book: Book, history: History, today: date, *, horizon_days: int | None 
                 if ask < MAX_ASKS:
                     entry = (after_allowed(shown, BACKOFF[ask - 1], allowed), c.id, idx, n,
                              snooze, ask + 1, entry[6], restart)
+                    at = max(entry[0], t0)
+                    reask_arrivals[at] = reask_arrivals.get(at, 0) + 1
                 else:  # stop asking this cycle; the next starts from the last ask
                     again = max(shown + c.every, after_allowed(shown, GIVE_UP_DAYS, allowed))
                     entry = (again, c.id, idx, n, snooze, 1, again, again)
@@ -190,16 +194,11 @@ def plan(book: Book, history: History, today: date, *, horizon_days: int | None 
                     load[day] = load.get(day, 0) + 1
 
     # ``reasks_now`` counts the re-asks askable by the current day (the later
-    # ones wait in ``reask_arrivals`` by day).  While none is, the re-ask rule
-    # of ``_most_overdue`` never applies and its head-by-head choice is a plain
-    # k-way merge of the cadence heaps by relative lateness: a small heap of
-    # the heads does it without rescanning every cadence for each placement.
-    reask_arrivals: dict[int, int] = {}
-    for heap in groups.values():
-        for entry in heap:
-            if entry[5] > 1:
-                at = max(entry[0], t0)
-                reask_arrivals[at] = reask_arrivals.get(at, 0) + 1
+    # ones wait in ``reask_arrivals``; placed entries re-enter as first asks).
+    # While none is, the re-ask rule of ``_most_overdue`` never applies and its
+    # head-by-head choice is a plain k-way merge of the cadence heaps by
+    # relative lateness: a small heap of the heads does it without rescanning
+    # every cadence for each placement.
     reasks_now = 0
 
     days: list[tuple[date, tuple[TouchUp, ...]]] = []
