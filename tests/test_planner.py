@@ -5,11 +5,12 @@ from __future__ import annotations
 import itertools
 from collections import Counter
 from datetime import date, timedelta
+from fractions import Fraction
 
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from warmupd.model import Book, Contact, History, PersonHistory, Settings
+from warmupd.model import Book, Contact, History, PersonHistory, Settings, TouchUp
 from warmupd.planner import (
     BACKOFF,
     EARLY_FRACTION,
@@ -313,3 +314,26 @@ def test_everyone_of_a_cadence_nudged_today() -> None:
     again = plan(book_of(cs, s), hist, TODAY)
     assert [t.person_id for t in again.on(TODAY)] == [t.person_id for t in first.on(TODAY)]
     assert len(again.touchups()) == len(first.touchups())
+
+
+@settings(max_examples=150)
+@given(contacts(min_size=1, max_size=60), settings_st, st.integers(0, 60))
+def test_each_day_takes_the_most_overdue_relative_to_cadence_in_that_order(
+    cs: tuple[Contact, ...], s: Settings, offset: int
+) -> None:
+    # With no asks open there are no re-asks, so a day's list is exactly the
+    # askable people ranked by lateness / cadence (then due date, then id), and
+    # nobody askable that day who was left for a later day outranks a pick.
+    today = TODAY + timedelta(days=offset)
+    p = plan(book_of(cs, s), History(), today)
+    later = sorted(p.touchups(), key=lambda t: t.day)
+
+    def rank(t: TouchUp, day: date) -> tuple[Fraction, date, str]:
+        return Fraction((t.due - day).days, t.every), t.due, t.person_id
+
+    for day, items in p.days:
+        ranks = [rank(t, day) for t in items]
+        assert ranks == sorted(ranks)
+        if items:
+            waited = [rank(t, day) for t in later if t.day > day and t.due <= day]
+            assert all(r > ranks[-1] for r in waited)
