@@ -178,7 +178,7 @@ def test_migration_3_keeps_old_nudges_and_adds_no_screen(tmp_path: Path) -> None
         db.execute("ALTER TABLE nudges DROP COLUMN server")
         db.execute("PRAGMA user_version = 2")
     with Store(path) as store:
-        assert store.schema_version == SCHEMA_VERSION == 3
+        assert store.schema_version == SCHEMA_VERSION >= 3
         assert store.nudged() == {("ruth", "ruth~c1")}
         assert store.on_screen() == []
         now = datetime(2026, 11, 2, 9, 30, tzinfo=BERLIN)

@@ -91,9 +91,83 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE nudges ADD COLUMN server TEXT;
     ALTER TABLE nudges ADD COLUMN nid INTEGER;
     """,
+    # 4: what ``stats`` reads, kept current by triggers, so it reads one row
+    # per person and per day instead of grouping every touch (issue 9: 150k
+    # events in 300 ms).  Any write path (record, undo, forget_samples, a hand
+    # edit) keeps them right; a person's row is recomputed from their own
+    # touches through the touches_person index.  The "latest" snooze and note
+    # ride in a max() over on_date || id (zero-padded to compare as text),
+    # ties breaking as in `Store.history`.  IF NOT EXISTS and the DELETEs:
+    # a store set back to an older user_version by hand migrates again.
+    """
+    CREATE TABLE IF NOT EXISTS touch_summary (
+        person_id TEXT PRIMARY KEY,
+        last_done TEXT,
+        last_skip TEXT,
+        touches INTEGER NOT NULL,
+        first_on TEXT NOT NULL,
+        acted_at TEXT NOT NULL,
+        snooze TEXT,
+        note TEXT
+    ) WITHOUT ROWID;
+    CREATE VIEW IF NOT EXISTS touch_summary_of AS SELECT person_id,
+        max(CASE WHEN kind = 'done' THEN on_date END) AS last_done,
+        max(CASE WHEN kind = 'skipped' THEN on_date END) AS last_skip,
+        sum(kind != 'snoozed') AS touches, min(on_date) AS first_on,
+        max(recorded_at) AS acted_at,
+        max(CASE WHEN kind = 'snoozed' THEN on_date || printf('%012d', id)
+            || ifnull(until, '') END) AS snooze,
+        max(CASE WHEN note != '' THEN on_date || printf('%012d', id) || note END) AS note
+        FROM touches GROUP BY person_id;
+    DELETE FROM touch_summary;
+    INSERT INTO touch_summary SELECT * FROM touch_summary_of;
+    CREATE TABLE IF NOT EXISTS done_days (
+        on_date TEXT PRIMARY KEY,
+        n INTEGER NOT NULL
+    ) WITHOUT ROWID;
+    DELETE FROM done_days;
+    INSERT INTO done_days SELECT on_date, count(*) FROM touches WHERE kind = 'done'
+        GROUP BY on_date;
+    CREATE TRIGGER IF NOT EXISTS touches_ai AFTER INSERT ON touches BEGIN
+        DELETE FROM touch_summary WHERE person_id = NEW.person_id;
+        INSERT INTO touch_summary SELECT * FROM touch_summary_of
+            WHERE person_id = NEW.person_id;
+        INSERT OR IGNORE INTO done_days SELECT NEW.on_date, 0 WHERE NEW.kind = 'done';
+        UPDATE done_days SET n = n + 1 WHERE NEW.kind = 'done' AND on_date = NEW.on_date;
+    END;
+    CREATE TRIGGER IF NOT EXISTS touches_ad AFTER DELETE ON touches BEGIN
+        DELETE FROM touch_summary WHERE person_id = OLD.person_id;
+        INSERT INTO touch_summary SELECT * FROM touch_summary_of
+            WHERE person_id = OLD.person_id;
+        UPDATE done_days SET n = n - 1 WHERE OLD.kind = 'done' AND on_date = OLD.on_date;
+        DELETE FROM done_days WHERE on_date = OLD.on_date AND n <= 0;
+    END;
+    CREATE TRIGGER IF NOT EXISTS touches_au AFTER UPDATE ON touches BEGIN
+        DELETE FROM touch_summary WHERE person_id IN (OLD.person_id, NEW.person_id);
+        INSERT INTO touch_summary SELECT * FROM touch_summary_of
+            WHERE person_id IN (OLD.person_id, NEW.person_id);
+        UPDATE done_days SET n = n - 1 WHERE OLD.kind = 'done' AND on_date = OLD.on_date;
+        DELETE FROM done_days WHERE on_date = OLD.on_date AND n <= 0;
+        INSERT OR IGNORE INTO done_days SELECT NEW.on_date, 0 WHERE NEW.kind = 'done';
+        UPDATE done_days SET n = n + 1 WHERE NEW.kind = 'done' AND on_date = NEW.on_date;
+    END;
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 _EMPTY = PersonHistory()
+
+
+def _statements(script: str) -> Iterator[str]:
+    """The statements of a migration, split on the ``;`` that end one (not
+    those inside a trigger's body).  Not ``executescript``: it would commit
+    the migration's ``BEGIN IMMEDIATE`` transaction half-way."""
+    pending = ""
+    for part in script.split(";"):
+        pending += part + ";"
+        if sqlite3.complete_statement(pending):
+            if pending.strip(" \t\r\n;"):
+                yield pending
+            pending = ""
 
 
 class Store:
@@ -153,9 +227,8 @@ class Store:
                 version = db.execute("PRAGMA user_version").fetchone()[0]
                 if version >= SCHEMA_VERSION:
                     break
-                for statement in MIGRATIONS[version].split(";"):
-                    if statement.strip():
-                        db.execute(statement)
+                for statement in _statements(MIGRATIONS[version]):
+                    db.execute(statement)
                 version += 1
                 db.execute(f"PRAGMA user_version = {version}")
 
@@ -352,29 +425,21 @@ class Store:
         """What ``stats`` reads: the same `History` as `history`, and the `Activity`.
 
         `history` makes one object per event (seconds at 150k events); this
-        is one grouped scan of the touches, one of the days, and one pass over
-        the nudges.  Ties break as in `history`: the latest by (on_date, id)
-        for touches and by (sent_at, rowid) for nudges.
+        reads the per-person and per-day summaries migration 4 keeps, and
+        makes one pass over the nudges.  Ties break as in `history`: the
+        latest by (on_date, id) for touches and by (sent_at, rowid) for nudges.
         """
         db = self._db
         rows: dict[str, tuple[str | None, ...]] = {}
         first: dict[str, date] = {}
         acted: dict[str, str] = {}
-        # NOT INDEXED: a scan plus a temporary b-tree beats walking the
-        # (person_id, on_date) index, which visits the table in random order.
-        # The "latest" snooze and note ride in a max() over on_date || id, so
-        # one pass finds them; the ids are zero-padded to compare as text.
+        day = date.fromisoformat
         for pid, done, skip, n, first_on, acted_at, snooze, note in db.execute(
-            "SELECT person_id, max(CASE WHEN kind = 'done' THEN on_date END),"
-            " max(CASE WHEN kind = 'skipped' THEN on_date END), sum(kind != 'snoozed'),"
-            " min(on_date), max(recorded_at),"
-            " max(CASE WHEN kind = 'snoozed' THEN on_date || printf('%012d', id)"
-            "     || ifnull(until, '') END),"
-            " max(CASE WHEN note != '' THEN on_date || printf('%012d', id) || note END)"
-            " FROM touches NOT INDEXED GROUP BY person_id"
+            "SELECT person_id, last_done, last_skip, touches, first_on, acted_at, snooze, note"
+            " FROM touch_summary"
         ):
             rows[pid] = (done, skip, n, snooze, note)
-            first[pid] = date.fromisoformat(first_on)
+            first[pid] = day(first_on)
             acted[pid] = acted_at
         seen = dict(db.execute("SELECT person_id, first_seen FROM people").fetchall())
         # Nudges shown after the person's last recorded action (any kind, by
@@ -389,7 +454,6 @@ class Store:
             latest[pid] = (key, sent)
             if pid and (pid not in acted or sent > acted[pid]):
                 unanswered.setdefault(pid, []).append(date.fromisoformat(sent[:10]))
-        day = date.fromisoformat
         people: dict[str, PersonHistory] = {}
         for pid in rows.keys() | seen.keys() | latest.keys():
             done, skip, n, snooze, note = rows.get(pid, (None, None, 0, None, None))
@@ -405,12 +469,7 @@ class Store:
                 nudge_key=nudge[0] if nudge else None,
                 nudged_on=datetime.fromisoformat(nudge[1]).date() if nudge else None,
             )
-        done_per_day = {
-            date.fromisoformat(day): n
-            for day, n in db.execute(
-                "SELECT on_date, count(*) FROM touches WHERE kind = 'done' GROUP BY on_date"
-            )
-        }
+        done_per_day = {day(d): n for d, n in db.execute("SELECT on_date, n FROM done_days")}
         return History(people), Activity(
             done_per_day, first, {p: tuple(d) for p, d in unanswered.items()}
         )
