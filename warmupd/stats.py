@@ -35,8 +35,12 @@ COOLING_FACTOR = 1.5
 RATE_WINDOW_DAYS = 90
 
 
+# Every class here has a docstring: without one, `dataclass` builds one with
+# inspect.signature at import, a cost each `stats` run would pay.
 @dataclass(frozen=True)
 class Week:
+    """One week of the activity and list charts."""
+
     start: date  # a Monday
     touches: int  # "done" touches recorded on days of this week
     people: int  # list size at the end of the week (today for the current one)
@@ -44,6 +48,8 @@ class Week:
 
 @dataclass(frozen=True)
 class Warmth:
+    """How many people of one circle are warm, cooling and cold."""
+
     warm: int = 0
     cooling: int = 0
     cold: int = 0
@@ -55,6 +61,8 @@ class Warmth:
 
 @dataclass(frozen=True)
 class Reconnect:
+    """Someone overdue relative to their cadence, with their last note."""
+
     id: str
     name: str
     circle: str  # "" without a circle
@@ -67,6 +75,8 @@ class Reconnect:
 
 @dataclass(frozen=True)
 class Suggestion:
+    """A gentler cadence (or a pause) for someone whose nudges keep passing."""
+
     id: str
     name: str
     ignored: int  # nudges let pass in a row
@@ -78,6 +88,8 @@ class Suggestion:
 
 @dataclass(frozen=True)
 class Stats:
+    """Every number ``stats``, ``review`` and the weekly notification show."""
+
     today: date
     weeks: tuple[Week, ...]  # oldest first; the last one holds today
     people: int  # everyone in the file
