@@ -425,14 +425,13 @@ class Store:
         """What ``stats`` reads: the same `History` as `history`, and the `Activity`.
 
         `history` makes one object per event (seconds at 150k events); this
-        reads the per-person and per-day summaries migration 4 keeps, and
-        makes one pass over the nudges.  Ties break as in `history`: the
+        reads the per-person and per-day summaries migration 4 keeps, the
+        latest nudge per person and the nudges let pass.  Ties break as in `history`: the
         latest by (on_date, id) for touches and by (sent_at, rowid) for nudges.
         """
         db = self._db
         rows: dict[str, tuple[str | None, ...]] = {}
         first: dict[str, date] = {}
-        acted: dict[str, str] = {}
         # 10k people in the benchmark: the same few hundred days are parsed
         # once each, and the lookups in the loops below are bound once.
         days: dict[str, date] = {}
@@ -443,26 +442,27 @@ class Store:
                 d = days[text] = date.fromisoformat(text)
             return d
 
-        for pid, done, skip, n, first_on, acted_at, snooze, note in db.execute(
-            "SELECT person_id, last_done, last_skip, touches, first_on, acted_at, snooze, note"
+        for pid, done, skip, n, first_on, snooze, note in db.execute(
+            "SELECT person_id, last_done, last_skip, touches, first_on, snooze, note"
             " FROM touch_summary"
         ):
             rows[pid] = (done, skip, n, snooze, note)
             first[pid] = day(first_on)
-            acted[pid] = acted_at
         seen = dict(db.execute("SELECT person_id, first_seen FROM people").fetchall())
         # Nudges shown after the person's last recorded action (any kind, by
         # when it was recorded: a backdated `done` still answers a nudge) were
         # let pass.  Both stamps are local ISO times: their first 10 characters
         # are the local day, and text order is time order outside DST's hour.
-        latest: dict[str, tuple[str, str]] = {}
+        latest = {pid: (key, sent) for pid, key, sent in db.execute(
+            "SELECT person_id, key, sent_at FROM nudges ORDER BY sent_at, rowid")}
         unanswered: dict[str, list[date]] = {}
-        for pid, key, sent in db.execute(
-            "SELECT person_id, key, sent_at FROM nudges ORDER BY sent_at, rowid"
+        for pid, sent_day in db.execute(
+            "SELECT n.person_id, substr(n.sent_at, 1, 10) FROM nudges n"
+            " LEFT JOIN touch_summary s USING (person_id)"
+            " WHERE n.person_id != '' AND (s.acted_at IS NULL OR n.sent_at > s.acted_at)"
+            " ORDER BY n.sent_at, n.rowid"
         ):
-            latest[pid] = (key, sent)
-            if pid and (pid not in acted or sent > acted[pid]):
-                unanswered.setdefault(pid, []).append(day(sent[:10]))
+            unanswered.setdefault(pid, []).append(day(sent_day))
         people: dict[str, PersonHistory] = {}
         get_row, get_seen, get_latest = rows.get, seen.get, latest.get
         no_row = (None, None, 0, None, None)
