@@ -142,8 +142,11 @@ def known_since(c: Contact, history: History, activity: Activity, today: date) -
 
 
 def _known_since(c: Contact, h: PersonHistory, first_touch: date | None, today: date) -> date:
-    dates = [d for d in (h.first_seen, c.last, first_touch) if d is not None]
-    return min(dates) if dates else today
+    since = h.first_seen
+    for d in (c.last, first_touch):
+        if d is not None and (since is None or d < since):
+            since = d
+    return today if since is None else since
 
 
 def compute(
@@ -299,8 +302,12 @@ def _cadence(days: int) -> str:
 def _suggestions(active: list[Contact], activity: Activity, today: date) -> tuple[Suggestion, ...]:
     settled = today - timedelta(days=IN_FLIGHT_DAYS)
     out: list[Suggestion] = []
+    unanswered = activity.unanswered
     for c in active:
-        passed = sum(d <= settled for d in activity.unanswered.get(c.id, ()))
+        days = unanswered.get(c.id, ())
+        if len(days) < IGNORED_NUDGES:  # most people: no need to count
+            continue
+        passed = sum(d <= settled for d in days)
         if passed < IGNORED_NUDGES:
             continue
         longer = math.ceil(c.every * COOLING_FACTOR / 7) * 7
