@@ -1,7 +1,7 @@
-"""The store's stats summaries (migration 4) stay equal to the touches they summarise.
+"""The store's stats summaries (migration 4) stay equal to the rows they summarise.
 
 Real SQLite files on tmp paths: a version-3 store migrated with rows in it,
-then records, undos and forgotten samples in random order, each checked
+then records, nudges, undos and forgotten samples in random order, each checked
 against `Store.history` (event by event) and a plain GROUP BY of the rows.
 """
 
@@ -51,6 +51,10 @@ def test_migration_4_summarises_the_touches_already_there(tmp_path: Path) -> Non
          ("ruth", "2026-11-09", "snoozed", "2026-11-20", None, "2026-11-09T18:00:00+00:00"),
          ("sam", "2026-11-02", "done", None, None, "2026-11-03T08:00:00+00:00"),
          ("sam", "2026-10-01", "skipped", None, "later", "2026-11-04T08:00:00+00:00")])
+    raw.executemany("INSERT INTO nudges (person_id, key, sent_at) VALUES (?, ?, ?)",
+                    [("sam", "s1", "2026-11-05T09:30:00+00:00"),
+                     ("sam", "s2", "2026-11-05T09:30:00+00:00"),
+                     ("sam", "s0", "2026-11-01T09:30:00+00:00")])
     raw.commit()
     raw.close()
     with Store(path) as st:
@@ -59,6 +63,8 @@ def test_migration_4_summarises_the_touches_already_there(tmp_path: Path) -> Non
         assert a.done_per_day == {date(2026, 11, 2): 2}
         assert h.get("ruth").snoozed_until == date(2026, 11, 20)
         assert h.get("sam").last_note == "later"
+        assert h.get("sam").nudge_key == "s2"  # the later row of two at the same time
+        assert a.unanswered == {"sam": (date(2026, 11, 5), date(2026, 11, 5))}
         check(st)
 
 
@@ -71,13 +77,16 @@ def test_summaries_follow_records_undos_and_forgotten_samples(tmp_path: Path,
         ids: list[int] = []
         for i in range(150):
             step = rng.random()
-            if step < 0.7 or not ids:
+            if step < 0.6 or not ids:
                 kind = rng.choice(list(TouchKind))
                 day = NOW.date() - timedelta(days=rng.randrange(10))
                 t = st.record(rng.choice(people), kind, day, now=NOW + timedelta(minutes=i),
                               until=day + timedelta(days=3) if kind is TouchKind.SNOOZED
                               else None, note=rng.choice([None, "", f"note {i}"]))
                 ids.append(t.id)
+            elif step < 0.85:  # same-minute nudges: ties break on the row id
+                st.record_nudge(rng.choice(people), f"k{i}",
+                                NOW + timedelta(minutes=rng.randrange(20)))
             elif step < 0.95:
                 st.undo(ids.pop(rng.randrange(len(ids))) if rng.random() < 0.5 else None)
             else:
@@ -88,7 +97,8 @@ def test_summaries_follow_records_undos_and_forgotten_samples(tmp_path: Path,
         st.forget_samples([])
         check(st)
         h, a = st.stats_inputs()
-        assert not [p for p in (*h.people, *a.first_touch) if p.startswith(SAMPLE_PREFIX)]
+        assert not [p for p in (*h.people, *a.first_touch, *a.unanswered)
+                    if p.startswith(SAMPLE_PREFIX)]
         while st.undo() is not None:
             pass
         assert st.stats_inputs()[1].done_per_day == {}

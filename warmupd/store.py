@@ -92,10 +92,12 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE nudges ADD COLUMN nid INTEGER;
     """,
     # 4: what ``stats`` reads, kept current by triggers, so it reads one row
-    # per person and per day instead of grouping every touch (issue 9: 150k
+    # per person and per day (and each person's latest nudge) instead of
+    # grouping every touch and sorting every nudge (issue 9: 150k
     # events in 300 ms).  Any write path (record, undo, forget_samples, a hand
     # edit) keeps them right; a person's row is recomputed from their own
-    # touches through the touches_person index.  The "latest" snooze and note
+    # touches through the touches_person index (nudges: through their
+    # UNIQUE (person_id, key) index).  The "latest" snooze and note
     # ride in a max() over on_date || id (zero-padded to compare as text),
     # ties breaking as in `Store.history`.  IF NOT EXISTS and the DELETEs:
     # a store set back to an older user_version by hand migrates again.
@@ -141,6 +143,30 @@ MIGRATIONS: tuple[str, ...] = (
             WHERE person_id = OLD.person_id;
         UPDATE done_days SET n = n - 1 WHERE OLD.kind = 'done' AND on_date = OLD.on_date;
         DELETE FROM done_days WHERE on_date = OLD.on_date AND n <= 0;
+    END;
+    CREATE TABLE IF NOT EXISTS nudge_latest (
+        person_id TEXT PRIMARY KEY,
+        key TEXT NOT NULL,
+        sent_at TEXT NOT NULL
+    ) WITHOUT ROWID;
+    CREATE VIEW IF NOT EXISTS nudge_latest_of AS SELECT person_id, key, sent_at
+        FROM nudges n WHERE rowid = (SELECT rowid FROM nudges m
+            WHERE m.person_id = n.person_id ORDER BY sent_at DESC, rowid DESC LIMIT 1);
+    DELETE FROM nudge_latest;
+    INSERT INTO nudge_latest SELECT * FROM nudge_latest_of;
+    CREATE TRIGGER IF NOT EXISTS nudges_ai AFTER INSERT ON nudges BEGIN
+        DELETE FROM nudge_latest WHERE person_id = NEW.person_id;
+        INSERT INTO nudge_latest SELECT * FROM nudge_latest_of WHERE person_id = NEW.person_id;
+    END;
+    CREATE TRIGGER IF NOT EXISTS nudges_ad AFTER DELETE ON nudges BEGIN
+        DELETE FROM nudge_latest WHERE person_id = OLD.person_id;
+        INSERT INTO nudge_latest SELECT * FROM nudge_latest_of WHERE person_id = OLD.person_id;
+    END;
+    CREATE TRIGGER IF NOT EXISTS nudges_au AFTER UPDATE OF person_id, key, sent_at ON nudges
+    BEGIN
+        DELETE FROM nudge_latest WHERE person_id IN (OLD.person_id, NEW.person_id);
+        INSERT INTO nudge_latest SELECT * FROM nudge_latest_of
+            WHERE person_id IN (OLD.person_id, NEW.person_id);
     END;
     CREATE TRIGGER IF NOT EXISTS touches_au AFTER UPDATE ON touches BEGIN
         DELETE FROM touch_summary WHERE person_id IN (OLD.person_id, NEW.person_id);
@@ -454,7 +480,7 @@ class Store:
         # let pass.  Both stamps are local ISO times: their first 10 characters
         # are the local day, and text order is time order outside DST's hour.
         latest = {pid: (key, sent) for pid, key, sent in db.execute(
-            "SELECT person_id, key, sent_at FROM nudges ORDER BY sent_at, rowid")}
+            "SELECT person_id, key, sent_at FROM nudge_latest")}
         unanswered: dict[str, list[date]] = {}
         for pid, sent_day in db.execute(
             "SELECT n.person_id, substr(n.sent_at, 1, 10) FROM nudges n"
