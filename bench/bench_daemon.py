@@ -20,10 +20,17 @@ port.  Figures printed (targets from issue 3):
   next to the floor: the RSS of a bare ``python -c "import time; time.sleep(1)"``
   measured in the same run.
 
+- ``--reload-only``: the isolated parse alone (issue 12), in a process that
+  holds a loaded book of the same size as the daemon does: ``isolate.load``
+  (a child of the parse server) against the design it replaced (``os.fork`` of this
+  process, parse, pickle back through a pipe) and the in-process floor
+  ``book.loads``.  Median and p90 over ``--rounds``.
+
 Must not: assert anything (tests do that), edit warmupd, or touch real user
 files.
 
 Run: python bench/bench_daemon.py [--rounds 10] [--idle 60] [--sizes 1000,10000]
+     python bench/bench_daemon.py --reload-only [--rounds 20] [--sizes 1000,10000]
 """
 
 from __future__ import annotations
@@ -334,14 +341,79 @@ def idle_window(pid: int, idle: float, n: int, results: dict[str, object]) -> No
     results[f"idle_{n}"] = (cpu_ms, total, beats)
 
 
+def _fork_load(data: bytes, cap: int) -> object:
+    """The design `isolate` replaced (daemon.load_isolated before issue 12): os.fork."""
+    import pickle
+    import warnings
+
+    from warmupd import book
+
+    read_fd, write_fd = os.pipe()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        pid = os.fork()
+    if pid == 0:
+        try:
+            os.close(read_fd)
+            result = book.loads(data, "bench.yaml", max_bytes=cap)
+            with os.fdopen(write_fd, "wb") as out:
+                out.write(pickle.dumps(result, protocol=pickle.HIGHEST_PROTOCOL))
+        finally:
+            os._exit(0)
+    os.close(write_fd)
+    with os.fdopen(read_fd, "rb") as pipe:
+        payload = pipe.read()
+    os.waitpid(pid, 0)
+    return pickle.loads(payload)
+
+
+def reload_latency(sizes: list[int], rounds: int) -> None:
+    import asyncio
+
+    from warmupd import book, isolate
+
+    print(f"\n== reload parse: isolate.load (parse server) vs os.fork vs in-process, "
+          f"{rounds} rounds ==")
+    for n in sizes:
+        data = generate(n, 7, 0.2).encode()
+        cap = max(len(data) * 2, 1 << 20)
+        held = book.loads(data, "bench.yaml", max_bytes=cap)  # the daemon's live book
+        timings: dict[str, list[float]] = {"in-process": [], "os.fork": [], "server": []}
+
+        async def child(data: bytes = data, cap: int = cap) -> object:
+            return await isolate.load(data, "bench.yaml", cap)
+
+        asyncio.run(child())  # the first call starts the parse server: not a reload
+        for _ in range(rounds):
+            for name, fn in (("in-process", lambda d=data, c=cap: book.loads(
+                                  d, "bench.yaml", max_bytes=c)),
+                             ("os.fork", lambda d=data, c=cap: _fork_load(d, c)),
+                             ("server", lambda: asyncio.run(child()))):
+                t0 = time.perf_counter()
+                got = fn()
+                timings[name].append(time.perf_counter() - t0)
+                assert got == held
+        floor = statistics.median(timings["in-process"])
+        for name, values in timings.items():
+            med = statistics.median(values)
+            print(f"  {n:>6} people  {name:<11} median {med * 1000:7.1f} ms  "
+                  f"p90 {pct(values, 0.9) * 1000:7.1f} ms  ({med / floor:.2f}x in-process)")
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     ap.add_argument("--rounds", type=int, default=10, help="saves per size")
     ap.add_argument("--idle", type=float, default=60.0,
                     help="idle window in s, measured on the largest size only")
     ap.add_argument("--sizes", default="1000,10000", help="comma-separated people counts")
+    ap.add_argument("--reload-only", action="store_true",
+                    help="only the isolated parse: parse server vs os.fork vs in-process")
     args = ap.parse_args(argv)
     sizes = [int(x) for x in args.sizes.split(",") if x]
+    if args.reload_only:
+        print("$ " + shlex.join([Path(sys.executable).name, *sys.argv]))
+        reload_latency(sizes, args.rounds)
+        return 0
 
     print("$ " + shlex.join([Path(sys.executable).name, *sys.argv]))
     print(f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs, daemon: "
@@ -361,7 +433,7 @@ def main(argv: list[str] | None = None) -> int:
     targets = {1000: (0.150, 45.0), 10000: (1.0, 80.0)}
     for n in sizes:
         lat_t, rss_t = targets.get(n, (float("nan"), float("nan")))
-        med, p90 = results[f"lat_{n}"]  # type: ignore[misc]
+        med, p90 = results[f"lat_{n}"]
         rss = results[f"rss_{n}"]
         assert isinstance(rss, float)
         print(f"  save to plan, {n:>5}: median {med * 1000:6.1f} ms, p90 {p90 * 1000:6.1f} ms "
@@ -370,7 +442,7 @@ def main(argv: list[str] | None = None) -> int:
               f"{'met' if rss <= rss_t else 'MISSED'}")
     n = max(sizes)
     if f"idle_{n}" in results:
-        cpu_ms, total, beats = results[f"idle_{n}"]  # type: ignore[misc]
+        cpu_ms, total, beats = results[f"idle_{n}"]
         print(f"  idle {args.idle:.0f} s, {n:>5}: CPU {cpu_ms:.2f} ms vs <= 5 ms: "
               f"{'met' if cpu_ms <= 5 else 'MISSED'}; {total} wake-ups vs "
               f"{beats:.0f} heartbeats")

@@ -6,9 +6,12 @@ Owns: timing only.  For each size it writes a generated contact file
 with gc off on the same file (read from disk each time, like load does), and
 the ratio; the target is <= 1.1x.  Floor and subject run interleaved in the
 same process so machine load affects both alike.  Each size is measured
-twice: as generated, and with one more person whose quoted notes hold
-": *", which sends book.load through its event scan for anchors, aliases
-and tags (the slow path; "n scan" has n + 1 people).
+three times: as generated; "star", with one more person whose quoted notes
+hold ": *" (an alias to the &/*/! pre-scan, but an alias needs an anchor,
+so without a possible "&" the composer alone decides: the fast path); and
+"scan", whose notes hold ": &", which sends book.load through its event scan
+for anchors, aliases and tags (the slow path).  "star" and "scan" have
+n + 1 people.
 
 Must not: assert anything (tests do that) or write outside its temp dir.
 Usage: python bench/bench_load.py [N ...] [--repeat R]
@@ -62,10 +65,12 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         for n in args.sizes:
             text = generate(n, seed=1, never_fraction=0.2)
-            # One quoted value that *looks* like it may hold an alias: the
-            # prefilter cannot tell, so load scans all events first.
-            scan = text + '  - name: Bench Scan\n    notes: "stars: *****"\n'
-            for variant, body, people in (("", text, n), (" scan", scan, n + 1)):
+            # One quoted value that *looks* like it may hold an alias or an
+            # anchor: the prefilter cannot tell; for "&" load scans all events.
+            star = text + '  - name: Bench Scan\n    notes: "stars: *****"\n'
+            scan = text + '  - name: Bench Scan\n    notes: "Q: &A"\n'
+            for variant, body, people in (("", text, n), (" star", star, n + 1),
+                                          (" scan", scan, n + 1)):
                 measure(Path(tmp) / f"contacts-{n}.yaml", people, variant, body, args.repeat)
     return 0
 

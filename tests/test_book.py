@@ -327,10 +327,8 @@ def test_prefilter_lets_ordinary_text_take_the_fast_path(notes: str) -> None:
 
 def test_a_value_starting_with_a_star_is_an_alias_to_yaml() -> None:
     msg = only_problem("contacts:\n  - name: Ann\n    notes: *really* fine\n")
-    assert msg.startswith("contacts.yaml:3:19: YAML syntax: ")
-    assert msg.endswith(
-        "(while scanning an alias at line 3); put text starting with *, & or ! in quotes"
-    )
+    assert msg.startswith("contacts.yaml:3:12: YAML syntax: this alias: ")
+    assert msg.endswith("at line 3, column 19; put text starting with *, & or ! in quotes")
     assert book.loads('contacts:\n  - name: Ann\n    notes: "*really* fine"\n').contacts
 
 
@@ -522,9 +520,37 @@ def test_top_level_must_be_a_mapping(text: str, got: str) -> None:
 
 def test_yaml_syntax_errors_are_located() -> None:
     msg = only_problem("contacts:\n  - name: [Ann\n")
-    assert re.match(r"contacts\.yaml:3:1: YAML syntax: did not find expected", msg), msg
+    assert msg == (
+        "contacts.yaml:2:11: YAML syntax: this [ list (unclosed, or a comma missing): "
+        "did not find expected ',' or ']' at the end of the file (line 3)"
+    )
     msg = only_problem("contacts: []\n---\ncontacts: []\n")
     assert msg.startswith("contacts.yaml:2:1: YAML syntax:") and "another document" in msg
+
+
+@pytest.mark.parametrize(
+    ("text", "start", "construct", "end"),
+    [
+        ('contacts:\n  - name: Ann\n    every: 6w\n\n  - name: Sam\n  - name: "Ruth Alvarez\n'
+         "    every: 8w\n",
+         "6:11", "unclosed quote", "the end of the file (line 8)"),
+        ("contacts:\n  - name: 'Ruth\n---\n", "2:11", "unclosed quote", "line 3, column 1"),
+        ("settings:\n  days: {mon: 1\n", "2:9", "this { mapping", "the end of the file"),
+        ("settings:\n  nudge_at: 09:30\n bad: 1\n", "1:1", "these key: value lines",
+         "line 3, column 2"),
+        ("contacts:\n  - name: Ann\n  x: 1\n", "2:3", "this list of - items", "line 3"),
+        ("contacts:\n  - name: Ann\n    notes: |9x\n", "3:12", "this | or > text", "line 3"),
+        ('contacts:\n  - name: "A\\qB"\n', "2:11", "this quoted value", "line 2, column"),
+    ],
+)
+def test_yaml_syntax_errors_start_where_the_construct_starts(
+    text: str, start: str, construct: str, end: str
+) -> None:
+    """If this fails, a "while scanning/parsing X" error points at where the
+    parser gave up (often the end of the file) instead of where X starts."""
+    msg = only_problem(text)
+    assert msg.startswith(f"contacts.yaml:{start}: YAML syntax: {construct}"), msg
+    assert end in msg.split(" at ", 1)[1], msg
 
 
 def test_anchors_and_aliases_are_refused() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -47,3 +48,28 @@ def test_a_hit_does_not_import_the_yaml_parser(tmp_path: Path) -> None:
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
                          check=True).stdout.split()
     assert out == ["2", "False"]
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [["show", "ruth"], ["done", "ruth"], ["skip", "sam"], ["snooze", "sam", "2w"]],
+)
+def test_person_commands_on_a_hit_never_import_yaml(tmp_path: Path, argv: list[str]) -> None:
+    """If this fails, a person command imports book (hence yaml) although the
+    cache answered: names, ids, durations and resolution must stay yaml-free."""
+    path = tmp_path / "contacts.yaml"
+    path.write_text(TEXT)
+    env = {**os.environ, "HOME": str(tmp_path), "XDG_CONFIG_HOME": str(tmp_path / "cfg"),
+           "XDG_STATE_HOME": str(tmp_path / "state"), "XDG_CACHE_HOME": str(tmp_path / "cache"),
+           "XDG_DATA_HOME": str(tmp_path / "data"), "WARMUPD_CONFIG": str(path)}
+    warm = subprocess.run([sys.executable, "-m", "warmupd", "check"], env=env,
+                          capture_output=True, text=True)
+    assert warm.returncode == 0, warm.stderr
+    probe = (
+        "import sys; from warmupd.cli import main; rc = main(sys.argv[1:]);"
+        "print('YAML', rc, 'yaml' in sys.modules, 'warmupd.book' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", probe, *argv], env=env, capture_output=True,
+                         text=True)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.splitlines()[-1] == "YAML 0 False False", out.stdout

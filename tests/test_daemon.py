@@ -537,23 +537,3 @@ def test_scheduler_jobs_never_drop_a_missed_run(tmp_path: Path) -> None:
             await d.stop()
 
     run(scenario())
-
-
-def test_isolated_load_matches_in_process_load(tmp_path: Path) -> None:
-    from warmupd import book
-    from warmupd.daemon import load_isolated
-    from warmupd.model import BookError
-
-    good = contacts_yaml(5).encode()
-    assert load_isolated(good, "c.yaml", None) == book.loads(good, "c.yaml")
-    bad = (contacts_yaml(2) + "  - name: Sam\n    every: often\n    every: 2w\n").encode()
-    with pytest.raises(BookError) as inproc:
-        book.loads(bad, "c.yaml")
-    with pytest.raises(BookError) as child:
-        load_isolated(bad, "c.yaml", None)
-    assert child.value.problems == inproc.value.problems
-    assert len(child.value.problems) == 2
-    big = contacts_yaml(40).encode()
-    assert len(big) > 1024
-    with pytest.raises(BookError, match="over the 1 KiB limit"):
-        load_isolated(big, "c.yaml", 1024)

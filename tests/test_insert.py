@@ -12,7 +12,7 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from warmupd import book, enlist, importers, insert, match
+from warmupd import book, enlist, importers, insert, match, names
 from warmupd.model import BookError, WarmupdError
 
 NOW = datetime(2026, 12, 1, 10, 0, tzinfo=UTC)
@@ -126,7 +126,9 @@ def test_import_keeps_every_byte_validates_and_is_idempotent(
 
 
 @settings(max_examples=100, deadline=None)
-@given(st.text(st.characters(blacklist_categories=("Cs",)), min_size=1, max_size=40))
+# No control characters: the loader refuses them in any text (issue 14).
+@given(st.text(st.characters(blacklist_categories=("Cs", "Cc", "Zl", "Zp")), min_size=1,
+               max_size=40))
 def test_scalar_reads_back_as_the_same_text(value: str) -> None:
     """Would fail if a name, note or URL were written so YAML reads something else."""
     assume(value.strip() == value and value)
@@ -193,6 +195,6 @@ def test_commit_writes_only_over_the_bytes_that_were_read(tmp_path: Path) -> Non
 def test_fast_fold_and_ids_equal_the_loaders(text: str) -> None:
     """Would fail if the cached fold or id drifted from what the loader and CLI compute,
     so an imported person could get an id that collides or a name that never matches."""
-    assert book.fold(text) == book._fold(text)
+    assert book.fold(text) == names._fold(text)
     if text.strip():
-        assert book.default_id(text) == book._default_id(text)
+        assert book.default_id(text) == names._default_id(text)

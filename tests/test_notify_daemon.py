@@ -176,6 +176,8 @@ def test_migration_3_keeps_old_nudges_and_adds_no_screen(tmp_path: Path) -> None
     with sqlite3.connect(path) as db:  # back to what a version-2 store looks like
         db.execute("ALTER TABLE nudges DROP COLUMN nid")
         db.execute("ALTER TABLE nudges DROP COLUMN server")
+        db.execute("DROP TABLE caldav_objects")  # added by migration 4 (CalDAV)
+        db.execute("DROP TABLE caldav_done")
         db.execute("PRAGMA user_version = 2")
     with Store(path) as store:
         assert store.schema_version == SCHEMA_VERSION >= 3

@@ -1,4 +1,4 @@
-"""The store's stats summaries (migration 4) stay equal to the rows they summarise.
+"""The store's stats summaries (migration 5) stay equal to the rows they summarise.
 
 Real SQLite files on tmp paths: a version-3 store migrated with rows in it,
 then records, nudges, undos and forgotten samples in random order, each checked
@@ -39,7 +39,7 @@ def check(st: Store) -> None:
     assert a.first_touch == raw_first_touch(st.path)
 
 
-def test_migration_4_summarises_the_touches_already_there(tmp_path: Path) -> None:
+def test_migration_5_summarises_the_touches_already_there(tmp_path: Path) -> None:
     """If broken, upgrading a store with history would show empty or wrong stats."""
     path = tmp_path / "v3.sqlite3"
     raw = sqlite3.connect(path)
@@ -58,7 +58,7 @@ def test_migration_4_summarises_the_touches_already_there(tmp_path: Path) -> Non
     raw.commit()
     raw.close()
     with Store(path) as st:
-        assert st.schema_version == SCHEMA_VERSION >= 4
+        assert st.schema_version == SCHEMA_VERSION >= 5
         h, a = st.stats_inputs()
         assert a.done_per_day == {date(2026, 11, 2): 2}
         assert h.get("ruth").snoozed_until == date(2026, 11, 20)

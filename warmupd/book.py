@@ -1,10 +1,13 @@
 """The contact book: load and validate the user's YAML file into a `model.Book`.
 
-Owns: reading the contact file (size cap, UTF-8 check), parsing it with
-PyYAML's *safe* loader (the only module importing ``yaml``), rejecting
-anchors/aliases and non-standard tags, walking the node tree to validate every
-field with ``file:line:col`` locations, and the small text helpers that go with
-the format (durations, slugs, resolving a person by name or id).
+Owns: reading the contact file (through `paths.read_capped`: regular files
+only, the size cap and the cap a file declares at its top; UTF-8 check),
+parsing it with PyYAML's *safe* loader (the only module importing ``yaml``),
+rejecting anchors/aliases, non-standard tags and deep nesting, walking the
+node tree to validate every field with ``file:line:col`` locations, and
+wording every problem as one printable line.  The yaml-free helpers of the
+format (durations, slugs, resolving a person) live in ``names`` and are
+re-exported here.
 
 Must not: write the contact file, read the clock, or know about the store,
 the planner or the CLI.  Every problem is collected and raised together as one
@@ -15,13 +18,14 @@ The format is documented by ``config/contacts.example.yaml``.
 
 from __future__ import annotations
 
+import contextlib
 import gc
+import heapq
 import json
 import os
 import re
 import shlex
 import string
-import unicodedata
 import zoneinfo
 from collections.abc import Callable
 from datetime import date, time, timedelta
@@ -42,21 +46,33 @@ except ImportError:  # PyYAML built without libyaml: same semantics, slower
     _LIBYAML = False
 
 from warmupd.model import (
+    CALDAV_COMPONENTS,
     NOTIFIERS,
     SAMPLE_PREFIX,
     WEEKDAYS,
     Birthday,
     Book,
     BookError,
+    CalDavSettings,
     Contact,
     FeedSettings,
     Goals,
-    PersonNotFound,
     Problem,
     Review,
     Settings,
 )
+from warmupd.names import (
+    DURATION_HINT,
+    default_id,
+    fold,
+    format_duration,
+    parse_duration,
+    resolve,
+    slugify,
+    too_many_planned,
+)
 from warmupd.openers import TEMPLATE_FIELDS
+from warmupd.paths import NotRegularFile, read_capped
 
 __all__ = [
     "contacts_slot",
@@ -74,156 +90,6 @@ _DEFAULTS = Settings()
 _T = TypeVar("_T")
 
 # --------------------------------------------------------------------------
-# Durations, slugs, folding
-# --------------------------------------------------------------------------
-
-_DURATION = re.compile(r"\s*([0-9]+)\s*([dwm])\s*", re.IGNORECASE)
-_UNIT_DAYS = {"d": 1, "w": 7, "m": 30}
-DURATION_HINT = "a duration like 10d, 6w or 2m"
-
-
-def parse_duration(text: str) -> int:
-    """Days in ``text``: ``Nd``, ``Nw`` or ``Nm`` (a month is 30 days); at least 1 day."""
-    m = _DURATION.fullmatch(text)
-    if m is None:
-        raise ValueError(f"expected {DURATION_HINT}, got {text!r}")
-    days = int(m.group(1)) * _UNIT_DAYS[m.group(2).lower()]
-    if days < 1:
-        raise ValueError(f"a duration must be at least 1 day, got {text!r}")
-    return days
-
-
-def format_duration(days: int) -> str:
-    """The shortest exact spelling of ``days`` that `parse_duration` reads back."""
-    if days < 1:
-        raise ValueError(f"a duration must be at least 1 day, got {days}")
-    if days % 30 == 0:
-        return f"{days // 30}m"
-    if days % 7 == 0:
-        return f"{days // 7}w"
-    return f"{days}d"
-
-
-# Latin letters that NFKD does not decompose into ASCII + accents; without
-# these "Søren" would slug to "sren" and "Łukasz" to "ukasz".
-_TRANSLIT = str.maketrans(
-    {
-        "ø": "o",
-        "æ": "ae",
-        "œ": "oe",
-        "ł": "l",
-        "đ": "d",
-        "ð": "d",
-        "þ": "th",
-        "ı": "i",
-        "ħ": "h",
-        "ŧ": "t",
-        "ŋ": "n",
-        "ĸ": "k",
-    }
-)
-_NON_SLUG = re.compile(r"[^a-z0-9]+")
-
-
-def _strip_accents(text: str) -> str:
-    # casefold first so "ß" becomes "ss" and "Ø" meets the table as "ø".
-    decomposed = unicodedata.normalize("NFKD", text.casefold().translate(_TRANSLIT))
-    return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
-
-
-def slugify(name: str) -> str:
-    """Accent-insensitive ASCII slug: ``"Ruth Álvarez"`` -> ``"ruth-alvarez"``.
-
-    Letters without an ASCII form (e.g. CJK) are dropped, so the slug may be
-    empty; the loader then derives an id from a hash of the name instead.
-    """
-    ascii_ = _strip_accents(name).encode("ascii", "ignore").decode("ascii")
-    return _NON_SLUG.sub("-", ascii_).strip("-")
-
-
-def _fold(text: str) -> str:
-    """Case- and accent-insensitive form for matching names typed at the CLI."""
-    return " ".join(_strip_accents(text).split())
-
-
-# Public names for the modules that match people (match, who, insert).
-_WORD_FOLDS: dict[str, str] = {}
-_SPACE_RUNS = re.compile(r"(\s+)")
-
-
-def _accentless(word: str) -> str:
-    f = _WORD_FOLDS.get(word)
-    if f is None:
-        f = _strip_accents(word)
-        if len(_WORD_FOLDS) < 100_000:
-            _WORD_FOLDS[word] = f
-    return f
-
-
-def fold(text: str) -> str:
-    """Case- and accent-insensitive form of ``text``, blanks collapsed.
-
-    Same result as the CLI's name matching, made cheap for imports that fold
-    every name: ASCII needs only lower(), and other words repeat (first
-    names, companies), so each is folded once.
-    """
-    if text.isascii():
-        return " ".join(text.lower().split())
-    return " ".join(t for word in text.split() for t in _accentless(word).split())
-
-
-def _default_id(name: str) -> str:
-    slug = slugify(name)
-    if slug:
-        return slug
-    # Stable across loads (a rename changes it, which is what `id:` is for).
-    import hashlib  # rare (names with no ASCII letters); costs 2.6 ms at import
-
-    return "p-" + hashlib.sha1(name.encode("utf-8")).hexdigest()[:8]
-
-
-def default_id(name: str) -> str:
-    """The id a person without ``id:`` gets: the slug of the name, or a hash of it."""
-    # slugify's result, with each word's accents stripped once per run.
-    if name.isascii():
-        plain = name.lower()
-    else:
-        plain = "".join(_accentless(part) for part in _SPACE_RUNS.split(name))
-    slug = _NON_SLUG.sub("-", plain.encode("ascii", "ignore").decode("ascii")).strip("-")
-    return slug or _default_id(name)
-
-
-def resolve(book: Book, query: str) -> Contact:
-    """The one person ``query`` names: by id, then full name, then unique prefix.
-
-    Names and ids are compared case- and accent-insensitively after the exact
-    id match.  Raises `PersonNotFound` when nobody or more than one person fits.
-    """
-    q = query.strip()
-    if not q:
-        raise PersonNotFound("give a name or an id")
-    for c in book.contacts:
-        if c.id == q:
-            return c
-    fq = _fold(q)
-    folded = [(_fold(c.id), _fold(c.name), c) for c in book.contacts]
-    for found in (
-        [c for fid, fname, c in folded if fq in (fid, fname)],
-        [c for fid, fname, c in folded if fname.startswith(fq) or fid.startswith(fq)],
-    ):
-        if len(found) == 1:
-            return found[0]
-        if found:
-            listed = ", ".join(f"{c.name} ({c.id})" for c in found[:10])
-            more = f" and {len(found) - 10} more" if len(found) > 10 else ""
-            raise PersonNotFound(
-                f"{query!r} matches {len(found)} people: {listed}{more}; "
-                "be more specific or use the id"
-            )
-    raise PersonNotFound(f"no one called {query!r}")
-
-
-# --------------------------------------------------------------------------
 # Reading and parsing
 # --------------------------------------------------------------------------
 
@@ -236,7 +102,9 @@ _ALLOWED_TAGS = frozenset({STR, INT, FLOAT, BOOL, NULL, TIMESTAMP, _STD + "seq",
 # The safe loader's own implicit-resolver table (first character -> regexps),
 # so the lazy resolution below answers exactly what yaml.safe_load would.
 _IMPLICIT: dict[str, list[tuple[str, re.Pattern[str]]]] = _SafeLoader.yaml_implicit_resolvers
-_BOOL_TRUE = frozenset({"yes", "true", "on", "y"})
+# PyYAML's own table (SafeConstructor.bool_values): `!!bool "definitely"` is an error.
+_BOOL_TRUE = frozenset({"yes", "true", "on"})
+_BOOL_VALUES = _BOOL_TRUE | {"no", "false", "off"}
 
 
 class _ComposeLoader(_SafeLoader):
@@ -284,6 +152,24 @@ def _human_size(n: int) -> str:
     return f"{n} bytes"
 
 
+def read(path: Path, max_bytes: int | None = None) -> bytes:
+    """The bytes of the contact file, through the one capped reader.
+
+    At most the cap (``max_bytes``, else the default 1 MiB, else the larger
+    cap the file declares at its top) plus one byte: a file over its cap comes
+    back cut one byte past it, which `loads` reports as too big.  Raises
+    OSError as `paths.read_capped` does (missing, a directory, a device or a
+    FIFO), so callers word that their own way.
+    """
+    cap = _DEFAULTS.max_file_bytes if max_bytes is None else max_bytes
+    data = read_capped(path, cap)
+    if len(data) > cap:
+        declared = _declared_cap(data[:_HEAD_BYTES], cap)
+        if declared > cap:
+            data = read_capped(path, declared)
+    return data
+
+
 def load(path: Path, *, max_bytes: int | None = None) -> Book:
     """Load and validate the contact file at ``path``.
 
@@ -294,27 +180,33 @@ def load(path: Path, *, max_bytes: int | None = None) -> Book:
     then the warnings.  On success, unknown keys are in ``Book.warnings``.
     """
     label = str(path)
-    cap = _DEFAULTS.max_file_bytes if max_bytes is None else max_bytes
     try:
-        with open(path, "rb") as fh:
-            size = os.fstat(fh.fileno()).st_size
-            if size > cap:
-                cap = _declared_cap(fh.read(_HEAD_BYTES), cap)
-                fh.seek(0)
-            if size > cap:
-                raise BookError([_too_big(label, size, cap)])
-            # At most one byte past the cap, in case the file grew meanwhile.
-            data = fh.read(cap + 1)
-    except FileNotFoundError:
-        raise BookError(
-            [Problem(label, 1, 1, "the file does not exist; create one with `warmupd init`")]
-        ) from None
-    except IsADirectoryError:
-        raise BookError([Problem(label, 1, 1, "this is a directory, not a file")]) from None
+        data = read(path, max_bytes)
     except OSError as e:
-        raise BookError([Problem(label, 1, 1, f"cannot read the file: {e.strerror}")]) from None
+        raise BookError([read_problem(label, e)]) from None
+    cap = _DEFAULTS.max_file_bytes if max_bytes is None else max_bytes
+    cap = max(cap, _declared_cap(data[:_HEAD_BYTES], cap)) if len(data) > cap else cap
+    if len(data) > cap:
+        try:  # the true size, for the message
+            size = os.stat(path).st_size
+        except OSError:
+            size = len(data)
+        raise BookError([_too_big(label, size, cap, data)])
     book = _load_bytes(data, label, cap)
     return Book(book.settings, book.circles, book.contacts, path, book.warnings)
+
+
+def read_problem(label: str, e: OSError) -> Problem:
+    """An OSError from `read`, as the one problem of the file."""
+    if isinstance(e, FileNotFoundError):
+        what = "the file does not exist; create one with `warmupd init`"
+    elif isinstance(e, IsADirectoryError):
+        what = "this is a directory, not a file"
+    elif isinstance(e, NotRegularFile):
+        what = f"{e.strerror}; give the path of the contact file itself"
+    else:
+        what = f"cannot read the file: {e.strerror or e}"
+    return Problem(label, 1, 1, what)
 
 
 def loads(data: bytes | str, label: str = "<string>", *, max_bytes: int | None = None) -> Book:
@@ -333,47 +225,69 @@ def loads(data: bytes | str, label: str = "<string>", *, max_bytes: int | None =
     return _load_bytes(data, label, cap)
 
 
-def _too_big(label: str, size: int, cap: int) -> Problem:
+def _too_big(label: str, size: int, cap: int, data: bytes) -> Problem:
+    """``size`` is the file's (or ``len(data)``; cut one byte past the cap, it is a floor)."""
+    lead = f"the file is {_human_size(size)} ({size} bytes), over the {_human_size(cap)} limit"
+    if size <= cap + 1 and len(data) == cap + 1:
+        lead = f"the file is over the {_human_size(cap)} limit"
     return Problem(
-        label,
-        1,
-        1,
-        f"the file is {_human_size(size)} ({size} bytes), over the {_human_size(cap)} limit; "
-        "is it the right file? (settings.max_file_size raises the limit)",
+        label, 1, 1, f"{lead}; is it the right file? (settings.max_file_size raises the limit)"
     )
 
 
 # How far into a file too big for the cap we look for `max_file_size:`.
 _HEAD_BYTES = 4096
-_DECLARED = re.compile(
-    rb"^settings:[ \t]*\r?\n(?:[ \t]+.*\r?\n|[ \t]*#.*\r?\n|[ \t]*\r?\n)*?"
-    rb"[ \t]+max_file_size:[ \t]*[\"']?([0-9]+[ \t]*(?:KiB|MiB)?)[\"']?[ \t]*(?:#.*)?\r?$",
-    re.M,
-)
 
 
 def _declared_cap(head: bytes, cap: int) -> int:
     """The cap a big file raises for itself in its first lines, else ``cap``.
 
     Without this a file could never grow past the default: its own setting is
-    only known after parsing it.  Only a ``settings:`` block near the top
-    counts, so a huge hostile file is still refused without being parsed.
+    only known after parsing it.  Only a top-level ``settings:`` block near
+    the top counts, so a huge hostile file is still refused without being
+    parsed.  A plain scan, line by line, in linear time: the regex this
+    replaces backtracked exponentially on indented lines (issue 14).
     """
-    m = _DECLARED.search(head)
-    if m is None:
-        return cap
-    size = _SIZE.fullmatch(m.group(1).decode())
-    if size is None:
-        return cap
-    n = int(size.group(1)) << {None: 0, "KiB": 10, "MiB": 20}[size.group(2)]
-    return max(cap, min(n, _MAX_DECLARED))
+    lines = head.split(b"\n")
+    if len(head) >= _HEAD_BYTES:
+        lines.pop()  # cut mid-line: "20MiB" must not read as "2"
+    in_settings = False
+    for raw in lines:
+        line = _strip_comment(raw.rstrip(b"\r"))
+        body = line.lstrip(b" \t")
+        if not body:
+            continue  # blank or comment-only: inside or outside the block alike
+        if len(body) == len(line):  # a top-level key
+            in_settings = line.rstrip(b" \t") == b"settings:"
+            continue
+        if in_settings and body.startswith(b"max_file_size:"):
+            value = body[len(b"max_file_size:") :].strip(b" \t")
+            if len(value) >= 2 and value[0] == value[-1] and value[:1] in (b"'", b'"'):
+                value = value[1:-1]
+            size = _SIZE.fullmatch(value.decode("ascii", "replace"))
+            if size is None:
+                return cap
+            n = int(size.group(1)) << {None: 0, "KiB": 10, "MiB": 20}[size.group(2)]
+            return max(cap, min(n, _MAX_DECLARED))
+    return cap
+
+
+def _strip_comment(line: bytes) -> bytes:
+    """``line`` without a trailing ``# comment`` (one that starts the line or follows a blank)."""
+    if line.lstrip(b" \t").startswith(b"#"):
+        return b""
+    for sep in (b" #", b"\t#"):
+        i = line.find(sep)
+        if i != -1:
+            line = line[:i]
+    return line
 
 
 def _load_bytes(data: bytes, label: str, cap: int) -> Book:
     if len(data) > cap:
         cap = _declared_cap(data[:_HEAD_BYTES], cap)
     if len(data) > cap:
-        raise BookError([_too_big(label, len(data), cap)])
+        raise BookError([_too_big(label, len(data), cap, data)])
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as e:
@@ -397,15 +311,40 @@ def _load_bytes(data: bytes, label: str, cap: int) -> Book:
     was_enabled = gc.isenabled()
     gc.disable()
     try:
-        if _may_have_properties(data):
+        # An alias needs an anchor, so a `*` alone does not pay for the event
+        # scan: without a possible `&` it is an undefined alias to the composer.
+        if _may_have_properties(data, b"&!") or _may_be_deep(data):
             _reject_properties(data, label)
         root = _compose(data, label)
         if root is None or (type(root) is ScalarNode and _tag(root) == NULL):
             raise BookError([Problem(label, 1, 1, _EMPTY_MSG)])
         return _Walker(label).book(root)
+    except BookError as e:
+        if all(_tidy(p) is p for p in e.problems):
+            raise
+        raise BookError([_tidy(p) for p in e.problems]) from None
+    except (ArithmeticError, LookupError, ValueError, OSError, RecursionError) as e:
+        # A library raising where no check expected it (issue 14 found four):
+        # still a problem of this file, exit 3, never a traceback.
+        why = f"cannot read this file ({type(e).__name__}: {_shorten(str(e))})"
+        raise BookError([Problem(label, 1, 1, why)]) from None
     finally:
         if was_enabled:
             gc.enable()
+
+
+_MAX_MESSAGE = 500
+
+
+def _tidy(p: Problem) -> Problem:
+    """``p`` with a message that is one printable line of bounded length."""
+    m = p.message
+    if m.isprintable() and len(m) <= _MAX_MESSAGE:
+        return p
+    m = _escape(m)
+    if len(m) > _MAX_MESSAGE:
+        m = m[:_MAX_MESSAGE] + "…"
+    return Problem(p.path, p.line, p.col, m, p.severity)
 
 
 _EMPTY_MSG = (
@@ -422,8 +361,10 @@ _NODE_START = frozenset(b"\n\r\x85\xa8\xa9\xbf-?:[{,")
 _BREAKS_OTHER_THAN_LF = (b"\r", b"\xc2\x85", b"\xe2\x80\xa8", b"\xe2\x80\xa9")
 
 
-def _may_have_properties(data: bytes) -> bool:
+def _may_have_properties(data: bytes, indicators: bytes = b"&*!") -> bool:
     """Could ``data`` hold an anchor, alias or tag?  Cheap, and never wrong about "no".
+
+    ``indicators`` narrows the question (``b"&"``: could it hold an anchor?).
 
     A property (``&a``, ``*a``, ``!t``) can only begin a node, and a node only
     begins at a line start or after ``-``/``?``/``:`` or ``[``/``{``/``,``
@@ -432,7 +373,7 @@ def _may_have_properties(data: bytes) -> bool:
     comment, or content of a quoted or block scalar).  Only when some
     indicator may start a node do we pay for the full event scan.
     """
-    for ch in (b"&", b"*", b"!"):
+    for ch in (indicators[k : k + 1] for k in range(len(indicators))):
         i = data.find(ch)
         while i != -1:
             j = i
@@ -445,21 +386,67 @@ def _may_have_properties(data: bytes) -> bool:
                 )
                 if not commented:
                     return True
+                # The rest of this line is comment too: skip it, so a long
+                # comment full of ",&" costs one pass, not one per hit.
+                i = data.find(b"\n", i)
+                if i == -1:
+                    break
             i = data.find(ch, i + 1)
     return False
 
 
+# "while scanning/parsing X" -> what the user must fix at X's start.
+_CONSTRUCTS = (
+    ("quoted scalar", "this quoted value"),
+    ("flow sequence", "this [ list (unclosed, or a comma missing)"),
+    ("flow mapping", "this { mapping (unclosed, or a comma missing)"),
+    ("block mapping", "these key: value lines (check the indentation)"),
+    ("block collection", "this list of - items (check the indentation)"),
+    ("block scalar", "this | or > text"),
+    ("simple key", "this key (a `:` is missing)"),
+    ("plain scalar", "this unquoted value"),
+    ("anchor", "this anchor"),
+    ("alias", "this alias"),
+    ("tag", "this tag"),
+    ("directive", "this directive"),
+    ("node", "this value"),
+)
+
+
 def _yaml_problem(label: str, e: yaml.YAMLError, data: bytes) -> Problem:
     if isinstance(e, yaml.MarkedYAMLError):
-        mark = e.problem_mark or e.context_mark
-        line, col = (mark.line + 1, mark.column + 1) if mark is not None else (1, 1)
         what = e.problem or "invalid YAML"
-        if e.context and e.context_mark is not None and e.problem_mark is not None:
-            what = f"{what} ({e.context} at line {e.context_mark.line + 1})"
-            if any(w in e.context for w in ("alias", "anchor", "tag")):
-                # Usually a plain value that happens to start with *, & or !.
-                what += "; put text starting with *, & or ! in quotes"
-        return Problem(label, line, col, f"YAML syntax: {what}")
+        start, end = e.context_mark, e.problem_mark
+        if (
+            e.context
+            and e.context.startswith("while ")
+            and start is not None
+            and end is not None
+            and (start.line, start.column) != (end.line, end.column)
+        ):
+            # Located where the construct starts, which is what the user must
+            # fix; where the parser gave up comes second (issue 11).
+            construct = next((t for w, t in _CONSTRUCTS if w in e.context), "this construct")
+            at_end = end.index >= len(data) or "end of stream" in what or "stream end" in what
+            if construct == "this quoted value" and (at_end or "document" in what):
+                construct = "unclosed quote"
+            where = (
+                f"the end of the file (line {end.line + 1})"
+                if at_end
+                else f"line {end.line + 1}, column {end.column + 1}"
+            )
+            message = f"YAML syntax: {construct}: {what} at {where}"
+            line, col = start.line + 1, start.column + 1
+        else:
+            mark = end or start
+            line, col = (mark.line + 1, mark.column + 1) if mark is not None else (1, 1)
+            message = f"YAML syntax: {what}"
+            if e.context and start is not None and end is not None:
+                message += f" ({e.context} at line {start.line + 1})"
+        if any(w in f"{e.context} {e.problem}" for w in ("alias", "anchor", "tag")):
+            # Usually a plain value that happens to start with *, & or !.
+            message += "; put text starting with *, & or ! in quotes"
+        return Problem(label, line, col, message)
     if isinstance(e, yaml.reader.ReaderError):
         # libyaml reports a byte offset, the pure-Python reader a character one.
         pos = e.position if _LIBYAML else len(data.decode("utf-8")[: e.position].encode())
@@ -468,24 +455,72 @@ def _yaml_problem(label: str, e: yaml.YAMLError, data: bytes) -> Problem:
     return Problem(label, 1, 1, f"YAML: {e}")
 
 
+# Deeper than this is refused before composing: libyaml's composer recurses
+# in C, and 50,000 levels of "[" overflow an 8 MiB stack (a segfault).
+_MAX_DEPTH = 1000
+# Below this bound on the depth a file may reach, composing is safe unscanned.
+_SAFE_DEPTH = 5000
+_COMPACT = re.compile(rb"[-?][ \t]+[-?\[{]")
+_SCALAR = yaml.ScalarEvent
+_STARTS = (yaml.SequenceStartEvent, yaml.MappingStartEvent)
+_ENDS = (yaml.SequenceEndEvent, yaml.MappingEndEvent)
+
+
+def _may_be_deep(data: bytes) -> bool:
+    """Could ``data`` nest deeper than `_SAFE_DEPTH`?  Cheap, and never wrong about "no".
+
+    Each level takes a flow bracket, a compact block indicator on the same
+    line as the one before ("- - x", "? - x"), or more indentation (at most
+    sqrt(2 * size) levels).
+    """
+    bound = data.count(b"[") + data.count(b"{") + int((2 * len(data)) ** 0.5)
+    if bound <= _SAFE_DEPTH:
+        bound += len(_COMPACT.findall(data))
+    return bound > _SAFE_DEPTH
+
+
 def _reject_properties(data: bytes, label: str) -> None:
-    """Scan events (no node is built) and reject anchors, aliases and foreign tags.
+    """Scan events (no node is built): reject anchors, aliases, foreign tags and
+    nesting deeper than `_MAX_DEPTH`.
 
     Runs before composition, on events only, so an alias bomb is refused
     without ever being expanded; stops after 100 findings.
     """
     problems: list[Problem] = []
     loader = None
+    depth = 0
     try:
         # Inside the try: the pure-Python reader already checks characters here.
         loader = _SafeLoader(data)
-        while loader.check_event():
-            ev = loader.get_event()
-            if ev is None:
+        get_event = loader.get_event
+        while True:
+            ev: Any = get_event()  # typed per kind below; Any keeps the checks cheap
+            kind = type(ev)
+            # The common events leave at once: this loop is the slow path's cost.
+            if kind is _SCALAR:
+                if ev.anchor is None and (ev.tag is None or ev.tag in _ALLOWED_TAGS):
+                    continue
+            elif kind in _STARTS:
+                depth += 1
+                if depth > _MAX_DEPTH:
+                    problems.append(Problem(
+                        label, ev.start_mark.line + 1, ev.start_mark.column + 1,
+                        f"lists and mappings are nested more than {_MAX_DEPTH} levels deep "
+                        "here; a contact file needs a handful",
+                    ))
+                    break  # composing this would overflow the C parser's stack
+                if ev.anchor is None and (ev.tag is None or ev.tag in _ALLOWED_TAGS):
+                    continue
+            elif kind in _ENDS:
+                depth -= 1
+                continue
+            elif ev is None or kind is yaml.StreamEndEvent:
                 break
+            elif kind is not yaml.AliasEvent:
+                continue  # stream and document starts, document ends
             mark = ev.start_mark
-            where = (mark.line + 1, mark.column + 1) if mark is not None else (1, 1)
-            if isinstance(ev, yaml.AliasEvent):
+            where: tuple[int, int] = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+            if kind is yaml.AliasEvent:
                 problems.append(
                     Problem(
                         label,
@@ -493,7 +528,7 @@ def _reject_properties(data: bytes, label: str) -> None:
                         f"aliases (*{ev.anchor}) are not supported; write the value out in full",
                     )
                 )
-            elif isinstance(ev, yaml.NodeEvent) and ev.anchor is not None:
+            elif ev.anchor is not None:
                 problems.append(
                     Problem(
                         label,
@@ -546,8 +581,36 @@ def _compose(data: bytes, label: str) -> Node | None:
 _CONSTRUCTOR = yaml.constructor.SafeConstructor()  # for numbers in messages only
 
 
+_SHOWN = 60  # characters of a value quoted in a message
+
+
+def _escape(text: str) -> str:
+    """``text`` with every character that is not printable as a visible escape."""
+    if text.isprintable():
+        return text
+    return "".join(
+        ch if ch.isprintable() else json.dumps(ch)[1:-1] if ch in "\n\t\r" else
+        f"\\x{ord(ch):02x}" if ord(ch) < 0x100 else f"\\u{ord(ch):04x}"
+        if ord(ch) < 0x10000 else f"\\U{ord(ch):08x}"
+        for ch in text
+    )
+
+
+def _shorten(text: str) -> str:
+    """The start of ``text``, escaped, with "…" when cut: a message stays one short line."""
+    return _escape(text[:_SHOWN]) + ("…" if len(text) > _SHOWN else "")
+
+
 def _quoted(text: str) -> str:
-    return json.dumps(text, ensure_ascii=False) if '"' not in text else f"'{text}'"
+    """``text`` as a double-quoted, escaped and shortened value for a message."""
+    short = text[:_SHOWN]
+    body = _escape(short.replace("\\", "\\\\").replace('"', '\\"'))
+    return f'"{body}"' + ("…" if len(text) > _SHOWN else "")
+
+
+def _ascii_digits(text: str) -> bool:
+    # str.isdigit() is true for "٣" and "²" too, and int() reads the former.
+    return text.isascii() and text.isdigit()
 
 
 def _describe(node: Node) -> str:
@@ -560,19 +623,23 @@ def _describe(node: Node) -> str:
     tag = _tag(node)
     src: str = node.value
     if tag == NULL:
-        return "nothing" if src == "" else f"null from `{src}`"
+        return "nothing" if src == "" else f"null from `{_shorten(src)}`"
     if tag == BOOL:
+        if src.lower() not in _BOOL_VALUES:
+            return f"{_quoted(src)} tagged as a boolean"
         return f"the boolean {str(src.lower() in _BOOL_TRUE).lower()} from `{src}`"
     if tag == INT:
-        try:
-            number = str(_CONSTRUCTOR.construct_yaml_int(node))
-        except ValueError:
-            number = src
-        return f"the number {number}" + ("" if number == src else f" from `{src}`")
+        number = src
+        if len(src) <= 30:  # sexagesimal 1:2:3:... of any length would be quadratic
+            # IndexError: PyYAML's construct_yaml_int on "", "-", "+" or "_".
+            with contextlib.suppress(ValueError, IndexError):
+                number = str(_CONSTRUCTOR.construct_yaml_int(node))
+        shown = _shorten(src)
+        return f"the number {_shorten(number)}" + ("" if number == src else f" from `{shown}`")
     if tag == FLOAT:
-        return f"the number `{src}`"
+        return f"the number `{_shorten(src)}`"
     if tag == TIMESTAMP:
-        return f"the date `{src}`"
+        return f"the date `{_shorten(src)}`"
     if tag != STR:
         return f"a {_show_tag(tag)} value"
     return _quoted(src)
@@ -598,15 +665,32 @@ _Entries = dict[str, tuple[ScalarNode, Node]]
 # -- scalar checks: each returns the value or raises _Invalid ---------------
 
 
+# C0 and C1 controls (ESC reaches a terminal raw, NUL breaks exec), DEL and
+# the Unicode line/paragraph separators; only a tab and a line feed may pass,
+# and only in multi-line text.  A YAML escape ("\e", "\0") is how they get in.
+_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029]")
+_CONTROL_ONE_LINE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def _no_controls(v: str, pattern: re.Pattern[str]) -> str:
+    m = pattern.search(v)
+    if m is not None:
+        ch = m.group()
+        what = {"\n": "a line break", "\t": "a tab"}.get(ch, f"the control character {_escape(ch)}")
+        raise _Invalid(f"must not contain {what} (character {m.start() + 1}); remove it")
+    return v
+
+
 def _text(node: Node) -> str:
     if type(node) is not ScalarNode:
         raise _Invalid(f"expected text, got {_describe(node)}")
     v: str = node.value
     if node.tag is None and (node.style or (v and v[0] not in _IMPLICIT)):
-        return v  # quoted, or a first character no implicit type starts with
+        # quoted, or a first character no implicit type starts with
+        return _no_controls(v, _CONTROL)
     tag = _tag(node)
     if tag == STR:
-        return v
+        return _no_controls(v, _CONTROL)
     if tag == NULL and v == "":
         raise _Invalid("expected text, got nothing")
     raise _Invalid(f"expected text, got {_describe(node)}; write {_quoted(v)} in quotes")
@@ -620,11 +704,12 @@ def _nonempty(node: Node) -> str:
 
 
 def _one_line(node: Node) -> str:
-    # Names end up in notification titles and calendar summaries.
+    # Names, circles, topics... end up in notification titles, calendar
+    # summaries and terminal lines: one line, no tab, no control character.
     v = _nonempty(node)
     if "\n" in v:
         raise _Invalid("must be a single line")
-    return v
+    return _no_controls(v, _CONTROL_ONE_LINE)
 
 
 def _list_of(check: Callable[[Node], _T], what: str) -> Callable[[Node], tuple[_T, ...]]:
@@ -650,7 +735,7 @@ def _list_of(check: Callable[[Node], _T], what: str) -> Callable[[Node], tuple[_
     return check_list
 
 
-_text_list = _list_of(_nonempty, "texts")
+_text_list = _list_of(_one_line, "texts")
 _one_line_list = _list_of(_one_line, "texts")
 
 
@@ -663,7 +748,7 @@ def _email(node: Node) -> str:
 
 def _phone(node: Node) -> str:
     v = _one_line(node)
-    if not any(ch.isdigit() for ch in v):
+    if not any("0" <= ch <= "9" for ch in v):  # ASCII digits only
         raise _Invalid(f"{_quoted(v)} has no digits; expected a number like +1 555 0100")
     return v
 
@@ -685,7 +770,7 @@ def _duration(node: Node) -> int:
     try:
         days = parse_duration(v)
     except ValueError:
-        hint = f" (for days write {v.strip()}d)" if v.strip().isdigit() else ""
+        hint = f" (for days write {_shorten(v.strip())}d)" if _ascii_digits(v.strip()) else ""
         raise _Invalid(f"expected {DURATION_HINT}, got {_describe(node)}{hint}") from None
     if len(_DURATION_CACHE) < 256:
         _DURATION_CACHE[v] = days
@@ -715,7 +800,7 @@ def _date(node: Node) -> date:
     # The source text, not YAML's reading: 2026-09-14 resolves to a date but
     # 2026-02-30 stays a string, and both must be judged the same way.
     v: str = node.value.strip()
-    if len(v) == 10 and v[4] == "-" and v[7] == "-" and v[:4].isdigit():
+    if len(v) == 10 and v[4] == "-" and v[7] == "-" and _ascii_digits(v[:4]):
         try:
             return date.fromisoformat(v)
         except ValueError as e:
@@ -726,7 +811,7 @@ def _date(node: Node) -> date:
 
 
 def _boolean(node: Node) -> bool:
-    if type(node) is ScalarNode and _tag(node) == BOOL:
+    if type(node) is ScalarNode and _tag(node) == BOOL and node.value.lower() in _BOOL_VALUES:
         return node.value.lower() in _BOOL_TRUE
     raise _Invalid(f"expected true or false, got {_describe(node)}")
 
@@ -743,6 +828,10 @@ def _integer(low: int, high: int) -> Callable[[Node], int]:
             and not node.style
             and _DECIMAL.fullmatch(node.value)
         ):
+            if len(node.value) > 12:  # before int(): 4,300 digits raise ValueError
+                raise _Invalid(
+                    f"expected a whole number from {low} to {high}, got {_shorten(node.value)}"
+                )
             n = int(node.value)
             if low <= n <= high:
                 return n
@@ -769,7 +858,9 @@ def _birthday(node: Node) -> Birthday:
     if type(node) is ScalarNode:
         v: str = node.value.strip()
         parts = v.split("-")
-        if all(p.isdigit() for p in parts):
+        # ASCII only: str.isdigit() and int() also read "٠٦-١٤"; and at most
+        # two digits for month and day, so int() never sees thousands.
+        if all(_ascii_digits(p) for p in parts) and all(len(p) <= 2 for p in parts[-2:]):
             try:
                 if len(parts) == 3 and len(parts[0]) == 4:
                     d = date(int(parts[0]), int(parts[1]), int(parts[2]))
@@ -800,7 +891,7 @@ _FULL_DAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday"
 
 
 def _weekday(node: Node) -> int:
-    name = _nonempty(node).lower()
+    name = _one_line(node).lower()
     if name in WEEKDAYS:
         return WEEKDAYS.index(name)
     if name in _FULL_DAYS:
@@ -821,17 +912,19 @@ def _weekdays(node: Node) -> frozenset[int]:
 
 
 def _timezone(node: Node) -> str:
-    name = _nonempty(node)
+    name = _one_line(node)
     try:
         zoneinfo.ZoneInfo(name)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):
+        # OSError: a tzdata directory ("Europe") or a name too long for a path.
         raise _Invalid(
             f"{_quoted(name)} is not a known time zone; use an IANA name like Europe/Berlin"
         ) from None
     return name
 
 
-_SIZE = re.compile(r"([0-9]+)\s*(KiB|MiB)?")
+# ASCII digits, and few enough that int() is cheap and within its limit.
+_SIZE = re.compile(r"([0-9]{1,12})[ \t]*(KiB|MiB)?")
 _MAX_DECLARED = 256 << 20
 
 
@@ -847,7 +940,7 @@ def _file_size(node: Node) -> int:
 
 
 def _notifier(node: Node) -> str:
-    v = _nonempty(node)
+    v = _one_line(node)
     if v not in NOTIFIERS:
         raise _Invalid(f"expected one of {', '.join(NOTIFIERS)}, got {_quoted(v)}")
     return v
@@ -876,9 +969,12 @@ def _template_problem(template: str) -> str | None:
             continue
         if field_name not in _PLACEHOLDERS:
             allowed = ", ".join("{" + p + "}" for p in _PLACEHOLDERS)
-            return f"unknown placeholder {{{field_name}}} in {_quoted(template)}; use {allowed}"
+            return (
+                f"unknown placeholder {{{_shorten(field_name)}}} in {_quoted(template)}; "
+                f"use {allowed}"
+            )
         if spec or conversion:
-            return f"placeholder {{{field_name}}} takes no format or conversion"
+            return f"placeholder {{{_shorten(field_name)}}} takes no format or conversion"
     return None
 
 
@@ -897,6 +993,27 @@ def _hours(node: Node) -> timedelta:
     return timedelta(hours=_integer(1, 24 * 7)(node))
 
 
+_INTERVAL = re.compile(r"\s*([0-9]+)\s*(s|min|m|h)\s*")
+_INTERVAL_SECONDS = {"s": 1, "min": 60, "m": 60, "h": 3600}
+
+
+def _interval(node: Node) -> int:
+    # Not a `_duration`: there `m` is a month; a polling interval counts minutes.
+    text = _nonempty(node)
+    m = _INTERVAL.fullmatch(text)
+    if m is None:
+        raise _Invalid(f"expected an interval like 15m, 90s or 1h, got {_quoted(text)}")
+    seconds = int(m.group(1)) * _INTERVAL_SECONDS[m.group(2)]
+    if not 10 <= seconds <= 24 * 3600:
+        raise _Invalid(f"expected 10s to 24h, got {_quoted(text)}")
+    return seconds
+
+
+def _component(node: Node) -> str:
+    v = _nonempty(node)
+    if v not in CALDAV_COMPONENTS:
+        raise _Invalid(f"expected one of {', '.join(CALDAV_COMPONENTS)}, got {_quoted(v)}")
+    return v
 def _sub_table(
     spec: dict[str, tuple[str, Callable[[Node], Any]]], what: str
 ) -> Callable[[Node], dict[str, Any]]:
@@ -979,11 +1096,13 @@ _SETTINGS: dict[str, tuple[str, Callable[[Node], Any]]] = {
     "max_file_size": ("max_file_bytes", _file_size),
     "notifier": ("notifier", _notifier),
     "notify_command": ("notify_command", _command),
+    "push": ("push", _text_list),
+    "push_config": ("push_config", _nonempty),
     "goals": ("goals", _goals),
     "review": ("review", _review),
 }
 _FEED: dict[str, tuple[str, Callable[[Node], Any]]] = {
-    "bind": ("bind", _nonempty),
+    "bind": ("bind", _one_line),
     "port": ("port", _integer(0, 65535)),  # 0: any free port
     "hosts": ("hosts", _text_list),
     "redact": ("redact", _boolean),
@@ -993,10 +1112,20 @@ _FEED: dict[str, tuple[str, Callable[[Node], Any]]] = {
     "refresh_hours": ("refresh", _hours),
     "enabled": ("enabled", _boolean),
 }
+_CALDAV: dict[str, tuple[str, Callable[[Node], Any]]] = {
+    "url": ("url", _nonempty),
+    "username": ("username", _nonempty),
+    "password_command": ("password_command", _command),
+    "password_file": ("password_file", _nonempty),
+    "calendar": ("calendar", _identifier),
+    "component": ("component", _component),
+    "ahead": ("ahead_days", _duration),
+    "interval": ("interval_seconds", _interval),
+}
 _CONTACT: dict[str, Callable[[Node], Any]] = {
     "last": _date,
     "topics": _text_list,
-    "reach": _nonempty,
+    "reach": _one_line,
     "birthday": _birthday,
     "notes": _nonempty,
     "paused": _boolean,
@@ -1009,22 +1138,65 @@ _CONTACT: dict[str, Callable[[Node], Any]] = {
     "sample": _boolean,
 }
 _TOP_KEYS = frozenset({"settings", "circles", "contacts"})
-_SETTINGS_KEYS = frozenset(_SETTINGS) | {"feed"}
+_SETTINGS_KEYS = frozenset(_SETTINGS) | {"feed", "caldav"}
 _CONTACT_KEYS = frozenset(_CONTACT) | {"name", "id", "circle", "every"}
 
 
-def _unknown_circle(name: str, circles: dict[str, int] | set[str]) -> str:
+def _did_you_mean(
+    word: str, known: frozenset[str] | set[str], cache: dict[tuple[int, str], str]
+) -> str:
+    """"; did you mean X?" or "", computed once per distinct ``word``.
+
+    difflib costs O(len(word) * len(candidate)) per candidate: only the
+    first `_MAX_HINTS` distinct words of a file get a hint, each compared with
+    at most `_MAX_CANDIDATES` known words (those closest in length), and
+    never a word longer than `_MAX_COMPARED`.  So N typos against N circles
+    stay linear (issue 14: 3,000 of each took over two minutes).
+    """
+    hit = cache.get((id(known), word))
+    if hit is not None:
+        return hit
+    hint = ""
+    if len(word) <= _MAX_COMPARED and known and len(cache) < _MAX_HINTS:
+        pool: list[str] | set[str] | frozenset[str] = known
+        if len(known) > _MAX_CANDIDATES:
+            pool = heapq.nsmallest(
+                _MAX_CANDIDATES, known, key=lambda k: (abs(len(k) - len(word)), k)
+            )
+        close = get_close_matches(word, sorted(pool), n=1)
+        hint = f"; did you mean {_shorten(close[0])}?" if close else ""
+    cache[id(known), word] = hint
+    return hint
+
+
+_MAX_HINTS = 20
+_MAX_CANDIDATES = 50
+_MAX_COMPARED = 100
+
+
+def _unknown_circle(name: str, circles: set[str], listing: str, hint: str) -> str:
     if not circles:
         return f"{_quoted(name)} is not defined: there is no circles: section"
-    close = get_close_matches(name, sorted(circles), n=1)
-    hint = f"; did you mean {close[0]}?" if close else ""
-    return (
-        f"{_quoted(name)} is not defined under circles: (known: {', '.join(sorted(circles))}){hint}"
-    )
+    return f"{_quoted(name)} is not defined under circles: (known: {listing}){hint}"
+
+
+def _listing(names: set[str]) -> str:
+    known = sorted(names)
+    listed = ", ".join(_shorten(c) for c in known[:10])
+    return listed + (f" and {len(known) - 10} more" if len(known) > 10 else "")
 
 
 def _position(p: Problem) -> tuple[int, int]:
     return (p.line, p.col)
+
+
+# Enough to act on: a file with 80,000 broken people took 11 s and 300 MB to
+# report them all, and nobody reads past the first screens.
+_MAX_ERRORS = 1000
+
+
+class _TooMany(Exception):
+    """The walk stops at `_MAX_ERRORS`; `_Walker.book` reports what it has."""
 
 
 class _Walker:
@@ -1037,10 +1209,23 @@ class _Walker:
         # Every circle named under circles:, valid cadence or not, so that a
         # member of a broken circle is not also told the circle is undefined.
         self.circle_names: set[str] = set()
+        # (id of the known set, word) -> its "did you mean" hint
+        self._suggested: dict[tuple[int, str], str] = {}
+        self._circle_listing: str | None = None
+        self._settings: _Entries = {}
+
+    def unknown_circle(self, name: str) -> str:
+        if self._circle_listing is None:  # once: circles are all known by now
+            self._circle_listing = _listing(self.circle_names)
+        hint = _did_you_mean(name, self.circle_names, self._suggested)
+        return _unknown_circle(name, self.circle_names, self._circle_listing, hint)
 
     def error(self, node: Node, message: str) -> None:
         m = node.start_mark
         self.errors.append(Problem(self.label, m.line + 1, m.column + 1, message))
+        if len(self.errors) >= _MAX_ERRORS:
+            raise _TooMany
+
 
     def warn(self, node: Node, message: str) -> None:
         m = node.start_mark
@@ -1067,8 +1252,7 @@ class _Walker:
                         k, f"{where}merge keys (<<) are not supported; write the values out in full"
                     )
                     continue
-                close = get_close_matches(key, sorted(known), n=1)
-                hint = f"; did you mean {close[0]}?" if close else ""
+                hint = _did_you_mean(key, known, self._suggested)
                 self.warn(k, f"{where}unknown key {_quoted(key)} is ignored{hint}")
         return out
 
@@ -1109,16 +1293,33 @@ class _Walker:
                 f"contacts:), got {_describe(root)}",
             )
             raise BookError(self.errors)
-        top = self.entries(root, "", _TOP_KEYS)
-        settings = self.settings(top.get("settings"))
-        circles = self.circles(top.get("circles"))
-        contacts = self.contacts(top.get("contacts"), settings, circles)
-        warnings = sorted(self.warnings, key=_position)
+        try:
+            top = self.entries(root, "", _TOP_KEYS)
+            settings = self.settings(top.get("settings"))
+            circles = self.circles(top.get("circles"))
+            contacts = self.contacts(top.get("contacts"), settings, circles)
+            if not self.errors:
+                self.plan_size(Book(settings, circles, contacts), root)
+        except _TooMany:
+            last = max(self.errors, key=_position)
+            self.errors.append(Problem(
+                self.label, last.line, last.col,
+                f"stopped after {_MAX_ERRORS} problems; fix these and check again",
+            ))
+        warnings = sorted(self.warnings, key=_position)[:_MAX_ERRORS]
         if self.errors:
             # Errors first (callers show problems[0] as "the" problem), then
             # the warnings, which are worth fixing in the same edit.
             raise BookError(sorted(self.errors, key=_position) + warnings)
         return Book(settings, circles, contacts, None, tuple(warnings))
+
+    def plan_size(self, book: Book, root: Node) -> None:
+        """Refuse settings whose plan could not be held in bounded memory (issue 14)."""
+        why = too_many_planned(book, book.settings.horizon_days)
+        if why is not None:
+            e = self._settings
+            key = next((k for k in ("horizon", "daily_limit") if k in e), None)
+            self.error(e[key][1] if key else root, f"settings: {key or 'horizon'}: {why}")
 
     def settings(self, pair: tuple[ScalarNode, Node] | None) -> Settings:
         where = "settings: "
@@ -1126,6 +1327,7 @@ class _Walker:
         if node is None:
             return _DEFAULTS
         e = self.entries(node, where, _SETTINGS_KEYS)
+        self._settings = e
         kw = self.table(e, where, _SETTINGS)
         if "feed" in e:
             feed = self.mapping(e["feed"][1], f"{where}feed: ")
@@ -1134,6 +1336,8 @@ class _Walker:
                 kw["feed"] = FeedSettings(
                     **self.table(self.entries(feed, w, frozenset(_FEED)), w, _FEED)
                 )
+        if "caldav" in e:
+            kw["caldav"] = self.caldav(e["caldav"][1], f"{where}caldav: ")
         if kw.get("notifier") == "command" and not kw.get("notify_command"):
             self.error(
                 e["notifier"][1],
@@ -1141,6 +1345,18 @@ class _Walker:
                 'e.g. notify_command: ["ntfy", "publish", "mytopic"]',
             )
         return Settings(**kw)
+
+    def caldav(self, node: Node, where: str) -> CalDavSettings | None:
+        mapping = self.mapping(node, where)
+        if mapping is None:
+            return None
+        kw = self.table(self.entries(mapping, where, frozenset(_CALDAV)), where, _CALDAV)
+        if "url" not in kw:
+            self.error(mapping, f"{where}url is required, e.g. url: https://dav.example.org/")
+            return None
+        if "password_command" in kw and "password_file" in kw:
+            self.error(mapping, f"{where}give password_command or password_file, not both")
+        return CalDavSettings(**kw)
 
     def circles(self, pair: tuple[ScalarNode, Node] | None) -> dict[str, int]:
         node = self.mapping(pair[1], "circles: ") if pair else None
@@ -1150,7 +1366,7 @@ class _Walker:
         seen: dict[str, int] = {}
         for k, v in node.value:
             try:
-                name = _nonempty(k)
+                name = _one_line(k)
             except _Invalid as bad:
                 self.error(k, f"circles: circle name: {bad}")
                 continue
@@ -1163,7 +1379,7 @@ class _Walker:
                 continue
             seen[name] = k.start_mark.line + 1
             self.circle_names.add(name)
-            where = f"circles: {name}: "
+            where = f"circles: {_shorten(name)}: "
             body = self.mapping(v, where) if type(v) is not ScalarNode or _tag(v) == NULL else None
             if type(v) is ScalarNode and _tag(v) != NULL:
                 self.error(
@@ -1231,7 +1447,7 @@ class _Walker:
                 name = _one_line(e["name"][1])
             except _Invalid as err:
                 self.error(e["name"][1], f"{anonymous}name: {err}")
-        where = f'contacts[{index}] "{name}": ' if name is not None else anonymous
+        where = f"contacts[{index}] {_quoted(name)}: " if name is not None else anonymous
         if name is not None and (len(self.errors) > n_err or len(self.warnings) > n_warn):
             # Key problems were found before the name was known; name them now.
             for bucket, since in ((self.errors, n_err), (self.warnings, n_warn)):
@@ -1242,7 +1458,7 @@ class _Walker:
         field = self.field
         cid = field(e, "id", where, _identifier) if "id" in e else None
         if cid is None and name is not None and "id" not in e:
-            cid = _default_id(name)
+            cid = default_id(name)
         if cid is not None:
             first = ids.get(cid)
             if first is None:
@@ -1256,12 +1472,12 @@ class _Walker:
                 )
         circle: str | None = None
         if "circle" in e:
-            circle = field(e, "circle", where, _nonempty)
+            circle = field(e, "circle", where, _one_line)
             if circle is not None and circle not in circles:
                 if circle not in self.circle_names:
                     self.error(
                         e["circle"][1],
-                        f"{where}circle: {_unknown_circle(circle, self.circle_names)}",
+                        f"{where}circle: {self.unknown_circle(circle)}",
                     )
                 circle = None
         every = field(e, "every", where, _cadence) if "every" in e else None

@@ -22,7 +22,7 @@ from pathlib import Path
 
 from warmupd import __version__
 from warmupd.model import Book
-from warmupd.paths import atomic_write, private_dir
+from warmupd.paths import atomic_write, private_dir, read_capped
 
 # The loader's ceiling for a cap a file declares (book._MAX_DECLARED): a hit
 # means these very bytes passed the loader's own cap check before, and a miss
@@ -33,8 +33,9 @@ _MAX_HASHED = 256 << 20
 
 def load(path: Path, cache_file: Path) -> Book:
     try:
-        too_big = path.stat().st_size > _MAX_HASHED
-        data = b"" if too_big else path.read_bytes()
+        # The one capped reader: a device or FIFO is refused, never read.
+        data = read_capped(path, _MAX_HASHED)
+        too_big = len(data) > _MAX_HASHED
     except OSError:
         too_big = True  # let the loader word the error
     if too_big:

@@ -211,8 +211,11 @@ def today(file: Path | None, as_json: bool) -> None:
 def agenda(file: Path | None, weeks: int | None, as_json: bool) -> None:
     """The plan by day."""
     from warmupd import views
+    from warmupd.names import too_many_planned
 
     b = _load(file)
+    if weeks and (why := too_many_planned(b, weeks * 7)):  # memory stays bounded
+        raise click.BadParameter(why, param_hint="--weeks")
     now = _now(b)
     with _store() as st:
         history, p = _plan(b, st, now.date(), weeks * 7 if weeks else None)
@@ -282,7 +285,7 @@ def done(file: Path | None, name: str, note: str | None, on: str | None) -> None
 @click.argument("duration")
 def snooze(file: Path | None, name: str, duration: str) -> None:
     """Not before DURATION from today (10d, 2w, 1m)."""
-    from warmupd.book import parse_duration
+    from warmupd.names import parse_duration
 
     try:
         days = parse_duration(duration)
@@ -339,7 +342,7 @@ def show(file: Path | None, name: str) -> None:
 
 def _describe(c: Contact) -> str:
     from warmupd import views
-    from warmupd.book import format_duration
+    from warmupd.names import format_duration
 
     lines = [f"{views.who(c.name, c.id)}  (id: {c.id})", f"  every {format_duration(c.every)}"
              + (f", circle {c.circle}" if c.circle else "")]
@@ -433,6 +436,10 @@ def status(as_json: bool) -> int:
     click.echo(f"last delivery: {last['at']} ({last['name']})" if last
                else "last delivery: none yet")
     click.echo(f"notifications{stale}: {data.get('notifier')}")
+    cal = data.get("caldav")
+    if cal:
+        click.echo(f"caldav{stale}: last sync {cal.get('last_ok') or 'never'}"
+                   + (f"; ERROR: {cal['error']}" if cal.get("error") else ""))
     if data.get("feed_url"):
         click.echo(f"feed: {data['feed_url']}" + ("" if running else " (not served while stopped)"))
     return ExitCode.OK if running else ExitCode.ERROR
@@ -679,6 +686,26 @@ def undo(file: Path | None, event_id: int | None) -> None:
     if others:
         n = len(others)
         click.echo(f"{n} other {'person' if n == 1 else 'people'} moved in the plan too.")
+
+
+@cli.command()
+@_file_option
+@click.option("--dry-run", is_flag=True, help="Only print what would change.")
+def sync(file: Path | None, dry_run: bool) -> None:
+    """One CalDAV sync now: push the touch-ups, read back tasks done on the phone."""
+    from warmupd import caldav_sync, clock
+    from warmupd.paths import store_file
+
+    b = _load(file)
+    if b.settings.caldav is None:
+        raise WarmupdError("no caldav: under settings: in the contact file; see the README")
+    now = _now(b)
+    with _store() as st:  # first-seen dates, as every other command records them
+        st.mark_seen((c.id for c in b.contacts), now.date())
+    report = caldav_sync.sync_once(b.settings.caldav, store_file(), b, now,
+                                   clock.zone(b.settings), dry_run=dry_run)
+    for line in caldav_sync.describe(report, dry_run):
+        click.echo(line)
 
 
 def _print_error(exc: BaseException) -> None:

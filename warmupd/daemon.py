@@ -32,11 +32,9 @@ import hashlib
 import json
 import logging
 import os
-import pickle
 import signal
 import socket
 import time as _time
-import warnings
 from collections.abc import Coroutine
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -50,7 +48,8 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from warmupd import book as bookmod
-from warmupd import review, views
+from warmupd import isolate, review, views
+from warmupd.caldav_sync import CalDavSync
 from warmupd.clock import Clock, SystemClock
 from warmupd.clock import zone as settings_zone
 from warmupd.model import (
@@ -60,7 +59,6 @@ from warmupd.model import (
     BookError,
     History,
     Plan,
-    Problem,
     Settings,
     TouchKind,
     TouchUp,
@@ -69,6 +67,7 @@ from warmupd.notify import Action, Notifier, NotifyError, Nudge, Reshow, Shown, 
 from warmupd.paths import atomic_write, sweep_stale_temps
 from warmupd.planner import plan as make_plan
 from warmupd.publish import CalendarFiles, Publisher
+from warmupd.push import PushChannels, make_push
 from warmupd.store import Store
 from warmupd.watch import Debouncer, FileWatcher
 
@@ -112,6 +111,7 @@ class Status:
     last_delivery: dict[str, object] | None = None
     feed_url: str | None = None
     people: int = 0
+    caldav: dict[str, object] | None = None  # last successful sync, current error
 
 
 class Daemon:
@@ -158,6 +158,8 @@ class Daemon:
         self._scheduler: AsyncIOScheduler | None = None
         self._last_beat: tuple[datetime, float] | None = None
         self._tasks: set[asyncio.Task[None]] = set()
+        self._caldav: CalDavSync | None = None
+        self._push: PushChannels | None = None
         self.status = Status(
             pid=os.getpid(),
             started=self.clock.now().isoformat(timespec="seconds"),
@@ -191,6 +193,8 @@ class Daemon:
             self._watcher = FileWatcher(self.contact_file, self._debouncer.poke)
             self._watcher.start()
         self._start_scheduler()
+        self._start_caldav()
+        self._push = make_push(self.book.settings) if self.book is not None else None
         sd_notify("READY=1")
         log.info("ready: %d people, notifications: %s", self.status.people, self.notifier.name)
         await self.tick()  # catch up on anything that fell due while we were down
@@ -293,7 +297,8 @@ class Daemon:
     async def reload(self, confirm: str | None = None) -> None:
         """Load the contact file; keep the last good plan on any problem."""
         try:
-            data = self.contact_file.read_bytes()
+            limit = self.book.settings.max_file_bytes if self.book else None
+            data = bookmod.read(self.contact_file, limit)  # capped; no FIFO or device
         except FileNotFoundError:
             log.warning("%s is gone; keeping the last good plan", self.contact_file)
             self._reload_status(False, "contact file missing; keeping the last good plan")
@@ -305,9 +310,8 @@ class Daemon:
         digest = hashlib.sha256(data).hexdigest()
         if digest == self._digest:
             return
-        limit = self.book.settings.max_file_bytes if self.book else None
         try:
-            new = await asyncio.to_thread(load_isolated, data, str(self.contact_file), limit)
+            new = await isolate.load(data, str(self.contact_file), limit)
         except BookError as exc:
             for p in exc.problems:
                 log.error("%s", p)
@@ -395,6 +399,8 @@ class Daemon:
         self.status.people = len(self.book.contacts)
         if self._publisher is not None and self._publishing is None:
             self._publishing = asyncio.ensure_future(self._publish())
+        if self._caldav is not None:
+            self._caldav.poke()  # debounced there
         self._update_next()
 
     async def published(self) -> None:
@@ -427,6 +433,23 @@ class Daemon:
                 self._write_status()
         finally:
             self._publishing = None
+
+    def _start_caldav(self) -> None:
+        """CalDAV sync runs beside the loop (see caldav_sync); it only reports back."""
+        s = self.book.settings.caldav if self.book is not None else None
+        if s is None:
+            return
+        sync = self._caldav = CalDavSync(s, self.store.path)
+
+        async def notify(title: str, body: str) -> None:
+            await self._show(Nudge(key="", person_id="", title=title, body=body, actions=False))
+
+        def on_status() -> None:
+            self.status.caldav = sync.status()
+            self._write_status()
+
+        self._spawn(sync.serve(lambda: (self.book, self._now(), self.zone) if self.book else None,
+                               lambda: self._spawn(self.tick()), notify, on_status))
 
     # -- delivery -------------------------------------------------------
 
@@ -503,6 +526,10 @@ class Daemon:
                 complete = False
         else:
             for t in pending:
+                if self._caldav is not None and not await self._caldav.claim(t):
+                    log.info("%s: nudged on another machine (claimed on the server)", t.name)
+                    self._record_nudge(t, now)
+                    continue
                 nudge = self._nudge(t)
                 shown = await self._show(nudge)
                 if shown is None:
@@ -550,10 +577,13 @@ class Daemon:
         if self.notifier is None:
             return None
         try:
-            return await self.notifier.show(nudge)
+            shown = await self.notifier.show(nudge)
         except NotifyError as exc:
             log.error("could not show %r: %s; it stays due", nudge.title, exc)
             return None
+        if self._push is not None:  # also to the phone; the desktop stays the guarantee
+            self._spawn(self._push.send(nudge.title, nudge.body))
+        return shown
 
     async def _resume_on_screen(self) -> None:
         """Nudges still on screen from before a restart get working buttons again.
@@ -621,53 +651,6 @@ class Daemon:
                               channel="notification")
             self._replan()
         log.info("%s: %s%s", person_id, kind, f" ({note})" if note else "")
-
-
-def load_isolated(data: bytes, label: str, max_bytes: int | None) -> Book:
-    """``book.loads`` in a forked child; only the validated Book comes back.
-
-    Why: parsing builds a YAML node tree ten times the size of the Book, and
-    the Book's small objects end up scattered through that memory, so a
-    long-running daemon would keep the peak (87 MiB at 10k people instead of
-    about 50).  In a child the tree dies with the process, and a hostile file
-    cannot take the daemon's memory down with it.  The child touches no lock
-    the parent's threads may hold: it parses, writes one pickle to a pipe, and
-    leaves with os._exit.  Where fork does not exist, it loads in-process.
-    """
-    if not hasattr(os, "fork"):
-        return bookmod.loads(data, label, max_bytes=max_bytes)
-    read_fd, write_fd = os.pipe()
-    with warnings.catch_warnings():
-        # Python 3.12+ warns about fork in a threaded process; see the docstring.
-        warnings.simplefilter("ignore", DeprecationWarning)
-        pid = os.fork()
-    if pid == 0:  # pragma: no cover - runs in the child, reported through the pipe
-        try:
-            os.close(read_fd)
-            try:
-                result: tuple[str, object] = ("ok", bookmod.loads(data, label, max_bytes=max_bytes))
-            except BookError as exc:
-                result = ("problems", exc.problems)
-            except BaseException as exc:
-                result = ("crash", repr(exc))
-            with os.fdopen(write_fd, "wb") as out:
-                out.write(pickle.dumps(result, protocol=pickle.HIGHEST_PROTOCOL))
-        finally:
-            os._exit(0)
-    os.close(write_fd)
-    with os.fdopen(read_fd, "rb") as pipe:
-        payload = pipe.read()
-    _, status = os.waitpid(pid, 0)
-    if not payload:
-        raise BookError([Problem(label, 1, 1, f"the file could not be parsed (the parser "
-                                              f"process ended with status {status})")])
-    kind, value = pickle.loads(payload)  # our own child's answer
-    if kind == "ok":
-        assert isinstance(value, Book)
-        return value
-    if kind == "problems":
-        raise BookError(value)
-    raise RuntimeError(f"loading {label} failed: {value}")
 
 
 def configure_logging(level: str) -> None:

@@ -23,6 +23,7 @@ from warmupd import book as bookmod
 from warmupd import importers, insert, match
 from warmupd.importers import ImportFailed, Record, Skipped
 from warmupd.model import Book, ExitCode, WarmupdError
+from warmupd.paths import read_capped
 from warmupd.planner import capacity
 
 JSON_VERSION = 1
@@ -57,7 +58,9 @@ def read_export(path: Path, fmt: str, tag: str = "") -> importers.Parsed:
         size = os.stat(path).st_size
         if size > importers.MAX_BYTES:
             raise importers.too_big(label, size)  # refused before reading it into memory
-        data = path.read_bytes()
+        data = read_capped(path, importers.MAX_BYTES)  # no device, no FIFO, no growth
+        if len(data) > importers.MAX_BYTES:
+            raise importers.too_big(label, len(data))
     except FileNotFoundError:
         raise ImportFailed(f"{label}: no such file") from None
     except IsADirectoryError:
@@ -69,7 +72,7 @@ def read_export(path: Path, fmt: str, tag: str = "") -> importers.Parsed:
 
 def _read_book(path: Path) -> tuple[bytes, Book]:
     try:
-        data = path.read_bytes()
+        data = bookmod.read(path)  # the one capped reader
     except OSError:
         return b"", bookmod.load(path)  # the loader words the error
     return data, dataclasses.replace(bookmod.loads(data, str(path)), path=path)

@@ -23,7 +23,7 @@ from pathlib import Path
 
 from warmupd import book as bookmod
 from warmupd.model import SAMPLE_PREFIX, Book, BookError, Problem, WarmupdError
-from warmupd.paths import atomic_write, private_dir
+from warmupd.paths import atomic_write, private_dir, read_capped
 
 # Keys in the order they are written.
 FIELDS = (
@@ -188,7 +188,7 @@ def backup(data: bytes, state_dir: Path, now: datetime) -> Path:
 def commit(path: Path, read: bytes, new_data: bytes, state_dir: Path, now: datetime) -> Path:
     """Write ``new_data`` over ``path`` if it still holds ``read``; returns the backup."""
     try:
-        current = path.read_bytes()
+        current = read_capped(path, len(read))  # more than we read: it changed
         mode = os.stat(path).st_mode & 0o777
     except FileNotFoundError:
         current, mode = b"", 0o600

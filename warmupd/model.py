@@ -107,6 +107,28 @@ class FeedSettings:
     enabled: bool = True
 
 
+# `component:` under `caldav:`: tasks (read back when ticked off) or events.
+CALDAV_COMPONENTS = ("todo", "event")
+
+
+@_value_methods
+@dataclass(frozen=True, repr=False, eq=False)
+class CalDavSettings:
+    """Two-way sync of touch-ups with the user's CalDAV server (``settings.caldav``).
+
+    Holds how to get the password, never the password itself.
+    """
+
+    url: str
+    username: str = ""
+    password_command: tuple[str, ...] = ()  # argv, run once at start
+    password_file: str | None = None  # refused unless its mode is 0600
+    calendar: str = "warmupd"  # collection name, created with MKCALENDAR if missing
+    component: str = "todo"  # todo | event
+    ahead_days: int = 14  # touch-ups within this many days are pushed
+    interval_seconds: int = 15 * 60  # how often the server is polled
+
+
 @_value_methods
 @dataclass(frozen=True, repr=False, eq=False)
 class Goals:
@@ -146,6 +168,9 @@ class Settings:
     notifier: str = "auto"  # auto | desktop | plyer | command | log
     notify_command: tuple[str, ...] = ()  # argv for the command backend
     feed: FeedSettings = field(default_factory=FeedSettings)
+    caldav: CalDavSettings | None = None  # off when absent
+    push: tuple[str, ...] = ()  # Apprise URLs that also get each nudge
+    push_config: str | None = None  # or an Apprise config file (keeps secrets out)
     goals: Goals = field(default_factory=Goals)
     review: Review = field(default_factory=Review)
 

@@ -1,7 +1,8 @@
 """Where warmupd keeps things on disk, and how it writes them safely.
 
 Owns: the platformdirs look-ups (the only module importing platformdirs), the
-`WARMUPD_CONFIG` override, private directory creation and atomic writes.
+`WARMUPD_CONFIG` override, private directory creation, atomic writes, and
+`read_capped`, the one reader for files the user points us at.
 
 Must not: know what is inside the files it places.
 """
@@ -9,7 +10,9 @@ Must not: know what is inside the files it places.
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
+import stat
 import tempfile
 import time
 from pathlib import Path
@@ -135,3 +138,46 @@ def atomic_write(path: Path, data: bytes, mode: int = 0o600, *, exclusive: bool 
         os.fsync(dfd)
     finally:
         os.close(dfd)
+
+
+class NotRegularFile(OSError):
+    """The path names a device, FIFO or socket: reading it could block or never end."""
+
+
+_CHUNK = 1 << 20
+
+
+def read_capped(path: Path, limit: int) -> bytes:
+    """At most ``limit + 1`` bytes of the regular file at ``path``.
+
+    One more byte than ``limit`` comes back when the file holds more, so the
+    caller can say "too big" without this reading further: a file that grows,
+    or lies about its size (``/proc``), still costs at most ``limit + 1``
+    bytes.  Devices, FIFOs and sockets raise `NotRegularFile` (``/dev/zero``
+    never ends, a FIFO blocks until a writer comes); a directory raises
+    IsADirectoryError.  The open is non-blocking so that a FIFO is refused
+    instead of waited on.
+    """
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    try:
+        mode = os.fstat(fd).st_mode
+        if stat.S_ISDIR(mode):
+            raise IsADirectoryError(errno.EISDIR, "this is a directory, not a file", str(path))
+        if not stat.S_ISREG(mode):
+            kind = "a FIFO" if stat.S_ISFIFO(mode) else (
+                "a socket" if stat.S_ISSOCK(mode) else "a device"
+            )
+            raise NotRegularFile(
+                errno.EINVAL, f"this is {kind}, not a regular file", str(path)
+            )
+        chunks: list[bytes] = []
+        left = limit + 1
+        while left > 0:
+            chunk = os.read(fd, min(left, _CHUNK))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            left -= len(chunk)
+        return b"".join(chunks)
+    finally:
+        os.close(fd)

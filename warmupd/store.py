@@ -91,7 +91,33 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE nudges ADD COLUMN server TEXT;
     ALTER TABLE nudges ADD COLUMN nid INTEGER;
     """,
-    # 4: what ``stats`` reads, kept current by triggers, so it reads one row
+    # 4: CalDAV sync.  caldav_objects: each object warmupd put on the server
+    # (its href, ETag, a digest of what it said, SEQUENCE, the person's latest
+    # touch id when pushed, and open/completed/cancelled/gone).  An open row
+    # whose person has a later done/skip is the outbox: the server's task is
+    # closed at the next sync that reaches the server.  caldav_done: one row
+    # per (person, cycle) closed on either side, so reading back is idempotent.
+    """
+    CREATE TABLE caldav_objects (
+        uid TEXT PRIMARY KEY,
+        person_id TEXT NOT NULL,
+        cycle TEXT NOT NULL,
+        href TEXT NOT NULL,
+        etag TEXT,
+        digest TEXT NOT NULL,
+        day TEXT NOT NULL,
+        sequence INTEGER NOT NULL,
+        touch_id INTEGER NOT NULL,
+        state TEXT NOT NULL
+    ) WITHOUT ROWID;
+    CREATE TABLE caldav_done (
+        person_id TEXT NOT NULL,
+        cycle TEXT NOT NULL,
+        touch_id INTEGER,
+        PRIMARY KEY (person_id, cycle)
+    ) WITHOUT ROWID;
+    """,
+    # 5: what ``stats`` reads, kept current by triggers, so it reads one row
     # per person and per day (and each person's latest nudge) instead of
     # grouping every touch and sorting every nudge (issue 9: 150k
     # events in 300 ms).  Any write path (record, undo, forget_samples, a hand
@@ -194,6 +220,22 @@ def _statements(script: str) -> Iterator[str]:
             if pending.strip(" \t\r\n;"):
                 yield pending
             pending = ""
+
+
+@dataclass(frozen=True)
+class CalDavRow:
+    """One object warmupd owns on the CalDAV server (table caldav_objects)."""
+
+    uid: str
+    person_id: str
+    cycle: str
+    href: str
+    etag: str | None
+    digest: str
+    day: date
+    sequence: int
+    touch_id: int  # the person's latest touch id when this was pushed
+    state: str  # open | completed | cancelled | gone
 
 
 class Store:
@@ -445,13 +487,85 @@ class Store:
         with self._write() as db:
             db.execute("INSERT OR REPLACE INTO meta (name, value) VALUES (?, ?)", (name, value))
 
+    # -- CalDAV sync (see caldav_sync) -------------------------------------
+
+    def caldav_rows(self) -> dict[str, CalDavRow]:
+        rows = self._db.execute(
+            "SELECT uid, person_id, cycle, href, etag, digest, day, sequence, touch_id, state "
+            "FROM caldav_objects"
+        ).fetchall()
+        return {
+            r[0]: CalDavRow(r[0], r[1], r[2], r[3], r[4], r[5], date.fromisoformat(r[6]),
+                            int(r[7]), int(r[8]), r[9])
+            for r in rows
+        }
+
+    def caldav_save(self, row: CalDavRow) -> None:
+        with self._write() as db:
+            db.execute(
+                "INSERT OR REPLACE INTO caldav_objects VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (row.uid, row.person_id, row.cycle, row.href, row.etag, row.digest,
+                 row.day.isoformat(), row.sequence, row.touch_id, row.state),
+            )
+
+    def caldav_forget(self, uid: str) -> None:
+        with self._write() as db:
+            db.execute("DELETE FROM caldav_objects WHERE uid = ?", (uid,))
+
+    def caldav_closed(self) -> set[tuple[str, str]]:
+        """(person, cycle) pairs already closed on either side."""
+        return {(p, c) for p, c in self._db.execute("SELECT person_id, cycle FROM caldav_done")}
+
+    def caldav_close(self, person_id: str, cycle: str) -> None:
+        """A local done/skip reached the server: never read that task back as a touch."""
+        with self._write() as db:
+            db.execute("INSERT OR IGNORE INTO caldav_done VALUES (?, ?, NULL)",
+                       (person_id, cycle))
+
+    def caldav_record_done(
+        self, person_id: str, cycle: str, on: date, *, now: datetime, note: str | None
+    ) -> bool:
+        """Record a task completed on the server as a ``done`` touch, once per cycle.
+
+        The same row `record` writes (kind done, channel "caldav"), in one
+        transaction with the (person, cycle) marker, so a crash can neither
+        lose the completion nor, on the next sync, record it twice.
+        """
+        with self._write() as db:
+            cur = db.execute("INSERT OR IGNORE INTO caldav_done VALUES (?, ?, NULL)",
+                             (person_id, cycle))
+            if cur.rowcount != 1:
+                return False
+            cur = db.execute(
+                "INSERT INTO touches (person_id, on_date, kind, until, note, channel, recorded_at)"
+                " VALUES (?, ?, 'done', NULL, ?, 'caldav', ?)",
+                (person_id, on.isoformat(), note, now.isoformat()),
+            )
+            db.execute("UPDATE caldav_done SET touch_id = ? WHERE person_id = ? AND cycle = ?",
+                       (cur.lastrowid, person_id, cycle))
+        return True
+
+    def latest_answers(self) -> dict[str, Touch]:
+        """Each person's latest done or skipped touch (the highest id)."""
+        rows = self._db.execute(
+            "SELECT id, person_id, on_date, kind, note, channel FROM touches t "
+            "WHERE kind IN ('done', 'skipped') AND id = (SELECT MAX(id) FROM touches u "
+            "WHERE u.person_id = t.person_id AND kind IN ('done', 'skipped'))"
+        ).fetchall()
+        return {
+            pid: Touch(pid, date.fromisoformat(on), TouchKind(kind), None, note, channel, id=rid)
+            for rid, pid, on, kind, note, channel in rows
+        }
+
+    def max_touch_id(self) -> int:
+        return int(self._db.execute("SELECT COALESCE(MAX(id), 0) FROM touches").fetchone()[0])
     # -- stats, history and undo -------------------------------------------
 
     def stats_inputs(self) -> tuple[History, Activity]:
         """What ``stats`` reads: the same `History` as `history`, and the `Activity`.
 
         `history` makes one object per event (seconds at 150k events); this
-        reads the per-person and per-day summaries migration 4 keeps, the
+        reads the per-person and per-day summaries migration 5 keeps, the
         latest nudge per person and the nudges let pass.  Ties break as in `history`: the
         latest by (on_date, id) for touches and by (sent_at, rowid) for nudges.
         """

@@ -4,7 +4,7 @@ Owns: turning "no one called 'zeo'" into "no one called 'zeo'; did you mean
 Zoë Müller?", by closeness of the typed text to names, first and last names
 and ids, compared case- and accent-insensitively.
 
-Must not: decide who a name means.  Matching stays with ``book.resolve``;
+Must not: decide who a name means.  Matching stays with ``names.resolve``;
 this module only words its failure better, so the two can never disagree
 about which person a command acts on.
 """
@@ -22,11 +22,11 @@ MAX_SUGGESTIONS = 3
 
 
 def resolve(book: Book, query: str) -> Contact:
-    """``book.resolve``, with close names suggested when nobody fits."""
-    from warmupd import book as bookmod
+    """``names.resolve``, with close names suggested when nobody fits."""
+    from warmupd import names  # yaml-free: person commands on a cache hit stay so
 
     try:
-        return bookmod.resolve(book, query)
+        return names.resolve(book, query)
     except PersonNotFound as exc:
         q = _fold(query)
         if not q or any(_fold(c.name).startswith(q) or _fold(c.id).startswith(q)

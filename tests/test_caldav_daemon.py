@@ -1,0 +1,134 @@
+"""The daemon's CalDAV hook, against a real Radicale, in real time.
+
+The sync runs beside the loop: at start, after replans and every interval;
+an outage shows in the status and is logged once; a refused password gives
+one notification per outage.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+import logging
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from caldav_env import PASSWORD, USER, Phone, Radicale
+
+from warmupd.daemon import Daemon
+from warmupd.model import TouchKind
+from warmupd.notify import LogNotifier
+from warmupd.store import Store
+
+
+class Clock:
+    def now(self) -> datetime:
+        return datetime(2026, 12, 1, 7, 0, tzinfo=UTC)  # before the 09:30 slot: no nudges
+
+
+def setup(tmp: Path, url: str, password: str = PASSWORD) -> tuple[Path, Path, Path]:
+    pw = tmp / "pw"
+    pw.write_text(password)
+    pw.chmod(0o600)
+    people = "".join(f"  - name: Person {i}\n    every: 2w\n    last: 2026-11-{12 + i}\n"
+                     for i in range(5))
+    file = tmp / "contacts.yaml"
+    file.write_text(
+        "settings:\n  timezone: Europe/Berlin\n  notifier: log\n"
+        f"  caldav:\n    url: {url}\n    username: {USER}\n    password_file: {pw}\n"
+        f"    interval: 10s\ncontacts:\n{people}"
+    )
+    return file, tmp / "state" / "history.sqlite3", tmp / "state" / "status.json"
+
+
+def caldav_status(path: Path) -> dict[str, object]:
+    # None until the daemon's first sync reported back.
+    got: dict[str, object] = json.loads(path.read_text()).get("caldav") or {}
+    return got
+
+
+async def until(check: object, timeout: float = 20.0) -> None:
+    loop = asyncio.get_running_loop()
+    end = loop.time() + timeout
+    while loop.time() < end:
+        try:
+            if await asyncio.to_thread(check):  # type: ignore[arg-type]
+                return
+        except LookupError:  # the collection is not there yet
+            pass
+        await asyncio.sleep(0.2)
+    raise AssertionError("condition not met in time")
+
+
+def test_daemon_syncs_at_start_reads_back_and_survives_an_outage(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """Broken if the daemon does not push at start, does not poll every interval,
+    blocks its loop during a sync, or logs an outage more than once."""
+    with Radicale(tmp_path / "radicale") as server:
+        file, db, status = setup(tmp_path, server.url)
+        phone = Phone(server.url)
+
+        async def scenario() -> None:
+            with Store(db) as store:
+                d = Daemon(file, store, status_path=status, clock=Clock(),
+                           notifier=LogNotifier(io.StringIO()), watch=False)
+                await d.start()
+                try:
+                    await until(lambda: len(phone.objects()) >= 1)
+                    await until(lambda: caldav_status(status).get("last_ok"))
+                    obj = next(iter(phone._loaded()))
+                    obj.icalendar_component["STATUS"] = "COMPLETED"
+                    await asyncio.to_thread(obj.save)
+                    # No poke: the interval (10 s) alone brings it back.
+                    def read_back() -> bool:
+                        with Store(db) as other:
+                            return any(t.channel == "caldav" for t in other.touches())
+
+                    await until(read_back)
+                    server.stop()
+                    with caplog.at_level(logging.WARNING, logger="warmupd.caldav"):
+                        store.record("person-0", TouchKind.SKIPPED, Clock().now().date(),
+                                     now=Clock().now())
+                        await d.tick()  # replans, pokes the sync, which fails
+                        await until(lambda: caldav_status(status).get("error"))
+                        t0 = asyncio.get_running_loop().time()
+                        await d.tick()  # the loop is free while syncs fail
+                        assert asyncio.get_running_loop().time() - t0 < 0.5
+                        await asyncio.sleep(7)  # at least one retry (backoff 5 s)
+                    failed = [r for r in caplog.records if "sync failed" in r.getMessage()]
+                    assert len(failed) == 1
+                    server.start()
+                    await until(lambda: caldav_status(status).get("error", "")
+                                is None, timeout=25)
+                finally:
+                    await d.stop()
+
+        asyncio.run(scenario())
+
+
+def test_refused_password_notifies_once_per_outage(tmp_path: Path) -> None:
+    """Broken if every retry after a 401 shows another notification, or the
+    password appears in the notification or the status."""
+    with Radicale(tmp_path / "radicale") as server:
+        file, db, status = setup(tmp_path, server.url, password="wrong-" + PASSWORD)
+        out = io.StringIO()
+
+        async def scenario() -> None:
+            with Store(db) as store:
+                d = Daemon(file, store, status_path=status, clock=Clock(),
+                           notifier=LogNotifier(out), watch=False)
+                await d.start()
+                try:
+                    await asyncio.sleep(8)  # the first try and a retry after 5 s
+                finally:
+                    await d.stop()
+
+        asyncio.run(scenario())
+        refused = [ln for ln in out.getvalue().splitlines() if "login refused" in ln]
+        assert len(refused) == 1
+        assert "401" in refused[0]
+        text = status.read_text() + out.getvalue()
+        assert PASSWORD not in text
+        assert "401" in str(caldav_status(status).get("error"))

@@ -1,0 +1,216 @@
+"""Names, ids, durations and resolving a person: the contact file's vocabulary.
+
+Owns: parsing and formatting durations (``10d``, ``6w``, ``2m``), slugs and
+default ids, the case- and accent-insensitive folding of names, `resolve`
+(which person a name typed at the CLI means), and the bound on what a
+horizon may hold (`too_many_planned`, for validation and ``agenda --weeks``).
+
+Must not: import yaml or anything that does.  Person commands (``show``,
+``done``, ``skip``, ``snooze``) import this module and not ``book``, so on a
+book-cache hit they never pay for the YAML parser (a test checks
+``sys.modules``).
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+from warmupd.model import Book, Contact, PersonNotFound
+
+__all__ = [
+    "DURATION_HINT",
+    "MAX_PLANNED",
+    "default_id",
+    "fold",
+    "format_duration",
+    "parse_duration",
+    "planned_bound",
+    "resolve",
+    "slugify",
+    "too_many_planned",
+]
+
+# [0-9], not \d: only ASCII digits count (int() would also read "٣w").
+_DURATION = re.compile(r"\s*([0-9]+)\s*([dwm])\s*", re.IGNORECASE)
+# More digits than any sane duration: refused before int() (whose 4300-digit
+# limit would otherwise be the one to say no).
+_MAX_DURATION_DIGITS = 6
+_UNIT_DAYS = {"d": 1, "w": 7, "m": 30}
+DURATION_HINT = "a duration like 10d, 6w or 2m"
+
+
+def parse_duration(text: str) -> int:
+    """Days in ``text``: ``Nd``, ``Nw`` or ``Nm`` (a month is 30 days); at least 1 day."""
+    m = _DURATION.fullmatch(text)
+    if m is None:
+        raise ValueError(f"expected {DURATION_HINT}, got {text!r}")
+    if len(m.group(1).lstrip("0")) > _MAX_DURATION_DIGITS:
+        raise ValueError(f"a duration must be at most 999999 days, got {text!r}")
+    days = int(m.group(1)) * _UNIT_DAYS[m.group(2).lower()]
+    if days < 1:
+        raise ValueError(f"a duration must be at least 1 day, got {text!r}")
+    return days
+
+
+def format_duration(days: int) -> str:
+    """The shortest exact spelling of ``days`` that `parse_duration` reads back."""
+    if days < 1:
+        raise ValueError(f"a duration must be at least 1 day, got {days}")
+    if days % 30 == 0:
+        return f"{days // 30}m"
+    if days % 7 == 0:
+        return f"{days // 7}w"
+    return f"{days}d"
+
+
+# Latin letters that NFKD does not decompose into ASCII + accents; without
+# these "Søren" would slug to "sren" and "Łukasz" to "ukasz".
+_TRANSLIT = str.maketrans(
+    {
+        "ø": "o",
+        "æ": "ae",
+        "œ": "oe",
+        "ł": "l",
+        "đ": "d",
+        "ð": "d",
+        "þ": "th",
+        "ı": "i",
+        "ħ": "h",
+        "ŧ": "t",
+        "ŋ": "n",
+        "ĸ": "k",
+    }
+)
+_NON_SLUG = re.compile(r"[^a-z0-9]+")
+
+
+def strip_accents(text: str) -> str:
+    # casefold first so "ß" becomes "ss" and "Ø" meets the table as "ø".
+    decomposed = unicodedata.normalize("NFKD", text.casefold().translate(_TRANSLIT))
+    return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+
+
+def slugify(name: str) -> str:
+    """Accent-insensitive ASCII slug: ``"Ruth Álvarez"`` -> ``"ruth-alvarez"``.
+
+    Letters without an ASCII form (e.g. CJK) are dropped, so the slug may be
+    empty; the loader then derives an id from a hash of the name instead.
+    """
+    ascii_ = strip_accents(name).encode("ascii", "ignore").decode("ascii")
+    return _NON_SLUG.sub("-", ascii_).strip("-")
+
+
+# Public names for the modules that match people (match, who, insert).
+_WORD_FOLDS: dict[str, str] = {}
+_SPACE_RUNS = re.compile(r"(\s+)")
+
+
+def _accentless(word: str) -> str:
+    f = _WORD_FOLDS.get(word)
+    if f is None:
+        f = strip_accents(word)
+        if len(_WORD_FOLDS) < 100_000:
+            _WORD_FOLDS[word] = f
+    return f
+
+
+def _fold(text: str) -> str:
+    """The reference `fold`: what the fast one must equal (a test checks)."""
+    return " ".join(strip_accents(text).split())
+
+
+def fold(text: str) -> str:
+    """Case- and accent-insensitive form of ``text``, blanks collapsed.
+
+    Same result as the CLI's name matching, made cheap for imports that fold
+    every name: ASCII needs only lower(), and other words repeat (first
+    names, companies), so each is folded once.
+    """
+    if text.isascii():
+        return " ".join(text.lower().split())
+    return " ".join(t for word in text.split() for t in _accentless(word).split())
+
+
+def default_id(name: str) -> str:
+    """The id a person without ``id:`` gets: the slug of the name, or a hash of it."""
+    # slugify's result, with each word's accents stripped once per run.
+    if name.isascii():
+        plain = name.lower()
+    else:
+        plain = "".join(_accentless(part) for part in _SPACE_RUNS.split(name))
+    slug = _NON_SLUG.sub("-", plain.encode("ascii", "ignore").decode("ascii")).strip("-")
+    return slug or _default_id(name)
+
+
+def _default_id(name: str) -> str:
+    slug = slugify(name)
+    if slug:
+        return slug
+    # Stable across loads (a rename changes it, which is what `id:` is for).
+    import hashlib  # rare (names with no ASCII letters); costs 2.6 ms at import
+
+    return "p-" + hashlib.sha1(name.encode("utf-8")).hexdigest()[:8]
+
+
+def resolve(book: Book, query: str) -> Contact:
+    """The one person ``query`` names: by id, then full name, then unique prefix.
+
+    Names and ids are compared case- and accent-insensitively after the exact
+    id match.  Raises `PersonNotFound` when nobody or more than one person fits.
+    """
+    q = query.strip()
+    if not q:
+        raise PersonNotFound("give a name or an id")
+    for c in book.contacts:
+        if c.id == q:
+            return c
+    fq = fold(q)
+    folded = [(fold(c.id), fold(c.name), c) for c in book.contacts]
+    for found in (
+        [c for fid, fname, c in folded if fq in (fid, fname)],
+        [c for fid, fname, c in folded if fname.startswith(fq) or fid.startswith(fq)],
+    ):
+        if len(found) == 1:
+            return found[0]
+        if found:
+            listed = ", ".join(f"{c.name} ({c.id})" for c in found[:10])
+            more = f" and {len(found) - 10} more" if len(found) > 10 else ""
+            raise PersonNotFound(
+                f"{query!r} matches {len(found)} people: {listed}{more}; "
+                "be more specific or use the id"
+            )
+    raise PersonNotFound(f"no one called {query!r}")
+
+
+# What one plan may hold: 50,000 touch-ups keep `agenda --json` (and the
+# daemon's plan and calendar) well under 300 MB.  10,000 people every 9 weeks
+# over the default 12-week horizon plan about 23,000.
+MAX_PLANNED = 50_000
+
+
+def planned_bound(book: Book, horizon_days: int) -> int:
+    """An upper bound on the touch-ups a plan over ``horizon_days`` can hold.
+
+    The smaller of the capacity (``daily_limit`` on each allowed day) and the
+    demand (each person's cycles inside the horizon, plus one; paused people
+    count too, so the bound holds whatever the history says).
+    """
+    s = book.settings
+    allowed_days = -(-horizon_days * len(s.days) // 7)
+    demand = sum(horizon_days // c.every + 1 for c in book.contacts)
+    return min(s.daily_limit * allowed_days, demand)
+
+
+def too_many_planned(book: Book, horizon_days: int) -> str | None:
+    """Why a plan over ``horizon_days`` would be too big to hold, or None."""
+    bound = planned_bound(book, horizon_days)
+    if bound <= MAX_PLANNED:
+        return None
+    s = book.settings
+    return (
+        f"a horizon of {horizon_days} days with daily_limit {s.daily_limit} on "
+        f"{len(s.days)} days a week could plan {bound:,} touch-ups for these "
+        f"{len(book.contacts):,} people, over the {MAX_PLANNED:,} warmupd holds; "
+        "shorten the horizon or lower daily_limit"
+    )
