@@ -50,7 +50,7 @@ def test_sweep_removes_a_killed_writers_temp_and_nothing_else(tmp_path: Path) ->
     for p in (leftover, other):
         os.utime(p, (old, old))
 
-    removed = sweep_stale_temps(target)
+    removed = sweep_stale_temps(target, now=time.time())
 
     assert removed == [leftover]
     assert not leftover.exists()
@@ -71,7 +71,7 @@ def test_sweep_spares_a_young_temp_of_a_writer_still_at_work(tmp_path: Path) -> 
 
 def test_sweep_of_a_missing_directory_is_quiet(tmp_path: Path) -> None:
     """If this fails, a first start (no data dir yet) would crash the daemon."""
-    assert sweep_stale_temps(tmp_path / "nowhere" / "x.json") == []
+    assert sweep_stale_temps(tmp_path / "nowhere" / "x.json", now=time.time()) == []
 
 
 def test_exclusive_write_creates_once_and_never_clobbers(tmp_path: Path) -> None:

@@ -128,9 +128,8 @@ def test_migration_from_version_1_keeps_rows(tmp_path: Path) -> None:
     raw.close()
     with Store(path) as s:
         assert s.schema_version == SCHEMA_VERSION
-        assert s.unanswered([("ruth", "new/1")], NOW) == ["ruth"]
-        s.mark_reminded(["ruth"])
-        assert s.unanswered([("ruth", "new/1")], NOW) == []
+        assert s.nudged() == {("ruth", "new/1")}
+        assert s.history().get("ruth").nudge_key == "new/1"
 
 
 def test_meta_and_data_version_sees_other_writers(tmp_path: Path) -> None:

@@ -192,10 +192,10 @@ def today(file: Path | None, as_json: bool) -> None:
     people = b.by_id()
     for t in items:
         click.echo("\n".join(views.touchup_lines(people[t.person_id], t, b, history)))
-    if p.waiting:
-        click.echo("Waiting on you (nudged, not yet done, snoozed or skipped):")
-        for t in p.waiting:
-            click.echo(f"  {views.who(t.name, t.person_id)} — nudged {t.day:%a %Y-%m-%d}")
+    from warmupd.planner import MAX_ASKS
+
+    for line in views.waiting_lines(p, MAX_ASKS):
+        click.echo(line)
     note = views.samples_note(b)
     if note:
         click.echo(f"\nNote: {note}")

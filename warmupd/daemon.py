@@ -50,7 +50,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from warmupd import book as bookmod
 from warmupd import isolate, review, views
 from warmupd.caldav_sync import CalDavSync
-from warmupd.clock import Clock, SystemClock
+from warmupd.clock import Clock, SystemClock, utcnow
 from warmupd.clock import zone as settings_zone
 from warmupd.model import (
     HEARTBEAT_SECONDS,
@@ -68,6 +68,7 @@ from warmupd.paths import atomic_write, sweep_stale_temps
 from warmupd.planner import plan as make_plan
 from warmupd.publish import CalendarFiles, Publisher
 from warmupd.push import PushChannels, make_push
+from warmupd.slots import previous_slot, slot_on
 from warmupd.store import Store
 from warmupd.watch import Debouncer, FileWatcher
 
@@ -90,6 +91,8 @@ def sd_notify(message: str) -> bool:
         addr = "\0" + addr[1:]
     try:
         with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC) as s:
+            # Never block the loop: a full queue on systemd's side drops this one.
+            s.setblocking(False)
             s.connect(addr)
             s.sendall(message.encode())
     except OSError as exc:
@@ -126,6 +129,7 @@ class Daemon:
         watch: bool = True,
         publisher: Publisher | None = None,
         hold_seconds: float = HOLD_SECONDS,
+        heartbeat_seconds: float = HEARTBEAT_SECONDS,
     ) -> None:
         self.contact_file = contact_file
         self.store = store
@@ -134,6 +138,8 @@ class Daemon:
         self.notifier = notifier
         self._watch = watch
         self._hold_seconds = hold_seconds
+        self._beat_seconds = heartbeat_seconds
+        self._ticking: asyncio.Task[None] | None = None
         self._publisher = publisher
         self.book: Book | None = None
         self.plan: Plan | None = None
@@ -261,7 +267,7 @@ class Daemon:
         # misfire_grace_time=None: a run missed while suspended still happens on
         # wake (APScheduler's default 1 s grace would drop it); coalesce: once.
         sched.add_job(
-            self.heartbeat, IntervalTrigger(seconds=HEARTBEAT_SECONDS), id="heartbeat",
+            self.heartbeat, IntervalTrigger(seconds=self._beat_seconds), id="heartbeat",
             misfire_grace_time=None, coalesce=True, max_instances=1,
         )
         sched.start()
@@ -274,7 +280,7 @@ class Daemon:
             return
         if self._scheduler.get_job("nudge") is None:
             self._scheduler.add_job(
-                self.tick, self._slot_trigger(), id="nudge", misfire_grace_time=None,
+                self.tick_soon, self._slot_trigger(), id="nudge", misfire_grace_time=None,
                 coalesce=True, max_instances=1,
             )
         else:
@@ -457,22 +463,8 @@ class Daemon:
         return self.clock.now().astimezone(self.zone)
 
     def _slot(self, day: date) -> datetime | None:
-        """The nudge instant on ``day``, or None on a day with no nudges."""
         assert self.book is not None
-        s = self.book.settings
-        if day.weekday() not in s.days:
-            return None
-        # fold=0: a repeated local time is its first instant; a skipped one
-        # gets the pre-transition offset, i.e. it lands after the gap.
-        naive = datetime.combine(day, s.nudge_at)
-        return naive.replace(tzinfo=self.zone).astimezone(UTC).astimezone(self.zone)
-
-    def _previous_slot(self, before: datetime) -> datetime | None:
-        for back in range(0, 8):
-            slot = self._slot(before.date() - timedelta(days=back))
-            if slot is not None and slot <= before:
-                return slot
-        return None
+        return slot_on(day, self.book.settings.days, self.book.settings.nudge_at, self.zone)
 
     async def heartbeat(self) -> None:
         sd_notify("WATCHDOG=1")
@@ -482,7 +474,29 @@ class Daemon:
             if abs(drift) > JUMP_TOLERANCE:
                 log.info("wall clock jumped by %s (sleep, or a clock change)", drift)
         self._last_beat = (wall, mono)
-        await self.tick()
+        await self.tick_soon()
+
+    async def tick_soon(self) -> None:
+        """Run a tick, but return within half a heartbeat even if it is still delivering.
+
+        The scheduler's jobs call this: a slow notifier (a server that takes
+        its time, a summary with a timeout) then never keeps the heartbeat job
+        running into its next interval, where APScheduler would skip it
+        ("maximum number of running instances reached") and systemd's
+        watchdog would go without its ping.  One tick runs at a time; a job
+        that finds one running waits for it instead of starting another.
+        """
+        task = self._ticking
+        if task is None or task.done():
+            task = self._ticking = asyncio.ensure_future(self.tick())
+            self._tasks.add(task)
+            task.add_done_callback(self._tick_done)
+        await asyncio.wait({task}, timeout=self._beat_seconds / 2)
+
+    def _tick_done(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("delivery failed", exc_info=task.exception())
 
     async def tick(self) -> None:
         """Deliver whatever is due at the clock's now; cheap when nothing is."""
@@ -493,7 +507,8 @@ class Daemon:
             if now.date() != self.plan.today or self.store.data_version() != self._store_version:
                 self._replan()
             await review.deliver(self.book, self.store, now, self._show)  # weekly, once
-            slot = self._previous_slot(now)  # the latest slot at or before now
+            s = self.book.settings
+            slot = previous_slot(now, s.days, s.nudge_at)  # the latest slot at or before now
             last_raw = self.store.get_meta("last_slot")
             last = datetime.fromisoformat(last_raw) if last_raw else now
             today_slot = self._slot(now.date())
@@ -514,7 +529,6 @@ class Daemon:
         assert self.book is not None and self.plan is not None
         items = self.plan.on(now.date())
         pending = [t for t in items if (t.person_id, t.nudge_key) not in self._nudged]
-        people = self.book.by_id()
         complete = True
         if len(pending) > self.book.settings.max_burst:
             title, body = views.summary_text([views.who(t.name, t.person_id) for t in pending])
@@ -536,22 +550,8 @@ class Daemon:
                     complete = False
                     break  # stays due: the next tick tries again
                 self._record_nudge(t, now, shown)
-        # Unanswered nudges from earlier days are mentioned once more, then left
-        # to `warmupd today`: never a daily re-send.
-        start_of_day = datetime.combine(now.date(), datetime.min.time(), self.zone)
-        waiting = self.store.unanswered(
-            [(t.person_id, t.nudge_key) for t in self.plan.waiting], before=start_of_day
-        )
-        if waiting:
-            names = [views.who(people[p].name, p) for p in waiting if p in people]
-            if await self._show(Nudge(
-                key="", person_id="", actions=False,
-                title="Still on your list",
-                body=", ".join(names) + ". Run `warmupd today` for openers.",
-            )):
-                self.store.mark_reminded(waiting)
-            else:
-                complete = False
+        # Unanswered nudges are not reminded of here: the planner re-asks them
+        # with back-off inside the day's cap, and `warmupd today` lists them.
         if complete:
             self._passed_for = (now.date(), self._plan_gen)
 
@@ -668,7 +668,8 @@ def run(contact_file: Path, store_path: Path, status_path: Path,
         calendar: CalendarFiles | None = None) -> int:
     publisher = Publisher(calendar) if calendar is not None else None
     # A kill during an atomic write leaves a temp file beside its target.
-    sweep_stale_temps(status_path, *((calendar.ics, calendar.revisions) if calendar else ()))
+    sweep_stale_temps(status_path, *((calendar.ics, calendar.revisions) if calendar else ()),
+                      now=utcnow().timestamp())
     with Store(store_path) as store:
         daemon = Daemon(contact_file, store, status_path=status_path, publisher=publisher)
         with contextlib.suppress(KeyboardInterrupt):

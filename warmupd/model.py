@@ -327,6 +327,8 @@ class TouchUp:
     snooze: date | None = None  # set when a snooze pushed this cycle
     number: int = 1  # ordinal of the cycle for this person (rotates openers)
     ask: int = 1  # 2, 3, ...: asked again after a nudge went unanswered
+    # Set when the cycle was given up after unanswered asks and starts again here.
+    restart: date | None = None
 
     @property
     def nudge_key(self) -> str:
@@ -334,9 +336,12 @@ class TouchUp:
 
         A snooze re-arms the nudge: the key gains the snooze date, so the
         person is nudged again when the snooze ends; so does a nudge that went
-        unanswered for a while (``#ask``).
+        unanswered for a while (``#ask``), and a cycle restarted after its
+        asks went unanswered (``@date``).
         """
         key = cycle_key(self.cycle, self.snooze)
+        if self.restart:
+            key += f"@{self.restart.isoformat()}"
         return f"{key}#{self.ask}" if self.ask > 1 else key
 
     @property
@@ -386,7 +391,8 @@ class Plan:
     days: tuple[tuple[date, tuple[TouchUp, ...]], ...]  # allowed days only, in order
     capacity: Capacity
     unplanned: tuple[str, ...] = ()  # active ids with no slot inside the horizon
-    # Nudged lately and not answered yet: they hold no slot while you act on it.
+    # The open ask of each person waiting on you (``day`` is when it was shown,
+    # ``ask`` its number); ``ask == planner.MAX_ASKS``: warmupd stopped asking.
     waiting: tuple[TouchUp, ...] = ()
 
     def on(self, day: date) -> tuple[TouchUp, ...]:

@@ -14,7 +14,6 @@ import errno
 import os
 import stat
 import tempfile
-import time
 from pathlib import Path
 
 import platformdirs
@@ -83,14 +82,13 @@ def _temp_prefix(path: Path) -> str:
     return f".{path.name}."
 
 
-def sweep_stale_temps(*targets: Path, now: float | None = None) -> list[Path]:
+def sweep_stale_temps(*targets: Path, now: float) -> list[Path]:
     """Remove what a kill in the middle of ``atomic_write`` left beside ``targets``.
 
     Only files named like our own temp files for exactly those targets, and
     only when older than ``STALE_TEMP_SECONDS``, so a concurrent writer's temp
     file is never pulled from under it.  Returns what was removed.
     """
-    clock = time.time() if now is None else now
     removed: list[Path] = []
     for target in targets:
         prefix = _temp_prefix(target)
@@ -101,7 +99,7 @@ def sweep_stale_temps(*targets: Path, now: float | None = None) -> list[Path]:
                 with contextlib.suppress(OSError):
                     if not entry.is_file(follow_symlinks=False):
                         continue
-                    if clock - entry.stat(follow_symlinks=False).st_mtime < STALE_TEMP_SECONDS:
+                    if now - entry.stat(follow_symlinks=False).st_mtime < STALE_TEMP_SECONDS:
                         continue
                     os.unlink(entry.path)
                     removed.append(Path(entry.path))

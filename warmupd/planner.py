@@ -1,8 +1,10 @@
-"""The leveling planner: who to reach out to on which day.
+"""The leveling planner and the asking policy: who is asked on which day.
 
 Owns: turning (book, history, today) into a Plan — due dates, the daily cap,
 the allowed weekdays, fairness under overload, early pulls that even out the
-load, and the projection of later cycles inside the horizon.
+load, re-asks with back-off, and the projection of later cycles inside the
+horizon.  The daemon delivers exactly ``plan.on(today)``, and ``today``,
+``agenda``, the feed and CalDAV show the same plan: one policy, one place.
 
 Must not: read the clock, do I/O, or know about notifications and calendars.
 It is a pure function; the same input always gives the same plan.
@@ -12,16 +14,25 @@ How it works, in one pass over the days of the horizon:
   a pause pushes it; people never contacted get a slot in their first cadence
   window, chosen by a hash of their id so it never depends on who else is in
   the book);
-- someone nudged in the last ``IN_FLIGHT_DAYS`` days for their current cycle
-  is waiting on you: they keep the slot of the day they were nudged and take
-  no new one (so unanswered nudges never crowd out everyone else); after that
-  they are asked again;
-- people are kept in one heap per cadence, ordered by due date, so the most
+- asking: a nudge for the current cycle that went unanswered is asked again
+  after ``BACKOFF`` allowed days (3 after the first ask, 7 after the second);
+  after ``MAX_ASKS`` unanswered asks warmupd stops asking for that cycle and
+  the next one is due a cadence after the last ask (and not within
+  ``GIVE_UP_DAYS`` allowed days of it).  While an ask is open the person is
+  "waiting on you";
+- the cap is a promise: everyone shown today (whatever the user did with it
+  since) counts against today's ``daily_limit``, so answering early makes the
+  day lighter, never longer; and once anyone was shown today, nobody is pulled
+  early into today, so the day's set is the set the morning's plan promised;
+- people are kept in one heap per cadence, ordered by the date they became
+  askable (due date; for a re-ask, the end of its back-off), so the most
   overdue *relative to cadence* is always one of the few heap heads;
-- each allowed day takes up to ``daily_limit`` of the due people, most
-  overdue relative to cadence first; a day that is quieter than the average
-  demand pulls people due soon (at most ``EARLY_FRACTION`` of their cadence
-  early) so the load stays even;
+- each allowed day takes up to ``daily_limit`` askable people, most overdue
+  relative to cadence first, except that a re-ask waits while anyone whose
+  first ask fell due before the re-ask's date is still waiting (a re-ask never
+  starves the newly due; each person re-asked at most once ahead of them);
+  a day quieter than the average demand pulls first asks due soon (at most
+  ``EARLY_FRACTION`` of their cadence early) so the load stays even;
 - a placed touch-up re-enters its heap at day + cadence, which projects the
   rolling rhythm across the horizon.
 """
@@ -47,13 +58,18 @@ from warmupd.model import (
 
 # How far ahead of their due date a person may be pulled to fill a quiet day.
 EARLY_FRACTION = 0.15
-# A nudge holds its person this many days after it was shown, while you act on
-# it: they take no new slot, and are asked again only after that.
-IN_FLIGHT_DAYS = 3
+# Allowed days between an unanswered ask and the next one: after ask 1, after
+# ask 2; after ask MAX_ASKS the cycle is given up for at least GIVE_UP_DAYS.
+BACKOFF = (3, 7)
+MAX_ASKS = len(BACKOFF) + 1
+GIVE_UP_DAYS = 14
 
-# Heap entries: (due ordinal, person id, contact index, cycle number,
-# snooze ordinal or 0, ask number).
-_Entry = tuple[int, str, int, int, int, int]
+# Heap entries: (askable ordinal, person id, contact index, cycle number,
+# snooze ordinal or 0, ask number, due ordinal, restart ordinal or 0).  The
+# askable date is the due date for a first ask and the end of the back-off
+# for a re-ask: lateness is measured from there, never from the original due
+# date, so an ignored nudge does not rank as ever more overdue.
+_Entry = tuple[int, str, int, int, int, int, int, int]
 
 
 def first_slot(person_id: str, every: int, first_seen: date) -> date:
@@ -80,21 +96,37 @@ def capacity(book: Book) -> Capacity:
     )
 
 
+def after_allowed(day: int, count: int, allowed: frozenset[int]) -> int:
+    """The ordinal of the ``count``-th allowed day after ordinal ``day``."""
+    if not allowed:
+        return day + count
+    d = day
+    while count > 0:
+        d += 1
+        if date.fromordinal(d).weekday() in allowed:
+            count -= 1
+    return d
+
+
 def plan(book: Book, history: History, today: date, *, horizon_days: int | None = None) -> Plan:
     settings = book.settings
     end = horizon_end(today, horizon_days or settings.horizon_days)
     t0, tend = today.toordinal(), end.toordinal()
     contacts = book.contacts
     cap = capacity(book)
+    allowed = settings.days
 
     groups: dict[int, list[_Entry]] = {}
     cycle_base = {c.id: (c.last.isoformat() if c.last else "new") for c in contacts}
-    held_today: list[_Entry] = []  # nudged today: they keep today's slot
+    held_today: list[_Entry] = []  # shown today, still open: they keep today's slot
+    spent = 0  # shown today and answered since: their slot is used up all the same
     waiting: list[TouchUp] = []
     for idx, c in enumerate(contacts):
-        if c.paused:
-            continue
         h = history.get(c.id)
+        shown = h.nudged_on.toordinal() if h.nudged_on is not None else None
+        if c.paused:
+            spent += shown is not None and shown >= t0
+            continue
         anchor = effective_last(c, h)
         if h.last_skip is not None and (anchor is None or h.last_skip > anchor):
             anchor = h.last_skip
@@ -113,22 +145,31 @@ def plan(book: Book, history: History, today: date, *, horizon_days: int | None 
             due = snooze = until.toordinal()
         if c.paused_until is not None and c.paused_until.toordinal() > due:
             due = c.paused_until.toordinal()
-        entry = (due, c.id, idx, h.touches + 1, snooze, 1)
-        if h.nudge_key is not None and h.nudged_on is not None:
-            key, _, ask = h.nudge_key.partition("#")
-            if key == _key(cycle_base[c.id], entry):
-                shown = h.nudged_on.toordinal()
-                entry = (due, c.id, idx, h.touches + 1, snooze, int(ask or 1))
+        n = h.touches + 1
+        entry: _Entry = (due, c.id, idx, n, snooze, 1, due, 0)
+        if h.nudge_key is not None and shown is not None:
+            key, _, ask_s = h.nudge_key.partition("#")
+            ask = int(ask_s or 1)
+            base = _key(cycle_base[c.id], n, snooze)
+            restart = 0
+            if key.startswith(base + "@"):  # this cycle was given up and restarted
+                restart = date.fromisoformat(key[len(base) + 1:]).toordinal()
+                entry = (restart, c.id, idx, n, snooze, 1, restart, restart)
+                key = base
+            if key != base and shown >= t0:
+                spent += 1  # shown today for a cycle since answered: its slot is used
+            elif key == base:  # the latest nudge asked for this cycle, and is open
                 if shown >= t0:
-                    held_today.append(entry)
+                    held_today.append((entry[0], c.id, idx, n, snooze, ask, entry[6], restart))
                     continue
-                if t0 - shown <= IN_FLIGHT_DAYS:
-                    waiting.append(_touchup(c, entry, shown, cycle_base[c.id]))
-                    # Project the next cycle as if they act on the nudge day.
-                    groups.setdefault(c.every, []).append(
-                        (shown + c.every, c.id, idx, h.touches + 2, 0, 1))
-                    continue
-                entry = (due, c.id, idx, h.touches + 1, snooze, int(ask or 1) + 1)
+                waiting.append(_touchup(c, (entry[0], c.id, idx, n, snooze, ask, entry[6],
+                                            restart), shown, cycle_base[c.id]))
+                if ask < MAX_ASKS:
+                    entry = (after_allowed(shown, BACKOFF[ask - 1], allowed), c.id, idx, n,
+                             snooze, ask + 1, entry[6], restart)
+                else:  # stop asking this cycle; the next starts from the last ask
+                    again = max(shown + c.every, after_allowed(shown, GIVE_UP_DAYS, allowed))
+                    entry = (again, c.id, idx, n, snooze, 1, again, again)
         groups.setdefault(c.every, []).append(entry)
     for heap in groups.values():
         heapq.heapify(heap)
@@ -139,7 +180,6 @@ def plan(book: Book, history: History, today: date, *, horizon_days: int | None 
     # busy, so one added person does not set off a chain of moves.
     fill_to = min(settings.daily_limit, math.floor(cap.per_day))
     held_today.sort()
-    allowed = settings.days
     weekday = today.weekday()
     landing = _landing_days(t0, tend, weekday, allowed)
     load: dict[int, int] = {}
@@ -155,12 +195,17 @@ def plan(book: Book, history: History, today: date, *, horizon_days: int | None 
         if (weekday + d - t0) % 7 not in allowed:
             continue
         picks: list[_Entry] = held_today if d == t0 else []
-        while len(picks) < settings.daily_limit:
+        limit, fill = settings.daily_limit, fill_to
+        if d == t0:
+            limit -= spent
+            if spent or held_today:
+                fill = 0  # the day's set was promised this morning: no late pulls
+        while len(picks) < limit:
             best = _most_overdue(groups, d)
             if best is None:
                 break
             picks.append(heapq.heappop(groups[best]))
-        while len(picks) < fill_to:
+        while len(picks) < fill:
             best = _least_early(groups, d, load, landing, fill_to)
             if best is None:
                 break
@@ -171,31 +216,32 @@ def plan(book: Book, history: History, today: date, *, horizon_days: int | None 
         for entry in picks:
             c = contacts[entry[2]]
             items.append(_touchup(c, entry, d, cycle_base[c.id]))
+            nxt = d + c.every
             heapq.heappush(groups.setdefault(c.every, []),
-                           (d + c.every, c.id, entry[2], entry[3] + 1, 0, 1))
-            if fill_to and d + c.every <= tend:
-                day = landing.get(d + c.every)
+                           (nxt, c.id, entry[2], entry[3] + 1, 0, 1, nxt, 0))
+            if fill_to and nxt <= tend:
+                day = landing.get(nxt)
                 if day is not None:
                     load[day] = load.get(day, 0) + 1
         days.append((date.fromordinal(d), tuple(items)))
 
-    # Backlog: people whose first cycle fell due inside the horizon but found no slot.
+    # Backlog: people whose current cycle fell due inside the horizon but found no slot.
     unplanned = sorted(
-        pid for heap in groups.values() for due, pid, _, n, _, _ in heap
-        if due <= tend and n == history.get(pid).touches + 1
+        e[1] for heap in groups.values() for e in heap
+        if e[0] <= tend and e[3] == history.get(e[1]).touches + 1
     )
+    waiting.sort(key=lambda t: (t.day, t.person_id))
     return Plan(today=today, end=end, days=tuple(days), capacity=cap,
                 unplanned=tuple(unplanned), waiting=tuple(waiting))
 
 
-def _key(base: str, entry: _Entry) -> str:
-    """The nudge key of ``entry`` without its ask number (see TouchUp.nudge_key)."""
-    snooze = entry[4]
-    return cycle_key(f"{base}/{entry[3]}", date.fromordinal(snooze) if snooze else None)
+def _key(base: str, n: int, snooze: int) -> str:
+    """The nudge key of a cycle without restart and ask number (see TouchUp.nudge_key)."""
+    return cycle_key(f"{base}/{n}", date.fromordinal(snooze) if snooze else None)
 
 
 def _touchup(c: Contact, entry: _Entry, day: int, base: str) -> TouchUp:
-    due, _, _, n, snooze, ask = entry
+    _, _, _, n, snooze, ask, due, restart = entry
     return TouchUp(
         person_id=c.id,
         name=c.name,
@@ -206,21 +252,37 @@ def _touchup(c: Contact, entry: _Entry, day: int, base: str) -> TouchUp:
         snooze=date.fromordinal(snooze) if snooze else None,
         number=n,
         ask=ask,
+        restart=date.fromordinal(restart) if restart else None,
     )
 
 
 def _most_overdue(groups: dict[int, list[_Entry]], d: int) -> int | None:
-    """The cadence whose head is due by ``d`` and most overdue relative to cadence."""
+    """The cadence whose head is askable by ``d`` and most overdue relative to cadence.
+
+    A re-ask goes only when no first ask that fell due before the re-ask's
+    date is waiting: one full round of re-asks at most ever goes ahead of
+    someone newly due.
+    """
     best: int | None = None
     best_key: tuple[float, int, str] | None = None
+    first: int | None = None  # the best first ask, and the earliest askable date of any
+    first_key: tuple[float, int, str] | None = None
+    first_due = 1 << 40
     for every, heap in groups.items():
         if not heap or heap[0][0] > d:
             continue
-        due, pid = heap[0][0], heap[0][1]
-        # Larger relative lateness first; then earlier due; then id, for determinism.
+        head = heap[0]
+        due, pid = head[0], head[1]
+        # Larger relative lateness first; then earlier date; then id, for determinism.
         key = (-(d - due) / every, due, pid)
         if best_key is None or key < best_key:
             best, best_key = every, key
+        if head[5] == 1:
+            first_due = min(first_due, due)
+            if first_key is None or key < first_key:
+                first, first_key = every, key
+    if best is not None and groups[best][0][5] > 1 and first_due < groups[best][0][0]:
+        return first
     return best
 
 
@@ -247,6 +309,8 @@ def _least_early(
         if not heap:
             continue
         due, pid = heap[0][0], heap[0][1]
+        if heap[0][5] > 1 or heap[0][7]:
+            continue  # re-asks and restarted cycles wait out their back-off in full
         if due <= d or due - d > every * EARLY_FRACTION:
             continue
         if load.get(landing.get(due, -1), 0) <= fill_to:

@@ -76,6 +76,7 @@ MIGRATIONS: tuple[str, ...] = (
     ) WITHOUT ROWID;
     """,
     # 2: the daemon's bookkeeping: which daily slot it last delivered, and
+    # (unused since re-asks replaced reminders; kept, migrations are append-only)
     # which unanswered nudges were already mentioned once more in a summary.
     """
     CREATE TABLE meta (
@@ -462,22 +463,6 @@ class Store:
             "SELECT person_id, key, sent_at FROM nudges ORDER BY sent_at DESC, rowid DESC LIMIT 1"
         ).fetchone()
         return (row[0], row[1], datetime.fromisoformat(row[2])) if row else None
-
-    def unanswered(self, keys: Iterable[tuple[str, str]], before: datetime) -> list[str]:
-        """Person ids among ``keys`` nudged before ``before`` and not yet reminded of."""
-        wanted = set(keys)
-        rows = self._db.execute(
-            "SELECT person_id, key, sent_at FROM nudges WHERE reminded = 0"
-        ).fetchall()
-        return sorted(
-            p for p, k, at in rows if (p, k) in wanted and datetime.fromisoformat(at) < before
-        )
-
-    def mark_reminded(self, person_ids: Iterable[str]) -> None:
-        with self._write() as db:
-            db.executemany(
-                "UPDATE nudges SET reminded = 1 WHERE person_id = ?", [(p,) for p in person_ids]
-            )
 
     def get_meta(self, name: str) -> str | None:
         row = self._db.execute("SELECT value FROM meta WHERE name = ?", (name,)).fetchone()

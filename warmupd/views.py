@@ -185,6 +185,25 @@ def nudge_body(contact: Contact, t: TouchUp, book: Book, history: History) -> st
     return "\n".join([opening, *summary_lines(contact, t, hist)])
 
 
+def waiting_lines(plan: Plan, max_asks: int) -> list[str]:
+    """``today``'s "Waiting on you": open asks, and people warmupd stopped asking."""
+    if not plan.waiting:
+        return []
+    lines = ["Waiting on you (nudged, not yet done, snoozed or skipped):"]
+    for t in plan.waiting:
+        nxt = plan.next_for(t.person_id)
+        then = f"; next ask {nxt.day:%a %Y-%m-%d}" if nxt else ""
+        name = who(t.name, t.person_id)
+        if t.ask >= max_asks:
+            lines.append(f"  {name} — asked {t.ask} times, last {t.day:%a %Y-%m-%d}, no "
+                         f"answer: warmupd stopped asking this cycle{then}. Lengthen their "
+                         "cadence or pause them?")
+        else:
+            lines.append(f"  {name} — nudged {t.day:%a %Y-%m-%d} (ask {t.ask} of "
+                         f"{max_asks}){then}")
+    return lines
+
+
 def summary_text(names: list[str]) -> tuple[str, str]:
     """Title and body of the one notification that stands for many nudges."""
     shown = ", ".join(names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
