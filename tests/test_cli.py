@@ -352,6 +352,20 @@ def test_show_drops_an_empty_history_and_indents_multiline_notes(home: Path, cap
     assert "  Last note: lunch\n             then a walk\n" in out
 
 
+def test_show_lists_what_an_import_brought_in(home: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+    """Broken if `show` hides the company, role, email, phone or links that `who`
+    searches and `import`/`add` write, so a user cannot see why someone matched."""
+    path = home / "contacts.yaml"
+    path.write_text("settings:\n  timezone: UTC\ncontacts:\n  - name: Ann Lee\n"
+                    "    company: Acme Corp\n    role: [CTO, founder]\n"
+                    "    email: ann@acme.example\n    phone: +1 555 0100\n"
+                    "    links: https://example.org/ann\n")
+    code, out, err = run(capsys, "show", "ann", "--file", str(path))
+    assert code == 0, err
+    assert "  company: Acme Corp\n  role: CTO, founder\n  email: ann@acme.example\n" in out
+    assert "  phone: +1 555 0100\n  links: https://example.org/ann\n" in out
+
+
 def test_within_a_day_the_most_overdue_comes_first(home: Path, capsys) -> None:  # type: ignore[no-untyped-def]
     """Broken if a day's list follows the planner's internal order (relative to
     cadence: Kim first) instead of who is the most days late (Lou, +100d)."""

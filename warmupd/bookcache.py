@@ -24,9 +24,11 @@ from warmupd import __version__
 from warmupd.model import Book
 from warmupd.paths import atomic_write, private_dir, read_capped
 
-# Files over the default size cap go straight to the loader, which refuses
-# them before reading (or honours a cap the file declares): never hash them.
-_MAX_HASHED = 1 << 20
+# The loader's ceiling for a cap a file declares (book._MAX_DECLARED): a hit
+# means these very bytes passed the loader's own cap check before, and a miss
+# goes through it again; only larger files go straight to the loader, which
+# refuses them before reading.
+_MAX_HASHED = 256 << 20
 
 
 def load(path: Path, cache_file: Path) -> Book:

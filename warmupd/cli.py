@@ -350,6 +350,12 @@ def _describe(c: Contact) -> str:
         lines.append(f"  last (file): {c.last}")
     if c.topics:
         lines.append(f"  topics: {', '.join(c.topics)}")
+    # What an import brought in is shown too: `who` finds people by these, so
+    # `show` must not hide why someone matched.
+    for label, values in (("company", c.company), ("role", c.role), ("email", c.email),
+                          ("phone", c.phone), ("links", c.links)):
+        if values:
+            lines.append(f"  {label}: {', '.join(values)}")
     if c.birthday:
         lines.append(f"  birthday: {c.birthday.month:02d}-{c.birthday.day:02d}")
     if c.notes:
