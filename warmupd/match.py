@@ -17,9 +17,9 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-from warmupd.book import fold
 from warmupd.importers import Record, Skipped
 from warmupd.model import Book, Contact
+from warmupd.names import fold
 
 _NICKNAMES = [
     "robert rob bob bobby robbie", "william will bill billy liam", "james jim jimmy jamie",

@@ -18,8 +18,8 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from warmupd.book import fold
 from warmupd.model import Book, Contact, History, Plan, effective_last
+from warmupd.names import fold
 from warmupd.openers import since_phrase
 
 JSON_VERSION = 1
