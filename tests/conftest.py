@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 from datetime import datetime
+from pathlib import Path
 
 import pytest
 
@@ -32,3 +33,17 @@ class FixedClock:
 
     def now(self) -> datetime:
         return self.at
+
+
+def private_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A private user: HOME and every platformdirs location under ``tmp_path``.
+
+    No ``WARMUPD_CONFIG`` from the outside either, so the default contact file
+    is the one under ``tmp_path/config``.
+    """
+    for var, sub in (("XDG_CONFIG_HOME", "config"), ("XDG_STATE_HOME", "state"),
+                     ("XDG_DATA_HOME", "data"), ("XDG_CACHE_HOME", "cache")):
+        monkeypatch.setenv(var, str(tmp_path / sub))
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.delenv("WARMUPD_CONFIG", raising=False)
+    return tmp_path

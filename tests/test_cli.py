@@ -11,7 +11,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from conftest import FixedClock
+from conftest import FixedClock, private_home
 
 from warmupd.cli import Environment, main
 from warmupd.model import ExitCode
@@ -28,12 +28,7 @@ EXAMPLE = REPO / "config" / "contacts.example.yaml"
 @pytest.fixture
 def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A private user: every platformdirs location under tmp_path."""
-    for var, sub in (("XDG_CONFIG_HOME", "config"), ("XDG_STATE_HOME", "state"),
-                     ("XDG_DATA_HOME", "data")):
-        monkeypatch.setenv(var, str(tmp_path / sub))
-    monkeypatch.setenv("HOME", str(tmp_path))
-    monkeypatch.delenv("WARMUPD_CONFIG", raising=False)
-    return tmp_path
+    return private_home(tmp_path, monkeypatch)
 
 
 def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:

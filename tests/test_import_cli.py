@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
+from conftest import private_home
 
 from warmupd.cli import main
 
@@ -41,11 +42,7 @@ contacts:
 
 @pytest.fixture
 def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    for var, sub in (("XDG_CONFIG_HOME", "config"), ("XDG_STATE_HOME", "state"),
-                     ("XDG_DATA_HOME", "data"), ("XDG_CACHE_HOME", "cache")):
-        monkeypatch.setenv(var, str(tmp_path / sub))
-    monkeypatch.setenv("HOME", str(tmp_path))
-    monkeypatch.delenv("WARMUPD_CONFIG", raising=False)
+    private_home(tmp_path, monkeypatch)
     path = tmp_path / "config" / "warmupd" / "contacts.yaml"
     path.parent.mkdir(parents=True)
     path.write_text(BOOK)

@@ -16,6 +16,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from conftest import private_home
 
 from warmupd import book
 from warmupd.cli import main
@@ -27,11 +28,7 @@ REPO = Path(__file__).resolve().parents[1]
 
 @pytest.fixture
 def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    for var, sub in (("XDG_CONFIG_HOME", "config"), ("XDG_STATE_HOME", "state"),
-                     ("XDG_DATA_HOME", "data")):
-        monkeypatch.setenv(var, str(tmp_path / sub))
-    monkeypatch.setenv("HOME", str(tmp_path))
-    monkeypatch.delenv("WARMUPD_CONFIG", raising=False)
+    private_home(tmp_path, monkeypatch)
     monkeypatch.delenv("NO_COLOR", raising=False)
     return tmp_path
 

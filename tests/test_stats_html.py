@@ -15,7 +15,7 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
-from conftest import need
+from conftest import need, private_home
 
 from warmupd.cli import main
 
@@ -60,11 +60,7 @@ def chromium(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[bytes]:
 
 @pytest.fixture
 def page(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    for var, sub in (("XDG_CONFIG_HOME", "config"), ("XDG_STATE_HOME", "state"),
-                     ("XDG_DATA_HOME", "data")):
-        monkeypatch.setenv(var, str(tmp_path / sub))
-    monkeypatch.setenv("HOME", str(tmp_path))
-    monkeypatch.delenv("WARMUPD_CONFIG", raising=False)
+    private_home(tmp_path, monkeypatch)
     statsdemo.write(tmp_path, datetime.now(UTC).date())
     out = tmp_path / "stats.html"
     assert main(["stats", "--html", str(out), "--weeks", "20"]) == 0

@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from conftest import private_home
 
 from warmupd.cli import main
 from warmupd.model import ExitCode
@@ -26,10 +27,7 @@ BOOK = ("settings:\n  notifier: log\n  feed:\n    enabled: false\n"
 
 @pytest.fixture
 def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    for var, sub in (("XDG_CONFIG_HOME", "config"), ("XDG_STATE_HOME", "state"),
-                     ("XDG_DATA_HOME", "data"), ("XDG_CACHE_HOME", "cache")):
-        monkeypatch.setenv(var, str(tmp_path / sub))
-    monkeypatch.setenv("HOME", str(tmp_path))
+    private_home(tmp_path, monkeypatch)
     contacts = tmp_path / "contacts.yaml"
     contacts.write_text(BOOK)
     monkeypatch.setenv("WARMUPD_CONFIG", str(contacts))
