@@ -19,47 +19,82 @@ one ``(due ordinal, id)`` tuple per active person, heapified.  Issue 2's
 targets: 10k <= 25 ms, 100k <= 0.5 s.  gc stays on, as in the daemon.
 ``--profile`` prints the hottest functions of one run per size and setting.
 
-Must not: assert anything (tests do that) or write any file.
-Usage: python bench/bench_planner.py [N ...] [--repeat R] [--profile]
+warmupd is measured as users get it, from a NON-editable install: by default
+the script runs ``pip install --no-deps --target TMP .`` into a temporary
+directory (removed afterwards) and imports warmupd from there; ``--site DIR``
+uses an install made beforehand instead.  The module's path is printed.
+
+Must not: assert anything (tests do that) or write any file outside its
+temporary directory.
+Usage: python bench/bench_planner.py [N ...] [--repeat R] [--profile] [--site DIR]
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import heapq
+import importlib
 import math
 import shlex
 import statistics
+import subprocess
 import sys
+import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 from datetime import timedelta
 from functools import partial
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from gen import TODAY, generate
 
-from warmupd import book as bookmod
-from warmupd import planner
-from warmupd.model import Book, History, PersonHistory
+if TYPE_CHECKING:
+    from warmupd.model import Book, History
+
+ROOT = Path(__file__).resolve().parents[1]
 
 TARGETS_S = {10_000: 0.025, 100_000: 0.5}
 
 
-def history_for(b: Book) -> History:
+@contextlib.contextmanager
+def installed(site: str | None) -> Iterator[str]:
+    """A directory holding a non-editable warmupd: ``site``, or a fresh temporary one."""
+    if site is not None:
+        yield site
+        return
+    with tempfile.TemporaryDirectory(prefix="bench-planner-site-") as tmp:
+        subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps",
+                        "--root-user-action=ignore", "--target", tmp, str(ROOT)], check=True)
+        yield tmp
+
+
+def load_warmupd(site: str) -> tuple[Any, Any, Any]:
+    """warmupd's book, planner and model modules, imported from ``site`` only."""
+    sys.path.insert(0, site)
+    mods = tuple(importlib.import_module(f"warmupd.{m}") for m in ("book", "planner", "model"))
+    where = Path(mods[1].__file__).resolve()
+    if not where.is_relative_to(Path(site).resolve()):
+        raise SystemExit(f"warmupd.planner came from {where}, not from {site}: "
+                         "is an editable install or PYTHONPATH shadowing it?")
+    return mods
+
+
+def history_for(model: Any, b: Book) -> History:
     seen = TODAY - timedelta(days=30)
-    people: dict[str, PersonHistory] = {}
+    people: dict[str, Any] = {}
     for i, c in enumerate(b.contacts):
         done = c.last + timedelta(days=7) if c.last is not None and i % 5 == 0 else None
         if done is not None and done >= TODAY:
             done = None
-        people[c.id] = PersonHistory(first_seen=seen, last_done=done,
-                                     touches=1 if done else 0)
-    return History(people)
+        people[c.id] = model.PersonHistory(first_seen=seen, last_done=done,
+                                           touches=1 if done else 0)
+    history: History = model.History(people)
+    return history
 
 
 def floor(b: Book) -> list[tuple[int, str]]:
@@ -78,7 +113,7 @@ def median_s(fn: Callable[[], object], repeat: int) -> float:
     return statistics.median(times)
 
 
-def profile(b: Book, h: History) -> None:
+def profile(planner: Any, b: Book, h: History) -> None:
     import cProfile
     import io
     import pstats
@@ -99,8 +134,16 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("sizes", nargs="*", type=int, default=[1000, 10_000, 100_000])
     ap.add_argument("--repeat", type=int, default=0, help="runs per case (default: by size)")
     ap.add_argument("--profile", action="store_true", help="hottest functions per case")
+    ap.add_argument("--site", help="a directory with a non-editable install of warmupd "
+                    "(default: pip install --no-deps --target a temporary one)")
     args = ap.parse_args(argv)
+    with installed(args.site) as site:
+        return run(args, *load_warmupd(site))
+
+
+def run(args: argparse.Namespace, bookmod: Any, planner: Any, model: Any) -> int:
     print("$ " + shlex.join(["python", *sys.argv]))
+    print(f"warmupd from {Path(planner.__file__).parent} (non-editable)")
     print(f"python {sys.version.split()[0]}; today {TODAY}; horizon 84 days; "
           "60% never contacted")
     print(f"{'people':>7} {'setting':<24} {'demand/day':>10} {'touch-ups':>9} "
@@ -109,7 +152,7 @@ def main(argv: list[str] | None = None) -> int:
         t0 = time.perf_counter()
         text = generate(n, seed=2, never_fraction=0.6)
         base = bookmod.loads(text, f"gen-{n}.yaml", max_bytes=len(text.encode()) + 1)
-        hist = history_for(base)
+        hist = history_for(model, base)
         setup = time.perf_counter() - t0
         repeat = args.repeat or max(5, min(51, 200_000 // n))
         demand = planner.capacity(base).per_day
@@ -128,7 +171,7 @@ def main(argv: list[str] | None = None) -> int:
                   f"{len(p.unplanned):>9} {fl * 1000:9.2f} {m * 1000:9.2f} {m / fl:8.1f}  "
                   f"{verdict}", flush=True)
             if args.profile:
-                profile(b, hist)
+                profile(planner, b, hist)
         print(f"        (setup: generate + book.loads {setup:.1f} s, {repeat} runs per case)")
     return 0
 
