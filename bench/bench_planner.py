@@ -20,9 +20,10 @@ targets: 10k <= 25 ms, 100k <= 0.5 s.  gc stays on, as in the daemon.
 ``--profile`` prints the hottest functions of one run per size and setting.
 
 warmupd is measured as users get it, from a NON-editable install: by default
-the script runs ``pip install --no-deps --target TMP .`` into a temporary
-directory (removed afterwards) and imports warmupd from there; ``--site DIR``
-uses an install made beforehand instead.  The module's path is printed.
+the script runs ``pip install --no-deps --target TMP`` on a copy of the
+source in a temporary directory (removed afterwards) and imports warmupd
+from there; ``--site DIR`` uses an install made beforehand instead.  The
+module's path is printed.
 
 Must not: assert anything (tests do that) or write any file outside its
 temporary directory.
@@ -37,6 +38,7 @@ import heapq
 import importlib
 import math
 import shlex
+import shutil
 import statistics
 import subprocess
 import sys
@@ -67,10 +69,17 @@ def installed(site: str | None) -> Iterator[str]:
     if site is not None:
         yield site
         return
-    with tempfile.TemporaryDirectory(prefix="bench-planner-site-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="bench-planner-") as tmp:
+        # Built from a copy: setuptools writes build/ and *.egg-info next to the source.
+        src, site = Path(tmp, "src"), Path(tmp, "site")
+        shutil.copytree(ROOT / "warmupd", src / "warmupd",
+                        ignore=shutil.ignore_patterns("__pycache__"))
+        for name in ("pyproject.toml", "README.md"):
+            shutil.copy2(ROOT / name, src / name)
         subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps",
-                        "--root-user-action=ignore", "--target", tmp, str(ROOT)], check=True)
-        yield tmp
+                        "--root-user-action=ignore", "--target", str(site), str(src)],
+                       check=True)
+        yield str(site)
 
 
 def load_warmupd(site: str) -> tuple[Any, Any, Any]:
