@@ -54,6 +54,7 @@ from warmupd.model import (
     cycle_key,
     effective_last,
     horizon_end,
+    new_touchup,
 )
 
 # How far ahead of their due date a person may be pulled to fill a quiet day.
@@ -64,12 +65,17 @@ BACKOFF = (3, 7)
 MAX_ASKS = len(BACKOFF) + 1
 GIVE_UP_DAYS = 14
 
-# Heap entries: (askable ordinal, person id, contact index, cycle number,
-# snooze ordinal or 0, ask number, due ordinal, restart ordinal or 0).  The
-# askable date is the due date for a first ask and the end of the back-off
-# for a re-ask: lateness is measured from there, never from the original due
-# date, so an ignored nudge does not rank as ever more overdue.
-_Entry = tuple[int, str, int, int, int, int, int, int]
+# The heaps hold one plain int per person: ``askable * size + rank``, where
+# ``askable`` is the ordinal of the date they become askable (the due date for
+# a first ask, the end of the back-off for a re-ask: lateness is measured from
+# there, never from the original due date, so an ignored nudge does not rank
+# as ever more overdue) and ``rank`` their position in the book sorted by id.
+# Ints order exactly as (askable, id) tuples did, and compare and heap far
+# faster.  Each person has one live entry at a time; what it needs besides
+# (cycle number, and the rare snooze/ask/due/restart) lives in lists by rank.
+# _Extra: (snooze ordinal or 0, ask number, due ordinal, restart ordinal or 0),
+# kept only when it differs from (0, 1, askable, 0).
+_Extra = tuple[int, int, int, int]
 
 
 def first_slot(person_id: str, every: int, first_seen: date) -> date:
@@ -112,21 +118,43 @@ def plan(book: Book, history: History, today: date, *, horizon_days: int | None 
     settings = book.settings
     end = horizon_end(today, horizon_days or settings.horizon_days)
     t0, tend = today.toordinal(), end.toordinal()
-    contacts = book.contacts
+    span = tend - t0 + 1
     cap = capacity(book)
     allowed = settings.days
+    weekday = today.weekday()
+    # Integer tie-breakers: people by id (then book order, as tuples had it).
+    contacts = book.contacts
+    ids = [c.id for c in contacts]
+    people = [contacts[i] for i in sorted(range(len(contacts)), key=ids.__getitem__)]
+    size = len(people) or 1
+    every_of = [c.every for c in people]
+    cycle_of = [_base(c) + "/" for c in people]  # + cycle number
+    number = [0] * size  # cycle number of each person's live entry
+    extra: list[_Extra | None] = [None] * size
+    fresh = bytearray(size)  # 1 while the entry is the person's current cycle, unplaced
 
-    groups: dict[int, list[_Entry]] = {}
-    held_today: list[_Entry] = []  # shown today, still open: they keep today's slot
+    # Quiet days are filled up to the average demand, never beyond it, so a
+    # sparse book is not pulled early over and over (that would shorten
+    # everyone's cadence); and only with people from a day that would be
+    # busy, so one added person does not set off a chain of moves.
+    fill_to = min(settings.daily_limit, math.floor(cap.per_day))
+    landing = _landing_days(t0, tend, weekday, allowed)
+    load = [0] * span  # by landing day - t0: entries that would be placed there
+    # Entries by the day they become askable (- t0; earlier ones count today).
+    arrivals = [0] * span
+
+    groups: dict[int, list[int]] = {}
+    held_today: list[int] = []  # shown today, still open: they keep today's slot
     spent = 0  # shown today and answered since: their slot is used up all the same
     waiting: list[TouchUp] = []
     # Re-asks by the day they become askable (today for any already askable).
     reask_arrivals: dict[int, int] = {}
-    for idx, c in enumerate(contacts):
-        h = history.get(c.id)
-        shown = h.nudged_on.toordinal() if h.nudged_on is not None else None
+    get = history.get
+    for r, c in enumerate(people):
+        h = get(c.id)
+        nudged = h.nudged_on
         if c.paused:
-            spent += shown is not None and shown >= t0
+            spent += nudged is not None and nudged.toordinal() >= t0
             continue
         anchor = effective_last(c, h)
         if h.last_skip is not None and (anchor is None or h.last_skip > anchor):
@@ -146,110 +174,135 @@ def plan(book: Book, history: History, today: date, *, horizon_days: int | None 
             due = snooze = until.toordinal()
         if c.paused_until is not None and c.paused_until.toordinal() > due:
             due = c.paused_until.toordinal()
-        n = h.touches + 1
-        entry: _Entry = (due, c.id, idx, n, snooze, 1, due, 0)
-        if h.nudge_key is not None and shown is not None:
+        n = number[r] = h.touches + 1
+        askable, ask, restart = due, 1, 0
+        if h.nudge_key is not None and nudged is not None:
+            shown = nudged.toordinal()
             key, _, ask_s = h.nudge_key.partition("#")
-            ask = int(ask_s or 1)
+            asked = int(ask_s or 1)
             base = _key(_base(c), n, snooze)
-            restart = 0
             if key.startswith(base + "@"):  # this cycle was given up and restarted
-                restart = date.fromisoformat(key[len(base) + 1:]).toordinal()
-                entry = (restart, c.id, idx, n, snooze, 1, restart, restart)
+                askable = due = restart = date.fromisoformat(key[len(base) + 1:]).toordinal()
                 key = base
             if key != base and shown >= t0:
                 spent += 1  # shown today for a cycle since answered: its slot is used
             elif key == base:  # the latest nudge asked for this cycle, and is open
                 if shown >= t0:
-                    held_today.append((entry[0], c.id, idx, n, snooze, ask, entry[6], restart))
+                    extra[r] = (snooze, asked, due, restart)
+                    held_today.append(askable * size + r)
+                    groups.setdefault(c.every, [])  # for the next cycle, once placed
                     continue
-                waiting.append(_touchup(c, (entry[0], c.id, idx, n, snooze, ask, entry[6],
-                                            restart), date.fromordinal(shown)))
-                if ask < MAX_ASKS:
-                    entry = (after_allowed(shown, BACKOFF[ask - 1], allowed), c.id, idx, n,
-                             snooze, ask + 1, entry[6], restart)
-                    at = max(entry[0], t0)
+                waiting.append(_touchup(c, cycle_of[r], n, snooze, asked, due, restart,
+                                        date.fromordinal(shown)))
+                if asked < MAX_ASKS:
+                    askable, ask = after_allowed(shown, BACKOFF[asked - 1], allowed), asked + 1
+                    at = max(askable, t0)
                     reask_arrivals[at] = reask_arrivals.get(at, 0) + 1
                 else:  # stop asking this cycle; the next starts from the last ask
-                    again = max(shown + c.every, after_allowed(shown, GIVE_UP_DAYS, allowed))
-                    entry = (again, c.id, idx, n, snooze, 1, again, again)
-        groups.setdefault(c.every, []).append(entry)
+                    askable = due = restart = _restart(c, shown, allowed)
+        if snooze or ask > 1 or restart or due != askable:
+            extra[r] = (snooze, ask, due, restart)
+        fresh[r] = 1
+        groups.setdefault(c.every, []).append(askable * size + r)
+        at = max(askable, t0) - t0
+        if at < span:
+            arrivals[at] += 1
+            if fill_to and landing[at] >= 0:
+                load[landing[at]] += 1
     for heap in groups.values():
         heapq.heapify(heap)
-
-    # Quiet days are filled up to the average demand, never beyond it, so a
-    # sparse book is not pulled early over and over (that would shorten
-    # everyone's cadence); and only with people from a day that would be
-    # busy, so one added person does not set off a chain of moves.
-    fill_to = min(settings.daily_limit, math.floor(cap.per_day))
     held_today.sort()
-    weekday = today.weekday()
-    landing = _landing_days(t0, tend, weekday, allowed)
-    load: dict[int, int] = {}
-    if fill_to:
-        for heap in groups.values():
-            for entry in heap:
-                day = landing.get(max(entry[0], t0))
-                if day is not None:
-                    load[day] = load.get(day, 0) + 1
 
     # ``reasks_now`` counts the re-asks askable by the current day (the later
     # ones wait in ``reask_arrivals``; placed entries re-enter as first asks).
     # While none is, the re-ask rule of ``_most_overdue`` never applies and its
     # head-by-head choice is a plain k-way merge of the cadence heaps by
     # relative lateness: a small heap of the heads does it without rescanning
-    # every cadence for each placement.
+    # every cadence for each placement.  ``ready`` counts the entries askable
+    # by the current day: when they all fit, the merge is a plain sort.
     reasks_now = 0
+    ready = 0
 
     days: list[tuple[date, tuple[TouchUp, ...]]] = []
+    dates: dict[int, date] = {}  # ordinal -> date, for the due dates of the day's picks
+    heappush = heapq.heappush
     for d in range(t0, tend + 1):
         reasks_now += reask_arrivals.pop(d, 0)
+        ready += arrivals[d - t0]
         if (weekday + d - t0) % 7 not in allowed:
             continue
-        picks: list[_Entry] = held_today if d == t0 else []
+        picks: list[int] = held_today if d == t0 else []
         limit, fill = settings.daily_limit, fill_to
         if d == t0:
             limit -= spent
             if spent or held_today:
                 fill = 0  # the day's set was promised this morning: no late pulls
+        taken = len(picks)
         if reasks_now:
             while len(picks) < limit:
-                best = _most_overdue(groups, d)
+                best = _most_overdue(groups, d, size, extra)
                 if best is None:
                     break
-                picks.append(heapq.heappop(groups[best]))
-                reasks_now -= picks[-1][5] > 1
+                picks.append(x := heapq.heappop(groups[best]))
+                if (e := extra[x % size]) is not None:
+                    reasks_now -= e[1] > 1
         elif len(picks) < limit:
-            _merge_most_overdue(groups, d, limit - len(picks), picks)
+            if ready <= limit - len(picks):
+                _take_all(groups, d, size, picks)
+            else:
+                _merge_most_overdue(groups, d, size, limit - len(picks), picks)
+        ready -= len(picks) - taken
         while len(picks) < fill:
-            best = _least_early(groups, d, load, landing, fill_to)
+            best = _least_early(groups, d, size, extra, load, landing, t0, fill_to)
             if best is None:
                 break
-            picks.append(heapq.heappop(groups[best]))
-            day = landing[picks[-1][0]]
-            load[day] -= 1
+            picks.append(x := heapq.heappop(groups[best]))
+            at = x // size - t0
+            load[landing[at]] -= 1
+            if at < span:
+                arrivals[at] -= 1
         items = []
         day_date = date.fromordinal(d)
-        for entry in picks:
-            c = contacts[entry[2]]
-            items.append(_touchup(c, entry, day_date))
-            nxt = d + c.every
-            heapq.heappush(groups.setdefault(c.every, []),
-                           (nxt, c.id, entry[2], entry[3] + 1, 0, 1, nxt, 0))
-            if fill_to and nxt <= tend:
-                day = landing.get(nxt)
-                if day is not None:
-                    load[day] = load.get(day, 0) + 1
+        for x in picks:
+            askable, r = divmod(x, size)
+            c = people[r]
+            n = number[r]
+            e = extra[r]
+            if e is None:
+                due_date = dates.get(askable) or dates.setdefault(askable,
+                                                                  date.fromordinal(askable))
+                items.append(new_touchup({
+                    "person_id": c.id, "name": c.name, "day": day_date, "due": due_date,
+                    "cycle": f"{cycle_of[r]}{n}", "every": c.every, "snooze": None,
+                    "number": n, "ask": 1, "restart": None,
+                }))
+            else:
+                items.append(_touchup(c, cycle_of[r], n, *e, day_date))
+                extra[r] = None
+            fresh[r] = 0
+            number[r] = n + 1
+            nxt = d + every_of[r]
+            heappush(groups[every_of[r]], nxt * size + r)
+            if nxt <= tend:
+                arrivals[nxt - t0] += 1
+                if fill_to and landing[nxt - t0] >= 0:
+                    load[landing[nxt - t0]] += 1
         days.append((day_date, tuple(items)))
 
     # Backlog: people whose current cycle fell due inside the horizon but found no slot.
+    last_key = (tend + 1) * size
     unplanned = sorted(
-        e[1] for heap in groups.values() for e in heap
-        if e[0] <= tend and e[3] == history.get(e[1]).touches + 1
+        people[x % size].id for heap in groups.values() for x in heap
+        if x < last_key and fresh[x % size]
     )
     waiting.sort(key=lambda t: (t.day, t.person_id))
     return Plan(today=today, end=end, days=tuple(days), capacity=cap,
                 unplanned=tuple(unplanned), waiting=tuple(waiting))
+
+
+def _restart(c: Contact, shown: int, allowed: frozenset[int]) -> int:
+    """The due ordinal of the next cycle, once warmupd stopped asking after ``shown``."""
+    return max(shown + c.every, after_allowed(shown, GIVE_UP_DAYS, allowed))
 
 
 def _key(base: str, n: int, snooze: int) -> str:
@@ -262,23 +315,19 @@ def _base(c: Contact) -> str:
     return c.last.isoformat() if c.last else "new"
 
 
-def _touchup(c: Contact, entry: _Entry, day: date) -> TouchUp:
-    _, _, _, n, snooze, ask, due, restart = entry
-    return TouchUp(
-        person_id=c.id,
-        name=c.name,
-        day=day,
-        due=date.fromordinal(due),
-        cycle=f"{_base(c)}/{n}",
-        every=c.every,
-        snooze=date.fromordinal(snooze) if snooze else None,
-        number=n,
-        ask=ask,
-        restart=date.fromordinal(restart) if restart else None,
-    )
+def _touchup(c: Contact, cycle: str, n: int, snooze: int, ask: int, due: int, restart: int,
+             day: date) -> TouchUp:
+    """The touch-up of cycle ``n`` (``cycle`` is its key without the number) on ``day``."""
+    return new_touchup({
+        "person_id": c.id, "name": c.name, "day": day, "due": date.fromordinal(due),
+        "cycle": f"{cycle}{n}", "every": c.every,
+        "snooze": date.fromordinal(snooze) if snooze else None, "number": n, "ask": ask,
+        "restart": date.fromordinal(restart) if restart else None,
+    })
 
 
-def _most_overdue(groups: dict[int, list[_Entry]], d: int) -> int | None:
+def _most_overdue(groups: dict[int, list[int]], d: int, size: int,
+                  extra: list[_Extra | None]) -> int | None:
     """The cadence whose head is askable by ``d`` and most overdue relative to cadence.
 
     A re-ask goes only when no first ask that fell due before the re-ask's
@@ -286,82 +335,106 @@ def _most_overdue(groups: dict[int, list[_Entry]], d: int) -> int | None:
     someone newly due.
     """
     best: int | None = None
-    best_key: tuple[float, int, str] | None = None
+    best_key: tuple[float, int] | None = None
+    best_ask = 1
     first: int | None = None  # the best first ask, and the earliest askable date of any
-    first_key: tuple[float, int, str] | None = None
+    first_key: tuple[float, int] | None = None
     first_due = 1 << 40
+    lim = (d + 1) * size
     for every, heap in groups.items():
-        if not heap or heap[0][0] > d:
+        if not heap or heap[0] >= lim:
             continue
         head = heap[0]
-        due, pid = head[0], head[1]
+        due, r = divmod(head, size)
+        e = extra[r]
+        ask = 1 if e is None else e[1]
         # Larger relative lateness first; then earlier date; then id, for determinism.
-        key = (-(d - due) / every, due, pid)
+        key = ((due - d) / every, head)
         if best_key is None or key < best_key:
-            best, best_key = every, key
-        if head[5] == 1:
+            best, best_key, best_ask = every, key, ask
+        if ask == 1:
             first_due = min(first_due, due)
             if first_key is None or key < first_key:
                 first, first_key = every, key
-    if best is not None and groups[best][0][5] > 1 and first_due < groups[best][0][0]:
+    if best_key is not None and best_ask > 1 and first_due < best_key[1] // size:
         return first
     return best
 
 
-def _merge_most_overdue(groups: dict[int, list[_Entry]], d: int, room: int,
-                        picks: list[_Entry]) -> None:
+def _merge_most_overdue(groups: dict[int, list[int]], d: int, size: int, room: int,
+                        picks: list[int]) -> None:
     """Up to ``room`` picks in ``_most_overdue``'s order, while no re-ask is askable.
 
     Within one cadence the heap order (date, id) is the order of relative
     lateness, so a heap of the heads, keyed as ``_most_overdue`` keys them,
-    yields the same sequence; keys are unique (ids are), so ``every`` is never
-    compared.
+    yields the same sequence; keys are unique (ranks are), so ``every`` is
+    never compared.
     """
-    heads = [((heap[0][0] - d) / every, heap[0][0], heap[0][1], every)
-             for every, heap in groups.items() if heap and heap[0][0] <= d]
+    lim = (d + 1) * size
+    heads = [((heap[0] // size - d) / every, heap[0], every)
+             for every, heap in groups.items() if heap and heap[0] < lim]
     heapq.heapify(heads)
+    pop, replace = heapq.heappop, heapq.heapreplace
     while heads and room > 0:
-        every = heads[0][3]
+        every = heads[0][2]
         heap = groups[every]
-        picks.append(heapq.heappop(heap))
+        picks.append(pop(heap))
         room -= 1
-        if heap and heap[0][0] <= d:
-            due = heap[0][0]
-            heapq.heapreplace(heads, ((due - d) / every, due, heap[0][1], every))
+        if heap and (head := heap[0]) < lim:
+            replace(heads, ((head // size - d) / every, head, every))
         else:
-            heapq.heappop(heads)
+            pop(heads)
 
 
-def _landing_days(t0: int, tend: int, weekday: int, allowed: frozenset[int]) -> dict[int, int]:
-    """For each day of the horizon, the first allowed day on or after it."""
-    out: dict[int, int] = {}
-    nxt: int | None = None
-    for d in range(tend, t0 - 1, -1):
-        if (weekday + d - t0) % 7 in allowed:
+def _take_all(groups: dict[int, list[int]], d: int, size: int, picks: list[int]) -> None:
+    """Everyone askable by ``d``, in ``_merge_most_overdue``'s order: the day fits them all.
+
+    Each cadence gives up its askable entries in heap order, already sorted
+    by relative lateness, so one sort of these runs replaces the merge.
+    """
+    lim = (d + 1) * size
+    pop = heapq.heappop
+    keyed: list[tuple[float, int]] = []
+    for every, heap in groups.items():
+        while heap and heap[0] < lim:
+            x = pop(heap)
+            keyed.append(((x // size - d) / every, x))
+    keyed.sort()
+    picks.extend([x for _, x in keyed])
+
+
+def _landing_days(t0: int, tend: int, weekday: int, allowed: frozenset[int]) -> list[int]:
+    """For each day of the horizon (- t0), the first allowed day on or after it (- t0; -1: none)."""
+    out = [-1] * (tend - t0 + 1)
+    nxt = -1
+    for d in range(tend - t0, -1, -1):
+        if (weekday + d) % 7 in allowed:
             nxt = d
-        if nxt is not None:
-            out[d] = nxt
+        out[d] = nxt
     return out
 
 
 def _least_early(
-    groups: dict[int, list[_Entry]], d: int, load: dict[int, int], landing: dict[int, int],
-    fill_to: int,
+    groups: dict[int, list[int]], d: int, size: int, extra: list[_Extra | None],
+    load: list[int], landing: list[int], t0: int, fill_to: int,
 ) -> int | None:
     """The head due soonest after ``d`` relative to cadence, within reach, from a busy day."""
     best: int | None = None
-    best_key: tuple[float, int, str] | None = None
+    best_key: tuple[float, int] | None = None
     for every, heap in groups.items():
         if not heap:
             continue
-        due, pid = heap[0][0], heap[0][1]
-        if heap[0][5] > 1 or heap[0][7]:
+        head = heap[0]
+        due, r = divmod(head, size)
+        e = extra[r]
+        if e is not None and (e[1] > 1 or e[3]):
             continue  # re-asks and restarted cycles wait out their back-off in full
         if due <= d or due - d > every * EARLY_FRACTION:
             continue
-        if load.get(landing.get(due, -1), 0) <= fill_to:
+        at = due - t0
+        if at >= len(landing) or landing[at] < 0 or load[landing[at]] <= fill_to:
             continue  # its own day is not busy: pulling it would only move it
-        key = ((due - d) / every, due, pid)
+        key = ((due - d) / every, head)
         if best_key is None or key < best_key:
             best, best_key = every, key
     return best
