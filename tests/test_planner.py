@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import random
 from collections import Counter
 from dataclasses import fields, replace
 from datetime import date, timedelta
@@ -355,3 +356,27 @@ def test_planned_touchups_are_whole_values(cs: tuple[Contact, ...], s: Settings)
         again = TouchUp(**{n: getattr(t, n) for n in names})
         assert again == t and hash(again) == hash(t) and repr(again) == repr(t)
         assert replace(t, ask=t.ask) == t
+
+
+@settings(max_examples=60)
+@given(contacts(min_size=1, max_size=30), settings_st, st.randoms(use_true_random=False))
+def test_plan_days_read_like_a_tuple_in_any_order(
+    cs: tuple[Contact, ...], s: Settings, rnd: random.Random
+) -> None:
+    """The days are built into TouchUps when first read: the order of reading must not matter.
+
+    If it did, the daemon (which reads today first) and the feed (which reads
+    every day) could see different plans for the same input.
+    """
+    in_order = plan(book_of(cs, s), History(), TODAY)
+    shuffled = plan(book_of(cs, s), History(), TODAY)
+    days = tuple(in_order.days)
+    order = list(range(len(days)))
+    rnd.shuffle(order)
+    for i in order:
+        assert shuffled.days[i] == days[i]
+        assert shuffled.days[i - len(days)] == days[i]  # negative indexes too
+    assert shuffled.days == days and days == shuffled.days
+    assert hash(shuffled.days) == hash(days) and repr(shuffled.days) == repr(days)
+    assert shuffled.days[1:3] == days[1:3] and len(shuffled.days) == len(days)
+    assert shuffled == in_order and hash(shuffled) == hash(in_order)

@@ -12,7 +12,7 @@ produce or consume.
 from __future__ import annotations
 
 import enum
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, time, timedelta
 from functools import cached_property
@@ -407,7 +407,9 @@ class Plan:
 
     today: date
     end: date  # last day of the horizon, inclusive
-    days: tuple[tuple[date, tuple[TouchUp, ...]], ...]  # allowed days only, in order
+    # Allowed days only, in order; a tuple, or the planner's PlanDays, which
+    # reads the same and builds each day's TouchUps when first read.
+    days: Sequence[tuple[date, tuple[TouchUp, ...]]]
     capacity: Capacity
     unplanned: tuple[str, ...] = ()  # active ids with no slot inside the horizon
     # The open ask of each person waiting on you (``day`` is when it was shown,

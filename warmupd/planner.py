@@ -42,7 +42,10 @@ from __future__ import annotations
 import heapq
 import math
 import zlib
+from collections.abc import Iterator, Sequence
 from datetime import date
+from operator import attrgetter
+from typing import overload
 
 from warmupd.model import (
     Book,
@@ -76,6 +79,7 @@ GIVE_UP_DAYS = 14
 # _Extra: (snooze ordinal or 0, ask number, due ordinal, restart ordinal or 0),
 # kept only when it differs from (0, 1, askable, 0).
 _Extra = tuple[int, int, int, int]
+_by_id = attrgetter("id")
 
 
 def first_slot(person_id: str, every: int, first_seen: date) -> date:
@@ -85,9 +89,12 @@ def first_slot(person_id: str, every: int, first_seen: date) -> date:
     are spread evenly over their first window and keep their slot when others
     are added.
     """
-    phase = zlib.crc32(person_id.encode()) % every
-    seen = first_seen.toordinal()
-    return date.fromordinal(seen + (phase - seen) % every)
+    return date.fromordinal(_first_slot(person_id, every, first_seen.toordinal()))
+
+
+def _first_slot(person_id: str, every: int, seen: int) -> int:
+    """``first_slot`` in ordinals."""
+    return seen + (zlib.crc32(person_id.encode()) % every - seen) % every
 
 
 def capacity(book: Book) -> Capacity:
@@ -122,16 +129,15 @@ def plan(book: Book, history: History, today: date, *, horizon_days: int | None 
     cap = capacity(book)
     allowed = settings.days
     weekday = today.weekday()
-    # Integer tie-breakers: people by id (then book order, as tuples had it).
-    contacts = book.contacts
-    ids = [c.id for c in contacts]
-    people = [contacts[i] for i in sorted(range(len(contacts)), key=ids.__getitem__)]
+    # Integer tie-breakers: ranks by id (then book order, as tuples had it).
+    people = sorted(book.contacts, key=_by_id)
     size = len(people) or 1
     every_of = [c.every for c in people]
-    cycle_of = [_base(c) + "/" for c in people]  # + cycle number
+    # One heap per cadence, and each person's heap by rank.
+    groups: dict[int, list[int]] = {every: [] for every in every_of}
+    heap_of = [groups[every] for every in every_of]
     number = [0] * size  # cycle number of each person's live entry
     extra: list[_Extra | None] = [None] * size
-    fresh = bytearray(size)  # 1 while the entry is the person's current cycle, unplaced
 
     # Quiet days are filled up to the average demand, never beyond it, so a
     # sparse book is not pulled early over and over (that would shorten
@@ -140,18 +146,17 @@ def plan(book: Book, history: History, today: date, *, horizon_days: int | None 
     fill_to = min(settings.daily_limit, math.floor(cap.per_day))
     landing = _landing_days(t0, tend, weekday, allowed)
     load = [0] * span  # by landing day - t0: entries that would be placed there
-    # Entries by the day they become askable (- t0; earlier ones count today).
-    arrivals = [0] * span
+    arrivals = [0] * span  # entries by the day they become askable - t0 (earlier: today)
 
-    groups: dict[int, list[int]] = {}
     held_today: list[int] = []  # shown today, still open: they keep today's slot
     spent = 0  # shown today and answered since: their slot is used up all the same
     waiting: list[TouchUp] = []
     # Re-asks by the day they become askable (today for any already askable).
     reask_arrivals: dict[int, int] = {}
-    get = history.get
+    # history.get, without a Python call for everyone who has a history.
+    known, get = history.people.get, history.get
     for r, c in enumerate(people):
-        h = get(c.id)
+        h = known(c.id) or get(c.id)
         nudged = h.nudged_on
         if c.paused:
             spent += nudged is not None and nudged.toordinal() >= t0
@@ -160,9 +165,9 @@ def plan(book: Book, history: History, today: date, *, horizon_days: int | None 
         if h.last_skip is not None and (anchor is None or h.last_skip > anchor):
             anchor = h.last_skip
         if anchor is None:
-            due = first_slot(c.id, c.every, h.first_seen or today).toordinal()
+            due = _first_slot(c.id, every_of[r], (h.first_seen or today).toordinal())
         else:
-            due = anchor.toordinal() + c.every
+            due = anchor.toordinal() + every_of[r]
         snooze = 0
         until = h.snoozed_until
         # A snooze belongs to the cycle it was made in: a later touch ends it.
@@ -175,12 +180,13 @@ def plan(book: Book, history: History, today: date, *, horizon_days: int | None 
         if c.paused_until is not None and c.paused_until.toordinal() > due:
             due = c.paused_until.toordinal()
         n = number[r] = h.touches + 1
-        askable, ask, restart = due, 1, 0
+        askable = due
         if h.nudge_key is not None and nudged is not None:
             shown = nudged.toordinal()
             key, _, ask_s = h.nudge_key.partition("#")
-            asked = int(ask_s or 1)
+            ask = int(ask_s or 1)
             base = _key(_base(c), n, snooze)
+            restart = 0
             if key.startswith(base + "@"):  # this cycle was given up and restarted
                 askable = due = restart = date.fromisoformat(key[len(base) + 1:]).toordinal()
                 key = base
@@ -188,23 +194,23 @@ def plan(book: Book, history: History, today: date, *, horizon_days: int | None 
                 spent += 1  # shown today for a cycle since answered: its slot is used
             elif key == base:  # the latest nudge asked for this cycle, and is open
                 if shown >= t0:
-                    extra[r] = (snooze, asked, due, restart)
+                    extra[r] = (snooze, ask, due, restart)
                     held_today.append(askable * size + r)
-                    groups.setdefault(c.every, [])  # for the next cycle, once placed
                     continue
-                waiting.append(_touchup(c, cycle_of[r], n, snooze, asked, due, restart,
-                                        date.fromordinal(shown)))
-                if asked < MAX_ASKS:
-                    askable, ask = after_allowed(shown, BACKOFF[asked - 1], allowed), asked + 1
+                waiting.append(_touchup(c, n, snooze, ask, due, restart, date.fromordinal(shown)))
+                if ask < MAX_ASKS:
+                    askable = after_allowed(shown, BACKOFF[ask - 1], allowed)
+                    extra[r] = (snooze, ask + 1, due, restart)
                     at = max(askable, t0)
                     reask_arrivals[at] = reask_arrivals.get(at, 0) + 1
                 else:  # stop asking this cycle; the next starts from the last ask
                     askable = due = restart = _restart(c, shown, allowed)
-        if snooze or ask > 1 or restart or due != askable:
-            extra[r] = (snooze, ask, due, restart)
-        fresh[r] = 1
-        groups.setdefault(c.every, []).append(askable * size + r)
-        at = max(askable, t0) - t0
+            if restart and extra[r] is None:
+                extra[r] = (snooze, 1, due, restart)
+        if snooze and extra[r] is None:
+            extra[r] = (snooze, 1, due, 0)
+        heap_of[r].append(askable * size + r)
+        at = askable - t0 if askable > t0 else 0
         if at < span:
             arrivals[at] += 1
             if fill_to and landing[at] >= 0:
@@ -212,6 +218,7 @@ def plan(book: Book, history: History, today: date, *, horizon_days: int | None 
     for heap in groups.values():
         heapq.heapify(heap)
     held_today.sort()
+    first_number = number.copy()  # a person still at it was never placed
 
     # ``reasks_now`` counts the re-asks askable by the current day (the later
     # ones wait in ``reask_arrivals``; placed entries re-enter as first asks).
@@ -223,8 +230,9 @@ def plan(book: Book, history: History, today: date, *, horizon_days: int | None 
     reasks_now = 0
     ready = 0
 
-    days: list[tuple[date, tuple[TouchUp, ...]]] = []
-    dates: dict[int, date] = {}  # ordinal -> date, for the due dates of the day's picks
+    # Each day is recorded as ints (see PlanDays); TouchUps are built when read.
+    dates: list[date] = []
+    rows: list[_Row] = []
     heappush = heapq.heappush
     for d in range(t0, tend + 1):
         reasks_now += reask_arrivals.pop(d, 0)
@@ -259,45 +267,111 @@ def plan(book: Book, history: History, today: date, *, horizon_days: int | None 
             picks.append(x := heapq.heappop(groups[best]))
             at = x // size - t0
             load[landing[at]] -= 1
-            if at < span:
-                arrivals[at] -= 1
-        items = []
-        day_date = date.fromordinal(d)
-        for x in picks:
-            askable, r = divmod(x, size)
-            c = people[r]
-            n = number[r]
-            e = extra[r]
-            if e is None:
-                due_date = dates.get(askable) or dates.setdefault(askable,
-                                                                  date.fromordinal(askable))
-                items.append(new_touchup({
-                    "person_id": c.id, "name": c.name, "day": day_date, "due": due_date,
-                    "cycle": f"{cycle_of[r]}{n}", "every": c.every, "snooze": None,
-                    "number": n, "ask": 1, "restart": None,
-                }))
-            else:
-                items.append(_touchup(c, cycle_of[r], n, *e, day_date))
-                extra[r] = None
-            fresh[r] = 0
+            arrivals[at] -= 1
+        numbers = []
+        extras: dict[int, _Extra] = {}
+        for i, x in enumerate(picks):
+            r = x % size
+            numbers.append(n := number[r])
             number[r] = n + 1
+            if (e := extra[r]) is not None:
+                extras[i] = e
+                extra[r] = None
             nxt = d + every_of[r]
-            heappush(groups[every_of[r]], nxt * size + r)
+            heappush(heap_of[r], nxt * size + r)
             if nxt <= tend:
                 arrivals[nxt - t0] += 1
                 if fill_to and landing[nxt - t0] >= 0:
                     load[landing[nxt - t0]] += 1
-        days.append((day_date, tuple(items)))
+        dates.append(date.fromordinal(d))
+        rows.append((picks, numbers, extras))
 
     # Backlog: people whose current cycle fell due inside the horizon but found no slot.
     last_key = (tend + 1) * size
     unplanned = sorted(
         people[x % size].id for heap in groups.values() for x in heap
-        if x < last_key and fresh[x % size]
+        if x < last_key and number[x % size] == first_number[x % size]
     )
     waiting.sort(key=lambda t: (t.day, t.person_id))
-    return Plan(today=today, end=end, days=tuple(days), capacity=cap,
+    return Plan(today=today, end=end, days=PlanDays(dates, rows, people), capacity=cap,
                 unplanned=tuple(unplanned), waiting=tuple(waiting))
+
+
+# One day of a plan: the picks (askable * size + rank, in order), the cycle
+# number of each, and the extra fields of the few picks that have them.
+_Row = tuple[list[int], list[int], dict[int, _Extra]]
+
+
+class PlanDays(Sequence[tuple[date, tuple[TouchUp, ...]]]):
+    """A plan's days, each turned into TouchUps the first time it is read.
+
+    ``plan`` records each day as a few ints per person; building the TouchUp
+    objects is most of the cost of a big plan, and most readers (the daemon's
+    delivery, ``today``, CalDAV's two weeks) read only the first days.  It
+    reads as the tuple it stands for: equal to it, with its hash and repr.
+    Nothing changes after ``plan`` returns, so two threads reading one day at
+    once at worst build equal values twice.
+    """
+
+    __slots__ = ("_built", "_dates", "_due", "_people", "_rows")
+
+    def __init__(self, dates: list[date], rows: list[_Row], people: list[Contact]) -> None:
+        self._dates = dates
+        self._rows = rows
+        self._people = people
+        self._built: list[tuple[date, tuple[TouchUp, ...]] | None] = [None] * len(dates)
+        self._due: dict[int, date] = {}  # ordinal -> date, shared by the days
+
+    def __len__(self) -> int:
+        return len(self._dates)
+
+    @overload
+    def __getitem__(self, i: int) -> tuple[date, tuple[TouchUp, ...]]: ...
+    @overload
+    def __getitem__(self, i: slice) -> tuple[tuple[date, tuple[TouchUp, ...]], ...]: ...
+
+    def __getitem__(
+        self, i: int | slice
+    ) -> tuple[date, tuple[TouchUp, ...]] | tuple[tuple[date, tuple[TouchUp, ...]], ...]:
+        if isinstance(i, slice):
+            return tuple(self[k] for k in range(*i.indices(len(self))))
+        day = self._built[i]
+        if day is None:
+            day = self._built[i] = (self._dates[i], self._build(*self._rows[i], self._dates[i]))
+        return day
+
+    def __iter__(self) -> Iterator[tuple[date, tuple[TouchUp, ...]]]:
+        for i in range(len(self._dates)):
+            yield self[i]
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, PlanDays | tuple):
+            return tuple(self) == tuple(other)
+        return NotImplemented
+
+    def __hash__(self) -> int:
+        return hash(tuple(self))
+
+    def __repr__(self) -> str:
+        return repr(tuple(self))
+
+    def _build(self, picks: list[int], numbers: list[int], extras: dict[int, _Extra],
+               day: date) -> tuple[TouchUp, ...]:
+        people, size, due_of = self._people, len(self._people) or 1, self._due
+        items = []
+        for i, x in enumerate(picks):
+            askable, r = divmod(x, size)
+            c, n = people[r], numbers[i]
+            if i in extras:
+                items.append(_touchup(c, n, *extras[i], day))
+                continue
+            due = due_of.get(askable) or due_of.setdefault(askable, date.fromordinal(askable))
+            items.append(new_touchup({
+                "person_id": c.id, "name": c.name, "day": day, "due": due,
+                "cycle": f"{_base(c)}/{n}", "every": c.every, "snooze": None,
+                "number": n, "ask": 1, "restart": None,
+            }))
+        return tuple(items)
 
 
 def _restart(c: Contact, shown: int, allowed: frozenset[int]) -> int:
@@ -315,12 +389,12 @@ def _base(c: Contact) -> str:
     return c.last.isoformat() if c.last else "new"
 
 
-def _touchup(c: Contact, cycle: str, n: int, snooze: int, ask: int, due: int, restart: int,
+def _touchup(c: Contact, n: int, snooze: int, ask: int, due: int, restart: int,
              day: date) -> TouchUp:
-    """The touch-up of cycle ``n`` (``cycle`` is its key without the number) on ``day``."""
+    """The touch-up of ``c``'s cycle ``n`` on ``day``."""
     return new_touchup({
         "person_id": c.id, "name": c.name, "day": day, "due": date.fromordinal(due),
-        "cycle": f"{cycle}{n}", "every": c.every,
+        "cycle": f"{_base(c)}/{n}", "every": c.every,
         "snooze": date.fromordinal(snooze) if snooze else None, "number": n, "ask": ask,
         "restart": date.fromordinal(restart) if restart else None,
     })
