@@ -295,11 +295,9 @@ def plan(book: Book, history: History, today: date, *, horizon_days: int | None 
         rows.append((picks, numbers, extras))
 
     # Backlog: people whose current cycle fell due inside the horizon but found no slot.
-    last_key = (tend + 1) * size
-    unplanned = sorted(
-        people[x % size].id for heap in groups.values() for x in heap
-        if x < last_key and number[x % size] == first_number[x % size]
-    )
+    # Every entry left is due inside the horizon (no later one entered a heap).
+    left = sorted(x % size for heap in groups.values() for x in heap)  # ranks sort as ids do
+    unplanned = [people[r].id for r in left if number[r] == first_number[r]]
     waiting.sort(key=lambda t: (t.day, t.person_id))
     return Plan(today=today, end=end, days=PlanDays(dates, rows, people), capacity=cap,
                 unplanned=tuple(unplanned), waiting=tuple(waiting))
