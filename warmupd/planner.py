@@ -44,6 +44,7 @@ import math
 import zlib
 from collections.abc import Iterator, Sequence
 from datetime import date
+from operator import attrgetter
 from typing import overload
 
 from warmupd.model import (
@@ -77,6 +78,7 @@ GIVE_UP_DAYS = 14
 # _Extra: (snooze ordinal or 0, ask number, due ordinal, restart ordinal or 0),
 # kept only when it differs from (0, 1, askable, 0).
 _Extra = tuple[int, int, int, int]
+_id, _every = attrgetter("id"), attrgetter("every")
 
 
 def first_slot(person_id: str, every: int, first_seen: date) -> date:
@@ -92,8 +94,8 @@ def first_slot(person_id: str, every: int, first_seen: date) -> date:
 
 
 def capacity(book: Book) -> Capacity:
-    active = [c for c in book.contacts if not c.paused]
-    weekly = sum(7.0 / c.every for c in active)
+    active = [c.every for c in book.contacts if not c.paused]
+    weekly = sum([7.0 / every for every in active])
     allowed = len(book.settings.days)
     return Capacity(
         people=len(active),
@@ -125,14 +127,14 @@ def plan(book: Book, history: History, today: date, *, horizon_days: int | None 
     weekday = today.weekday()
     # Integer tie-breakers: ranks by id (then book order, as tuples had it).
     contacts = book.contacts
-    ids = [c.id for c in contacts]
+    ids = list(map(_id, contacts))
     order = sorted(range(len(contacts)), key=ids.__getitem__)
-    people = [contacts[i] for i in order]
+    people = list(map(contacts.__getitem__, order))
     rank_of = [0] * len(contacts)
     for r, i in enumerate(order):
         rank_of[i] = r
     size = len(people) or 1
-    every_of = [c.every for c in people]
+    every_of = list(map(_every, people))
     # One heap per cadence, and each person's heap by rank.
     groups: dict[int, list[int]] = {every: [] for every in every_of}
     heap_of = [groups[every] for every in every_of]
