@@ -380,3 +380,35 @@ def test_plan_days_read_like_a_tuple_in_any_order(
     assert hash(shuffled.days) == hash(days) and repr(shuffled.days) == repr(days)
     assert shuffled.days[1:3] == days[1:3] and len(shuffled.days) == len(days)
     assert shuffled == in_order and hash(shuffled) == hash(in_order)
+
+
+@settings(max_examples=100)
+@given(contacts(min_size=1, max_size=40), st.frozensets(st.integers(0, 6), min_size=1))
+def test_with_room_for_everyone_each_goes_on_the_first_allowed_day_from_due(
+    cs: tuple[Contact, ...], days: frozenset[int]
+) -> None:
+    """Room for the whole book every day, and less than one due a day: nobody waits.
+
+    Every day then fits everyone askable (the planner's one-sort day), and
+    nobody is pulled early (the average demand is below one a day), so each
+    active person's first touch-up is exactly the first allowed day on or
+    after their due date (today, if overdue); a failure means the day that
+    fits everyone lost, delayed or reordered someone.
+    """
+    s = Settings(daily_limit=len(cs), days=days)
+    assume(capacity(book_of(cs, s)).per_day < 1)
+    p = plan(book_of(cs, s), History(), TODAY)
+    first: dict[str, TouchUp] = {}
+    for t in p.touchups():
+        first.setdefault(t.person_id, t)
+    for c in cs:
+        if c.paused:
+            continue
+        due = (c.last + timedelta(days=c.every)) if c.last else first_slot(c.id, c.every, TODAY)
+        day = max(due, TODAY)
+        while day.weekday() not in days:
+            day += timedelta(days=1)
+        if day > p.end:
+            assert c.id not in first
+            continue
+        assert first[c.id].day == day and first[c.id].due == due

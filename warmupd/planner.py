@@ -35,6 +35,12 @@ How it works, in one pass over the days of the horizon:
   ``EARLY_FRACTION`` of their cadence early) so the load stays even;
 - a placed touch-up re-enters its heap at day + cadence, which projects the
   rolling rhythm across the horizon.
+
+For speed (targets: 10k people <= 25 ms, 100k <= 0.5 s; bench/bench_planner.py): the
+heaps hold plain ints, ties broken by each person's rank by id; a day that
+fits everyone askable takes them with one sort instead of the merge; and a
+day is recorded as ints and turned into TouchUps only when it is read
+(``PlanDays``), since most readers read only the first days.
 """
 
 from __future__ import annotations
