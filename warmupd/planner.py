@@ -81,8 +81,8 @@ GIVE_UP_DAYS = 14
 # Ints order exactly as (askable, id) tuples did, and compare and heap far
 # faster.  Each person has one live entry at a time; what it needs besides
 # (cycle number, and the rare snooze/ask/due/restart) lives in lists by rank.
-# _Extra: (snooze ordinal or 0, ask number, due ordinal, restart ordinal or 0),
-# kept only when it differs from (0, 1, askable, 0).
+# _Extra: (snooze ordinal or 0, ask number, due ordinal, restart ordinal or 0);
+# None stands for (0, 1, askable, 0), which every placed cycle starts with.
 _Extra = tuple[int, int, int, int]
 _id, _every = attrgetter("id"), attrgetter("every")
 
