@@ -74,13 +74,14 @@ MAX_ASKS = len(BACKOFF) + 1
 GIVE_UP_DAYS = 14
 
 # The heaps hold one plain int per person: ``askable * size + rank``, where
-# ``askable`` is the ordinal of the date they become askable (the due date for
-# a first ask, the end of the back-off for a re-ask: lateness is measured from
-# there, never from the original due date, so an ignored nudge does not rank
-# as ever more overdue) and ``rank`` their position in the book sorted by id.
-# Ints order exactly as (askable, id) tuples did, and compare and heap far
-# faster.  Each person has one live entry at a time; what it needs besides
-# (cycle number, and the rare snooze/ask/due/restart) lives in lists by rank.
+# ``askable`` is the day they become askable, counted from today (the due
+# date for a first ask, the end of the back-off for a re-ask: lateness is
+# measured from there, never from the original due date, so an ignored nudge
+# does not rank as ever more overdue) and ``rank`` their position in the book
+# sorted by id.  Ints order exactly as (askable, id) tuples did, and compare
+# and heap far faster (counted from today, most fit in one 30-bit digit).
+# Each person has one live entry at a time; what it needs besides (cycle
+# number, and the rare snooze/ask/due/restart) lives in lists by rank.
 # _Extra: (snooze ordinal or 0, ask number, due ordinal, restart ordinal or 0);
 # None stands for (0, 1, askable, 0), which every placed cycle starts with.
 _Extra = tuple[int, int, int, int]
@@ -211,13 +212,13 @@ def plan(book: Book, history: History, today: date, *, horizon_days: int | None 
             elif key == base:  # the latest nudge asked for this cycle, and is open
                 if shown >= t0:
                     extra[r] = (snooze, ask, due, restart)
-                    held_today.append(askable * size + r)
+                    held_today.append((askable - t0) * size + r)
                     continue
                 waiting.append(_touchup(c, n, snooze, ask, due, restart, date.fromordinal(shown)))
                 if ask < MAX_ASKS:
                     askable = after_allowed(shown, BACKOFF[ask - 1], allowed)
                     extra[r] = (snooze, ask + 1, due, restart)
-                    at = max(askable, t0)
+                    at = max(askable - t0, 0)
                     reask_arrivals[at] = reask_arrivals.get(at, 0) + 1
                 else:  # stop asking this cycle; the next starts from the last ask
                     askable = due = restart = _restart(c, shown, allowed)
@@ -227,7 +228,7 @@ def plan(book: Book, history: History, today: date, *, horizon_days: int | None 
             extra[r] = (snooze, 1, due, 0)
         at = askable - t0 if askable > t0 else 0
         if at < span:  # (as for placed people below)
-            heap_of[r].append(askable * size + r)
+            heap_of[r].append((askable - t0) * size + r)
             arrivals[at] += 1
             if fill_to and landing[at] >= 0:
                 load[landing[at]] += 1
@@ -250,14 +251,14 @@ def plan(book: Book, history: History, today: date, *, horizon_days: int | None 
     dates: list[date] = []
     rows: list[_Row] = []
     heappush = heapq.heappush
-    for d in range(t0, tend + 1):
+    for d in range(span):  # days counted from today, as in the heaps
         reasks_now += reask_arrivals.pop(d, 0)
-        ready += arrivals[d - t0]
-        if (weekday + d - t0) % 7 not in allowed:
+        ready += arrivals[d]
+        if (weekday + d) % 7 not in allowed:
             continue
-        picks: list[int] = held_today if d == t0 else []
+        picks: list[int] = held_today if d == 0 else []
         limit, fill = settings.daily_limit, fill_to
-        if d == t0:
+        if d == 0:
             limit -= spent
             if spent or held_today:
                 fill = 0  # the day's set was promised this morning: no late pulls
@@ -277,11 +278,11 @@ def plan(book: Book, history: History, today: date, *, horizon_days: int | None 
                 _merge_most_overdue(groups, d, size, limit - len(picks), picks)
         ready -= len(picks) - taken
         while len(picks) < fill:
-            best = _least_early(groups, d, size, extra, load, landing, t0, fill_to)
+            best = _least_early(groups, d, size, extra, load, landing, fill_to)
             if best is None:
                 break
             picks.append(x := heapq.heappop(groups[best]))
-            at = x // size - t0
+            at = x // size
             load[landing[at]] -= 1
             arrivals[at] -= 1
         numbers = []
@@ -294,12 +295,12 @@ def plan(book: Book, history: History, today: date, *, horizon_days: int | None 
                 extras[len(numbers) - 1] = e
                 extra[r] = None
             nxt = d + every_of[r]
-            if nxt <= tend:  # later entries could never be picked, pulled or unplanned
+            if nxt < span:  # later entries could never be picked, pulled or unplanned
                 heappush(heap_of[r], nxt * size + r)
-                arrivals[nxt - t0] += 1
-                if fill_to and (at := landing[nxt - t0]) >= 0:
+                arrivals[nxt] += 1
+                if fill_to and (at := landing[nxt]) >= 0:
                     load[at] += 1
-        dates.append(date.fromordinal(d))
+        dates.append(date.fromordinal(t0 + d))
         rows.append((picks, numbers, extras))
 
     # Backlog: people whose current cycle fell due inside the horizon but found no slot.
@@ -307,11 +308,11 @@ def plan(book: Book, history: History, today: date, *, horizon_days: int | None 
     left = sorted(x % size for heap in groups.values() for x in heap)  # ranks sort as ids do
     unplanned = [people[r].id for r in left if number[r] == first_number[r]]
     waiting.sort(key=lambda t: (t.day, t.person_id))
-    return Plan(today=today, end=end, days=PlanDays(dates, rows, people), capacity=cap,
+    return Plan(today=today, end=end, days=PlanDays(dates, rows, people, t0), capacity=cap,
                 unplanned=tuple(unplanned), waiting=tuple(waiting))
 
 
-# One day of a plan: the picks (askable * size + rank, in order), the cycle
+# One day of a plan: the picks (heap entries, in order), the cycle
 # number of each, and the extra fields of the few picks that have them.
 _Row = tuple[list[int], list[int], dict[int, _Extra]]
 
@@ -327,12 +328,14 @@ class PlanDays(Sequence[tuple[date, tuple[TouchUp, ...]]]):
     once at worst build equal values twice.
     """
 
-    __slots__ = ("_built", "_dates", "_due", "_people", "_rows")
+    __slots__ = ("_built", "_dates", "_due", "_people", "_rows", "_t0")
 
-    def __init__(self, dates: list[date], rows: list[_Row], people: list[Contact]) -> None:
+    def __init__(self, dates: list[date], rows: list[_Row], people: list[Contact],
+                 t0: int) -> None:
         self._dates = dates
         self._rows = rows
         self._people = people
+        self._t0 = t0  # the ordinal the days in the picks count from
         self._built: list[tuple[date, tuple[TouchUp, ...]] | None] = [None] * len(dates)
         self._due: dict[int, date] = {}  # ordinal -> date, shared by the days
 
@@ -371,10 +374,11 @@ class PlanDays(Sequence[tuple[date, tuple[TouchUp, ...]]]):
 
     def _build(self, picks: list[int], numbers: list[int], extras: dict[int, _Extra],
                day: date) -> tuple[TouchUp, ...]:
-        people, size, due_of = self._people, len(self._people) or 1, self._due
+        people, size, due_of, t0 = self._people, len(self._people) or 1, self._due, self._t0
         items = []
         for i, x in enumerate(picks):
             askable, r = divmod(x, size)
+            askable += t0
             c, n = people[r], numbers[i]
             if i in extras:
                 items.append(_touchup(c, n, *extras[i], day))
@@ -509,7 +513,7 @@ def _landing_days(t0: int, tend: int, weekday: int, allowed: frozenset[int]) -> 
 
 def _least_early(
     groups: dict[int, list[int]], d: int, size: int, extra: list[_Extra | None],
-    load: list[int], landing: list[int], t0: int, fill_to: int,
+    load: list[int], landing: list[int], fill_to: int,
 ) -> int | None:
     """The head due soonest after ``d`` relative to cadence, within reach, from a busy day."""
     best: int | None = None
@@ -524,8 +528,7 @@ def _least_early(
             continue  # re-asks and restarted cycles wait out their back-off in full
         if due <= d or due - d > every * EARLY_FRACTION:
             continue
-        at = due - t0
-        if at >= len(landing) or landing[at] < 0 or load[landing[at]] <= fill_to:
+        if due >= len(landing) or landing[due] < 0 or load[landing[due]] <= fill_to:
             continue  # its own day is not busy: pulling it would only move it
         key = ((due - d) / every, head)
         if best_key is None or key < best_key:
