@@ -226,12 +226,13 @@ def plan(book: Book, history: History, today: date, *, horizon_days: int | None 
                 extra[r] = (snooze, 1, due, restart)
         if snooze and extra[r] is None:
             extra[r] = (snooze, 1, due, 0)
-        at = askable - t0 if askable > t0 else 0
+        askable -= t0
+        at = askable if askable > 0 else 0
         if at < span:  # (as for placed people below)
-            heap_of[r].append((askable - t0) * size + r)
+            heap_of[r].append(askable * size + r)
             arrivals[at] += 1
-            if fill_to and landing[at] >= 0:
-                load[landing[at]] += 1
+            if fill_to and (at := landing[at]) >= 0:
+                load[at] += 1
     for heap in groups.values():
         heapq.heapify(heap)
     held_today.sort()
