@@ -50,7 +50,6 @@ import math
 import zlib
 from collections.abc import Iterator, Sequence
 from datetime import date
-from operator import attrgetter
 from typing import overload
 
 from warmupd.model import (
@@ -59,6 +58,7 @@ from warmupd.model import (
     Contact,
     History,
     Plan,
+    Settings,
     TouchUp,
     cycle_key,
     horizon_end,
@@ -85,7 +85,6 @@ GIVE_UP_DAYS = 14
 # _Extra: (snooze ordinal or 0, ask number, due ordinal, restart ordinal or 0);
 # None stands for (0, 1, askable, 0), which every placed cycle starts with.
 _Extra = tuple[int, int, int, int]
-_id, _every = attrgetter("id"), attrgetter("every")
 
 
 def first_slot(person_id: str, every: int, first_seen: date) -> date:
@@ -101,13 +100,17 @@ def first_slot(person_id: str, every: int, first_seen: date) -> date:
 
 
 def capacity(book: Book) -> Capacity:
-    active = [c.every for c in book.contacts if not c.paused]
+    return _capacity([c.every for c in book.contacts if not c.paused], book.settings)
+
+
+def _capacity(active: list[int], settings: Settings) -> Capacity:
+    """``capacity`` from the cadences of the active people, in book order."""
     weekly = sum([7.0 / every for every in active])
-    allowed = len(book.settings.days)
+    allowed = len(settings.days)
     return Capacity(
         people=len(active),
         per_day=weekly / allowed if allowed else math.inf,
-        daily_limit=book.settings.daily_limit,
+        daily_limit=settings.daily_limit,
         allowed_days=allowed,
     )
 
@@ -129,50 +132,39 @@ def plan(book: Book, history: History, today: date, *, horizon_days: int | None 
     end = horizon_end(today, horizon_days or settings.horizon_days)
     t0, tend = today.toordinal(), end.toordinal()
     span = tend - t0 + 1
-    cap = capacity(book)
     allowed = settings.days
     weekday = today.weekday()
-    # Integer tie-breakers: ranks by id (then book order, as tuples had it).
     contacts = book.contacts
-    ids = list(map(_id, contacts))
-    order = sorted(range(len(contacts)), key=ids.__getitem__)
-    people = list(map(contacts.__getitem__, order))
-    rank_of = [0] * len(contacts)
-    for r, i in enumerate(order):
-        rank_of[i] = r
-    size = len(people) or 1
-    every_of = list(map(_every, people))
-    # One heap per cadence, and each person's heap by rank.
-    groups: dict[int, list[int]] = {every: [] for every in every_of}
-    heap_of = [groups[every] for every in every_of]
-    number = [0] * size  # cycle number of each person's live entry
-    extra: list[_Extra | None] = [None] * size
-
-    # Quiet days are filled up to the average demand, never beyond it, so a
-    # sparse book is not pulled early over and over (that would shorten
-    # everyone's cadence); and only with people from a day that would be
-    # busy, so one added person does not set off a chain of moves.
-    fill_to = min(settings.daily_limit, math.floor(cap.per_day))
+    size = len(contacts) or 1
     landing = _landing_days(t0, tend, weekday, allowed)
     load = [0] * span  # by landing day - t0: entries that would be placed there
     arrivals = [0] * span  # entries by the day they become askable - t0 (earlier: today)
 
-    held_today: list[int] = []  # shown today, still open: they keep today's slot
+    # One pass over the book in book order (the order the objects lie in
+    # memory) collects what the planner needs of each person by book index;
+    # the ranks by id come after it.
+    ids: list[str] = []
+    every_at = [0] * size
+    active: list[int] = []  # cadences of the active people, for the capacity
+    askable_at: list[int | None] = [None] * size  # None: enters no heap
+    number_at = [0] * size  # cycle number of each person's live entry
+    extra_at: list[_Extra | None] = [None] * size
+    held: list[tuple[int, int]] = []  # (askable, index): shown today, still open
     spent = 0  # shown today and answered since: their slot is used up all the same
     waiting: list[TouchUp] = []
     # Re-asks by the day they become askable (today for any already askable).
     reask_arrivals: dict[int, int] = {}
     # history.get, without a Python call for everyone who has a history.
     known, get = history.people.get, history.get
-    # In book order, the order the objects lie in memory: at 100k people,
-    # visiting them by rank instead costs more in cache misses than the ranks.
-    for c, r in zip(contacts, rank_of, strict=True):
-        h = known(c.id) or get(c.id)
+    for r, c in enumerate(contacts):  # r: the book index, until ranks are known
+        ids.append(cid := c.id)
+        every_at[r] = every = c.every
+        h = known(cid) or get(cid)
         nudged = h.nudged_on
         if c.paused:
             spent += nudged is not None and nudged.toordinal() >= t0
             continue
-        every = every_of[r]
+        active.append(every)
         # model.effective_last and first_slot, inlined: this loop visits everyone.
         anchor = c.last
         done = h.last_done
@@ -182,7 +174,7 @@ def plan(book: Book, history: History, today: date, *, horizon_days: int | None 
             anchor = h.last_skip
         if anchor is None:
             seen = (h.first_seen or today).toordinal()
-            due = seen + (zlib.crc32(c.id.encode()) % every - seen) % every
+            due = seen + (zlib.crc32(cid.encode()) % every - seen) % every
         else:
             due = anchor.toordinal() + every
         snooze = 0
@@ -196,7 +188,7 @@ def plan(book: Book, history: History, today: date, *, horizon_days: int | None 
             due = snooze = until.toordinal()
         if c.paused_until is not None and c.paused_until.toordinal() > due:
             due = c.paused_until.toordinal()
-        n = number[r] = h.touches + 1
+        n = number_at[r] = h.touches + 1
         askable = due
         if h.nudge_key is not None and nudged is not None:
             shown = nudged.toordinal()
@@ -211,32 +203,55 @@ def plan(book: Book, history: History, today: date, *, horizon_days: int | None 
                 spent += 1  # shown today for a cycle since answered: its slot is used
             elif key == base:  # the latest nudge asked for this cycle, and is open
                 if shown >= t0:
-                    extra[r] = (snooze, ask, due, restart)
-                    held_today.append((askable - t0) * size + r)
+                    extra_at[r] = (snooze, ask, due, restart)
+                    held.append((askable - t0, r))
                     continue
                 waiting.append(_touchup(c, n, snooze, ask, due, restart, date.fromordinal(shown)))
                 if ask < MAX_ASKS:
                     askable = after_allowed(shown, BACKOFF[ask - 1], allowed)
-                    extra[r] = (snooze, ask + 1, due, restart)
+                    extra_at[r] = (snooze, ask + 1, due, restart)
                     at = max(askable - t0, 0)
                     reask_arrivals[at] = reask_arrivals.get(at, 0) + 1
                 else:  # stop asking this cycle; the next starts from the last ask
                     askable = due = restart = _restart(c, shown, allowed)
-            if restart and extra[r] is None:
-                extra[r] = (snooze, 1, due, restart)
-        if snooze and extra[r] is None:
-            extra[r] = (snooze, 1, due, 0)
+            if restart and extra_at[r] is None:
+                extra_at[r] = (snooze, 1, due, restart)
+        if snooze and extra_at[r] is None:
+            extra_at[r] = (snooze, 1, due, 0)
         askable -= t0
         at = askable if askable > 0 else 0
         if at < span:  # (as for placed people below)
-            heap_of[r].append(askable * size + r)
+            askable_at[r] = askable
             arrivals[at] += 1
-            if fill_to and (at := landing[at]) >= 0:
-                load[at] += 1
+            if (at := landing[at]) >= 0:
+                load[at] += 1  # (only read when fill_to, known below)
+
+    cap = _capacity(active, settings)
+    # Quiet days are filled up to the average demand, never beyond it, so a
+    # sparse book is not pulled early over and over (that would shorten
+    # everyone's cadence); and only with people from a day that would be
+    # busy, so one added person does not set off a chain of moves.
+    fill_to = min(settings.daily_limit, math.floor(cap.per_day))
+
+    # Integer tie-breakers: ranks by id (then book order, as tuples had it).
+    order = sorted(range(len(contacts)), key=ids.__getitem__)
+    people = list(map(contacts.__getitem__, order))
+    every_of = list(map(every_at.__getitem__, order))
+    number = list(map(number_at.__getitem__, order))
+    extra = list(map(extra_at.__getitem__, order))
+    first_number = number.copy()  # a person still at it was never placed
+    # One heap per cadence, and each person's heap by rank.
+    groups: dict[int, list[int]] = {every: [] for every in every_of}
+    heap_of = [groups[every] for every in every_of]
+    for r, entry in enumerate(map(askable_at.__getitem__, order)):
+        if entry is not None:
+            heap_of[r].append(entry * size + r)
     for heap in groups.values():
         heapq.heapify(heap)
-    held_today.sort()
-    first_number = number.copy()  # a person still at it was never placed
+    held_today: list[int] = []  # shown today, still open: they keep today's slot
+    if held:
+        rank_of = {i: r for r, i in enumerate(order)}
+        held_today = sorted(askable * size + rank_of[i] for askable, i in held)
 
     # ``reasks_now`` counts the re-asks askable by the current day (the later
     # ones wait in ``reask_arrivals``; placed entries re-enter as first asks).
