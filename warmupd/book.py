@@ -367,40 +367,46 @@ def _property_starts(text: str, indicators: str = "&*!") -> list[int]:
     (blanks allowed in between).  So "Q & A", "R&D" or "*not* me" in a value
     do not count, nor does anything on a line that starts with ``#`` (a
     comment, or content of a quoted or block scalar) before the line ends.
-    Linear: each line's comment status is worked out once, however many
-    indicators it holds.
+    Linear however many indicators a line holds: the line start is tracked
+    forward, and a comment is looked at once.
     """
     found: list[int] = []
     for ch in indicators:
-        line_end = -1  # the current line is text[line_start:line_end]
-        comment_end = -1  # hits before this index are inside a `#` comment
+        line_start = 0
+        known = 0  # text[line_start:known] holds no line feed
+        comment_of = -1  # the line start that comment_end belongs to
+        comment_end = -1  # on that line, hits before this index are comment
         i = text.find(ch)
         while i != -1:
-            if i >= line_end:  # a new line: find its ends and whether it is a comment
-                line_start = text.rfind("\n", 0, i) + 1
-                line_end = text.find("\n", i)
-                if line_end == -1:
-                    line_end = len(text)
-                comment_end = -1
-                if text[line_start:i].lstrip(" \t").startswith("#"):
-                    # The comment ends at the first break libyaml sees that
-                    # is not a line feed.
-                    comment_end = min(
-                        (k for b in _BREAKS_OTHER_THAN_LF
-                         if (k := text.find(b, line_start, line_end)) != -1),
-                        default=line_end,
-                    )
-            if i < comment_end:  # the rest of the comment is comment too: skip it
-                i = text.find(ch, comment_end)
-                continue
             j = i
             while j > 0 and text[j - 1] in " \t":
                 j -= 1
             if j == 0 or text[j - 1] in _NODE_START:
+                feed = text.rfind("\n", known, i)
+                if feed != -1:
+                    line_start = feed + 1
+                known = i
+                if comment_of != line_start:
+                    comment_of, comment_end = line_start, -1
+                    if _COMMENT_LINE.match(text, line_start):
+                        line_end = text.find("\n", line_start)
+                        line_end = len(text) if line_end == -1 else line_end
+                        # The comment ends at the first break libyaml sees.
+                        comment_end = min(
+                            (k for b in _BREAKS_OTHER_THAN_LF
+                             if (k := text.find(b, line_start, line_end)) != -1),
+                            default=line_end,
+                        )
+                if i < comment_end:  # the rest of the comment is comment too: skip it
+                    i = text.find(ch, comment_end)
+                    continue
                 found.append(i)
             i = text.find(ch, i + 1)
     found.sort()
     return found
+
+
+_COMMENT_LINE = re.compile("[ \t]*#")
 
 
 def _checked_compose(data: bytes, text: str, label: str) -> Node | None:
@@ -441,40 +447,48 @@ def _inside_scalars(root: Node | None, text: str, starts: list[int]) -> bool:
     """Does every index in ``starts`` lie inside a scalar of ``root``, past its first character?
 
     Then none of them is a property: a node with an anchor or a tag starts
-    at that property.  Only subtrees whose span holds an index are entered.
-    The answer is "no" whenever in doubt: without libyaml, where a BOM
-    other than the first character may shift libyaml's character count, or
+    at that property.  The walk goes in document order and stops at the
+    first index it cannot place; subtrees that end before the next index are
+    skipped.  The answer is "no" whenever in doubt: without libyaml, where a
+    BOM other than the first character may shift libyaml's character count,
     where a scalar's first character in ``text`` is not the one its style
-    begins with (the marks and ``text`` disagree).
+    begins with (the marks and ``text`` disagree), or where a collection
+    comes round again (an alias).
     """
-    if root is None or not _LIBYAML or "\ufeff" in text[1:]:
+    if not starts:
+        return True
+    if root is None or not _LIBYAML or text.find("\ufeff", 1) != -1:
         return False
     shift = 1 if text.startswith("\ufeff") else 0  # libyaml does not count a leading BOM
-    explained = 0
-    seen: set[int] = set()  # an alias shares a node: enter each once
+    at = 0  # starts[:at] are placed inside scalars
+    due = starts[0] - shift  # the next index to place, as libyaml counts
+    entered: set[int] = set()
     stack = [root]
     while stack:
         node = stack.pop()
-        s = node.start_mark.index + shift
-        e = node.end_mark.index + shift
-        k = bisect.bisect_left(starts, s)
-        if k == len(starts) or starts[k] >= e:
-            continue  # no index in this subtree
-        if starts[k] == s or id(node) in seen:
-            return False  # a property starts this node (or a shared node: an alias)
-        seen.add(id(node))
+        if node.end_mark.index <= due:
+            continue  # ends before the next index
+        if node.start_mark.index >= due:
+            return False  # the index starts this node, or lies between nodes
         if type(node) is ScalarNode:
-            value: str = node.value
-            first = _OPENERS.get(node.style or "", value[:1])
+            first = _OPENERS.get(node.style or "", node.value[:1])
+            s = node.start_mark.index + shift
             if text[s : s + 1] != first:
                 return False
-            explained += bisect.bisect_left(starts, e, k) - k
+            at = bisect.bisect_left(starts, node.end_mark.index + shift, at)
+            if at == len(starts):
+                return True
+            due = starts[at] - shift
+        elif id(node) in entered:
+            return False
         else:
-            children = node.value if type(node) is SequenceNode else [
-                n for pair in node.value for n in pair
-            ]
-            stack.extend(reversed(children))
-    return explained == len(starts)
+            entered.add(id(node))
+            if type(node) is SequenceNode:
+                stack.extend(reversed(node.value))
+            else:
+                for k, v in reversed(node.value):
+                    stack += (v, k)
+    return False
 
 
 # "while scanning/parsing X" -> what the user must fix at X's start.
