@@ -419,9 +419,10 @@ def _checked_compose(data: bytes, text: str, label: str) -> Node | None:
     ``&`` or ``!`` that may start a node (`_property_starts`) is checked
     after composing, where each must turn out to lie inside a scalar ("Q: &A"
     in quotes, say).  Composing a file that holds an alias bomb is safe:
-    the composer shares the anchored node instead of copying it, and
-    nothing walks the tree before the scan has refused it.  An alias alone
-    needs no scan: without an anchor the composer refuses it.
+    the composer shares the anchored node instead of copying it, the check
+    enters each collection at most once and stops at the first anchor, and
+    the walk never sees the tree before the scan has refused it.  An alias
+    alone needs no scan: without an anchor the composer refuses it.
     """
     if _may_be_deep(data):
         _reject_properties(data, label)
