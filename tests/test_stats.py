@@ -234,9 +234,13 @@ def test_suggestion_after_three_nudges_let_pass_names_the_edit() -> None:
     assert g.ignored == 3 and g.suggested_every == 63
     assert g.edit == "line 17: give Sam Lee `every: 9w` (now 6w), or add `paused: true`"
     assert "Lengthen their cadence, or pause them" in render_text(s)
-    # A nudge shown in the last days is still being acted on: not "let pass".
+    # The third ask, even yesterday's, is when the planner stops asking: the
+    # suggestion comes with it, and not before.
     recent = (*passed[1:], TODAY - timedelta(days=1))
     s = compute(Book(Settings(), {}, (c,)), History(), Activity(unanswered={"sam": recent}),
+                TODAY)
+    assert [g.ignored for g in s.suggestions] == [3]
+    s = compute(Book(Settings(), {}, (c,)), History(), Activity(unanswered={"sam": recent[1:]}),
                 TODAY)
     assert s.suggestions == ()
 
