@@ -15,6 +15,7 @@ from warmupd.planner import (
     EARLY_FRACTION,
     MAX_ASKS,
     after_allowed,
+    ask_early,
     backoff,
     capacity,
     first_slot,
@@ -139,10 +140,10 @@ def test_later_cycles_follow_the_planned_day(cs: tuple[Contact, ...], s: Setting
         by_person.setdefault(t.person_id, []).append(t)
     for items in by_person.values():
         for prev, nxt in itertools.pairwise(items):
-            # Projected as answered on the day asked: due a cadence later, less
-            # the same small lead every first ask gets (at most 15%).
-            lead = (prev.day + timedelta(days=prev.every) - nxt.due).days
-            assert 0 <= lead <= prev.every * EARLY_FRACTION
+            # Projected as answered on the day asked: due a cadence later, and
+            # asked early (with any pull) by at most 15% of the cadence.
+            assert nxt.due == prev.day + timedelta(days=prev.every)
+            assert (nxt.due - nxt.day).days <= prev.every * EARLY_FRACTION
             assert nxt.cycle != prev.cycle
 
 
@@ -239,14 +240,13 @@ def test_history_moves_due_date_snooze_and_skip() -> None:
     s = Settings(days=frozenset(range(7)))
     b = book_of((c,), s)
     base = plan(b, History(), TODAY).next_for("ruth")
-    # Nominally due 2026-11-09, asked 7 days ahead (a tenth of 56 days, plus a
-    # day): overdue, today.
-    assert base is not None and base.day == TODAY
-    assert base.due == date(2026, 11, 2)
+    assert base is not None and base.day == TODAY  # due 2026-11-09: overdue, today
+    assert base.due == date(2026, 11, 9)
 
     done = History({"ruth": PersonHistory(last_done=date(2026, 11, 20), touches=1)})
     t = plan(b, done, TODAY).next_for("ruth")
-    assert t is not None and t.due == date(2027, 1, 8)  # 2027-01-15, a week early
+    assert t is not None and t.due == date(2027, 1, 15)
+    assert t.day == date(2027, 1, 8)  # asked a week early (a tenth of 56 days, plus a day)
     assert t.cycle != base.cycle
 
     snoozed = History({"ruth": PersonHistory(snoozed_until=date(2026, 12, 2),
@@ -258,7 +258,7 @@ def test_history_moves_due_date_snooze_and_skip() -> None:
 
     skipped = History({"ruth": PersonHistory(last_skip=TODAY, touches=1)})
     t3 = plan(b, skipped, TODAY).next_for("ruth")
-    assert t3 is not None and t3.due == TODAY + timedelta(days=56 - 7)
+    assert t3 is not None and t3.due == TODAY + timedelta(days=56)
 
 
 @st.composite
@@ -331,20 +331,26 @@ def test_each_day_takes_the_most_overdue_relative_to_cadence_in_that_order(
     cs: tuple[Contact, ...], s: Settings, offset: int
 ) -> None:
     # With no asks open there are no re-asks, so a day's list is exactly the
-    # askable people ranked by lateness / cadence (then due date, then id), and
-    # nobody askable that day who was left for a later day outranks a pick.
+    # askable people ranked by lateness / cadence (then askable date, then id),
+    # and nobody askable that day who was left for a later day outranks a pick.
+    # Askable: the due date less the early lead (none for a first slot).
     today = TODAY + timedelta(days=offset)
     p = plan(book_of(cs, s), History(), today)
     later = sorted(p.touchups(), key=lambda t: t.day)
+    last = {c.id: c.last for c in cs}
+
+    def askable(t: TouchUp) -> date:
+        first_slot = t.number == 1 and last[t.person_id] is None
+        return t.due - timedelta(days=0 if first_slot else ask_early(t.every))
 
     def rank(t: TouchUp, day: date) -> tuple[Fraction, date, str]:
-        return Fraction((t.due - day).days, t.every), t.due, t.person_id
+        return Fraction((askable(t) - day).days, t.every), askable(t), t.person_id
 
     for day, items in p.days:
         ranks = [rank(t, day) for t in items]
         assert ranks == sorted(ranks)
         if items:
-            waited = [rank(t, day) for t in later if t.day > day and t.due <= day]
+            waited = [rank(t, day) for t in later if t.day > day and askable(t) <= day]
             assert all(r > ranks[-1] for r in waited)
 
 

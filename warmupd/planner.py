@@ -66,6 +66,9 @@ from warmupd.model import (
 # asked: asking early and the pulls that fill a quiet day together stay
 # within this share of the cadence, so a prompt user's gaps stay >= 0.85x.
 EARLY_FRACTION = 0.15
+# Asking early never exceeds a week: the wait it stands for is bounded by the
+# back-off (at most 10 allowed days), however long the cadence.
+EARLY_MAX_DAYS = 7
 # Allowed days from the first ask to the second: more than the few days most
 # answers take, so a re-ask rarely lands on someone about to act.
 FIRST_BACKOFF = 4
@@ -79,9 +82,11 @@ REST_DAYS = 5
 
 # Heap entries: (askable ordinal, person id, contact index, cycle number,
 # snooze ordinal or 0, ask number, due ordinal, restart ordinal or 0).  The
-# askable date is the due date for a first ask and the end of the back-off
-# for a re-ask: lateness is measured from there, never from the original due
-# date, so an ignored nudge does not rank as ever more overdue.
+# askable date is the due date less ``ask_early`` for a first ask and the end
+# of the back-off for a re-ask: lateness is measured from there, never from
+# the original due date, so an ignored nudge does not rank as ever more
+# overdue.  The due date stays the nominal one (last contact + cadence): it
+# is what ``today``, ``agenda`` and the calendar call "due".
 _Entry = tuple[int, str, int, int, int, int, int, int]
 
 
@@ -92,7 +97,7 @@ def ask_early(every: int) -> int:
     so the lead is a share of the cadence (a tenth, plus the day most answers
     take); bench/rhythm.py measured it (issue 13).
     """
-    return min(round(every / 10) + 1, int(every * EARLY_FRACTION))
+    return min(round(every / 10) + 1, int(every * EARLY_FRACTION), EARLY_MAX_DAYS)
 
 
 def backoff(every: int, ask: int) -> int:
@@ -195,22 +200,26 @@ def plan(book: Book, history: History, today: date, *, horizon_days: int | None 
         if h.last_skip is not None and (anchor is None or h.last_skip > anchor):
             anchor = h.last_skip
         if anchor is None:
-            due = first_slot(c.id, c.every, h.first_seen or today).toordinal()
-        else:
-            due = anchor.toordinal() + c.every - ask_early(c.every)
+            due = ask = first_slot(c.id, c.every, h.first_seen or today).toordinal()
+        else:  # due a cadence after the last contact, asked a little before
+            due = anchor.toordinal() + c.every
+            ask = due - ask_early(c.every)
         snooze = 0
         until = h.snoozed_until
         # A snooze belongs to the cycle it was made in: a later touch ends it.
+        # A snooze or a pause names a day: never asked before it, early or not.
         if (
             until is not None
             and (anchor is None or (h.snoozed_on or until) >= anchor)
-            and until.toordinal() > due
+            and until.toordinal() > ask
         ):
-            due = snooze = until.toordinal()
-        if c.paused_until is not None and c.paused_until.toordinal() > due:
-            due = c.paused_until.toordinal()
+            ask = snooze = until.toordinal()
+            due = max(due, ask)
+        if c.paused_until is not None and c.paused_until.toordinal() > ask:
+            ask = c.paused_until.toordinal()
+            due = max(due, ask)
         n = h.touches + 1
-        entry: _Entry = (due, c.id, idx, n, snooze, 1, due, 0)
+        entry: _Entry = (ask, c.id, idx, n, snooze, 1, due, 0)
         if h.nudge_key is not None and shown is not None:
             key, _, ask_s = h.nudge_key.partition("#")
             ask = int(ask_s or 1)
@@ -297,10 +306,10 @@ def plan(book: Book, history: History, today: date, *, horizon_days: int | None 
             c = contacts[entry[2]]
             items.append(_touchup(c, entry, day_date))
             # The projection assumes an answer on the day asked, so the next
-            # cycle is asked early by the same lead as any other.
+            # cycle is due a cadence later and asked early like any other.
             nxt = d + c.every - ask_early(c.every)
             heapq.heappush(groups.setdefault(c.every, []),
-                           (nxt, c.id, entry[2], entry[3] + 1, 0, 1, nxt, 0))
+                           (nxt, c.id, entry[2], entry[3] + 1, 0, 1, d + c.every, 0))
             if fill_to and nxt <= tend:
                 day = landing.get(nxt)
                 if day is not None:
