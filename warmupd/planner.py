@@ -14,12 +14,17 @@ How it works, in one pass over the days of the horizon:
   a pause pushes it; people never contacted get a slot in their first cadence
   window, chosen by a hash of their id so it never depends on who else is in
   the book);
-- asking: a nudge for the current cycle that went unanswered is asked again
-  after ``BACKOFF`` allowed days (3 after the first ask, 7 after the second);
-  after ``MAX_ASKS`` unanswered asks warmupd stops asking for that cycle and
-  the next one is due a cadence after the last ask (and not within
-  ``GIVE_UP_DAYS`` allowed days of it).  While an ask is open the person is
-  "waiting on you";
+- asking early: a first ask goes out ``ask_early`` days before the nominal
+  date (last contact + cadence), about a tenth of the cadence, so that the
+  *contact*, which comes after the answer delay and any re-asks, lands near
+  the nominal date rather than after it;
+- asking again: a nudge for the current cycle that went unanswered is asked
+  again after ``backoff`` allowed days (4 after the first ask; after the
+  second, fewer for a short cadence, more for a long one, and never a third
+  ask within 7 days of the first); after ``MAX_ASKS`` unanswered asks warmupd
+  stops asking for that cycle and rests (``restart_at``: a third of the
+  cadence after the last ask, at least ``REST_DAYS`` allowed days), then
+  starts a new cycle.  While an ask is open the person is "waiting on you";
 - the cap is a promise: everyone shown today (whatever the user did with it
   since) counts against today's ``daily_limit``, so answering early makes the
   day lighter, never longer; and once anyone was shown today, nobody is pulled
@@ -31,10 +36,11 @@ How it works, in one pass over the days of the horizon:
   relative to cadence first, except that a re-ask waits while anyone whose
   first ask fell due before the re-ask's date is still waiting (a re-ask never
   starves the newly due; each person re-asked at most once ahead of them);
-  a day quieter than the average demand pulls first asks due soon (at most
-  ``EARLY_FRACTION`` of their cadence early) so the load stays even;
-- a placed touch-up re-enters its heap at day + cadence, which projects the
-  rolling rhythm across the horizon.
+  a day quieter than the average demand pulls first asks due soon (asking
+  early and the pull together at most ``EARLY_FRACTION`` of their cadence
+  ahead of the nominal date) so the load stays even;
+- a placed touch-up re-enters its heap at day + cadence - ``ask_early``, which
+  projects the rolling rhythm (answered on the day asked) across the horizon.
 """
 
 from __future__ import annotations
@@ -56,20 +62,70 @@ from warmupd.model import (
     horizon_end,
 )
 
-# How far ahead of their due date a person may be pulled to fill a quiet day.
+# How far ahead of the nominal date (last contact + cadence) anyone is ever
+# asked: asking early and the pulls that fill a quiet day together stay
+# within this share of the cadence, so a prompt user's gaps stay >= 0.85x.
 EARLY_FRACTION = 0.15
-# Allowed days between an unanswered ask and the next one: after ask 1, after
-# ask 2; after ask MAX_ASKS the cycle is given up for at least GIVE_UP_DAYS.
-BACKOFF = (3, 7)
-MAX_ASKS = len(BACKOFF) + 1
-GIVE_UP_DAYS = 14
+# Asking early never exceeds a week: the wait it stands for is bounded by the
+# back-off (at most 10 allowed days), however long the cadence.
+EARLY_MAX_DAYS = 7
+# Allowed days from the first ask to the second: more than the few days most
+# answers take, so a re-ask rarely lands on someone about to act.
+FIRST_BACKOFF = 4
+# No one is asked more than twice in any this many days.
+TWICE_IN_DAYS = 7
+# Asks in one cycle; after the last one goes unanswered warmupd stops asking.
+MAX_ASKS = 3
+# After a cycle is given up: a rest of at least this many allowed days (and a
+# third of the cadence) before the next cycle's first ask.
+REST_DAYS = 5
 
 # Heap entries: (askable ordinal, person id, contact index, cycle number,
 # snooze ordinal or 0, ask number, due ordinal, restart ordinal or 0).  The
-# askable date is the due date for a first ask and the end of the back-off
-# for a re-ask: lateness is measured from there, never from the original due
-# date, so an ignored nudge does not rank as ever more overdue.
+# askable date is the due date less ``ask_early`` for a first ask and the end
+# of the back-off for a re-ask: lateness is measured from there, never from
+# the original due date, so an ignored nudge does not rank as ever more
+# overdue.  The due date stays the nominal one (last contact + cadence): it
+# is what ``today``, ``agenda`` and the calendar call "due".
 _Entry = tuple[int, str, int, int, int, int, int, int]
+
+
+def ask_early(every: int) -> int:
+    """Days before the nominal date a first ask goes out.
+
+    The wait for an answer grows with the cadence because the back-off does,
+    so the lead is a share of the cadence (a tenth, plus the day most answers
+    take); bench/rhythm.py measured it (issue 13).
+    """
+    return min(round(every / 10) + 1, int(every * EARLY_FRACTION), EARLY_MAX_DAYS)
+
+
+def backoff(every: int, ask: int) -> int:
+    """Allowed days after unanswered ask number ``ask`` before the next one.
+
+    The second re-ask comes sooner for a short cadence, so that two ignored
+    asks still end within a quarter cadence of the nominal date: a week of
+    cadence beyond four adds a day, from 1 up to 6.
+    """
+    if ask == 1:
+        return FIRST_BACKOFF
+    return min(6, max(1, every // 7 - 4))
+
+
+def reask_at(every: int, ask: int, shown: int, allowed: frozenset[int]) -> int:
+    """The ordinal a re-ask becomes askable, after ask number ``ask`` shown on ``shown``."""
+    at = after_allowed(shown, backoff(every, ask), allowed)
+    if ask >= 2:
+        # Ask 2 came FIRST_BACKOFF allowed days or more after ask 1, so ask 1
+        # was on or before this day; ask 3 keeps TWICE_IN_DAYS from it.
+        first = before_allowed(shown, FIRST_BACKOFF, allowed)
+        at = max(at, first + TWICE_IN_DAYS)
+    return at
+
+
+def restart_at(every: int, shown: int, allowed: frozenset[int]) -> int:
+    """The first ask of a new cycle after the cycle's last ask (``shown``) went unanswered."""
+    return max(shown + round(every / 3), after_allowed(shown, REST_DAYS, allowed))
 
 
 def first_slot(person_id: str, every: int, first_seen: date) -> date:
@@ -108,6 +164,18 @@ def after_allowed(day: int, count: int, allowed: frozenset[int]) -> int:
     return d
 
 
+def before_allowed(day: int, count: int, allowed: frozenset[int]) -> int:
+    """The ordinal of the ``count``-th allowed day before ordinal ``day``."""
+    if not allowed:
+        return day - count
+    d = day
+    while count > 0:
+        d -= 1
+        if date.fromordinal(d).weekday() in allowed:
+            count -= 1
+    return d
+
+
 def plan(book: Book, history: History, today: date, *, horizon_days: int | None = None) -> Plan:
     settings = book.settings
     end = horizon_end(today, horizon_days or settings.horizon_days)
@@ -132,22 +200,26 @@ def plan(book: Book, history: History, today: date, *, horizon_days: int | None 
         if h.last_skip is not None and (anchor is None or h.last_skip > anchor):
             anchor = h.last_skip
         if anchor is None:
-            due = first_slot(c.id, c.every, h.first_seen or today).toordinal()
-        else:
+            due = ask = first_slot(c.id, c.every, h.first_seen or today).toordinal()
+        else:  # due a cadence after the last contact, asked a little before
             due = anchor.toordinal() + c.every
+            ask = due - ask_early(c.every)
         snooze = 0
         until = h.snoozed_until
         # A snooze belongs to the cycle it was made in: a later touch ends it.
+        # A snooze or a pause names a day: never asked before it, early or not.
         if (
             until is not None
             and (anchor is None or (h.snoozed_on or until) >= anchor)
-            and until.toordinal() > due
+            and until.toordinal() > ask
         ):
-            due = snooze = until.toordinal()
-        if c.paused_until is not None and c.paused_until.toordinal() > due:
-            due = c.paused_until.toordinal()
+            ask = snooze = until.toordinal()
+            due = max(due, ask)
+        if c.paused_until is not None and c.paused_until.toordinal() > ask:
+            ask = c.paused_until.toordinal()
+            due = max(due, ask)
         n = h.touches + 1
-        entry: _Entry = (due, c.id, idx, n, snooze, 1, due, 0)
+        entry: _Entry = (ask, c.id, idx, n, snooze, 1, due, 0)
         if h.nudge_key is not None and shown is not None:
             key, _, ask_s = h.nudge_key.partition("#")
             ask = int(ask_s or 1)
@@ -166,12 +238,12 @@ def plan(book: Book, history: History, today: date, *, horizon_days: int | None 
                 waiting.append(_touchup(c, (entry[0], c.id, idx, n, snooze, ask, entry[6],
                                             restart), date.fromordinal(shown)))
                 if ask < MAX_ASKS:
-                    entry = (after_allowed(shown, BACKOFF[ask - 1], allowed), c.id, idx, n,
+                    entry = (reask_at(c.every, ask, shown, allowed), c.id, idx, n,
                              snooze, ask + 1, entry[6], restart)
                     at = max(entry[0], t0)
                     reask_arrivals[at] = reask_arrivals.get(at, 0) + 1
-                else:  # stop asking this cycle; the next starts from the last ask
-                    again = max(shown + c.every, after_allowed(shown, GIVE_UP_DAYS, allowed))
+                else:  # stop asking this cycle; after a rest, a new one starts
+                    again = restart_at(c.every, shown, allowed)
                     entry = (again, c.id, idx, n, snooze, 1, again, again)
         groups.setdefault(c.every, []).append(entry)
     for heap in groups.values():
@@ -233,9 +305,11 @@ def plan(book: Book, history: History, today: date, *, horizon_days: int | None 
         for entry in picks:
             c = contacts[entry[2]]
             items.append(_touchup(c, entry, day_date))
-            nxt = d + c.every
+            # The projection assumes an answer on the day asked, so the next
+            # cycle is due a cadence later and asked early like any other.
+            nxt = d + c.every - ask_early(c.every)
             heapq.heappush(groups.setdefault(c.every, []),
-                           (nxt, c.id, entry[2], entry[3] + 1, 0, 1, nxt, 0))
+                           (nxt, c.id, entry[2], entry[3] + 1, 0, 1, d + c.every, 0))
             if fill_to and nxt <= tend:
                 day = landing.get(nxt)
                 if day is not None:
@@ -357,7 +431,8 @@ def _least_early(
         due, pid = heap[0][0], heap[0][1]
         if heap[0][5] > 1 or heap[0][7]:
             continue  # re-asks and restarted cycles wait out their back-off in full
-        if due <= d or due - d > every * EARLY_FRACTION:
+        # Asking early already took part of the reach (see EARLY_FRACTION).
+        if due <= d or due - d > every * EARLY_FRACTION - ask_early(every):
             continue
         if load.get(landing.get(due, -1), 0) <= fill_to:
             continue  # its own day is not busy: pulling it would only move it
