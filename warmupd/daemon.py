@@ -208,7 +208,9 @@ class Daemon:
         self._push = (make_push(self.book.settings, self._executor) if self.book is not None
                       else None)
         sd_notify("READY=1")
-        log.info("ready: %d people, notifications: %s", self.status.people, self.notifier.name)
+        n = self.status.people
+        log.info("ready: %d %s, notifications: %s", n, "person" if n == 1 else "people",
+                 self.notifier.name)
         await self.tick()  # catch up on anything that fell due while we were down
         if first_run and not self._nudged:
             await self._show_a_sample()
