@@ -10,7 +10,7 @@ store keeps it; a touch-up whose nudge key was not shown yet is a nudge,
 as in the daemon.  A simulated user (seeded RNG) acts on 70% of nudges,
 0-3 days later (a ``done`` on that day, after that day's nudges), and
 ignores the rest; the planner re-asks an unanswered nudge after its back-off
-(``planner.BACKOFF``) and stops after ``planner.MAX_ASKS``.  A second user,
+(``planner.backoff``) and stops after ``planner.MAX_ASKS``.  A second user,
 "prompt", acts on every nudge the same day.  Allowed days are mon-fri.
 ``daily_limit`` must cover what this user needs: each contact takes
 1/0.7 nudges on average, so the default limit is a bit above
@@ -32,7 +32,12 @@ the cap; std dev <= 25% of the naive rule's.  On a miss, the late gaps are
 listed by cadence and cause.
 
 Must not: assert anything (tests do that) or write any file.
-Usage: python bench/rhythm.py [--seed S] [--days D] [--limit L] [--early]
+Beside the issue 13 targets it prints the bound the user model sets: a
+cycle whose ``MAX_ASKS`` asks were all ignored ends without a contact, so
+its gap is over 1.25x under any policy that stops asking; the share of
+people (and gaps) without such a run is the most any such policy reaches.
+
+Usage: python bench/rhythm.py [--seed S] [--days D] [--limit L] [--no-early]
 """
 
 from __future__ import annotations
@@ -261,6 +266,30 @@ def analyse(o: Outcome) -> None:
               f"ignored {g.ignored}; dones {[d.isoformat() for d in p.dones[:5]]}")
 
 
+def bound(o: Outcome) -> None:
+    """What the user model allows: runs of MAX_ASKS ignored asks end a cycle unanswered."""
+    stop = planner.MAX_ASKS
+    gaps = o.gaps()
+    stopped = [g for g in gaps if g.ignored >= stop]
+    people = {g.person.contact.id for g in stopped}
+    print(f"\nbound set by the user (a cycle of {stop} ignored asks has no contact, so its "
+          f"gap is over {SLACK}x under any policy that stops asking):")
+    print(f"  gaps without such a run: {1 - len(stopped) / len(gaps):.1%}; people without one: "
+          f"{1 - len(people) / len(o.people):.1%} ({len(people)} people had one)")
+    rest = [g for g in gaps if g.ignored < stop]
+    late_others = {g.person.contact.id for g in rest if g.late} - people
+    others = max(1, len(o.people) - len(people))
+    print(f"  among the others: gaps within {SLACK}x "
+          f"{sum(not g.late for g in rest) / len(rest):.1%}; people with every gap within "
+          f"{SLACK}x {1 - len(late_others) / others:.1%}")
+    over = sorted((g for g in gaps if g.kind != "never" and g.days > 2 * g.person.contact.every),
+                  key=lambda g: -g.days / g.person.contact.every)
+    for g in over:
+        print(f"  over 2x: {g.person.contact.id} every {g.person.contact.every}d, {g.kind} gap "
+              f"{g.days}d ({g.days / g.person.contact.every:.2f}x) with {g.ignored} asks "
+              f"ignored in it")
+
+
 def explain(o: Outcome, contacts: Sequence[Contact], settings: Settings, demand: float,
             args: argparse.Namespace) -> None:
     """Throughput arithmetic and what-if runs that locate the cause of a miss."""
@@ -289,16 +318,17 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--days", type=int, default=365)
     ap.add_argument("--limit", type=int, default=0, help="daily_limit (default: by demand)")
-    ap.add_argument("--backoff", default="",
-                    help="what-if: allowed days between asks, e.g. 2,3 (default: the planner's)")
-    ap.add_argument("--early", type=int, default=0,
-                    help="ask this many days before the due date (the expected delay)")
+    ap.add_argument("--no-early", action="store_true",
+                    help="what-if: ask on the nominal date (planner.ask_early = 0)")
     args = ap.parse_args(argv)
     print("$ " + shlex.join(["python", *sys.argv]))
-    if args.backoff:  # a what-if on the planner's constants, for this process only
-        planner.BACKOFF = tuple(int(x) for x in args.backoff.split(","))
-        planner.MAX_ASKS = len(planner.BACKOFF) + 1
-    print(f"back-off {planner.BACKOFF} allowed days, at most {planner.MAX_ASKS} asks a cycle")
+    if args.no_early:  # a what-if on the planner's policy, for this process only
+        planner.ask_early = lambda every: 0  # type: ignore[assignment]
+    cadences = CIRCLES.values()
+    print("back-off (allowed days after ask 1, ask 2) by cadence: "
+          + ", ".join(f"{e}d {planner.backoff(e, 1)},{planner.backoff(e, 2)}" for e in cadences)
+          + f"; at most {planner.MAX_ASKS} asks a cycle; asked early by "
+          + ", ".join(f"{e}d: {planner.ask_early(e)}" for e in cadences))
     t0 = time.perf_counter()
     contacts = make_people(random.Random(args.seed))
     allowed = frozenset(range(5))
@@ -318,12 +348,6 @@ def main(argv: list[str] | None = None) -> int:
           "cadence, no gap still open at the end already exceeds that, and someone never "
           "contacted before is reached at least once")
 
-    # --early: the planner sees cadences shortened by the expected response
-    # delay, so that the expected contact (not the ask) lands on the due date.
-    planned = tuple(replace(c, every=max(1, c.every - args.early)) for c in contacts)
-    book = replace(book, contacts=planned)
-    if args.early:
-        print(f"asking early: the planner sees every cadence {args.early} days shorter")
     plan_o = simulate("planner", contacts, settings, args.days, args.seed,
                       planner_rule(book))
     prompt_o = simulate("planner, prompt user (acts on every nudge the same day)", contacts,
@@ -350,6 +374,7 @@ def main(argv: list[str] | None = None) -> int:
           f"{pr['bmin']:.2f}-{pr['bmax']:.2f} {met(pr['bmin'] >= 0.85 and pr['bmax'] <= 1.1)}")
     print(f"  std dev <= 25% of naive: {a['sd']:.2f} / {b['sd']:.2f} = {ratio:.1%} "
           f"{'MET' if ratio <= 0.25 else 'MISSED'}")
+    bound(plan_o)
     if a["share"] < 0.90:
         analyse(plan_o)
         explain(plan_o, contacts, settings, demand, args)

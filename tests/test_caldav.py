@@ -48,10 +48,12 @@ def contact_file(tmp: Path, url: str, extra: str = "", people: int = 6) -> Path:
     text = (
         "settings:\n  timezone: Europe/Berlin\n  nudge_at: '09:30'\n"
         f"  caldav:\n    url: {url}\n    username: {USER}\n    password_file: {pw}\n{extra}"
-        "circles:\n  friends: {every: 2w}\ncontacts:\n"
+        # 3 weeks: each person's next cycle (asked 3 days early) lies beyond the
+        # 14-day window, so every person has one object on the phone.
+        "circles:\n  friends: {every: 3w}\ncontacts:\n"
     )
     for i in range(people):
-        text += (f"  - name: Person {i}\n    circle: friends\n    last: 2026-11-{12 + i:02d}\n"
+        text += (f"  - name: Person {i}\n    circle: friends\n    last: 2026-11-{5 + i:02d}\n"
                  f"    reach: call 555 010{i}\n")
     path = tmp / "contacts.yaml"
     path.write_text(text)

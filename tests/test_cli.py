@@ -176,7 +176,7 @@ def test_today_then_done_moves_the_person_out(book: Path, capsys) -> None:  # ty
 
     code, out, _ = run(capsys, "done", "ruth", "--note", "coffee next month")
     assert code == 0 and "Recorded: talked to Ruth Alvarez" in out
-    nxt = TODAY + timedelta(weeks=8)
+    nxt = TODAY + timedelta(weeks=8, days=-7)  # due in 8 weeks, asked a week ahead
     assert f"Next: {nxt:%a %Y-%m-%d}" in out
     code, out, _ = run(capsys, "show", "Ruth")
     assert "coffee next month" in out and f"Next: {nxt:%a %Y-%m-%d}" in out

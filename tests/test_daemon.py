@@ -215,7 +215,7 @@ def test_dst_fall_back_repeated_time_fires_once(tmp_path: Path) -> None:
 
 
 def test_unanswered_nudge_is_asked_again_with_back_off_then_given_up(tmp_path: Path) -> None:
-    """No daily re-sends and no reminder summary: asks after 3 and 7 allowed days, then stop."""
+    """No daily re-sends and no reminder summary: re-asks back off, three asks, a rest."""
     env = Env(tmp_path, contacts_yaml(1))  # every day allowed, cadence 4w
     clock = FakeClock(datetime(2026, 11, 25, 10, 0, tzinfo=BERLIN))
     asked_on: list[int] = []
@@ -225,21 +225,22 @@ def test_unanswered_nudge_is_asked_again_with_back_off_then_given_up(tmp_path: P
             d = env.daemon(clock, store)
             await d.start()  # 10:00, after the slot: the first ask
             asked_on.extend([0] * len(nudges(env.lines())))
-            for day in range(1, 40):
+            for day in range(1, 25):
                 clock.t += timedelta(days=1)
                 before = len(nudges(env.lines()))
                 await d.heartbeat()
                 await d.heartbeat()
                 if len(nudges(env.lines())) > before:
                     asked_on.append(day)
-                if day == 37:  # stopped asking: listed as waiting on you, ask 3 of 3
+                if day == 10:  # stopped asking: listed as waiting on you, ask 3 of 3
                     assert d.plan is not None and [t.ask for t in d.plan.waiting] == [3]
             await d.stop()
 
     run(scenario())
-    # ask 1 on day 0, ask 2 three allowed days later, ask 3 seven after that; then the
-    # cycle restarts a cadence (28 days) after the last ask.
-    assert asked_on == [0, 3, 10, 38]
+    # Ask 1 on day 0, ask 2 four allowed days later, ask 3 no sooner than 7 days after
+    # ask 1 (a 4-week cadence's second back-off is 1 day); then a rest of a third of the
+    # cadence (9 days), and a new cycle asks the same way.
+    assert asked_on == [0, 4, 7, 16, 20, 23]
     assert not any("Still on your list" in ln for ln in env.lines())
 
 
@@ -258,6 +259,7 @@ def test_done_from_a_notification_records_and_replans(tmp_path: Path) -> None:
                 (TouchKind.DONE, "talked about the shop")]
             nxt = d.plan.next_for(pid)
             assert nxt is not None and nxt.due == clock.t.date() + timedelta(days=28)
+            assert nxt.day == nxt.due - timedelta(days=4)  # a tenth of 4 weeks, plus a day
             await d.act("nobody", "done")
             await d.stop()
 

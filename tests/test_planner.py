@@ -14,13 +14,15 @@ from hypothesis import strategies as st
 
 from warmupd.model import Book, Contact, History, PersonHistory, Settings, TouchUp
 from warmupd.planner import (
-    BACKOFF,
     EARLY_FRACTION,
     MAX_ASKS,
     after_allowed,
+    ask_early,
+    backoff,
     capacity,
     first_slot,
     plan,
+    restart_at,
 )
 
 TODAY = date(2026, 11, 25)
@@ -120,13 +122,14 @@ def test_everyone_planned_within_cadence_plus_bounded_lateness(
     slots_per_week = s.daily_limit * len(s.days)
     bound = 7 * (-(-len(active) // slots_per_week)) + 7
     for c in active:
+        # The nominal date: a cadence after the last contact (a first slot if none).
         due = (c.last + timedelta(days=c.every)) if c.last else first_slot(c.id, c.every, TODAY)
         if due + timedelta(days=bound) > p.end:
             continue
         assert c.id in first, f"{c.id} due {due} never planned"
         t = first[c.id]
         assert t.day <= max(due, TODAY) + timedelta(days=bound)
-        # pulled early by at most the allowed fraction of the cadence
+        # asked early and pulled early by at most the allowed fraction of the cadence
         assert t.day >= due - timedelta(days=int(c.every * EARLY_FRACTION))
 
 
@@ -139,7 +142,10 @@ def test_later_cycles_follow_the_planned_day(cs: tuple[Contact, ...], s: Setting
         by_person.setdefault(t.person_id, []).append(t)
     for items in by_person.values():
         for prev, nxt in itertools.pairwise(items):
+            # Projected as answered on the day asked: due a cadence later, and
+            # asked early (with any pull) by at most 15% of the cadence.
             assert nxt.due == prev.day + timedelta(days=prev.every)
+            assert (nxt.due - nxt.day).days <= prev.every * EARLY_FRACTION
             assert nxt.cycle != prev.cycle
 
 
@@ -242,6 +248,7 @@ def test_history_moves_due_date_snooze_and_skip() -> None:
     done = History({"ruth": PersonHistory(last_done=date(2026, 11, 20), touches=1)})
     t = plan(b, done, TODAY).next_for("ruth")
     assert t is not None and t.due == date(2027, 1, 15)
+    assert t.day == date(2027, 1, 8)  # asked a week early (a tenth of 56 days, plus a day)
     assert t.cycle != base.cycle
 
     snoozed = History({"ruth": PersonHistory(snoozed_until=date(2026, 12, 2),
@@ -281,7 +288,8 @@ def test_an_open_ask_holds_its_slot_today_then_backs_off(
     nudged_on = TODAY - timedelta(days=age)
     key = t.nudge_key + (f"#{ask}" if ask > 1 else "")
     hist = History({t.person_id: PersonHistory(nudge_key=key, nudged_on=nudged_on)})
-    p = plan(b, hist, TODAY, horizon_days=200)  # a restart lies within a cadence + 14 days
+    # A restart lies within a third of a cadence and a rest.
+    p = plan(b, hist, TODAY, horizon_days=200)
     mine = [x for x in p.touchups() if x.person_id == t.person_id]
     assert len(p.on(TODAY)) <= s.daily_limit
     if age == 0:  # shown this morning: keeps today's slot under the same key
@@ -295,13 +303,14 @@ def test_an_open_ask_holds_its_slot_today_then_backs_off(
         return
     if ask < MAX_ASKS:  # asked again, same cycle, after the back-off
         again = mine[0]
-        earliest = date.fromordinal(after_allowed(nudged_on.toordinal(), BACKOFF[ask - 1],
-                                                  s.days))
+        earliest = date.fromordinal(after_allowed(nudged_on.toordinal(),
+                                                  backoff(t.every, ask), s.days))
         assert again.cycle == t.cycle and again.ask == ask + 1
         assert again.day >= max(earliest, TODAY)
-    else:  # stopped asking: the next ask restarts the cycle a cadence after the last ask
+    else:  # stopped asking: after a rest, a new cycle under a new key
         assert mine[0].ask == 1 and mine[0].restart is not None
-        assert mine[0].day >= nudged_on + timedelta(days=t.every)
+        rest = date.fromordinal(restart_at(t.every, nudged_on.toordinal(), s.days))
+        assert mine[0].day >= max(rest, nudged_on + timedelta(days=round(t.every / 3)), TODAY)
         assert mine[0].nudge_key != t.nudge_key
 
 
@@ -324,20 +333,26 @@ def test_each_day_takes_the_most_overdue_relative_to_cadence_in_that_order(
     cs: tuple[Contact, ...], s: Settings, offset: int
 ) -> None:
     # With no asks open there are no re-asks, so a day's list is exactly the
-    # askable people ranked by lateness / cadence (then due date, then id), and
-    # nobody askable that day who was left for a later day outranks a pick.
+    # askable people ranked by lateness / cadence (then askable date, then id),
+    # and nobody askable that day who was left for a later day outranks a pick.
+    # Askable: the due date less the early lead (none for a first slot).
     today = TODAY + timedelta(days=offset)
     p = plan(book_of(cs, s), History(), today)
     later = sorted(p.touchups(), key=lambda t: t.day)
+    last = {c.id: c.last for c in cs}
+
+    def askable(t: TouchUp) -> date:
+        first_slot = t.number == 1 and last[t.person_id] is None
+        return t.due - timedelta(days=0 if first_slot else ask_early(t.every))
 
     def rank(t: TouchUp, day: date) -> tuple[Fraction, date, str]:
-        return Fraction((t.due - day).days, t.every), t.due, t.person_id
+        return Fraction((askable(t) - day).days, t.every), askable(t), t.person_id
 
     for day, items in p.days:
         ranks = [rank(t, day) for t in items]
         assert ranks == sorted(ranks)
         if items:
-            waited = [rank(t, day) for t in later if t.day > day and t.due <= day]
+            waited = [rank(t, day) for t in later if t.day > day and askable(t) <= day]
             assert all(r > ranks[-1] for r in waited)
 
 
@@ -392,8 +407,9 @@ def test_with_room_for_everyone_each_goes_on_the_first_allowed_day_from_due(
     Every day then fits everyone askable (the planner's one-sort day), and
     nobody is pulled early (the average demand is below one a day), so each
     active person's first touch-up is exactly the first allowed day on or
-    after their due date (today, if overdue); a failure means the day that
-    fits everyone lost, delayed or reordered someone.
+    after the day they are asked (``ask_early`` before due; today, if
+    overdue); a failure means the day that fits everyone lost, delayed or
+    reordered someone.
     """
     s = Settings(daily_limit=len(cs), days=days)
     assume(capacity(book_of(cs, s)).per_day < 1)
@@ -404,11 +420,38 @@ def test_with_room_for_everyone_each_goes_on_the_first_allowed_day_from_due(
     for c in cs:
         if c.paused:
             continue
-        due = (c.last + timedelta(days=c.every)) if c.last else first_slot(c.id, c.every, TODAY)
-        day = max(due, TODAY)
+        if c.last:
+            due = c.last + timedelta(days=c.every)
+            asked = due - timedelta(days=ask_early(c.every))
+        else:
+            due = asked = first_slot(c.id, c.every, TODAY)
+        day = max(asked, TODAY)
         while day.weekday() not in days:
             day += timedelta(days=1)
         if day > p.end:
             assert c.id not in first
             continue
         assert first[c.id].day == day and first[c.id].due == due
+
+
+@settings(max_examples=100)
+@given(st.integers(7, 120), st.integers(1, 200), st.integers(2, 6))
+def test_a_prompt_user_hears_a_little_before_the_cadence_never_after(
+    every: int, ago: int, rounds: int
+) -> None:
+    """Answered on the day asked, each gap is 0.85-1.0x cadence: asked a little early
+    (the answer delay of most people), never later, and never pulled further."""
+    c = Contact(id="ana", name="Ana", every=every, last=TODAY - timedelta(days=ago % every))
+    b = book_of((c,), Settings(daily_limit=3, days=frozenset(range(7))))
+    last, day, touches = c.last, TODAY, 0
+    assert last is not None
+    for _ in range(rounds):
+        hist = History({"ana": PersonHistory(last_done=last if touches else None,
+                                             touches=touches)})
+        t = plan(b, hist, day, horizon_days=2 * every).next_for("ana")
+        assert t is not None
+        gap = (t.day - last).days
+        assert 0.85 * every <= gap <= every, (every, gap)
+        if every >= 10:
+            assert gap < every  # asked ahead of the nominal date
+        last, day, touches = t.day, t.day, touches + 1

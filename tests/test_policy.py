@@ -29,7 +29,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from warmupd.model import Book, Contact, Settings, TouchKind, TouchUp
-from warmupd.planner import BACKOFF, MAX_ASKS, capacity, plan
+from warmupd.planner import FIRST_BACKOFF, MAX_ASKS, REST_DAYS, backoff, capacity, plan
 from warmupd.store import Store
 
 START = date(2026, 11, 23)  # a Monday
@@ -139,7 +139,14 @@ def test_cap_truth_back_off_and_fair_order(world: tuple[Book, dict[str, list[tup
             assert [t.ask for t in cycle] == list(range(1, len(cycle) + 1))
             assert len(cycle) <= MAX_ASKS
             for prev, nxt in itertools.pairwise(cycle):
-                assert allowed_between(prev.day, nxt.day, s.days) >= BACKOFF[prev.ask - 1]
+                assert allowed_between(prev.day, nxt.day, s.days) >= backoff(prev.every, prev.ask)
+            if len(cycle) > 1:  # the first re-ask waits more than a working week's answers
+                assert allowed_between(cycle[0].day, cycle[1].day, s.days) >= FIRST_BACKOFF >= 4
+        # After a cycle given up, the next first ask rests a third of the cadence.
+        for prev, nxt in itertools.pairwise(asks):
+            if nxt.restart is not None and nxt.ask == 1 and prev.ask == MAX_ASKS:
+                assert (nxt.day - prev.day).days >= round(prev.every / 3)
+                assert allowed_between(prev.day, nxt.day, s.days) >= REST_DAYS
     # Fair order: while someone's first ask waits past its due date, any other
     # person is re-asked at most once ahead of them.
     for pid, asks in run.asks.items():
@@ -201,8 +208,9 @@ def test_today_lists_who_warmupd_stopped_asking_with_a_hint() -> None:
     lines = views.waiting_lines(p, MAX_ASKS)
     assert "Ruth Alvarez — asked 3 times" in lines[1]
     assert "stopped asking this cycle" in lines[1] and "pause them" in lines[1]
-    nxt = p.next_for("ruth")
-    assert nxt is not None and nxt.day >= last_ask + timedelta(days=28)
+    nxt = p.next_for("ruth")  # a rest of a third of the cadence, then a new cycle
+    assert nxt is not None and nxt.day >= last_ask + timedelta(days=28 // 3)
+    assert nxt.ask == 1 and nxt.restart is not None
     open_ask = plan(b, History({"ruth": PersonHistory(nudge_key=first.nudge_key,
                                                       nudged_on=START)}),
                     START + timedelta(days=1))

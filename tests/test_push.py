@@ -35,10 +35,13 @@ class Hook:
     def __init__(self, fail: int = 0) -> None:
         self.posts: list[dict[str, Any]] = []
         self.fail = fail
+        # The threads alive while a post is in flight: the sender's is one of them.
+        self.threads: set[str] = set()
         hook = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
+                hook.threads.update(t.name for t in threading.enumerate())
                 data = self.rfile.read(int(self.headers["Content-Length"]))
                 if hook.fail > 0:
                     hook.fail -= 1
@@ -174,6 +177,9 @@ def test_daemon_pushes_each_nudge_and_the_summary(tmp_path: Path, hook: Hook,
         assert any("call 555 010" in p["message"] for p in hook.posts)
     else:
         assert titles == ["5 people to reach out to"]
+    # Apprise waited in the daemon's own executor, not asyncio's shared default one.
+    assert any(n.startswith("warmupd-work") for n in hook.threads), hook.threads
+    assert not any(n.startswith("asyncio_") for n in hook.threads), hook.threads
 
 
 def test_desktop_nudge_is_kept_when_the_push_endpoint_is_down(tmp_path: Path) -> None:

@@ -234,9 +234,13 @@ def test_suggestion_after_three_nudges_let_pass_names_the_edit() -> None:
     assert g.ignored == 3 and g.suggested_every == 63
     assert g.edit == "line 17: give Sam Lee `every: 9w` (now 6w), or add `paused: true`"
     assert "Lengthen their cadence, or pause them" in render_text(s)
-    # A nudge shown in the last days is still being acted on: not "let pass".
+    # The third ask, even yesterday's, is when the planner stops asking: the
+    # suggestion comes with it, and not before.
     recent = (*passed[1:], TODAY - timedelta(days=1))
     s = compute(Book(Settings(), {}, (c,)), History(), Activity(unanswered={"sam": recent}),
+                TODAY)
+    assert [g.ignored for g in s.suggestions] == [3]
+    s = compute(Book(Settings(), {}, (c,)), History(), Activity(unanswered={"sam": recent[1:]}),
                 TODAY)
     assert s.suggestions == ()
 
@@ -259,3 +263,25 @@ def test_people_goal_projection() -> None:
                       tuple(contacts)), History(seen), Activity(), TODAY)
     assert s2.on_track is False
     assert "a few more a month would make" in " ".join(render_text(s2).split())
+
+
+def test_the_review_names_only_people_shown_that_day_and_counts_the_rest() -> None:
+    """A person named in a notification counts against the day's cap (issue 13): the
+    review names only whom the plan shows that day, coolest first, and counts the others."""
+    long_ago = TODAY - timedelta(days=400)
+    cs = tuple(Contact(f"p{i}", f"P {i}", 28 + i, last=long_ago + timedelta(days=i))
+               for i in range(6))
+    s = compute(Book(Settings(), {}, cs), History(), Activity(), TODAY)
+    coolest = [r.id for r in s.reconnect]
+    assert len(coolest) == 6
+    _, body = review_text(s, {coolest[4], coolest[1], "someone-else"})
+    names = {f"P {i}": f"p{i}" for i in range(6)}
+    line = next(ln for ln in body.splitlines() if ln.startswith("Reconnect with: "))
+    named = [names[n] for n in line.removeprefix("Reconnect with: ").rstrip(".").split(", ")]
+    assert named == [coolest[1], coolest[4]]
+    assert "And 4 more: `warmupd stats` lists them." in body
+    _, body = review_text(s, set())
+    assert "Reconnect with" not in body
+    assert "6 people to reconnect with: `warmupd stats` lists them." in body
+    # Without a day's plan (the stats page), the three coolest, as before.
+    assert f"Reconnect with: {', '.join(f'P {c[1:]}' for c in coolest[:3])}." in review_text(s)[1]

@@ -73,7 +73,7 @@ from warmupd.names import (
     too_many_planned,
 )
 from warmupd.openers import TEMPLATE_FIELDS
-from warmupd.paths import NotRegularFile, read_capped
+from warmupd.paths import MAX_DECLARED_SIZE, NotRegularFile, read_capped
 
 __all__ = [
     "contacts_slot",
@@ -1022,7 +1022,7 @@ def _timezone(node: Node) -> str:
 
 # ASCII digits, and few enough that int() is cheap and within its limit.
 _SIZE = re.compile(r"([0-9]{1,12})[ \t]*(KiB|MiB)?")
-_MAX_DECLARED = 256 << 20
+_MAX_DECLARED = MAX_DECLARED_SIZE
 
 
 def _file_size(node: Node) -> int:

@@ -22,13 +22,12 @@ from pathlib import Path
 
 from warmupd import __version__
 from warmupd.model import Book
-from warmupd.paths import atomic_write, private_dir, read_capped
+from warmupd.paths import MAX_DECLARED_SIZE, atomic_write, private_dir, read_capped
 
-# The loader's ceiling for a cap a file declares (book._MAX_DECLARED): a hit
-# means these very bytes passed the loader's own cap check before, and a miss
-# goes through it again; only larger files go straight to the loader, which
-# refuses them before reading.
-_MAX_HASHED = 256 << 20
+# The loader's ceiling for a cap a file declares: a hit means these very bytes
+# passed the loader's own cap check before, and a miss goes through it again;
+# only larger files go straight to the loader, which refuses them before reading.
+_MAX_HASHED = MAX_DECLARED_SIZE
 
 
 def load(path: Path, cache_file: Path) -> Book:

@@ -12,7 +12,7 @@ Must not: change or delete any object it does not own.  Ownership is the
 of the store's ``caldav_objects`` table: only hrefs listed there are ever
 updated or deleted, and only bodies of those hrefs are ever fetched.  It must
 not put the password in a message, a log line or the status, nor block the
-daemon's loop (``CalDavSync.run_once`` runs the blocking client in a thread
+daemon's loop (``CalDavSync.run_once`` waits on the client in the daemon's executor
 with its own store connection).
 
 Pure part: ``desired`` (book, history, plan, today -> the objects wanted),
@@ -40,6 +40,7 @@ import sys
 import time as _time
 import uuid
 from collections.abc import Awaitable, Callable, Iterable
+from concurrent.futures import Executor
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -865,9 +866,13 @@ class CalDavSync:
     ``interval``, is logged once, and a refused password notifies once.
     """
 
-    def __init__(self, settings: CalDavSettings, store_path: Path) -> None:
+    def __init__(self, settings: CalDavSettings, store_path: Path,
+                 executor: Executor | None = None) -> None:
         self.settings = settings
         self.store_path = store_path
+        # Where the waits on the child run: the daemon's executor (None:
+        # asyncio's default, for use outside the daemon).
+        self.executor = executor
         self._password: str | None = None
         self.child_timeout = float(max(60, settings.interval_seconds))
         self._poked = asyncio.Event()
@@ -933,10 +938,11 @@ class CalDavSync:
                 return True
             return not (kind == "ok" and value is False)
 
-        return await asyncio.to_thread(child)
+        return await asyncio.get_running_loop().run_in_executor(self.executor, child)
 
     async def run_once(self, book: Book, now: datetime, tz: ZoneInfo) -> Report:
-        report = await asyncio.to_thread(self._blocking, book, now, tz)
+        report = await asyncio.get_running_loop().run_in_executor(
+            self.executor, self._blocking, book, now, tz)
         self.last_report = report
         return report
 

@@ -630,9 +630,12 @@ def review(file: Path | None) -> None:
     from warmupd import statsview
 
     b = _load(file)
+    today = _now(b).date()
     with _store() as st:
-        s = _stats_of(b, st, _now(b).date())
-    click.echo(statsview.render_review(s), nl=False)
+        s = _stats_of(b, st, today)
+        # Names only whom the plan shows today, as the daemon's review does.
+        named = {t.person_id for t in _plan(b, st, today, horizon_days=1)[1].on(today)}
+    click.echo(statsview.render_review(s, named), nl=False)
 
 
 @cli.command()

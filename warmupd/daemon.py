@@ -9,8 +9,9 @@ heartbeat; the plan itself lives in the planner.
 Must not: write the contact file (ever), block the loop on slow work, or be
 imported by anything but the CLI.  The watcher's thread only posts events to
 the loop (``call_soon_threadsafe``), where the debounce is a timer; the feed
-server runs on the loop itself; blocking work (the calendar build) goes
-through ``self._executor``, one worker the daemon owns and shuts down.  The
+server runs on the loop itself; blocking work (the calendar build, and the
+waits on the CalDAV child and on push channels) goes through
+``self._executor``, two workers the daemon owns and shuts down.  The
 parse of the contact file runs in `isolate`'s server, waited on by the one
 worker that module owns.
 
@@ -161,8 +162,10 @@ class Daemon:
         self._stopping = asyncio.Event()
         self._watcher: FileWatcher | None = None
         self._debouncer: Debouncer | None = None
-        # The one place blocking work runs; one worker, so builds never overlap.
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="warmupd-work")
+        # The one place blocking work runs.  Builds never overlap (one runs at a
+        # time, see _publish); the second worker keeps a slow CalDAV sync or push
+        # from holding the calendar back.
+        self._executor = ThreadPoolExecutor(max_workers=2, thread_name_prefix="warmupd-work")
         self._scheduler: AsyncIOScheduler | None = None
         self._last_beat: tuple[datetime, float] | None = None
         self._tasks: set[asyncio.Task[None]] = set()
@@ -202,9 +205,12 @@ class Daemon:
             self._watcher.start()
         self._start_scheduler()
         self._start_caldav()
-        self._push = make_push(self.book.settings) if self.book is not None else None
+        self._push = (make_push(self.book.settings, self._executor) if self.book is not None
+                      else None)
         sd_notify("READY=1")
-        log.info("ready: %d people, notifications: %s", self.status.people, self.notifier.name)
+        n = self.status.people
+        log.info("ready: %d %s, notifications: %s", n, "person" if n == 1 else "people",
+                 self.notifier.name)
         await self.tick()  # catch up on anything that fell due while we were down
         if first_run and not self._nudged:
             await self._show_a_sample()
@@ -447,7 +453,7 @@ class Daemon:
         s = self.book.settings.caldav if self.book is not None else None
         if s is None:
             return
-        sync = self._caldav = CalDavSync(s, self.store.path)
+        sync = self._caldav = CalDavSync(s, self.store.path, self._executor)
 
         async def notify(title: str, body: str) -> None:
             await self._show(Nudge(key="", person_id="", title=title, body=body, actions=False))
@@ -508,7 +514,8 @@ class Daemon:
             now = self._now()
             if now.date() != self.plan.today or self.store.data_version() != self._store_version:
                 self._replan()
-            await review.deliver(self.book, self.store, now, self._show)  # weekly, once
+            today = {t.person_id for t in self.plan.on(now.date())}
+            await review.deliver(self.book, self.store, now, today, self._show)  # weekly, once
             s = self.book.settings
             slot = previous_slot(now, s.days, s.nudge_at)  # the latest slot at or before now
             last_raw = self.store.get_meta("last_slot")

@@ -76,6 +76,10 @@ def private_dir(path: Path) -> Path:
 # A temp file younger than this may belong to a writer still at work (another
 # process writing the same target); older ones are leftovers of a kill.
 STALE_TEMP_SECONDS = 600.0
+# The largest read cap a contact file may declare (``max_file_size``): the
+# loader's ceiling, and the book cache's, which must never hash more than
+# the loader would read.
+MAX_DECLARED_SIZE = 256 << 20
 
 
 def _temp_prefix(path: Path) -> str:

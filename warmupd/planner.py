@@ -14,12 +14,17 @@ How it works, in one pass over the days of the horizon:
   a pause pushes it; people never contacted get a slot in their first cadence
   window, chosen by a hash of their id so it never depends on who else is in
   the book);
-- asking: a nudge for the current cycle that went unanswered is asked again
-  after ``BACKOFF`` allowed days (3 after the first ask, 7 after the second);
-  after ``MAX_ASKS`` unanswered asks warmupd stops asking for that cycle and
-  the next one is due a cadence after the last ask (and not within
-  ``GIVE_UP_DAYS`` allowed days of it).  While an ask is open the person is
-  "waiting on you";
+- asking early: a first ask goes out ``ask_early`` days before the nominal
+  date (last contact + cadence), about a tenth of the cadence, so that the
+  *contact*, which comes after the answer delay and any re-asks, lands near
+  the nominal date rather than after it;
+- asking again: a nudge for the current cycle that went unanswered is asked
+  again after ``backoff`` allowed days (4 after the first ask; after the
+  second, fewer for a short cadence, more for a long one, and never a third
+  ask within 7 days of the first); after ``MAX_ASKS`` unanswered asks warmupd
+  stops asking for that cycle and rests (``restart_at``: a third of the
+  cadence after the last ask, at least ``REST_DAYS`` allowed days), then
+  starts a new cycle.  While an ask is open the person is "waiting on you";
 - the cap is a promise: everyone shown today (whatever the user did with it
   since) counts against today's ``daily_limit``, so answering early makes the
   day lighter, never longer; and once anyone was shown today, nobody is pulled
@@ -31,10 +36,11 @@ How it works, in one pass over the days of the horizon:
   relative to cadence first, except that a re-ask waits while anyone whose
   first ask fell due before the re-ask's date is still waiting (a re-ask never
   starves the newly due; each person re-asked at most once ahead of them);
-  a day quieter than the average demand pulls first asks due soon (at most
-  ``EARLY_FRACTION`` of their cadence early) so the load stays even;
-- a placed touch-up re-enters its heap at day + cadence, which projects the
-  rolling rhythm across the horizon.
+  a day quieter than the average demand pulls first asks due soon (asking
+  early and the pull together at most ``EARLY_FRACTION`` of their cadence
+  ahead of the nominal date) so the load stays even;
+- a placed touch-up re-enters its heap at day + cadence - ``ask_early``, which
+  projects the rolling rhythm (answered on the day asked) across the horizon.
 
 For speed (targets: 10k people <= 25 ms, 100k <= 0.5 s; bench/bench_planner.py): the
 heaps hold plain ints, ties broken by each person's rank by id; a day that
@@ -65,26 +71,77 @@ from warmupd.model import (
     new_touchup,
 )
 
-# How far ahead of their due date a person may be pulled to fill a quiet day.
+# How far ahead of the nominal date (last contact + cadence) anyone is ever
+# asked: asking early and the pulls that fill a quiet day together stay
+# within this share of the cadence, so a prompt user's gaps stay >= 0.85x.
 EARLY_FRACTION = 0.15
-# Allowed days between an unanswered ask and the next one: after ask 1, after
-# ask 2; after ask MAX_ASKS the cycle is given up for at least GIVE_UP_DAYS.
-BACKOFF = (3, 7)
-MAX_ASKS = len(BACKOFF) + 1
-GIVE_UP_DAYS = 14
+# Asking early never exceeds a week: the wait it stands for is bounded by the
+# back-off (at most 10 allowed days), however long the cadence.
+EARLY_MAX_DAYS = 7
+# Allowed days from the first ask to the second: more than the few days most
+# answers take, so a re-ask rarely lands on someone about to act.
+FIRST_BACKOFF = 4
+# No one is asked more than twice in any this many days.
+TWICE_IN_DAYS = 7
+# Asks in one cycle; after the last one goes unanswered warmupd stops asking.
+MAX_ASKS = 3
+# After a cycle is given up: a rest of at least this many allowed days (and a
+# third of the cadence) before the next cycle's first ask.
+REST_DAYS = 5
 
 # The heaps hold one plain int per person: ``askable * size + rank``, where
 # ``askable`` is the day they become askable, counted from today (the due
-# date for a first ask, the end of the back-off for a re-ask: lateness is
-# measured from there, never from the original due date, so an ignored nudge
-# does not rank as ever more overdue) and ``rank`` their position in the book
-# sorted by id.  Ints order exactly as (askable, id) tuples did, and compare
+# date less ``ask_early`` for a first ask, the end of the back-off for a
+# re-ask: lateness is measured from there, never from the original due date,
+# so an ignored nudge does not rank as ever more overdue) and ``rank`` their
+# position in the book sorted by id.  The due date stays the nominal one
+# (last contact + cadence): it is what ``today``, ``agenda`` and the calendar
+# call "due".  Ints order exactly as (askable, id) tuples did, and compare
 # and heap far faster (counted from today, most fit in one 30-bit digit).
 # Each person has one live entry at a time; what it needs besides (cycle
 # number, and the rare snooze/ask/due/restart) lives in lists by rank.
 # _Extra: (snooze ordinal or 0, ask number, due ordinal, restart ordinal or 0);
-# None stands for (0, 1, askable, 0), which every placed cycle starts with.
+# None stands for (0, 1, askable + ask_early(every), 0), as every placed cycle
+# starts.
 _Extra = tuple[int, int, int, int]
+
+
+def ask_early(every: int) -> int:
+    """Days before the nominal date a first ask goes out.
+
+    The wait for an answer grows with the cadence because the back-off does,
+    so the lead is a share of the cadence (a tenth, plus the day most answers
+    take); bench/rhythm.py measured it (issue 13).
+    """
+    return min(round(every / 10) + 1, int(every * EARLY_FRACTION), EARLY_MAX_DAYS)
+
+
+def backoff(every: int, ask: int) -> int:
+    """Allowed days after unanswered ask number ``ask`` before the next one.
+
+    The second re-ask comes sooner for a short cadence, so that two ignored
+    asks still end within a quarter cadence of the nominal date: a week of
+    cadence beyond four adds a day, from 1 up to 6.
+    """
+    if ask == 1:
+        return FIRST_BACKOFF
+    return min(6, max(1, every // 7 - 4))
+
+
+def reask_at(every: int, ask: int, shown: int, allowed: frozenset[int]) -> int:
+    """The ordinal a re-ask becomes askable, after ask number ``ask`` shown on ``shown``."""
+    at = after_allowed(shown, backoff(every, ask), allowed)
+    if ask >= 2:
+        # Ask 2 came FIRST_BACKOFF allowed days or more after ask 1, so ask 1
+        # was on or before this day; ask 3 keeps TWICE_IN_DAYS from it.
+        first = before_allowed(shown, FIRST_BACKOFF, allowed)
+        at = max(at, first + TWICE_IN_DAYS)
+    return at
+
+
+def restart_at(every: int, shown: int, allowed: frozenset[int]) -> int:
+    """The first ask of a new cycle after the cycle's last ask (``shown``) went unanswered."""
+    return max(shown + round(every / 3), after_allowed(shown, REST_DAYS, allowed))
 
 
 def first_slot(person_id: str, every: int, first_seen: date) -> date:
@@ -127,6 +184,18 @@ def after_allowed(day: int, count: int, allowed: frozenset[int]) -> int:
     return d
 
 
+def before_allowed(day: int, count: int, allowed: frozenset[int]) -> int:
+    """The ordinal of the ``count``-th allowed day before ordinal ``day``."""
+    if not allowed:
+        return day - count
+    d = day
+    while count > 0:
+        d -= 1
+        if date.fromordinal(d).weekday() in allowed:
+            count -= 1
+    return d
+
+
 def plan(book: Book, history: History, today: date, *, horizon_days: int | None = None) -> Plan:
     settings = book.settings
     end = horizon_end(today, horizon_days or settings.horizon_days)
@@ -156,6 +225,7 @@ def plan(book: Book, history: History, today: date, *, horizon_days: int | None 
     reask_arrivals: dict[int, int] = {}
     # history.get, without a Python call for everyone who has a history.
     known, get = history.people.get, history.get
+    early: dict[int, int] = {}  # ask_early by cadence
     for r, c in enumerate(contacts):  # r: the book index, until ranks are known
         ids.append(cid := c.id)
         every_at[r] = every = c.every
@@ -172,30 +242,36 @@ def plan(book: Book, history: History, today: date, *, horizon_days: int | None 
             anchor = done
         if h.last_skip is not None and (anchor is None or h.last_skip > anchor):
             anchor = h.last_skip
+        lead = early.get(every)
+        if lead is None:
+            lead = early[every] = ask_early(every)
         if anchor is None:
             seen = (h.first_seen or today).toordinal()
-            due = seen + (zlib.crc32(cid.encode()) % every - seen) % every
-        else:
+            due = askable = seen + (zlib.crc32(cid.encode()) % every - seen) % every
+        else:  # due a cadence after the last contact, asked a little before
             due = anchor.toordinal() + every
+            askable = due - lead
         snooze = 0
         until = h.snoozed_until
         # A snooze belongs to the cycle it was made in: a later touch ends it.
+        # A snooze or a pause names a day: never asked before it, early or not.
         if (
             until is not None
             and (anchor is None or (h.snoozed_on or until) >= anchor)
-            and until.toordinal() > due
+            and until.toordinal() > askable
         ):
-            due = snooze = until.toordinal()
-        if c.paused_until is not None and c.paused_until.toordinal() > due:
-            due = c.paused_until.toordinal()
+            askable = snooze = until.toordinal()
+            due = max(due, askable)
+        if c.paused_until is not None and c.paused_until.toordinal() > askable:
+            askable = c.paused_until.toordinal()
+            due = max(due, askable)
         n = number_at[r] = h.touches + 1
-        askable = due
+        restart = 0
         if h.nudge_key is not None and nudged is not None:
             shown = nudged.toordinal()
             key, _, ask_s = h.nudge_key.partition("#")
             ask = int(ask_s or 1)
             base = _key(_base(c), n, snooze)
-            restart = 0
             if key.startswith(base + "@"):  # this cycle was given up and restarted
                 askable = due = restart = date.fromisoformat(key[len(base) + 1:]).toordinal()
                 key = base
@@ -208,16 +284,14 @@ def plan(book: Book, history: History, today: date, *, horizon_days: int | None 
                     continue
                 waiting.append(_touchup(c, n, snooze, ask, due, restart, date.fromordinal(shown)))
                 if ask < MAX_ASKS:
-                    askable = after_allowed(shown, BACKOFF[ask - 1], allowed)
+                    askable = reask_at(every, ask, shown, allowed)
                     extra_at[r] = (snooze, ask + 1, due, restart)
                     at = max(askable - t0, 0)
                     reask_arrivals[at] = reask_arrivals.get(at, 0) + 1
-                else:  # stop asking this cycle; the next starts from the last ask
-                    askable = due = restart = _restart(c, shown, allowed)
-            if restart and extra_at[r] is None:
-                extra_at[r] = (snooze, 1, due, restart)
-        if snooze and extra_at[r] is None:
-            extra_at[r] = (snooze, 1, due, 0)
+                else:  # stop asking this cycle; after a rest, a new one starts
+                    askable = due = restart = restart_at(every, shown, allowed)
+        if extra_at[r] is None and (snooze or restart or due - askable != lead):
+            extra_at[r] = (snooze, 1, due, restart)
         askable -= t0
         at = askable if askable > 0 else 0
         if at < span:  # (as for placed people below)
@@ -243,6 +317,9 @@ def plan(book: Book, history: History, today: date, *, horizon_days: int | None 
     # One heap per cadence, and each person's heap by rank.
     groups: dict[int, list[int]] = {every: [] for every in every_of}
     heap_of = [groups[every] for every in every_of]
+    # A placed cycle's next first ask: a cadence later, asked early.
+    step = {every: every - ask_early(every) for every in groups}
+    step_of = list(map(step.__getitem__, every_of))
     for r, entry in enumerate(map(askable_at.__getitem__, order)):
         if entry is not None:
             heap_of[r].append(entry * size + r)
@@ -310,7 +387,7 @@ def plan(book: Book, history: History, today: date, *, horizon_days: int | None 
             if (e := extra[r]) is not None:
                 extras[len(numbers) - 1] = e
                 extra[r] = None
-            nxt = d + every_of[r]
+            nxt = d + step_of[r]  # as if answered the day asked (> d: step >= 1)
             if nxt < span:  # later entries could never be picked, pulled or unplanned
                 heappush(heap_of[r], nxt * size + r)
                 arrivals[nxt] += 1
@@ -344,7 +421,7 @@ class PlanDays(Sequence[tuple[date, tuple[TouchUp, ...]]]):
     once at worst build equal values twice.
     """
 
-    __slots__ = ("_built", "_dates", "_due", "_people", "_rows", "_t0")
+    __slots__ = ("_built", "_dates", "_due", "_early", "_people", "_rows", "_t0")
 
     def __init__(self, dates: list[date], rows: list[_Row], people: list[Contact],
                  t0: int) -> None:
@@ -354,6 +431,7 @@ class PlanDays(Sequence[tuple[date, tuple[TouchUp, ...]]]):
         self._t0 = t0  # the ordinal the days in the picks count from
         self._built: list[tuple[date, tuple[TouchUp, ...]] | None] = [None] * len(dates)
         self._due: dict[int, date] = {}  # ordinal -> date, shared by the days
+        self._early: dict[int, int] = {}  # cadence -> ask_early
 
     def __len__(self) -> int:
         return len(self._dates)
@@ -391,6 +469,7 @@ class PlanDays(Sequence[tuple[date, tuple[TouchUp, ...]]]):
     def _build(self, picks: list[int], numbers: list[int], extras: dict[int, _Extra],
                day: date) -> tuple[TouchUp, ...]:
         people, size, due_of, t0 = self._people, len(self._people) or 1, self._due, self._t0
+        early = self._early
         items = []
         for i, x in enumerate(picks):
             askable, r = divmod(x, size)
@@ -399,18 +478,17 @@ class PlanDays(Sequence[tuple[date, tuple[TouchUp, ...]]]):
             if i in extras:
                 items.append(_touchup(c, n, *extras[i], day))
                 continue
-            due = due_of.get(askable) or due_of.setdefault(askable, date.fromordinal(askable))
+            lead = early.get(c.every)
+            if lead is None:
+                lead = early[c.every] = ask_early(c.every)
+            due = askable + lead
+            due_date = due_of.get(due) or due_of.setdefault(due, date.fromordinal(due))
             items.append(new_touchup({
-                "person_id": c.id, "name": c.name, "day": day, "due": due,
+                "person_id": c.id, "name": c.name, "day": day, "due": due_date,
                 "cycle": f"{_base(c)}/{n}", "every": c.every, "snooze": None,
                 "number": n, "ask": 1, "restart": None,
             }))
         return tuple(items)
-
-
-def _restart(c: Contact, shown: int, allowed: frozenset[int]) -> int:
-    """The due ordinal of the next cycle, once warmupd stopped asking after ``shown``."""
-    return max(shown + c.every, after_allowed(shown, GIVE_UP_DAYS, allowed))
 
 
 def _key(base: str, n: int, snooze: int) -> str:
@@ -542,7 +620,8 @@ def _least_early(
         e = extra[r]
         if e is not None and (e[1] > 1 or e[3]):
             continue  # re-asks and restarted cycles wait out their back-off in full
-        if due <= d or due - d > every * EARLY_FRACTION:
+        # Asking early already took part of the reach (see EARLY_FRACTION).
+        if due <= d or due - d > every * EARLY_FRACTION - ask_early(every):
             continue
         if due >= len(landing) or landing[due] < 0 or load[landing[due]] <= fill_to:
             continue  # its own day is not busy: pulling it would only move it

@@ -15,9 +15,11 @@ channel is named by its scheme and position.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import os
 from collections.abc import Sequence
+from concurrent.futures import Executor
 from typing import Any
 
 from warmupd.model import Settings
@@ -32,10 +34,14 @@ class PushChannels:
     """One Apprise object per channel, so a failing one is retried alone."""
 
     def __init__(self, urls: Sequence[str], config: str | None = None,
-                 retry_delays: Sequence[float] = RETRY_DELAYS) -> None:
+                 retry_delays: Sequence[float] = RETRY_DELAYS,
+                 executor: Executor | None = None) -> None:
         import apprise  # only when configured: it loads dozens of plugins
 
         self.retry_delays = tuple(retry_delays)
+        # Apprise blocks on the network: its calls wait in the daemon's executor
+        # (None: asyncio's default, for use outside the daemon).
+        self.executor = executor
         self.channels: list[tuple[str, Any]] = []
         for i, url in enumerate(urls, 1):
             ap = apprise.Apprise()
@@ -65,7 +71,8 @@ class PushChannels:
             if delay:
                 await asyncio.sleep(delay)
             try:
-                ok = bool(await asyncio.to_thread(ap.notify, title=title, body=body))
+                call = functools.partial(ap.notify, title=title, body=body)
+                ok = bool(await asyncio.get_running_loop().run_in_executor(self.executor, call))
             except Exception as exc:  # a plugin's bug must not reach the daemon
                 log.debug("%s raised %s", label, type(exc).__name__)
                 ok = False
@@ -81,12 +88,12 @@ class PushChannels:
                   label, title, len(self.retry_delays))
 
 
-def make_push(settings: Settings) -> PushChannels | None:
+def make_push(settings: Settings, executor: Executor | None = None) -> PushChannels | None:
     """The configured channels, or None (Apprise is then never imported)."""
     if not settings.push and not settings.push_config:
         return None
     try:
-        return PushChannels(settings.push, settings.push_config)
+        return PushChannels(settings.push, settings.push_config, executor=executor)
     except ImportError:
         log.error("push: is set but Apprise is not installed (pip install 'warmupd[push]'); "
                   "only the desktop gets nudges")

@@ -19,7 +19,7 @@ notification is shown (``show`` is a parameter).
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Collection
 from datetime import UTC, date, datetime, timedelta
 
 from warmupd import stats
@@ -68,18 +68,21 @@ def due(book: Book, store: Store, now: datetime) -> str | None:
 
 
 async def deliver(
-    book: Book, store: Store, now: datetime, show: Callable[[Nudge], Awaitable[object]]
+    book: Book, store: Store, now: datetime, today: Collection[str],
+    show: Callable[[Nudge], Awaitable[object]],
 ) -> bool:
     """Show this week's review if it is due and not shown yet; True once shown.
 
-    ``show`` returns a receipt (anything true) only when the notification was
-    shown; the week is recorded only then.
+    ``today``: the ids the plan shows today, the only people the review may
+    name (the cap counts everyone named).  ``show`` returns a receipt
+    (anything true) only when the notification was shown; the week is
+    recorded only then.
     """
     key = due(book, store, now)
     if key is None:
         return False
     history, activity = store.stats_inputs()
-    title, body = stats.review_text(stats.compute(book, history, activity, now.date()))
+    title, body = stats.review_text(stats.compute(book, history, activity, now.date()), today)
     if not await show(Nudge(key=f"review:{key}", person_id="", title=title, body=body,
                             actions=False)):
         return False  # stays due: the next tick tries again

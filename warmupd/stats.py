@@ -19,16 +19,16 @@ from __future__ import annotations
 import bisect
 import heapq
 import math
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import date, timedelta
 
 from warmupd.model import Activity, Book, Contact, History, PersonHistory, effective_last
+from warmupd.planner import MAX_ASKS
 
-# A nudge younger than this is still being acted on (the planner's in-flight
-# window), so it does not count as let pass.
-IN_FLIGHT_DAYS = 3
-# Nudges let pass in a row before we suggest a longer cadence or a pause.
-IGNORED_NUDGES = 3
+# Nudges let pass in a row before we suggest a longer cadence or a pause: the
+# moment the planner stops asking for the cycle ("Waiting on you" says the same).
+IGNORED_NUDGES = MAX_ASKS
 RECONNECT_LIMIT = 10
 COOLING_FACTOR = 1.5
 # The pace of growth behind the projected date: people added over this many days.
@@ -251,7 +251,7 @@ def compute(
         new_per_month=goals.new_per_month,
         circles=circles,
         reconnect=reconnect,
-        suggestions=_suggestions(active, activity, today),
+        suggestions=_suggestions(active, activity),
         total_touches=sum(n for d, n in activity.done_per_day.items() if d <= today),
     )
 
@@ -299,15 +299,11 @@ def _cadence(days: int) -> str:
     return f"{days // 7}w" if days % 7 == 0 else f"{days}d"
 
 
-def _suggestions(active: list[Contact], activity: Activity, today: date) -> tuple[Suggestion, ...]:
-    settled = today - timedelta(days=IN_FLIGHT_DAYS)
+def _suggestions(active: list[Contact], activity: Activity) -> tuple[Suggestion, ...]:
     out: list[Suggestion] = []
     unanswered = activity.unanswered
     for c in active:
-        days = unanswered.get(c.id, ())
-        if len(days) < IGNORED_NUDGES:  # most people: no need to count
-            continue
-        passed = sum(d <= settled for d in days)
+        passed = len(unanswered.get(c.id, ()))
         if passed < IGNORED_NUDGES:
             continue
         longer = math.ceil(c.every * COOLING_FACTOR / 7) * 7
@@ -319,9 +315,14 @@ def _suggestions(active: list[Contact], activity: Activity, today: date) -> tupl
     return tuple(out)
 
 
-def review_text(s: Stats) -> tuple[str, str]:
+def review_text(s: Stats, today: Collection[str] | None = None) -> tuple[str, str]:
     """Title and body of the weekly review: last week against the goal, the
-    streak, people added, and the three people to reconnect with first."""
+    streak, people added, and the three people to reconnect with first.
+
+    ``today``: the ids the plan shows on the review's day.  When given, only
+    they are named: a person named in a notification counts against the
+    day's cap (issue 13), and these already do; the others are counted.
+    """
     if s.weekly_goal is not None:
         title = f"Last week: {s.last_week} of {s.weekly_goal} reach-outs"
     else:
@@ -345,10 +346,15 @@ def review_text(s: Stats) -> tuple[str, str]:
         lines.append(f"Your best streak so far: {plural(s.best_streak, 'week')}.")
     if s.added_last_week:
         lines.append(f"Added last week: {plural(s.added_last_week, 'person', 'people')}.")
-    if s.reconnect:
-        names = ", ".join(r.name for r in s.reconnect[:3])
-        lines.append(f"Reconnect with: {names}.")
-    else:
+    named = [r for r in s.reconnect if today is None or r.id in today][:3]
+    if named:
+        lines.append(f"Reconnect with: {', '.join(r.name for r in named)}.")
+    more = len(s.reconnect) - len(named)
+    if today is not None and more:
+        lines.append(f"And {more} more: `warmupd stats` lists them." if named else
+                     f"{plural(more, 'person', 'people')} to reconnect with: "
+                     "`warmupd stats` lists them.")
+    elif not s.reconnect:
         lines.append("Everyone is within their rhythm.")
     return title, "\n".join(lines)
 

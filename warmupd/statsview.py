@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import re
 import textwrap
+from collections.abc import Collection
 from datetime import date
 from typing import Any
 
@@ -304,6 +305,6 @@ def _suggestions(s: Stats, paint: _Paint) -> list[str]:
     return lines
 
 
-def render_review(s: Stats) -> str:
-    title, body = review_text(s)
+def render_review(s: Stats, today: Collection[str] | None = None) -> str:
+    title, body = review_text(s, today)
     return f"{title}\n{body}\n"
