@@ -101,8 +101,9 @@ REST_DAYS = 5
 # Each person has one live entry at a time; what it needs besides (cycle
 # number, and the rare snooze/ask/due/restart) lives in lists by rank.
 # _Extra: (snooze ordinal or 0, ask number, due ordinal, restart ordinal or 0);
-# None stands for (0, 1, askable + ask_early(every), 0), as every placed cycle
-# starts.
+# None stands for (0, 1, askable + lead, 0), where lead is due - askable as
+# the plan found it for a person's first entry (0 for someone never
+# contacted) and ask_early(every) for every placed cycle after it.
 _Extra = tuple[int, int, int, int]
 
 
@@ -218,6 +219,7 @@ def plan(book: Book, history: History, today: date, *, horizon_days: int | None 
     askable_at: list[int | None] = [None] * size  # None: enters no heap
     number_at = [0] * size  # cycle number of each person's live entry
     extra_at: list[_Extra | None] = [None] * size
+    lead_at = [0] * size  # due - askable of the first entry (see _Extra)
     held: list[tuple[int, int]] = []  # (askable, index): shown today, still open
     spent = 0  # shown today and answered since: their slot is used up all the same
     waiting: list[TouchUp] = []
@@ -290,8 +292,9 @@ def plan(book: Book, history: History, today: date, *, horizon_days: int | None 
                     reask_arrivals[at] = reask_arrivals.get(at, 0) + 1
                 else:  # stop asking this cycle; after a rest, a new one starts
                     askable = due = restart = restart_at(every, shown, allowed)
-        if extra_at[r] is None and (snooze or restart or due - askable != lead):
+        if extra_at[r] is None and (snooze or restart):
             extra_at[r] = (snooze, 1, due, restart)
+        lead_at[r] = due - askable
         askable -= t0
         at = askable if askable > 0 else 0
         if at < span:  # (as for placed people below)
@@ -314,6 +317,7 @@ def plan(book: Book, history: History, today: date, *, horizon_days: int | None 
     number = list(map(number_at.__getitem__, order))
     extra = list(map(extra_at.__getitem__, order))
     first_number = number.copy()  # a person still at it was never placed
+    first_lead = list(map(lead_at.__getitem__, order))
     # One heap per cadence, and each person's heap by rank.
     groups: dict[int, list[int]] = {every: [] for every in every_of}
     heap_of = [groups[every] for every in every_of]
@@ -401,7 +405,8 @@ def plan(book: Book, history: History, today: date, *, horizon_days: int | None 
     left = sorted(x % size for heap in groups.values() for x in heap)  # ranks sort as ids do
     unplanned = [people[r].id for r in left if number[r] == first_number[r]]
     waiting.sort(key=lambda t: (t.day, t.person_id))
-    return Plan(today=today, end=end, days=PlanDays(dates, rows, people, t0), capacity=cap,
+    days = PlanDays(dates, rows, people, t0, first_number, first_lead)
+    return Plan(today=today, end=end, days=days, capacity=cap,
                 unplanned=tuple(unplanned), waiting=tuple(waiting))
 
 
@@ -421,14 +426,17 @@ class PlanDays(Sequence[tuple[date, tuple[TouchUp, ...]]]):
     once at worst build equal values twice.
     """
 
-    __slots__ = ("_built", "_dates", "_due", "_early", "_people", "_rows", "_t0")
+    __slots__ = ("_built", "_dates", "_due", "_early", "_first", "_lead", "_people", "_rows",
+                 "_t0")
 
     def __init__(self, dates: list[date], rows: list[_Row], people: list[Contact],
-                 t0: int) -> None:
+                 t0: int, first: list[int], lead: list[int]) -> None:
         self._dates = dates
         self._rows = rows
         self._people = people
         self._t0 = t0  # the ordinal the days in the picks count from
+        self._first = first  # by rank: the cycle number of the first entry ...
+        self._lead = lead  # ... and its due - askable
         self._built: list[tuple[date, tuple[TouchUp, ...]] | None] = [None] * len(dates)
         self._due: dict[int, date] = {}  # ordinal -> date, shared by the days
         self._early: dict[int, int] = {}  # cadence -> ask_early
@@ -469,7 +477,7 @@ class PlanDays(Sequence[tuple[date, tuple[TouchUp, ...]]]):
     def _build(self, picks: list[int], numbers: list[int], extras: dict[int, _Extra],
                day: date) -> tuple[TouchUp, ...]:
         people, size, due_of, t0 = self._people, len(self._people) or 1, self._due, self._t0
-        early = self._early
+        early, first, first_lead = self._early, self._first, self._lead
         items = []
         for i, x in enumerate(picks):
             askable, r = divmod(x, size)
@@ -478,8 +486,9 @@ class PlanDays(Sequence[tuple[date, tuple[TouchUp, ...]]]):
             if i in extras:
                 items.append(_touchup(c, n, *extras[i], day))
                 continue
-            lead = early.get(c.every)
-            if lead is None:
+            if n == first[r]:
+                lead = first_lead[r]
+            elif (lead := early.get(c.every, -1)) < 0:
                 lead = early[c.every] = ask_early(c.every)
             due = askable + lead
             due_date = due_of.get(due) or due_of.setdefault(due, date.fromordinal(due))
