@@ -319,8 +319,8 @@ def plan(book: Book, history: History, today: date, *, horizon_days: int | None 
     first_number = number.copy()  # a person still at it was never placed
     first_lead = list(map(lead_at.__getitem__, order))
     # One heap per cadence, and each person's heap by rank.
-    groups: dict[int, list[int]] = {every: [] for every in every_of}
-    heap_of = [groups[every] for every in every_of]
+    groups: dict[int, list[int]] = {every: [] for every in dict.fromkeys(every_of)}
+    heap_of = list(map(groups.__getitem__, every_of))
     # A placed cycle's next first ask: a cadence later, asked early.
     step = {every: every - ask_early(every) for every in groups}
     step_of = list(map(step.__getitem__, every_of))
