@@ -40,8 +40,13 @@ SYSTEM = SystemClock()
 
 
 def zone_name(settings: Settings) -> str:
-    if settings.timezone:
-        return settings.timezone
+    return zone_name_of(settings.timezone)
+
+
+def zone_name_of(timezone: str | None) -> str:
+    """The zone a book's ``timezone`` setting (None: unset) means on this machine."""
+    if timezone:
+        return timezone
     # The common cases without importing tzlocal (and logging with it), which
     # costs more than the rest of a one-shot command's clock handling.
     tz = os.environ.get("TZ", "").lstrip(":")
@@ -71,7 +76,12 @@ def zone(settings: Settings) -> ZoneInfo:
 
 def now(settings: Settings, clock: Clock = SYSTEM) -> datetime:
     """The clock's instant as a wall time in the book's timezone."""
-    return clock.now().astimezone(zone(settings))
+    return now_in(settings.timezone, clock)
+
+
+def now_in(timezone: str | None, clock: Clock = SYSTEM) -> datetime:
+    """``now()`` from the setting alone, for callers that have no Settings (plancache)."""
+    return clock.now().astimezone(ZoneInfo(zone_name_of(timezone)))
 
 
 def today(settings: Settings, clock: Clock = SYSTEM) -> date:

@@ -33,6 +33,8 @@ from warmupd.model import (
     TouchKind,
 )
 from warmupd.paths import private_dir
+from warmupd.storegen import MIGRATION as GENERATION_MIGRATION
+from warmupd.storegen import QUERY as GENERATION_QUERY
 
 BUSY_TIMEOUT_MS = 10_000
 
@@ -205,6 +207,9 @@ MIGRATIONS: tuple[str, ...] = (
         UPDATE done_days SET n = n + 1 WHERE NEW.kind = 'done' AND on_date = NEW.on_date;
     END;
     """,
+    # 6: a write generation (storegen): every write to any table bumps one
+    # counter, so a cached `agenda`/`today` output knows the history is unchanged.
+    GENERATION_MIGRATION,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 _EMPTY = PersonHistory()
@@ -654,6 +659,10 @@ class Store:
         rid, pid, on, kind, until, note, channel = row
         return Touch(pid, date.fromisoformat(on), TouchKind(kind),
                      date.fromisoformat(until) if until else None, note, channel, id=rid)
+
+    def generation(self) -> int:
+        """The write generation (storegen): changes with every write to the file."""
+        return int(self._db.execute(GENERATION_QUERY).fetchone()[0])
 
     def data_version(self) -> int:
         """Changes whenever another connection commits: the daemon's cue to replan."""
