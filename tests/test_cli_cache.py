@@ -98,6 +98,19 @@ def test_an_unchanged_run_is_replayed_byte_for_byte(home: Path, capsys, args: li
     assert run(capsys, args) == first
 
 
+@pytest.mark.parametrize("args", COMMANDS, ids=" ".join)
+def test_the_click_free_run_prints_what_click_prints(home: Path, capsys, args: list[str]) -> None:  # type: ignore[no-untyped-def]
+    """Broken if: cli_plan.run (a simple call, no cache entry yet) and the click command
+    (the same call with --file, which never takes the fast path) differ by a byte."""
+    path = book_file(home)  # a warning on stderr and an overload, as well as stdout
+    path.write_text(path.read_text().replace("daily_limit: 2", "daily_limit: 1\n  frobnicate: 3"))
+    assert plancache.request([*args, "--file", str(path)]) is None
+    via_click = run(capsys, [*args, "--file", str(path)])
+    assert not replays(args)
+    assert run(capsys, args) == via_click
+    assert "frobnicate" in via_click[2]
+
+
 def test_a_replay_imports_neither_click_nor_the_model(home: Path) -> None:
     """Broken if: the fast path pulls in click, the model, the planner or yaml."""
     code = ("import sys; from warmupd.cli import main; rc = main(sys.argv[1:]);"
@@ -108,7 +121,8 @@ def test_a_replay_imports_neither_click_nor_the_model(home: Path) -> None:
     args = ["agenda", "--weeks", "4", "--json"]
     runs = [subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True,
                            env=env, check=True) for _ in range(2)]
-    assert "LOADED ['click'" in runs[0].stderr  # the first run records, through click
+    # The first run plans (without click: cli_plan), the second replays.
+    assert "LOADED ['json', 'warmupd.model', 'warmupd.planner'" in runs[0].stderr
     assert "LOADED []" in runs[1].stderr, runs[1].stderr
     assert runs[1].stdout == runs[0].stdout and runs[0].stdout.startswith("{")
 
@@ -213,6 +227,21 @@ def test_bad_weeks_keep_clicks_message(home: Path, capsys) -> None:  # type: ign
     """Broken if: the fast path swallowed click's usage error."""
     code, out, err = run(capsys, ["agenda", "--weeks", "0"])
     assert code == 2 and out == "" and "Invalid value for '--weeks'" in err
+
+
+def test_weeks_over_the_cap_get_clicks_usage_error(home: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+    """Broken if: the click-free path words the cap itself (or prints twice) instead of
+    handing the call to click, whose usage error is what `--file` calls print."""
+    path = book_file(home)
+    path.write_text("settings:\n  days: [mon, tue, wed, thu, fri, sat, sun]\n  daily_limit: 1000\n"
+                    "contacts:\n" + "".join(f"  - name: P{i}\n    every: 1d\n" for i in range(70)))
+    args = ["agenda", "--weeks", "104", "--json"]
+    assert plancache.request(args) is not None
+    code, out, err = run(capsys, args)
+    assert code == 2 and out == "" and "Invalid value for --weeks: a horizon" in err
+    assert "Usage: warmupd agenda" in err and err.count("Error:") == 1
+    assert run(capsys, ["agenda", "--file", str(path), "--weeks", "104", "--json"]) == (
+        code, out, err)
 
 
 def test_stderr_is_replayed_in_order(home: Path, capsys) -> None:  # type: ignore[no-untyped-def]

@@ -3,9 +3,10 @@
 Owns: ``main()`` (the console script and ``python -m warmupd``), which maps
 every ``WarmupdError`` to its message and exit status, click's usage errors
 to theirs, and shows tracebacks only with ``--debug``; the ``Environment``
-tests replace; and the fast path: a simple ``today``/``agenda`` call whose
-inputs are unchanged replays its recorded output (``plancache``) without
-importing click or the model.
+tests replace; and the fast path for a simple ``today``/``agenda`` call: its
+recorded output is replayed while its inputs are unchanged (``plancache``,
+without importing click or the model), else it runs without click
+(``cli_plan``) and is recorded.  Every other call goes to ``cli_click``.
 
 Must not: import click at module level (a replay never loads it), parse
 options beyond recognising the fast path (``cli_click`` parses everything
@@ -52,7 +53,14 @@ def main(argv: list[str] | None = None, env: Environment | None = None) -> int:
         req = plancache.request(args)
         if req is not None and plancache.replay(req, env.clock):
             return 0
-        env.recorder = plancache.Recorder(req) if req is not None else None
+        if req is not None:
+            from warmupd import cli_plan
+
+            env.recorder = plancache.Recorder(req)
+            if cli_plan.run(req, env):
+                env.recorder.save()
+                return 0
+            env.recorder = plancache.Recorder(req)  # click runs it afresh
         from warmupd import cli_click
 
         rv = cli_click.invoke(args, env)

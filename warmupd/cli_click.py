@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from warmupd import __version__
+from warmupd import __version__, cli_plan
 from warmupd.cli import Environment
 from warmupd.errors import ExitCode, WarmupdError
 
@@ -74,39 +74,20 @@ def _echo(message: str, err: bool = False) -> None:
 
 
 def _load(file: Path | None) -> Book:
-    from warmupd import bookcache
-    from warmupd.paths import book_cache_file
-
-    loaded = bookcache.load(_contact_file(file), book_cache_file())
-    for w in loaded.warnings:
-        _echo(str(w), err=True)
-    return loaded
+    return cli_plan.load(_contact_file(file), _echo)
 
 
 def _store() -> Store:
-    from warmupd.paths import store_file
-    from warmupd.store import Store
-
-    return Store(store_file())
+    return cli_plan.open_store()
 
 
 def _now(b: Book) -> datetime:
     """Now, in the book's timezone, from the environment's clock."""
-    from warmupd import clock
-
-    return clock.now(b.settings, _env().clock or clock.SYSTEM)
+    return cli_plan.now(_env(), b)
 
 
 def _plan(b: Book, st: Store, today: date, horizon_days: int | None = None) -> tuple[History, Plan]:
-    from warmupd.planner import plan
-
-    st.forget_samples(b.by_id())  # made-up people deleted from the file leave no trace
-    st.mark_seen((c.id for c in b.contacts), today)
-    rec = _env().recorder
-    if rec is not None:  # after this run's own writes, before the history it plans from
-        rec.inputs(b.settings.timezone, today.isoformat(), st.generation())
-    history = st.history()
-    return history, plan(b, history, today, horizon_days=horizon_days)
+    return cli_plan.plan_for(_env(), b, st, today, horizon_days)
 
 
 def _parse_date(value: str | None) -> date | None:
@@ -174,35 +155,7 @@ def check(file: Path | None) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def today(file: Path | None, as_json: bool) -> None:
     """Who to reach out to today, with the opener."""
-    from warmupd import views
-
-    b = _load(file)
-    now = _now(b)
-    with _store() as st:
-        history, p = _plan(b, st, now.date())
-    if as_json:
-        _echo(json.dumps(views.plan_json(b, history, p, [p.today]), indent=2))
-        return
-    if not b.contacts:
-        _echo(views.no_people(_contact_file(file)))
-        return
-    items = views.most_overdue_first(p.on(p.today))
-    if not items:
-        nxt = next((d for d, ts in p.days if ts), None)
-        later = f" Next touch-up: {nxt:%a %Y-%m-%d}." if nxt else ""
-        _echo(f"Nobody to reach out to today.{later}")
-    people = b.by_id()
-    for t in items:
-        _echo("\n".join(views.touchup_lines(people[t.person_id], t, b, history)))
-    from warmupd.planner import MAX_ASKS
-
-    for line in views.waiting_lines(p, MAX_ASKS):
-        _echo(line)
-    note = views.samples_note(b)
-    if note:
-        _echo(f"\nNote: {note}")
-    if p.capacity.overloaded:
-        _echo(p.capacity.message(), err=True)
+    cli_plan.today(_env(), _contact_file(file), as_json, _echo)
 
 
 @cli.command()
@@ -212,32 +165,10 @@ def today(file: Path | None, as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def agenda(file: Path | None, weeks: int | None, as_json: bool) -> None:
     """The plan by day."""
-    from warmupd import views
-    from warmupd.names import too_many_planned
-
-    b = _load(file)
-    if weeks and (why := too_many_planned(b, weeks * 7)):  # memory stays bounded
-        raise click.BadParameter(why, param_hint="--weeks")
-    now = _now(b)
-    with _store() as st:
-        history, p = _plan(b, st, now.date(), weeks * 7 if weeks else None)
-    if as_json:
-        days = [d for d, _ in p.days]
-        _echo(json.dumps(views.plan_json(b, history, p, days), indent=2))
-        return
-    if not b.contacts:
-        _echo(views.no_people(_contact_file(file)))
-        return
-    for d, items in p.days:
-        if items:
-            names = ", ".join(views.who(t.name, t.person_id)
-                              + (f" (+{t.late_days}d)" if t.late_days > 0 else "")
-                              for t in views.most_overdue_first(items))
-            _echo(f"{d:%a %Y-%m-%d}  {names}")
-    _echo(p.capacity.message(), err=p.capacity.overloaded)
-    if p.unplanned:
-        _echo(f"{views.count(len(p.unplanned), 'person', 'people')} found no slot "
-                   "inside the horizon.", err=True)
+    try:
+        cli_plan.agenda(_env(), _contact_file(file), weeks, as_json, _echo)
+    except cli_plan.BadWeeks as exc:
+        raise click.BadParameter(str(exc), param_hint="--weeks") from None
 
 
 def _record(file: Path | None, name: str, kind: str, *, on: date | None = None,
