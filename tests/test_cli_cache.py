@@ -112,18 +112,25 @@ def test_the_click_free_run_prints_what_click_prints(home: Path, capsys, args: l
 
 
 def test_a_replay_imports_neither_click_nor_the_model(home: Path) -> None:
-    """Broken if: the fast path pulls in click, the model, the planner or yaml."""
-    code = ("import sys; from warmupd.cli import main; rc = main(sys.argv[1:]);"
-            "print('LOADED', sorted(m for m in ('click', 'warmupd.model', 'warmupd.planner',"
-            " 'yaml', 'json', 'warmupd.store') if m in sys.modules), file=sys.stderr);"
-            "sys.exit(rc)")
+    """Broken if: the fast path pulls in click, the model, the planner, yaml, or (inside
+    the day's window) datetime and zoneinfo, beyond what this Python's site and the
+    paths module (platformdirs) load anyway."""
+    watched = ("click", "warmupd.model", "warmupd.planner", "yaml", "json", "warmupd.store",
+               "typing", "datetime", "zoneinfo")
+    report = (f"print('LOADED', sorted(m for m in {watched!r} if m in sys.modules),"
+              " file=sys.stderr)")
     env = {**os.environ, "PYTHONPATH": str(REPO)}
+    base = subprocess.run([sys.executable, "-c", f"import sys, warmupd.paths, sqlite3; {report}"],
+                          capture_output=True, text=True, env=env, check=True).stderr
+    code = f"import sys; from warmupd.cli import main; rc = main(sys.argv[1:]); {report}"
     args = ["agenda", "--weeks", "4", "--json"]
     runs = [subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True,
                            env=env, check=True) for _ in range(2)]
-    # The first run plans (without click: cli_plan), the second replays.
-    assert "LOADED ['json', 'warmupd.model', 'warmupd.planner'" in runs[0].stderr
-    assert "LOADED []" in runs[1].stderr, runs[1].stderr
+    # The first run plans (without click: cli_plan), the second replays; the day is
+    # checked against the recorded window, without datetime (the book is in UTC).
+    assert "'warmupd.model', 'warmupd.planner'" in runs[0].stderr
+    assert "click" not in runs[0].stderr
+    assert runs[1].stderr == base, (runs[1].stderr, base)
     assert runs[1].stdout == runs[0].stdout and runs[0].stdout.startswith("{")
 
 
@@ -202,6 +209,53 @@ def test_a_new_day_is_a_new_plan(home: Path, capsys, monkeypatch: pytest.MonkeyP
     after = run(capsys, args, tomorrow)
     assert after == fresh(capsys, monkeypatch, home, args, tomorrow)
     assert after[1].splitlines()[0] != before[1].splitlines()[0]
+
+
+@pytest.mark.parametrize(("zone", "recorded", "same_day", "next_day"), [
+    # Kiritimati is UTC+14: 12:00 UTC on the 25th is 02:00 on the 26th there, a day
+    # that began at 10:00 UTC on the 25th (before the recording: the full look
+    # decides) and ends at 10:00 UTC on the 26th.
+    ("Pacific/Kiritimati", NOW, [datetime(2026, 11, 26, 9, 59, 59, tzinfo=UTC),
+                                 NOW.replace(hour=10)],
+     [datetime(2026, 11, 26, 10, 0, tzinfo=UTC), NOW.replace(hour=9, minute=59)]),
+    # New York falls back on 2026-11-01: no window that day; the full look decides.
+    ("America/New_York", datetime(2026, 11, 1, 4, 0, tzinfo=UTC),
+     [datetime(2026, 11, 2, 4, 59, 59, tzinfo=UTC), datetime(2026, 11, 1, 4, 1, tzinfo=UTC)],
+     [datetime(2026, 11, 2, 5, 0, tzinfo=UTC)]),
+    # St John's is UTC-3:30: a day there ends at 03:30 UTC.
+    ("America/St_Johns", NOW, [datetime(2026, 11, 26, 3, 29, 59, tzinfo=UTC)],
+     [datetime(2026, 11, 26, 3, 30, tzinfo=UTC)]),
+])
+def test_the_day_ends_at_midnight_in_the_books_zone(  # type: ignore[no-untyped-def]
+        home: Path, capsys, zone: str, recorded: datetime, same_day: list[datetime],
+        next_day: list[datetime]) -> None:
+    """Broken if: the replay's day window ends anywhere but at the zone's midnight, or
+    a DST day (or a clock before the recording) is trusted to the window."""
+    path = book_file(home)
+    path.write_text(path.read_text().replace("timezone: UTC", f"timezone: {zone}"))
+    args = ["today", "--json"]
+    run(capsys, args, recorded)
+    for at in same_day:
+        assert replays(args, at), at
+        capsys.readouterr()
+    for at in next_day:
+        assert not replays(args, at), at
+
+
+def test_a_book_without_a_timezone_follows_tz(home: Path, capsys,  # type: ignore[no-untyped-def]
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """Broken if: a replay trusts the recorded day after TZ (the zone of a book with
+    no timezone setting) moved to a zone where it is another day."""
+    path = book_file(home)
+    path.write_text(path.read_text().replace("  timezone: UTC\n", ""))
+    args = ["today", "--json"]
+    monkeypatch.setenv("TZ", "Pacific/Kiritimati")  # 12:00 UTC: the 26th there
+    first = run(capsys, args)
+    assert replays(args)
+    capsys.readouterr()
+    monkeypatch.setenv("TZ", "America/St_Johns")  # the 25th there
+    assert not replays(args)
+    assert run(capsys, args)[1] != first[1]
 
 
 def test_options_are_part_of_the_key(home: Path, capsys) -> None:  # type: ignore[no-untyped-def]

@@ -68,7 +68,7 @@ def plan_for(env: Environment, b: Book, st: Store, today: date,
     st.forget_samples(b.by_id())  # made-up people deleted from the file leave no trace
     st.mark_seen((c.id for c in b.contacts), today)
     if env.recorder is not None:  # after this run's own writes, before the history it reads
-        env.recorder.inputs(b.settings.timezone, today.isoformat(), st.generation())
+        env.recorder.inputs(b.settings.timezone, today.isoformat(), st.generation(), env.clock)
     history = st.history()
     return history, plan(b, history, today, horizon_days=horizon_days)
 

@@ -48,7 +48,7 @@ if TYPE_CHECKING:
     from warmupd.clock import Clock
 
 # Bumped when the entry's layout changes.
-_FORMAT = 1
+_FORMAT = 2
 # Larger contact files are not cached (the loader refuses far smaller ones anyway).
 _MAX_BOOK = 64 << 20
 _MAX_WEEKS = 104  # agenda's --weeks IntRange; anything else goes to click for its message
@@ -71,6 +71,7 @@ class Request:
         self.timezone: str | None = None
         self.today: str | None = None
         self.generation: int | None = None
+        self.window: tuple[tuple[str, ...], float, float] | None = None
         self.chunks: list[tuple[bool, str]] = []
         self.cacheable = True
 
@@ -137,7 +138,7 @@ def replay(req: Request, clock: Clock | None) -> bool:
     """Write the recorded output of ``req`` and return True if every input is unchanged."""
     try:
         with open(req.cache_file, "rb") as fh:
-            key, book, timezone, today, generation, chunks = marshal.loads(fh.read())
+            key, book, timezone, today, generation, window, chunks = marshal.loads(fh.read())
         if key != req.key:
             return False
         from warmupd.paths import read_capped
@@ -149,7 +150,12 @@ def replay(req: Request, clock: Clock | None) -> bool:
     from warmupd import clock as clockmod
     from warmupd import storegen
 
-    if clockmod.now_in(timezone, clock or clockmod.SYSTEM).date().isoformat() != today:
+    clk = clock or clockmod.SYSTEM
+    # Inside the recorded day's window (same zone, same offset until midnight) the
+    # day is the recorded one without importing datetime or zoneinfo; else look.
+    in_window = (window is not None and clockmod.zone_inputs(timezone) == window[0]
+                 and window[1] <= clockmod.epoch(clk) < window[2])
+    if not in_window and clockmod.now_in(timezone, clk).date().isoformat() != today:
         return False
     if storegen.read(req.store_file) != generation:
         return False
@@ -176,12 +182,20 @@ class Recorder:
             self.req.cacheable = False
         self.req.chunks.append((err, message + "\n"))
 
-    def inputs(self, timezone: str | None, today: str, generation: int) -> None:
+    def inputs(self, timezone: str | None, today: str, generation: int,
+               clock: Clock | None) -> None:
         """The book's timezone setting, today there, and the store's generation, as read
-        after the run's own writes and before it read the history."""
+        after the run's own writes and before it read the history; and the span
+        of time in which today stays today (clock.day_window)."""
+        from warmupd import clock as clockmod
+
         if self.req.today is not None:  # one plan per run is what a replay stands for
             self.req.cacheable = False
         self.req.timezone, self.req.today, self.req.generation = timezone, today, generation
+        window = clockmod.day_window(timezone, clock or clockmod.SYSTEM)
+        # Only a window of the very day planned (midnight may pass meanwhile).
+        if window is not None and window[0] == today and clockmod.zone_from_inputs(timezone):
+            self.req.window = (clockmod.zone_inputs(timezone), window[1], window[2])
 
     def save(self) -> None:
         req = self.req
@@ -195,7 +209,7 @@ class Recorder:
 
             private_dir(req.cache_file.parent)
             entry: Any = (req.key, req.book, req.timezone, req.today, req.generation,
-                          tuple(req.chunks))
+                          req.window, tuple(req.chunks))
             atomic_write(req.cache_file, marshal.dumps(entry))
         except OSError:
             pass  # a read-only cache dir only costs speed
