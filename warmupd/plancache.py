@@ -4,19 +4,26 @@ Owns: deciding whether an argv is one of the simple read-only invocations
 (``today [--json]``, ``agenda [--weeks N] [--json]``), recording what such a
 run printed, and replaying it when nothing it depends on has changed — so a
 repeated ``agenda --json`` costs a file comparison instead of the CLI
-framework, the model, the store, the planner and the JSON writer.
+framework, the model, the store, the planner and the JSON writer.  One entry
+per command and --json (``out-*.marshal`` in the cache dir, 0600).
 
 An entry is used only when every input of the output is equal to the run
 that recorded it:
 
 * the contact file's exact bytes and path (the book, its settings and its
-  warnings), compared byte for byte as ``bookcache`` does;
+  warnings), compared byte for byte as ``bookcache`` does; the run records
+  only if the file is unchanged (bytes, inode, size, mtime, ctime) from
+  before it loaded until after it printed;
 * the history store's path and write generation (``storegen``: every write
-  to any table, by the CLI, the daemon or a hand edit, bumps it);
-* today's date in the book's timezone, from the environment's clock;
+  to a table of facts, by the CLI, the daemon or a hand edit, bumps it),
+  read after the run's own writes and before it read the history;
+* today's date in the book's timezone, from the environment's clock: inside
+  the recorded day's window (``clock.day_window``: until the next midnight
+  there, not on a DST day, same zone inputs) without importing datetime or
+  zoneinfo, else by a full look;
 * the command and its options, warmupd's version, the Python version, and
   the size and mtime of every module of the installed package (so a changed
-  planner never replays an old plan).
+  planner never replays an old plan; the plan's code is all at the top level).
 
 What the run writes to the store (first-seen dates, forgetting deleted
 samples) is a function of the book and today, and was written before the
