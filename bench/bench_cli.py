@@ -112,23 +112,27 @@ import time
 t = [("start", time.perf_counter())]
 def mark(name):
     t.append((name, time.perf_counter()))
-import json, sys
-from warmupd import cli_click
-mark("import warmupd.cli_click (click, model)")
+import sys
+from warmupd import cli, cli_plan, plancache
+mark("import warmupd.cli, cli_plan (json), plancache (pathlib)")
+req = plancache.request(["agenda", "--weeks", "12", "--json"])
+rec = plancache.Recorder(req)
+mark("plancache.request (paths: platformdirs) + Recorder (reads the book)")
 from warmupd import bookcache, clock, views
-from warmupd.paths import book_cache_file, default_contact_file, store_file
-mark("import bookcache (pickle), clock, views, openers, paths (platformdirs)")
-b = bookcache.load(default_contact_file(), book_cache_file())
+from warmupd.paths import book_cache_file
+mark("import bookcache (pickle), views (model, openers)")
+b = bookcache.load(req.contact_file, book_cache_file())
 mark("bookcache.load (1k people; a hit after the warm-up run)")
 now = clock.now(b.settings)
-mark("clock.now (zoneinfo)")
+mark("clock.now (datetime, zoneinfo)")
 from warmupd.store import Store
-st = Store(store_file())
+st = Store(req.store_file)
 mark("import store (sqlite3) + Store() open/migrate")
+st.forget_samples(b.by_id())
 st.mark_seen((c.id for c in b.contacts), now.date())
-mark("store.mark_seen")
-st.generation()
-mark("store.generation (for the output cache key)")
+mark("store.forget_samples + mark_seen")
+rec.inputs(b.settings.timezone, now.date().isoformat(), st.generation(), None)
+mark("recorder inputs (store.generation, clock.day_window)")
 history = st.history()
 mark("store.history")
 from warmupd.planner import plan
@@ -137,9 +141,12 @@ st.close()
 mark("planner.plan (84 days)")
 doc = views.plan_json(b, history, p, [d for d, _ in p.days])
 mark("views.plan_json (openers)")
+import json
 text = json.dumps(doc, indent=2)
 mark("json.dumps(indent=2)")
-sys.stdout.flush()
+rec.echo(text, False)
+rec.save()
+mark("Recorder.save (marshal + atomic write of the entry)")
 out = {n: (b_ - a) for (_, a), (n, b_) in zip(t, t[1:])}
 out["(touch-ups in plan)"] = len(p.touchups())
 out["(json bytes)"] = len(text)
@@ -160,26 +167,28 @@ mark("import warmupd.cli, plancache (pathlib)")
 req = plancache.request(["agenda", "--weeks", "12", "--json"])
 mark("plancache.request (paths: platformdirs; code stamp)")
 from warmupd import clock, storegen
-mark("import clock (datetime, zoneinfo), storegen (sqlite3)")
+mark("import clock, storegen (sqlite3, datetime)")
 with open(req.cache_file, "rb") as fh:
-    entry = marshal.loads(fh.read())
+    key, book, timezone, today, gen, window, chunks = marshal.loads(fh.read())
 mark("read + marshal.loads the entry")
 from warmupd.paths import read_capped
-same = read_capped(req.contact_file, 1 << 26) == entry[1]
-mark("read + compare the contact file")
-today = clock.now_in(entry[2]).date().isoformat() == entry[3]
-mark("today in the book's zone")
-gen = storegen.read(req.store_file) == entry[4]
+same = key == req.key and read_capped(req.contact_file, 1 << 26) == book
+mark("compare the key, read + compare the contact file")
+day = (window is not None and clock.zone_inputs(timezone) == window[0]
+       and window[1] <= clock.epoch() < window[2])
+mark("today: inside the recorded day's window (clock.epoch)")
+same_gen = storegen.read(req.store_file) == gen
 mark("storegen.read (open read-only, one SELECT)")
-assert same and today and gen, (same, today, gen)
+assert same and day and same_gen, (same, day, same_gen)
 out = {n: (b_ - a) for (_, a), (n, b_) in zip(t, t[1:])}
-out["(entry bytes)"] = len(marshal.dumps(entry))
+out["(entry bytes)"] = len(marshal.dumps((key, book, timezone, today, gen, window, chunks)))
 print(json.dumps(out))
 """
 
 
 def phases(mode: str, env: dict[str, str], runs: int, script: str = _PHASES,
-           what: str = "agenda split into cli.agenda's steps") -> None:
+           what: str = "a cold agenda (output not replayed), split into cli_plan's steps"
+           ) -> None:
     import json
 
     print(f"\n-- {what} [{mode}], in-process, median of {runs} fresh processes --")
