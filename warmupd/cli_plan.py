@@ -15,7 +15,6 @@ through the ``echo`` it is given, so both callers write it as click.echo would.
 
 from __future__ import annotations
 
-import json
 import sys
 from collections.abc import Callable
 from datetime import date, datetime
@@ -74,13 +73,13 @@ def plan_for(env: Environment, b: Book, st: Store, today: date,
 
 
 def today(env: Environment, path: Path, as_json: bool, echo: Echo) -> None:
-    from warmupd import views
+    from warmupd import jsonout, views
 
     b = load(path, echo)
     with open_store() as st:
         history, p = plan_for(env, b, st, now(env, b).date())
     if as_json:
-        echo(json.dumps(views.plan_json(b, history, p, [p.today]), indent=2), False)
+        echo(jsonout.dumps(views.plan_json(b, history, p, [p.today])), False)
         return
     if not b.contacts:
         echo(views.no_people(path), False)
@@ -105,7 +104,7 @@ def today(env: Environment, path: Path, as_json: bool, echo: Echo) -> None:
 
 
 def agenda(env: Environment, path: Path, weeks: int | None, as_json: bool, echo: Echo) -> None:
-    from warmupd import views
+    from warmupd import jsonout, views
     from warmupd.names import too_many_planned
 
     b = load(path, echo)
@@ -115,7 +114,7 @@ def agenda(env: Environment, path: Path, weeks: int | None, as_json: bool, echo:
         history, p = plan_for(env, b, st, now(env, b).date(), weeks * 7 if weeks else None)
     if as_json:
         days = [d for d, _ in p.days]
-        echo(json.dumps(views.plan_json(b, history, p, days), indent=2), False)
+        echo(jsonout.dumps(views.plan_json(b, history, p, days)), False)
         return
     if not b.contacts:
         echo(views.no_people(path), False)
