@@ -31,7 +31,7 @@ class Environment:
     httpie's ``Environment`` is the model.  Today it holds the clock: every
     command reads "now" and "today" through it, in the book's timezone.
     stdin/stdout stay click's, which tests already capture.  ``recorder`` is
-    set by ``main()`` while a cacheable today/agenda runs.
+    set by ``main()`` while a simple today/agenda runs through ``cli_plan``.
     """
 
     def __init__(self, clock: Clock | None = None) -> None:
@@ -60,12 +60,10 @@ def main(argv: list[str] | None = None, env: Environment | None = None) -> int:
             if cli_plan.run(req, env):
                 env.recorder.save()
                 return 0
-            env.recorder = plancache.Recorder(req)  # click runs it afresh
+            env.recorder = None  # click words what cli_plan left to it: an error, never cached
         from warmupd import cli_click
 
         rv = cli_click.invoke(args, env)
-        if rv in (None, 0) and env.recorder is not None:
-            env.recorder.save()
     except (Exception, KeyboardInterrupt) as exc:
         return _exit_status(exc, debug)
     finally:

@@ -4,8 +4,8 @@ Owns: the click group and every command (the only module importing click
 besides the boundary's error printing in ``cli``), reading the clock for
 interactive commands through the ``Environment``, and printing.  ``invoke()``
 is called by ``cli.main()``, which turns exceptions into messages and exit
-codes; ``today`` and ``agenda`` tell its recorder what they printed and read,
-so that ``plancache`` can replay an unchanged run.
+codes.  ``today`` and ``agenda`` are ``cli_plan``'s, which ``cli.main()``
+also runs without click for a simple call.
 
 Must not: hold business logic, or catch what ``cli.main()`` reports.
 Commands load the book, open the store, call the pure core and print.
@@ -65,12 +65,9 @@ def _contact_file(file: Path | None) -> Path:
     return default_contact_file()
 
 
-def _echo(message: str, err: bool = False) -> None:
-    """click.echo, noted by the recorder of a cacheable today/agenda run (plancache)."""
+def _echo(message: str, err: bool) -> None:
+    """click.echo in the shape cli_plan's commands print through."""
     click.echo(message, err=err)
-    rec = _env().recorder
-    if rec is not None:
-        rec.echo(message, err)
 
 
 def _load(file: Path | None) -> Book:

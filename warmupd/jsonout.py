@@ -4,8 +4,8 @@ Owns: ``dumps()`` for the JSON shapes the commands print (dicts with str
 keys, lists, tuples, str, int, float, bool, None).  The standard library
 writes an indented document with its pure-Python, generator-based encoder
 (the C encoder serves only ``indent=None``); this one appends to a list and
-escapes strings with the same C function, which halves the cost of
-``agenda --json`` on 1,000 people.
+escapes strings with the same C function: half the time for the 177 kB of
+``agenda --json`` on 1,000 people (3.6 ms against 6.8 ms).
 
 Must not: print anything the standard library would not: any other type or
 key falls back to ``json.dumps`` itself.
