@@ -141,12 +141,13 @@ st.close()
 mark("planner.plan (84 days)")
 doc = views.plan_json(b, history, p, [d for d, _ in p.days])
 mark("views.plan_json (openers)")
-import json
-text = json.dumps(doc, indent=2)
-mark("json.dumps(indent=2)")
+from warmupd import jsonout
+text = jsonout.dumps(doc)
+mark("jsonout.dumps (= json.dumps(indent=2))")
 rec.echo(text, False)
 rec.save()
 mark("Recorder.save (marshal + atomic write of the entry)")
+import json
 out = {n: (b_ - a) for (_, a), (n, b_) in zip(t, t[1:])}
 out["(touch-ups in plan)"] = len(p.touchups())
 out["(json bytes)"] = len(text)
