@@ -319,6 +319,18 @@ def test_ansi_codes_are_never_replayed(home: Path, capsys) -> None:  # type: ign
     assert not replays(["today"])
 
 
+def test_the_entry_is_private_and_leaves_no_temp_files(home: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+    """Broken if: an entry (it holds the contact file's bytes) is readable by others, or
+    replacing one leaves temp files behind."""
+    for _ in range(2):
+        run(capsys, ["agenda", "--json"])
+        run(capsys, ["done", "Ruth"])  # the next agenda replaces the entry
+    cache = home / "cache" / "warmupd"
+    assert sorted(p.name for p in cache.iterdir()) == ["book.pickle", "out-agenda-json.marshal"]
+    assert (cache / "out-agenda-json.marshal").stat().st_mode & 0o777 == 0o600
+    assert cache.stat().st_mode & 0o777 == 0o700
+
+
 def test_a_failed_run_is_not_cached(home: Path, capsys) -> None:  # type: ignore[no-untyped-def]
     """Broken if: a run that ended in an error left an entry behind."""
     book_file(home).write_text("contacts:\n  - name: A\n    every: soon\n")
