@@ -277,7 +277,7 @@ def bench_size(n: int, rounds: int, idle: float, floor: float, debounce: float,
             while d.last_delivery() is None and time.monotonic() < deadline:
                 time.sleep(0.05)
             print(f"  first delivery recorded: {d.last_delivery() is not None}")
-            time.sleep(1.0)  # let the catch-up tick and the feed thread settle
+            time.sleep(1.0)  # let the catch-up tick and the feed server settle
             d.drain()
             results[f"rss_{n}"] = rss_line("after ready", d.proc.pid, floor)[0]
 

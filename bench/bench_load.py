@@ -8,34 +8,72 @@ the ratio; the target is <= 1.1x.  Floor and subject run interleaved in the
 same process so machine load affects both alike.  Each size is measured
 three times: as generated; "star", with one more person whose quoted notes
 hold ": *" (an alias to the &/*/! pre-scan, but an alias needs an anchor,
-so without a possible "&" the composer alone decides: the fast path); and
-"scan", whose notes hold ": &", which sends book.load through its event scan
-for anchors, aliases and tags (the slow path).  "star" and "scan" have
-n + 1 people.
+so without a possible "&" the composer alone decides); and "scan", whose
+notes hold ": &", a possible anchor that book.load checks after composing
+(it lies inside a quoted scalar, so the event scan for anchors, aliases and
+tags, as costly as composing, is not needed).  "star" and "scan" have n + 1
+people.
+
+The figures are of a non-editable install, as users run it (not of the
+checkout, nor through an editable install's import hooks): by default
+the script copies the package source to its temp dir and installs it there
+with ``pip install --no-deps --target``; ``--site DIR``
+uses such an install made beforehand.  It prints where ``warmupd.book`` came
+from.
 
 Must not: assert anything (tests do that) or write outside its temp dir.
-Usage: python bench/bench_load.py [N ...] [--repeat R]
+Usage: python bench/bench_load.py [N ...] [--repeat R] [--site DIR]
 """
 
 from __future__ import annotations
 
 import argparse
 import gc
+import importlib
+import shutil
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
+from types import ModuleType
 
 import yaml
+from gen import generate  # bench/ is the script's directory, first on sys.path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+ROOT = Path(__file__).resolve().parents[1]
 
-from gen import generate
 
-from warmupd import book
+def install(into: Path) -> Path:
+    """A non-editable install of this checkout under ``into``; its directory.
+
+    From a copy of the source, so the build writes nothing into the checkout.
+    """
+    src = into / "src"
+    src.mkdir(parents=True)
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy2(ROOT / name, src / name)
+    shutil.copytree(ROOT / "warmupd", src / "warmupd",
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    site = into / "site"
+    subprocess.run(
+        [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps",
+         "--target", str(site), str(src)],
+        check=True,
+    )
+    return site
+
+
+def import_book(site: Path) -> ModuleType:
+    """``warmupd.book`` from ``site``, ahead of any checkout or editable install."""
+    sys.path.insert(0, str(site))
+    book = importlib.import_module("warmupd.book")
+    where = Path(book.__file__ or "").resolve()
+    if not where.is_relative_to(site.resolve()):
+        raise SystemExit(f"warmupd.book came from {where}, not from {site}")
+    return book
 
 
 def floor_load(path: Path) -> object:
@@ -59,23 +97,27 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description="book.load vs yaml.load(CSafeLoader), gc off")
     ap.add_argument("sizes", nargs="*", type=int, default=[1000, 10000, 100000])
     ap.add_argument("--repeat", type=int, default=0, help="runs per size (default: by size)")
+    ap.add_argument("--site", type=Path, help="a non-editable install (pip install --target)")
     args = ap.parse_args(argv)
-    print(f"PyYAML {yaml.__version__}, libyaml: {yaml.__with_libyaml__}")
-    print(f"{'people':>13} {'bytes':>10} {'floor ms':>9} {'load ms':>9} {'ratio':>6}")
     with tempfile.TemporaryDirectory() as tmp:
+        book = import_book(args.site or install(Path(tmp) / "install"))
+        print(f"PyYAML {yaml.__version__}, libyaml: {yaml.__with_libyaml__}; "
+              f"warmupd.book from {book.__file__}")
+        print(f"{'people':>13} {'bytes':>10} {'floor ms':>9} {'load ms':>9} {'ratio':>6}")
         for n in args.sizes:
             text = generate(n, seed=1, never_fraction=0.2)
             # One quoted value that *looks* like it may hold an alias or an
-            # anchor: the prefilter cannot tell; for "&" load scans all events.
+            # anchor: the prefilter cannot tell; for "&" load checks the tree.
             star = text + '  - name: Bench Scan\n    notes: "stars: *****"\n'
             scan = text + '  - name: Bench Scan\n    notes: "Q: &A"\n'
             for variant, body, people in (("", text, n), (" star", star, n + 1),
                                           (" scan", scan, n + 1)):
-                measure(Path(tmp) / f"contacts-{n}.yaml", people, variant, body, args.repeat)
+                measure(book, Path(tmp) / f"contacts-{n}.yaml", people, variant, body,
+                        args.repeat)
     return 0
 
 
-def measure(path: Path, n: int, variant: str, text: str, repeat: int) -> None:
+def measure(book: ModuleType, path: Path, n: int, variant: str, text: str, repeat: int) -> None:
     path.write_text(text, encoding="utf-8")
     size = path.stat().st_size
     cap = max(size, 1 << 20)

@@ -343,6 +343,17 @@ def test_a_long_comment_full_of_indicators_is_prescanned_in_one_pass() -> None:
     assert time.monotonic() - start < 2.0
 
 
+def test_a_line_full_of_possible_anchors_inside_quotes_stays_linear() -> None:
+    """If this fails, the &/! pre-scan looks back to the line start once per
+    hit, or the check after composing once per hit: quadratic on one long
+    quoted value full of ",&" (each of which may start a node, as far as the
+    pre-scan can tell)."""
+    text = 'contacts:\n  - name: A\n    notes: "' + ",&" * 400_000 + '"\n'
+    start = time.monotonic()
+    assert book.loads(text, max_bytes=4 << 20).contacts[0].notes.startswith(",&,&")
+    assert time.monotonic() - start < 2.0
+
+
 @pytest.mark.parametrize(
     "text",
     ["contacts: " + "[" * 60_000 + "]" * 60_000 + "\n",

@@ -13,7 +13,9 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -100,6 +102,26 @@ def test_cancelling_a_load_kills_its_child() -> None:
 
     assert asyncio.run(scenario()) < 1.0
     assert parse_children() == []
+
+
+def test_a_load_does_not_queue_behind_other_blocking_work() -> None:
+    """If this fails, the parse waits in an executor it does not own: a reload
+    queued behind slow work (a calendar build, a CalDAV sync) spends its
+    timeout waiting and is reported as a file too slow to read."""
+
+    async def scenario() -> int:
+        loop = asyncio.get_running_loop()
+        loop.set_default_executor(ThreadPoolExecutor(max_workers=1))
+        gate = threading.Event()
+        busy = loop.run_in_executor(None, gate.wait, 30)  # the default's only worker
+        try:
+            loaded = await isolate.load(people(3), "c.yaml", None, timeout=5)
+        finally:
+            gate.set()
+            await busy
+        return len(loaded.contacts)
+
+    assert asyncio.run(scenario()) == 3
 
 
 def _status(path: Path) -> dict[str, object]:

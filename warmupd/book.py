@@ -18,6 +18,7 @@ The format is documented by ``config/contacts.example.yaml``.
 
 from __future__ import annotations
 
+import bisect
 import contextlib
 import gc
 import heapq
@@ -311,11 +312,7 @@ def _load_bytes(data: bytes, label: str, cap: int) -> Book:
     was_enabled = gc.isenabled()
     gc.disable()
     try:
-        # An alias needs an anchor, so a `*` alone does not pay for the event
-        # scan: without a possible `&` it is an undefined alias to the composer.
-        if _may_have_properties(data, b"&!") or _may_be_deep(data):
-            _reject_properties(data, label)
-        root = _compose(data, label)
+        root = _checked_compose(data, text, label)
         if root is None or (type(root) is ScalarNode and _tag(root) == NULL):
             raise BookError([Problem(label, 1, 1, _EMPTY_MSG)])
         return _Walker(label).book(root)
@@ -353,45 +350,145 @@ _EMPTY_MSG = (
 )
 
 
-# Bytes after which (and optional blanks) a node, hence a property, may start:
-# line breaks (LF, CR, and the last bytes of NEL, LS, PS, which libyaml also
-# treats as breaks), the last byte of a BOM (libyaml skips one at the start
-# of any line), block indicators and flow punctuation.
-_NODE_START = frozenset(b"\n\r\x85\xa8\xa9\xbf-?:[{,")
-_BREAKS_OTHER_THAN_LF = (b"\r", b"\xc2\x85", b"\xe2\x80\xa8", b"\xe2\x80\xa9")
+# Characters after which (and optional blanks) a node, hence a property, may
+# start: line breaks (LF, CR, NEL, LS, PS), a BOM (libyaml skips one at the
+# start of any line), block indicators and flow punctuation.
+_NODE_START = frozenset("\n\r\x85\u2028\u2029\ufeff-?:[{,")
+_BREAKS_OTHER_THAN_LF = ("\r", "\x85", "\u2028", "\u2029")
 
 
-def _may_have_properties(data: bytes, indicators: bytes = b"&*!") -> bool:
-    """Could ``data`` hold an anchor, alias or tag?  Cheap, and never wrong about "no".
+def _property_starts(text: str, indicators: str = "&*!") -> list[int]:
+    """Where in ``text`` an anchor, alias or tag may begin, in order.  Never misses one.
 
-    ``indicators`` narrows the question (``b"&"``: could it hold an anchor?).
+    ``indicators`` narrows the question (``"&!"``: anchors and tags).
 
     A property (``&a``, ``*a``, ``!t``) can only begin a node, and a node only
     begins at a line start or after ``-``/``?``/``:`` or ``[``/``{``/``,``
     (blanks allowed in between).  So "Q & A", "R&D" or "*not* me" in a value
     do not count, nor does anything on a line that starts with ``#`` (a
-    comment, or content of a quoted or block scalar).  Only when some
-    indicator may start a node do we pay for the full event scan.
+    comment, or content of a quoted or block scalar) before the line ends.
+    Linear however many indicators a line holds: the line start is tracked
+    forward, and a comment is looked at once.
     """
-    for ch in (indicators[k : k + 1] for k in range(len(indicators))):
-        i = data.find(ch)
+    found: list[int] = []
+    for ch in indicators:
+        line_start = 0
+        known = 0  # text[line_start:known] holds no line feed
+        comment_of = -1  # the line start that comment_end belongs to
+        comment_end = -1  # on that line, hits before this index are comment
+        i = text.find(ch)
         while i != -1:
             j = i
-            while j > 0 and data[j - 1] in (0x20, 0x09):
+            while j > 0 and text[j - 1] in " \t":
                 j -= 1
-            if j == 0 or data[j - 1] in _NODE_START:
-                line = data[data.rfind(b"\n", 0, i) + 1 : i]
-                commented = line.lstrip(b" \t").startswith(b"#") and not any(
-                    b in line for b in _BREAKS_OTHER_THAN_LF
-                )
-                if not commented:
-                    return True
-                # The rest of this line is comment too: skip it, so a long
-                # comment full of ",&" costs one pass, not one per hit.
-                i = data.find(b"\n", i)
-                if i == -1:
-                    break
-            i = data.find(ch, i + 1)
+            if j == 0 or text[j - 1] in _NODE_START:
+                feed = text.rfind("\n", known, i)
+                if feed != -1:
+                    line_start = feed + 1
+                known = i
+                if comment_of != line_start:
+                    comment_of, comment_end = line_start, -1
+                    if _COMMENT_LINE.match(text, line_start):
+                        line_end = text.find("\n", line_start)
+                        line_end = len(text) if line_end == -1 else line_end
+                        # The comment ends at the first break libyaml sees.
+                        comment_end = min(
+                            (k for b in _BREAKS_OTHER_THAN_LF
+                             if (k := text.find(b, line_start, line_end)) != -1),
+                            default=line_end,
+                        )
+                if i < comment_end:  # the rest of the comment is comment too: skip it
+                    i = text.find(ch, comment_end)
+                    continue
+                found.append(i)
+            i = text.find(ch, i + 1)
+    found.sort()
+    return found
+
+
+_COMMENT_LINE = re.compile("[ \t]*#")
+
+
+def _checked_compose(data: bytes, text: str, label: str) -> Node | None:
+    """The node tree of ``data``, with anchors, aliases, foreign tags and deep
+    nesting refused first (see `_reject_properties`).
+
+    The event scan that finds them costs about as much as composing, so it
+    runs only where the cheap checks cannot clear the file: nesting that
+    may be too deep for the C composer is scanned before composing; an
+    ``&`` or ``!`` that may start a node (`_property_starts`) is checked
+    after composing, where each must turn out to lie inside a scalar ("Q: &A"
+    in quotes, say).  Composing a file that holds an alias bomb is safe:
+    the composer shares the anchored node instead of copying it, the check
+    enters each collection at most once and stops at the first anchor, and
+    the walk never sees the tree before the scan has refused it.  An alias
+    alone needs no scan: without an anchor the composer refuses it.
+    """
+    if _may_be_deep(data):
+        _reject_properties(data, label)
+        return _compose(data, label)
+    starts = _property_starts(text, "&!")
+    if not starts:
+        return _compose(data, label)
+    try:
+        root = _compose(data, label)
+    except BookError:
+        _reject_properties(data, label)  # its problems come first, as they used to
+        raise
+    if not _inside_scalars(root, text, starts):
+        _reject_properties(data, label)
+    return root
+
+
+# The first character of a scalar of each style, as written.
+_OPENERS = {"'": "'", '"': '"', "|": "|", ">": ">"}
+
+
+def _inside_scalars(root: Node | None, text: str, starts: list[int]) -> bool:
+    """Does every index in ``starts`` lie inside a scalar of ``root``, past its first character?
+
+    Then none of them is a property: a node with an anchor or a tag starts
+    at that property.  The walk goes in document order and stops at the
+    first index it cannot place; subtrees that end before the next index are
+    skipped.  The answer is "no" whenever in doubt: without libyaml, where a
+    BOM other than the first character may shift libyaml's character count,
+    where a scalar's first character in ``text`` is not the one its style
+    begins with (the marks and ``text`` disagree), or where a collection
+    comes round again (an alias).
+    """
+    if not starts:
+        return True
+    if root is None or not _LIBYAML or text.find("\ufeff", 1) != -1:
+        return False
+    shift = 1 if text.startswith("\ufeff") else 0  # libyaml does not count a leading BOM
+    at = 0  # starts[:at] are placed inside scalars
+    due = starts[0] - shift  # the next index to place, as libyaml counts
+    entered: set[int] = set()
+    stack = [root]
+    while stack:
+        node = stack.pop()
+        if node.end_mark.index <= due:
+            continue  # ends before the next index
+        if node.start_mark.index >= due:
+            return False  # the index starts this node, or lies between nodes
+        if type(node) is ScalarNode:
+            first = _OPENERS.get(node.style or "", node.value[:1])
+            s = node.start_mark.index + shift
+            if text[s : s + 1] != first:
+                return False
+            at = bisect.bisect_left(starts, node.end_mark.index + shift, at)
+            if at == len(starts):
+                return True
+            due = starts[at] - shift
+        elif id(node) in entered:
+            return False
+        else:
+            entered.add(id(node))
+            if type(node) is SequenceNode:
+                stack.extend(reversed(node.value))
+            else:
+                for k, v in reversed(node.value):
+                    stack += (v, k)
     return False
 
 

@@ -10,7 +10,9 @@ Must not: write the contact file (ever), block the loop on slow work, or be
 imported by anything but the CLI.  The watcher's thread only posts events to
 the loop (``call_soon_threadsafe``), where the debounce is a timer; the feed
 server runs on the loop itself; blocking work (the calendar build) goes
-through ``self._executor``, one worker the daemon owns and shuts down.
+through ``self._executor``, one worker the daemon owns and shuts down.  The
+parse of the contact file runs in `isolate`'s server, waited on by the one
+worker that module owns.
 
 Delivery guarantee.  A nudge is keyed by (person, cycle key).  A key is
 recorded in the store right after it was shown, and the store's UNIQUE key

@@ -20,6 +20,15 @@ process that has imported yaml costs milliseconds; a fresh interpreter per
 reload costs 150 ms or more, and ``os.fork`` of the threaded daemon can
 deadlock the child (Python 3.12+ warns about it).
 
+Threads: the wait for an answer is blocking pipe I/O, so it runs on one
+worker thread that this module owns (``_server.worker``), the only thread
+that talks to the server; one worker also means one exchange at a time.  Not
+the daemon's executor: its one worker builds the calendar, seconds at 10k
+people, and a reload queued behind a build would spend its timeout waiting.
+Not asyncio's default executor either, which ``to_thread`` callers share.
+The worker is idle between reloads and ends with the process; the server
+ends when its stdin closes with the daemon, or when killed.
+
 Must not: fork the daemon itself, or leave a child running after `load`
 returns or is cancelled.
 """
@@ -37,6 +46,7 @@ import struct
 import subprocess
 import sys
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from typing import IO, Any
 
 from warmupd import book
@@ -146,12 +156,14 @@ def serve(inp: IO[bytes], out: IO[bytes]) -> None:  # pragma: no cover - a subpr
 
 
 class _Server:
-    """The running server, one exchange at a time; `kill` ends it and any child."""
+    """The running server and the one thread that talks to it; `kill` ends the
+    server and any child (from any thread)."""
 
     def __init__(self) -> None:
-        self.lock = threading.Lock()  # one exchange at a time
+        # One worker: exchanges never interleave on the pipes.
+        self.worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="warmupd-parse")
         self.proc: subprocess.Popen[bytes] | None = None
-        self.guard = threading.Lock()  # protects self.proc
+        self.guard = threading.Lock()  # protects self.proc: `kill` runs on the loop
 
     def _running(self) -> subprocess.Popen[bytes]:
         with self.guard:
@@ -166,15 +178,14 @@ class _Server:
             return self.proc
 
     def exchange(self, request: bytes) -> bytes:
-        """In a worker thread: send a request, wait for the answer (b"" if killed)."""
-        with self.lock:
-            proc = self._running()
-            assert proc.stdin is not None and proc.stdout is not None
-            try:
-                _write_frame(proc.stdin, request)
-                return _read_frame(proc.stdout) or b""
-            except (OSError, ValueError):  # killed meanwhile: broken pipe, closed file
-                return b""
+        """On ``worker``: send a request, wait for the answer (b"" if killed)."""
+        proc = self._running()
+        assert proc.stdin is not None and proc.stdout is not None
+        try:
+            _write_frame(proc.stdin, request)
+            return _read_frame(proc.stdout) or b""
+        except (OSError, ValueError):  # killed meanwhile: broken pipe, closed file
+            return b""
 
     def kill(self) -> None:
         with self.guard:
@@ -204,7 +215,9 @@ async def load(data: bytes, label: str, max_bytes: int | None, *,
     seconds = timeout_for(len(data)) if timeout is None else timeout
     request = pickle.dumps((data, label, max_bytes, memory, seconds),
                            protocol=pickle.HIGHEST_PROTOCOL)
-    waiting = asyncio.get_running_loop().run_in_executor(None, _server.exchange, request)
+    waiting = asyncio.get_running_loop().run_in_executor(
+        _server.worker, _server.exchange, request
+    )
     finished = False
     try:
         payload = await asyncio.wait_for(asyncio.shield(waiting), seconds)
