@@ -18,8 +18,15 @@ Targets (issue 12 §4), floor = ``python -c "import click"`` in that venv:
   compass; the .rem file is generated here from the same contact file:
   one ``REM date *every MSG name`` per active person).
 
-``--profile`` adds a split into the steps of cli.agenda, ``-X importtime``
-and cProfile of one agenda run.  Every subprocess gets a fresh temp HOME and
+``today`` and ``agenda`` replay their last output while nothing they depend
+on changed (``warmupd.plancache``), so the warm rows are replays; the rows
+marked "output cache cold" delete that entry before every run (through
+``sh -c``, about 1 ms of their figure) and show what a run costs after any
+change: a store write, a book edit, a new day.
+
+``--profile`` adds a split into the steps of a replay and of cli.agenda (a
+cold run), ``-X importtime`` and cProfile of one replayed and one cold agenda
+run.  Every subprocess gets a fresh temp HOME and
 XDG_{CONFIG,STATE,DATA,CACHE}_HOME and no WARMUPD_CONFIG, so it never reads
 or writes the real user's files.
 
@@ -105,21 +112,27 @@ import time
 t = [("start", time.perf_counter())]
 def mark(name):
     t.append((name, time.perf_counter()))
-import json, sys
-from warmupd import cli
-mark("import warmupd.cli (click, model)")
+import sys
+from warmupd import cli, cli_plan, plancache
+mark("import warmupd.cli, cli_plan (json), plancache (pathlib)")
+req = plancache.request(["agenda", "--weeks", "12", "--json"])
+rec = plancache.Recorder(req)
+mark("plancache.request (paths: platformdirs) + Recorder (reads the book)")
 from warmupd import bookcache, clock, views
-from warmupd.paths import book_cache_file, default_contact_file, store_file
-mark("import bookcache (pickle), clock, views, openers, paths (platformdirs)")
-b = bookcache.load(default_contact_file(), book_cache_file())
+from warmupd.paths import book_cache_file
+mark("import bookcache (pickle), views (model, openers)")
+b = bookcache.load(req.contact_file, book_cache_file())
 mark("bookcache.load (1k people; a hit after the warm-up run)")
 now = clock.now(b.settings)
-mark("clock.now (zoneinfo)")
+mark("clock.now (datetime, zoneinfo)")
 from warmupd.store import Store
-st = Store(store_file())
+st = Store(req.store_file)
 mark("import store (sqlite3) + Store() open/migrate")
+st.forget_samples(b.by_id())
 st.mark_seen((c.id for c in b.contacts), now.date())
-mark("store.mark_seen")
+mark("store.forget_samples + mark_seen")
+rec.inputs(b.settings.timezone, now.date().isoformat(), st.generation(), None)
+mark("recorder inputs (store.generation, clock.day_window)")
 history = st.history()
 mark("store.history")
 from warmupd.planner import plan
@@ -128,9 +141,13 @@ st.close()
 mark("planner.plan (84 days)")
 doc = views.plan_json(b, history, p, [d for d, _ in p.days])
 mark("views.plan_json (openers)")
-text = json.dumps(doc, indent=2)
-mark("json.dumps(indent=2)")
-sys.stdout.flush()
+from warmupd import jsonout
+text = jsonout.dumps(doc)
+mark("jsonout.dumps (= json.dumps(indent=2))")
+rec.echo(text, False)
+rec.save()
+mark("Recorder.save (marshal + atomic write of the entry)")
+import json
 out = {n: (b_ - a) for (_, a), (n, b_) in zip(t, t[1:])}
 out["(touch-ups in plan)"] = len(p.touchups())
 out["(json bytes)"] = len(text)
@@ -138,14 +155,47 @@ print(json.dumps(out))
 """
 
 
-def phases(mode: str, env: dict[str, str], runs: int) -> None:
+# A replay split into the steps cli.main -> plancache.request/replay takes.
+_HIT_PHASES = r"""
+import time
+t = [("start", time.perf_counter())]
+def mark(name):
+    t.append((name, time.perf_counter()))
+import json, marshal, sys
+mark("import json (for this script's own report)")
+from warmupd import cli, plancache
+mark("import warmupd.cli, plancache (pathlib)")
+req = plancache.request(["agenda", "--weeks", "12", "--json"])
+mark("plancache.request (paths: platformdirs; code stamp)")
+from warmupd import clock, storegen
+mark("import clock, storegen (sqlite3, datetime)")
+with open(req.cache_file, "rb") as fh:
+    key, book, timezone, today, gen, window, chunks = marshal.loads(fh.read())
+mark("read + marshal.loads the entry")
+from warmupd.paths import read_capped
+same = key == req.key and read_capped(req.contact_file, 1 << 26) == book
+mark("compare the key, read + compare the contact file")
+day = (window is not None and clock.zone_inputs(timezone) == window[0]
+       and window[1] <= clock.epoch() < window[2])
+mark("today: inside the recorded day's window (clock.epoch)")
+same_gen = storegen.read(req.store_file) == gen
+mark("storegen.read (open read-only, one SELECT)")
+assert same and day and same_gen, (same, day, same_gen)
+out = {n: (b_ - a) for (_, a), (n, b_) in zip(t, t[1:])}
+out["(entry bytes)"] = len(marshal.dumps((key, book, timezone, today, gen, window, chunks)))
+print(json.dumps(out))
+"""
+
+
+def phases(mode: str, env: dict[str, str], runs: int, script: str = _PHASES,
+           what: str = "a cold agenda (output not replayed), split into cli_plan's steps"
+           ) -> None:
     import json
 
-    print(f"\n-- agenda split into cli.agenda's steps [{mode}], in-process, median of {runs} "
-          "fresh processes --")
+    print(f"\n-- {what} [{mode}], in-process, median of {runs} fresh processes --")
     samples: list[dict[str, float]] = []
     for _ in range(runs):
-        proc = subprocess.run([PY, "-c", _PHASES], env=env, capture_output=True, text=True,
+        proc = subprocess.run([PY, "-c", script], env=env, capture_output=True, text=True,
                               check=True)
         samples.append(json.loads(proc.stdout))
     total = 0.0
@@ -156,15 +206,24 @@ def phases(mode: str, env: dict[str, str], runs: int) -> None:
             continue
         total += med
         print(f"  {med * 1000:7.1f} ms  {name}")
-    print(f"  {total * 1000:7.1f} ms  total after interpreter start-up (excl. click parsing "
+    print(f"  {total * 1000:7.1f} ms  total after interpreter start-up (excl. argv parsing "
           "and writing stdout)")
 
 
-def profile(env: dict[str, str], tmp: Path) -> None:
+def out_entry(env: dict[str, str], name: str) -> Path:
+    """The plancache entry of one command variant in a sandbox (e.g. out-agenda-json)."""
+    return Path(env["XDG_CACHE_HOME"]) / "warmupd" / f"{name}.marshal"
+
+
+def profile(env: dict[str, str], tmp: Path, cold: bool) -> None:
     """Where one agenda run spends its time: imports, then cProfile of main()."""
     agenda = ["warmupd", "agenda", "--weeks", "12", "--json"]
-    print("\n-- one agenda run under python -X importtime [bytecode cached], "
+    kind = "cold (output cache entry deleted first)" if cold else "replayed"
+    entry = out_entry(env, "out-agenda-json")
+    print(f"\n-- one {kind} agenda run under python -X importtime [bytecode cached], "
           "imports >= 2 ms cumulative --")
+    if cold:
+        entry.unlink(missing_ok=True)
     proc = subprocess.run([PY, "-X", "importtime", "-m", "warmupd", *agenda[1:]], env=env,
                           stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
                           check=True)
@@ -183,6 +242,8 @@ def profile(env: dict[str, str], tmp: Path) -> None:
         if cum >= 2000 and len(name) - len(name.lstrip()) <= 5:
             print(f"  {cum / 1000:7.1f} ms cum {own / 1000:6.1f} ms self  {name}")
     out = tmp / "agenda.prof"
+    if cold:
+        entry.unlink(missing_ok=True)
     code = ("import sys, cProfile; from warmupd.cli import main; "
             f"sys.argv = {['warmupd', *agenda[1:]]!r}; "
             f"cProfile.run('try:\\n main()\\nexcept SystemExit:\\n pass', {str(out)!r})")
@@ -192,7 +253,8 @@ def profile(env: dict[str, str], tmp: Path) -> None:
 
     buf = io.StringIO()
     pstats.Stats(str(out), stream=buf).sort_stats("tottime").print_stats(15)
-    print("\n-- cProfile of warmupd.cli.main() for one agenda run (top 15 by own time) --")
+    print(f"\n-- cProfile of warmupd.cli.main() for one {kind} agenda run "
+          "(top 15 by own time) --")
     for line in buf.getvalue().splitlines():
         if line.strip() and not line.startswith(("   Ordered", "Ordered")):
             print("  " + line)
@@ -245,6 +307,8 @@ def bench(py: Path, env: dict[str, str], example_home: dict[str, str], rem: Path
         "warmupd --help": [script, "--help"],
         "warmupd --version": [script, "--version"],
         "warmupd today (example book, warm cache)": [script, "today"],
+        "warmupd today (example book, output cache cold)":
+            cold(example_home, "out-today", [script, "today"]),
     }
     envs = {label: example_home for label in startup}
     m1 = measure_envs(startup, envs, repeat)
@@ -253,20 +317,30 @@ def bench(py: Path, env: dict[str, str], example_home: dict[str, str], rem: Path
         "warmupd --version": target(m1, "warmupd --version", floor, 1.5),
         "warmupd today (example book, warm cache)":
             target(m1, "warmupd today (example book, warm cache)", floor, 2.0),
+        "warmupd today (example book, output cache cold)":
+            target(m1, "warmupd today (example book, output cache cold)", floor, 2.0),
     })
     agenda_label = f"warmupd agenda --weeks 12 --json ({people} people)"
     remind_label = f"remind -s3 ({people} periodic reminders)"
+    cold_label = f"warmupd agenda ... ({people} people, output cache cold)"
     cmds = {
         floor: click_floor,
         remind_label: ["remind", "-s3", str(rem)],
         f"warmupd today ({people} people, warm cache)": [script, "today"],
         agenda_label: [script, "agenda", "--weeks", "12", "--json"],
+        cold_label: cold(env, "out-agenda-json", [script, "agenda", "--weeks", "12", "--json"]),
     }
     m2 = measure_envs(cmds, {label: env for label in cmds}, repeat)
     table(f"{people} people [non-editable venv, bytecode cached]", m2, floor, {
-        agenda_label: f"<= 1.0x remind: {m2[agenda_label] / m2[remind_label]:.2f}x "
-                      f"{verdict(m2[agenda_label] <= m2[remind_label])}",
+        label: f"<= 1.0x remind: {m2[label] / m2[remind_label]:.2f}x "
+               f"{verdict(m2[label] <= m2[remind_label])}"
+        for label in (agenda_label, cold_label)
     })
+
+
+def cold(env: dict[str, str], entry: str, argv: list[str]) -> list[str]:
+    """``argv`` with its plancache entry deleted first: what a run costs after a change."""
+    return ["sh", "-c", 'rm -f "$0" && exec "$@"', str(out_entry(env, entry)), *argv]
 
 
 def target(m: dict[str, float], label: str, floor: str, factor: float) -> str:
@@ -324,8 +398,11 @@ def main(argv: list[str] | None = None) -> int:
         if args.profile:
             global PY
             PY = str(py)
+            run_once([str(py.parent / "warmupd"), "agenda", "--weeks", "12", "--json"], env)
+            phases("non-editable venv", env, 7, _HIT_PHASES, "a replayed agenda, split")
             phases("non-editable venv", env, 7)
-            profile(env, tmp)
+            profile(env, tmp, cold=False)
+            profile(env, tmp, cold=True)
     return 0
 
 

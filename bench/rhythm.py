@@ -37,7 +37,7 @@ cycle whose ``MAX_ASKS`` asks were all ignored ends without a contact, so
 its gap is over 1.25x under any policy that stops asking; the share of
 people (and gaps) without such a run is the most any such policy reaches.
 
-Usage: python bench/rhythm.py [--seed S] [--days D] [--limit L] [--no-early]
+Usage: python bench/rhythm.py [--seed S] [--days D] [--limit L] [--no-early] [--max-asks N]
 """
 
 from __future__ import annotations
@@ -320,10 +320,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--limit", type=int, default=0, help="daily_limit (default: by demand)")
     ap.add_argument("--no-early", action="store_true",
                     help="what-if: ask on the nominal date (planner.ask_early = 0)")
+    ap.add_argument("--max-asks", type=int, default=0,
+                    help="what-if: asks per cycle (the issue fixes it at 3)")
     args = ap.parse_args(argv)
     print("$ " + shlex.join(["python", *sys.argv]))
     if args.no_early:  # a what-if on the planner's policy, for this process only
         planner.ask_early = lambda every: 0  # type: ignore[assignment]
+    if args.max_asks:
+        planner.MAX_ASKS = args.max_asks
     cadences = CIRCLES.values()
     print("back-off (allowed days after ask 1, ask 2) by cadence: "
           + ", ".join(f"{e}d {planner.backoff(e, 1)},{planner.backoff(e, 2)}" for e in cadences)

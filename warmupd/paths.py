@@ -13,7 +13,6 @@ import contextlib
 import errno
 import os
 import stat
-import tempfile
 from pathlib import Path
 
 import platformdirs
@@ -118,6 +117,8 @@ def atomic_write(path: Path, data: bytes, mode: int = 0o600, *, exclusive: bool 
     rename, so an existing ``path`` is never replaced (FileExistsError): two
     racing creators agree on whichever finished first.
     """
+    import tempfile  # here, not above: a cached `agenda` reads paths but never writes
+
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=_temp_prefix(path), suffix=".tmp")
     try:

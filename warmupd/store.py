@@ -19,9 +19,10 @@ import os
 import sqlite3
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
+from typing import Any
 
 from warmupd.model import (
     SAMPLE_PREFIX,
@@ -33,6 +34,8 @@ from warmupd.model import (
     TouchKind,
 )
 from warmupd.paths import private_dir
+from warmupd.storegen import MIGRATION as GENERATION_MIGRATION
+from warmupd.storegen import QUERY as GENERATION_QUERY
 
 BUSY_TIMEOUT_MS = 10_000
 
@@ -205,9 +208,11 @@ MIGRATIONS: tuple[str, ...] = (
         UPDATE done_days SET n = n + 1 WHERE NEW.kind = 'done' AND on_date = NEW.on_date;
     END;
     """,
+    # 6: a write generation (storegen): every write to any table bumps one
+    # counter, so a cached `agenda`/`today` output knows the history is unchanged.
+    GENERATION_MIGRATION,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
-_EMPTY = PersonHistory()
 
 
 def _statements(script: str) -> Iterator[str]:
@@ -356,28 +361,29 @@ class Store:
 
     def history(self) -> History:
         """Condense every touch into what the planner and openers need."""
-        people: dict[str, PersonHistory] = {}
+        # Each person's fields first, then one PersonHistory each: a
+        # dataclasses.replace per row cost ~5 ms for 1,000 people, as much as
+        # planning them (issue 12: a cold `agenda`).
+        fields: dict[str, dict[str, Any]] = {}
         for t in self.touches():  # oldest first, so later touches win
-            h = people.get(t.person_id, _EMPTY)
+            f = fields.setdefault(t.person_id, {})
             if t.kind is TouchKind.SNOOZED:
-                h = replace(h, snoozed_until=t.until, snoozed_on=t.on)
-            elif t.kind is TouchKind.DONE:
-                h = replace(h, last_done=t.on, touches=h.touches + 1)
+                f["snoozed_until"], f["snoozed_on"] = t.until, t.on
             else:
-                h = replace(h, last_skip=t.on, touches=h.touches + 1)
+                f["last_done" if t.kind is TouchKind.DONE else "last_skip"] = t.on
+                f["touches"] = f.get("touches", 0) + 1
             if t.note:
-                h = replace(h, last_note=t.note)
-            people[t.person_id] = h
+                f["last_note"] = t.note
         for pid, seen in self._db.execute("SELECT person_id, first_seen FROM people"):
-            people[pid] = replace(people.get(pid, _EMPTY), first_seen=date.fromisoformat(seen))
+            fields.setdefault(pid, {})["first_seen"] = date.fromisoformat(seen)
         # The latest nudge per person (sent_at is local time with its offset, so
         # its date is the day the person saw it).
         for pid, key, sent in self._db.execute(
             "SELECT person_id, key, sent_at FROM nudges ORDER BY sent_at, rowid"
         ):
-            people[pid] = replace(people.get(pid, _EMPTY), nudge_key=key,
-                                  nudged_on=datetime.fromisoformat(sent).date())
-        return History(people)
+            f = fields.setdefault(pid, {})
+            f["nudge_key"], f["nudged_on"] = key, datetime.fromisoformat(sent).date()
+        return History({pid: PersonHistory(**f) for pid, f in fields.items()})
 
     # -- people ----------------------------------------------------------
 
@@ -654,6 +660,10 @@ class Store:
         rid, pid, on, kind, until, note, channel = row
         return Touch(pid, date.fromisoformat(on), TouchKind(kind),
                      date.fromisoformat(until) if until else None, note, channel, id=rid)
+
+    def generation(self) -> int:
+        """The write generation (storegen): changes with every write to the file."""
+        return int(self._db.execute(GENERATION_QUERY).fetchone()[0])
 
     def data_version(self) -> int:
         """Changes whenever another connection commits: the daemon's cue to replan."""

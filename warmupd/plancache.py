@@ -1,0 +1,247 @@
+"""The output cache of ``today`` and ``agenda``: the same inputs print the same bytes.
+
+Owns: deciding whether an argv is one of the simple read-only invocations
+(``today [--json]``, ``agenda [--weeks N] [--json]``), recording what such a
+run printed, and replaying it when nothing it depends on has changed — so a
+repeated ``agenda --json`` costs a file comparison instead of the CLI
+framework, the model, the store, the planner and the JSON writer.  One entry
+per command and --json (``out-*.marshal`` in the cache dir, 0600).
+
+An entry is used only when every input of the output is equal to the run
+that recorded it:
+
+* the contact file's exact bytes and path (the book, its settings and its
+  warnings), compared byte for byte as ``bookcache`` does; the run records
+  only if the file is unchanged (bytes, inode, size, mtime, ctime) from
+  before it loaded until after it printed;
+* the history store's path and write generation (``storegen``: every write
+  to a table of facts, by the CLI, the daemon or a hand edit, bumps it),
+  read after the run's own writes and before it read the history;
+* today's date in the book's timezone, from the environment's clock: inside
+  the recorded day's window (``clock.day_window``: until the next midnight
+  there, not on a DST day, same zone inputs) without importing datetime or
+  zoneinfo, else by a full look;
+* the command and its options, warmupd's version, the Python version, and
+  the size and mtime of every module of the installed package (so a changed
+  planner never replays an old plan; the plan's code is all at the top level).
+
+What the run writes to the store (first-seen dates, forgetting deleted
+samples) is a function of the book and today, and was written before the
+generation was read, so a hit has nothing left to write.
+
+Must not: import click, the model or anything heavy (a hit must cost less
+than the floor it is measured against), cache a failed run, or replay an
+entry whose key differs in any part.  Output that click would alter (ANSI
+codes it strips when not on a terminal) and streams click would re-wrap are
+never cached, so a replay is what click would have written.
+"""
+
+from __future__ import annotations
+
+import codecs
+import contextlib
+import marshal
+import os
+import sys
+from pathlib import Path
+
+from warmupd import __version__
+
+# typing.TYPE_CHECKING without importing typing (3 ms of a cached run); mypy
+# knows the name.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, TextIO
+
+    from warmupd.clock import Clock
+
+# Bumped when the entry's layout changes.
+_FORMAT = 2
+# Larger contact files are not cached (the loader refuses far smaller ones anyway).
+_MAX_BOOK = 64 << 20
+_MAX_WEEKS = 104  # agenda's --weeks IntRange; anything else goes to click for its message
+
+
+class Request:
+    """A simple today/agenda invocation, and the output a run of it printed.
+
+    A plain class, not a dataclass: importing dataclasses costs a hit ~7 ms.
+    """
+
+    def __init__(self, command: str, as_json: bool, weeks: int | None, contact_file: Path,
+                 store_file: Path, cache_file: Path, key: tuple[object, ...]) -> None:
+        self.command, self.as_json, self.weeks = command, as_json, weeks
+        self.contact_file, self.store_file, self.cache_file = contact_file, store_file, cache_file
+        self.key = key
+        # Filled in by the run that records (Recorder).
+        self.book: bytes | None = None
+        self.book_stat: tuple[int, ...] | None = None
+        self.timezone: str | None = None
+        self.today: str | None = None
+        self.generation: int | None = None
+        self.window: tuple[tuple[str, ...], float, float] | None = None
+        self.chunks: list[tuple[bool, str]] = []
+        self.cacheable = True
+
+
+def request(args: list[str]) -> Request | None:
+    """The request ``args`` make, if they are a simple today/agenda call; else None."""
+    if not args or args[0] not in ("today", "agenda") or not (_plain(sys.stdout)
+                                                             and _plain(sys.stderr)):
+        return None
+    as_json, weeks, rest = False, None, args[1:]
+    while rest:
+        opt = rest.pop(0)
+        if opt == "--json" and not as_json:
+            as_json = True
+        elif opt == "--weeks" and args[0] == "agenda" and weeks is None and rest:
+            value = rest.pop(0)
+            # Only the canonical spelling: click's own parsing words every other case.
+            if not (value.isascii() and value.isdigit() and str(int(value)) == value
+                    and 1 <= int(value) <= _MAX_WEEKS):
+                return None
+            weeks = int(value)
+        else:
+            return None
+    from warmupd import paths
+
+    contact_file = paths.default_contact_file()
+    store_file = paths.store_file()
+    cache_file = paths.cache_dir() / f"out-{args[0]}{'-json' if as_json else ''}.marshal"
+    key = (_FORMAT, __version__, sys.hexversion, _code_stamp(), args[0], as_json, weeks,
+           os.fsencode(contact_file), os.fsencode(store_file))
+    return Request(args[0], as_json, weeks, contact_file, store_file, cache_file, key)
+
+
+def _plain(stream: TextIO | None) -> bool:
+    """A text stream click.echo writes to as it is (it re-wraps ASCII and odd streams)."""
+    try:
+        return (stream is not None and stream.errors is not None
+                and codecs.lookup(stream.encoding).name == "utf-8")
+    except (AttributeError, LookupError, TypeError):
+        return False
+
+
+def _code_stamp() -> tuple[tuple[str, int, int], ...]:
+    """Name, size and mtime of each module of this package: a changed install is a miss."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    out = []
+    for entry in os.scandir(here):
+        if entry.name.endswith(".py"):
+            st = entry.stat()
+            out.append((entry.name, st.st_size, st.st_mtime_ns))
+    return tuple(sorted(out))
+
+
+def _book_state(path: Path) -> tuple[bytes, tuple[int, ...]]:
+    """The contact file's bytes and the stat fields a rewrite changes."""
+    from warmupd.paths import read_capped
+
+    data = read_capped(path, _MAX_BOOK)
+    st = os.stat(path)
+    return data, (st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+
+
+def replay(req: Request, clock: Clock | None) -> bool:
+    """Write the recorded output of ``req`` and return True if every input is unchanged."""
+    try:
+        with open(req.cache_file, "rb") as fh:
+            key, book, timezone, today, generation, window, chunks = marshal.loads(fh.read())
+        if key != req.key:
+            return False
+        from warmupd.paths import read_capped
+
+        if read_capped(req.contact_file, _MAX_BOOK) != book:
+            return False
+    except (OSError, EOFError, ValueError, TypeError):
+        return False  # no entry yet, another layout, or no contact file: let the command say
+    from warmupd import clock as clockmod
+    from warmupd import storegen
+
+    clk = clock or clockmod.SYSTEM
+    # Inside the recorded day's window (same zone, same offset until midnight) the
+    # day is the recorded one without importing datetime or zoneinfo; else look.
+    in_window = (window is not None and clockmod.zone_inputs(timezone) == window[0]
+                 and window[1] <= clockmod.epoch(clk) < window[2])
+    if not in_window and clockmod.now_in(timezone, clk).date().isoformat() != today:
+        return False
+    if storegen.read(req.store_file) != generation:
+        return False
+    for err, text in chunks:
+        stream = sys.stderr if err else sys.stdout
+        stream.write(text)
+        stream.flush()
+    return True
+
+
+class Recorder:
+    """What one run of a request printed and depended on; saved only if it succeeds."""
+
+    def __init__(self, req: Request) -> None:
+        self.req = req
+        try:
+            req.book, req.book_stat = _book_state(req.contact_file)
+        except OSError:
+            req.cacheable = False
+
+    def echo(self, message: str, err: bool) -> None:
+        """Note one click.echo(message, err=err) of the run (with its newline)."""
+        if "\x1b" in message:  # click strips ANSI codes off a terminal: not replayable as is
+            self.req.cacheable = False
+        self.req.chunks.append((err, message + "\n"))
+
+    def inputs(self, timezone: str | None, today: str, generation: int,
+               clock: Clock | None) -> None:
+        """The book's timezone setting, today there, and the store's generation, as read
+        after the run's own writes and before it read the history; and the span
+        of time in which today stays today (clock.day_window)."""
+        from warmupd import clock as clockmod
+
+        if self.req.today is not None:  # one plan per run is what a replay stands for
+            self.req.cacheable = False
+        self.req.timezone, self.req.today, self.req.generation = timezone, today, generation
+        window = clockmod.day_window(timezone, clock or clockmod.SYSTEM)
+        # Only a window of the very day planned (midnight may pass meanwhile).
+        if window is not None and window[0] == today and clockmod.zone_from_inputs(timezone):
+            self.req.window = (clockmod.zone_inputs(timezone), window[1], window[2])
+
+    def save(self) -> None:
+        req = self.req
+        if not req.cacheable or req.today is None or req.generation is None:
+            return
+        try:
+            # The book the run used must be the bytes keyed: unchanged since before it loaded.
+            if _book_state(req.contact_file) != (req.book, req.book_stat):
+                return
+            from warmupd.paths import private_dir
+
+            private_dir(req.cache_file.parent)
+            entry: Any = (req.key, req.book, req.timezone, req.today, req.generation,
+                          req.window, tuple(req.chunks))
+            _write_entry(req.cache_file, marshal.dumps(entry))
+        except OSError:
+            pass  # a read-only cache dir only costs speed
+
+
+def _write_entry(path: Path, data: bytes) -> None:
+    """Replace ``path`` with ``data`` (0600): whole or absent, but not durable.
+
+    Not ``paths.atomic_write``: its two fsyncs, and ext4 flushing a file
+    renamed over another (auto_da_alloc), cost a cold `agenda` ~12 ms here,
+    for an entry whose loss or a torn write after a power cut only costs a
+    miss (an empty or zero-filled file does not unmarshal).  Unlinking first
+    means a reader in between sees no entry: a miss too.
+    """
+    import tempfile
+
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as fh:  # mkstemp's file is 0600 already
+            fh.write(data)
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(path)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise

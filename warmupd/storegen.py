@@ -1,0 +1,50 @@
+"""The store's write generation: one counter that every write to the history file bumps.
+
+Owns: the SQL of the ``generation`` table that ``store``'s migration 6 creates
+(a trigger on every table of facts adds one per row inserted, updated or
+deleted, in the writer's own transaction), and ``read()``, which opens the file
+read-only and returns the counter without importing the model.  It is the
+part of the store a cached command output needs to know the history did not
+change (``plancache``): a hit must cost less than building the plan.
+
+Must not: write, create the file, or read anything but the counter; the
+schema and every other query stay in ``store``.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+# Every table that holds facts: a write to any (CLI, daemon, CalDAV, a hand edit
+# with the sqlite3 shell) bumps the counter.  Not the summaries migration 5
+# keeps by triggers (DERIVED): they only follow writes to these, and a bump
+# from each of their rows would make a bulk insert of touches a third slower.
+TABLES = ("touches", "nudges", "people", "meta", "caldav_objects", "caldav_done")
+DERIVED = ("touch_summary", "done_days", "nudge_latest")
+
+MIGRATION = (
+    "CREATE TABLE IF NOT EXISTS generation (n INTEGER NOT NULL);\n"
+    "INSERT INTO generation SELECT 0 WHERE NOT EXISTS (SELECT * FROM generation);\n"
+    + "".join(f"CREATE TRIGGER IF NOT EXISTS {table}_gen_{op.lower()} AFTER {op} ON {table} "
+              "BEGIN UPDATE generation SET n = n + 1; END;\n"
+              for table in TABLES for op in ("INSERT", "UPDATE", "DELETE"))
+)
+
+QUERY = "SELECT n FROM generation"
+
+
+def read(path: Path) -> int | None:
+    """The counter of the store at ``path``, or None if it cannot be read (no file yet,
+    an older schema, a lock): the caller then treats anything cached as stale."""
+    # A URI so that mode=ro never creates the file; only %, ? and # need escaping in it.
+    uri = "file:" + str(path).replace("%", "%25").replace("?", "%3f").replace("#", "%23")
+    try:
+        db = sqlite3.connect(uri + "?mode=ro", uri=True, isolation_level=None)
+        try:
+            row = db.execute(QUERY).fetchone()
+        finally:
+            db.close()
+    except sqlite3.Error:
+        return None
+    return int(row[0]) if row else None
