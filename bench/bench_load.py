@@ -29,11 +29,7 @@ from __future__ import annotations
 
 import argparse
 import gc
-import importlib
-import shutil
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -42,37 +38,12 @@ from types import ModuleType
 
 import yaml
 from gen import generate  # bench/ is the script's directory, first on sys.path
-
-ROOT = Path(__file__).resolve().parents[1]
-
-
-def install(into: Path) -> Path:
-    """A non-editable install of this checkout under ``into``; its directory.
-
-    From a copy of the source, so the build writes nothing into the checkout.
-    """
-    src = into / "src"
-    src.mkdir(parents=True)
-    for name in ("pyproject.toml", "README.md"):
-        shutil.copy2(ROOT / name, src / name)
-    shutil.copytree(ROOT / "warmupd", src / "warmupd",
-                    ignore=shutil.ignore_patterns("__pycache__"))
-    site = into / "site"
-    subprocess.run(
-        [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps",
-         "--target", str(site), str(src)],
-        check=True,
-    )
-    return site
+from nonedit import import_from, install
 
 
 def import_book(site: Path) -> ModuleType:
     """``warmupd.book`` from ``site``, ahead of any checkout or editable install."""
-    sys.path.insert(0, str(site))
-    book = importlib.import_module("warmupd.book")
-    where = Path(book.__file__ or "").resolve()
-    if not where.is_relative_to(site.resolve()):
-        raise SystemExit(f"warmupd.book came from {where}, not from {site}")
+    (book,) = import_from(site, "book")
     return book
 
 
@@ -100,7 +71,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--site", type=Path, help="a non-editable install (pip install --target)")
     args = ap.parse_args(argv)
     with tempfile.TemporaryDirectory() as tmp:
-        book = import_book(args.site or install(Path(tmp) / "install"))
+        book = import_book(args.site or install(Path(tmp) / "site"))
         print(f"PyYAML {yaml.__version__}, libyaml: {yaml.__with_libyaml__}; "
               f"warmupd.book from {book.__file__}")
         print(f"{'people':>13} {'bytes':>10} {'floor ms':>9} {'load ms':>9} {'ratio':>6}")

@@ -39,12 +39,9 @@ from __future__ import annotations
 import argparse
 import contextlib
 import heapq
-import importlib
 import math
 import shlex
-import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -58,43 +55,28 @@ from typing import TYPE_CHECKING, Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from gen import TODAY, generate
+from nonedit import import_from, install
 
 if TYPE_CHECKING:
     from warmupd.model import Book, History
 
-ROOT = Path(__file__).resolve().parents[1]
 
 TARGETS_S = {10_000: 0.025, 100_000: 0.5}
 
 
 @contextlib.contextmanager
-def installed(site: str | None) -> Iterator[str]:
+def installed(site: str | None) -> Iterator[Path]:
     """A directory holding a non-editable warmupd: ``site``, or a fresh temporary one."""
     if site is not None:
-        yield site
+        yield Path(site)
         return
     with tempfile.TemporaryDirectory(prefix="bench-planner-") as tmp:
-        # Built from a copy: setuptools writes build/ and *.egg-info next to the source.
-        src, site = Path(tmp, "src"), Path(tmp, "site")
-        shutil.copytree(ROOT / "warmupd", src / "warmupd",
-                        ignore=shutil.ignore_patterns("__pycache__"))
-        for name in ("pyproject.toml", "README.md"):
-            shutil.copy2(ROOT / name, src / name)
-        subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps",
-                        "--root-user-action=ignore", "--target", str(site), str(src)],
-                       check=True)
-        yield str(site)
+        yield install(Path(tmp, "site"))
 
 
-def load_warmupd(site: str) -> tuple[Any, Any, Any]:
+def load_warmupd(site: Path) -> tuple[Any, ...]:
     """warmupd's book, planner and model modules, imported from ``site`` only."""
-    sys.path.insert(0, site)
-    mods = tuple(importlib.import_module(f"warmupd.{m}") for m in ("book", "planner", "model"))
-    where = Path(mods[1].__file__).resolve()
-    if not where.is_relative_to(Path(site).resolve()):
-        raise SystemExit(f"warmupd.planner came from {where}, not from {site}: "
-                         "is an editable install or PYTHONPATH shadowing it?")
-    return mods
+    return import_from(site, "book", "planner", "model")
 
 
 def history_for(model: Any, b: Book) -> History:
