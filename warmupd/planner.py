@@ -135,7 +135,7 @@ def reask_at(every: int, ask: int, shown: int, allowed: frozenset[int]) -> int:
     if ask >= 2:
         # Ask 2 came FIRST_BACKOFF allowed days or more after ask 1, so ask 1
         # was on or before this day; ask 3 keeps TWICE_IN_DAYS from it.
-        first = before_allowed(shown, FIRST_BACKOFF, allowed)
+        first = after_allowed(shown, -FIRST_BACKOFF, allowed)
         at = max(at, first + TWICE_IN_DAYS)
     return at
 
@@ -174,26 +174,16 @@ def _capacity(active: list[int], settings: Settings) -> Capacity:
 
 
 def after_allowed(day: int, count: int, allowed: frozenset[int]) -> int:
-    """The ordinal of the ``count``-th allowed day after ordinal ``day``."""
+    """The ordinal of the ``count``-th allowed day after ordinal ``day`` (before it,
+    for a negative ``count``)."""
     if not allowed:
         return day + count
-    d = day
-    while count > 0:
-        d += 1
+    step = 1 if count > 0 else -1
+    d, left = day, abs(count)
+    while left:
+        d += step
         if date.fromordinal(d).weekday() in allowed:
-            count -= 1
-    return d
-
-
-def before_allowed(day: int, count: int, allowed: frozenset[int]) -> int:
-    """The ordinal of the ``count``-th allowed day before ordinal ``day``."""
-    if not allowed:
-        return day - count
-    d = day
-    while count > 0:
-        d -= 1
-        if date.fromordinal(d).weekday() in allowed:
-            count -= 1
+            left -= 1
     return d
 
 
