@@ -137,3 +137,28 @@ def test_latest_instant_across_dst() -> None:
     assert review.latest_instant(mon, datetime(2026, 12, 7, 9, 0, tzinfo=BERLIN)) == datetime(
         2026, 12, 7, 9, 0, tzinfo=BERLIN)
     assert review.week_key(date(2027, 1, 1)) == "2026-W53"
+
+
+def test_the_review_names_only_whom_the_plan_shows_that_day(tmp_path: Path) -> None:
+    """Broken if the daemon's review names people beyond the day's cap (issue 13)."""
+    user = User(tmp_path, '{day: mon, at: "09:00"}')
+    text = user.file.read_text().replace("contacts:\n", "  daily_limit: 1\ncontacts:\n")
+    user.file.write_text(text + "  - name: Kim Old\n    every: 2w\n    last: 2026-08-01\n")
+    clock = Clock(datetime(2026, 12, 6, 12, 0, tzinfo=BERLIN))  # a Sunday: first run
+
+    async def scenario() -> set[str]:
+        with Store(user.store_path) as store:
+            d = user.daemon(clock, store)
+            await d.start()
+            clock.t = datetime(2026, 12, 7, 9, 0, tzinfo=BERLIN)
+            await d.heartbeat()
+            await d.stop()
+            assert d.plan is not None
+            return {t.name for t in d.plan.on(clock.t.date())}
+
+    today = asyncio.run(scenario())
+    (shown,) = user.reviews()
+    body = str(shown["body"])
+    assert len(today) == 1 and f"Reconnect with: {today.pop()}." in body
+    # Sam and Kim are both overdue; one of them waits for another day: counted only.
+    assert "And 1 more: `warmupd stats` lists them." in body

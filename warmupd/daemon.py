@@ -514,8 +514,7 @@ class Daemon:
             now = self._now()
             if now.date() != self.plan.today or self.store.data_version() != self._store_version:
                 self._replan()
-            today = {t.person_id for t in self.plan.on(now.date())}
-            await review.deliver(self.book, self.store, now, today, self._show)  # weekly, once
+            await review.deliver(self.book, self.store, now, self.plan, self._show)  # weekly
             s = self.book.settings
             slot = previous_slot(now, s.days, s.nudge_at)  # the latest slot at or before now
             last_raw = self.store.get_meta("last_slot")

@@ -19,11 +19,11 @@ notification is shown (``show`` is a parameter).
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Collection
+from collections.abc import Awaitable, Callable
 from datetime import UTC, date, datetime, timedelta
 
 from warmupd import stats
-from warmupd.model import Book, Review
+from warmupd.model import Book, Plan, Review
 from warmupd.notify import Nudge
 from warmupd.store import Store
 
@@ -68,20 +68,20 @@ def due(book: Book, store: Store, now: datetime) -> str | None:
 
 
 async def deliver(
-    book: Book, store: Store, now: datetime, today: Collection[str],
+    book: Book, store: Store, now: datetime, plan: Plan,
     show: Callable[[Nudge], Awaitable[object]],
 ) -> bool:
     """Show this week's review if it is due and not shown yet; True once shown.
 
-    ``today``: the ids the plan shows today, the only people the review may
-    name (the cap counts everyone named).  ``show`` returns a receipt
-    (anything true) only when the notification was shown; the week is
-    recorded only then.
+    Only the people ``plan`` shows today may be named (the cap counts everyone
+    named).  ``show`` returns a receipt (anything true) only when the
+    notification was shown; the week is recorded only then.
     """
     key = due(book, store, now)
     if key is None:
         return False
     history, activity = store.stats_inputs()
+    today = {t.person_id for t in plan.on(now.date())}
     title, body = stats.review_text(stats.compute(book, history, activity, now.date()), today)
     if not await show(Nudge(key=f"review:{key}", person_id="", title=title, body=body,
                             actions=False)):
