@@ -558,13 +558,15 @@ def stats(file: Path | None, weeks: int, as_json: bool, html: Path | None) -> No
 def review(file: Path | None) -> None:
     """The weekly review, now: last week against the goal, the streak, who to reconnect with."""
     from warmupd import statsview
+    from warmupd.planner import plan
 
     b = _load(file)
     today = _now(b).date()
     with _store() as st:
-        s = _stats_of(b, st, today)
+        s = _stats_of(b, st, today)  # forgets deleted samples, marks the seen, as _plan does
         # Names only whom the plan shows today, as the daemon's review does.
-        named = {t.person_id for t in _plan(b, st, today, horizon_days=1)[1].on(today)}
+        day = plan(b, st.history(), today, horizon_days=1).on(today)
+    named = {t.person_id for t in day}
     click.echo(statsview.render_review(s, named), nl=False)
 
 
