@@ -417,6 +417,11 @@ class Plan:
     waiting: tuple[TouchUp, ...] = ()
 
     def on(self, day: date) -> tuple[TouchUp, ...]:
+        # The planner's lazy days (PlanDays) read one day without building the
+        # days before it; the daemon reads today's on every tick.
+        one_day: Callable[[date], tuple[TouchUp, ...]] | None = getattr(self.days, "on", None)
+        if one_day is not None:
+            return one_day(day)
         for d, items in self.days:
             if d == day:
                 return items

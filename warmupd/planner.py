@@ -54,6 +54,7 @@ from __future__ import annotations
 import heapq
 import math
 import zlib
+from bisect import bisect_left
 from collections.abc import Iterator, Sequence
 from datetime import date
 from typing import overload
@@ -452,6 +453,14 @@ class PlanDays(Sequence[tuple[date, tuple[TouchUp, ...]]]):
     def __iter__(self) -> Iterator[tuple[date, tuple[TouchUp, ...]]]:
         for i in range(len(self._dates)):
             yield self[i]
+
+    def on(self, day: date) -> tuple[TouchUp, ...]:
+        """The touch-ups of ``day`` (none if it is not an allowed day of the
+        horizon), building that day only: ``Plan.on`` reads through it."""
+        i = bisect_left(self._dates, day)
+        if i < len(self._dates) and self._dates[i] == day:
+            return self[i][1]
+        return ()
 
     def __eq__(self, other: object) -> bool:
         if isinstance(other, PlanDays | tuple):
