@@ -197,37 +197,52 @@ def plan(book: Book, history: History, today: date, *, horizon_days: int | None 
     weekday = today.weekday()
     contacts = book.contacts
     size = len(contacts) or 1
-    landing = _landing_days(t0, tend, weekday, allowed)
-    load = [0] * span  # by landing day - t0: entries that would be placed there
-    arrivals = [0] * span  # entries by the day they become askable - t0 (earlier: today)
+    landing, opens = _landing_days(t0, tend, weekday, allowed)
+    # Entries by the day they become askable - t0 (earlier: today).  The load
+    # of an allowed day (the entries that would be placed there) is the sum
+    # over the days that land on it, from ``opens``: only pulls read it.
+    arrivals = [0] * span
 
-    # One pass over the book in book order (the order the objects lie in
-    # memory) collects what the planner needs of each person by book index;
-    # the ranks by id come after it.
-    ids: list[str] = []
-    every_at = [0] * size
+    # Integer tie-breakers: each person's rank by id (then book order, as
+    # tuples had it).  The pass below still walks the book in book order,
+    # the order the objects lie in memory (in rank order it takes several
+    # times as long at 10k), and files what it finds by rank.
+    ids = [c.id for c in contacts]
+    order = sorted(range(len(contacts)), key=ids.__getitem__)
+    rank_of = [0] * len(contacts)
+    for rk, i in enumerate(order):
+        rank_of[i] = rk
     active: list[int] = []  # cadences of the active people, for the capacity
-    askable_at: list[int | None] = [None] * size  # None: enters no heap
-    number_at = [0] * size  # cycle number of each person's live entry
-    extra_at: list[_Extra | None] = [None] * size
-    lead_at = [0] * size  # due - askable of the first entry (see _Extra)
-    held: list[tuple[int, int]] = []  # (askable, index): shown today, still open
+    number = [0] * size  # by rank: cycle number of each person's live entry
+    extra: list[_Extra | None] = [None] * size
+    first_lead = [0] * size  # due - askable of the first entry (see _Extra)
+    step_of = [0] * size  # a placed cycle's next first ask: a cadence later, asked early
+    # One heap per cadence, and each person's heap by rank.
+    groups: dict[int, list[int]] = {}
+    heap_of: list[list[int]] = [[]] * size
+    # By cadence: (ask_early, its heap, its step), computed once per cadence.
+    per_every: dict[int, tuple[int, list[int], int]] = {}
+    held_today: list[int] = []  # shown today, still open: they keep today's slot
     spent = 0  # shown today and answered since: their slot is used up all the same
     waiting: list[TouchUp] = []
     # Re-asks by the day they become askable (today for any already askable).
     reask_arrivals: dict[int, int] = {}
     # history.get, without a Python call for everyone who has a history.
     known, get = history.people.get, history.get
-    early: dict[int, int] = {}  # ask_early by cadence
-    for r, c in enumerate(contacts):  # r: the book index, until ranks are known
-        ids.append(cid := c.id)
-        every_at[r] = every = c.every
-        h = known(cid) or get(cid)
+    for c, rk in zip(contacts, rank_of, strict=True):
+        every = c.every
+        h = known(cid := c.id) or get(cid)
         nudged = h.nudged_on
         if c.paused:
             spent += nudged is not None and nudged.toordinal() >= t0
             continue
         active.append(every)
+        cadence = per_every.get(every)
+        if cadence is None:
+            lead = ask_early(every)
+            cadence = per_every[every] = (lead, groups.setdefault(every, []), every - lead)
+        lead, heap, step_of[rk] = cadence
+        heap_of[rk] = heap
         # model.effective_last and first_slot, inlined: this loop visits everyone.
         anchor = c.last
         done = h.last_done
@@ -235,9 +250,6 @@ def plan(book: Book, history: History, today: date, *, horizon_days: int | None 
             anchor = done
         if h.last_skip is not None and (anchor is None or h.last_skip > anchor):
             anchor = h.last_skip
-        lead = early.get(every)
-        if lead is None:
-            lead = early[every] = ask_early(every)
         if anchor is None:
             seen = (h.first_seen or today).toordinal()
             due = askable = seen + (zlib.crc32(cid.encode()) % every - seen) % every
@@ -258,9 +270,9 @@ def plan(book: Book, history: History, today: date, *, horizon_days: int | None 
         if c.paused_until is not None and c.paused_until.toordinal() > askable:
             askable = c.paused_until.toordinal()
             due = max(due, askable)
-        n = number_at[r] = h.touches + 1
-        restart = 0
+        n = number[rk] = h.touches + 1
         if h.nudge_key is not None and nudged is not None:
+            restart = 0
             shown = nudged.toordinal()
             key, _, ask_s = h.nudge_key.partition("#")
             ask = int(ask_s or 1)
@@ -272,27 +284,27 @@ def plan(book: Book, history: History, today: date, *, horizon_days: int | None 
                 spent += 1  # shown today for a cycle since answered: its slot is used
             elif key == base:  # the latest nudge asked for this cycle, and is open
                 if shown >= t0:
-                    extra_at[r] = (snooze, ask, due, restart)
-                    held.append((askable - t0, r))
+                    extra[rk] = (snooze, ask, due, restart)
+                    held_today.append((askable - t0) * size + rk)
                     continue
                 waiting.append(_touchup(c, n, snooze, ask, due, restart, date.fromordinal(shown)))
                 if ask < MAX_ASKS:
                     askable = reask_at(every, ask, shown, allowed)
-                    extra_at[r] = (snooze, ask + 1, due, restart)
+                    extra[rk] = (snooze, ask + 1, due, restart)
                     at = max(askable - t0, 0)
                     reask_arrivals[at] = reask_arrivals.get(at, 0) + 1
                 else:  # stop asking this cycle; after a rest, a new one starts
                     askable = due = restart = restart_at(every, shown, allowed)
-        if extra_at[r] is None and (snooze or restart):
-            extra_at[r] = (snooze, 1, due, restart)
-        lead_at[r] = due - askable
+            if restart and extra[rk] is None:
+                extra[rk] = (snooze, 1, due, restart)
+        if snooze and extra[rk] is None:
+            extra[rk] = (snooze, 1, due, 0)
+        first_lead[rk] = due - askable
         askable -= t0
         at = askable if askable > 0 else 0
         if at < span:  # (as for placed people below)
-            askable_at[r] = askable
+            heap.append(askable * size + rk)
             arrivals[at] += 1
-            if (at := landing[at]) >= 0:
-                load[at] += 1  # (only read when fill_to, known below)
 
     cap = _capacity(active, settings)
     # Quiet days are filled up to the average demand, never beyond it, so a
@@ -300,30 +312,11 @@ def plan(book: Book, history: History, today: date, *, horizon_days: int | None 
     # everyone's cadence); and only with people from a day that would be
     # busy, so one added person does not set off a chain of moves.
     fill_to = min(settings.daily_limit, math.floor(cap.per_day))
-
-    # Integer tie-breakers: ranks by id (then book order, as tuples had it).
-    order = sorted(range(len(contacts)), key=ids.__getitem__)
-    people = list(map(contacts.__getitem__, order))
-    every_of = list(map(every_at.__getitem__, order))
-    number = list(map(number_at.__getitem__, order))
-    extra = list(map(extra_at.__getitem__, order))
     first_number = number.copy()  # a person still at it was never placed
-    first_lead = list(map(lead_at.__getitem__, order))
-    # One heap per cadence, and each person's heap by rank.
-    groups: dict[int, list[int]] = {every: [] for every in dict.fromkeys(every_of)}
-    heap_of = list(map(groups.__getitem__, every_of))
-    # A placed cycle's next first ask: a cadence later, asked early.
-    step = {every: every - ask_early(every) for every in groups}
-    step_of = list(map(step.__getitem__, every_of))
-    for r, entry in enumerate(map(askable_at.__getitem__, order)):
-        if entry is not None:
-            heap_of[r].append(entry * size + r)
+    extra_left = len(extra) - extra.count(None)
     for heap in groups.values():
         heapq.heapify(heap)
-    held_today: list[int] = []  # shown today, still open: they keep today's slot
-    if held:
-        rank_of = {i: r for r, i in enumerate(order)}
-        held_today = sorted(askable * size + rank_of[i] for askable, i in held)
+    held_today.sort()
 
     # ``reasks_now`` counts the re-asks askable by the current day (the later
     # ones wait in ``reask_arrivals``; placed entries re-enter as first asks).
@@ -366,37 +359,36 @@ def plan(book: Book, history: History, today: date, *, horizon_days: int | None 
                 _merge_most_overdue(groups, d, size, limit - len(picks), picks)
         ready -= len(picks) - taken
         while len(picks) < fill:
-            best = _least_early(groups, d, size, extra, load, landing, fill_to)
+            best = _least_early(groups, d, size, extra, arrivals, landing, opens, fill_to)
             if best is None:
                 break
             picks.append(x := heapq.heappop(groups[best]))
-            at = x // size
-            load[landing[at]] -= 1
-            arrivals[at] -= 1
-        numbers = []
+            arrivals[x // size] -= 1
+        ranks = [x % size for x in picks]
+        numbers = list(map(number.__getitem__, ranks))
         extras: dict[int, _Extra] = {}
-        for x in picks:
-            r = x % size
-            numbers.append(n := number[r])
-            number[r] = n + 1
-            if (e := extra[r]) is not None:
-                extras[len(numbers) - 1] = e
-                extra[r] = None
-            nxt = d + step_of[r]  # as if answered the day asked (> d: step >= 1)
-            if nxt < span:  # later entries could never be picked, pulled or unplanned
+        if extra_left:  # the few with a snooze, a re-ask or a restart (see _Extra)
+            for i, r in enumerate(ranks):
+                if (e := extra[r]) is not None:
+                    extras[i] = e
+                    extra[r] = None
+                    extra_left -= 1
+        for r in ranks:
+            number[r] += 1
+            # As if answered the day asked (nxt > d: step >= 1); a later entry
+            # could never be picked, pulled or unplanned.
+            if (nxt := d + step_of[r]) < span:
                 heappush(heap_of[r], nxt * size + r)
                 arrivals[nxt] += 1
-                if fill_to and (at := landing[nxt]) >= 0:
-                    load[at] += 1
         dates.append(date.fromordinal(t0 + d))
         rows.append((picks, numbers, extras))
 
     # Backlog: people whose current cycle fell due inside the horizon but found no slot.
     # Every entry left is due inside the horizon (no later one entered a heap).
     left = sorted(x % size for heap in groups.values() for x in heap)  # ranks sort as ids do
-    unplanned = [people[r].id for r in left if number[r] == first_number[r]]
+    unplanned = [ids[order[r]] for r in left if number[r] == first_number[r]]
     waiting.sort(key=lambda t: (t.day, t.person_id))
-    days = PlanDays(dates, rows, people, t0, first_number, first_lead)
+    days = PlanDays(dates, rows, contacts, order, t0, first_number, first_lead)
     return Plan(today=today, end=end, days=days, capacity=cap,
                 unplanned=tuple(unplanned), waiting=tuple(waiting))
 
@@ -417,14 +409,15 @@ class PlanDays(Sequence[tuple[date, tuple[TouchUp, ...]]]):
     once at worst build equal values twice.
     """
 
-    __slots__ = ("_built", "_dates", "_due", "_early", "_first", "_lead", "_people", "_rows",
-                 "_t0")
+    __slots__ = ("_built", "_contacts", "_dates", "_due", "_early", "_first", "_lead", "_order",
+                 "_rows", "_t0")
 
-    def __init__(self, dates: list[date], rows: list[_Row], people: list[Contact],
-                 t0: int, first: list[int], lead: list[int]) -> None:
+    def __init__(self, dates: list[date], rows: list[_Row], contacts: Sequence[Contact],
+                 order: list[int], t0: int, first: list[int], lead: list[int]) -> None:
         self._dates = dates
         self._rows = rows
-        self._people = people
+        self._contacts = contacts
+        self._order = order  # by rank: the book index
         self._t0 = t0  # the ordinal the days in the picks count from
         self._first = first  # by rank: the cycle number of the first entry ...
         self._lead = lead  # ... and its due - askable
@@ -475,13 +468,14 @@ class PlanDays(Sequence[tuple[date, tuple[TouchUp, ...]]]):
 
     def _build(self, picks: list[int], numbers: list[int], extras: dict[int, _Extra],
                day: date) -> tuple[TouchUp, ...]:
-        people, size, due_of, t0 = self._people, len(self._people) or 1, self._due, self._t0
+        contacts, order, due_of, t0 = self._contacts, self._order, self._due, self._t0
+        size = len(contacts) or 1
         early, first, first_lead = self._early, self._first, self._lead
         items = []
         for i, x in enumerate(picks):
             askable, r = divmod(x, size)
             askable += t0
-            c, n = people[r], numbers[i]
+            c, n = contacts[order[r]], numbers[i]
             if i in extras:
                 items.append(_touchup(c, n, *extras[i], day))
                 continue
@@ -571,18 +565,27 @@ def _merge_most_overdue(groups: dict[int, list[int]], d: int, size: int, room: i
              for every, heap in groups.items() if heap and heap[0] < lim]
     heapq.heapify(heads)
     pop, push = heapq.heappop, heapq.heappush
+    append = picks.append
     while heads and room > 0:
         _, x, every, heap = pop(heads)
         lead, lead_x = (heads[0][0], heads[0][1]) if heads else (math.inf, 0)
-        picks.append(pop(heap))
+        append(pop(heap))
         room -= 1
         while room > 0 and heap and (x := heap[0]) < lim:
-            late = (x // size - d) / every
-            if late > lead or (late == lead and x > lead_x):
+            askable = x // size
+            late = (askable - d) / every
+            # Everyone askable on the same day ranks alike: take them up to
+            # the lead's entry in one run, without a key for each.
+            if late < lead:
+                bound = (askable + 1) * size
+            elif late == lead and x < lead_x:
+                bound = min((askable + 1) * size, lead_x)
+            else:
                 push(heads, (late, x, every, heap))
                 break
-            picks.append(pop(heap))
-            room -= 1
+            while room > 0 and heap and heap[0] < bound:
+                append(pop(heap))
+                room -= 1
 
 
 def _take_all(groups: dict[int, list[int]], d: int, size: int, picks: list[int]) -> None:
@@ -602,20 +605,28 @@ def _take_all(groups: dict[int, list[int]], d: int, size: int, picks: list[int])
     picks.extend([x for _, x in keyed])
 
 
-def _landing_days(t0: int, tend: int, weekday: int, allowed: frozenset[int]) -> list[int]:
-    """For each day of the horizon (- t0), the first allowed day on or after it (- t0; -1: none)."""
-    out = [-1] * (tend - t0 + 1)
+def _landing_days(t0: int, tend: int, weekday: int,
+                  allowed: frozenset[int]) -> tuple[list[int], list[int]]:
+    """For each day of the horizon (- t0): the first allowed day on or after it
+    (-1: none), and the first day that lands on that same day."""
+    span = tend - t0 + 1
+    landing, opens = [-1] * span, [0] * span
     nxt = -1
-    for d in range(tend - t0, -1, -1):
+    for d in range(span - 1, -1, -1):
         if (weekday + d) % 7 in allowed:
             nxt = d
-        out[d] = nxt
-    return out
+        landing[d] = nxt
+    start = 0
+    for d in range(span):
+        opens[d] = start
+        if landing[d] == d:
+            start = d + 1
+    return landing, opens
 
 
 def _least_early(
     groups: dict[int, list[int]], d: int, size: int, extra: list[_Extra | None],
-    load: list[int], landing: list[int], fill_to: int,
+    arrivals: list[int], landing: list[int], opens: list[int], fill_to: int,
 ) -> int | None:
     """The head due soonest after ``d`` relative to cadence, within reach, from a busy day."""
     best: int | None = None
@@ -631,7 +642,8 @@ def _least_early(
         # Asking early already took part of the reach (see EARLY_FRACTION).
         if due <= d or due - d > every * EARLY_FRACTION - ask_early(every):
             continue
-        if due >= len(landing) or landing[due] < 0 or load[landing[due]] <= fill_to:
+        if (due >= len(landing) or (at := landing[due]) < 0
+                or sum(arrivals[opens[due]:at + 1]) <= fill_to):
             continue  # its own day is not busy: pulling it would only move it
         key = ((due - d) / every, head)
         if best_key is None or key < best_key:
