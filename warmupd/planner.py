@@ -54,9 +54,10 @@ from __future__ import annotations
 import heapq
 import math
 import zlib
-from bisect import bisect_left
+from bisect import bisect_left, bisect_right
 from collections.abc import Iterator, Sequence
 from datetime import date
+from operator import neg
 from typing import overload
 
 from warmupd.model import (
@@ -217,11 +218,14 @@ def plan(book: Book, history: History, today: date, *, horizon_days: int | None 
     extra: list[_Extra | None] = [None] * size
     first_lead = [0] * size  # due - askable of the first entry (see _Extra)
     step_of = [0] * size  # a placed cycle's next first ask: a cadence later, asked early
-    # One heap per cadence, and each person's heap by rank.
+    # One queue per cadence (see _Queue), and each person's queue by rank;
+    # a placed cycle's next first ask waits in ``later`` for the day's end.
     groups: dict[int, list[int]] = {}
-    heap_of: list[list[int]] = [[]] * size
-    # By cadence: (ask_early, its heap, its step), computed once per cadence.
-    per_every: dict[int, tuple[int, list[int], int]] = {}
+    queue_of: list[list[int]] = [[]] * size
+    later: dict[int, list[int]] = {}
+    later_of: list[list[int]] = [[]] * size
+    # By cadence: (ask_early, its queue, its later, its step), computed once per cadence.
+    per_every: dict[int, tuple[int, list[int], list[int], int]] = {}
     held_today: list[int] = []  # shown today, still open: they keep today's slot
     spent = 0  # shown today and answered since: their slot is used up all the same
     waiting: list[TouchUp] = []
@@ -232,17 +236,18 @@ def plan(book: Book, history: History, today: date, *, horizon_days: int | None 
     for c, rk in zip(contacts, rank_of, strict=True):
         every = c.every
         h = known(cid := c.id) or get(cid)
-        nudged = h.nudged_on
         if c.paused:
+            nudged = h.nudged_on
             spent += nudged is not None and nudged.toordinal() >= t0
             continue
         active.append(every)
         cadence = per_every.get(every)
         if cadence is None:
             lead = ask_early(every)
-            cadence = per_every[every] = (lead, groups.setdefault(every, []), every - lead)
-        lead, heap, step_of[rk] = cadence
-        heap_of[rk] = heap
+            cadence = per_every[every] = (lead, groups.setdefault(every, []),
+                                          later.setdefault(every, []), every - lead)
+        lead, queue, later_of[rk], step_of[rk] = cadence
+        queue_of[rk] = queue
         # model.effective_last and first_slot, inlined: this loop visits everyone.
         anchor = c.last
         done = h.last_done
@@ -256,54 +261,58 @@ def plan(book: Book, history: History, today: date, *, horizon_days: int | None 
         else:  # due a cadence after the last contact, asked a little before
             due = anchor.toordinal() + every
             askable = due - lead
-        snooze = 0
-        until = h.snoozed_until
-        # A snooze belongs to the cycle it was made in: a later touch ends it.
-        # A snooze or a pause names a day: never asked before it, early or not.
-        if (
-            until is not None
-            and (anchor is None or (h.snoozed_on or until) >= anchor)
-            and until.toordinal() > askable
-        ):
-            askable = snooze = until.toordinal()
-            due = max(due, askable)
-        if c.paused_until is not None and c.paused_until.toordinal() > askable:
-            askable = c.paused_until.toordinal()
-            due = max(due, askable)
         n = number[rk] = h.touches + 1
-        if h.nudge_key is not None and nudged is not None:
-            restart = 0
-            shown = nudged.toordinal()
-            key, _, ask_s = h.nudge_key.partition("#")
-            ask = int(ask_s or 1)
-            base = _key(_base(c), n, snooze)
-            if key.startswith(base + "@"):  # this cycle was given up and restarted
-                askable = due = restart = date.fromisoformat(key[len(base) + 1:]).toordinal()
-                key = base
-            if key != base and shown >= t0:
-                spent += 1  # shown today for a cycle since answered: its slot is used
-            elif key == base:  # the latest nudge asked for this cycle, and is open
-                if shown >= t0:
-                    extra[rk] = (snooze, ask, due, restart)
-                    held_today.append((askable - t0) * size + rk)
-                    continue
-                waiting.append(_touchup(c, n, snooze, ask, due, restart, date.fromordinal(shown)))
-                if ask < MAX_ASKS:
-                    askable = reask_at(every, ask, shown, allowed)
-                    extra[rk] = (snooze, ask + 1, due, restart)
-                    at = max(askable - t0, 0)
-                    reask_arrivals[at] = reask_arrivals.get(at, 0) + 1
-                else:  # stop asking this cycle; after a rest, a new one starts
-                    askable = due = restart = restart_at(every, shown, allowed)
-            if restart and extra[rk] is None:
-                extra[rk] = (snooze, 1, due, restart)
-        if snooze and extra[rk] is None:
-            extra[rk] = (snooze, 1, due, 0)
+        # Most people have no snooze, pause or open nudge: one test for them all.
+        if h.snoozed_until is not None or c.paused_until is not None or h.nudge_key is not None:
+            snooze = 0
+            until = h.snoozed_until
+            # A snooze belongs to the cycle it was made in: a later touch ends it.
+            # A snooze or a pause names a day: never asked before it, early or not.
+            if (
+                until is not None
+                and (anchor is None or (h.snoozed_on or until) >= anchor)
+                and until.toordinal() > askable
+            ):
+                askable = snooze = until.toordinal()
+                due = max(due, askable)
+            if c.paused_until is not None and c.paused_until.toordinal() > askable:
+                askable = c.paused_until.toordinal()
+                due = max(due, askable)
+            nudged = h.nudged_on
+            if h.nudge_key is not None and nudged is not None:
+                restart = 0
+                shown = nudged.toordinal()
+                key, _, ask_s = h.nudge_key.partition("#")
+                ask = int(ask_s or 1)
+                base = _key(_base(c), n, snooze)
+                if key.startswith(base + "@"):  # this cycle was given up and restarted
+                    askable = due = restart = date.fromisoformat(key[len(base) + 1:]).toordinal()
+                    key = base
+                if key != base and shown >= t0:
+                    spent += 1  # shown today for a cycle since answered: its slot is used
+                elif key == base:  # the latest nudge asked for this cycle, and is open
+                    if shown >= t0:
+                        extra[rk] = (snooze, ask, due, restart)
+                        held_today.append((askable - t0) * size + rk)
+                        continue
+                    waiting.append(
+                        _touchup(c, n, snooze, ask, due, restart, date.fromordinal(shown)))
+                    if ask < MAX_ASKS:
+                        askable = reask_at(every, ask, shown, allowed)
+                        extra[rk] = (snooze, ask + 1, due, restart)
+                        at = max(askable - t0, 0)
+                        reask_arrivals[at] = reask_arrivals.get(at, 0) + 1
+                    else:  # stop asking this cycle; after a rest, a new one starts
+                        askable = due = restart = restart_at(every, shown, allowed)
+                if restart and extra[rk] is None:
+                    extra[rk] = (snooze, 1, due, restart)
+            if snooze and extra[rk] is None:
+                extra[rk] = (snooze, 1, due, 0)
         first_lead[rk] = due - askable
         askable -= t0
         at = askable if askable > 0 else 0
         if at < span:  # (as for placed people below)
-            heap.append(askable * size + rk)
+            queue.append(askable * size + rk)
             arrivals[at] += 1
 
     cap = _capacity(active, settings)
@@ -314,8 +323,8 @@ def plan(book: Book, history: History, today: date, *, horizon_days: int | None 
     fill_to = min(settings.daily_limit, math.floor(cap.per_day))
     first_number = number.copy()  # a person still at it was never placed
     extra_left = len(extra) - extra.count(None)
-    for heap in groups.values():
-        heapq.heapify(heap)
+    for queue in groups.values():
+        queue.sort(reverse=True)
     held_today.sort()
 
     # ``reasks_now`` counts the re-asks askable by the current day (the later
@@ -331,8 +340,7 @@ def plan(book: Book, history: History, today: date, *, horizon_days: int | None 
     # Each day is recorded as ints (see PlanDays); TouchUps are built when read.
     dates: list[date] = []
     rows: list[_Row] = []
-    heappush = heapq.heappush
-    for d in range(span):  # days counted from today, as in the heaps
+    for d in range(span):  # days counted from today, as in the queues
         reasks_now += reask_arrivals.pop(d, 0)
         ready += arrivals[d]
         if (weekday + d) % 7 not in allowed:
@@ -349,7 +357,7 @@ def plan(book: Book, history: History, today: date, *, horizon_days: int | None 
                 best = _most_overdue(groups, d, size, extra)
                 if best is None:
                     break
-                picks.append(x := heapq.heappop(groups[best]))
+                picks.append(x := groups[best].pop())
                 if (e := extra[x % size]) is not None:
                     reasks_now -= e[1] > 1
         elif len(picks) < limit:
@@ -362,7 +370,7 @@ def plan(book: Book, history: History, today: date, *, horizon_days: int | None 
             best = _least_early(groups, d, size, extra, arrivals, landing, opens, fill_to)
             if best is None:
                 break
-            picks.append(x := heapq.heappop(groups[best]))
+            picks.append(x := groups[best].pop())
             arrivals[x // size] -= 1
         ranks = [x % size for x in picks]
         numbers = list(map(number.__getitem__, ranks))
@@ -378,14 +386,18 @@ def plan(book: Book, history: History, today: date, *, horizon_days: int | None 
             # As if answered the day asked (nxt > d: step >= 1); a later entry
             # could never be picked, pulled or unplanned.
             if (nxt := d + step_of[r]) < span:
-                heappush(heap_of[r], nxt * size + r)
+                later_of[r].append(nxt * size + r)
                 arrivals[nxt] += 1
+        for every, entries in later.items():
+            if entries:
+                _enqueue(groups[every], entries, size)
+                entries.clear()
         dates.append(date.fromordinal(t0 + d))
         rows.append((picks, numbers, extras))
 
     # Backlog: people whose current cycle fell due inside the horizon but found no slot.
     # Every entry left is due inside the horizon (no later one entered a heap).
-    left = sorted(x % size for heap in groups.values() for x in heap)  # ranks sort as ids do
+    left = sorted(x % size for queue in groups.values() for x in queue)  # ranks sort as ids do
     unplanned = [ids[order[r]] for r in left if number[r] == first_number[r]]
     waiting.sort(key=lambda t: (t.day, t.person_id))
     days = PlanDays(dates, rows, contacts, order, t0, first_number, first_lead)
@@ -529,10 +541,10 @@ def _most_overdue(groups: dict[int, list[int]], d: int, size: int,
     first_key: tuple[float, int] | None = None
     first_due = 1 << 40
     lim = (d + 1) * size
-    for every, heap in groups.items():
-        if not heap or heap[0] >= lim:
+    for every, queue in groups.items():
+        if not queue or queue[-1] >= lim:
             continue
-        head = heap[0]
+        head = queue[-1]
         due, r = divmod(head, size)
         e = extra[r]
         ask = 1 if e is None else e[1]
@@ -553,56 +565,62 @@ def _merge_most_overdue(groups: dict[int, list[int]], d: int, size: int, room: i
                         picks: list[int]) -> None:
     """Up to ``room`` picks in ``_most_overdue``'s order, while no re-ask is askable.
 
-    Within one cadence the heap order (date, id) is the order of relative
+    Within one cadence the queue order (date, id) is the order of relative
     lateness, so a heap of the heads, keyed as ``_most_overdue`` keys them,
     yields the same sequence; keys are unique (ranks are), so nothing after
     them is ever compared.  A cadence keeps the lead for runs of several
     people, so it gives them up in a row while they rank before the next
-    cadence's head.
+    cadence's head: everyone askable on the same day ranks alike, so each
+    such run is one slice of the queue.
     """
     lim = (d + 1) * size
-    heads = [((heap[0] // size - d) / every, heap[0], every, heap)
-             for every, heap in groups.items() if heap and heap[0] < lim]
+    heads = [((queue[-1] // size - d) / every, queue[-1], every, queue)
+             for every, queue in groups.items() if queue and queue[-1] < lim]
     heapq.heapify(heads)
-    pop, push = heapq.heappop, heapq.heappush
-    append = picks.append
+    pop, push, extend = heapq.heappop, heapq.heappush, picks.extend
     while heads and room > 0:
-        _, x, every, heap = pop(heads)
+        _, x, every, queue = pop(heads)
         lead, lead_x = (heads[0][0], heads[0][1]) if heads else (math.inf, 0)
-        append(pop(heap))
-        room -= 1
-        while room > 0 and heap and (x := heap[0]) < lim:
+        while room > 0 and queue and (x := queue[-1]) < lim:
             askable = x // size
             late = (askable - d) / every
-            # Everyone askable on the same day ranks alike: take them up to
-            # the lead's entry in one run, without a key for each.
             if late < lead:
                 bound = (askable + 1) * size
             elif late == lead and x < lead_x:
                 bound = min((askable + 1) * size, lead_x)
             else:
-                push(heads, (late, x, every, heap))
+                push(heads, (late, x, every, queue))
                 break
-            while room > 0 and heap and heap[0] < bound:
-                append(pop(heap))
-                room -= 1
+            i = max(bisect_right(queue, -bound, key=neg), len(queue) - room)
+            extend(reversed(queue[i:]))
+            room -= len(queue) - i
+            del queue[i:]
 
 
 def _take_all(groups: dict[int, list[int]], d: int, size: int, picks: list[int]) -> None:
     """Everyone askable by ``d``, in ``_merge_most_overdue``'s order: the day fits them all.
 
-    Each cadence gives up its askable entries in heap order, already sorted
+    Each cadence gives up its askable entries in queue order, already sorted
     by relative lateness, so one sort of these runs replaces the merge.
     """
     lim = (d + 1) * size
-    pop = heapq.heappop
     keyed: list[tuple[float, int]] = []
-    for every, heap in groups.items():
-        while heap and heap[0] < lim:
-            x = pop(heap)
-            keyed.append(((x // size - d) / every, x))
+    for every, queue in groups.items():
+        if queue and queue[-1] < lim:
+            i = bisect_right(queue, -lim, key=neg)
+            keyed.extend([((x // size - d) / every, x) for x in queue[i:]])
+            del queue[i:]
     keyed.sort()
     picks.extend([x for _, x in keyed])
+
+
+def _enqueue(queue: list[int], entries: list[int], size: int) -> None:
+    """Add ``entries``, all askable on one day, to ``queue`` (see _Queue)."""
+    entries.sort(reverse=True)
+    day = entries[0] // size
+    lo = bisect_right(queue, -(day + 1) * size, key=neg)
+    hi = bisect_right(queue, -day * size, key=neg)
+    queue[lo:hi] = sorted(queue[lo:hi] + entries, reverse=True) if hi > lo else entries
 
 
 def _landing_days(t0: int, tend: int, weekday: int,
@@ -631,10 +649,10 @@ def _least_early(
     """The head due soonest after ``d`` relative to cadence, within reach, from a busy day."""
     best: int | None = None
     best_key: tuple[float, int] | None = None
-    for every, heap in groups.items():
-        if not heap:
+    for every, queue in groups.items():
+        if not queue:
             continue
-        head = heap[0]
+        head = queue[-1]
         due, r = divmod(head, size)
         e = extra[r]
         if e is not None and (e[1] > 1 or e[3]):
