@@ -217,15 +217,16 @@ def plan(book: Book, history: History, today: date, *, horizon_days: int | None 
     number = [0] * size  # by rank: cycle number of each person's live entry
     extra: list[_Extra | None] = [None] * size
     first_lead = [0] * size  # due - askable of the first entry (see _Extra)
-    step_of = [0] * size  # a placed cycle's next first ask: a cadence later, asked early
-    # One queue per cadence (see _Queue), and each person's queue by rank;
-    # a placed cycle's next first ask waits in ``later`` for the day's end.
+    # One queue per cadence (see _enqueue); a placed cycle's next first ask
+    # waits in its cadence's ``later`` list until the day is done.
     groups: dict[int, list[int]] = {}
-    queue_of: list[list[int]] = [[]] * size
     later: dict[int, list[int]] = {}
-    later_of: list[list[int]] = [[]] * size
-    # By cadence: (ask_early, its queue, its later, its step), computed once per cadence.
-    per_every: dict[int, tuple[int, list[int], list[int], int]] = {}
+    # By rank: (step, later list) of the person's cadence, where a placed
+    # cycle's next first ask is ``step`` days later: a cadence, asked early.
+    next_of: list[tuple[int, list[int]]] = [(0, [])] * size
+    # By cadence, computed once each: (ask_early, queue, next_of's value, and
+    # the askable day - t0 of someone last contacted on ordinal 0).
+    per_every: dict[int, tuple[int, list[int], tuple[int, list[int]], int]] = {}
     held_today: list[int] = []  # shown today, still open: they keep today's slot
     spent = 0  # shown today and answered since: their slot is used up all the same
     waiting: list[TouchUp] = []
@@ -244,11 +245,12 @@ def plan(book: Book, history: History, today: date, *, horizon_days: int | None 
         cadence = per_every.get(every)
         if cadence is None:
             lead = ask_early(every)
-            cadence = per_every[every] = (lead, groups.setdefault(every, []),
-                                          later.setdefault(every, []), every - lead)
-        lead, queue, later_of[rk], step_of[rk] = cadence
-        queue_of[rk] = queue
-        # model.effective_last and first_slot, inlined: this loop visits everyone.
+            cadence = per_every[every] = (
+                lead, groups.setdefault(every, []),
+                (every - lead, later.setdefault(every, [])), every - lead - t0)
+        lead, queue, next_of[rk], shift = cadence
+        # model.effective_last and first_slot, inlined: this loop visits
+        # everyone.  ``askable`` counts from today, as the queues do.
         anchor = c.last
         done = h.last_done
         if done is not None and (anchor is None or done > anchor):
@@ -257,13 +259,15 @@ def plan(book: Book, history: History, today: date, *, horizon_days: int | None 
             anchor = h.last_skip
         if anchor is None:
             seen = (h.first_seen or today).toordinal()
-            due = askable = seen + (zlib.crc32(cid.encode()) % every - seen) % every
+            askable = seen + (zlib.crc32(cid.encode()) % every - seen) % every - t0
         else:  # due a cadence after the last contact, asked a little before
-            due = anchor.toordinal() + every
-            askable = due - lead
+            askable = anchor.toordinal() + shift
+            first_lead[rk] = lead
         n = number[rk] = h.touches + 1
         # Most people have no snooze, pause or open nudge: one test for them all.
         if h.snoozed_until is not None or c.paused_until is not None or h.nudge_key is not None:
+            askable += t0
+            due = askable + first_lead[rk]
             snooze = 0
             until = h.snoozed_until
             # A snooze belongs to the cycle it was made in: a later touch ends it.
@@ -308,8 +312,8 @@ def plan(book: Book, history: History, today: date, *, horizon_days: int | None 
                     extra[rk] = (snooze, 1, due, restart)
             if snooze and extra[rk] is None:
                 extra[rk] = (snooze, 1, due, 0)
-        first_lead[rk] = due - askable
-        askable -= t0
+            first_lead[rk] = due - askable
+            askable -= t0
         at = askable if askable > 0 else 0
         if at < span:  # (as for placed people below)
             queue.append(askable * size + rk)
@@ -385,8 +389,9 @@ def plan(book: Book, history: History, today: date, *, horizon_days: int | None 
             number[r] += 1
             # As if answered the day asked (nxt > d: step >= 1); a later entry
             # could never be picked, pulled or unplanned.
-            if (nxt := d + step_of[r]) < span:
-                later_of[r].append(nxt * size + r)
+            step, pending = next_of[r]
+            if (nxt := d + step) < span:
+                pending.append(nxt * size + r)
                 arrivals[nxt] += 1
         for every, entries in later.items():
             if entries:
@@ -615,7 +620,7 @@ def _take_all(groups: dict[int, list[int]], d: int, size: int, picks: list[int])
 
 
 def _enqueue(queue: list[int], entries: list[int], size: int) -> None:
-    """Add ``entries``, all askable on one day, to ``queue`` (see _Queue)."""
+    """Add ``entries``, all askable on one day, to ``queue`` (see _enqueue)."""
     entries.sort(reverse=True)
     day = entries[0] // size
     lo = bisect_right(queue, -(day + 1) * size, key=neg)
