@@ -46,7 +46,6 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import replace
 from datetime import timedelta
 from functools import partial
 from pathlib import Path
@@ -75,8 +74,8 @@ def installed(site: str | None) -> Iterator[Path]:
 
 
 def load_warmupd(site: Path) -> tuple[Any, ...]:
-    """warmupd's book, planner and model modules, imported from ``site`` only."""
-    return import_from(site, "book", "planner", "model")
+    """warmupd's book, planner, model and record modules, imported from ``site`` only."""
+    return import_from(site, "book", "planner", "model", "record")
 
 
 def history_for(model: Any, b: Book) -> History:
@@ -148,7 +147,8 @@ def main(argv: list[str] | None = None) -> int:
         return run(args, *load_warmupd(site))
 
 
-def run(args: argparse.Namespace, bookmod: Any, planner: Any, model: Any) -> int:
+def run(args: argparse.Namespace, bookmod: Any, planner: Any, model: Any,
+        record: Any) -> int:
     print("$ " + shlex.join(["python", *sys.argv]))
     print(f"warmupd from {Path(planner.__file__).parent} (non-editable)")
     print(f"python {sys.version.split()[0]}; today {TODAY}; horizon 84 days; "
@@ -167,7 +167,7 @@ def run(args: argparse.Namespace, bookmod: Any, planner: Any, model: Any) -> int
         for label, limit in ((f"as generated (limit {base.settings.daily_limit})",
                               base.settings.daily_limit),
                              (f"demand fits (limit {fits})", fits)):
-            b = replace(base, settings=replace(base.settings, daily_limit=limit))
+            b = record.replace(base, settings=record.replace(base.settings, daily_limit=limit))
             p = planner.plan(b, hist, TODAY)
             fl, m, full = medians_s([partial(floor, b), partial(planner.plan, b, hist, TODAY),
                                      partial(plan_and_read, planner, b, hist)], repeat)

@@ -367,9 +367,10 @@ class Plan:
     def on(self, day: date) -> tuple[TouchUp, ...]:
         # The planner's lazy days (PlanDays) read one day without building the
         # days before it; the daemon reads today's on every tick.
-        one_day: Callable[[date], tuple[TouchUp, ...]] | None = getattr(self.days, "on", None)
+        one_day = getattr(self.days, "on", None)
         if one_day is not None:
-            return one_day(day)
+            found: tuple[TouchUp, ...] = one_day(day)
+            return found
         for d, items in self.days:
             if d == day:
                 return items

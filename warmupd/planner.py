@@ -234,21 +234,22 @@ def plan(book: Book, history: History, today: date, *, horizon_days: int | None 
     reask_arrivals: dict[int, int] = {}
     # history.get, without a Python call for everyone who has a history.
     known, get = history.people.get, history.get
-    for c, rk in zip(contacts, rank_of, strict=True):
+    crc32 = zlib.crc32
+    for c, cid, rk in zip(contacts, ids, rank_of, strict=True):
         every = c.every
-        h = known(cid := c.id) or get(cid)
+        h = known(cid) or get(cid)
         if c.paused:
             nudged = h.nudged_on
             spent += nudged is not None and nudged.toordinal() >= t0
             continue
         active.append(every)
-        cadence = per_every.get(every)
-        if cadence is None:
+        try:
+            lead, queue, next_of[rk], shift = per_every[every]
+        except KeyError:
             lead = ask_early(every)
-            cadence = per_every[every] = (
-                lead, groups.setdefault(every, []),
-                (every - lead, later.setdefault(every, [])), every - lead - t0)
-        lead, queue, next_of[rk], shift = cadence
+            per_every[every] = (lead, groups.setdefault(every, []),
+                                (every - lead, later.setdefault(every, [])), every - lead - t0)
+            lead, queue, next_of[rk], shift = per_every[every]
         # model.effective_last and first_slot, inlined: this loop visits
         # everyone.  ``askable`` counts from today, as the queues do.
         anchor = c.last
@@ -259,15 +260,16 @@ def plan(book: Book, history: History, today: date, *, horizon_days: int | None 
             anchor = h.last_skip
         if anchor is None:
             seen = (h.first_seen or today).toordinal()
-            askable = seen + (zlib.crc32(cid.encode()) % every - seen) % every - t0
+            askable = seen + (crc32(cid.encode()) % every - seen) % every - t0
         else:  # due a cadence after the last contact, asked a little before
             askable = anchor.toordinal() + shift
             first_lead[rk] = lead
-        n = number[rk] = h.touches + 1
+        number[rk] = h.touches + 1
         # Most people have no snooze, pause or open nudge: one test for them all.
         if h.snoozed_until is not None or c.paused_until is not None or h.nudge_key is not None:
             askable += t0
             due = askable + first_lead[rk]
+            n = number[rk]
             snooze = 0
             until = h.snoozed_until
             # A snooze belongs to the cycle it was made in: a later touch ends it.
@@ -314,10 +316,7 @@ def plan(book: Book, history: History, today: date, *, horizon_days: int | None 
                 extra[rk] = (snooze, 1, due, 0)
             first_lead[rk] = due - askable
             askable -= t0
-        at = askable if askable > 0 else 0
-        if at < span:  # (as for placed people below)
-            queue.append(askable * size + rk)
-            arrivals[at] += 1
+        queue.append(askable * size + rk)
 
     cap = _capacity(active, settings)
     # Quiet days are filled up to the average demand, never beyond it, so a
@@ -329,6 +328,8 @@ def plan(book: Book, history: History, today: date, *, horizon_days: int | None 
     extra_left = len(extra) - extra.count(None)
     for queue in groups.values():
         queue.sort(reverse=True)
+        _count_arrivals(queue, size, arrivals)
+    min_step = min([step for _, _, (step, _), _ in per_every.values()], default=span)
     held_today.sort()
 
     # ``reasks_now`` counts the re-asks askable by the current day (the later
@@ -385,18 +386,22 @@ def plan(book: Book, history: History, today: date, *, horizon_days: int | None 
                     extras[i] = e
                     extra[r] = None
                     extra_left -= 1
-        for r in ranks:
-            number[r] += 1
-            # As if answered the day asked (nxt > d: step >= 1); a later entry
-            # could never be picked, pulled or unplanned.
-            step, pending = next_of[r]
-            if (nxt := d + step) < span:
-                pending.append(nxt * size + r)
-                arrivals[nxt] += 1
-        for every, entries in later.items():
-            if entries:
-                _enqueue(groups[every], entries, size)
-                entries.clear()
+        if d + min_step >= span:  # near the end of the horizon nobody re-enters
+            for r in ranks:
+                number[r] += 1
+        else:
+            for r in ranks:
+                number[r] += 1
+                # As if answered the day asked (nxt > d: step >= 1); a later
+                # entry could never be picked, pulled or unplanned.
+                step, pending = next_of[r]
+                if (nxt := d + step) < span:
+                    pending.append(nxt * size + r)
+                    arrivals[nxt] += 1
+            for every, entries in later.items():
+                if entries:
+                    _enqueue(groups[every], entries, size)
+                    entries.clear()
         dates.append(date.fromordinal(t0 + d))
         rows.append((picks, numbers, extras))
 
@@ -582,7 +587,7 @@ def _merge_most_overdue(groups: dict[int, list[int]], d: int, size: int, room: i
     heads = [((queue[-1] // size - d) / every, queue[-1], every, queue)
              for every, queue in groups.items() if queue and queue[-1] < lim]
     heapq.heapify(heads)
-    pop, push, extend = heapq.heappop, heapq.heappush, picks.extend
+    pop, push, append, extend = heapq.heappop, heapq.heappush, picks.append, picks.extend
     while heads and room > 0:
         _, x, every, queue = pop(heads)
         lead, lead_x = (heads[0][0], heads[0][1]) if heads else (math.inf, 0)
@@ -596,6 +601,10 @@ def _merge_most_overdue(groups: dict[int, list[int]], d: int, size: int, room: i
             else:
                 push(heads, (late, x, every, queue))
                 break
+            if len(queue) < 2 or queue[-2] >= bound:  # a run of one, as in a small book
+                append(queue.pop())
+                room -= 1
+                continue
             i = max(bisect_right(queue, -bound, key=neg), len(queue) - room)
             extend(reversed(queue[i:]))
             room -= len(queue) - i
@@ -617,6 +626,26 @@ def _take_all(groups: dict[int, list[int]], d: int, size: int, picks: list[int])
             del queue[i:]
     keyed.sort()
     picks.extend([x for _, x in keyed])
+
+
+def _count_arrivals(queue: list[int], size: int, arrivals: list[int]) -> None:
+    """Drop from a new ``queue`` the entries askable after the horizon (they could
+    never be picked, pulled or unplanned), and count the others in ``arrivals``
+    by the day they become askable (today for any earlier)."""
+    span = len(arrivals)
+    del queue[:bisect_right(queue, -span * size, key=neg)]
+    if len(queue) < span:  # fewer people than days: count them one by one
+        for x in queue:
+            arrivals[x // size if x >= size else 0] += 1
+        return
+    # Sorted latest first: the entries askable on day ``a`` lie between the
+    # first index below (a + 1) * size and the first below a * size.
+    start = 0
+    for a in range(span - 1, 0, -1):
+        end = bisect_right(queue, -a * size, start, key=neg)
+        arrivals[a] += end - start
+        start = end
+    arrivals[0] += len(queue) - start
 
 
 def _enqueue(queue: list[int], entries: list[int], size: int) -> None:
