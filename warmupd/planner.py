@@ -29,9 +29,9 @@ How it works, in one pass over the days of the horizon:
   since) counts against today's ``daily_limit``, so answering early makes the
   day lighter, never longer; and once anyone was shown today, nobody is pulled
   early into today, so the day's set is the set the morning's plan promised;
-- people are kept in one heap per cadence, ordered by the date they became
+- people are kept in one queue per cadence, ordered by the date they became
   askable (due date; for a re-ask, the end of its back-off), so the most
-  overdue *relative to cadence* is always one of the few heap heads;
+  overdue *relative to cadence* is always one of the few queue heads;
 - each allowed day takes up to ``daily_limit`` askable people, most overdue
   relative to cadence first, except that a re-ask waits while anyone whose
   first ask fell due before the re-ask's date is still waiting (a re-ask never
@@ -39,14 +39,17 @@ How it works, in one pass over the days of the horizon:
   a day quieter than the average demand pulls first asks due soon (asking
   early and the pull together at most ``EARLY_FRACTION`` of their cadence
   ahead of the nominal date) so the load stays even;
-- a placed touch-up re-enters its heap at day + cadence - ``ask_early``, which
+- a placed touch-up re-enters its queue at day + cadence - ``ask_early``, which
   projects the rolling rhythm (answered on the day asked) across the horizon.
 
 For speed (targets: 10k people <= 25 ms, 100k <= 0.5 s; bench/bench_planner.py): the
-heaps hold plain ints, ties broken by each person's rank by id; a day that
-fits everyone askable takes them with one sort instead of the merge; and a
-day is recorded as ints and turned into TouchUps only when it is read
-(``PlanDays``), since most readers read only the first days.
+queues hold plain ints, ties broken by each person's rank by id, in lists
+sorted latest first, so that the people a day takes from one cadence are
+one slice and the day's re-entries one splice; most people need only a
+few tests (no snooze, pause or open nudge); a day that fits everyone
+askable takes them with one sort instead of the merge; and a day is
+recorded as ints and turned into TouchUps only when it is read
+(``PlanDays``, ``Plan.on``), since most readers read only the first days.
 """
 
 from __future__ import annotations
@@ -54,7 +57,7 @@ from __future__ import annotations
 import heapq
 import math
 import zlib
-from bisect import bisect_left, bisect_right
+from bisect import bisect_left, bisect_right, insort
 from collections.abc import Iterator, Sequence
 from datetime import date
 from operator import neg
@@ -91,7 +94,7 @@ MAX_ASKS = 3
 # third of the cadence) before the next cycle's first ask.
 REST_DAYS = 5
 
-# The heaps hold one plain int per person: ``askable * size + rank``, where
+# The queues hold one plain int per person: ``askable * size + rank``, where
 # ``askable`` is the day they become askable, counted from today (the due
 # date less ``ask_early`` for a first ask, the end of the back-off for a
 # re-ask: lateness is measured from there, never from the original due date,
@@ -99,7 +102,11 @@ REST_DAYS = 5
 # position in the book sorted by id.  The due date stays the nominal one
 # (last contact + cadence): it is what ``today``, ``agenda`` and the calendar
 # call "due".  Ints order exactly as (askable, id) tuples did, and compare
-# and heap far faster (counted from today, most fit in one 30-bit digit).
+# and sort far faster (counted from today, most fit in one 30-bit digit).
+# A cadence's queue is a list sorted latest first: its head, the entry
+# askable first, is the last item, popped in O(1); ``bisect`` with
+# ``key=neg`` finds the entries askable by a day (a slice at the end) and
+# where a later day's entries go.
 # Each person has one live entry at a time; what it needs besides (cycle
 # number, and the rare snooze/ask/due/restart) lives in lists by rank.
 # _Extra: (snooze ordinal or 0, ask number, due ordinal, restart ordinal or 0);
@@ -217,7 +224,7 @@ def plan(book: Book, history: History, today: date, *, horizon_days: int | None 
     number = [0] * size  # by rank: cycle number of each person's live entry
     extra: list[_Extra | None] = [None] * size
     first_lead = [0] * size  # due - askable of the first entry (see _Extra)
-    # One queue per cadence (see _enqueue); a placed cycle's next first ask
+    # One queue per cadence (see above _Extra); a placed cycle's next first ask
     # waits in its cadence's ``later`` list until the day is done.
     groups: dict[int, list[int]] = {}
     later: dict[int, list[int]] = {}
@@ -335,7 +342,7 @@ def plan(book: Book, history: History, today: date, *, horizon_days: int | None 
     # ``reasks_now`` counts the re-asks askable by the current day (the later
     # ones wait in ``reask_arrivals``; placed entries re-enter as first asks).
     # While none is, the re-ask rule of ``_most_overdue`` never applies and its
-    # head-by-head choice is a plain k-way merge of the cadence heaps by
+    # head-by-head choice is a plain k-way merge of the cadence queues by
     # relative lateness: a small heap of the heads does it without rescanning
     # every cadence for each placement.  ``ready`` counts the entries askable
     # by the current day: when they all fit, the merge is a plain sort.
@@ -406,7 +413,7 @@ def plan(book: Book, history: History, today: date, *, horizon_days: int | None 
         rows.append((picks, numbers, extras))
 
     # Backlog: people whose current cycle fell due inside the horizon but found no slot.
-    # Every entry left is due inside the horizon (no later one entered a heap).
+    # Every entry left is due inside the horizon (no later one entered a queue).
     left = sorted(x % size for queue in groups.values() for x in queue)  # ranks sort as ids do
     unplanned = [ids[order[r]] for r in left if number[r] == first_number[r]]
     waiting.sort(key=lambda t: (t.day, t.person_id))
@@ -415,7 +422,7 @@ def plan(book: Book, history: History, today: date, *, horizon_days: int | None 
                 unplanned=tuple(unplanned), waiting=tuple(waiting))
 
 
-# One day of a plan: the picks (heap entries, in order), the cycle
+# One day of a plan: the picks (queue entries, in order), the cycle
 # number of each, and the extra fields of the few picks that have them.
 _Row = tuple[list[int], list[int], dict[int, _Extra]]
 
@@ -649,7 +656,11 @@ def _count_arrivals(queue: list[int], size: int, arrivals: list[int]) -> None:
 
 
 def _enqueue(queue: list[int], entries: list[int], size: int) -> None:
-    """Add ``entries``, all askable on one day, to ``queue`` (see _enqueue)."""
+    """Add ``entries``, all askable on one day, to ``queue``, which stays sorted latest first."""
+    if len(entries) < 4:  # as in a small book: cheaper one by one
+        for x in entries:
+            insort(queue, x, key=neg)
+        return
     entries.sort(reverse=True)
     day = entries[0] // size
     lo = bisect_right(queue, -(day + 1) * size, key=neg)
