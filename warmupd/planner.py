@@ -172,7 +172,7 @@ def capacity(book: Book) -> Capacity:
 
 def _capacity(active: list[int], settings: Settings) -> Capacity:
     """``capacity`` from the cadences of the active people, in book order."""
-    weekly = sum([7.0 / every for every in active])
+    weekly = sum(map((7.0).__truediv__, active))  # in book order: the same float as ever
     allowed = len(settings.days)
     return Capacity(
         people=len(active),
