@@ -242,6 +242,18 @@ def test_a_run_right_after_an_edit_does_not_record(home: Path, capsys) -> None: 
     assert replays(args)
 
 
+def test_a_stamp_is_settled_only_a_granule_later() -> None:
+    """Broken if: a stamp counts as settled while a change could still get the very same
+    one: within a Linux timer tick (20 ms allowed), or within two seconds when the
+    stamp is a whole second (file systems that keep seconds, or FAT's two)."""
+    fine = 1_764_000_000_123_456_789
+    assert not plancache._settled(fine, fine + 19_000_000)
+    assert plancache._settled(fine, fine + 21_000_000)
+    whole = 1_764_000_000_000_000_000
+    assert not plancache._settled(whole, whole + 1_900_000_000)
+    assert plancache._settled(whole, whole + 2_100_000_000)
+
+
 @pytest.mark.parametrize("link", ["the file", "its directory"])
 def test_a_link_swapped_and_back_during_a_run_leaves_no_entry(  # type: ignore[no-untyped-def]
         home: Path, capsys, monkeypatch: pytest.MonkeyPatch, link: str) -> None:
