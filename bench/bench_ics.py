@@ -24,7 +24,6 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import replace
 from functools import partial
 from pathlib import Path
 
@@ -36,6 +35,7 @@ from gen import TODAY, generate
 from warmupd import book as bookmod
 from warmupd import ics, planner
 from warmupd.model import Book, History, Plan
+from warmupd.record import replace
 
 TZ = "Europe/Berlin"
 

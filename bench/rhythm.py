@@ -51,7 +51,7 @@ import sys
 import time
 from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -59,6 +59,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from warmupd import planner
 from warmupd.model import Book, Contact, History, PersonHistory, Settings
+from warmupd.record import replace
 
 DAY0 = date(2026, 6, 1)  # a Monday
 CIRCLES = {"family": 28, "friends": 42, "colleagues": 63, "acquaintances": 84}

@@ -5,7 +5,6 @@ from __future__ import annotations
 import itertools
 import random
 from collections import Counter
-from dataclasses import fields, replace
 from datetime import date, timedelta
 from fractions import Fraction
 
@@ -24,6 +23,7 @@ from warmupd.planner import (
     plan,
     restart_at,
 )
+from warmupd.record import fields, replace
 
 TODAY = date(2026, 11, 25)
 
@@ -365,7 +365,7 @@ def test_planned_touchups_are_whole_values(cs: tuple[Contact, ...], s: Settings)
     the hash the calendar build memoises on.
     """
     p = plan(book_of(cs, s), History(), TODAY)
-    names = [f.name for f in fields(TouchUp)]
+    names = list(fields(TouchUp))
     for t in [*p.touchups(), *p.waiting]:
         assert list(vars(t)) == names
         again = TouchUp(**{n: getattr(t, n) for n in names})

@@ -17,12 +17,12 @@ from __future__ import annotations
 
 import os
 import pickle
-from dataclasses import replace
 from pathlib import Path
 
 from warmupd import __version__
 from warmupd.model import Book
 from warmupd.paths import MAX_DECLARED_SIZE, atomic_write, private_dir, read_capped
+from warmupd.record import replace
 
 # The loader's ceiling for a cap a file declares: a hit means these very bytes
 # passed the loader's own cap check before, and a miss goes through it again;

@@ -61,6 +61,7 @@ from warmupd.model import (
     TouchUp,
     WarmupdError,
 )
+from warmupd.record import replace
 
 if TYPE_CHECKING:
     from warmupd.store import CalDavRow, Store
@@ -604,7 +605,6 @@ class Syncer:
 
     def sync(self, store: Store, book: Book, now: datetime, tz: ZoneInfo, *,
              dry_run: bool = False) -> Report:
-        from dataclasses import replace
 
         from warmupd.planner import plan as make_plan
 
@@ -730,7 +730,6 @@ class Syncer:
 
     def _put(self, store: Store, row: CalDavRow, item: Item, sequence: int, now: datetime,
              tz: ZoneInfo) -> None:
-        from dataclasses import replace
 
         body = render(item, component=self.settings.component, sequence=sequence, stamp=now)
         status, etag = self._send(row.href, body, {"If-Match": row.etag} if row.etag else {})
@@ -748,7 +747,6 @@ class Syncer:
 
     def _close(self, store: Store, row: CalDavRow, answer: Touch, book: Book, history: History,
                plan: Plan, now: datetime, tz: ZoneInfo) -> None:
-        from dataclasses import replace
 
         contact = book.by_id().get(row.person_id)
         status = "COMPLETED" if answer.kind is TouchKind.DONE else "CANCELLED"
@@ -775,7 +773,6 @@ class Syncer:
                                  {"If-Match": row.etag} if row.etag else {})
         if r.status == 412:
             log.info("%s changed on the server meanwhile; reading it at the next sync", row.href)
-            from dataclasses import replace
 
             store.caldav_save(replace(row, etag=None))
             return

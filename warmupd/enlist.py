@@ -11,7 +11,6 @@ print (the CLI prints what this returns).
 
 from __future__ import annotations
 
-import dataclasses
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -25,6 +24,7 @@ from warmupd.importers import ImportFailed, Record, Skipped
 from warmupd.model import Book, ExitCode, WarmupdError
 from warmupd.paths import read_capped
 from warmupd.planner import capacity
+from warmupd.record import replace
 
 JSON_VERSION = 1
 _LABELS = {"linkedin": "LinkedIn", "google": "Google Contacts", "vcard": "vCard"}
@@ -75,7 +75,7 @@ def _read_book(path: Path) -> tuple[bytes, Book]:
         data = bookmod.read(path)  # the one capped reader
     except OSError:
         return b"", bookmod.load(path)  # the loader words the error
-    return data, dataclasses.replace(bookmod.loads(data, str(path)), path=path)
+    return data, replace(bookmod.loads(data, str(path)), path=path)
 
 
 def _check_options(book: Book, circle: str | None, every: str | None) -> int | None:

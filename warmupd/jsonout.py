@@ -74,12 +74,19 @@ def dumps(obj: Any) -> str:
             inner = nl + "  "
             sep = "{" + inner
             for k, v in o.items():
-                if not isinstance(k, str):
+                if k.__class__ is not str:
                     raise _Unsupported  # json converts other keys; leave that to it
-                app(sep)
-                app(encode_basestring_ascii(k))
-                app(": ")
-                enc(v, inner)
+                # The common leaves written in place: one append, no call of enc.
+                kind = v.__class__
+                if kind is str:
+                    app(f"{sep}{encode_basestring_ascii(k)}: {encode_basestring_ascii(v)}")
+                elif v is None:
+                    app(f"{sep}{encode_basestring_ascii(k)}: null")
+                elif kind is int:
+                    app(f"{sep}{encode_basestring_ascii(k)}: {int.__repr__(v)}")
+                else:
+                    app(f"{sep}{encode_basestring_ascii(k)}: ")
+                    enc(v, inner)
                 sep = "," + inner
             app(nl + "}")
         else:

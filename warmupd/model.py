@@ -1,10 +1,11 @@
-"""The vocabulary of warmupd: frozen dataclasses shared by every layer.
+"""The vocabulary of warmupd: frozen values shared by every layer.
 
 Owns: Settings, Contact, Book, Touch, History, TouchUp, Plan.  Stdlib only
-(the error types live in warmupd.errors).
+(the error types live in warmupd.errors; the classes are made values by
+warmupd.record, which every command can afford to import).
 
 Must not: read the clock, touch the file system, or import anything from the
-rest of the package but warmupd.errors.  Everything here is a plain value
+rest of the package but warmupd.errors and warmupd.record.  Everything here is a plain value
 that the pure core (planner, openers, ics) computes with and the adapters
 produce or consume.
 """
@@ -12,13 +13,8 @@ produce or consume.
 from __future__ import annotations
 
 import enum
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
 from datetime import date, time, timedelta
 from functools import cached_property
-from operator import attrgetter
-from pathlib import Path
-from typing import Any, TypeVar
 
 # The error types live in warmupd.errors; re-exported for the modules that
 # raise them next to the values they describe (book, store).
@@ -27,45 +23,14 @@ from warmupd.errors import ExitCode as ExitCode
 from warmupd.errors import PersonNotFound as PersonNotFound
 from warmupd.errors import StoreError as StoreError
 from warmupd.errors import WarmupdError as WarmupdError
+from warmupd.record import field, value
 
-# Each model class is a frozen dataclass whose __repr__ (and, for most,
-# __eq__ and __hash__) come from _value_methods instead of being generated:
-# dataclass compiles every generated method from source at import, which
-# every CLI command pays, and these three are about half of that.  Every
-# class has a docstring for the same reason: dataclass writes a missing one
-# with inspect.signature.  Same semantics: equal when the class and every
-# field are equal; hashable when every field is.  Contact, PersonHistory and
-# TouchUp keep dataclass's own __eq__/__hash__ (eq=True): the calendar build
-# hashes them for every event it memoises, and generated code hashes about
-# twice as fast as a closure.
-_C = TypeVar("_C", bound=type)
-
-
-def _value_methods(cls: _C) -> _C:
-    names = tuple(getattr(cls, "__dataclass_fields__"))  # noqa: B009 (mypy: type has none)
-    get = attrgetter(*names)
-    values: Callable[[Any], tuple[object, ...]] = (
-        get if len(names) > 1 else lambda obj: (get(obj),)
-    )
-
-    def __eq__(self: Any, other: object) -> bool:
-        if other.__class__ is not self.__class__:
-            return NotImplemented
-        return values(self) == values(other)
-
-    def __hash__(self: Any) -> int:
-        return hash(values(self))
-
-    def __repr__(self: Any) -> str:
-        inner = ", ".join(f"{n}={v!r}" for n, v in zip(names, values(self), strict=True))
-        return f"{type(self).__qualname__}({inner})"
-
-    own = (__repr__,) if "__eq__" in cls.__dict__ else (__eq__, __hash__, __repr__)
-    for method in own:
-        method.__qualname__ = f"{cls.__qualname__}.{method.__name__}"
-        setattr(cls, method.__name__, method)
-    return cls
-
+# typing.TYPE_CHECKING without importing typing; mypy knows the name.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Mapping, Sequence
+    from pathlib import Path
+    from typing import Any
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
@@ -75,8 +40,7 @@ HEARTBEAT_SECONDS = 30
 NOTIFIERS = ("auto", "desktop", "plyer", "command", "log")
 
 
-@_value_methods
-@dataclass(frozen=True, repr=False, eq=False)
+@value
 class Problem:
     """One finding about the contact file, located as file:line:col (1-based)."""
 
@@ -91,8 +55,7 @@ class Problem:
         return f"{self.path}:{self.line}:{self.col}: {tag}{self.message}"
 
 
-@_value_methods
-@dataclass(frozen=True, repr=False, eq=False)
+@value
 class FeedSettings:
     """How the calendar feed is built and served (see the calendar issue)."""
 
@@ -111,8 +74,7 @@ class FeedSettings:
 CALDAV_COMPONENTS = ("todo", "event")
 
 
-@_value_methods
-@dataclass(frozen=True, repr=False, eq=False)
+@value
 class CalDavSettings:
     """Two-way sync of touch-ups with the user's CalDAV server (``settings.caldav``).
 
@@ -129,8 +91,7 @@ class CalDavSettings:
     interval_seconds: int = 15 * 60  # how often the server is polled
 
 
-@_value_methods
-@dataclass(frozen=True, repr=False, eq=False)
+@value
 class Goals:
     """What the user wants their list to become (``settings.goals``); all optional."""
 
@@ -140,8 +101,7 @@ class Goals:
     new_per_month: int | None = None
 
 
-@_value_methods
-@dataclass(frozen=True, repr=False, eq=False)
+@value
 class Review:
     """When the weekly review is sent (``settings.review``)."""
 
@@ -150,8 +110,7 @@ class Review:
     at: time = time(9, 0)
 
 
-@_value_methods
-@dataclass(frozen=True, repr=False, eq=False)
+@value
 class Settings:
     """The `settings:` block, defaults filled in."""
 
@@ -175,8 +134,7 @@ class Settings:
     review: Review = field(default_factory=Review)
 
 
-@_value_methods
-@dataclass(frozen=True, repr=False, eq=False)
+@value
 class Birthday:
     """A `birthday:` (MM-DD or YYYY-MM-DD)."""
 
@@ -199,8 +157,7 @@ class Birthday:
 SAMPLE_PREFIX = "sample:"
 
 
-@_value_methods
-@dataclass(frozen=True, repr=False)
+@value
 class Contact:
     """One person of the `contacts:` list, validated."""
 
@@ -229,8 +186,7 @@ class Contact:
         return self.name.split()[0] if self.name.split() else self.name
 
 
-@_value_methods
-@dataclass(frozen=True, repr=False, eq=False)
+@value
 class Book:
     """A validated contact file."""
 
@@ -255,8 +211,7 @@ class TouchKind(enum.StrEnum):
     SNOOZED = "snoozed"
 
 
-@_value_methods
-@dataclass(frozen=True, repr=False, eq=False)
+@value
 class Touch:
     """One recorded action on a person, as kept in the store."""
 
@@ -269,8 +224,7 @@ class Touch:
     id: int = 0  # row id in the store; orders touches recorded on the same day
 
 
-@_value_methods
-@dataclass(frozen=True, repr=False)
+@value
 class PersonHistory:
     """What the store knows about one person, condensed for the planner."""
 
@@ -285,8 +239,7 @@ class PersonHistory:
     nudged_on: date | None = None  # ... and the local day it was shown
 
 
-@_value_methods
-@dataclass(frozen=True, repr=False, eq=False)
+@value
 class History:
     """What the store knows, per person id."""
 
@@ -313,8 +266,7 @@ def cycle_key(cycle: str, snooze: date | None) -> str:
     return f"{cycle}~{snooze.isoformat()}" if snooze else cycle
 
 
-@_value_methods
-@dataclass(frozen=True, repr=False)
+@value
 class TouchUp:
     """One planned reach-out: a person on a day, for one cycle."""
 
@@ -357,19 +309,16 @@ def new_touchup(fields: dict[str, Any]) -> TouchUp:
     """A TouchUp from ``fields``, a dict naming every field, without calling __init__.
 
     For the planner, which builds one per placement (170k for a book of 100k
-    people): a frozen dataclass's __init__ sets each of the ten fields through
-    ``object.__setattr__`` (about 2.7 us here); adopting the dict as the
-    instance's ``__dict__`` takes about 1 us.  No field has a check or a
-    ``__post_init__`` to skip.  The caller hands the dict over: it must not
-    keep or change it.
+    people): ``__init__`` binds and checks its arguments, and adopting the dict
+    as the instance's ``__dict__`` skips that.  The caller hands the dict
+    over: it must not keep or change it.
     """
     t: TouchUp = _new(TouchUp)
     _set(t, "__dict__", fields)
     return t
 
 
-@_value_methods
-@dataclass(frozen=True, repr=False, eq=False)
+@value
 class Capacity:
     """The load the book asks for against what the settings allow."""
 
@@ -400,8 +349,7 @@ class Capacity:
         return f"{self.per_day:.1f} touch-ups per allowed day"
 
 
-@_value_methods
-@dataclass(frozen=True, repr=False, eq=False)
+@value
 class Plan:
     """Who to reach out to on each allowed day of the horizon."""
 
@@ -437,8 +385,7 @@ def horizon_end(today: date, horizon_days: int) -> date:
     return today + timedelta(days=horizon_days - 1)
 
 
-@_value_methods
-@dataclass(frozen=True, repr=False, eq=False)
+@value
 class Activity:
     """What ``stats`` reads from the store besides the condensed history.
 

@@ -19,10 +19,8 @@ import os
 import sqlite3
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any
 
 from warmupd.model import (
     SAMPLE_PREFIX,
@@ -34,13 +32,19 @@ from warmupd.model import (
     TouchKind,
 )
 from warmupd.paths import private_dir
+from warmupd.record import value
 from warmupd.storegen import MIGRATION as GENERATION_MIGRATION
 from warmupd.storegen import QUERY as GENERATION_QUERY
+
+# typing.TYPE_CHECKING without importing typing; mypy knows the name.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 BUSY_TIMEOUT_MS = 10_000
 
 
-@dataclass(frozen=True)
+@value
 class Event:
     """One line of ``warmupd history``: a touch (numeric id) or a nudge shown ("n" id)."""
 
@@ -228,7 +232,7 @@ def _statements(script: str) -> Iterator[str]:
             pending = ""
 
 
-@dataclass(frozen=True)
+@value
 class CalDavRow:
     """One object warmupd owns on the CalDAV server (table caldav_objects)."""
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import date
 from pathlib import Path
-from typing import Any
 
 from warmupd.model import (
     SAMPLE_PREFIX,
@@ -25,6 +24,11 @@ from warmupd.model import (
     effective_last,
 )
 from warmupd.openers import opener, since_phrase
+
+# typing.TYPE_CHECKING without importing typing; mypy knows the name.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 # Bumped only when a key is removed or changes meaning; adding keys is compatible.
 JSON_VERSION = 1
