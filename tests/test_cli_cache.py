@@ -506,11 +506,37 @@ def test_every_table_bumps_the_generation(tmp_path: Path) -> None:
     for table in storegen.TABLES:
         assert {f"{table}_gen_{op}" for op in ("insert", "update", "delete")} <= triggers
     g = storegen.read(path)
-    assert g is not None and g > 0
+    assert g is not None
+    ident, _, n = g.rpartition("/")
+    assert len(ident) == 32 and int(n) > 0
     with raw:
         raw.execute("INSERT INTO meta VALUES ('x', 'y')")
-    assert storegen.read(path) == g + 1
+    assert storegen.read(path) == f"{ident}/{int(n) + 1}"
     with raw:
         raw.execute("DELETE FROM meta")
-    assert storegen.read(path) == g + 2
+    assert storegen.read(path) == f"{ident}/{int(n) + 2}"
     raw.close()
+
+
+def test_a_history_file_made_again_is_not_the_old_one(
+        home: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    """Broken if: a store deleted and created again, whose counter comes back to the
+    number an output was recorded at (with other facts), replays the old store's plan."""
+    args = ["today", "--json"]
+    recorded = run(capsys, args)
+    old = storegen.read(store_file())
+    assert old is not None and replays(args)
+    capsys.readouterr()
+    for leftover in store_file().parent.glob(store_file().name + "*"):
+        leftover.unlink()  # the user starts their history afresh
+    with Store(store_file()) as st:
+        st.record("ruth-alvarez", TouchKind.DONE, TODAY, now=NOW)
+    raw = sqlite3.connect(store_file())
+    with raw:  # the new file's counter where the old one's stood
+        raw.execute("UPDATE generation SET n = ?", (int(old.rpartition("/")[2]),))
+    raw.close()
+    assert storegen.read(store_file()) != old
+    assert storegen.read(store_file()).rpartition("/")[2] == old.rpartition("/")[2]  # type: ignore[union-attr]
+    now = run(capsys, args)
+    assert now == fresh(capsys, monkeypatch, home, args)
+    assert now != recorded  # Ruth's touch today is in the plan

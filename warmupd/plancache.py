@@ -89,7 +89,7 @@ class Request:
         self.book_stat: tuple[tuple[int, ...], ...] | None = None
         self.timezone: str | None = None
         self.today: str | None = None
-        self.generation: int | None = None
+        self.generation: str | None = None
         self.window: tuple[tuple[str, ...], float, float] | None = None
         self.chunks: list[tuple[bool, str]] = []
         self.cacheable = True
@@ -278,7 +278,7 @@ class Recorder:
             self.req.cacheable = False
         self.req.chunks.append((err, message + "\n"))
 
-    def inputs(self, timezone: str | None, today: str, generation: int,
+    def inputs(self, timezone: str | None, today: str, generation: str,
                clock: Clock | None) -> None:
         """The book's timezone setting, today there, and the store's generation, as read
         after the run's own writes and before it read the history; and the span
