@@ -326,11 +326,11 @@ def _write_entry(path: Path, data: bytes) -> None:
     miss (an empty or zero-filled file does not unmarshal).  Unlinking first
     means a reader in between sees no entry: a miss too.
     """
-    import tempfile
+    from warmupd.paths import temp_beside
 
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    fd, tmp = temp_beside(path)
     try:
-        with os.fdopen(fd, "wb") as fh:  # mkstemp's file is 0600 already
+        with os.fdopen(fd, "wb") as fh:  # 0600 already
             fh.write(data)
         with contextlib.suppress(FileNotFoundError):
             os.unlink(path)
