@@ -52,6 +52,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from gen import generate
+from nonedit import source_copy
 
 PY = sys.executable
 
@@ -263,13 +264,13 @@ def profile(env: dict[str, str], tmp: Path, cold: bool) -> None:
 def make_venv(venv: Path, reuse: bool) -> Path:
     """A venv without system site-packages holding a non-editable warmupd; its python."""
     py = venv / "bin" / "python"
-    root = Path(__file__).resolve().parent.parent
-    if not (reuse and py.exists()):
-        subprocess.run([PY, "-m", "venv", "--clear", str(venv)], check=True)
-        subprocess.run([str(py), "-m", "pip", "install", "-q", str(root)], check=True)
-    else:  # refresh only warmupd itself: the dependencies are already there
-        subprocess.run([str(py), "-m", "pip", "install", "-q", "--no-deps",
-                        "--force-reinstall", str(root)], check=True)
+    with source_copy() as src:  # pip builds there, writing nothing into the checkout
+        if not (reuse and py.exists()):
+            subprocess.run([PY, "-m", "venv", "--clear", str(venv)], check=True)
+            subprocess.run([str(py), "-m", "pip", "install", "-q", str(src)], check=True)
+        else:  # refresh only warmupd itself: the dependencies are already there
+            subprocess.run([str(py), "-m", "pip", "install", "-q", "--no-deps",
+                            "--force-reinstall", str(src)], check=True)
     return py
 
 

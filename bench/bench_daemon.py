@@ -26,10 +26,17 @@ port.  Figures printed (targets from issue 3):
   process, parse, pickle back through a pipe) and the in-process floor
   ``book.loads``.  Median and p90 over ``--rounds``.
 
-Must not: assert anything (tests do that), edit warmupd, or touch real user
-files.
+The figures are of a NON-editable install, as users run it: the script
+installs a copy of the source into its temp dir (bench/nonedit.py) or uses
+``--site DIR``, imports warmupd's modules from there only, and runs every
+process it starts (the daemon, and through it or ``isolate`` the parse
+server) with PYTHONPATH set to that dir alone, so it runs from any cwd and
+never measures the checkout.  It prints where each side's warmupd came from.
 
-Run: python bench/bench_daemon.py [--rounds 10] [--idle 60] [--sizes 1000,10000]
+Must not: assert anything (tests do that), edit warmupd, write into the
+checkout, or touch real user files.
+
+Run: python bench/bench_daemon.py [--rounds 10] [--idle 60] [--sizes 1000,10000] [--site DIR]
      python bench/bench_daemon.py --reload-only [--rounds 20] [--sizes 1000,10000]
 """
 
@@ -52,24 +59,29 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from types import ModuleType
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "bench"))
-sys.path.insert(0, str(ROOT))
-
-from gen import generate  # noqa: E402
-
-from warmupd.model import HEARTBEAT_SECONDS  # noqa: E402
-from warmupd.watch import DEBOUNCE  # noqa: E402
+from gen import generate  # bench/ is the script's directory, first on sys.path
+from nonedit import import_from, install
 
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 LOADED = re.compile(r"loaded .*: (\d+) people")
 EVERY_LINE = re.compile(r"^    every: \S+$", re.MULTILINE)
 
 
-def debounce_seconds() -> float:
-    """The daemon's debounce, read from warmupd.watch so it never drifts."""
-    return DEBOUNCE
+def use_install(site: Path) -> None:
+    """Every process started from now on imports warmupd from ``site`` and nowhere else.
+
+    The daemon inherits this environment, and so do the parse servers that it
+    and ``isolate.load`` start (``python -m warmupd.isolate``).
+    """
+    os.environ["PYTHONPATH"] = str(site)
+    os.environ.pop("PYTHONHOME", None)
+    where = subprocess.run([sys.executable, "-c", "import warmupd; print(warmupd.__file__)"],
+                           capture_output=True, text=True, check=True, cwd="/").stdout.strip()
+    if not Path(where).resolve().is_relative_to(site.resolve()):
+        raise SystemExit(f"a child imports warmupd from {where}, not from {site}")
+    print(f"warmupd (this process and every child) from {Path(where).parent}")
 
 
 def proc_status(pid: int | str, task: str | None = None) -> dict[str, str]:
@@ -261,7 +273,7 @@ def rss_line(label: str, pid: int, floor: float) -> tuple[float, float]:
 
 
 def bench_size(n: int, rounds: int, idle: float, floor: float, debounce: float,
-               results: dict[str, object]) -> None:
+               heartbeat: float, results: dict[str, object]) -> None:
     with tempfile.TemporaryDirectory(prefix="bench_daemon_") as tmp:
         home = Path(tmp)
         contact = home / "contacts.yaml"
@@ -282,7 +294,7 @@ def bench_size(n: int, rounds: int, idle: float, floor: float, debounce: float,
             results[f"rss_{n}"] = rss_line("after ready", d.proc.pid, floor)[0]
 
             if idle > 0:
-                idle_window(d.proc.pid, idle, n, results)
+                idle_window(d.proc.pid, idle, n, heartbeat, results)
 
             lat: list[float] = []
             for i in range(rounds):
@@ -312,13 +324,14 @@ def bench_size(n: int, rounds: int, idle: float, floor: float, debounce: float,
                 print(f"    {line}")
 
 
-def idle_window(pid: int, idle: float, n: int, results: dict[str, object]) -> None:
+def idle_window(pid: int, idle: float, n: int, heartbeat: float,
+                results: dict[str, object]) -> None:
     before = sample(pid)
     time.sleep(idle)
     after = sample(pid)
     cpu_ms = (after.run_ns - before.run_ns) / 1e6
     tick_ms = (after.ticks - before.ticks) * 1000 / CLK_TCK
-    beats = idle / HEARTBEAT_SECONDS
+    beats = idle / heartbeat
     # The heartbeat's tick does more after today's nudge slot (09:30 in gen.py files,
     # mon-fri) has passed than before it, so say which side of it this window was.
     now = datetime.now().astimezone()
@@ -326,7 +339,7 @@ def idle_window(pid: int, idle: float, n: int, results: dict[str, object]) -> No
     print(f"  idle {idle:.0f} s: CPU {cpu_ms:.2f} ms (schedstat, all threads); "
           f"utime+stime {tick_ms:.0f} ms ({1000 / CLK_TCK:.0f} ms ticks)")
     print(f"  wake-ups (context switches) per thread over the idle window; heartbeat every "
-          f"{HEARTBEAT_SECONDS} s = {beats:.0f} expected:")
+          f"{heartbeat} s = {beats:.0f} expected:")
     for tid, t in after.threads.items():
         b = before.threads.get(tid)
         dsw = t.switches - (b.switches if b else 0)
@@ -341,12 +354,10 @@ def idle_window(pid: int, idle: float, n: int, results: dict[str, object]) -> No
     results[f"idle_{n}"] = (cpu_ms, total, beats)
 
 
-def _fork_load(data: bytes, cap: int) -> object:
+def _fork_load(book: ModuleType, data: bytes, cap: int) -> object:
     """The design `isolate` replaced (daemon.load_isolated before issue 12): os.fork."""
     import pickle
     import warnings
-
-    from warmupd import book
 
     read_fd, write_fd = os.pipe()
     with warnings.catch_warnings():
@@ -367,11 +378,10 @@ def _fork_load(data: bytes, cap: int) -> object:
     return pickle.loads(payload)
 
 
-def reload_latency(sizes: list[int], rounds: int) -> None:
+def reload_latency(site: Path, sizes: list[int], rounds: int) -> None:
     import asyncio
 
-    from warmupd import book, isolate
-
+    book, isolate = import_from(site, "book", "isolate")
     print(f"\n== reload parse: isolate.load (parse server) vs os.fork vs in-process, "
           f"{rounds} rounds ==")
     for n in sizes:
@@ -387,7 +397,7 @@ def reload_latency(sizes: list[int], rounds: int) -> None:
         for _ in range(rounds):
             for name, fn in (("in-process", lambda d=data, c=cap: book.loads(
                                   d, "bench.yaml", max_bytes=c)),
-                             ("os.fork", lambda d=data, c=cap: _fork_load(d, c)),
+                             ("os.fork", lambda d=data, c=cap: _fork_load(book, d, c)),
                              ("server", lambda: asyncio.run(child()))):
                 t0 = time.perf_counter()
                 got = fn()
@@ -408,17 +418,25 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--sizes", default="1000,10000", help="comma-separated people counts")
     ap.add_argument("--reload-only", action="store_true",
                     help="only the isolated parse: parse server vs os.fork vs in-process")
+    ap.add_argument("--site", type=Path, help="a non-editable install (pip install --target)")
     args = ap.parse_args(argv)
+    print("$ " + shlex.join([Path(sys.executable).name, *sys.argv]))
+    with tempfile.TemporaryDirectory(prefix="bench_daemon_site_") as tmp:
+        site = (args.site or install(Path(tmp) / "site")).resolve()
+        use_install(site)
+        return run(args, site)
+
+
+def run(args: argparse.Namespace, site: Path) -> int:
     sizes = [int(x) for x in args.sizes.split(",") if x]
     if args.reload_only:
-        print("$ " + shlex.join([Path(sys.executable).name, *sys.argv]))
-        reload_latency(sizes, args.rounds)
+        reload_latency(site, sizes, args.rounds)
         return 0
 
-    print("$ " + shlex.join([Path(sys.executable).name, *sys.argv]))
+    model, watch = import_from(site, "model", "watch")
     print(f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs, daemon: "
           f"{Path(sys.executable).name} -m warmupd run --file F")
-    debounce = debounce_seconds()
+    debounce = float(watch.DEBOUNCE)  # read from the install, so it never drifts
     floor, floor_hwm = bare_python_rss()
     print(f"floor: bare python RSS VmRSS {floor:.1f} MiB (VmHWM {floor_hwm:.1f} MiB)")
     print(f"watcher debounce (warmupd.watch.DEBOUNCE): {debounce * 1000:.0f} ms")
@@ -427,7 +445,7 @@ def main(argv: list[str] | None = None) -> int:
     start = time.monotonic()
     for n in sizes:
         bench_size(n, args.rounds, args.idle if n == max(sizes) else 0.0, floor, debounce,
-                   results)
+                   float(model.HEARTBEAT_SECONDS), results)
 
     print("\n== targets (issue 3) ==")
     targets = {1000: (0.150, 45.0), 10000: (1.0, 80.0)}

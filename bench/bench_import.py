@@ -15,7 +15,9 @@ Owns: timing only, against floors measured in the same run:
   (it also plans everyone, for the "next touch-up" column).
 
 warmupd runs from a NON-editable install made by this script
-(``pip install --no-deps --target TMP/site .``); subject and floor runs are
+(bench/nonedit.py: ``pip install --no-deps --target TMP/site`` of a copy of
+the source, so nothing is written into the checkout), and the in-process
+``who`` figures import it from there and nowhere else; subject and floor runs are
 interleaved so machine load hits both alike; medians are printed.  Every
 process gets a private HOME/XDG tree under TMP.
 
@@ -39,12 +41,10 @@ import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from gen import FIRST, LAST, generate
+from gen import FIRST, LAST, generate  # bench/ is the script's directory, first on sys.path
+from nonedit import import_from, install
 
 PY = sys.executable
-REPO = Path(__file__).resolve().parents[1]
 COMPANIES = ("Acme Corp", "Initech", "Globex", "Umbrella, Inc.", "Hooli", "Stark Industries",
              "Wayne Enterprises", "Cyberdyne", "Soylent", "Vandelay Industries")
 ROLES = ("Engineer", "Product Manager", "Designer", "CTO", "Recruiter", "Data Scientist",
@@ -141,9 +141,7 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory(prefix="bench-import-") as tmp_:
         tmp = Path(tmp_)
-        site = tmp / "site"
-        subprocess.run([PY, "-m", "pip", "install", "-q", "--no-deps", "--target", str(site),
-                        str(REPO)], check=True, capture_output=True)
+        site = install(tmp / "site")
         env = sandbox(tmp / "home", site)
         export = tmp / "Connections.csv"
         export.write_text(linkedin_export(args.rows), encoding="utf-8")
@@ -182,10 +180,7 @@ def main() -> None:
                   f"{target}")
 
         # who over 10k people: in process (the search), and as a command.
-        sys.path.insert(0, str(site))
-        from warmupd import book as bookmod
-        from warmupd import who
-
+        bookmod, who = import_from(site, "book", "who")
         ten_k = tmp / "ten-k.yaml"
         lines = result.read_text(encoding="utf-8")
         ten_k.write_text(lines)

@@ -8,10 +8,12 @@ fresh process that does one plain SQLite scan of the same events
 interleaved round robin so machine load hits both alike.
 
 The package is measured as users get it: a NON-editable install
-(``pip install --no-deps --target``) into a temp dir on PYTHONPATH, with
-bytecode cached as pip would.  The store is filled with raw SQL after the
-real `Store` created its schema (150k ``Store.record`` transactions would
-take minutes and measure nothing of interest here).
+(bench/nonedit.py: ``pip install --no-deps --target`` of a copy of the
+source, so nothing is written into the checkout) into a temp dir on
+PYTHONPATH, with bytecode cached as pip would; the split says where its
+``warmupd`` came from.  The store is filled with raw SQL after the real
+`Store` created its schema (150k ``Store.record`` transactions would take
+minutes and measure nothing of interest here).
 
 Must not: assert anything (tests do that) or write outside its temp dir.
 Usage: python bench/bench_stats.py [--people N] [--events E] [--repeat R]
@@ -32,10 +34,8 @@ import time
 from datetime import date, timedelta
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE))
-
-from gen import generate  # noqa: E402
+from gen import generate  # bench/ is the script's directory, first on sys.path
+from nonedit import install
 
 PY = sys.executable
 # The steps of `stats --json` in one process, each timed (median of 5), and
@@ -64,6 +64,7 @@ for _ in range(5):
         steps[k].append(v)
 for k, v in steps.items():
     print(f"    {k:34} {statistics.median(v) * 1000:7.1f} ms")
+print(f"  (warmupd from {Path(stats.__file__).parent})")
 """
 FLOOR = """
 import sqlite3, sys
@@ -72,11 +73,6 @@ rows = db.execute("SELECT * FROM touches").fetchall()
 rows += db.execute("SELECT * FROM nudges").fetchall()
 print(len(rows))
 """
-
-
-def install(site: Path) -> None:
-    subprocess.run([PY, "-m", "pip", "install", "-q", "--no-deps",
-                    "--target", str(site), str(HERE.parent)], check=True)
 
 
 def fill(db_path: Path, ids: list[str], events: int, today: date, seed: int = 1) -> int:

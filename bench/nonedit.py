@@ -1,34 +1,44 @@
 """A non-editable install of this checkout, for benchmarks that must not measure path hooks.
 
-Owns: building the install (``pip install --no-deps --target``, from a copy
-of the source so setuptools writes no build/ or *.egg-info into the
-checkout) and importing warmupd's modules from it, refusing a copy that an
-editable install or PYTHONPATH put ahead of it.
+Owns: building the install (``pip install --no-deps --target``) from a copy
+of the source (``source_copy``, which bench_cli's venv installs from too), so
+setuptools writes no build/ or *.egg-info into the checkout, and importing
+warmupd's modules from it, refusing a copy that an editable install or
+PYTHONPATH put ahead of it.
 
 Must not: time anything or import warmupd itself.
 """
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import shutil
 import subprocess
 import sys
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def install(site: Path) -> Path:
-    """Install this checkout into ``site`` (created); returns ``site``."""
+@contextlib.contextmanager
+def source_copy() -> Iterator[Path]:
+    """A temporary copy of what pip needs to build this checkout (removed afterwards)."""
     with tempfile.TemporaryDirectory(prefix="warmupd-src-") as tmp:
         src = Path(tmp)
         for name in ("pyproject.toml", "README.md"):
             shutil.copy2(ROOT / name, src / name)
         shutil.copytree(ROOT / "warmupd", src / "warmupd",
                         ignore=shutil.ignore_patterns("__pycache__"))
+        yield src
+
+
+def install(site: Path) -> Path:
+    """Install this checkout into ``site`` (created); returns ``site``."""
+    with source_copy() as src:
         subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps",
                         "--root-user-action=ignore", "--target", str(site), str(src)],
                        check=True)

@@ -11,13 +11,14 @@ import os
 import sqlite3
 import subprocess
 import sys
+import time
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from conftest import FixedClock, private_home
 
-from warmupd import plancache, storegen
+from warmupd import cli_plan, plancache, storegen
 from warmupd.cli import Environment, main
 from warmupd.model import TouchKind
 from warmupd.paths import store_file
@@ -58,11 +59,21 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     path = home / "config" / "warmupd" / "contacts.yaml"
     path.parent.mkdir(parents=True)
     path.write_text(BOOK.format(old=TODAY - timedelta(days=120), recent=TODAY - timedelta(days=3)))
+    settle(path)
     return home
 
 
 def book_file(home: Path) -> Path:
     return home / "config" / "warmupd" / "contacts.yaml"
+
+
+def settle(*paths: Path) -> None:
+    """Wait until the last change to each file (and to a link itself) is older than a
+    timestamp granule: a run that starts sooner does not record (plancache._settled)."""
+    for path in paths:
+        ctime = max(path.stat().st_ctime_ns, path.lstat().st_ctime_ns)
+        while not plancache._settled(ctime, time.time_ns()):
+            time.sleep(0.005)
 
 
 def run(capsys: pytest.CaptureFixture[str], args: list[str], at: datetime = NOW
@@ -193,11 +204,151 @@ def test_a_changed_contact_file_is_seen(home: Path, capsys, monkeypatch: pytest.
     if edit == "timezone":
         run(capsys, args, at)  # record at 01:00 UTC with the old (UTC) book first
         path.write_text(text.replace("America/New_York", "UTC"))
+        settle(path)
         run(capsys, args, at)
+        assert replays(args, at)
+        capsys.readouterr()
         path.write_text(text)
     after = run(capsys, args, at)
     assert after == fresh(capsys, monkeypatch, home, args, at)
     assert after != before
+
+
+def test_a_run_right_after_an_edit_does_not_record(home: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+    """Broken if: a run records although the contact file changed within one timestamp
+    tick of its start, when a change made and undone during the run could carry the
+    very stamps it saw first (so equal stamps afterwards would prove nothing)."""
+    path = book_file(home)
+    args = ["today", "--json"]
+    for i in range(50):  # until the recorder looks within a granule of the write
+        path.write_text(path.read_text() + f"# edit {i}\n")
+        changed = path.stat().st_ctime_ns
+        req = plancache.request(args)
+        assert req is not None
+        recorder = plancache.Recorder(req)
+        if not plancache._settled(changed, time.time_ns()):  # so not when it looked either
+            break
+    else:
+        pytest.fail("the machine never let the recorder look within a granule of the write")
+    env = Environment(clock=FixedClock(NOW))
+    env.recorder = recorder
+    assert cli_plan.run(req, env)
+    recorder.save()
+    printed = capsys.readouterr().out
+    assert printed.startswith("{")
+    assert not replays(args)
+    settle(path)  # the next run records
+    assert run(capsys, args)[1] == printed
+    assert replays(args)
+
+
+def test_a_stamp_is_settled_only_a_granule_later() -> None:
+    """Broken if: a stamp counts as settled while a change could still get the very same
+    one: within a Linux timer tick (20 ms allowed), or within two seconds when the
+    stamp is a whole second (file systems that keep seconds, or FAT's two)."""
+    fine = 1_764_000_000_123_456_789
+    assert not plancache._settled(fine, fine + 19_000_000)
+    assert plancache._settled(fine, fine + 21_000_000)
+    whole = 1_764_000_000_000_000_000
+    assert not plancache._settled(whole, whole + 1_900_000_000)
+    assert plancache._settled(whole, whole + 2_100_000_000)
+
+
+@pytest.mark.parametrize("link", ["the file", "its directory"])
+def test_a_link_swapped_and_back_during_a_run_leaves_no_entry(  # type: ignore[no-untyped-def]
+        home: Path, capsys, monkeypatch: pytest.MonkeyPatch, link: str) -> None:
+    """Broken if: a run that read another file through a symbolic link on the contact
+    file's path (swapped there and back while it ran, as `ln -sfn` does) saves its
+    output under the bytes of the file the link leads to afterwards.  The file itself
+    is untouched, so its bytes, inode and stamps say nothing."""
+    path = book_file(home)
+    text = path.read_text()
+    other = text.replace("name: Ruth Alvarez", "name: Ruth Bell")
+    if link == "the file":
+        for name, body in (("a.yaml", text), ("b.yaml", other)):
+            path.with_name(name).write_text(body)
+        path.unlink()
+        swapped, targets = path, ("a.yaml", "b.yaml")
+    else:  # config/warmupd -> sets/a or sets/b, each holding a contacts.yaml
+        for name, body in (("a", text), ("b", other)):
+            (home / "sets" / name).mkdir(parents=True)
+            (home / "sets" / name / path.name).write_text(body)
+        path.unlink()
+        path.parent.rmdir()
+        swapped, targets = path.parent, ("../sets/a", "../sets/b")
+
+    def point(target: str) -> None:
+        tmp = swapped.with_name(swapped.name + ".new")
+        tmp.symlink_to(target)
+        os.replace(tmp, swapped)
+
+    point(targets[0])
+    settle(path, swapped)
+    args = ["today", "--json"]
+    req = plancache.request(args)
+    assert req is not None
+    env = Environment(clock=FixedClock(NOW))
+    env.recorder = plancache.Recorder(req)
+    point(targets[1])  # after the recorder looked, before the run reads the book
+    assert cli_plan.run(req, env)
+    point(targets[0])
+    env.recorder.save()
+    raced = capsys.readouterr().out
+    assert "Ruth Bell" in raced
+    assert not replays(args)
+    after = run(capsys, args)
+    assert after == fresh(capsys, monkeypatch, home, args)
+    assert "Ruth Alvarez" in after[1] and "Ruth Bell" not in after[1]
+
+
+def test_a_store_write_while_planning_leaves_no_entry(  # type: ignore[no-untyped-def]
+        home: Path, capsys, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Broken if: an entry is saved although the store was written after the run read
+    its generation and before it read the history, so the output holds a write its
+    generation does not count; restoring the store from a backup taken at that
+    generation would then replay a plan of another history."""
+    from warmupd import book
+
+    ruth = book.load(book_file(home)).contacts[0]
+    assert ruth.name == "Ruth Alvarez"
+    backup = tmp_path / "backup.sqlite3"
+    args = ["today", "--json"]
+    req = plancache.request(args)
+    assert req is not None
+    recorder = plancache.Recorder(req)
+
+    class DaemonMeanwhile(FixedClock):
+        """The environment's clock; once the recorder has the generation, the first
+        look at it lets the daemon record Ruth done (after a backup of the store)."""
+
+        def now(self) -> datetime:
+            if req.generation is not None and not backup.exists():
+                copy(store_file(), backup)
+                with Store(store_file()) as st:
+                    st.record(ruth.id, TouchKind.DONE, TODAY, now=NOW)
+            return super().now()
+
+    env = Environment(clock=DaemonMeanwhile(NOW))
+    env.recorder = recorder
+    assert cli_plan.run(req, env)
+    recorder.save()
+    raced = capsys.readouterr().out
+    assert backup.exists() and "Ruth Alvarez" not in raced  # done today: not due
+    copy(backup, store_file())  # the store as it was at the generation the run read
+    assert storegen.read(store_file()) == req.generation
+    after = run(capsys, args)
+    assert after == fresh(capsys, monkeypatch, home, args)
+    assert "Ruth Alvarez" in after[1]
+
+
+def copy(source: Path, target: Path) -> None:
+    """SQLite's online backup: the whole database, WAL included, as one snapshot."""
+    src, dst = sqlite3.connect(source), sqlite3.connect(target)
+    try:
+        src.backup(dst)
+    finally:
+        src.close()
+        dst.close()
 
 
 def test_a_new_day_is_a_new_plan(home: Path, capsys, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
@@ -233,6 +384,7 @@ def test_the_day_ends_at_midnight_in_the_books_zone(  # type: ignore[no-untyped-
     a DST day (or a clock before the recording) is trusted to the window."""
     path = book_file(home)
     path.write_text(path.read_text().replace("timezone: UTC", f"timezone: {zone}"))
+    settle(path)
     args = ["today", "--json"]
     run(capsys, args, recorded)
     for at in same_day:
@@ -248,6 +400,7 @@ def test_a_book_without_a_timezone_follows_tz(home: Path, capsys,  # type: ignor
     no timezone setting) moved to a zone where it is another day."""
     path = book_file(home)
     path.write_text(path.read_text().replace("  timezone: UTC\n", ""))
+    settle(path)
     args = ["today", "--json"]
     monkeypatch.setenv("TZ", "Pacific/Kiritimati")  # 12:00 UTC: the 26th there
     first = run(capsys, args)
@@ -303,6 +456,7 @@ def test_stderr_is_replayed_in_order(home: Path, capsys) -> None:  # type: ignor
     path = book_file(home)
     path.write_text(path.read_text().replace("daily_limit: 2", "daily_limit: 1\n  frobnicate: 3")
                     + "".join(f"  - name: P{i}\n    every: 1w\n" for i in range(12)))
+    settle(path)
     first = run(capsys, ["agenda"])
     assert "frobnicate" in first[2] and "daily_limit" in first[2]
     assert replays(["agenda"])
@@ -352,11 +506,37 @@ def test_every_table_bumps_the_generation(tmp_path: Path) -> None:
     for table in storegen.TABLES:
         assert {f"{table}_gen_{op}" for op in ("insert", "update", "delete")} <= triggers
     g = storegen.read(path)
-    assert g is not None and g > 0
+    assert g is not None
+    ident, _, n = g.rpartition("/")
+    assert len(ident) == 32 and int(n) > 0
     with raw:
         raw.execute("INSERT INTO meta VALUES ('x', 'y')")
-    assert storegen.read(path) == g + 1
+    assert storegen.read(path) == f"{ident}/{int(n) + 1}"
     with raw:
         raw.execute("DELETE FROM meta")
-    assert storegen.read(path) == g + 2
+    assert storegen.read(path) == f"{ident}/{int(n) + 2}"
     raw.close()
+
+
+def test_a_history_file_made_again_is_not_the_old_one(
+        home: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    """Broken if: a store deleted and created again, whose counter comes back to the
+    number an output was recorded at (with other facts), replays the old store's plan."""
+    args = ["today", "--json"]
+    recorded = run(capsys, args)
+    old = storegen.read(store_file())
+    assert old is not None and replays(args)
+    capsys.readouterr()
+    for leftover in store_file().parent.glob(store_file().name + "*"):
+        leftover.unlink()  # the user starts their history afresh
+    with Store(store_file()) as st:
+        st.record("ruth-alvarez", TouchKind.DONE, TODAY, now=NOW)
+    raw = sqlite3.connect(store_file())
+    with raw:  # the new file's counter where the old one's stood
+        raw.execute("UPDATE generation SET n = ?", (int(old.rpartition("/")[2]),))
+    raw.close()
+    assert storegen.read(store_file()) != old
+    assert storegen.read(store_file()).rpartition("/")[2] == old.rpartition("/")[2]  # type: ignore[union-attr]
+    now = run(capsys, args)
+    assert now == fresh(capsys, monkeypatch, home, args)
+    assert now != recorded  # Ruth's touch today is in the plan

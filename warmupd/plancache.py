@@ -11,12 +11,18 @@ An entry is used only when every input of the output is equal to the run
 that recorded it:
 
 * the contact file's exact bytes and path (the book, its settings and its
-  warnings), compared byte for byte as ``bookcache`` does; the run records
-  only if the file is unchanged (bytes, inode, size, mtime, ctime) from
-  before it loaded until after it printed;
+  warnings), compared byte for byte as ``bookcache`` does.  The run reads
+  the file itself, so the recorder proves that it read the keyed bytes: the
+  file (device, inode, size, mtime, ctime) and every symbolic link on its
+  path are unchanged from before the run loaded until after it printed, and
+  their ctimes were already settled when the recorder first looked (see
+  ``_settled``), so a change made and undone within one timestamp tick
+  cannot leave them looking unchanged;
 * the history store's path and write generation (``storegen``: every write
   to a table of facts, by the CLI, the daemon or a hand edit, bumps it),
-  read after the run's own writes and before it read the history;
+  read after the run's own writes and before it read the history, and
+  still the same when the entry is saved (a write in between may be in the
+  history the run planned from);
 * today's date in the book's timezone, from the environment's clock: inside
   the recorded day's window (``clock.day_window``: until the next midnight
   there, not on a DST day, same zone inputs) without importing datetime or
@@ -30,10 +36,15 @@ samples) is a function of the book and today, and was written before the
 generation was read, so a hit has nothing left to write.
 
 Must not: import click, the model or anything heavy (a hit must cost less
-than the floor it is measured against), cache a failed run, or replay an
-entry whose key differs in any part.  Output that click would alter (ANSI
-codes it strips when not on a terminal) and streams click would re-wrap are
-never cached, so a replay is what click would have written.
+than the floor it is measured against), cache a failed run, save an entry
+whose inputs may have moved while the run computed it, or replay an entry
+whose key differs in any part.  Output that click would alter (ANSI codes
+it strips when not on a terminal) and streams click would re-wrap are never
+cached, so a replay is what click would have written.
+
+Not seen while a run records: a directory on the contact file's path renamed
+away and back, and writes through a shared mapping (they need not update
+ctime); both leave the file's own stamps as they were.
 """
 
 from __future__ import annotations
@@ -75,10 +86,10 @@ class Request:
         self.key = key
         # Filled in by the run that records (Recorder).
         self.book: bytes | None = None
-        self.book_stat: tuple[int, ...] | None = None
+        self.book_stat: tuple[tuple[int, ...], ...] | None = None
         self.timezone: str | None = None
         self.today: str | None = None
-        self.generation: int | None = None
+        self.generation: str | None = None
         self.window: tuple[tuple[str, ...], float, float] | None = None
         self.chunks: list[tuple[bool, str]] = []
         self.cacheable = True
@@ -133,13 +144,80 @@ def _code_stamp() -> tuple[tuple[str, int, int], ...]:
     return tuple(sorted(out))
 
 
-def _book_state(path: Path) -> tuple[bytes, tuple[int, ...]]:
-    """The contact file's bytes and the stat fields a rewrite changes."""
+# A file system stamps ctime from a coarse clock: on Linux the time of the last
+# timer tick (at most 10 ms old, HZ >= 100), unless the inode's ctime was
+# looked at since its last change (multigrain stamps, Linux 6.13+).  Twice the
+# longest tick is the granule; a stamp of a whole second comes from a file
+# system that keeps seconds only (ext3, HFS+) or two (FAT).
+_TICK_NS = 20_000_000
+_COARSE_NS = 2_000_000_000
+
+
+def _settled(ctime_ns: int, now_ns: int) -> bool:
+    """Whether any change to an inode after ``now_ns`` must stamp a ctime other than
+    ``ctime_ns``: the kernel sets ctime to the current time on every change (write,
+    truncate, rename, link, unlink), callers cannot set it, and the stamp can lag
+    the clock by one granule at most.  Assumes a file system stamped by this
+    machine's clock (a remote server's may lag it) that is not stepped back."""
+    granule = _COARSE_NS if ctime_ns % 1_000_000_000 == 0 else _TICK_NS
+    return ctime_ns < now_ns - granule
+
+
+def _links(path: Path) -> list[os.stat_result]:
+    """The lstat of every symbolic link resolving ``path`` goes through, in order.
+
+    Replacing a link is the one way to point it elsewhere, and makes a new
+    inode with a new ctime: a link swapped and swapped back during a run shows
+    there, while the file it leads to is left as it was.
+    """
+    if os.name != "posix":
+        return []
+    import stat
+
+    found: list[os.stat_result] = []
+    # Not os.path.abspath: it folds "link/.." by the text, the kernel by the target.
+    pending = os.path.join(os.getcwd(), path).split("/")
+    pending.reverse()
+    resolved = "/"
+    while pending:
+        name = pending.pop()
+        if name in ("", "."):
+            continue
+        if name == "..":
+            resolved = os.path.dirname(resolved)
+            continue
+        here = os.path.join(resolved, name)
+        st = os.lstat(here)
+        if not stat.S_ISLNK(st.st_mode):
+            resolved = here
+            continue
+        found.append(st)
+        if len(found) > 40:  # the kernel's own limit (ELOOP)
+            raise OSError(f"{path}: too many levels of symbolic links")
+        target = os.readlink(here)
+        if target.startswith("/"):
+            resolved = "/"
+        pending.extend(reversed(target.split("/")))
+    return found
+
+
+def _identity(st: os.stat_result) -> tuple[int, ...]:
+    return (st.st_dev, st.st_ino, st.st_mode, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+
+
+def _book_state(path: Path) -> tuple[bytes, tuple[tuple[int, ...], ...], list[int]]:
+    """The contact file's bytes, the identity of the file and of each link on its
+    path (stat fields that any change alters), and their ctimes.
+
+    Stat before reading: a change after the stat shows in the next one.
+    """
     from warmupd.paths import read_capped
 
-    data = read_capped(path, _MAX_BOOK)
+    links = _links(path)
     st = os.stat(path)
-    return data, (st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+    data = read_capped(path, _MAX_BOOK)
+    stats = [*links, st]
+    return data, tuple(_identity(x) for x in stats), [x.st_ctime_ns for x in stats]
 
 
 def replay(req: Request, clock: Clock | None) -> bool:
@@ -178,10 +256,20 @@ class Recorder:
     """What one run of a request printed and depended on; saved only if it succeeds."""
 
     def __init__(self, req: Request) -> None:
+        from warmupd import clock
+
         self.req = req
+        # The system clock, not the environment's: it is what stamps the file.
+        now_ns = int(clock.epoch(clock.SYSTEM) * 1e9)
         try:
-            req.book, req.book_stat = _book_state(req.contact_file)
+            req.book, req.book_stat, ctimes = _book_state(req.contact_file)
         except OSError:
+            req.cacheable = False
+            return
+        # Changed within a granule of now: a change during the run could carry the
+        # very same stamps, so identical stats afterwards would prove nothing.  The
+        # next run records instead.
+        if not all(_settled(c, now_ns) for c in ctimes):
             req.cacheable = False
 
     def echo(self, message: str, err: bool) -> None:
@@ -190,7 +278,7 @@ class Recorder:
             self.req.cacheable = False
         self.req.chunks.append((err, message + "\n"))
 
-    def inputs(self, timezone: str | None, today: str, generation: int,
+    def inputs(self, timezone: str | None, today: str, generation: str,
                clock: Clock | None) -> None:
         """The book's timezone setting, today there, and the store's generation, as read
         after the run's own writes and before it read the history; and the span
@@ -211,7 +299,13 @@ class Recorder:
             return
         try:
             # The book the run used must be the bytes keyed: unchanged since before it loaded.
-            if _book_state(req.contact_file) != (req.book, req.book_stat):
+            data, ident, _ = _book_state(req.contact_file)
+            if (data, ident) != (req.book, req.book_stat):
+                return
+            from warmupd import storegen
+
+            # A write after the run read the generation may be in the history it read.
+            if storegen.read(req.store_file) != req.generation:
                 return
             from warmupd.paths import private_dir
 
@@ -232,11 +326,11 @@ def _write_entry(path: Path, data: bytes) -> None:
     miss (an empty or zero-filled file does not unmarshal).  Unlinking first
     means a reader in between sees no entry: a miss too.
     """
-    import tempfile
+    from warmupd.paths import temp_beside
 
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    fd, tmp = temp_beside(path)
     try:
-        with os.fdopen(fd, "wb") as fh:  # mkstemp's file is 0600 already
+        with os.fdopen(fd, "wb") as fh:  # 0600 already
             fh.write(data)
         with contextlib.suppress(FileNotFoundError):
             os.unlink(path)

@@ -33,6 +33,7 @@ from warmupd.model import (
 )
 from warmupd.paths import private_dir
 from warmupd.record import value
+from warmupd.storegen import IDENTITY_MIGRATION
 from warmupd.storegen import MIGRATION as GENERATION_MIGRATION
 from warmupd.storegen import QUERY as GENERATION_QUERY
 
@@ -215,6 +216,9 @@ MIGRATIONS: tuple[str, ...] = (
     # 6: a write generation (storegen): every write to any table bumps one
     # counter, so a cached `agenda`/`today` output knows the history is unchanged.
     GENERATION_MIGRATION,
+    # 7: the generation names its file (storegen): a store deleted and created
+    # again never passes for the old one.
+    IDENTITY_MIGRATION,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -665,9 +669,10 @@ class Store:
         return Touch(pid, date.fromisoformat(on), TouchKind(kind),
                      date.fromisoformat(until) if until else None, note, channel, id=rid)
 
-    def generation(self) -> int:
-        """The write generation (storegen): changes with every write to the file."""
-        return int(self._db.execute(GENERATION_QUERY).fetchone()[0])
+    def generation(self) -> str:
+        """The write generation (storegen): changes with every write to the file, and
+        differs between files."""
+        return str(self._db.execute(GENERATION_QUERY).fetchone()[0])
 
     def data_version(self) -> int:
         """Changes whenever another connection commits: the daemon's cue to replan."""

@@ -1,9 +1,10 @@
 """The store's write generation: one counter that every write to the history file bumps.
 
-Owns: the SQL of the ``generation`` table that ``store``'s migration 6 creates
-(a trigger on every table of facts adds one per row inserted, updated or
-deleted, in the writer's own transaction), and ``read()``, which opens the file
-read-only and returns the counter without importing the model.  It is the
+Owns: the SQL of the ``generation`` table that ``store``'s migrations 6 and 7
+create (a trigger on every table of facts adds one per row inserted, updated
+or deleted, in the writer's own transaction; a random id names the file), and
+``read()``, which opens the file read-only and returns "id/counter" without
+importing the model.  It is the
 part of the store a cached command output needs to know the history did not
 change (``plancache``): a hit must cost less than building the plan.
 
@@ -31,12 +32,21 @@ MIGRATION = (
               for table in TABLES for op in ("INSERT", "UPDATE", "DELETE"))
 )
 
-QUERY = "SELECT n FROM generation"
+# Migration 7: a random id for the file beside the counter.  A history file
+# deleted and created again counts from 0 again, and reaches the old file's
+# numbers with other facts: the id keeps it from passing for the old one.
+IDENTITY_MIGRATION = (
+    "ALTER TABLE generation ADD COLUMN store TEXT NOT NULL DEFAULT '';\n"
+    "UPDATE generation SET store = lower(hex(randomblob(16)));\n"
+)
+
+QUERY = "SELECT store || '/' || n FROM generation"
 
 
-def read(path: Path) -> int | None:
-    """The counter of the store at ``path``, or None if it cannot be read (no file yet,
-    an older schema, a lock): the caller then treats anything cached as stale."""
+def read(path: Path) -> str | None:
+    """The generation of the store at ``path`` (its id and counter), or None if it
+    cannot be read (no file yet, an older schema, a lock): the caller then treats
+    anything cached as stale."""
     # A URI so that mode=ro never creates the file; only %, ? and # need escaping in it.
     uri = "file:" + str(path).replace("%", "%25").replace("?", "%3f").replace("#", "%23")
     try:
@@ -47,4 +57,4 @@ def read(path: Path) -> int | None:
             db.close()
     except sqlite3.Error:
         return None
-    return int(row[0]) if row else None
+    return str(row[0]) if row else None
