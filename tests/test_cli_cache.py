@@ -125,7 +125,7 @@ def test_the_click_free_run_prints_what_click_prints(home: Path, capsys, args: l
 def test_a_replay_imports_neither_click_nor_the_model(home: Path) -> None:
     """Broken if: the fast path pulls in click, the model, the planner, yaml, or (inside
     the day's window) datetime and zoneinfo, beyond what this Python's site and the
-    paths module (platformdirs) load anyway."""
+    paths module load anyway."""
     watched = ("click", "warmupd.model", "warmupd.planner", "yaml", "json", "warmupd.store",
                "typing", "datetime", "zoneinfo")
     report = (f"print('LOADED', sorted(m for m in {watched!r} if m in sys.modules),"
@@ -143,6 +143,33 @@ def test_a_replay_imports_neither_click_nor_the_model(home: Path) -> None:
     assert "click" not in runs[0].stderr
     assert runs[1].stderr == base, (runs[1].stderr, base)
     assert runs[1].stdout == runs[0].stdout and runs[0].stdout.startswith("{")
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="paths asks platformdirs off Linux")
+def test_a_cold_run_imports_only_what_it_uses(home: Path) -> None:
+    """Broken if: planning `agenda` from a cached book (no output to replay) pulls in
+    what only costs start-up time: dataclasses and inspect (warmupd.record makes the
+    values), typing, tempfile, json (jsonout escapes with _json), platformdirs (paths
+    reads the XDG variables on Linux), click, or yaml."""
+    watched = ("dataclasses", "inspect", "typing", "tempfile", "json", "platformdirs",
+               "click", "yaml")
+    report = f"print(sorted(m for m in {watched!r} if m in sys.modules), file=sys.stderr)"
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    # -S: without site, which (with a .pth file) may import some of these itself;
+    # and a cold run needs nothing from site-packages.
+    base = subprocess.run([sys.executable, "-S", "-c", f"import sys; {report}"],
+                          capture_output=True, text=True, env=env, check=True).stderr
+    code = f"import sys; from warmupd.cli import main; rc = main(sys.argv[1:]); {report}"
+    args = ["agenda", "--weeks", "4", "--json"]
+    subprocess.run([sys.executable, "-c", code, *args], env=env, check=True,
+                   capture_output=True)  # parses the book (yaml) and caches it
+    req = plancache.request(args)
+    assert req is not None and req.cache_file.exists()
+    req.cache_file.unlink()
+    cold = subprocess.run([sys.executable, "-S", "-c", code, *args], capture_output=True,
+                          text=True, env=env, check=True)
+    assert cold.stdout.startswith("{") and req.cache_file.exists()  # it planned, and recorded
+    assert cold.stderr == base, (cold.stderr, base)
 
 
 @pytest.mark.parametrize("write", ["done", "snooze", "skip", "undo", "nudge", "raw sql"])

@@ -26,7 +26,7 @@ DERIVED = ("touch_summary", "done_days", "nudge_latest")
 
 MIGRATION = (
     "CREATE TABLE IF NOT EXISTS generation (n INTEGER NOT NULL);\n"
-    "INSERT INTO generation SELECT 0 WHERE NOT EXISTS (SELECT * FROM generation);\n"
+    "INSERT INTO generation (n) SELECT 0 WHERE NOT EXISTS (SELECT * FROM generation);\n"
     + "".join(f"CREATE TRIGGER IF NOT EXISTS {table}_gen_{op.lower()} AFTER {op} ON {table} "
               "BEGIN UPDATE generation SET n = n + 1; END;\n"
               for table in TABLES for op in ("INSERT", "UPDATE", "DELETE"))
