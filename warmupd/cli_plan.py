@@ -69,6 +69,8 @@ def plan_for(env: Environment, b: Book, st: Store, today: date,
     if env.recorder is not None:  # after this run's own writes, before the history it reads
         env.recorder.inputs(b.settings.timezone, today.isoformat(), st.generation(), env.clock)
     history = st.history()
+    if env.recorder is not None:
+        env.recorder.history_read(st.generation())
     return history, plan(b, history, today, horizon_days=horizon_days)
 
 

@@ -293,6 +293,13 @@ class Recorder:
         if window is not None and window[0] == today and clockmod.zone_from_inputs(timezone):
             self.req.window = (clockmod.zone_inputs(timezone), window[1], window[2])
 
+    def history_read(self, generation: str) -> None:
+        """The store's generation once more, read right after the run read the history
+        (on the same connection): a write in between may be in the history it read,
+        and the generation recorded before does not count it."""
+        if generation != self.req.generation:
+            self.req.cacheable = False
+
     def save(self) -> None:
         req = self.req
         if not req.cacheable or req.today is None or req.generation is None:
@@ -301,11 +308,6 @@ class Recorder:
             # The book the run used must be the bytes keyed: unchanged since before it loaded.
             data, ident, _ = _book_state(req.contact_file)
             if (data, ident) != (req.book, req.book_stat):
-                return
-            from warmupd import storegen
-
-            # A write after the run read the generation may be in the history it read.
-            if storegen.read(req.store_file) != req.generation:
                 return
             from warmupd.paths import private_dir
 
