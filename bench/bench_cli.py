@@ -1,12 +1,13 @@
 """Benchmark: CLI start-up, `today` and `agenda --json` against same-run floors.
 
-Owns: timing only.  warmupd is installed NON-editable (``pip install .``)
-into a fresh virtual environment without system site-packages, because an
-editable install's path hooks (and any .pth files of the outer interpreter)
-inflate every figure, the floor included.  Every command runs as a fresh
-subprocess; the commands of one table run interleaved (round robin) so
-machine load hits subject and floor alike, and the median wall time of each
-is printed with its ratio to the floor measured in the same run.
+Owns: timing only.  warmupd is installed NON-editable (``pip install``
+from a copy of the source) into a fresh virtual environment without system
+site-packages, because an editable install's path hooks (and any .pth
+files of the outer interpreter) inflate every figure, the floor included.
+Every command runs as a fresh subprocess; the commands of one table run
+interleaved (round robin) so machine load hits subject and floor alike,
+and the median wall time of each is printed with its ratio to the floor
+measured in the same run.
 
 Targets (issue 12 §4), floor = ``python -c "import click"`` in that venv:
 
@@ -22,7 +23,10 @@ Targets (issue 12 §4), floor = ``python -c "import click"`` in that venv:
 on changed (``warmupd.plancache``), so the warm rows are replays; the rows
 marked "output cache cold" delete that entry before every run (through
 ``sh -c``, about 1 ms of their figure) and show what a run costs after any
-change: a store write, a book edit, a new day.
+change: a store write, a book edit, a new day.  Beside them, the least a
+cold run can cost in this interpreter: starting it and importing the
+standard modules such a run needs (datetime, pathlib, pickle, sqlite3,
+zoneinfo ...), with no warmupd code at all.
 
 ``--profile`` adds a split into the steps of a replay and of cli.agenda (a
 cold run), ``-X importtime`` and cProfile of one replayed and one cold agenda
@@ -324,9 +328,14 @@ def bench(py: Path, env: dict[str, str], example_home: dict[str, str], rem: Path
     agenda_label = f"warmupd agenda --weeks 12 --json ({people} people)"
     remind_label = f"remind -s3 ({people} periodic reminders)"
     cold_label = f"warmupd agenda ... ({people} people, output cache cold)"
+    # What a cold agenda cannot do without: the interpreter and the standard
+    # modules it plans with.  The distance from here to the cold row is warmupd's.
+    stdlib_label = "python -c 'import <the stdlib a cold agenda uses>'"
     cmds = {
         floor: click_floor,
         remind_label: ["remind", "-s3", str(rem)],
+        stdlib_label: [str(py), "-c", "import datetime, marshal, pathlib, pickle, sqlite3, zlib, "
+                       "zoneinfo; zoneinfo.ZoneInfo('UTC')"],
         f"warmupd today ({people} people, warm cache)": [script, "today"],
         agenda_label: [script, "agenda", "--weeks", "12", "--json"],
         cold_label: cold(env, "out-agenda-json", [script, "agenda", "--weeks", "12", "--json"]),
@@ -336,7 +345,7 @@ def bench(py: Path, env: dict[str, str], example_home: dict[str, str], rem: Path
         label: f"<= 1.0x remind: {m2[label] / m2[remind_label]:.2f}x "
                f"{verdict(m2[label] <= m2[remind_label])}"
         for label in (agenda_label, cold_label)
-    })
+    } | {stdlib_label: f"(a floor: {m2[stdlib_label] / m2[remind_label]:.2f}x remind)"})
 
 
 def cold(env: dict[str, str], entry: str, argv: list[str]) -> list[str]:
