@@ -5,9 +5,9 @@ Owns: Settings, Contact, Book, Touch, History, TouchUp, Plan.  Stdlib only
 warmupd.record, which every command can afford to import).
 
 Must not: read the clock, touch the file system, or import anything from the
-rest of the package but warmupd.errors and warmupd.record.  Everything here is a plain value
-that the pure core (planner, openers, ics) computes with and the adapters
-produce or consume.
+rest of the package but warmupd.errors and warmupd.record.  Everything here
+is a plain value that the pure core (planner, openers, ics) computes with
+and the adapters produce or consume.
 """
 
 from __future__ import annotations

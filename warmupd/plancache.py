@@ -21,8 +21,8 @@ that recorded it:
 * the history store's path and write generation (``storegen``: every write
   to a table of facts, by the CLI, the daemon or a hand edit, bumps it),
   read after the run's own writes and before it read the history, and
-  still the same when the entry is saved (a write in between may be in the
-  history the run planned from);
+  the same when read again right after it (a write in between may be in
+  the history the run planned from);
 * today's date in the book's timezone, from the environment's clock: inside
   the recorded day's window (``clock.day_window``: until the next midnight
   there, not on a DST day, same zone inputs) without importing datetime or
