@@ -52,7 +52,8 @@ def test_a_hit_does_not_import_the_yaml_parser(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     "argv",
-    [["show", "ruth"], ["done", "ruth"], ["skip", "sam"], ["snooze", "sam", "2w"]],
+    [["show", "ruth"], ["done", "ruth"], ["skip", "sam"], ["snooze", "sam", "2w"],
+     ["history", "ruth"]],
 )
 def test_person_commands_on_a_hit_never_import_yaml(tmp_path: Path, argv: list[str]) -> None:
     """If this fails, a person command imports book (hence yaml) although the

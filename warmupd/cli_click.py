@@ -575,10 +575,10 @@ def review(file: Path | None) -> None:
 @click.argument("name")
 def history(file: Path | None, name: str) -> None:
     """Every event recorded for NAME, with the id `warmupd undo ID` takes."""
-    from warmupd import book
+    from warmupd import names
 
     b = _load(file)
-    person = book.resolve(b, name)
+    person = names.resolve(b, name)
     with _store() as st:
         events = st.events(person.id)
     if not events:
