@@ -1,0 +1,43 @@
+"""Text that came from outside, made safe to show on a terminal.
+
+Owns: `visible`, the one function every command and error message passes
+outside text through (the contact file, exports, the CalDAV server, mail):
+C0 and C1 control characters, DEL and the bidi controls become visible
+escapes (``\\x1b``, ``\\r``, ``\\u202e``), so a value can never move the
+cursor, set a window title, clear the screen or reorder what a line says.
+
+Must not: import anything beyond the stdlib, or know where the text goes
+besides "a terminal line" (HTML, iCalendar and notification markup have their
+own escaping where they are written).
+"""
+
+from __future__ import annotations
+
+import re
+
+# C0 controls, DEL, C1 controls, and the Unicode bidi embeddings, overrides and
+# isolates (U+202A-U+202E, U+2066-U+2069): the latter move no cursor but make a
+# terminal show characters in an order other than the one they have.
+_UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+_UNSAFE_KEEP_LINES = re.compile("[\x00-\x09\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+_NAMED = {"\t": "\\t", "\n": "\\n", "\r": "\\r"}
+
+
+def _escape(m: re.Match[str]) -> str:
+    ch = m.group()
+    named = _NAMED.get(ch)
+    if named is not None:
+        return named
+    code = ord(ch)
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+def visible(text: str, *, lines: bool = False) -> str:
+    """``text`` with every control character shown as an escape.
+
+    With ``lines``, a line feed stays a line feed (multi-line notes); a lone
+    carriage return never does, since it lets a later line overwrite an
+    earlier one.
+    """
+    return (_UNSAFE_KEEP_LINES if lines else _UNSAFE).sub(_escape, text)
