@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import os
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -198,3 +199,155 @@ def test_fast_fold_and_ids_equal_the_loaders(text: str) -> None:
     assert book.fold(text) == names._fold(text)
     if text.strip():
         assert book.default_id(text) == names._default_id(text)
+
+
+# -- writing through links, and saves that race the write --------------------
+
+BASE = b"contacts:\n  - name: Ruth\n"
+
+
+def test_add_writes_through_a_link_into_another_directory(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Would fail if `add` replaced the link with a regular file: the synced copy
+    would never get the new person."""
+    from conftest import private_home
+
+    from warmupd.cli import main
+
+    private_home(tmp_path, monkeypatch)
+    synced = tmp_path / "Sync" / "dotfiles"
+    synced.mkdir(parents=True)
+    real = synced / "contacts.yaml"
+    real.write_bytes(BASE)
+    os.chmod(real, 0o640)
+    link = tmp_path / "config" / "warmupd" / "contacts.yaml"
+    link.parent.mkdir(parents=True)
+    link.symlink_to(os.path.relpath(real, link.parent))
+    assert main(["add", "Sam Lee"]) == 0, capsys.readouterr().err
+    assert link.is_symlink() and os.readlink(link) == os.path.relpath(real, link.parent)
+    assert real.read_bytes().startswith(BASE) and b"name: Sam Lee" in real.read_bytes()
+    assert os.stat(real).st_mode & 0o777 == 0o640
+    assert not [p for p in link.parent.iterdir() if p.name != "contacts.yaml"]
+    assert [p.name for p in synced.iterdir()] == ["contacts.yaml"]  # no temp file left
+
+
+class Racer:
+    """Runs `insert.commit` in a thread that stops at ``step`` until the test has saved."""
+
+    def __init__(self, path: Path, step: str, state: Path) -> None:
+        import threading
+
+        self.arrived, self.go = threading.Event(), threading.Event()
+        self.error: BaseException | None = None
+        self.step = step
+        read = path.read_bytes()
+        self.new = read + b"  - name: Li\n"
+
+        def pause(at: str) -> None:
+            if at == self.step:
+                self.arrived.set()
+                assert self.go.wait(30)
+
+        def work() -> None:
+            try:
+                insert.commit(path, read, self.new, state, NOW, pause=pause)
+            except BaseException as exc:  # handed to the test
+                self.error = exc
+
+        self.thread = threading.Thread(target=work)
+        self.thread.start()
+        assert self.arrived.wait(30)
+
+    def finish(self) -> BaseException | None:
+        self.go.set()
+        self.thread.join(30)
+        return self.error
+
+
+def _save_in_place(path: Path, data: bytes) -> None:
+    with open(path, "r+b") as fh:  # as editors that keep the inode do (vim on a link, nano)
+        fh.truncate()
+        fh.write(data)
+
+
+def _save_by_rename(path: Path, data: bytes) -> None:
+    tmp = path.with_name(".editor-swap")
+    tmp.write_bytes(data)
+    os.replace(tmp, path)
+
+
+SAVE = BASE + b"  - name: Saved In Editor\n"
+
+
+@pytest.mark.parametrize("save", [_save_in_place, _save_by_rename])
+@pytest.mark.parametrize("step", ["checked", "written"])
+def test_a_save_during_the_backup_or_temp_write_is_kept(
+    tmp_path: Path, step: str, save: Callable[[Path, bytes], None]
+) -> None:
+    """Would fail if the bytes were compared only once, before the backup: the
+    editor's save would be overwritten and be in no backup either."""
+    path = tmp_path / "contacts.yaml"
+    path.write_bytes(BASE)
+    racer = Racer(path, step, tmp_path / "state")
+    save(path, SAVE)
+    assert isinstance(racer.finish(), insert.FileChanged)
+    assert path.read_bytes() == SAVE
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
+
+
+@pytest.mark.parametrize("save", [_save_in_place, _save_by_rename])
+def test_a_save_in_the_instant_before_the_swap_goes_back_in_place(
+    tmp_path: Path, save: Callable[[Path, bytes], None]
+) -> None:
+    """The last comparison passed, then the editor saved: would fail if the swap
+    dropped that save (a plain rename does)."""
+    real = tmp_path / "sync" / "contacts.yaml"
+    real.parent.mkdir()
+    real.write_bytes(BASE)
+    link = tmp_path / "contacts.yaml"
+    link.symlink_to(real)
+    racer = Racer(link, "compared", tmp_path / "state")
+    save(real, SAVE)
+    error = racer.finish()
+    backups = sorted((tmp_path / "state" / "backups").iterdir())
+    if isinstance(error, insert.FileChanged):  # exchanged back: the save is the file
+        assert real.read_bytes() == SAVE
+    else:  # no exchange on this filesystem: in place, it is in the backup named
+        assert isinstance(error, insert.SaveKept) and save is _save_in_place
+        assert real.read_bytes() == racer.new
+        assert any(p.read_bytes() == SAVE and str(p) in str(error) for p in backups)
+    assert link.is_symlink()
+    assert [p.name for p in real.parent.iterdir()] == ["contacts.yaml"]
+
+
+def test_an_earlier_keep_chomped_text_keeps_its_blank_lines(tmp_path: Path) -> None:
+    """Would fail if the new people went above the blank lines that end a `|+`
+    note: they are part of its text, and it would lose them."""
+    import yaml
+
+    for header in (b"|+", b">+", b"|2+", b"|+  # kept"):
+        data = (b"contacts:\n  - name: Ruth\n    notes: " + header + b"\n      one\n\n\n"
+                b"# the circles\ncircles:\n  friends: {every: 6w}\n")
+        entry = insert.Entry((("name", "Sam Lee"),))
+        new = insert.insert(data, [entry], "added by hand")
+        old_notes = yaml.safe_load(data)["contacts"][0]["notes"]
+        assert yaml.safe_load(new)["contacts"][0]["notes"] == old_notes
+        assert old_notes.endswith("\n\n\n") or header.startswith(b">")
+        assert [c["name"] for c in yaml.safe_load(new)["contacts"]] == ["Ruth", "Sam Lee"]
+    plain = b"contacts:\n  - name: Ruth\n    notes: |\n      one\n\n# c\ncircles: {}\n"
+    new = insert.insert(plain, [insert.Entry((("name", "Sam Lee"),))], "x")
+    assert new.index(b"# x") < new.index(b"\n\n# c")  # clipped: above the blank line, as before
+
+
+@pytest.mark.parametrize("name", ["exp\x1b]0;owned\x07.csv", "line\nbreak: yes.vcf",
+                                  "bad-\udcff-utf8.csv", "bom\ufeff\u2028.csv"])
+def test_any_export_file_name_makes_a_valid_comment(name: str) -> None:
+    """Would fail if a file name's control characters, line breaks or undecodable
+    bytes reached the YAML comment raw: the import would fail on the contact file."""
+    import yaml
+
+    new = insert.insert(BASE, [insert.Entry((("name", "Sam Lee"),))], f"imported from {name}")
+    comment = new.decode("utf-8").splitlines()[2]
+    assert comment.startswith("  # imported from ") and comment.isprintable()
+    assert [c["name"] for c in yaml.safe_load(new)["contacts"]] == ["Ruth", "Sam Lee"]

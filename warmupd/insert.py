@@ -5,7 +5,11 @@ Owns: rendering new entries as YAML text, finding where they go (through
 `book.contacts_slot`, so yaml stays in `book`), validating the result in
 memory (it must load, and every existing setting, circle and person must read
 exactly as before), backing the old file up in the state dir and writing the
-new one atomically, only if the file still holds the bytes that were read.
+new one atomically, through a symbolic link to its target, only if the file
+still holds the bytes that were read: checked before the backup, again right
+before the new file takes the old one's place, and once more on the file it
+replaced, so that a save another program made meanwhile ends up in the file
+(nothing added; run again) or, failing that, in a backup the message names.
 
 Must not: reorder, reformat or drop a byte of the user's file; edit an
 existing person; write when validation fails.  The daemon never calls this.
@@ -16,14 +20,25 @@ from __future__ import annotations
 import json
 import os
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
 from warmupd import book as bookmod
 from warmupd.model import SAMPLE_PREFIX, Book, BookError, Problem, WarmupdError
-from warmupd.paths import atomic_write, private_dir, read_capped
+from warmupd.paths import (
+    MAX_DECLARED_SIZE,
+    atomic_write,
+    exchange,
+    fsync_dir,
+    link_target,
+    private_dir,
+    read_capped,
+    temp_beside,
+    temp_beside_name,
+)
+from warmupd.textsafe import visible
 
 # Keys in the order they are written.
 FIELDS = (
@@ -46,6 +61,11 @@ class Entry:
 
 class FileChanged(WarmupdError):
     """The contact file changed between reading and writing; nothing was written."""
+
+
+class SaveKept(WarmupdError):
+    """Another program's save landed in the instant of the write and could not be
+    put back in the file: the message names the backup that holds it."""
 
 
 _PLAIN = re.compile(r"[^\W\d_][\w .,'()/+&@-]*", re.UNICODE)
@@ -81,7 +101,10 @@ def scalar(value: str) -> str:
 def render(entries: Sequence[Entry], comment: str, column: int, nl: str = "\n") -> str:
     """The YAML block for ``entries``, its list dashes at ``column``."""
     pad = " " * column
-    out = [f"{pad}# {' '.join(comment.split())}"]
+    # The comment names an export: a file name may hold anything, and a YAML
+    # comment only what YAML can read on one line.
+    said = _UNPRINTABLE.sub(_escape, visible(" ".join(comment.split())))
+    out = [f"{pad}# {said}"]
     for e in entries:
         first = True
         for key, value in e.fields:
@@ -125,6 +148,33 @@ def _is_blank_or_top_comment(line: bytes) -> bool:
     return not line.strip() or line.startswith(b"#")
 
 
+# A block scalar header at the end of a line (`notes: |+`, `- >2+ # c`) whose
+# chomping indicator is "keep": its trailing blank lines are part of its text.
+_KEEP_HEADER = re.compile(rb"(?:^|[\s:-])[|>](?:[1-9]?\+|\+[1-9]?)[ \t]*(?:#.*)?$")
+
+
+def _indent(line: bytes) -> int:
+    return len(line) - len(line.lstrip(b" "))
+
+
+def _ends_in_kept_block(lines: Sequence[bytes], end: int) -> bool:
+    """Whether ``lines[end - 1]`` is inside a block scalar that keeps trailing blank lines.
+
+    The header of a block scalar is the nearest line above its text that is
+    indented less than every text line after it.
+    """
+    least = None
+    for i in range(end - 1, -1, -1):
+        line = lines[i].rstrip(b"\r\n")
+        if not line.strip():
+            continue
+        ind = _indent(line)
+        if least is not None and ind < least:
+            return bool(_KEEP_HEADER.search(line))
+        least = ind if least is None else min(least, ind)
+    return False
+
+
 def insert(data: bytes, entries: Sequence[Entry], comment: str) -> bytes:
     """``data`` with ``entries`` added at the end of its ``contacts:`` list.
 
@@ -153,6 +203,11 @@ def insert(data: bytes, entries: Sequence[Entry], comment: str) -> bytes:
         # key belong to that key; the new people go above them.
         while at > 0 and _is_blank_or_top_comment(lines[at - 1]):
             at -= 1
+        # Unless the blank lines are the end of a `|+` or `>+` text, which keeps
+        # them: they stay with it, and the new people come after them.
+        if _ends_in_kept_block(lines, at):
+            while at < line and not lines[at].strip():
+                at += 1
     head = b"".join(lines[:at])
     if head and not head.endswith((b"\n", b"\r")):
         head += nl.encode()
@@ -174,10 +229,10 @@ def validate(old: Book, new_data: bytes, label: str, added: int) -> Book:
     return new
 
 
-def backup(data: bytes, state_dir: Path, now: datetime) -> Path:
+def backup(data: bytes, state_dir: Path, now: datetime, kind: str = "") -> Path:
     """Keep ``data`` (the file before this change) in the state dir; prune old copies."""
     folder = private_dir(state_dir / "backups")
-    path = folder / f"contacts-{now:%Y%m%dT%H%M%S%f}.yaml"
+    path = folder / f"contacts-{now:%Y%m%dT%H%M%S%f}{'-' + kind if kind else ''}.yaml"
     atomic_write(path, data, mode=0o600)
     old = sorted(folder.glob("contacts-*.yaml"))
     for stale in old[:-KEEP_BACKUPS]:
@@ -185,18 +240,109 @@ def backup(data: bytes, state_dir: Path, now: datetime) -> Path:
     return path
 
 
-def commit(path: Path, read: bytes, new_data: bytes, state_dir: Path, now: datetime) -> Path:
-    """Write ``new_data`` over ``path`` if it still holds ``read``; returns the backup."""
+def _read_now(path: Path, read: bytes) -> bytes:
     try:
-        current = read_capped(path, len(read))  # more than we read: it changed
-        mode = os.stat(path).st_mode & 0o777
+        return read_capped(path, len(read))  # more than we read: it changed
     except FileNotFoundError:
-        current, mode = b"", 0o600
-    if current != read:
-        raise FileChanged(
-            f"{path} changed while the import ran (saved in an editor?); nothing was "
-            "written. Run the command again."
-        )
+        return b""
+
+
+def _changed(path: Path) -> FileChanged:
+    return FileChanged(
+        f"{path} changed while the import ran (saved in an editor?); nothing was "
+        "written. Run the command again."
+    )
+
+
+def _no_pause(step: str) -> None:
+    pass
+
+
+def commit(path: Path, read: bytes, new_data: bytes, state_dir: Path, now: datetime,
+           *, pause: Callable[[str], None] = _no_pause) -> Path:
+    """Write ``new_data`` over ``path`` if it still holds ``read``; returns the backup.
+
+    ``path`` may be a symbolic link: its target is replaced, in the target's
+    own directory, keeping the target's mode.  ``pause(step)`` is called at
+    each step ("checked", "written", "compared") and may block: it is where a
+    test lets another writer in.
+    """
+    target = link_target(path)
+    if _read_now(target, read) != read:
+        raise _changed(path)
+    try:
+        mode = os.stat(target).st_mode & 0o777
+    except FileNotFoundError:
+        mode = 0o600
+    pause("checked")
     saved = backup(read, state_dir, now)
-    atomic_write(path, new_data, mode=mode)
+    fd, tmp = temp_beside(target)
+    try:
+        os.fchmod(fd, mode)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(new_data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        pause("written")
+        if _read_now(target, read) != read:  # again, right before the swap
+            raise _changed(path)
+        pause("compared")
+        _swap_in(path, target, tmp, read, new_data, state_dir, now)
+    finally:
+        if os.path.lexists(tmp):
+            os.unlink(tmp)
     return saved
+
+
+def _swap_in(path: Path, target: Path, tmp: str, read: bytes, new_data: bytes,
+             state_dir: Path, now: datetime) -> None:
+    """Put ``tmp`` in ``target``'s place; a save that landed since the last look
+    goes back in place (FileChanged) or, if that too is overtaken, to a backup
+    (SaveKept).  ``tmp`` holds the replaced file afterwards, or is gone."""
+    if not exchange(tmp, str(target)):
+        _replace_keeping_inode(path, target, tmp, read, state_dir, now)
+        return
+    # tmp now holds what was at target in the instant of the swap.
+    fsync_dir(target.parent)
+    landed = read_capped(Path(tmp), MAX_DECLARED_SIZE)
+    if landed == read:
+        return
+    # Someone saved after the last comparison: theirs is newer than what this
+    # change was made from, so it goes back in place and this change is dropped.
+    exchange(tmp, str(target))
+    fsync_dir(target.parent)
+    back = read_capped(Path(tmp), MAX_DECLARED_SIZE)
+    if back == new_data:
+        raise _changed(path)
+    kept = backup(back, state_dir, now, kind="overtaken")
+    raise SaveKept(f"{path} was saved twice by other programs while warmupd wrote it; "
+                   f"the file holds one save, the other is kept in {kept}. Compare the "
+                   "two, then run the command again.")
+
+
+def _replace_keeping_inode(path: Path, target: Path, tmp: str, read: bytes,
+                           state_dir: Path, now: datetime) -> None:
+    """The swap where the filesystem cannot exchange two names: the old file keeps
+    a second name until after the rename, so a save written into it in place is
+    still there to be kept (one that renames a file over ``target`` in that
+    instant is not: only the exchange closes that)."""
+    # Named as our temp files are, so a kill right here leaves nothing the next
+    # sweep does not take.
+    old = temp_beside_name(target)
+    try:
+        os.link(target, old)
+    except FileNotFoundError:
+        raise _changed(path) from None
+    try:
+        if read_capped(Path(old), len(read)) != read:
+            raise _changed(path)
+        os.replace(tmp, target)
+        fsync_dir(target.parent)
+        landed = read_capped(Path(old), MAX_DECLARED_SIZE)
+        if landed != read:
+            kept = backup(landed, state_dir, now, kind="overtaken")
+            raise SaveKept(f"{path} was saved by another program while warmupd wrote it; "
+                           f"that save is kept in {kept}: copy your change back from "
+                           "there (the people were added).")
+    finally:
+        os.unlink(old)

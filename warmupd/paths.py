@@ -2,8 +2,12 @@
 
 Owns: the user's directories (the XDG base directory spec on Linux, read
 here; platformdirs elsewhere: the only module importing platformdirs), the
-`WARMUPD_CONFIG` override, private directory creation, atomic writes, and
-`read_capped`, the one reader for files the user points us at.
+`WARMUPD_CONFIG` override, private directory creation, atomic writes (plain;
+through a symbolic link to its target, replacing only the bytes that were
+read; output files that are refused unless regular), `read_capped`, the one
+reader for files the user points us at, and `read_ours`, the one reader for
+what warmupd itself keeps in its cache and state directories (only when the
+directory and the file are the user's own and nobody else can write them).
 
 Must not: know what is inside the files it places.
 """
@@ -94,11 +98,68 @@ def feed_token_file() -> Path:
     return config_dir() / "feed-token"
 
 
+class NotOurs(PermissionError):
+    """A cache or state path someone else could have written: never read, never trusted."""
+
+
+def _check_ours(st: os.stat_result, path: Path | str, what: str) -> None:
+    """Raise `NotOurs` unless ``st`` is owned by this user and nobody else may write it."""
+    if not hasattr(os, "geteuid"):  # Windows: ACLs, not modes; the profile dir is private
+        return
+    if st.st_uid != os.geteuid():
+        raise NotOurs(errno.EPERM, f"this {what} belongs to user id {st.st_uid}, "
+                      f"not to you (user id {os.geteuid()})", str(path))
+    if st.st_mode & 0o022:
+        raise NotOurs(errno.EPERM, f"this {what} can be written by other users (mode "
+                      f"{stat.S_IMODE(st.st_mode):04o})", str(path))
+
+
 def private_dir(path: Path) -> Path:
-    """Create ``path`` (and parents) and make the leaf 0700."""
+    """Create ``path`` (and parents), make the leaf 0700, and check it is ours.
+
+    Raises `NotOurs` when the leaf belongs to someone else (root can chmod
+    another user's directory, which stays theirs to write).
+    """
     path.mkdir(parents=True, exist_ok=True)
     os.chmod(path, 0o700)
+    _check_ours(os.stat(path), path, "directory")
     return path
+
+
+def read_ours(path: Path, limit: int) -> bytes:
+    """At most ``limit + 1`` bytes of ``path``, a file warmupd keeps for itself.
+
+    Read only when its directory and the file itself belong to this user and
+    nobody else can write either: otherwise `NotOurs`, naming which and why.
+    The file is opened relative to the checked directory and without
+    following a symbolic link, so what is checked is what is read.
+    Missing: FileNotFoundError, as any open.
+    """
+    nofollow = getattr(os, "O_NOFOLLOW", 0)
+    dir_flags = os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | getattr(os, "O_CLOEXEC", 0)
+    if not hasattr(os, "geteuid") or os.open not in os.supports_dir_fd:
+        return read_capped(path, limit)
+    dfd = os.open(path.parent, dir_flags)
+    try:
+        _check_ours(os.fstat(dfd), path.parent, "directory")
+        try:
+            fd = os.open(path.name, os.O_RDONLY | os.O_NONBLOCK | nofollow | os.O_CLOEXEC,
+                         dir_fd=dfd)
+        except OSError as exc:
+            if exc.errno == errno.ELOOP:
+                raise NotOurs(errno.ELOOP, "this is a symbolic link, not our file",
+                              str(path)) from None
+            raise
+    finally:
+        os.close(dfd)
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise NotOurs(errno.EINVAL, "this is not a regular file", str(path))
+        _check_ours(st, path, "file")
+        return _read_fd(fd, limit)
+    finally:
+        os.close(fd)
 
 
 # A temp file younger than this may belong to a writer still at work (another
@@ -138,6 +199,11 @@ def sweep_stale_temps(*targets: Path, now: float) -> list[Path]:
     return removed
 
 
+def temp_beside_name(path: Path) -> str:
+    """A fresh name in ``path``'s directory that ``sweep_stale_temps`` knows as ours."""
+    return os.path.join(path.parent, f"{_temp_prefix(path)}{os.urandom(6).hex()}.tmp")
+
+
 def temp_beside(path: Path) -> tuple[int, str]:
     """A new, empty 0600 file in ``path``'s directory, named as ``sweep_stale_temps``
     knows our temp files: its descriptor (open for writing) and its path.
@@ -146,7 +212,7 @@ def temp_beside(path: Path) -> tuple[int, str]:
     2 ms of a cold `agenda`)."""
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC | os.O_NOFOLLOW
     for _ in range(100):
-        tmp = os.path.join(path.parent, f"{_temp_prefix(path)}{os.urandom(6).hex()}.tmp")
+        tmp = temp_beside_name(path)
         try:
             return os.open(tmp, flags, 0o600), tmp
         except FileExistsError:
@@ -179,11 +245,81 @@ def atomic_write(path: Path, data: bytes, mode: int = 0o600, *, exclusive: bool 
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
-    dfd = os.open(path.parent, os.O_RDONLY)
+    fsync_dir(path.parent)
+
+
+def link_target(path: Path) -> Path:
+    """The file a write to ``path`` must replace: the end of its chain of symbolic
+    links (a contact file kept in a synced folder and linked into place stays
+    there), or ``path`` itself."""
+    return Path(os.path.realpath(path))
+
+
+_RENAME_EXCHANGE = 2
+_AT_FDCWD = -100
+
+
+def exchange(a: str, b: str) -> bool:
+    """Swap the files at ``a`` and ``b`` in one atomic step (Linux ``renameat2``
+    with ``RENAME_EXCHANGE``), so that whatever was at ``b`` at that instant is
+    at ``a`` afterwards and nothing that landed at ``b`` is ever dropped.
+
+    False where the system or the filesystem cannot (the caller falls back to
+    a plain rename); other failures raise OSError.
+    """
+    if sys.platform != "linux":
+        return False
+    import ctypes  # only writers of the contact file come here
+
+    try:
+        renameat2 = ctypes.CDLL(None, use_errno=True).renameat2
+    except (AttributeError, OSError):
+        return False  # a C library without it
+    rc = renameat2(_AT_FDCWD, os.fsencode(a), _AT_FDCWD, os.fsencode(b), _RENAME_EXCHANGE)
+    if rc == 0:
+        return True
+    err = ctypes.get_errno()
+    if err in (errno.ENOSYS, errno.EINVAL, errno.EOPNOTSUPP, errno.ENOTSUP):
+        return False
+    raise OSError(err, os.strerror(err), b)
+
+
+def fsync_dir(path: Path) -> None:
+    """Make a rename in ``path`` survive a power cut."""
+    dfd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(dfd)
     finally:
         os.close(dfd)
+
+
+def _kind(mode: int) -> str:
+    if stat.S_ISDIR(mode):
+        return "a directory"
+    if stat.S_ISFIFO(mode):
+        return "a FIFO"
+    return "a socket" if stat.S_ISSOCK(mode) else "a device"
+
+
+def write_output(path: Path, data: bytes) -> Path:
+    """Write a file the user named that holds personal data (a report, a calendar).
+
+    Created 0600 whatever the umask; through a symbolic link to its target.
+    Only a regular file or a missing path is replaced: a directory, FIFO,
+    socket or device raises `NotRegularFile` (IsADirectoryError for a
+    directory) and nothing is written.  Returns the file written.
+    """
+    target = link_target(path)
+    try:
+        mode = os.stat(target).st_mode
+    except FileNotFoundError:
+        mode = stat.S_IFREG
+    if not stat.S_ISREG(mode):
+        cls = IsADirectoryError if stat.S_ISDIR(mode) else NotRegularFile
+        raise cls(errno.EISDIR if stat.S_ISDIR(mode) else errno.EINVAL,
+                  f"this is {_kind(mode)}, not a file; nothing was written", str(path))
+    atomic_write(target, data, mode=0o600)
+    return target
 
 
 class NotRegularFile(OSError):
@@ -210,20 +346,21 @@ def read_capped(path: Path, limit: int) -> bytes:
         if stat.S_ISDIR(mode):
             raise IsADirectoryError(errno.EISDIR, "this is a directory, not a file", str(path))
         if not stat.S_ISREG(mode):
-            kind = "a FIFO" if stat.S_ISFIFO(mode) else (
-                "a socket" if stat.S_ISSOCK(mode) else "a device"
-            )
             raise NotRegularFile(
-                errno.EINVAL, f"this is {kind}, not a regular file", str(path)
+                errno.EINVAL, f"this is {_kind(mode)}, not a regular file", str(path)
             )
-        chunks: list[bytes] = []
-        left = limit + 1
-        while left > 0:
-            chunk = os.read(fd, min(left, _CHUNK))
-            if not chunk:
-                break
-            chunks.append(chunk)
-            left -= len(chunk)
-        return b"".join(chunks)
+        return _read_fd(fd, limit)
     finally:
         os.close(fd)
+
+
+def _read_fd(fd: int, limit: int) -> bytes:
+    chunks: list[bytes] = []
+    left = limit + 1
+    while left > 0:
+        chunk = os.read(fd, min(left, _CHUNK))
+        if not chunk:
+            break
+        chunks.append(chunk)
+        left -= len(chunk)
+    return b"".join(chunks)
