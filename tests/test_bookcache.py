@@ -16,7 +16,7 @@ TEXT = "contacts:\n  - name: Ruth Alvarez\n    every: 8w\n  - name: Sam Lee\n"
 
 
 def test_hit_miss_and_errors_never_cached(tmp_path: Path) -> None:
-    path, cache = tmp_path / "contacts.yaml", tmp_path / "cache" / "book.pickle"
+    path, cache = tmp_path / "contacts.yaml", tmp_path / "cache" / "book.marshal"
     path.write_text(TEXT)
     first = bookcache.load(path, cache)
     assert first == book.load(path)
@@ -37,7 +37,7 @@ def test_hit_miss_and_errors_never_cached(tmp_path: Path) -> None:
 
 
 def test_a_hit_does_not_import_the_yaml_parser(tmp_path: Path) -> None:
-    path, cache = tmp_path / "contacts.yaml", tmp_path / "book.pickle"
+    path, cache = tmp_path / "contacts.yaml", tmp_path / "cache" / "book.marshal"
     path.write_text(TEXT)
     bookcache.load(path, cache)
     probe = (
@@ -74,3 +74,130 @@ def test_person_commands_on_a_hit_never_import_yaml(tmp_path: Path, argv: list[s
                          text=True)
     assert out.returncode == 0, out.stderr
     assert out.stdout.splitlines()[-1] == "YAML 0 False False", out.stdout
+
+
+# -- trusting only our own cache, whatever code wrote it ---------------------
+
+NOBODY = 65534
+
+
+def _forge(cache: Path) -> None:
+    """Someone else's edit of a valid entry: Ruth becomes Eve, the key stays valid."""
+    head, name, tail = cache.read_bytes().rpartition(b"Ruth Alvarez")  # the book's, not the key's
+    assert name
+    cache.write_bytes(head + b"Eve\x1b]0;x\x07Alv" + tail)
+
+
+def _need_root() -> None:
+    if os.geteuid() != 0:
+        message = "needs root to chown a cache to another user (CI runs as root)"
+        if os.environ.get("CI") == "true":
+            pytest.fail(message + " (a skip is a failure under CI)")
+        pytest.skip(message)
+
+
+@pytest.mark.parametrize("owner_dir, owner_file, dir_mode, file_mode", [
+    (NOBODY, NOBODY, 0o777, 0o666),  # a shared machine: someone else's world-writable dir
+    (None, NOBODY, 0o700, 0o600),  # our dir, their file
+    (None, None, 0o777, 0o600),  # our dir, but anyone may write into it
+    (None, None, 0o700, 0o620),  # our file, but the group may write it
+])
+def test_a_cache_someone_else_could_write_is_ignored_with_one_warning(
+    tmp_path: Path, owner_dir: int | None, owner_file: int | None, dir_mode: int,
+    file_mode: int,
+) -> None:
+    """Would fail if an entry were read before checking who owns and may write it."""
+    _need_root()
+    path, cache = tmp_path / "contacts.yaml", tmp_path / "cache" / "book.marshal"
+    path.write_text(TEXT)
+    bookcache.load(path, cache)
+    _forge(cache)
+    if owner_dir is not None:
+        os.chown(cache.parent, owner_dir, owner_dir)
+    if owner_file is not None:
+        os.chown(cache, owner_file, owner_file)
+    os.chmod(cache.parent, dir_mode)
+    os.chmod(cache, file_mode)
+    warnings: list[str] = []
+    loaded = bookcache.load(path, cache, warnings.append)
+    assert [c.name for c in loaded.contacts] == ["Ruth Alvarez", "Sam Lee"]
+    assert len(warnings) == 1 and str(cache.parent) in warnings[0], warnings
+    assert "not using the cache" in warnings[0]
+
+
+def test_a_linked_cache_entry_is_not_followed(tmp_path: Path) -> None:
+    path, cache = tmp_path / "contacts.yaml", tmp_path / "cache" / "book.marshal"
+    path.write_text(TEXT)
+    bookcache.load(path, cache)
+    _forge(cache)
+    cache.rename(tmp_path / "elsewhere")
+    cache.symlink_to(tmp_path / "elsewhere")
+    warnings: list[str] = []
+    assert bookcache.load(path, cache, warnings.append).contacts[0].name == "Ruth Alvarez"
+    assert len(warnings) == 1 and "symbolic link" in warnings[0]
+
+
+def test_our_own_forged_entry_is_a_hit_so_the_checks_are_what_refuse(tmp_path: Path) -> None:
+    """The control for the tests above: the forged entry itself is a valid hit."""
+    path, cache = tmp_path / "contacts.yaml", tmp_path / "cache" / "book.marshal"
+    path.write_text(TEXT)
+    bookcache.load(path, cache)
+    _forge(cache)
+    assert bookcache.load(path, cache).contacts[0].name.startswith("Eve")
+
+
+@pytest.mark.parametrize("damage", [
+    lambda b: b[: len(b) // 2],  # torn
+    lambda b: b.replace(b"Contact", b"Contacx"),  # a class since renamed or moved
+    lambda b: b.replace(b"name", b"nom\x00"),  # a field since renamed
+    lambda b: __import__("marshal").dumps([1, 2]),  # another layout
+    lambda b: __import__("pickle").dumps(("key", "book")),  # the old pickle format
+])
+def test_any_unreadable_entry_is_a_miss(tmp_path: Path, damage: object) -> None:
+    """Would fail if one exception from reading or decoding an entry escaped."""
+    path, cache = tmp_path / "contacts.yaml", tmp_path / "cache" / "book.marshal"
+    path.write_text(TEXT)
+    good = bookcache.load(path, cache)
+    cache.write_bytes(damage(cache.read_bytes()))  # type: ignore[operator]
+    assert bookcache.load(path, cache) == good
+    assert bookcache.load(path, cache) == good  # rewritten, a hit again
+
+
+def test_the_same_bytes_at_another_path_are_another_entry(tmp_path: Path) -> None:
+    """Would fail if the path were dropped from the key: the second book would
+    claim to be the first file, and its messages would name the wrong file."""
+    cache = tmp_path / "cache" / "book.marshal"
+    first, second = tmp_path / "a.yaml", tmp_path / "b.yaml"
+    first.write_text(TEXT)
+    second.write_text(TEXT)
+    assert bookcache.load(first, cache).path == first
+    assert bookcache.load(second, cache).path == second
+
+
+def test_new_code_with_the_same_version_misses(tmp_path: Path) -> None:
+    """Would fail if the key had no code stamp: an upgrade (or an edited checkout)
+    that keeps the version would be served a book the old code validated."""
+    import shutil
+
+    pkg = tmp_path / "site" / "warmupd"
+    shutil.copytree(Path(bookcache.__file__).parent, pkg,
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    path, cache = tmp_path / "contacts.yaml", tmp_path / "cache" / "book.marshal"
+    path.write_text(TEXT.replace("    every: 8w\n", "", 1))  # Ruth gets the default cadence
+    probe = ("import sys; from pathlib import Path; from warmupd import bookcache;"
+             "print(bookcache.load(Path(sys.argv[1]), Path(sys.argv[2])).contacts[0].every)")
+
+    def every() -> str:
+        env = {**os.environ, "PYTHONPATH": str(pkg.parent), "PYTHONDONTWRITEBYTECODE": "1"}
+        out = subprocess.run([sys.executable, "-c", probe, str(path), str(cache)], env=env,
+                             cwd=tmp_path,
+                             capture_output=True, text=True, check=True)
+        return out.stdout.strip()
+
+    before = every()
+    model = pkg / "model.py"
+    text = model.read_text()
+    default = f"default_every: int = {before}"
+    assert default in text, "the default cadence moved: point this test at it"
+    model.write_text(text.replace(default, f"default_every: int = {int(before) + 1}"))
+    assert every() == str(int(before) + 1)

@@ -507,7 +507,7 @@ def test_the_entry_is_private_and_leaves_no_temp_files(home: Path, capsys) -> No
         run(capsys, ["agenda", "--json"])
         run(capsys, ["done", "Ruth"])  # the next agenda replaces the entry
     cache = home / "cache" / "warmupd"
-    assert sorted(p.name for p in cache.iterdir()) == ["book.pickle", "out-agenda-json.marshal"]
+    assert sorted(p.name for p in cache.iterdir()) == ["book.marshal", "out-agenda-json.marshal"]
     assert (cache / "out-agenda-json.marshal").stat().st_mode & 0o777 == 0o600
     assert cache.stat().st_mode & 0o777 == 0o700
 
@@ -567,3 +567,51 @@ def test_a_history_file_made_again_is_not_the_old_one(
     now = run(capsys, args)
     assert now == fresh(capsys, monkeypatch, home, args)
     assert now != recorded  # Ruth's touch today is in the plan
+
+
+def test_a_cache_dir_someone_else_owns_is_neither_replayed_nor_read(
+    home: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Would fail if a recorded output were printed from a directory another user
+    owns and may write: they could put any text, or terminal controls, on screen."""
+    if os.geteuid() != 0:
+        if os.environ.get("CI") == "true":
+            pytest.fail("needs root to chown (a skip is a failure under CI)")
+        pytest.skip("needs root to chown the cache to another user")
+    settle(book_file(home))
+    code, first, _ = run(capsys, ["today"])
+    assert code == 0 and replays(["today"])
+    capsys.readouterr()
+    cache = home / "cache" / "warmupd"
+    entry = cache / "out-today.marshal"
+    data, book = entry.read_bytes(), book_file(home).read_bytes()
+    end = data.index(book) + len(book)  # the output after the key and the book's bytes
+    entry.write_bytes(data[:end] + data[end:].replace(b"Ruth", b"Evil"))
+    for p in (cache, *cache.iterdir()):
+        os.chown(p, 65534, 65534)
+    os.chmod(cache, 0o777)
+    assert not replays(["today"])
+    code, out, err = run(capsys, ["today"])
+    assert code == 0 and out == first and "Evil" not in out
+    assert err.count("not using the cache") == 1, err
+
+
+def test_a_state_dir_someone_else_owns_is_refused_with_a_message(
+    home: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    if os.geteuid() != 0:
+        if os.environ.get("CI") == "true":
+            pytest.fail("needs root to chown (a skip is a failure under CI)")
+        pytest.skip("needs root to chown the state to another user")
+    state = home / "state" / "warmupd"
+    state.mkdir(parents=True)
+    os.chown(state, 65534, 65534)
+    code, out, err = run(capsys, ["today"])
+    assert code == 5 and out == ""
+    assert err.startswith("warmupd: error: refusing the history store: the directory "
+                          f"{state} belongs to user id 65534"), err
+    os.chown(state, 0, 0)
+    (state / "history.sqlite3").touch()
+    os.chown(state / "history.sqlite3", 65534, 65534)
+    code, _, err = run(capsys, ["today"])
+    assert code == 5 and "history.sqlite3 belongs to user id 65534" in err, err

@@ -40,7 +40,7 @@ def load(path: Path, echo: Echo) -> Book:
     from warmupd import bookcache
     from warmupd.paths import book_cache_file
 
-    loaded = bookcache.load(path, book_cache_file())
+    loaded = bookcache.load(path, book_cache_file(), lambda message: echo(message, True))
     for w in loaded.warnings:
         echo(str(w), True)
     return loaded

@@ -70,7 +70,7 @@ def cache_dir() -> Path:
 
 
 def book_cache_file() -> Path:
-    return cache_dir() / "book.pickle"
+    return cache_dir() / "book.marshal"
 
 
 def default_contact_file() -> Path:
@@ -107,11 +107,17 @@ def _check_ours(st: os.stat_result, path: Path | str, what: str) -> None:
     if not hasattr(os, "geteuid"):  # Windows: ACLs, not modes; the profile dir is private
         return
     if st.st_uid != os.geteuid():
-        raise NotOurs(errno.EPERM, f"this {what} belongs to user id {st.st_uid}, "
+        raise NotOurs(errno.EPERM, f"the {what} {path} belongs to user id {st.st_uid}, "
                       f"not to you (user id {os.geteuid()})", str(path))
     if st.st_mode & 0o022:
-        raise NotOurs(errno.EPERM, f"this {what} can be written by other users (mode "
+        raise NotOurs(errno.EPERM, f"the {what} {path} can be written by other users (mode "
                       f"{stat.S_IMODE(st.st_mode):04o})", str(path))
+
+
+def check_ours(path: Path) -> None:
+    """Raise `NotOurs` unless ``path`` (not followed if a link) is this user's and
+    nobody else may write it: for state files opened by another library (SQLite)."""
+    _check_ours(os.lstat(path), path, "file")
 
 
 def private_dir(path: Path) -> Path:
@@ -147,7 +153,7 @@ def read_ours(path: Path, limit: int) -> bytes:
                          dir_fd=dfd)
         except OSError as exc:
             if exc.errno == errno.ELOOP:
-                raise NotOurs(errno.ELOOP, "this is a symbolic link, not our file",
+                raise NotOurs(errno.ELOOP, f"{path} is a symbolic link, not a file of ours",
                               str(path)) from None
             raise
     finally:
@@ -155,7 +161,7 @@ def read_ours(path: Path, limit: int) -> bytes:
     try:
         st = os.fstat(fd)
         if not stat.S_ISREG(st.st_mode):
-            raise NotOurs(errno.EINVAL, "this is not a regular file", str(path))
+            raise NotOurs(errno.EINVAL, f"{path} is not a regular file", str(path))
         _check_ours(st, path, "file")
         return _read_fd(fd, limit)
     finally:

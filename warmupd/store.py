@@ -31,7 +31,7 @@ from warmupd.model import (
     Touch,
     TouchKind,
 )
-from warmupd.paths import private_dir
+from warmupd.paths import NotOurs, check_ours, private_dir
 from warmupd.record import value
 from warmupd.storegen import IDENTITY_MIGRATION
 from warmupd.storegen import MIGRATION as GENERATION_MIGRATION
@@ -262,6 +262,7 @@ class Store:
             # Create the file ourselves so it is 0600 from the first byte;
             # SQLite gives the -wal and -shm files the same mode.
             os.close(os.open(path, os.O_CREAT | os.O_RDWR, 0o600))
+            check_ours(path)  # root could chmod another user's file, which stays theirs
             os.chmod(path, 0o600)
             self._db = sqlite3.connect(path, isolation_level=None, timeout=BUSY_TIMEOUT_MS / 1000)
             self._db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
@@ -270,6 +271,10 @@ class Store:
             self._migrate()
         except sqlite3.DatabaseError as exc:
             raise StoreError(f"{path}: cannot open the history store: {exc}") from exc
+        except NotOurs as exc:
+            raise StoreError(f"refusing the history store: {exc.strerror}; warmupd only "
+                             "uses state that is yours and private (chown it to you, "
+                             "chmod 700 on the directory)") from exc
         except OSError as exc:
             raise StoreError(f"{path}: {exc.strerror or exc}") from exc
 
