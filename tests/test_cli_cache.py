@@ -490,14 +490,16 @@ def test_stderr_is_replayed_in_order(home: Path, capsys) -> None:  # type: ignor
     assert capsys.readouterr().err == first[2]
 
 
-def test_ansi_codes_are_never_replayed(home: Path, capsys) -> None:  # type: ignore[no-untyped-def]
-    """Broken if: a note with an escape code is cached (click strips it off a terminal,
-    so a replay could differ from what click would print)."""
+def test_a_note_with_escape_codes_is_shown_escaped_and_replayed_alike(home: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+    """Broken if: a note's escape code reaches the terminal raw, fresh or replayed."""
     run(capsys, ["done", "Ruth", "--on", str(TODAY - timedelta(days=80)),
-                 "--note", "\x1b[31mred\x1b[0m"])
+                 "--note", "\x1b[31mred\x1b[0m\rover"])
+    settle(book_file(home))
     code, out, _ = run(capsys, ["today"])
-    assert code == 0 and "Ruth" in out
-    assert not replays(["today"])
+    assert code == 0 and "Last note: \\x1b[31mred\\x1b[0m\\rover" in out
+    assert "\x1b" not in out and "\r" not in out
+    assert replays(["today"])
+    assert capsys.readouterr().out == out
 
 
 def test_the_entry_is_private_and_leaves_no_temp_files(home: Path, capsys) -> None:  # type: ignore[no-untyped-def]

@@ -30,3 +30,22 @@ def test_escapes_read_as_what_they_were() -> None:
     """The user sees which character it was, not a silent deletion."""
     assert visible("a\x1b]0;title\x07b\rc\u202ed") == "a\\x1b]0;title\\x07b\\rc\\u202ed"
     assert visible("Zoë Müller") == "Zoë Müller"
+
+
+def test_undecodable_bytes_show_as_the_byte() -> None:
+    """A file name that is not UTF-8 would otherwise fail to print at all."""
+    name = b"exp\xff\xfe.csv".decode("utf-8", "surrogateescape")
+    assert visible(name) == "exp\\xff\\xfe.csv"
+    assert visible(name).encode("utf-8")
+
+
+@given(st.recursive(st.text() | st.integers() | st.none(),
+                    lambda inner: st.lists(inner) | st.dictionaries(st.text(), inner)))
+def test_json_stays_the_same_json(value: object) -> None:
+    """Would fail if an escape broke the document, or left a control character raw."""
+    import json
+
+    for text in (json.dumps(value, ensure_ascii=False, indent=2), json.dumps(value)):
+        shown = visible(text, json=True)
+        assert json.loads(shown) == value
+        assert not (_ACTIVE - {"\n"}) & set(shown)

@@ -2,7 +2,10 @@
 
 Owns: ``main()`` (the console script and ``python -m warmupd``), which maps
 every ``WarmupdError`` to its message and exit status, click's usage errors
-to theirs, and shows tracebacks only with ``--debug``; the ``Environment``
+to theirs (every message through ``textsafe.visible``: they repeat file
+names and file contents), a closed stdout to a quiet exit with the status of
+a process SIGPIPE ended (as ``git log | head`` does), and shows tracebacks
+only with ``--debug``; the ``Environment``
 tests replace; and the fast path for a simple ``today``/``agenda`` call: its
 recorded output is replayed while its inputs are unchanged (``plancache``,
 without importing click or the model), else it runs without click
@@ -15,6 +18,7 @@ else, with click's own messages), or hold business logic.
 
 from __future__ import annotations
 
+import os
 import sys
 
 # typing.TYPE_CHECKING without importing typing (3 ms of a cached run); mypy
@@ -63,12 +67,52 @@ def main(argv: list[str] | None = None, env: Environment | None = None) -> int:
             env.recorder = None  # click words what cli_plan left to it: an error, never cached
         from warmupd import cli_click
 
-        rv = cli_click.invoke(args, env)
+        try:
+            rv = cli_click.invoke(args, env)
+        except SystemExit:
+            # click ends a command whose output met a closed pipe with exit(1)
+            # (its own EPIPE handling): the same case as below, the same status.
+            if _stdout_is_closed():
+                return _stdout_closed()
+            raise
     except (Exception, KeyboardInterrupt) as exc:
+        if isinstance(exc, BrokenPipeError) and _stdout_is_closed():
+            return _stdout_closed()
         return _exit_status(exc, debug)
     finally:
         env.recorder = None
     return int(rv) if isinstance(rv, int) else 0
+
+
+# What a shell reports for a process that SIGPIPE ended (128 + 13).
+CLOSED_PIPE_STATUS = 141
+
+
+def _stdout_is_closed() -> bool:
+    """Whether nobody reads stdout any more (a broken pipe from a socket is another error)."""
+    try:
+        import select
+
+        poll = select.poll()
+        poll.register(sys.stdout.fileno(), select.POLLOUT)
+        return any(ev & select.POLLERR for _, ev in poll.poll(0))
+    except (AttributeError, OSError, ValueError):  # no poll (Windows), no descriptor
+        return True
+
+
+def _stdout_closed() -> int:
+    """The reader went away (``| head``): nothing more to say, and nothing to say it to.
+
+    stdout now points at /dev/null, so the interpreter's flush at exit finds
+    nowhere to fail either.
+    """
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):  # no real descriptor behind sys.stdout
+        pass
+    return CLOSED_PIPE_STATUS
 
 
 def _exit_status(exc: BaseException, debug: bool) -> int:
@@ -81,7 +125,13 @@ def _exit_status(exc: BaseException, debug: bool) -> int:
         click.echo("Aborted.", err=True)
         return ExitCode.ERROR
     if isinstance(exc, click.ClickException):
-        exc.show()
+        import io
+
+        from warmupd.textsafe import visible
+
+        shown = io.StringIO()
+        exc.show(file=shown)  # it repeats what was typed: a name, a file name
+        click.echo(visible(shown.getvalue(), lines=True), err=True, nl=False)
         return ExitCode.USAGE if exc.exit_code == 2 else exc.exit_code
     if isinstance(exc, KeyboardInterrupt):
         return 130
@@ -90,7 +140,10 @@ def _exit_status(exc: BaseException, debug: bool) -> int:
     if isinstance(exc, WarmupdError):
         _print_error(exc)
         return exc.exit_code
-    click.echo(f"warmupd: unexpected error: {exc!r} (run with --debug for details)", err=True)
+    from warmupd.textsafe import visible
+
+    click.echo(visible(f"warmupd: unexpected error: {exc!r} (run with --debug for details)"),
+               err=True)
     return ExitCode.ERROR
 
 
@@ -98,15 +151,16 @@ def _print_error(exc: BaseException) -> None:
     import click
 
     from warmupd.errors import BookError
+    from warmupd.textsafe import visible
 
     if isinstance(exc, BookError):
         for p in exc.problems:
-            click.echo(str(p), err=True)
+            click.echo(visible(str(p), lines=True), err=True)
         errors = sum(p.severity == "error" for p in exc.problems)
         click.echo(f"{errors} error{'s' if errors != 1 else ''} in the contact file; "
                    "nothing was changed.", err=True)
     else:
-        click.echo(f"warmupd: error: {exc}", err=True)
+        click.echo(visible(f"warmupd: error: {exc}", lines=True), err=True)
 
 
 if __name__ == "__main__":

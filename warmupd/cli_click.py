@@ -7,6 +7,12 @@ is called by ``cli.main()``, which turns exceptions into messages and exit
 codes.  ``today`` and ``agenda`` are ``cli_plan``'s, which ``cli.main()``
 also runs without click for a simple call.
 
+Every line printed goes through ``_say`` (``textsafe.visible``): names,
+notes, file names and what a server sent come from outside, and must not
+reach a terminal as controls.  Files the user names (``export-ics``,
+``stats --html``) are written by ``_write_file``: 0600, never over anything
+but a regular file.
+
 Must not: hold business logic, or catch what ``cli.main()`` reports.
 Commands load the book, open the store, call the pure core and print.
 Heavy modules (yaml, sqlite3, the daemon, the notification and calendar
@@ -17,6 +23,7 @@ libraries) are imported inside the commands that need them, so ``warmupd
 from __future__ import annotations
 
 import json
+import os
 import sys
 from collections.abc import Callable
 from datetime import date, datetime, timedelta
@@ -66,8 +73,33 @@ def _contact_file(file: Path | None) -> Path:
 
 
 def _echo(message: str, err: bool) -> None:
-    """click.echo in the shape cli_plan's commands print through."""
+    """click.echo in the shape cli_plan's commands print through (they escape)."""
     click.echo(message, err=err)
+
+
+def _say(text: str, err: bool = False) -> None:
+    """Print a line that holds outside text: control characters shown, not acted on."""
+    from warmupd.textsafe import visible
+
+    click.echo(visible(text, lines=True), err=err)
+
+
+def _say_json(text: str) -> None:
+    """Print a JSON document: the same values, and no control character raw."""
+    from warmupd.textsafe import visible
+
+    click.echo(visible(text, json=True))
+
+
+def _write_file(path: Path, data: bytes) -> None:
+    """Write a file the user named that holds their people and notes (0600)."""
+    from warmupd.paths import write_output
+    from warmupd.textsafe import visible
+
+    try:
+        write_output(path, data)
+    except OSError as exc:
+        raise WarmupdError(visible(f"{path}: {exc.strerror or exc}")) from None
 
 
 def _load(file: Path | None) -> Book:
@@ -111,15 +143,18 @@ def init(file: Path | None) -> None:
     """Create the contact file from the commented example (never overwrites)."""
     from importlib import resources
 
+    from warmupd.paths import link_target
+
     path = _contact_file(file)
-    if path.exists():
-        click.echo(f"{path} already exists; left untouched.")
+    if os.path.lexists(path) and os.path.exists(path):
+        _say(f"{path} already exists; left untouched.")
         return
     example = resources.files("warmupd").joinpath("data/contacts.example.yaml").read_bytes()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "xb") as fh:  # "x": refuse to clobber a file created meanwhile
+    target = link_target(path)  # a link to a file still to be made: make it there
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with open(target, "xb") as fh:  # "x": refuse to clobber a file created meanwhile
         fh.write(example)
-    click.echo(
+    _say(
         f"Created {path} from the example.\n"
         "It lists a few MADE-UP people (marked `sample: true`) so you can see warmupd work\n"
         "at once: `warmupd today` shows their touch-ups, and `warmupd run` nudges you about\n"
@@ -139,12 +174,12 @@ def check(file: Path | None) -> None:
     status = "overloaded" if cap.overloaded else "ok"
     from warmupd import views
 
-    click.echo(
+    _say(
         f"{_contact_file(file)}: {status}: {views.people_summary(b)}, "
         f"{views.count(len(b.circles), 'circle', 'circles')}; {cap.message()}"
     )
     if not b.contacts:
-        click.echo(views.no_people(_contact_file(file)))
+        _say(views.no_people(_contact_file(file)))
 
 
 @cli.command()
@@ -192,9 +227,9 @@ def _record(file: Path | None, name: str, kind: str, *, on: date | None = None,
     shown = views.who(person.name, person.id)
     what = {"done": f"talked to {shown} on {day}", "skipped": f"skipped {shown}",
             "snoozed": f"snoozed {shown} until {until}"}[kind]
-    click.echo(f"Recorded: {what}.")
+    _say(f"Recorded: {what}.")
     if nxt:
-        click.echo(f"Next: {nxt.day:%a %Y-%m-%d}.")
+        _say(f"Next: {nxt.day:%a %Y-%m-%d}.")
 
 
 @cli.command()
@@ -254,20 +289,20 @@ def show(file: Path | None, name: str) -> None:
     with _store() as st:
         history, p = _plan(b, st, now.date())
         touches = st.touches(person.id)
-    click.echo(_describe(person))
+    _say(_describe(person))
     if touches:
-        click.echo("History:")
+        _say("History:")
     for t in touches:
         head = f"  {t.on}  {t.kind}" + (f" until {t.until}" if t.until else "")
-        click.echo(head + (" — " + views.indent_more(t.note, head + " — ") if t.note else ""))
+        _say(head + (" — " + views.indent_more(t.note, head + " — ") if t.note else ""))
     nxt = p.next_for(person.id)
     if person.paused:
-        click.echo("Paused: not planned.")
+        _say("Paused: not planned.")
     elif nxt is None:
-        click.echo("Not planned inside the horizon.")
+        _say("Not planned inside the horizon.")
     else:
-        click.echo(f"Next: {nxt.day:%a %Y-%m-%d}")
-        click.echo("\n".join(views.touchup_lines(person, nxt, b, history)[1:]))
+        _say(f"Next: {nxt.day:%a %Y-%m-%d}")
+        _say("\n".join(views.touchup_lines(person, nxt, b, history)[1:]))
 
 
 def _describe(c: Contact) -> str:
@@ -327,7 +362,9 @@ def status(as_json: bool) -> int:
 
     path = status_file()
     try:
-        data = json.loads(path.read_text())
+        from warmupd.paths import read_ours
+
+        data = json.loads(read_ours(path, 1 << 20))  # the daemon's, if nobody else could write it
         mtime = path.stat().st_mtime
     except FileNotFoundError:
         raise WarmupdError("the daemon has not run yet (start it with `warmupd run`)") from None
@@ -342,42 +379,42 @@ def status(as_json: bool) -> int:
         data["last_seen"] = datetime.fromtimestamp(mtime).astimezone().isoformat(
             timespec="seconds")
     if as_json:
-        click.echo(json.dumps(data, indent=2, sort_keys=True))
+        _say_json(json.dumps(data, indent=2, sort_keys=True))
         return ExitCode.OK if running else ExitCode.ERROR
     stale = "" if running else " (stale)"
     if running:
-        click.echo(f"daemon: running (pid {data.get('pid')}) since {data.get('started')}")
+        _say(f"daemon: running (pid {data.get('pid')}) since {data.get('started')}")
     else:
         since = (f"since {data['stopped']}" if data.get("stopped")
                  else f"since at most {data['last_seen']} (its last sign of life; it left no "
                       "stop mark, so it was killed, crashed or the machine went down)")
-        click.echo(f"daemon: NOT RUNNING {since}")
-        click.echo(f"  it had started {data.get('started')} as pid {data.get('pid')}; start it "
+        _say(f"daemon: NOT RUNNING {since}")
+        _say(f"  it had started {data.get('started')} as pid {data.get('pid')}; start it "
                    "again with `warmupd run`, or `warmupd service install` to keep it running")
-        click.echo("What follows is from its last run and may be out of date:")
-    click.echo(f"contact file: {data.get('contact_file')}")
+        _say("What follows is from its last run and may be out of date:")
+    _say(f"contact file: {data.get('contact_file')}")
     reload = data.get("last_reload") or {}
     if reload:
-        click.echo(f"last reload{stale}: {reload.get('at')} "
+        _say(f"last reload{stale}: {reload.get('at')} "
                    f"{'ok' if reload.get('ok') else 'ERROR'}: {reload.get('message')}")
     nxt = data.get("next_nudge")
     if not running:
-        click.echo("next nudge: none while the daemon is stopped"
+        _say("next nudge: none while the daemon is stopped"
                    + (f" (its plan said {nxt['at']} for {', '.join(nxt['people'])})"
                       if nxt else ""))
     else:
-        click.echo(f"next nudge: {nxt['at']} for {', '.join(nxt['people'])}" if nxt
+        _say(f"next nudge: {nxt['at']} for {', '.join(nxt['people'])}" if nxt
                    else "next nudge: none planned")
     last = data.get("last_delivery")
-    click.echo(f"last delivery: {last['at']} ({last['name']})" if last
+    _say(f"last delivery: {last['at']} ({last['name']})" if last
                else "last delivery: none yet")
-    click.echo(f"notifications{stale}: {data.get('notifier')}")
+    _say(f"notifications{stale}: {data.get('notifier')}")
     cal = data.get("caldav")
     if cal:
-        click.echo(f"caldav{stale}: last sync {cal.get('last_ok') or 'never'}"
+        _say(f"caldav{stale}: last sync {cal.get('last_ok') or 'never'}"
                    + (f"; ERROR: {cal['error']}" if cal.get("error") else ""))
     if data.get("feed_url"):
-        click.echo(f"feed: {data['feed_url']}" + ("" if running else " (not served while stopped)"))
+        _say(f"feed: {data['feed_url']}" + ("" if running else " (not served while stopped)"))
     return ExitCode.OK if running else ExitCode.ERROR
 
 
@@ -404,7 +441,7 @@ def service_install(file: Path | None, platform: str | None, dry_run: bool, targ
     from warmupd import service as svc
 
     return svc.install(
-        platform or svc.current_platform(), dry_run=dry_run, home=Path.home(), out=click.echo,
+        platform or svc.current_platform(), dry_run=dry_run, home=Path.home(), out=_say,
         contact_file=_contact_file(file).absolute(),
         target={"graphical-session": svc.GRAPHICAL, "default": svc.DEFAULT}[target],
     )
@@ -418,7 +455,7 @@ def service_uninstall(platform: str | None, dry_run: bool) -> int:
     from warmupd import service as svc
 
     return svc.uninstall(platform or svc.current_platform(), dry_run=dry_run, home=Path.home(),
-                         out=click.echo)
+                         out=_say)
 
 
 @service.command("status")
@@ -427,7 +464,7 @@ def service_status(platform: str | None) -> int:
     """What systemctl or launchctl say about the service."""
     from warmupd import service as svc
 
-    return svc.status(platform or svc.current_platform(), home=Path.home(), out=click.echo)
+    return svc.status(platform or svc.current_platform(), home=Path.home(), out=_say)
 
 
 def _calendar_files() -> CalendarFiles:
@@ -443,7 +480,6 @@ def _calendar_files() -> CalendarFiles:
 def export_ics(file: Path | None, output: str) -> None:
     """Write the calendar to OUTPUT (a file, or - for stdout)."""
     from warmupd import clock
-    from warmupd.paths import atomic_write
     from warmupd.publish import render
 
     b = _load(file)
@@ -455,8 +491,8 @@ def export_ics(file: Path | None, output: str) -> None:
         sys.stdout.buffer.write(data)
         sys.stdout.flush()
     else:
-        atomic_write(Path(output), data, mode=0o644)
-        click.echo(f"Wrote {len(p.touchups())} touch-ups to {output}")
+        _write_file(Path(output), data)
+        _say(f"Wrote {len(p.touchups())} touch-ups to {output}")
 
 
 @cli.group()
@@ -492,7 +528,7 @@ def feed_url(file: Path | None) -> None:
     b = _load(file)
     token = load_or_create_token(feed_token_file())
     for url in feed_urls(b.settings.feed, token, _feed_port(b.settings.feed)):
-        click.echo(url)
+        _say(url)
 
 
 @feed.command("rotate")
@@ -504,12 +540,30 @@ def feed_rotate(file: Path | None) -> None:
 
     b = _load(file)
     token = rotate_token(feed_token_file())
-    click.echo("New feed URLs (the old one no longer works):")
+    _say("New feed URLs (the old one no longer works):")
     for url in feed_urls(b.settings.feed, token, _feed_port(b.settings.feed)):
-        click.echo(url)
+        _say(url)
 
 
 # -- progress: stats, review, history, undo (issue 9) ------------------------
+
+
+def _shown(value: Any) -> Any:
+    """``value`` (statistics: dataclasses, tuples, dicts) with every text escaped for a terminal."""
+    import dataclasses
+
+    from warmupd.textsafe import visible
+
+    if isinstance(value, str):
+        return visible(value)
+    if type(value) in (tuple, list):
+        return type(value)(_shown(v) for v in value)
+    if isinstance(value, dict):
+        return {_shown(k): _shown(v) for k, v in value.items()}
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return dataclasses.replace(value, **{f.name: _shown(getattr(value, f.name))
+                                             for f in dataclasses.fields(value) if f.init})
+    return value
 
 
 def _stats_of(b: Book, st: Store, today: date, weeks: int = 26) -> Stats:
@@ -519,7 +573,7 @@ def _stats_of(b: Book, st: Store, today: date, weeks: int = 26) -> Stats:
     st.mark_seen((c.id for c in b.contacts), today)
     note = views.samples_note(b)
     if note:  # on stderr, so --json and --html output stay clean
-        click.echo(f"Note: the numbers include samples. {note}", err=True)
+        _say(f"Note: the numbers include samples. {note}", err=True)
     history, activity = st.stats_inputs()
     return stats.compute(b, history, activity, today, weeks=weeks)
 
@@ -533,24 +587,22 @@ def _stats_of(b: Book, st: Store, today: date, weeks: int = 26) -> Stats:
               help="Write a self-contained HTML page with charts to this file.")
 def stats(file: Path | None, weeks: int, as_json: bool, html: Path | None) -> None:
     """Your progress: activity, the list, streak, warmth per circle, who to reconnect with."""
-    import os
-
     from warmupd import statsview
 
     b = _load(file)
     with _store() as st:
         s = _stats_of(b, st, _now(b).date(), weeks)
     if html is not None:
-        from warmupd.paths import atomic_write
         from warmupd.statshtml import render_html
 
-        atomic_write(html, render_html(s).encode(), mode=0o644)
-        click.echo(f"Wrote {html}")
+        _write_file(html, render_html(s).encode())
+        _say(f"Wrote {html}")
     elif as_json:
-        click.echo(json.dumps(statsview.to_json(s), indent=2, ensure_ascii=False))
+        _say_json(json.dumps(statsview.to_json(s), indent=2, ensure_ascii=False))
     else:
         color = sys.stdout.isatty() and not os.environ.get("NO_COLOR")
-        click.echo(statsview.render_text(s, color=color), nl=False, color=color)
+        # The text's own colours stay; every name in it is escaped before they are added.
+        click.echo(statsview.render_text(_shown(s), color=color), nl=False, color=color)
 
 
 @cli.command()
@@ -567,7 +619,7 @@ def review(file: Path | None) -> None:
         # Names only whom the plan shows today, as the daemon's review does.
         day = plan(b, st.history(), today, horizon_days=1).on(today)
     named = {t.person_id for t in day}
-    click.echo(statsview.render_review(s, named), nl=False)
+    _say(statsview.render_review(s, named).removesuffix("\n"))
 
 
 @cli.command()
@@ -582,15 +634,15 @@ def history(file: Path | None, name: str) -> None:
     with _store() as st:
         events = st.events(person.id)
     if not events:
-        click.echo(f"Nothing recorded for {person.name} yet.")
+        _say(f"Nothing recorded for {person.name} yet.")
         return
-    click.echo(f"{person.name} ({person.id}):")
+    _say(f"{person.name} ({person.id}):")
     for e in events:
         what = {"done": "talked", "skipped": "skipped", "snoozed": f"snoozed until {e.until}",
                 "nudged": "nudge shown"}.get(e.kind, e.kind)
         via = f" via {e.channel}" if e.channel else ""
         note = f" — {e.note}" if e.note else ""
-        click.echo(f"  {e.id:>6}  {e.on}  {what}{via}{note}")
+        _say(f"  {e.id:>6}  {e.on}  {what}{via}{note}")
 
 
 @cli.command()
@@ -613,20 +665,20 @@ def undo(file: Path | None, event_id: int | None) -> None:
     person = b.by_id().get(removed.person_id)
     who = person.name if person else removed.person_id
     note = f" ({removed.note})" if removed.note else ""
-    click.echo(f"Removed #{removed.id}: {removed.kind} {who} on {removed.on}{note}.")
+    _say(f"Removed #{removed.id}: {removed.kind} {who} on {removed.on}{note}.")
     old, new = before.next_for(removed.person_id), after.next_for(removed.person_id)
     fmt = "{:%a %Y-%m-%d}".format
     if old != new:
-        click.echo(f"{who}: next touch-up " + (fmt(old.day) if old else "none") + " → "
+        _say(f"{who}: next touch-up " + (fmt(old.day) if old else "none") + " → "
                    + (fmt(new.day) if new else "none in the horizon") + ".")
     else:
-        click.echo(f"{who}: the plan is unchanged.")
+        _say(f"{who}: the plan is unchanged.")
     slots = {(t.person_id, t.day) for t in before.touchups()}
     slots ^= {(t.person_id, t.day) for t in after.touchups()}
     others = {p for p, _ in slots} - {removed.person_id}
     if others:
         n = len(others)
-        click.echo(f"{n} other {'person' if n == 1 else 'people'} moved in the plan too.")
+        _say(f"{n} other {'person' if n == 1 else 'people'} moved in the plan too.")
 
 
 @cli.command()
@@ -646,7 +698,7 @@ def sync(file: Path | None, dry_run: bool) -> None:
     report = caldav_sync.sync_once(b.settings.caldav, store_file(), b, now,
                                    clock.zone(b.settings), dry_run=dry_run)
     for line in caldav_sync.describe(report, dry_run):
-        click.echo(line)
+        _say(line)
 
 
 def invoke(args: list[str], env: Environment) -> object:
@@ -677,8 +729,10 @@ def import_(file: Path | None, exports: tuple[Path, ...], fmt: str, circle: str 
 
     out = enlist.import_files(_contact_file(file), exports, fmt=fmt, circle=circle, every=every,
                               dry_run=dry_run, now=_clock_now(), state_dir=paths.state_dir())
-    click.echo(json.dumps(enlist.as_json(out), indent=2, ensure_ascii=False) if as_json
-               else "\n".join(enlist.report(out)))
+    if as_json:
+        _say_json(json.dumps(enlist.as_json(out), indent=2, ensure_ascii=False))
+    else:
+        _say("\n".join(enlist.report(out)))
 
 
 @cli.command()
@@ -701,7 +755,7 @@ def add(file: Path | None, name: str, circle: str | None, every: str | None, rea
     out = enlist.add_person(_contact_file(file), name, circle=circle, every=every, reach=reach,
                             email=email, phone=phone, company=company, topics=topics, note=note,
                             now=_clock_now(), state_dir=paths.state_dir())
-    click.echo("\n".join(enlist.report(out)))
+    _say("\n".join(enlist.report(out)))
 
 
 @cli.command()
@@ -722,8 +776,10 @@ def who(file: Path | None, query: str, loose: bool, as_json: bool) -> None:
         with _store() as st:
             history, p = _plan(b, st, now.date())
     rows = whomod.rows(hits, history, p)
-    click.echo(json.dumps(whomod.as_json(query, rows), indent=2, ensure_ascii=False) if as_json
-               else "\n".join(whomod.lines(rows, now.date()) or [f"Nobody matches {query!r}."]))
+    if as_json:
+        _say_json(json.dumps(whomod.as_json(query, rows), indent=2, ensure_ascii=False))
+    else:
+        _say("\n".join(whomod.lines(rows, now.date()) or [f"Nobody matches {query!r}."]))
 
 
 def _clock_now() -> datetime:

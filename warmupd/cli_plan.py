@@ -10,7 +10,9 @@ CLI framework's import.
 
 Must not: import click, parse options (``plancache.request`` recognised the
 simple calls; everything else is click's), or print directly: output goes
-through the ``echo`` it is given, so both callers write it as click.echo would.
+through the ``echo`` it is given, so both callers write it as click.echo would,
+and every message is escaped first (``textsafe.visible``: names, notes and
+warnings come from outside), so a recorded replay is escaped too.
 """
 
 from __future__ import annotations
@@ -36,13 +38,25 @@ class BadWeeks(Exception):
     """``--weeks`` asks for more than the loader's cap allows; click words it as usage."""
 
 
+def _text(message: str) -> str:
+    from warmupd.textsafe import visible
+
+    return visible(message, lines=True)
+
+
+def _json(document: str) -> str:
+    from warmupd.textsafe import visible
+
+    return visible(document, json=True)
+
+
 def load(path: Path, echo: Echo) -> Book:
     from warmupd import bookcache
     from warmupd.paths import book_cache_file
 
-    loaded = bookcache.load(path, book_cache_file(), lambda message: echo(message, True))
+    loaded = bookcache.load(path, book_cache_file(), lambda message: echo(_text(message), True))
     for w in loaded.warnings:
-        echo(str(w), True)
+        echo(_text(str(w)), True)
     return loaded
 
 
@@ -81,10 +95,10 @@ def today(env: Environment, path: Path, as_json: bool, echo: Echo) -> None:
     with open_store() as st:
         history, p = plan_for(env, b, st, now(env, b).date())
     if as_json:
-        echo(jsonout.dumps(views.plan_json(b, history, p, [p.today])), False)
+        echo(_json(jsonout.dumps(views.plan_json(b, history, p, [p.today]))), False)
         return
     if not b.contacts:
-        echo(views.no_people(path), False)
+        echo(_text(views.no_people(path)), False)
         return
     items = views.most_overdue_first(p.on(p.today))
     if not items:
@@ -93,14 +107,14 @@ def today(env: Environment, path: Path, as_json: bool, echo: Echo) -> None:
         echo(f"Nobody to reach out to today.{later}", False)
     people = b.by_id()
     for t in items:
-        echo("\n".join(views.touchup_lines(people[t.person_id], t, b, history)), False)
+        echo(_text("\n".join(views.touchup_lines(people[t.person_id], t, b, history))), False)
     from warmupd.planner import MAX_ASKS
 
     for line in views.waiting_lines(p, MAX_ASKS):
-        echo(line, False)
+        echo(_text(line), False)
     note = views.samples_note(b)
     if note:
-        echo(f"\nNote: {note}", False)
+        echo(_text(f"\nNote: {note}"), False)
     if p.capacity.overloaded:
         echo(p.capacity.message(), True)
 
@@ -116,17 +130,17 @@ def agenda(env: Environment, path: Path, weeks: int | None, as_json: bool, echo:
         history, p = plan_for(env, b, st, now(env, b).date(), weeks * 7 if weeks else None)
     if as_json:
         days = [d for d, _ in p.days]
-        echo(jsonout.dumps(views.plan_json(b, history, p, days)), False)
+        echo(_json(jsonout.dumps(views.plan_json(b, history, p, days))), False)
         return
     if not b.contacts:
-        echo(views.no_people(path), False)
+        echo(_text(views.no_people(path)), False)
         return
     for d, items in p.days:
         if items:
             names = ", ".join(views.who(t.name, t.person_id)
                               + (f" (+{t.late_days}d)" if t.late_days > 0 else "")
                               for t in views.most_overdue_first(items))
-            echo(f"{d:%a %Y-%m-%d}  {names}", False)
+            echo(_text(f"{d:%a %Y-%m-%d}  {names}"), False)
     echo(p.capacity.message(), p.capacity.overloaded)
     if p.unplanned:
         echo(f"{views.count(len(p.unplanned), 'person', 'people')} found no slot "
