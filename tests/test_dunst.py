@@ -60,8 +60,10 @@ def xvfb() -> Iterator[str]:
 
 
 @contextmanager
-def dunst(tmp: Path, display: str) -> Iterator[subprocess.Popen[bytes]]:
-    """dunst on the current private session bus, once it owns the notification name."""
+def dunst(tmp: Path, display: str, settings: str = "") -> Iterator[subprocess.Popen[bytes]]:
+    """dunst on the current private session bus, once it owns the notification name.
+
+    ``settings``: more lines for its [global] section."""
     program = need("dunst", "dunst")
     need("dunstctl", "dunst")
     need("dbus-send", "dbus-bin")
@@ -69,7 +71,7 @@ def dunst(tmp: Path, display: str) -> Iterator[subprocess.Popen[bytes]]:
     pick.write_text(PICK_DONE)
     pick.chmod(0o755)
     config = tmp / "dunstrc"
-    config.write_text(f"[global]\n    timeout = 0\n    dmenu = {pick}\n")
+    config.write_text(f"[global]\n    timeout = 0\n    dmenu = {pick}\n{settings}")
     proc = subprocess.Popen(
         [program, "-config", str(config)], env={**os.environ, "DISPLAY": display},
         stdout=subprocess.DEVNULL, stderr=(tmp / "dunst.log").open("wb"),
@@ -136,3 +138,39 @@ def test_done_chosen_in_dunst_records_the_touch_and_closes_it(tmp_path: Path) ->
             assert left == 0  # taken off the screen once answered
 
         asyncio.run(scenario())
+
+
+def test_markup_in_a_nudge_is_shown_as_text_by_dunst(tmp_path: Path) -> None:
+    """Would fail if dunst (markup = full, the setting that renders links and bold)
+    received a reach, topic or note as markup: a phishing link would show as the
+    words "this link"."""
+    import html
+    import json
+
+    from warmupd.notify import Nudge
+
+    link = '<a href="https://evil.example/phish">this link</a> & <b>bold</b>'
+    nudge = Nudge(key="k", person_id="ruth", title="Ruth <i>A</i> & co",
+                  body=f"Reach: {link}", actions=False)
+    with xvfb() as display, private_session_bus(), dunst(tmp_path, display,
+                                                          "    markup = full\n"):
+
+        async def scenario() -> None:
+            notifier = await make_notifier(Settings(notifier="desktop"), lambda *a: None, LOG)
+            await notifier.show(nudge)
+            await notifier.aclose()
+
+        asyncio.run(scenario())
+        assert displayed() == 1
+        assert dunstctl("close-all").returncode == 0
+        for _ in range(int(WAIT_SECONDS / 0.05)):
+            history = json.loads(dunstctl("history").stdout)["data"][0]
+            if history:
+                break
+            time.sleep(0.05)
+    (shown,) = history
+    # "message" is the Pango markup dunst draws: the body must be in it as text.
+    markup = shown["message"]["data"]
+    assert "<a " not in markup and "<b>bold" not in markup, markup
+    assert f"Reach: {html.escape(link, quote=False)}" in markup
+    assert shown["summary"]["data"] == nudge.title  # plain text by the spec: sent as is

@@ -731,3 +731,39 @@ def test_native_backend_proves_dispatch_and_fails_when_the_server_is_gone() -> N
     assert shown.backend == "desktop" and shown.proof.startswith("desktop-notifier dispatched")
     assert presses.calls == [("ruth", "skip", None)]
     assert error  # desktop-notifier's logged failure, turned into our NotifyError
+
+
+MARKUP = Nudge(key="k", person_id="ruth", title="Ruth <b>A</b> & co",
+               body='Reach: <a href="https://evil.example/phish">this link</a> & <i>x</i>',
+               actions=False)
+ESCAPED = ("Reach: &lt;a href=\"https://evil.example/phish\"&gt;this link&lt;/a&gt; &amp; "
+           "&lt;i&gt;x&lt;/i&gt;")
+
+
+@pytest.mark.parametrize("caps, body", [(["body", "actions", "body-markup"], ESCAPED),
+                                        (["body", "actions"], MARKUP.body)])
+def test_the_body_is_escaped_exactly_when_the_server_reads_markup(
+    caps: list[str], body: str
+) -> None:
+    """Would fail if a server that reads body markup (dunst, GNOME, KDE) got a
+    reach or note raw (a phishing link shown as "this link"), or one that does
+    not got "&amp;" to show, or if the plain-text summary were escaped."""
+    with private_session_bus(), dbusmock_notification_server(caps) as server:
+
+        async def scenario() -> None:
+            notifier = await make_notifier(Settings(notifier="desktop"), Presses(), LOG)
+            await notifier.show(MARKUP)
+            await notifier.aclose()
+
+        run(scenario())
+        (call,) = server.calls()
+    assert call.body == body
+    assert call.summary == MARKUP.title
+
+
+def test_plyer_escapes_the_body_it_cannot_ask_about() -> None:
+    need("notify-send", "libnotify-bin")
+    with private_session_bus(), action_notification_server(["body", "body-markup"]) as server:
+        run(PlyerNotifier(dbus_python=False).show(MARKUP))
+        (call,) = server.calls()
+    assert call.body == ESCAPED and call.summary == MARKUP.title

@@ -116,3 +116,14 @@ async def resume_nothing(old: Sequence[Reshow]) -> list[Shown | None]:
 def describe(exc: BaseException) -> str:
     text = str(exc).strip()
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def escape_markup(text: str) -> str:
+    """``text`` for a notification body that the server reads as markup.
+
+    The Desktop Notifications spec: a server that lists "body-markup" reads
+    ``<b>``, ``<i>``, ``<a href>`` ... in the body, so a name, topic, reach or
+    note must have ``&``, ``<`` and ``>`` escaped to show as typed.  The
+    summary is plain text by the spec, never escaped.
+    """
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")

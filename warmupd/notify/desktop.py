@@ -16,6 +16,11 @@ callback runs, so it can neither close a notification after its button was
 pressed nor take back a notification shown before a restart.  On macOS and
 Windows :mod:`warmupd.notify.native` still uses it.
 
+Markup: where the server lists "body-markup" (dunst, GNOME, KDE do) the body
+is escaped (``base.escape_markup``), so text from the contact file or the
+calendar cannot become a link, bold text or an image; the summary is plain
+text by the spec and goes as it is.
+
 The body click: no "default" action is offered, so clicking the body does what
 the server always does (dunst and GNOME dismiss it) and nothing that looks like
 a button silently does nothing.
@@ -40,6 +45,7 @@ from .base import (
     Reshow,
     Shown,
     describe,
+    escape_markup,
 )
 
 if TYPE_CHECKING:
@@ -157,7 +163,9 @@ class DesktopBackend:
         (nid,), server = await self._call(
             NOTIFICATIONS_NAME, NOTIFICATIONS_PATH, NOTIFICATIONS_IFACE, "Notify",
             "susssasa{sv}i",
-            [APP_NAME, replaces, "", nudge.title, nudge.body, actions, hints, -1],
+            [APP_NAME, replaces, "", nudge.title,
+             escape_markup(nudge.body) if "body-markup" in caps else nudge.body,
+             actions, hints, -1],
         )
         if not isinstance(nid, int) or nid <= 0 or not server:
             raise NotifyError(f"the server answered Notify without an id ({nid!r})")

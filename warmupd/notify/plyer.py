@@ -22,7 +22,16 @@ import subprocess
 import sys
 from collections.abc import Sequence
 
-from .base import APP_NAME, NotifyError, Nudge, Reshow, Shown, describe, resume_nothing
+from .base import (
+    APP_NAME,
+    NotifyError,
+    Nudge,
+    Reshow,
+    Shown,
+    describe,
+    escape_markup,
+    resume_nothing,
+)
 from .command import tail
 
 # plyer's Windows backend keeps its tray balloon up for its own 10 s timeout
@@ -75,6 +84,10 @@ def plyer_notify(title: str, body: str, dbus_python: bool | None = None) -> str:
         # Elsewhere plyer's call raises when its platform API fails.
         notification.notify(title=title, message=body, app_name=APP_NAME)
         return "plyer's notify returned without error"
+    # plyer cannot ask the server for its capabilities; the servers Linux
+    # desktops run (dunst, GNOME, KDE, xfce4-notifyd, mako) read body markup,
+    # so the body is escaped: elsewhere an "&" shows as "&amp;", never a link.
+    body = escape_markup(body)
     if dbus_python is None:
         dbus_python = _dbus_python_available()
     if dbus_python:
