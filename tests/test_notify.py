@@ -767,3 +767,14 @@ def test_plyer_escapes_the_body_it_cannot_ask_about() -> None:
         run(PlyerNotifier(dbus_python=False).show(MARKUP))
         (call,) = server.calls()
     assert call.body == ESCAPED and call.summary == MARKUP.title
+
+
+def test_the_log_line_shows_controls_as_escapes() -> None:
+    """Would fail if a note from the server set the title of the terminal `run` logs to."""
+    out = io.StringIO()
+    nudge = Nudge(key="k", person_id="ruth", title="Ruth \x1b]0;pwned\x07",
+                  body="Last note: \x1b[2Jcleared\u202e", actions=False)
+    run(LogNotifier(stream=out).show(nudge))
+    line = out.getvalue()
+    assert line == ("warmupd nudge: Ruth \\x1b]0;pwned\\x07 — "
+                    "Last note: \\x1b[2Jcleared\\u202e\n")

@@ -1,7 +1,9 @@
 """The ``log`` backend: each nudge as one line on stdout, the last resort of every chain.
 
-Owns: formatting a nudge as one journald record.  Must not: fail silently — a
-line that could not be written is a NotifyError, so the nudge stays due.
+Owns: formatting a nudge as one journald record, its text escaped
+(``textsafe.visible``: a note from the server must not act on the terminal
+`warmupd run` writes to).  Must not: fail silently — a line that could not be
+written is a NotifyError, so the nudge stays due.
 """
 
 from __future__ import annotations
@@ -46,4 +48,6 @@ class LogNotifier:
 
 
 def one_line(text: str) -> str:
-    return " | ".join(part.strip() for part in text.splitlines() if part.strip())
+    from warmupd.textsafe import visible
+
+    return visible(" | ".join(part.strip() for part in text.splitlines() if part.strip()))
