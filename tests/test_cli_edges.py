@@ -187,3 +187,20 @@ def test_a_real_head_sees_no_error(home: Path) -> None:
         shell=True, executable="/bin/bash", env=_env(), capture_output=True, check=False)
     assert done.stderr == b"", done.stderr
     assert done.stdout.splitlines()[-1] in (b"0", b"141")
+
+
+def test_init_through_a_link_to_a_file_still_to_be_made(tmp_path: Path) -> None:
+    """Would fail if init refused (or replaced) a link into a synced folder whose
+    target does not exist yet."""
+    env = {**_env(), "HOME": str(tmp_path), "XDG_CONFIG_HOME": str(tmp_path / "cfg"),
+           "XDG_STATE_HOME": str(tmp_path / "state"), "XDG_CACHE_HOME": str(tmp_path / "c"),
+           "XDG_DATA_HOME": str(tmp_path / "data")}
+    target = tmp_path / "Sync" / "contacts.yaml"
+    target.parent.mkdir()
+    link = tmp_path / "cfg" / "warmupd" / "contacts.yaml"
+    link.parent.mkdir(parents=True)
+    link.symlink_to(target)
+    done = subprocess.run([sys.executable, "-m", "warmupd", "init"], env=env,
+                          capture_output=True, check=False)
+    assert done.returncode == 0, done.stderr
+    assert link.is_symlink() and b"contacts:" in target.read_bytes()

@@ -146,7 +146,7 @@ def init(file: Path | None) -> None:
     from warmupd.paths import link_target
 
     path = _contact_file(file)
-    if os.path.lexists(path) and os.path.exists(path):
+    if path.exists():
         _say(f"{path} already exists; left untouched.")
         return
     example = resources.files("warmupd").joinpath("data/contacts.example.yaml").read_bytes()
