@@ -351,3 +351,17 @@ def test_any_export_file_name_makes_a_valid_comment(name: str) -> None:
     comment = new.decode("utf-8").splitlines()[2]
     assert comment.startswith("  # imported from ") and comment.isprintable()
     assert [c["name"] for c in yaml.safe_load(new)["contacts"]] == ["Ruth", "Sam Lee"]
+
+
+def test_a_backup_dir_someone_else_owns_stops_the_write_with_a_message(tmp_path: Path) -> None:
+    if os.geteuid() != 0:
+        if os.environ.get("CI") == "true":
+            pytest.fail("needs root to chown (a skip is a failure under CI)")
+        pytest.skip("needs root to chown the state dir to another user")
+    path = tmp_path / "contacts.yaml"
+    path.write_bytes(BASE)
+    (tmp_path / "state" / "backups").mkdir(parents=True)
+    os.chown(tmp_path / "state" / "backups", 65534, 65534)
+    with pytest.raises(WarmupdError, match=r"belongs to user id 65534.*nothing was written"):
+        insert.commit(path, BASE, BASE + b"  - name: Li\n", tmp_path / "state", NOW)
+    assert path.read_bytes() == BASE

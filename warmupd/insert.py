@@ -231,9 +231,14 @@ def validate(old: Book, new_data: bytes, label: str, added: int) -> Book:
 
 def backup(data: bytes, state_dir: Path, now: datetime, kind: str = "") -> Path:
     """Keep ``data`` (the file before this change) in the state dir; prune old copies."""
-    folder = private_dir(state_dir / "backups")
+    folder = state_dir / "backups"
     path = folder / f"contacts-{now:%Y%m%dT%H%M%S%f}{'-' + kind if kind else ''}.yaml"
-    atomic_write(path, data, mode=0o600)
+    try:
+        private_dir(folder)
+        atomic_write(path, data, mode=0o600)
+    except OSError as exc:
+        raise WarmupdError(f"cannot keep a backup of the contact file: "
+                           f"{exc.strerror or exc}; nothing was written") from None
     old = sorted(folder.glob("contacts-*.yaml"))
     for stale in old[:-KEEP_BACKUPS]:
         stale.unlink(missing_ok=True)
