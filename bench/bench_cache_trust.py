@@ -8,7 +8,7 @@ Owns: timing only.  Two parts, both on non-editable installs (``nonedit``):
   for the output-cache entry a replayed `today` reads and for the book-cache
   entry a cold one reads; and the book cache's format: decoding the entry
   (``marshal`` + rebuilding the model's classes by name) against
-  ``pickle.loads`` of the same Book.
+  ``pickle.loads`` of the same Book; and the code stamp in the book cache's key.
 * Whole runs (fresh processes, round robin): ``warmupd today`` replayed
   (output cache warm) and with only the book cache warm (the output entry
   deleted before each run, untimed), for this checkout and, with
@@ -97,6 +97,8 @@ def in_process(site: Path, env: dict[str, str], runs: int) -> None:
         for _ in range(5):
             rows[plain].append(median_us(lambda t=target: paths.read_capped(t, 1 << 30), runs))
             rows[checked].append(median_us(lambda t=target: paths.read_ours(t, 1 << 30), runs))
+    stamp = "code_stamp(): stat every module of the install (book cache key)"
+    rows[stamp] = [median_us(bookcache.code_stamp, max(runs // 10, 20)) for _ in range(3)]
     import marshal
 
     blob = pickle.dumps(loaded, protocol=pickle.HIGHEST_PROTOCOL)
