@@ -84,8 +84,12 @@ def test_no_control_from_a_note_or_the_file_reaches_the_terminal(home: Path) -> 
     runs = [["show", "ruth"], ["history", "ruth"], ["today"], ["agenda"], ["who", "acme"],
             ["stats"], ["review"], ["who", "acme", "--json"], ["today", "--json"],
             ["show", HOSTILE], ["check", "--file", f"/nonexistent/{HOSTILE}.yaml"],
-            ["check", "--file", str(home / "hostile.yaml")], ["undo"]]
+            ["check", "--file", str(home / "hostile.yaml")], [HOSTILE],
+            ["today", f"--{HOSTILE}"], ["import", str(home / "bad.vcf")], ["undo"]]
     (home / "hostile.yaml").write_text(HOSTILE_BOOK)
+    # A card whose bad line the parser's message repeats.
+    (home / "bad.vcf").write_bytes(b"BEGIN:VCARD\r\nVERSION:3.0\r\nFN:Sam\r\n"
+                                   + HOSTILE.encode() + b" no colon\r\nEND:VCARD\r\n")
     for argv in runs:
         code, out = on_a_terminal(*argv)
         assert_inert(out)
