@@ -79,7 +79,7 @@ def median_us(fn: object, runs: int) -> float:
 
 def in_process(site: Path, env: dict[str, str], runs: int) -> None:
     """On the entries the whole runs of this checkout left in ``env``'s cache dir."""
-    paths, bookcache = import_from(site, "paths", "bookcache")
+    paths, bookcache, plancache = import_from(site, "paths", "bookcache", "plancache")
     contacts = Path(env["XDG_CONFIG_HOME"]) / "warmupd" / "contacts.yaml"
     cache = Path(env["XDG_CACHE_HOME"]) / "warmupd" / "book.marshal"
     out_entry = cache.with_name("out-today.marshal")
@@ -97,8 +97,8 @@ def in_process(site: Path, env: dict[str, str], runs: int) -> None:
         for _ in range(5):
             rows[plain].append(median_us(lambda t=target: paths.read_capped(t, 1 << 30), runs))
             rows[checked].append(median_us(lambda t=target: paths.read_ours(t, 1 << 30), runs))
-    stamp = "code_stamp(): stat every module of the install (book cache key)"
-    rows[stamp] = [median_us(bookcache.code_stamp, max(runs // 10, 20)) for _ in range(3)]
+    stamp = "code_stamp(): stat every module of the install (both keys)"
+    rows[stamp] = [median_us(plancache.code_stamp, max(runs // 10, 20)) for _ in range(3)]
     import marshal
 
     blob = pickle.dumps(loaded, protocol=pickle.HIGHEST_PROTOCOL)

@@ -1,8 +1,9 @@
 """A cache of the validated contact file, keyed on its exact bytes.
 
 Owns: ``load(path)`` for one-shot commands: when the file's bytes, its path
-and the code that validated it (``code_stamp``: the warmupd version and the
-size and mtime of every module of the installed package) match the last
+and the code that validated it (the warmupd version and
+``plancache.code_stamp``: the size and mtime of every module of the installed
+package) match the last
 validated load, the Book comes back from the cache file without importing or
 running the YAML parser; otherwise the file is loaded by ``book`` and the
 result stored.  Only valid books are cached, so every error is always
@@ -36,6 +37,7 @@ from warmupd.paths import (
     read_capped,
     read_ours,
 )
+from warmupd.plancache import code_stamp
 from warmupd.record import replace
 
 # typing.TYPE_CHECKING without importing typing; mypy knows the name.
@@ -49,23 +51,6 @@ if TYPE_CHECKING:
 _MAX_HASHED = MAX_DECLARED_SIZE
 # An entry holds the file's bytes plus the book: never more than this is read.
 _MAX_ENTRY = 4 * MAX_DECLARED_SIZE
-
-_PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
-
-
-def code_stamp() -> bytes:
-    """The version and every module's name, size and mtime: another install, an
-    upgrade that kept the version, or an edited checkout all change it."""
-    entries = []
-    for top, dirs, files in os.walk(_PACKAGE_DIR):
-        dirs[:] = [d for d in dirs if d != "__pycache__"]
-        for name in files:
-            if name.endswith(".py"):
-                st = os.stat(os.path.join(top, name))
-                entries.append((os.path.relpath(os.path.join(top, name), _PACKAGE_DIR),
-                                st.st_size, st.st_mtime_ns))
-    return marshal.dumps((__version__, sorted(entries)))
-
 
 def load(path: Path, cache_file: Path, warn: Callable[[str], None] | None = None) -> Book:
     """The book in ``path``, from the cache when nothing it depends on changed.
@@ -84,7 +69,7 @@ def load(path: Path, cache_file: Path, warn: Callable[[str], None] | None = None
         return book.load(path)
     # The key is the bytes themselves, not a digest: comparing 1 MiB costs less
     # than importing hashlib, and equality is exact.
-    key = (code_stamp(), os.fsencode(path), data)
+    key = (__version__, code_stamp(), os.fsencode(path), data)
     try:
         stored_key, encoded = marshal.loads(read_ours(cache_file, _MAX_ENTRY))
         if stored_key == key:

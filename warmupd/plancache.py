@@ -119,7 +119,7 @@ def request(args: list[str]) -> Request | None:
     contact_file = paths.default_contact_file()
     store_file = paths.store_file()
     cache_file = paths.cache_dir() / f"out-{args[0]}{'-json' if as_json else ''}.marshal"
-    key = (_FORMAT, __version__, sys.hexversion, _code_stamp(), args[0], as_json, weeks,
+    key = (_FORMAT, __version__, sys.hexversion, code_stamp(), args[0], as_json, weeks,
            os.fsencode(contact_file), os.fsencode(store_file))
     return Request(args[0], as_json, weeks, contact_file, store_file, cache_file, key)
 
@@ -133,8 +133,10 @@ def _plain(stream: TextIO | None) -> bool:
         return False
 
 
-def _code_stamp() -> tuple[tuple[str, int, int], ...]:
-    """Name, size and mtime of each module of this package: a changed install is a miss."""
+def code_stamp() -> tuple[tuple[str, int, int], ...]:
+    """Name, size and mtime of each module of this package: a changed install is a miss
+    (here and in ``bookcache``; what the plan and the book are made by is all at the top
+    level)."""
     here = os.path.dirname(os.path.abspath(__file__))
     out = []
     for entry in os.scandir(here):
