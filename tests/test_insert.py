@@ -365,3 +365,16 @@ def test_a_backup_dir_someone_else_owns_stops_the_write_with_a_message(tmp_path:
     with pytest.raises(WarmupdError, match=r"belongs to user id 65534.*nothing was written"):
         insert.commit(path, BASE, BASE + b"  - name: Li\n", tmp_path / "state", NOW)
     assert path.read_bytes() == BASE
+
+
+def test_the_replaced_file_keeps_its_owner(tmp_path: Path) -> None:
+    """Would fail if `sudo warmupd add` left the user's file owned by root."""
+    if os.geteuid() != 0:
+        if os.environ.get("CI") == "true":
+            pytest.fail("needs root to chown (a skip is a failure under CI)")
+        pytest.skip("needs root to give the file another owner")
+    path = tmp_path / "contacts.yaml"
+    path.write_bytes(BASE)
+    os.chown(path, 65534, 65534)
+    insert.commit(path, BASE, BASE + b"  - name: Li\n", tmp_path / "state", NOW)
+    assert (path.stat().st_uid, path.stat().st_gid) == (65534, 65534)

@@ -17,6 +17,7 @@ existing person; write when validation fails.  The daemon never calls this.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -276,14 +277,21 @@ def commit(path: Path, read: bytes, new_data: bytes, state_dir: Path, now: datet
     if _read_now(target, read) != read:
         raise _changed(path)
     try:
-        mode = os.stat(target).st_mode & 0o777
+        st = os.stat(target)
+        mode, owner = st.st_mode & 0o777, (st.st_uid, st.st_gid)
     except FileNotFoundError:
-        mode = 0o600
+        mode, owner = 0o600, None
+    if not hasattr(os, "fchown"):  # Windows: no owners to keep
+        owner = None
     pause("checked")
     saved = backup(read, state_dir, now)
     fd, tmp = temp_beside(target)
     try:
         os.fchmod(fd, mode)
+        if owner is not None and owner != (os.geteuid(), os.getegid()):
+            # sudo, or a file whose group is another of the user's: keep both if allowed.
+            with contextlib.suppress(PermissionError):
+                os.fchown(fd, *owner)
         with os.fdopen(fd, "wb") as fh:
             fh.write(new_data)
             fh.flush()
