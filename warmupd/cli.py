@@ -140,7 +140,13 @@ def _exit_status(exc: BaseException, debug: bool) -> int:
     if isinstance(exc, WarmupdError):
         _print_error(exc)
         return exc.exit_code
+    from warmupd.paths import NotOurs
     from warmupd.textsafe import visible
+
+    if isinstance(exc, NotOurs):  # wherever a directory of ours turned out not to be
+        click.echo(visible(f"warmupd: error: {exc.strerror}; warmupd only uses directories "
+                           "that are yours and private"), err=True)
+        return ExitCode.ERROR
 
     click.echo(visible(f"warmupd: unexpected error: {exc!r} (run with --debug for details)"),
                err=True)
