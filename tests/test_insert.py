@@ -378,3 +378,25 @@ def test_the_replaced_file_keeps_its_owner(tmp_path: Path) -> None:
     os.chown(path, 65534, 65534)
     insert.commit(path, BASE, BASE + b"  - name: Li\n", tmp_path / "state", NOW)
     assert (path.stat().st_uid, path.stat().st_gid) == (65534, 65534)
+
+
+def test_without_an_exchange_an_in_place_save_lands_in_a_named_backup(tmp_path: Path) -> None:
+    """The swap where the filesystem cannot exchange names: would fail if a save
+    written into the old file in the instant before the rename were dropped."""
+    path = tmp_path / "contacts.yaml"
+    path.write_bytes(BASE)
+    fd, tmp = insert.temp_beside(path)
+    new = BASE + b"  - name: Li\n"
+    os.write(fd, new)
+    os.close(fd)
+
+    def pause(step: str) -> None:
+        if step == "linked":
+            _save_in_place(path, SAVE)  # the editor, between the last look and the rename
+
+    with pytest.raises(insert.SaveKept) as caught:
+        insert._replace_keeping_inode(path, path, tmp, BASE, tmp_path / "state", NOW, pause)
+    assert path.read_bytes() == new
+    (kept,) = (tmp_path / "state" / "backups").iterdir()
+    assert kept.read_bytes() == SAVE and str(kept) in str(caught.value)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["contacts.yaml", "state"]

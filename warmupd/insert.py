@@ -334,7 +334,8 @@ def _swap_in(path: Path, target: Path, tmp: str, read: bytes, new_data: bytes,
 
 
 def _replace_keeping_inode(path: Path, target: Path, tmp: str, read: bytes,
-                           state_dir: Path, now: datetime) -> None:
+                           state_dir: Path, now: datetime,
+                           pause: Callable[[str], None] = _no_pause) -> None:
     """The swap where the filesystem cannot exchange two names: the old file keeps
     a second name until after the rename, so a save written into it in place is
     still there to be kept (one that renames a file over ``target`` in that
@@ -349,6 +350,7 @@ def _replace_keeping_inode(path: Path, target: Path, tmp: str, read: bytes,
     try:
         if read_capped(Path(old), len(read)) != read:
             raise _changed(path)
+        pause("linked")
         os.replace(tmp, target)
         fsync_dir(target.parent)
         landed = read_capped(Path(old), MAX_DECLARED_SIZE)
