@@ -159,7 +159,7 @@ def test_forced_format_that_does_not_fit_is_an_error() -> None:
 def test_a_bad_card_is_skipped_by_its_number_and_line() -> None:
     """One unreadable card costs that card, named by number and line, not the import."""
     text = ("BEGIN:VCARD\nVERSION:3.0\nFN:Ann\nEND:VCARD\n"
-            "BEGIN:VCARD\nVERSION:3.0\nFN:Bo\n no\nno colon here\nEND:VCARD\n")
+            "BEGIN:VCARD\nVERSION:3.0\nFN:Bo\n no\nEMAIL;TYPE=\"home:bo@example.org\nEND:VCARD\n")
     got = importers.parse(text.encode(), "bad.vcf")
     assert [r.name for r in got.records] == ["Ann"]
     [s] = got.skipped

@@ -1,9 +1,13 @@
 """vCard 2.1, 3.0 and 4.0 (Apple Contacts, Android, any CardDAV server).
 
 Owns: the only import of vobject.  The file is split into cards here, so
-every message names a card number and a line, and photos, logos, sounds and
-keys (often megabytes of base64) are dropped line by line before vobject
-sees a card: they are never decoded nor kept.
+every message names a card number and a line; folded lines and
+quoted-printable soft breaks are joined here (in one pass), and every
+property the record does not use (photos, logos and keys are often
+megabytes of base64) is dropped line by line before vobject sees a card.
+Caps: cards per file, kept lines and text per card, lines per property; a
+card over them is skipped and reported, not read.  A card vobject cannot
+read is skipped the same way; ``ENCODING=b`` text is decoded.
 
 Handled: Apple's ``itemN.`` groups (``item1.EMAIL`` with an ``X-ABLabel``),
 ``BDAY;X-APPLE-OMIT-YEAR=1604:1604-08-21`` (no year), vCard 4's
@@ -18,17 +22,23 @@ import base64
 import io
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import vobject
 
 from warmupd.importers import ImportFailed, Parsed, Record, Skipped
-from warmupd.importers._common import birthday, note, one_line, values
+from warmupd.importers._common import MAX_VALUES, birthday, note, one_line, values
 from warmupd.textsafe import visible
 
-# Binary payloads: never needed, often huge.
-_DROP = frozenset({"PHOTO", "LOGO", "SOUND", "KEY"})
+# The properties `_record` reads (and VERSION, which tells vobject how to read
+# them).  Everything else is dropped line by line before vobject sees a card:
+# photos, logos, sounds and keys are often megabytes of base64, and vobject's
+# cost per line is what an import of a big file is made of.
+_KEEP = frozenset({
+    "VERSION", "FN", "N", "ORG", "TITLE", "EMAIL", "TEL", "URL", "X-SOCIALPROFILE", "BDAY",
+    "NOTE", "CATEGORIES", "KIND", "X-ADDRESSBOOKSERVER-KIND", "X-ABSHOWAS",
+})
 _NOT_PEOPLE = frozenset({"org", "group", "location"})
 
 
@@ -36,6 +46,15 @@ _NOT_PEOPLE = frozenset({"org", "group", "location"})
 # no person needs more, and vobject's cost grows faster than the text.
 MAX_CARD_LINES = 5000  # physical lines kept (photos and other payloads are dropped first)
 MAX_CARD_CHARS = 1 << 20
+# Lines of one property kept per card (EMAIL, TEL...); more are counted, not read.
+MAX_PER_PROPERTY = MAX_VALUES
+# Properties of which only the first is read: later ones are dropped unread.
+_FIRST_ONLY = frozenset({
+    "VERSION", "FN", "N", "ORG", "BDAY", "KIND", "X-ADDRESSBOOKSERVER-KIND", "X-ABSHOWAS",
+})
+# No address book holds more people (iCloud's limit is 50,000); a file with more
+# cards is refused before any is read.
+MAX_CARDS = 50_000
 
 
 def _prop_name(line: str) -> str:
@@ -61,6 +80,7 @@ class Card:
     body: str = ""  # one property a line, binary payloads left out
     lines: list[int] = field(default_factory=list)  # file line of each body line
     problem: str = ""  # why it is skipped unread, when it is
+    left_out: dict[str, int] = field(default_factory=dict)  # property -> lines over the cap
 
 
 class _Builder:
@@ -75,7 +95,8 @@ class _Builder:
         self.parts: list[str] | None = None  # the property being joined
         self.qp = False  # the property is quoted-printable...
         self.soft = False  # ...and its last piece ended in a soft break ("=")
-        self.dropping = False  # inside a photo, logo, sound or key
+        self.dropping = False  # inside a property that is not kept
+        self.seen: dict[str, int] = {}  # property -> lines of it in the card
         self.kept = 0
         self.chars = 0
 
@@ -114,7 +135,12 @@ class _Builder:
                 self.soft = self.qp and line.endswith("=")
             return
         self.flush()
-        self.dropping = _prop_name(line) in _DROP
+        name = _prop_name(line)
+        count = self.seen[name] = self.seen.get(name, 0) + 1
+        over = count > (1 if name in _FIRST_ONLY else MAX_PER_PROPERTY)
+        if over and name not in _FIRST_ONLY:
+            self.card.left_out[name] = count - MAX_PER_PROPERTY
+        self.dropping = over or name not in _KEEP
         if self.dropping or not self.keep(line):
             return
         self.parts = [line]
@@ -265,6 +291,7 @@ def _record(card: Any, where: str) -> Record | Skipped:
 def parse(text: str, label: str, tag: str = "") -> Parsed:
     records: list[Record] = []
     skipped: list[Skipped] = []
+    _count_cards(text, label)
     for card in cards(text, label):
         where = f"{tag}card {card.number} (line {card.start})"
         if card.problem:
@@ -280,12 +307,28 @@ def parse(text: str, label: str, tag: str = "") -> Parsed:
         except (vobject.base.VObjectError, ValueError, LookupError, UnicodeError) as e:
             got = Skipped(where, "(not read)", f"cannot read it: {_said(e)}")
         if isinstance(got, Record):
+            if card.left_out:
+                got = replace(got, fixed=tuple(
+                    f"{name.lower()}: read the first {MAX_PER_PROPERTY} lines, left out "
+                    f"{n:,} more" for name, n in card.left_out.items()))
             records.append(got)
         else:
             skipped.append(got)
     if not records and not skipped:
         raise ImportFailed(f"{label}: line 1: no BEGIN:VCARD found; is it a vCard file?")
     return Parsed("vcard", tuple(records), tuple(skipped))
+
+
+_BEGIN = re.compile(r"^[ \t]*BEGIN:VCARD[ \t]*\r?$", re.IGNORECASE | re.MULTILINE)
+
+
+def _count_cards(text: str, label: str) -> None:
+    for n, m in enumerate(_BEGIN.finditer(text), 1):
+        if n > MAX_CARDS:
+            line = text.count("\n", 0, m.start()) + 1
+            raise ImportFailed(
+                f"{label}: line {line}: card {n:,} is one more than the {MAX_CARDS:,} an "
+                "address book holds; is it the right file? (split it to import it)")
 
 
 def _said(e: Exception) -> str:
