@@ -333,5 +333,7 @@ def _count_cards(text: str, label: str) -> None:
 
 def _said(e: Exception) -> str:
     """vobject's message (which repeats the card's text), shortened and escaped."""
-    text = " ".join(str(e).split())
+    # "At line 4:" counts lines in the card as vobject saw it; the caller
+    # names the file's line instead.
+    text = re.sub(r"^At line \d+: ", "", " ".join(str(e).split()))
     return visible(text[:200] + ("…" if len(text) > 200 else ""))
