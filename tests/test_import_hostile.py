@@ -357,7 +357,7 @@ def test_report_escapes_skipped_entries_and_extras(home: Path, capsys) -> None: 
     code, out, err = run(capsys, "import", str(export))
     assert code == 0, err
     assert not RAW.search(out + err) and "\u202e" not in out
-    assert "Pizza\\x1b]0;owned\\x07" in out
+    assert "- Connections.csv line 5: Pizza]0;owned — no name" in out  # controls out
     assert "also has company Acme\\x1b[2J\\x1b[H, role CTO\\u202e" not in out  # cleaned first
     assert "also has company Acme[2J[H, role CTO\\u202e" in out
 

@@ -348,8 +348,11 @@ def tidy(r: Record) -> Record | Skipped:
 
 
 def tidy_all(parsed: Parsed) -> Parsed:
+    """`tidy` over every record; a skipped entry's text loses its control
+    characters too, since it is shown (and written to ``--json``) as well."""
     records: list[Record] = []
-    skipped = list(parsed.skipped)
+    skipped = [replace(s, what=one_line(_CONTROLS.sub("", one_line(s.what))) or "(no name)")
+               for s in parsed.skipped]
     for r in parsed.records:
         got = tidy(r)
         if isinstance(got, Record):
