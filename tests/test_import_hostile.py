@@ -400,3 +400,47 @@ def test_near_matches_list_the_first_few() -> None:
     tri = match.triage(empty, recs)
     assert len(tri.new) == 40
     assert tri.new[-1].near == tuple(f"Ann{i} Smith" for i in range(match.MAX_NEAR))
+
+
+# -- the last line of defence: what the contact file refuses is skipped --------
+
+
+def test_a_record_the_contact_file_refuses_is_skipped_by_its_place_in_the_export(
+    tmp_path: Path,
+) -> None:
+    """Records that bypass `tidy` (built by hand here) and fail validation are
+    skipped by their export place, the rest still added.  Before: the whole
+    import failed with "c.yaml:305:12 ... 1 error in the contact file".  Red
+    when `build` re-raises the BookError instead of calling `_records_at`."""
+    from warmupd import enlist
+
+    path = tmp_path / "contacts.yaml"
+    path.write_text(BOOK)
+    data = path.read_bytes()
+    b = book.loads(data, str(path))
+    recs = [Record(name="Ann Lee", where="x.vcf card 1 (line 1)", notes="ok"),
+            Record(name="Bo\x1bEk", where="x.vcf card 2 (line 5)"),
+            Record(name="Cy Do", where="x.vcf card 3 (line 9)", email=("not an email",)),
+            Record(name="Di Fa", where="x.vcf card 4 (line 13)", role=("Chef",))]
+    out = enlist.Outcome(dry_run=True)
+    new_data = enlist.build(data, b, out, match.triage(b, recs), None, "test", str(path))
+    assert [e.name for _, e in out.added] == ["Ann Lee", "Di Fa"]
+    assert [(s.where, s.why.split(":")[0]) for s in out.skipped] == [
+        ("x.vcf card 2 (line 5)", "the contact file cannot hold it"),
+        ("x.vcf card 3 (line 9)", "the contact file cannot hold it")]
+    assert "control character \\x1b" in out.skipped[0].why
+    assert [c.name for c in book.loads(new_data).contacts] == ["Ruth Alvarez", "Ann Lee", "Di Fa"]
+    assert new_data.startswith(data)
+
+
+def test_an_import_that_would_outgrow_the_file_limit_says_so(home: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+    """Before: "contacts.yaml:1:1: the file is 1.3 MiB ... is it the right file?",
+    about a file the user never saw."""
+    export = home / "Connections.csv"
+    export.write_text(linkedin(people(20_000)))
+    before = contacts(home).read_bytes()
+    code, _, err = run(capsys, "import", str(export))
+    assert code == 3
+    assert "adding 20,000 people would make the file" in err
+    assert "over its 1.0 MiB limit; nothing was written (raise settings.max_file_size" in err
+    assert contacts(home).read_bytes() == before

@@ -11,6 +11,7 @@ print (the CLI prints what this returns).
 
 from __future__ import annotations
 
+import bisect
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -22,7 +23,7 @@ from warmupd import book as bookmod
 from warmupd import importers, insert, match
 from warmupd.importers import ImportFailed, Record, Skipped
 from warmupd.importers._common import tidy
-from warmupd.model import Book, ExitCode, WarmupdError
+from warmupd.model import Book, BookError, ExitCode, Problem, WarmupdError
 from warmupd.paths import read_capped
 from warmupd.planner import capacity
 from warmupd.record import replace
@@ -128,16 +129,74 @@ def build(
     label: str,
     extra: dict[str, Any] | None = None,
 ) -> bytes:
-    """The contact file with ``tri.new`` added, validated in memory; fills in ``out``."""
-    ids = insert.unique_ids(book, [n.record.name for n in tri.new])
-    out.added = [(n, _entry(n, pid, every, extra)) for n, pid in zip(tri.new, ids, strict=True)]
-    out.known, out.skipped = tri.known, tri.skipped
-    entries = [e for _, e in out.added]
-    new_data = insert.insert(data, entries, comment)
-    new_book = insert.validate(book, new_data, label, len(entries)) if entries else book
+    """The contact file with ``tri.new`` added, validated in memory; fills in ``out``.
+
+    The importers hand over only records the contact file can hold; should
+    one still fail validation, it is skipped here, named by its place in the
+    export (never by the contact file's line, which the user did not write).
+    """
+    out.known, out.skipped = tri.known, list(tri.skipped)
+    new = list(tri.new)
+    for _ in range(_RETRIES):
+        ids = insert.unique_ids(book, [n.record.name for n in new])
+        out.added = [(n, _entry(n, pid, every, extra)) for n, pid in zip(new, ids, strict=True)]
+        entries = [e for _, e in out.added]
+        new_data = insert.insert(data, entries, comment)
+        if not entries:
+            new_book = book
+            break
+        if len(new_data) > book.settings.max_file_bytes:
+            raise ImportFailed(
+                f"{label}: adding {len(entries):,} people would make the file "
+                f"{len(new_data) / (1 << 20):.1f} MiB, over its "
+                f"{book.settings.max_file_bytes / (1 << 20):.1f} MiB limit; nothing was "
+                "written (raise settings.max_file_size, or import fewer people)")
+        try:
+            new_book = insert.validate(book, new_data, label, len(entries))
+            break
+        except BookError as e:
+            bad = _records_at(data, new_data, e.problems, new)
+            if bad is None:
+                raise
+            out.skipped += [Skipped(r.where, r.name, why) for r, why in bad.values()]
+            new = [n for i, n in enumerate(new) if i not in bad]
+    else:
+        raise WarmupdError(f"{label}: the new people do not validate; nothing was written "
+                           "(please report this)")
     cap = capacity(new_book)
     out.per_day, out.daily_limit = cap.per_day, cap.daily_limit
     return new_data
+
+
+_RETRIES = 3
+
+
+def _records_at(
+    data: bytes, new_data: bytes, problems: Sequence[Problem], new: Sequence[match.New]
+) -> dict[int, tuple[Record, str]] | None:
+    """For each problem inside the inserted block, the record whose entry it
+    is in and the problem's message; None when any problem lies elsewhere."""
+    old_lines = data.splitlines(keepends=True)
+    new_lines = new_data.splitlines(keepends=True)
+    first = next((i for i, (a, b) in enumerate(zip(old_lines, new_lines, strict=False))
+                  if a != b), len(old_lines))
+    block = new_lines[first:first + len(new_lines) - len(old_lines)]
+    # `insert.render` writes a comment, then each entry as one line per key
+    # (texts are quoted on one line), its first line a "- " at the comment's column.
+    comment = next((ln for ln in block if ln.lstrip().startswith(b"#")), None)
+    if comment is None:
+        return None
+    dash = comment[:len(comment) - len(comment.lstrip())] + b"- "
+    starts = [first + 1 + i for i, ln in enumerate(block) if ln.startswith(dash)]
+    if len(starts) != len(new):
+        return None
+    bad: dict[int, tuple[Record, str]] = {}
+    for p in problems:
+        if not starts or not starts[0] <= p.line <= first + len(block):
+            return None
+        i = bisect.bisect_right(starts, p.line) - 1
+        bad.setdefault(i, (new[i].record, f"the contact file cannot hold it: {p.message}"))
+    return bad or None
 
 
 def _apply(

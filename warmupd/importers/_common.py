@@ -15,6 +15,7 @@ from datetime import date
 
 from warmupd.importers import ImportFailed, Parsed, Record, Skipped
 from warmupd.names import hidden_in_name
+from warmupd.textsafe import visible
 
 
 def decode(data: bytes, label: str) -> str:
@@ -325,8 +326,8 @@ def tidy(r: Record) -> Record | Skipped:
     hidden = hidden_in_name(name)
     if hidden is not None:
         at, what = hidden
-        return Skipped(r.where, name, f"the name holds {what} (character {at + 1}), which is "
-                       "invisible and can make it show as another; fix it in the export")
+        return Skipped(r.where, visible(name), f"the name holds {what} (character {at + 1}), "
+                       "which is invisible and can make it show as another; fix it in the export")
     notes = r.notes
     if notes is not None:
         notes = note(notes)
