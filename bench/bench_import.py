@@ -14,7 +14,8 @@ Owns: timing only, against floors measured in the same run:
 * hostile exports, each imported into the same 1,000-person file, target
   <= 3x the ordinary import above: one card with 200,000 EMAIL lines, one
   card whose note is folded over 1,000,000 lines, and a ~30 MiB Google CSV of
-  2,000 people with 500 `` ::: ``-separated e-mails each (1,000,000 values);
+  2,000 people with 500 `` ::: ``-separated e-mails each (1,000,000 values),
+  and 10,000 new people sharing a last name, a company and an id slug;
 * ``who``: ``who.search`` over a 10,000-person file in process (target
   <= 100 ms), and ``warmupd who`` end to end as a process for reference
   (it also plans everyone, for the "next touch-up" column).
@@ -56,15 +57,18 @@ ROLES = ("Engineer", "Product Manager", "Designer", "CTO", "Recruiter", "Data Sc
          "Sales, EMEA")
 
 
+def linkedin_head() -> str:
+    return ("Notes:\r\n\"When exporting your connection data, you may notice that some of "
+            "the email addresses are missing.\"\r\n\r\n"
+            "First Name,Last Name,URL,Email Address,Company,Position,Connected On\r\n")
+
+
 def linkedin_export(rows: int, seed: int = 8) -> str:
     """A Connections.csv as LinkedIn writes it, with ``rows`` distinct people."""
     rnd = random.Random(seed)
     out = io.StringIO()
-    out.write("Notes:\r\n\"When exporting your connection data, you may notice that some of "
-              "the email addresses are missing.\"\r\n\r\n")
+    out.write(linkedin_head())
     w = csv.writer(out)
-    w.writerow(["First Name", "Last Name", "URL", "Email Address", "Company", "Position",
-                "Connected On"])
     seen: set[str] = set()
     i = 0
     while len(seen) < rows:
@@ -104,10 +108,17 @@ def hostile_exports(tmp: Path) -> list[tuple[str, Path]]:
             cell = " ::: ".join(f"user{n + k:07d}@mail.example" for k in range(500))
             n += 500
             w.writerow([f"Person{row}", "Values", "note " * 240, cell])
+    # 10,000 new people who share a last name, a company and an id slug (the
+    # CJK first names have no ASCII form): near matches and ids stay linear.
+    same = tmp / "same.csv"
+    same.write_text(
+        linkedin_head() + "".join(f"{chr(0x4E00 + i)},Smith,,,Acme,Engineer,12 Mar 2024\r\n"
+                                  for i in range(10_000)), encoding="utf-8")
     return [("one card, 200,000 EMAIL lines", emails),
             ("1,000,000 folded lines in one card", folded),
             (f"{values.stat().st_size / (1 << 20):.0f} MiB Google CSV, 1,000,000 ' ::: ' values",
-             values)]
+             values),
+            ("10,000 rows: one last name, company and id slug", same)]
 
 
 def contact_file(people: int) -> str:

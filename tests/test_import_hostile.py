@@ -444,3 +444,18 @@ def test_an_import_that_would_outgrow_the_file_limit_says_so(home: Path, capsys)
     assert "adding 20,000 people would make the file" in err
     assert "over its 1.0 MiB limit; nothing was written (raise settings.max_file_size" in err
     assert contacts(home).read_bytes() == before
+
+
+def test_many_people_with_one_id_slug_get_distinct_free_ids(home: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+    """CJK first names have no ASCII slug: all 300 share "smith" and its
+    free suffixes (speed: bench_import's "one last name, company and id slug")."""
+    contacts(home).write_text(BOOK + "  - name: Sm Ith\n    id: smith-3\n")
+    export = home / "Connections.csv"
+    export.write_text(linkedin([[chr(0x4E00 + i), "Smith", "", "", "Acme", "", ""]
+                                for i in range(300)]))
+    code, out, err = run(capsys, "import", str(export))
+    assert code == 0, err
+    ids = [c.id for c in book.load(contacts(home)).contacts]
+    assert ids[2:5] == ["smith", "smith-2", "smith-4"]  # smith-3 was taken
+    assert len(ids) == len(set(ids)) == 2 + 300
+    assert "— on the list: 一 Smith, 丁 Smith, 丂 Smith, 七 Smith, 丄 Smith" in out
