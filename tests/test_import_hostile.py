@@ -459,3 +459,27 @@ def test_many_people_with_one_id_slug_get_distinct_free_ids(home: Path, capsys) 
     assert ids[2:5] == ["smith", "smith-2", "smith-4"]  # smith-3 was taken
     assert len(ids) == len(set(ids)) == 2 + 300
     assert "— on the list: 一 Smith, 丁 Smith, 丂 Smith, 七 Smith, 丄 Smith" in out
+
+
+@pytest.mark.parametrize(
+    ("tail", "refused"),
+    [('Ann,,Lee,,"met at\nthe fair",a@x.example\n', False),  # a quoted multi-line note
+     ('Ann,,Lee,,"never closed,a@x.example', True),  # no line break at the end either
+     ('Ann,,Lee,"Acme,,a@x.example\nBo,,Ek,"Foo, Inc",x,b@x.example\n', True),
+     ('Ann,,Lee,,Bob "the" Builder,a@x.example\n', False),  # quotes inside a plain cell
+     ('Ann,,Lee,"Acme\nInc",,a@x.example\n', False)],  # a line break, but no row in it
+)
+def test_a_quote_open_at_the_end_of_the_file_is_told_apart(tail: str, refused: bool) -> None:
+    """Red when `_unclosed_quote` reads the tail strictly again (a stray quote
+    later in the file made it miss the open one), or when `rows` stops
+    refusing a line break in a single-line cell (the third case: the quote
+    closes by accident one row later and swallows Bo Ek)."""
+    from warmupd import importers
+
+    data = (GOOGLE_HEAD + "Cy,,Do,,,c@x.example\r\n" + tail).encode()
+    if refused:
+        with pytest.raises(importers.ImportFailed, match=r"^g\.csv: line 3: (a quote|the 'Org)"):
+            importers.parse(data, "g.csv")
+    else:
+        got = importers.parse(data, "g.csv")
+        assert [r.name for r in got.records] == ["Cy Do", "Ann Lee"]

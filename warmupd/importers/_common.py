@@ -6,6 +6,7 @@ Must not: know a particular export's columns (each format's module does).
 
 from __future__ import annotations
 
+import collections
 import csv
 import io
 import re
@@ -105,19 +106,24 @@ _LONG_COLUMNS = ("note", "address")
 
 
 def _unclosed_quote(text: str, label: str, line: int) -> None:
-    """Refuse when the row starting at ``line`` (the last one) opens a quote that
-    never closes: lenient reading would make the rest of the file one cell."""
-    tail = text[_offset_of_line(text, line):]
+    """Refuse when the file, read leniently from the row starting at ``line``,
+    ends inside a quote: a quote opened there never closes, and the rest of
+    the file would be one cell.
+
+    Told by a sentinel: after a line break, ``"`` closes an open quote (and
+    ``X`` then is a row of its own) or opens a new one (that holds ``X``).
+    """
+    tail = io.StringIO(text[_offset_of_line(text, line):] + '\n"\nX')
     try:
-        for _ in csv.reader(io.StringIO(tail), strict=True):
-            pass
-    except csv.Error as e:
-        if "unexpected end of data" in str(e):
-            raise ImportFailed(
-                f"{label}: line {line}: a quote (\") opened in this row never closes, so "
-                "the rest of the file would be read as one cell; fix that cell or export "
-                "the file again"
-            ) from None
+        last = collections.deque(csv.reader(tail), maxlen=1)
+    except csv.Error:
+        return  # the caller reports what the lenient reader says
+    if list(last) == [["X"]]:
+        raise ImportFailed(
+            f"{label}: line {line}: a quote (\") opened in this row never closes, so "
+            "the rest of the file would be read as one cell; fix that cell or export "
+            "the file again"
+        )
 
 
 def _offset_of_line(text: str, line: int) -> int:
@@ -136,8 +142,9 @@ def rows(
 
     A row is refused (`ImportFailed` with its line) when it holds more fields
     than the header allows, a cell over `MAX_CELL` (`MAX_NOTE_CELL` for notes
-    and addresses), spans more than `MAX_ROW_LINES` lines, or opens a quote
-    that never closes.
+    and addresses), spans more than `MAX_ROW_LINES` lines, has a line break
+    in a cell other than a note or an address, or opens a quote that never
+    closes.
     """
     found = header_row(text, is_header)
     if found is None:
@@ -146,15 +153,32 @@ def rows(
     if len(header) > MAX_COLUMNS:
         raise ImportFailed(f"{label}: line {header_line}: the header has {len(header):,} "
                            f"columns, over {MAX_COLUMNS:,}; this is not a contacts export")
-    caps = [MAX_NOTE_CELL if any(w in h.lower() for w in _LONG_COLUMNS) else MAX_CELL
-            for h in header]
+    long = [any(w in h.lower() for w in _LONG_COLUMNS) for h in header]
+    caps = [MAX_NOTE_CELL if is_long else MAX_CELL for is_long in long]
     max_fields = len(header) + MAX_EXTRA_FIELDS
+    row_commas = max(2, (len(header) - 1) // 2)  # half the separators of a row
 
     def check(line: int, end: int, row: list[str]) -> None:
         if len(row) <= max_fields and end - line < MAX_ROW_LINES and all(
             len(cell) <= (caps[i] if i < len(caps) else MAX_CELL) for i, cell in enumerate(row)
         ):
-            return
+            if end == line:
+                return
+            # A row over several lines.  A line break in a name or a company
+            # is odd but harmless (it becomes a space); one followed by what
+            # reads as another row means a quote swallowed the rows after it.
+            broken = next((i for i, cell in enumerate(row)
+                           if "\n" in cell and not (i < len(long) and long[i])
+                           and any(part.count(",") >= row_commas
+                                   for part in cell.split("\n")[1:])), None)
+            if broken is None:
+                return
+            _unclosed_quote(text, label, line)
+            column = header[broken] if broken < len(header) else f"field {broken + 1}"
+            raise ImportFailed(
+                f"{label}: line {line}: the {column!r} cell runs on to line {end}; a quote "
+                "(\") opened in this row closes only there, so the rows between would be "
+                "lost in it; fix that cell or export the file again")
         _unclosed_quote(text, label, line)  # the likeliest cause, named as such
         if len(row) > max_fields:
             raise ImportFailed(
