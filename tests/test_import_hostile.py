@@ -483,3 +483,15 @@ def test_a_quote_open_at_the_end_of_the_file_is_told_apart(tail: str, refused: b
     else:
         got = importers.parse(data, "g.csv")
         assert [r.name for r in got.records] == ["Cy Do", "Ann Lee"]
+
+
+def test_a_dropped_property_takes_its_soft_breaks_with_it() -> None:
+    """A quoted-printable property the import does not read (an address here)
+    continues over soft breaks; a continuation that looks like a property is
+    still part of it, not an EMAIL of its own."""
+    from warmupd import importers
+
+    text = vcard("FN:Ann", "ADR;ENCODING=QUOTED-PRINTABLE:;;Main St=", "EMAIL:x@evil.example",
+                 "EMAIL:ann@x.example", version="2.1")
+    [r] = importers.parse(text.encode(), "x.vcf").records
+    assert r.email == ("ann@x.example",)

@@ -119,11 +119,12 @@ class _Builder:
     def add(self, lineno: int, line: str) -> None:
         if self.card.problem:
             return  # over a cap: the rest of the card is only skipped over
-        if self.soft and self.parts is not None:
-            self.parts[-1] = self.parts[-1][:-1]  # the "=" of a soft line break
-            if self.keep(line):
-                self.parts.append(line)
-                self.soft = line.endswith("=")
+        if self.soft:  # a soft line break: this line goes on the one before
+            self.soft = line.endswith("=")
+            if self.parts is not None:
+                self.parts[-1] = self.parts[-1][:-1]  # the "=" of the soft break
+                if self.keep(line):
+                    self.parts.append(line)
             return
         if not line.strip():
             self.flush()
@@ -141,12 +142,12 @@ class _Builder:
         if over and name not in _FIRST_ONLY:
             self.card.left_out[name] = count - MAX_PER_PROPERTY
         self.dropping = over or name not in _KEEP
+        self.qp = _is_qp(line)  # a dropped property's soft breaks are skipped too
+        self.soft = self.qp and line.endswith("=")
         if self.dropping or not self.keep(line):
             return
         self.parts = [line]
         self.lines.append(lineno)
-        self.qp = _is_qp(line)
-        self.soft = self.qp and line.endswith("=")
 
     def end(self, lineno: int, line: str) -> Card:
         self.flush()
