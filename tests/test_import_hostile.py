@@ -384,6 +384,8 @@ def test_add_refuses_what_import_would_clean(home: Path, capsys) -> None:  # typ
     assert code == 2 and "not an email address" in err
     code, _, err = run(capsys, "add", "Ann Lee", "--reach", "call\x1b]0;x\x07")
     assert code == 2 and "--reach" in err
+    code, _, err = run(capsys, "add", "Ann \u202eeeL")
+    assert code == 2 and "a bidirectional text control \\u202e (character 5)" in err
     assert contacts(home).read_bytes() == before
     assert not RAW.search(err)
 

@@ -351,7 +351,7 @@ def tidy(r: Record) -> Record | Skipped:
     if hidden is not None:
         at, what = hidden
         return Skipped(r.where, visible(name), f"the name holds {what} (character {at + 1}), "
-                       "which is invisible and can make it show as another; fix it in the export")
+                       "which is invisible and can make it show as another name")
     notes = r.notes
     if notes is not None:
         notes = note(notes)
