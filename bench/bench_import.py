@@ -1,4 +1,5 @@
-"""Benchmark: `warmupd import` of a 10,000-row LinkedIn export, re-import, and `who`.
+"""Benchmark: `warmupd import` of a 10,000-row LinkedIn export, re-import, hostile
+exports, and `who`.
 
 Owns: timing only, against floors measured in the same run:
 
@@ -10,6 +11,11 @@ Owns: timing only, against floors measured in the same run:
   of the resulting file;
 * re-import of the same rows into that result (nothing to add): target
   <= 1.5x the floor;
+* hostile exports, each imported into the same 1,000-person file, target
+  <= 3x the ordinary import above: one card with 200,000 EMAIL lines, one
+  card whose note is folded over 1,000,000 lines, and a ~30 MiB Google CSV of
+  2,000 people with 500 `` ::: ``-separated e-mails each (1,000,000 values),
+  and 10,000 new people sharing a last name, a company and an id slug;
 * ``who``: ``who.search`` over a 10,000-person file in process (target
   <= 100 ms), and ``warmupd who`` end to end as a process for reference
   (it also plans everyone, for the "next touch-up" column).
@@ -51,15 +57,18 @@ ROLES = ("Engineer", "Product Manager", "Designer", "CTO", "Recruiter", "Data Sc
          "Sales, EMEA")
 
 
+def linkedin_head() -> str:
+    return ("Notes:\r\n\"When exporting your connection data, you may notice that some of "
+            "the email addresses are missing.\"\r\n\r\n"
+            "First Name,Last Name,URL,Email Address,Company,Position,Connected On\r\n")
+
+
 def linkedin_export(rows: int, seed: int = 8) -> str:
     """A Connections.csv as LinkedIn writes it, with ``rows`` distinct people."""
     rnd = random.Random(seed)
     out = io.StringIO()
-    out.write("Notes:\r\n\"When exporting your connection data, you may notice that some of "
-              "the email addresses are missing.\"\r\n\r\n")
+    out.write(linkedin_head())
     w = csv.writer(out)
-    w.writerow(["First Name", "Last Name", "URL", "Email Address", "Company", "Position",
-                "Connected On"])
     seen: set[str] = set()
     i = 0
     while len(seen) < rows:
@@ -73,6 +82,43 @@ def linkedin_export(rows: int, seed: int = 8) -> str:
         w.writerow([first, last, f"https://www.linkedin.com/in/p-{i:06d}", email,
                     rnd.choice(COMPANIES), rnd.choice(ROLES), "12 Mar 2024"])
     return out.getvalue()
+
+
+def hostile_exports(tmp: Path) -> list[tuple[str, Path]]:
+    """The hostile rows: files that once made import quadratic, each under the size cap."""
+    ordinary = "".join(f"BEGIN:VCARD\r\nVERSION:3.0\r\nFN:Card {i}\r\nEND:VCARD\r\n"
+                       for i in range(3))
+    emails = tmp / "emails.vcf"
+    with emails.open("w", encoding="utf-8", newline="") as fh:
+        fh.write(ordinary + "BEGIN:VCARD\r\nVERSION:3.0\r\nFN:Ann Many\r\n")
+        fh.writelines(f"EMAIL:ann{i}@mail.example\r\n" for i in range(200_000))
+        fh.write("END:VCARD\r\n")
+    folded = tmp / "folded.vcf"
+    with folded.open("w", encoding="utf-8", newline="") as fh:
+        fh.write(ordinary + "BEGIN:VCARD\r\nVERSION:3.0\r\nFN:Bo Folded\r\nNOTE:x\r\n")
+        fh.writelines(" a\r\n" for _ in range(1_000_000))
+        fh.write("END:VCARD\r\n")
+    # 2,000 people, each with 500 ` ::: `-separated e-mails and a 1 KB note.
+    values = tmp / "google.csv"
+    with values.open("w", encoding="utf-8", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(["First Name", "Last Name", "Notes", "E-mail 1 - Value"])
+        n = 0
+        for row in range(2_000):
+            cell = " ::: ".join(f"user{n + k:07d}@mail.example" for k in range(500))
+            n += 500
+            w.writerow([f"Person{row}", "Values", "note " * 240, cell])
+    # 10,000 new people who share a last name, a company and an id slug (the
+    # CJK first names have no ASCII form): near matches and ids stay linear.
+    same = tmp / "same.csv"
+    same.write_text(
+        linkedin_head() + "".join(f"{chr(0x4E00 + i)},Smith,,,Acme,Engineer,12 Mar 2024\r\n"
+                                  for i in range(10_000)), encoding="utf-8")
+    return [("one card, 200,000 EMAIL lines", emails),
+            ("1,000,000 folded lines in one card", folded),
+            (f"{values.stat().st_size / (1 << 20):.0f} MiB Google CSV, 1,000,000 ' ::: ' values",
+             values),
+            ("10,000 rows: one last name, company and id slug", same)]
 
 
 def contact_file(people: int) -> str:
@@ -178,6 +224,20 @@ def main() -> None:
             m, c = statistics.median(runs), cpu(runs)
             print(f"  {label:44} {m * 1000:8.0f} {m / f:8.2f} {c * 1000:8.0f} {c / fc:8.2f}  "
                   f"{target}")
+
+        # Hostile exports, each against the ordinary import above.
+        print(f"== hostile exports into {args.people:,} people, median of {args.repeat} ==")
+        print(f"  {'':52} {'wall ms':>8} {'x import':>8} {'cpu ms':>8} {'x import':>8}  target")
+        i, ic = statistics.median(imp), cpu(imp)
+        for label, path in hostile_exports(tmp):
+            runs: list[float] = []
+            for _ in range(args.repeat):
+                book.write_bytes(start)
+                timed([*warmupd, "import", str(path)], env, runs)
+            m, c = statistics.median(runs), cpu(runs)
+            print(f"  {label:52} {m * 1000:8.0f} {m / i:8.2f} {c * 1000:8.0f} {c / ic:8.2f}  "
+                  "<= 3x import")
+            path.unlink()
 
         # who over 10k people: in process (the search), and as a command.
         bookmod, who = import_from(site, "book", "who")

@@ -112,7 +112,7 @@ def test_big_photos_are_dropped_before_parsing() -> None:
     card = (f"BEGIN:VCARD\r\nVERSION:3.0\r\nFN:Ann Lee\r\nPHOTO;ENCODING=b;TYPE=JPEG:{folded}\r\n"
             "EMAIL:ann@example.org\r\nEND:VCARD\r\n")
     bodies = list(vcard.cards(card * 2, "big.vcf"))
-    assert len(bodies) == 2 and all(len(b) < 200 for _, _, b in bodies)
+    assert len(bodies) == 2 and all(len(c.body) < 200 for c in bodies)
     got = importers.parse((card * 2).encode(), "big.vcf")
     assert [r.email for r in got.records] == [("ann@example.org",)] * 2
 
@@ -156,11 +156,15 @@ def test_forced_format_that_does_not_fit_is_an_error() -> None:
         parse("Connections.csv", "vcard")
 
 
-def test_a_bad_card_names_its_number() -> None:
+def test_a_bad_card_is_skipped_by_its_number_and_line() -> None:
+    """One unreadable card costs that card, named by number and line, not the import."""
     text = ("BEGIN:VCARD\nVERSION:3.0\nFN:Ann\nEND:VCARD\n"
-            "BEGIN:VCARD\nVERSION:3.0\nno colon here\nEND:VCARD\n")
-    with pytest.raises(ImportFailed, match=r"bad\.vcf: card 2"):
-        importers.parse(text.encode(), "bad.vcf")
+            "BEGIN:VCARD\nVERSION:3.0\nFN:Bo\n no\nEMAIL;TYPE=\"home:bo@example.org\nEND:VCARD\n")
+    got = importers.parse(text.encode(), "bad.vcf")
+    assert [r.name for r in got.records] == ["Ann"]
+    [s] = got.skipped
+    assert s.where == "card 2 (line 9)"  # the bad line, counted in the file, folds and all
+    assert s.why.startswith("cannot read it: ")
 
 
 def test_a_new_begin_inside_a_card_is_an_unterminated_card() -> None:

@@ -67,6 +67,7 @@ from warmupd.names import (
     default_id,
     fold,
     format_duration,
+    hidden_in_name,
     parse_duration,
     resolve,
     slugify,
@@ -809,6 +810,19 @@ def _one_line(node: Node) -> str:
     return _no_controls(v, _CONTROL_ONE_LINE)
 
 
+def _name(node: Node) -> str:
+    # A person's name is also how they are told apart: one that shows as
+    # another (a bidi override) or differs from an equal-looking one (a
+    # zero-width space) is refused, not kept.
+    v = _one_line(node)
+    hidden = hidden_in_name(v)
+    if hidden is not None:
+        at, what = hidden
+        raise _Invalid(f"must not contain {what} (character {at + 1}), which is invisible; "
+                       "remove it")
+    return v
+
+
 def _list_of(check: Callable[[Node], _T], what: str) -> Callable[[Node], tuple[_T, ...]]:
     """A list whose items each pass ``check``; a single value is a list of one."""
 
@@ -1541,7 +1555,7 @@ class _Walker:
             self.error(node, f"{anonymous}name: is required")
         else:
             try:
-                name = _one_line(e["name"][1])
+                name = _name(e["name"][1])
             except _Invalid as err:
                 self.error(e["name"][1], f"{anonymous}name: {err}")
         where = f"contacts[{index}] {_quoted(name)}: " if name is not None else anonymous

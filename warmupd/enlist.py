@@ -11,6 +11,7 @@ print (the CLI prints what this returns).
 
 from __future__ import annotations
 
+import bisect
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -21,10 +22,12 @@ from typing import Any
 from warmupd import book as bookmod
 from warmupd import importers, insert, match
 from warmupd.importers import ImportFailed, Record, Skipped
-from warmupd.model import Book, ExitCode, WarmupdError
+from warmupd.importers._common import tidy
+from warmupd.model import Book, BookError, ExitCode, Problem, WarmupdError
 from warmupd.paths import read_capped
 from warmupd.planner import capacity
 from warmupd.record import replace
+from warmupd.textsafe import visible
 
 JSON_VERSION = 1
 _LABELS = {"linkedin": "LinkedIn", "google": "Google Contacts", "vcard": "vCard"}
@@ -126,16 +129,74 @@ def build(
     label: str,
     extra: dict[str, Any] | None = None,
 ) -> bytes:
-    """The contact file with ``tri.new`` added, validated in memory; fills in ``out``."""
-    ids = insert.unique_ids(book, [n.record.name for n in tri.new])
-    out.added = [(n, _entry(n, pid, every, extra)) for n, pid in zip(tri.new, ids, strict=True)]
-    out.known, out.skipped = tri.known, tri.skipped
-    entries = [e for _, e in out.added]
-    new_data = insert.insert(data, entries, comment)
-    new_book = insert.validate(book, new_data, label, len(entries)) if entries else book
+    """The contact file with ``tri.new`` added, validated in memory; fills in ``out``.
+
+    The importers hand over only records the contact file can hold; should
+    one still fail validation, it is skipped here, named by its place in the
+    export (never by the contact file's line, which the user did not write).
+    """
+    out.known, out.skipped = tri.known, list(tri.skipped)
+    new = list(tri.new)
+    for _ in range(_RETRIES):
+        ids = insert.unique_ids(book, [n.record.name for n in new])
+        out.added = [(n, _entry(n, pid, every, extra)) for n, pid in zip(new, ids, strict=True)]
+        entries = [e for _, e in out.added]
+        new_data = insert.insert(data, entries, comment)
+        if not entries:
+            new_book = book
+            break
+        if len(new_data) > book.settings.max_file_bytes:
+            raise ImportFailed(
+                f"{label}: adding {len(entries):,} people would make the file "
+                f"{len(new_data) / (1 << 20):.1f} MiB, over its "
+                f"{book.settings.max_file_bytes / (1 << 20):.1f} MiB limit; nothing was "
+                "written (raise settings.max_file_size, or import fewer people)")
+        try:
+            new_book = insert.validate(book, new_data, label, len(entries))
+            break
+        except BookError as e:
+            bad = _records_at(data, new_data, e.problems, new)
+            if bad is None:
+                raise
+            out.skipped += [Skipped(r.where, r.name, why) for r, why in bad.values()]
+            new = [n for i, n in enumerate(new) if i not in bad]
+    else:
+        raise WarmupdError(f"{label}: the new people do not validate; nothing was written "
+                           "(please report this)")
     cap = capacity(new_book)
     out.per_day, out.daily_limit = cap.per_day, cap.daily_limit
     return new_data
+
+
+_RETRIES = 3
+
+
+def _records_at(
+    data: bytes, new_data: bytes, problems: Sequence[Problem], new: Sequence[match.New]
+) -> dict[int, tuple[Record, str]] | None:
+    """For each problem inside the inserted block, the record whose entry it
+    is in and the problem's message; None when any problem lies elsewhere."""
+    old_lines = data.splitlines(keepends=True)
+    new_lines = new_data.splitlines(keepends=True)
+    first = next((i for i, (a, b) in enumerate(zip(old_lines, new_lines, strict=False))
+                  if a != b), len(old_lines))
+    block = new_lines[first:first + len(new_lines) - len(old_lines)]
+    # `insert.render` writes a comment, then each entry as one line per key
+    # (texts are quoted on one line), its first line a "- " at the comment's column.
+    comment = next((ln for ln in block if ln.lstrip().startswith(b"#")), None)
+    if comment is None:
+        return None
+    dash = comment[:len(comment) - len(comment.lstrip())] + b"- "
+    starts = [first + 1 + i for i, ln in enumerate(block) if ln.startswith(dash)]
+    if len(starts) != len(new):
+        return None
+    bad: dict[int, tuple[Record, str]] = {}
+    for p in problems:
+        if not starts or not starts[0] <= p.line <= first + len(block):
+            return None
+        i = bisect.bisect_right(starts, p.line) - 1
+        bad.setdefault(i, (new[i].record, f"the contact file cannot hold it: {p.message}"))
+    return bad or None
 
 
 def _apply(
@@ -156,6 +217,19 @@ def _apply(
     return out
 
 
+def _printable(name: str) -> str:
+    """A file name as a YAML comment and a terminal can hold it: every character
+    that is not printable (controls, line separators, the undecodable bytes of a
+    non-UTF-8 name) written as its escape."""
+    return "".join(ch if ch.isprintable() else ascii(ch)[1:-1] for ch in name)
+
+
+def _shown(text: str) -> str:
+    # `visible`, and a lone surrogate (an undecodable byte of a file name)
+    # escaped too, since no terminal encoding can write it.
+    return visible(text).encode("utf-8", "backslashreplace").decode("utf-8")
+
+
 def import_files(
     contact_file: Path,
     files: Sequence[Path],
@@ -173,12 +247,12 @@ def import_files(
     records: list[Record] = []
     skipped: list[Skipped] = []
     for f in files:
-        parsed = read_export(f, fmt, f"{f.name} ")
+        parsed = read_export(f, fmt, f"{_printable(f.name)} ")
         records += parsed.records
         skipped += parsed.skipped
         out.sources.append((str(f), parsed.format, len(parsed.records)))
     tri = match.triage(book, records, circle=circle, skipped=skipped)
-    names = ", ".join(f"{Path(f).name} ({_LABELS[k]})" for f, k, _ in out.sources)
+    names = ", ".join(f"{_printable(Path(f).name)} ({_LABELS[k]})" for f, k, _ in out.sources)
     comment = f"imported from {names} on {now.date().isoformat()} by warmupd import"
     return _apply(contact_file, data, book, out, tri, days, comment, now, state_dir)
 
@@ -203,10 +277,20 @@ def add_person(
     name = " ".join(name.split())
     if not name:
         raise Refused("give the person's name")
-    rec = Record(
+    got = tidy(Record(
         name=name, where="command line", company=(company,) if company else (),
         email=tuple(email), phone=tuple(phone), notes=note,
-    )
+    ))
+    # What `import` would clean, `add` refuses: the user typed it and can fix it.
+    if isinstance(got, Skipped):
+        raise Refused(f"{visible(name)}: {got.why}; nothing added")
+    if got.fixed:
+        raise Refused(f"{visible(name)}: {visible('; '.join(got.fixed))}; nothing added")
+    for option, value in (("--reach", reach), *(("--topic", t) for t in topics)):
+        if value and (visible(value) != value or "\u2028" in value or "\u2029" in value):
+            raise Refused(f"{option} {visible(value)!r}: control characters or line breaks "
+                          "cannot go in the contact file; nothing added")
+    rec = got
     tri = match.triage(book, [rec], circle=circle)
     if tri.known:
         k = tri.known[0]
@@ -237,45 +321,61 @@ def load_line(out: Outcome) -> str:
 
 
 def report(out: Outcome, *, limit: int = 20) -> list[str]:
-    """The human report, most useful first; long lists are cut at ``limit``."""
+    """The human report, most useful first; long lists are cut at ``limit``.
+
+    Every text that came from an export (or a file name) goes through
+    `visible` (by `_shown`): an export must not be able to move the cursor or recolour the
+    terminal of the person reading this.
+    """
+    v = _shown
     lines: list[str] = []
     for f, kind, count in out.sources:
-        lines.append(f"{f}: {_LABELS[kind]} export, {count} {'person' if count == 1 else 'people'}")
+        lines.append(f"{v(f)}: {_LABELS[kind]} export, {count} "
+                     f"{'person' if count == 1 else 'people'}")
     shown = out.added if out.dry_run else out.added[:limit]
     if out.added:
         lines.append("Would add:" if out.dry_run else "Added:")
     for new, entry in shown:
         r = new.record
-        at = f" at {r.company[0]}" if r.company else ""
-        circle = f" [{new.circle}]" if new.circle else ""
-        lines.append(f"  + {entry.name}{at}{circle}  ({r.where})")
+        at = f" at {v(r.company[0])}" if r.company else ""
+        circle = f" [{v(new.circle)}]" if new.circle else ""
+        lines.append(f"  + {v(entry.name)}{at}{circle}  ({v(r.where)})")
     if len(out.added) > len(shown):
         lines.append(f"  … and {len(out.added) - len(shown)} more")
+    fixed = [n.record for n, _ in out.added if n.record.fixed]
+    if fixed:
+        lines.append(f"Cleaned up on the way in: {len(fixed)}")
+        for r in fixed[:limit]:
+            lines.append(f"  ~ {v(r.name)} ({v(r.where)}): {v('; '.join(r.fixed))}")
+        if len(fixed) > limit:
+            lines.append(f"  … and {len(fixed) - limit} more")
     near = [(n, e) for n, e in out.added if n.near]
     if near:
         lines.append("Maybe the same person (not merged; remove one if so):")
         for n, e in near[:limit]:
-            lines.append(f"  ? {e.name} ({n.record.where}) — on the list: {', '.join(n.near)}")
+            lines.append(f"  ? {v(e.name)} ({v(n.record.where)}) — on the list: "
+                         f"{v(', '.join(n.near))}")
     worth = [k for k in out.known if k.extras or k.in_run]
     if out.known:
         lines.append(f"Already on your list: {len(out.known)}")
         for k in worth[:limit]:
             if k.in_run:
-                lines.append(f"  = {k.record.name} ({k.record.where}): the same person as "
-                             f"{k.as_name} earlier in this import ({k.why}); added once")
+                lines.append(f"  = {v(k.record.name)} ({v(k.record.where)}): the same person "
+                             f"as {v(k.as_name)} earlier in this import ({v(k.why)}); added "
+                             "once")
             else:
-                lines.append(f"  = {k.as_name}: already on your list ({k.why}); the export "
-                             f"also has {', '.join(k.extras)}")
+                lines.append(f"  = {v(k.as_name)}: already on your list ({v(k.why)}); the "
+                             f"export also has {v(', '.join(k.extras))}")
         if len(worth) > limit:
             lines.append(f"  … and {len(worth) - limit} more with details the list lacks")
     if out.skipped:
-        lines.append(f"Skipped (not a person's name): {len(out.skipped)}")
+        lines.append(f"Skipped: {len(out.skipped)}")
         for s in out.skipped[:limit]:
-            lines.append(f"  - {s.where}: {s.what} — {s.why}")
+            lines.append(f"  - {v(s.where)}: {v(s.what)} — {v(s.why)}")
         if len(out.skipped) > limit:
             lines.append(f"  … and {len(out.skipped) - limit} more")
     if out.backup is not None:
-        lines.append(f"Previous version kept as {out.backup}")
+        lines.append(f"Previous version kept as {v(str(out.backup))}")
     if out.dry_run:
         lines.append("Dry run: nothing was written.")
     lines.append(load_line(out))
@@ -292,7 +392,7 @@ def as_json(out: Outcome) -> dict[str, Any]:
         "added": [
             {"name": e.name, "where": n.record.where, "circle": n.circle,
              "fields": {k: list(v) if isinstance(v, tuple) else v for k, v in e.fields},
-             "near": list(n.near)}
+             "near": list(n.near), "cleaned": list(n.record.fixed)}
             for n, e in out.added
         ],
         "known": [

@@ -131,15 +131,19 @@ def unique_ids(book: Book, names: Sequence[str]) -> list[str | None]:
         c.id.removeprefix(SAMPLE_PREFIX) for c in book.contacts if c.sample
     }
     out: list[str | None] = []
+    # Where the search for a free "-N" resumes, per base: thousands of names
+    # with one slug (those in scripts slugify drops) stay linear.
+    next_n: dict[str, int] = {}
     for name in names:
         base = bookmod.default_id(name)
         if base not in taken:
             taken.add(base)
             out.append(None)
             continue
-        n = 2
+        n = next_n.get(base, 2)
         while f"{base}-{n}" in taken:
             n += 1
+        next_n[base] = n + 1
         taken.add(f"{base}-{n}")
         out.append(f"{base}-{n}")
     return out

@@ -102,23 +102,36 @@ def identity(p: Contact | Record) -> Identity:
     return Identity(p.name, p.email, p.phone, p.links, p.company, folded, first, last, companies)
 
 
-def _firsts_close(a: str, b: str) -> bool:
-    if not a or not b:
-        return False
-    if a.startswith(b) or b.startswith(a):
-        return True
-    return b in _NICK.get(a, frozenset())
+# A record named like many people on the list lists only the first few.
+MAX_NEAR = 5
+
+
+def _phone_keys(pk: tuple[bool, str]) -> list[str]:
+    """The digits without 0 to 3 leading ones: where `same_phone` may find a
+    match, since a number without its country code must end the other one."""
+    digits = pk[1]
+    return [digits[k:] for k in range(4) if len(digits) - k >= 6]
 
 
 class Index:
-    """People seen so far (the book, then the run's new people), by every key."""
+    """People seen so far (the book, then the run's new people), by every key.
+
+    Every lookup is a dict hit on an exact key, so sorting N records costs
+    O(N) lookups, however many share a name, a company or a phone suffix.
+    """
 
     def __init__(self) -> None:
         self.people: list[Identity] = []
         self._exact: dict[str, int] = {}
         self._phones: dict[str, list[tuple[tuple[bool, str], int]]] = {}
-        # last name -> (first name, folded companies, index), for near matches
-        self._last: dict[str, list[tuple[str, frozenset[str], int]]] = {}
+        # Near matches: (last name, a prefix of the first name), (last name,
+        # first name), (last name, folded company) -> indexes, at most MAX_NEAR each.
+        self._near: dict[tuple[str, str, str], list[int]] = {}
+
+    def _near_add(self, key: tuple[str, str, str], i: int) -> None:
+        got = self._near.setdefault(key, [])
+        if len(got) < MAX_NEAR:
+            got.append(i)
 
     def add(self, who: Identity) -> None:
         i = len(self.people)
@@ -133,9 +146,17 @@ class Index:
         for p in who.phone:
             pk = phone_key(p)
             if pk:
-                self._phones.setdefault(pk[1][-6:], []).append((pk, i))
+                bucket = self._phones.setdefault(pk[1], [])
+                bucket.append((pk, i))
+                for shorter in _phone_keys(pk)[1:]:
+                    self._phones.setdefault(shorter, []).append((pk, i))
         if who.last:
-            self._last.setdefault(who.last, []).append((who.first, who.companies, i))
+            first = who.first
+            self._near_add((who.last, "=", first), i)
+            for k in range(1, len(first) + 1):
+                self._near_add((who.last, "^", first[:k]), i)
+            for c in who.companies:
+                self._near_add((who.last, "@", c), i)
 
     def same(self, who: Identity) -> tuple[int, str] | None:
         """The index of the person ``who`` already is, and why; None when nobody."""
@@ -146,9 +167,12 @@ class Index:
         for p in who.phone:
             pk = phone_key(p)
             if pk:
-                for other, j in self._phones.get(pk[1][-6:], ()):
-                    if same_phone(pk, other):
-                        return j, f"same phone {p}"
+                found = [
+                    j for key in _phone_keys(pk) for other, j in self._phones.get(key, ())
+                    if same_phone(pk, other)
+                ]
+                if found:
+                    return min(found), f"same phone {p}"
         for url in who.links:
             key = linkedin_key(url)
             i = self._exact.get("l:" + key) if key else None
@@ -160,12 +184,22 @@ class Index:
         return None
 
     def near(self, who: Identity) -> list[Identity]:
-        first, companies = who.first, who.companies
-        return [
-            self.people[i]
-            for other_first, other_companies, i in self._last.get(who.last, ())
-            if _firsts_close(first, other_first) or companies & other_companies
-        ]
+        """People with the same last name whose first name is a prefix of this
+        one's (or the other way round) or a common nickname of it, or who work
+        at the same company; the first `MAX_NEAR`."""
+        if not who.last:
+            return []
+        last, first, get = who.last, who.first, self._near.get
+        found: set[int] = set()
+        if first:
+            found.update(get((last, "^", first), ()))  # longer firsts starting with it
+            for k in range(1, len(first) + 1):  # shorter firsts it starts with
+                found.update(get((last, "=", first[:k]), ()))
+            for nick in _NICK.get(first, ()):
+                found.update(get((last, "=", nick), ()))
+        for c in who.companies:
+            found.update(get((last, "@", c), ()))
+        return [self.people[i] for i in sorted(found)[:MAX_NEAR]]
 
 
 @dataclass(frozen=True)

@@ -24,6 +24,7 @@ __all__ = [
     "default_id",
     "fold",
     "format_duration",
+    "hidden_in_name",
     "parse_duration",
     "planned_bound",
     "resolve",
@@ -151,6 +152,27 @@ def _default_id(name: str) -> str:
     import hashlib  # rare (names with no ASCII letters); costs 2.6 ms at import
 
     return "p-" + hashlib.sha1(name.encode("utf-8")).hexdigest()[:8]
+
+
+# Characters that change how a name looks without being seen: bidi
+# embeddings, overrides and isolates (which reorder what follows), zero-width
+# spaces and joiners, the word joiner, and a byte order mark.  A name holding
+# one shows as someone else's, or differs from an equal-looking name.
+_HIDDEN = re.compile("[\u200b-\u200d\u2060\ufeff\u202a-\u202e\u2066-\u2069]")
+_HIDDEN_NAMES = {
+    "\u200b": "a zero-width space", "\u200c": "a zero-width non-joiner",
+    "\u200d": "a zero-width joiner", "\u2060": "a word joiner", "\ufeff": "a byte order mark",
+}
+
+
+def hidden_in_name(name: str) -> tuple[int, str] | None:
+    """(index, "a zero-width space \\u200b") of the first invisible formatting character."""
+    m = _HIDDEN.search(name)
+    if m is None:
+        return None
+    ch = m.group()
+    what = _HIDDEN_NAMES.get(ch, "a bidirectional text control")
+    return m.start(), f"{what} \\u{ord(ch):04x}"
 
 
 def resolve(book: Book, query: str) -> Contact:

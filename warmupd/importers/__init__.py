@@ -36,11 +36,13 @@ class Record:
     birthday: str | None = None  # "MM-DD" or "YYYY-MM-DD", as the contact file writes it
     notes: str | None = None
     labels: tuple[str, ...] = ()  # groups or labels, to match against circles
+    fixed: tuple[str, ...] = ()  # what was cleaned or left out, for the report
 
 
 @dataclass(frozen=True)
 class Skipped:
-    """An entry that is not a person (a company-only card) or has no name."""
+    """An entry that is not a person (a company-only card), has no usable name,
+    or cannot be read on its own."""
 
     where: str
     what: str  # what the entry shows instead, e.g. "Pizza Place"
@@ -96,7 +98,7 @@ def parse(data: bytes, label: str, fmt: str = "auto", tag: str = "") -> Parsed:
     ``tag`` starts every record's ``where`` ("Connections.csv " + "line 12"),
     so a report over several files says which one.
     """
-    from warmupd.importers._common import decode
+    from warmupd.importers._common import decode, tidy_all
 
     if len(data) > MAX_BYTES:
         raise too_big(label, len(data))
@@ -108,13 +110,13 @@ def parse(data: bytes, label: str, fmt: str = "auto", tag: str = "") -> Parsed:
     if fmt == "linkedin":
         from warmupd.importers import linkedin
 
-        return linkedin.parse(text, label, tag)
+        return tidy_all(linkedin.parse(text, label, tag))
     if fmt == "google":
         from warmupd.importers import google
 
-        return google.parse(text, label, tag)
+        return tidy_all(google.parse(text, label, tag))
     if fmt == "vcard":
         from warmupd.importers import vcard
 
-        return vcard.parse(text, label, tag)
+        return tidy_all(vcard.parse(text, label, tag))
     raise ValueError(f"unknown format {fmt!r}")
