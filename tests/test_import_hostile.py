@@ -342,6 +342,21 @@ def test_the_contact_file_refuses_invisible_characters_in_names(escaped: str, wh
                       "(character 5), which is invisible; remove it")
 
 
+@pytest.mark.parametrize("name", ["می‌خواه", "क्‍षा"])
+def test_a_joiner_inside_a_shaped_word_is_spelling(name: str) -> None:
+    """Persian and Devanagari names are written with U+200C/U+200D between letters.
+    Red when every joiner is refused, as it was at first."""
+    data = f'contacts:\n  - name: "{name}"\n    every: 2w\n'
+    [c] = book.loads(data.encode(), "c.yaml").contacts
+    assert c.name == name
+
+
+def test_a_joiner_between_latin_letters_is_still_refused() -> None:
+    """"Ann\u200dLee" looks like "AnnLee" but is another name."""
+    with pytest.raises(BookError):
+        book.loads(b'contacts:\n  - name: "Ann\\u200dLee"\n', "c.yaml")
+
+
 # -- nothing from the export reaches the terminal raw --------------------------
 
 

@@ -166,13 +166,34 @@ _HIDDEN_NAMES = {
 
 
 def hidden_in_name(name: str) -> tuple[int, str] | None:
-    """(index, "a zero-width space \\u200b") of the first invisible formatting character."""
-    m = _HIDDEN.search(name)
-    if m is None:
-        return None
-    ch = m.group()
-    what = _HIDDEN_NAMES.get(ch, "a bidirectional text control")
-    return m.start(), f"{what} \\u{ord(ch):04x}"
+    """(index, "a zero-width space \\u200b") of the first invisible formatting character.
+
+    A zero-width (non-)joiner between two letters of a script that shapes
+    its letters by them (Persian, Urdu and the Indic scripts write names that
+    way) is part of the spelling, not hidden, and is kept.
+    """
+    for m in _HIDDEN.finditer(name):
+        ch, at = m.group(), m.start()
+        if ch in _JOINERS and _shaped(name[at - 1:at]) and _shaped(name[at + 1:at + 2]):
+            continue
+        what = _HIDDEN_NAMES.get(ch, "a bidirectional text control")
+        return at, f"{what} \\u{ord(ch):04x}"
+    return None
+
+
+_JOINERS = "\u200c\u200d"
+# Scripts whose spelling uses the joiners; by the first word of the Unicode name.
+_SHAPING_SCRIPTS = frozenset({
+    "ARABIC", "SYRIAC", "NKO", "MONGOLIAN", "DEVANAGARI", "BENGALI", "GURMUKHI", "GUJARATI",
+    "ORIYA", "TAMIL", "TELUGU", "KANNADA", "MALAYALAM", "SINHALA", "MYANMAR", "KHMER",
+})
+
+
+def _shaped(ch: str) -> bool:
+    """Is ``ch`` one letter or mark of a script that joins with U+200C/U+200D?"""
+    if len(ch) != 1 or not (ch.isalpha() or unicodedata.category(ch).startswith("M")):
+        return False
+    return unicodedata.name(ch, "").split(" ", 1)[0] in _SHAPING_SCRIPTS
 
 
 def resolve(book: Book, query: str) -> Contact:
