@@ -5,14 +5,13 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 import pytest
-from conftest import private_home
+from conftest import need, private_home
 
 from warmupd.cli import main
 
@@ -220,9 +219,7 @@ def test_running_daemon_reloads_once_and_agenda_shows_the_new_people(home: Path)
 
 
 def test_check_passes_on_the_result_through_the_real_script(home: Path) -> None:
-    exe = shutil.which("warmupd")
-    if exe is None:
-        pytest.skip("the warmupd script is not installed")
+    exe = need("warmupd", "warmupd", kind="pip package")  # pip install -e .
     env = dict(os.environ, PYTHONPATH=str(REPO))
     for f in ("google.csv", "google-legacy.csv", "android.vcf", "v4.vcf"):
         r = subprocess.run([exe, "import", str(DATA / f)], env=env, capture_output=True,

@@ -510,9 +510,21 @@ _CONSTRUCTS = (
 )
 
 
+def _too_deep(label: str, line: int, col: int) -> Problem:
+    return Problem(
+        label, line, col,
+        f"lists and mappings are nested more than {_MAX_DEPTH} levels deep "
+        "here; a contact file needs a handful",
+    )
+
+
 def _yaml_problem(label: str, e: yaml.YAMLError, data: bytes) -> Problem:
     if isinstance(e, yaml.MarkedYAMLError):
         what = e.problem or "invalid YAML"
+        if "maximum nesting depth" in what and e.problem_mark is not None:
+            # libyaml 0.2.5 (bundled from PyYAML 6.0.4) has its own depth cap
+            # (1000, as ours) and may reach it before our event scan does.
+            return _too_deep(label, e.problem_mark.line + 1, e.problem_mark.column + 1)
         start, end = e.context_mark, e.problem_mark
         if (
             e.context
@@ -600,11 +612,9 @@ def _reject_properties(data: bytes, label: str) -> None:
             elif kind in _STARTS:
                 depth += 1
                 if depth > _MAX_DEPTH:
-                    problems.append(Problem(
-                        label, ev.start_mark.line + 1, ev.start_mark.column + 1,
-                        f"lists and mappings are nested more than {_MAX_DEPTH} levels deep "
-                        "here; a contact file needs a handful",
-                    ))
+                    problems.append(
+                        _too_deep(label, ev.start_mark.line + 1, ev.start_mark.column + 1)
+                    )
                     break  # composing this would overflow the C parser's stack
                 if ev.anchor is None and (ev.tag is None or ev.tag in _ALLOWED_TAGS):
                     continue
