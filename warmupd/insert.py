@@ -22,7 +22,7 @@ from datetime import datetime
 from pathlib import Path
 
 from warmupd import book as bookmod
-from warmupd.model import SAMPLE_PREFIX, Book, BookError, Problem, WarmupdError
+from warmupd.model import Book, BookError, Problem, WarmupdError
 from warmupd.paths import atomic_write, private_dir, read_capped
 
 # Keys in the order they are written.
@@ -102,10 +102,9 @@ def render(entries: Sequence[Entry], comment: str, column: int, nl: str = "\n") 
 
 def unique_ids(book: Book, names: Sequence[str]) -> list[str | None]:
     """For each new name: None when its default id is free, else an explicit free id."""
-    # A sample's id carries a prefix, but the loader checks the bare id for clashes.
-    taken = {c.id for c in book.contacts} | {
-        c.id.removeprefix(SAMPLE_PREFIX) for c in book.contacts if c.sample
-    }
+    # A sample's id carries its prefix in the loader's check too: a real
+    # person who shares a sample's name keeps the plain id.
+    taken = {c.id for c in book.contacts}
     out: list[str | None] = []
     for name in names:
         base = bookmod.default_id(name)

@@ -248,6 +248,13 @@ def triage(
             out.known.append(
                 Known(rec, person.name, why, i >= on_file, _extras(rec, person, contact))
             )
+            first = out.new[i - on_file] if contact is None else None
+            if first is not None and first.circle is None:
+                # The same person twice in the export: a label on either sets the circle.
+                label = next((circles[lb.casefold()] for lb in rec.labels
+                              if lb.casefold() in circles), None)
+                if label is not None:
+                    out.new[i - on_file] = New(first.record, label, first.near)
             continue
         near = tuple(p.name for p in index.near(who))
         chosen = circle or next(

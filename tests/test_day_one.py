@@ -1,0 +1,89 @@
+"""The first hour of a new user, through the real CLI on a private HOME.
+
+Each test starts from `warmupd init` (the example file with its made-up
+people) or a small file of real people, with a fixed clock and the real
+store; what it checks is what the user reads.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from conftest import FixedClock, private_home
+
+from warmupd.cli import Environment, main
+
+NOW = datetime(2026, 12, 7, 12, 0, tzinfo=UTC)  # a Monday
+
+
+@pytest.fixture
+def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    return private_home(tmp_path, monkeypatch)
+
+
+def run(capsys: pytest.CaptureFixture[str], *args: str, at: datetime = NOW
+        ) -> tuple[int, str, str]:
+    code = main(list(args), Environment(clock=FixedClock(at)))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def contact_file(home: Path) -> Path:
+    return home / "config" / "warmupd" / "contacts.yaml"
+
+
+@pytest.mark.parametrize("query", ["sam", "Sam", "sa", "ruth", "zo"])
+def test_a_sample_is_found_by_its_own_id_or_name(home: Path, capsys, query: str) -> None:  # type: ignore[no-untyped-def]
+    """Broken if the `sample:` prefix of every sample id takes part in prefix
+    matching: then "sam" (the example's own `id: sam`) matches all five."""
+    assert run(capsys, "init")[0] == 0
+    code, out, err = run(capsys, "show", query)
+    assert code == 0, err
+    assert "matches" not in err
+
+
+def test_samples_never_make_a_real_person_ambiguous(home: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+    """Broken if a sample competes with a real person for a prefix: with the
+    samples still in the file, `show ruth` must mean the real Ruth."""
+    assert run(capsys, "init")[0] == 0
+    path = contact_file(home)
+    path.write_text(path.read_text() + "  - name: Ruth Okafor\n    every: 6w\n")
+    code, out, err = run(capsys, "show", "ruth")
+    assert code == 0, err
+    assert "Ruth Okafor" in out and "Alvarez" not in out
+
+
+GOOGLE_HEAD = ("First Name,Middle Name,Last Name,Phonetic First Name,Phonetic Middle Name,"
+               "Phonetic Last Name,Name Prefix,Name Suffix,Nickname,File As,Organization Name,"
+               "Organization Title,Organization Department,Birthday,Notes,Photo,Labels,"
+               "E-mail 1 - Label,E-mail 1 - Value\n")
+
+
+def test_importing_next_to_the_samples_gives_real_people_their_own_ids(  # type: ignore[no-untyped-def]
+        home: Path, capsys, tmp_path: Path) -> None:
+    """Broken if a real person sharing a sample's name gets a permanent
+    `ruth-alvarez-2` (the sample's bare id counted as taken), is merged into the
+    sample, or `show ruth` is then ambiguous; or if the label on the second of
+    two entries for one person (a duplicate within the export) is lost."""
+    assert run(capsys, "init")[0] == 0
+    export = tmp_path / "google.csv"
+    export.write_text(
+        GOOGLE_HEAD
+        + "Ruth,,Alvarez,,,,,,,,,,,,,,* myContacts,,ruth@example.org\n"
+        + "Priya,,Natarajan,,,,,,,,,,,,,,* myContacts,,priya@example.org\n"
+        + "Ana,,Lima,,,,,,,,,,,,,,* myContacts,,ana@example.org\n"
+        + "Ana,,Lima,,,,,,,,,,,,,,Friends ::: * myContacts,,ana@example.org\n")
+    code, out, err = run(capsys, "import", str(export))
+    assert code == 0, err
+    text = contact_file(home).read_text()
+    added = text[text.index("name: Ruth Alvarez", text.rindex("sample: true")):]
+    assert "id:" not in added and "-2" not in added, added
+    ana = added[added.index("name: Ana Lima"):]
+    assert "circle: friends" in ana.split("- name:")[0], ana
+    code, out, err = run(capsys, "show", "ruth")
+    assert code == 0, err
+    assert "(sample)" not in out.splitlines()[0]
+    code, out, err = run(capsys, "show", "sample:ruth-alvarez")
+    assert code == 0 and "(sample)" in out, (out, err)
