@@ -1566,6 +1566,11 @@ class _Walker:
         cid = field(e, "id", where, _identifier) if "id" in e else None
         if cid is None and name is not None and "id" not in e:
             cid = default_id(name)
+        # A sample's id lives apart from real ones (`sample:` + id): a real
+        # "Ruth Alvarez" added next to the example's keeps the plain id.
+        sample = field(e, "sample", where, _boolean) if "sample" in e else None
+        if cid is not None and sample:
+            cid = SAMPLE_PREFIX + cid
         if cid is not None:
             first = ids.get(cid)
             if first is None:
@@ -1590,11 +1595,12 @@ class _Walker:
         every = field(e, "every", where, _cadence) if "every" in e else None
         if every is None:
             every = circles.get(circle, default_every) if circle is not None else default_every
-        kw = {key: field(e, key, where, check) for key, check in _CONTACT.items() if key in e}
+        kw = {key: field(e, key, where, check) for key, check in _CONTACT.items()
+              if key in e and key != "sample"}
         if name is None or cid is None or len(self.errors) > n_err:
             return None
-        if kw.get("sample"):
-            cid = SAMPLE_PREFIX + cid
+        if sample:
+            kw["sample"] = True
         return Contact(
             id=cid,
             name=name,
