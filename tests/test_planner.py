@@ -370,7 +370,9 @@ def test_everyone_of_a_cadence_nudged_today() -> None:
                     for t in first.on(TODAY)})
     again = plan(book_of(cs, s), hist, TODAY)
     assert [t.person_id for t in again.on(TODAY)] == [t.person_id for t in first.on(TODAY)]
-    assert len(again.touchups()) == len(first.touchups())
+    for t in first.on(TODAY):  # still open: next comes the re-ask of the same cycle
+        nxt = next(u for u in again.touchups() if u.person_id == t.person_id and u.day > TODAY)
+        assert (nxt.cycle, nxt.ask) == (t.cycle, 2)
 
 
 @settings(max_examples=150)
@@ -501,3 +503,38 @@ def test_a_prompt_user_hears_a_little_before_the_cadence_never_after(
         if every >= 10:
             assert gap < every  # asked ahead of the nominal date
         last, day, touches = t.day, t.day, touches + 1
+
+
+@settings(max_examples=40, deadline=None)
+@given(roomy_books(min_size=1, max_size=12), st.integers(0, 6))
+def test_the_plan_on_the_day_of_an_ask_already_shows_its_re_ask(
+        book: tuple[tuple[Contact, ...], Settings], offset: int) -> None:
+    """If this fails, on the day someone is nudged the plan (agenda, status's next
+    nudge, the feed) shows their next cycle weeks away, while the next day's plan
+    re-asks them within days: "the plan shown is what happens" breaks on the day
+    of the ask."""
+    import tempfile
+    from datetime import UTC, datetime, time
+    from pathlib import Path
+
+    from warmupd.store import Store
+
+    cs, s = book
+    b = book_of(cs, s)
+    today = TODAY + timedelta(days=offset)
+    with tempfile.TemporaryDirectory() as tmp, Store(Path(tmp) / "h.sqlite3") as store:
+        store.mark_seen((c.id for c in cs), today)
+        asked = plan(b, store.history(), today).on(today)
+        assume(asked)
+        for t in asked:
+            store.record_nudge(t.person_id, t.nudge_key, datetime.combine(today, time(9), UTC))
+        history = store.history()
+        on_the_day = plan(b, history, today)
+        day_after = plan(b, history, today + timedelta(days=1))
+    for t in asked:
+        assert t in on_the_day.on(today)  # still shown today
+        then = [u for u in on_the_day.touchups() if u.person_id == t.person_id and u.day > today]
+        later = [u for u in day_after.touchups() if u.person_id == t.person_id]
+        assert then and later, (t, then, later)
+        assert (then[0].day, then[0].nudge_key) == (later[0].day, later[0].nudge_key), (
+            t, then[0], later[0])
