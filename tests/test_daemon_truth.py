@@ -59,6 +59,7 @@ class User:
     """One user's files on a tmp path."""
 
     def __init__(self, tmp: Path) -> None:
+        tmp.mkdir(exist_ok=True)
         self.file = tmp / "contacts.yaml"
         self.file.write_text(GOOD)
         self.store = tmp / "history.sqlite3"
@@ -173,3 +174,28 @@ def test_a_second_daemon_on_one_state_dir_refuses_to_start(tmp_path: Path) -> No
         if first.poll() is None:
             first.kill()
         sock.close()
+
+
+def test_nudges_stay_on_screen_unless_the_file_says_otherwise(tmp_path: Path) -> None:
+    """Broken if: nudges go out with the server's default timeout (-1), so stock
+    dunst drops them, buttons and all, after 10 s although they count as shown;
+    or if `keep_on_screen: false` cannot give that timeout back."""
+    timeouts = []
+    for setting in ("", "  keep_on_screen: false\n"):
+        user = User(tmp_path / f"run{len(timeouts)}")
+        user.file.write_text(GOOD.replace("settings:\n", "settings:\n" + setting))
+        user.clock.t = user.clock.t.replace(hour=10)  # after the 09:30 slot: Ruth is due
+        with private_session_bus(), action_notification_server() as server:
+
+            async def scenario(u: User = user) -> None:
+                with Store(u.store) as store:  # the daemon makes its notifier from the file
+                    d = Daemon(u.file, store, status_path=u.status, clock=u.clock, watch=False)
+                    await d.start()
+                    assert d.notifier is not None and d.notifier.name == "desktop"
+                    await d.stop()
+
+            run(scenario())
+            nudges = [c for c in server.calls() if c.summary.startswith("Reach out to Ruth")]
+            assert len(nudges) == 1
+            timeouts.append(nudges[0].timeout)
+    assert timeouts == [0, -1]

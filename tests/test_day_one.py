@@ -87,3 +87,24 @@ def test_importing_next_to_the_samples_gives_real_people_their_own_ids(  # type:
     assert "(sample)" not in out.splitlines()[0]
     code, out, err = run(capsys, "show", "sample:ruth-alvarez")
     assert code == 0 and "(sample)" in out, (out, err)
+
+
+def test_the_example_says_each_setting_once_and_its_caldav_block_uncomments_as_written(
+) -> None:
+    """Broken if the CalDAV and push block is in the example twice, or if removing
+    the `# ` of its setting lines gives a file warmupd refuses (both
+    password_command and password_file set)."""
+    from warmupd import book
+
+    example = (Path(__file__).resolve().parents[1] / "config" / "contacts.example.yaml")
+    text = example.read_text(encoding="utf-8")
+    assert text.count("  # caldav:\n") == 1 and text.count("  # push:") == 1
+    lines = text.splitlines(keepends=True)
+    start = next(i for i, ln in enumerate(lines) if ln == "  # caldav:\n")
+    end = next(i for i, ln in enumerate(lines) if ln.startswith("  # Push channels"))
+    push = next(i for i, ln in enumerate(lines) if ln.startswith("  # push:"))
+    for i in [*range(start, end), push]:
+        lines[i] = "  " + lines[i][4:]  # "  # caldav:" -> "  caldav:"
+    b = book.loads("".join(lines), "uncommented.yaml")
+    assert b.settings.caldav is not None and b.settings.push
+    assert b.settings.keep_on_screen is True

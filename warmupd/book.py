@@ -1203,6 +1203,7 @@ _SETTINGS: dict[str, tuple[str, Callable[[Node], Any]]] = {
     "max_file_size": ("max_file_bytes", _file_size),
     "notifier": ("notifier", _notifier),
     "notify_command": ("notify_command", _command),
+    "keep_on_screen": ("keep_on_screen", _boolean),
     "push": ("push", _text_list),
     "push_config": ("push_config", _nonempty),
     "goals": ("goals", _goals),

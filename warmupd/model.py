@@ -126,6 +126,7 @@ class Settings:
     max_file_bytes: int = 1 << 20
     notifier: str = "auto"  # auto | desktop | plyer | command | log
     notify_command: tuple[str, ...] = ()  # argv for the command backend
+    keep_on_screen: bool = True  # nudges never expire; False: the server's own timeout
     feed: FeedSettings = field(default_factory=FeedSettings)
     caldav: CalDavSettings | None = None  # off when absent
     push: tuple[str, ...] = ()  # Apprise URLs that also get each nudge
