@@ -199,3 +199,55 @@ def test_nudges_stay_on_screen_unless_the_file_says_otherwise(tmp_path: Path) ->
             assert len(nudges) == 1
             timeouts.append(nudges[0].timeout)
     assert timeouts == [0, -1]
+
+
+def test_caldav_added_while_the_daemon_runs_starts_syncing(
+        tmp_path: Path, caplog: Any) -> None:
+    """Broken if: a `caldav:` block added to a running daemon's file is ignored
+    until a restart, with nothing in the log; and a change the daemon cannot
+    apply live (the notifier) is not logged as needing a restart."""
+    import io
+
+    from caldav_env import PASSWORD, USER, Phone, Radicale
+
+    from warmupd.notify import LogNotifier
+
+    user = User(tmp_path)
+    user.file.write_text(GOOD.replace("settings:\n", "settings:\n  notifier: log\n"))
+    pw = tmp_path / "pw"
+    pw.write_text(PASSWORD)
+    pw.chmod(0o600)
+    with Radicale(tmp_path / "radicale") as server:
+        phone = Phone(server.url)
+
+        async def scenario() -> None:
+            with Store(user.store) as store:
+                d = Daemon(user.file, store, status_path=user.status, clock=user.clock,
+                           notifier=LogNotifier(io.StringIO()), watch=False)
+                await d.start()
+                try:
+                    assert json.loads(user.status.read_text()).get("caldav") is None
+                    user.file.write_text(GOOD.replace("settings:\n", (
+                        "settings:\n  notifier: desktop\n"
+                        f"  caldav:\n    url: {server.url}\n    username: {USER}\n"
+                        f"    password_file: {pw}\n    interval: 10s\n")))
+                    with caplog.at_level(logging.INFO, logger="warmupd"):
+                        await d.reload()
+                    def pushed() -> bool:
+                        try:
+                            return bool(phone.objects())
+                        except LookupError:  # no collection yet
+                            return False
+
+                    for _ in range(150):
+                        if await asyncio.to_thread(pushed):
+                            break
+                        await asyncio.sleep(0.2)
+                    assert pushed(), "nothing reached the server"
+                finally:
+                    await d.stop()
+
+        run(scenario())
+    said = [r.getMessage() for r in caplog.records]
+    assert any(m.startswith("caldav: added") for m in said), said
+    assert any("notifier settings changed; restart warmupd to apply" in m for m in said), said

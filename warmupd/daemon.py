@@ -379,9 +379,30 @@ class Daemon:
 
         if old is None or when(old) != when(new):
             self._schedule_slot()
+        if old is not None:
+            self._apply_settings(old.settings, new.settings)
         await self._file_good()
         if old is not None:
             await self.tick()
+
+    def _apply_settings(self, old: Settings, new: Settings) -> None:
+        """Settings read once at start: applied now where that is safe, else the log
+        says a restart applies them (silence would look like the edit was ignored)."""
+        restart = "restart warmupd to apply (`systemctl --user restart warmupd`, or stop " \
+                  "and start `warmupd run`)"
+        if new.caldav != old.caldav:
+            if self._caldav is None and self._scheduler is not None:
+                self._start_caldav()  # added while running: start syncing now
+                log.info("caldav: added; syncing with %s", new.caldav.url if new.caldav else "")
+            else:
+                log.warning("caldav: changed; still syncing with the settings it started "
+                            "with; %s", restart)
+        if (new.push, new.push_config) != (old.push, old.push_config):
+            self._push = make_push(new, self._executor)
+            log.info("push channels: now %d", len(new.push) + (new.push_config is not None))
+        if (new.notifier, new.notify_command, new.keep_on_screen) != (
+                old.notifier, old.notify_command, old.keep_on_screen):
+            log.warning("notifier settings changed; %s", restart)
 
     def _reload_ok(self) -> bool:
         return self.status.last_reload is None or bool(self.status.last_reload.get("ok"))
