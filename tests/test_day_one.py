@@ -111,3 +111,41 @@ def test_the_example_says_each_setting_once_and_its_caldav_block_uncomments_as_w
     b = book.loads("".join(lines), "uncommented.yaml")
     assert b.settings.caldav is not None and b.settings.push
     assert b.settings.keep_on_screen is True
+
+
+def test_stats_on_day_one_tell_the_truth_and_mark_every_sample(  # type: ignore[no-untyped-def]
+        home: Path, capsys, tmp_path: Path) -> None:
+    """Broken if, on the first day: people never contacted count as warm ("Everyone
+    is within their rhythm"); the list chart jumps this week although nobody was
+    added (the list warmupd found is the starting point); the review does not say
+    which week it covers; or a sample appears unmarked in `stats`, `review`, `undo`
+    or the HTML page."""
+    import json
+
+    assert run(capsys, "init")[0] == 0
+    assert run(capsys, "today")[0] == 0
+    code, out, err = run(capsys, "stats", "--json")
+    assert code == 0, err
+    doc = json.loads(out)
+    sizes = [w["people"] for w in doc["weeks"]]
+    assert set(sizes) == {5}, sizes  # day one is not growth
+    assert doc["people"]["added_this_month"] == 0
+    circles = doc["circles"]
+    assert sum(c["not_yet_contacted"] for c in circles.values()) >= 1  # Priya, never contacted
+    code, text, _ = run(capsys, "stats")
+    assert "within their rhythm. Nice!" not in text
+    assert "not yet" in text
+    reconnect = text[text.index("Reconnect"):]
+    named = [ln for ln in reconnect.splitlines()[1:] if ":" in ln and ln.startswith("  ")]
+    assert named and all("(sample)" in ln for ln in named), named
+    code, review, _ = run(capsys, "review")
+    assert review.startswith("Last week (Nov 30–Dec 6): ")
+    assert "Reconnect with:" not in review or "(sample)" in review
+    assert run(capsys, "skip", "sam")[0] == 0
+    code, out, _ = run(capsys, "undo")
+    assert code == 0 and "skipped Sam Lee (sample)" in out, out
+    page = tmp_path / "stats.html"
+    assert run(capsys, "stats", "--html", str(page))[0] == 0
+    html = page.read_text()
+    assert "Review of last week (Nov 30–Dec 6)" in html
+    assert "Alvarez (sample)" in html

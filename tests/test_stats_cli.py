@@ -85,8 +85,9 @@ def test_stats_text_and_json_agree(contacts: Path, capsys: pytest.CaptureFixture
     assert [w["start"] for w in doc["weeks"]] == sorted(w["start"] for w in doc["weeks"])
     assert len(doc["weeks"]) == 5 and doc["weeks"][-1]["touches"] == 1
     assert sum(w["touches"] for w in doc["weeks"]) == doc["total_touches"] == 2
-    assert doc["circles"] == {"": {"warm": 2, "cooling": 0, "cold": 0},
-                              "friends": {"warm": 0, "cooling": 0, "cold": 1}}
+    assert doc["circles"] == {"": {"warm": 2, "cooling": 0, "cold": 0, "not_yet_contacted": 0},
+                              "friends": {"warm": 0, "cooling": 0, "cold": 1,
+                                          "not_yet_contacted": 0}}
     assert doc["goals"]["people"] == {"goal": 10, "by": None, "current": 3, "projected": None,
                                       "on_track": None, "per_month": 0.0}
     assert doc["goals"]["touches_per_week"]["goal"] == 2
@@ -144,7 +145,7 @@ def test_empty_history_says_something_sensible(contacts: Path,
     assert "Nothing recorded yet" in out and "starts your streak" in out
     assert "0 of 0" not in out
     code, out, _ = run(capsys, "review")
-    assert code == 0 and out.startswith("Last week: 0 of 2 reach-outs\n")
+    assert code == 0 and out.startswith("Last week (Nov 30–Dec 6): 0 of 2 reach-outs\n")
     assert "0 of 0" not in out and "Reconnect with: Ruth Alvarez." in out
 
 

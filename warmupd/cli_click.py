@@ -598,7 +598,7 @@ def history(file: Path | None, name: str) -> None:
 @click.argument("event_id", required=False, type=int, metavar="[ID]")
 def undo(file: Path | None, event_id: int | None) -> None:
     """Remove the last touch you recorded (done, skip, snooze), or the one with ID."""
-    from warmupd import planner
+    from warmupd import planner, views
 
     b = _load(file)
     today = _now(b).date()
@@ -611,7 +611,7 @@ def undo(file: Path | None, event_id: int | None) -> None:
                                     "(see `warmupd history NAME`)")
         after = planner.plan(b, st.history(), today)
     person = b.by_id().get(removed.person_id)
-    who = person.name if person else removed.person_id
+    who = views.who(person.name, person.id) if person else removed.person_id
     note = f" ({removed.note})" if removed.note else ""
     click.echo(f"Removed #{removed.id}: {removed.kind} {who} on {removed.on}{note}.")
     old, new = before.next_for(removed.person_id), after.next_for(removed.person_id)
