@@ -149,3 +149,16 @@ def test_stats_on_day_one_tell_the_truth_and_mark_every_sample(  # type: ignore[
     html = page.read_text()
     assert "Review of last week (Nov 30–Dec 6)" in html
     assert "Alvarez (sample)" in html
+
+
+def test_a_missing_file_given_with_file_gets_an_init_hint_that_creates_it(  # type: ignore[no-untyped-def]
+        home: Path, capsys, tmp_path: Path) -> None:
+    """Broken if the hint for a missing `--file` path says plain `warmupd init`,
+    which would create the default file instead of the one asked for."""
+    missing = tmp_path / "my people.yaml"
+    code, _, err = run(capsys, "today", "--file", str(missing))
+    assert code == 3
+    assert f"create one with `warmupd init --file '{missing}'`" in err, err
+    code, _, err = run(capsys, "today")
+    assert "create one with `warmupd init`" in err, err
+    assert run(capsys, "init", "--file", str(missing))[0] == 0 and missing.is_file()

@@ -200,7 +200,12 @@ def load(path: Path, *, max_bytes: int | None = None) -> Book:
 def read_problem(label: str, e: OSError) -> Problem:
     """An OSError from `read`, as the one problem of the file."""
     if isinstance(e, FileNotFoundError):
-        what = "the file does not exist; create one with `warmupd init`"
+        from warmupd.paths import default_contact_file
+
+        init = "warmupd init"
+        if os.path.abspath(label) != os.path.abspath(default_contact_file()):
+            init += f" --file {shlex.quote(label)}"  # `init` alone writes the default one
+        what = f"the file does not exist; create one with `{init}`"
     elif isinstance(e, IsADirectoryError):
         what = "this is a directory, not a file"
     elif isinstance(e, NotRegularFile):
