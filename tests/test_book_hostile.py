@@ -139,7 +139,7 @@ def test_many_circle_typos_stay_fast_and_short() -> None:
 @pytest.mark.parametrize(
     ("text", "where"),
     [
-        ('contacts:\n  - name: !!int ""\n', "c.yaml:2:11: contacts[0]: name: expected text"),
+        ('contacts:\n  - name: !!int ""\n', "c.yaml:2:11: person 1: name: expected text"),
         ('contacts: !!int "-"\n', "c.yaml:1:11: contacts: expected a list"),
         ('contacts: !!int "+"\n', "c.yaml:1:11: contacts: expected a list"),
         ('contacts: !!int "_"\n', "c.yaml:1:11: contacts: expected a list"),

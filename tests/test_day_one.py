@@ -162,3 +162,70 @@ def test_a_missing_file_given_with_file_gets_an_init_hint_that_creates_it(  # ty
     code, _, err = run(capsys, "today")
     assert "create one with `warmupd init`" in err, err
     assert run(capsys, "init", "--file", str(missing))[0] == 0 and missing.is_file()
+
+
+def book_at(home: Path, text: str) -> Path:
+    path = contact_file(home)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    return path
+
+
+def test_check_on_an_empty_file_says_so_plainly(home: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+    """Broken if `check` says "0 circles; 0 people need no touch-ups"."""
+    book_at(home, "contacts: []\n")
+    code, out, _ = run(capsys, "check")
+    assert code == 0
+    assert ": ok: no people yet, no circles; nothing to plan yet" in out, out
+
+
+def test_commands_that_change_nothing_do_not_say_nothing_was_changed(  # type: ignore[no-untyped-def]
+        home: Path, capsys) -> None:
+    """Broken if `check` and `today` end an error report with "nothing was
+    changed" (they never change anything), or if `add`, which does, does not."""
+    book_at(home, "contacts:\n  - name: Ann\n    every: soon\n")
+    for command in (["check"], ["today"]):
+        code, _, err = run(capsys, *command)
+        assert code == 3 and err.rstrip().endswith("1 error in the contact file."), err
+    code, _, err = run(capsys, "add", "Bob Lee")
+    assert code == 3 and err.rstrip().endswith("nothing was changed."), err
+
+
+def test_a_persons_place_in_the_file_counts_from_one(home: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+    """Broken if the seventh person is called `contacts[6]`."""
+    people = "".join(f"  - name: P{i}\n    every: 4w\n" for i in range(6))
+    book_at(home, f"contacts:\n{people}  - name: Tomás Ortega\n    every: soon\n")
+    _, _, err = run(capsys, "check")
+    assert 'person 7 "Tomás Ortega": every:' in err, err
+
+
+def test_a_tab_is_called_a_tab(home: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+    """Broken if a tab before a list item gets only "found character that cannot
+    start any token", which never says what the character is."""
+    book_at(home, "contacts:\n\t- name: Ann\n")
+    _, _, err = run(capsys, "check")
+    assert ":2:1: YAML syntax: a tab character here; indent with spaces" in err, err
+
+
+def test_unplanned_people_are_named_with_the_way_out(home: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+    """Broken if `agenda` says only "1 person found no slot inside the horizon."
+    (who? and what now?)."""
+    people = "".join(f"  - name: P{i:02d}\n    every: 1w\n    last: 2026-10-01\n"
+                     for i in range(20))
+    book_at(home, "settings:\n  daily_limit: 1\n  days: [mon]\n  timezone: UTC\n"
+                  f"contacts:\n{people}")
+    _, out, err = run(capsys, "agenda")
+    said = out + err
+    assert "Not planned inside the horizon, the days are full: P" in said, said
+    assert "more. Raise daily_limit, allow more days" in said
+
+
+def test_someone_never_contacted_is_not_late_on_their_first_date(home: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+    """Broken if a person never contacted, whose first date was pushed by the
+    daily cap, shows as late: `Marta Kowalska (+2d)`."""
+    people = "".join(f"  - name: New{i}\n    every: 1w\n" for i in range(6))
+    book_at(home, "settings:\n  daily_limit: 1\n  days: [mon, tue, wed, thu, fri, sat, sun]\n"
+                  f"  timezone: UTC\ncontacts:\n{people}")
+    _, out, _ = run(capsys, "agenda", "--weeks", "1")
+    first_week = out.split("\n")[:7]
+    assert not any("(+" in ln for ln in first_week), first_week

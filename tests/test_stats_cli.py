@@ -182,7 +182,11 @@ def test_history_lists_every_event_and_undo_removes_the_last_touch(
 def test_done_on_refuses_a_future_date(contacts: Path, home: Path,
                                        capsys: pytest.CaptureFixture[str]) -> None:
     code, _, err = run(capsys, "done", "ruth", "--on", str(today() + timedelta(days=1)))
-    assert code == 2 and "is in the future" in err
+    assert code == 2 and "Invalid value for '--on': expected today or a past date" in err
+    code, _, err = run(capsys, "done", "ruth", "--on", "yesterday")
+    # One style for both: the option named, then what was expected and what came.
+    assert code == 2 and ("Invalid value for '--on': expected a date like 2026-11-25, "
+                          "got 'yesterday'") in err
     assert run(capsys, "done", "ruth", "--on", str(today()))[0] == 0
     assert run(capsys, "done", "ruth", "--on", str(today() - timedelta(days=400)))[0] == 0
     with Store(store_path(home)) as st:

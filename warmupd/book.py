@@ -515,6 +515,16 @@ _CONSTRUCTS = (
 )
 
 
+def _char_at(data: bytes, mark: yaml.Mark | None) -> str:
+    """The character a YAML mark points at (by line and column), or ""."""
+    if mark is None:
+        return ""
+    lines = data.split(b"\n", mark.line + 1)
+    if mark.line >= len(lines):
+        return ""
+    return lines[mark.line].decode("utf-8", "replace")[mark.column:mark.column + 1]
+
+
 def _too_deep(label: str, line: int, col: int) -> Problem:
     return Problem(
         label, line, col,
@@ -530,6 +540,11 @@ def _yaml_problem(label: str, e: yaml.YAMLError, data: bytes) -> Problem:
             # libyaml 0.2.5 (bundled from PyYAML 6.0.4) has its own depth cap
             # (1000, as ours) and may reach it before our event scan does.
             return _too_deep(label, e.problem_mark.line + 1, e.problem_mark.column + 1)
+        if "cannot start any token" in what and _char_at(data, e.problem_mark) == "\t":
+            m = e.problem_mark
+            assert m is not None
+            return Problem(label, m.line + 1, m.column + 1,
+                           "YAML syntax: a tab character here; indent with spaces, never tabs")
         start, end = e.context_mark, e.problem_mark
         if (
             e.context
@@ -1546,11 +1561,12 @@ class _Walker:
         so a duplicate id is reported even next to other problems."""
         if type(node) is not MappingNode:
             self.error(
-                node, f"contacts[{index}]: expected a person (name: ...), got {_describe(node)}"
+                node, f"person {index + 1}: expected a person (name: ...), got {_describe(node)}"
             )
             return None
         n_err, n_warn = len(self.errors), len(self.warnings)
-        anonymous = f"contacts[{index}]: "
+        # Counted from 1, as people count: the tenth entry is "person 10".
+        anonymous = f"person {index + 1}: "
         e = self.entries(node, anonymous, _CONTACT_KEYS)
         name: str | None = None
         if "name" not in e:
@@ -1560,7 +1576,7 @@ class _Walker:
                 name = _one_line(e["name"][1])
             except _Invalid as err:
                 self.error(e["name"][1], f"{anonymous}name: {err}")
-        where = f"contacts[{index}] {_quoted(name)}: " if name is not None else anonymous
+        where = f"person {index + 1} {_quoted(name)}: " if name is not None else anonymous
         if name is not None and (len(self.errors) > n_err or len(self.warnings) > n_warn):
             # Key problems were found before the name was known; name them now.
             for bucket, since in ((self.errors, n_err), (self.warnings, n_warn)):
@@ -1585,7 +1601,7 @@ class _Walker:
                 i0, name0, line0 = first
                 self.error(
                     e["id"][1] if "id" in e else node,
-                    f"{where}id: {_quoted(cid)} is also the id of contacts[{i0}] "
+                    f"{where}id: {_quoted(cid)} is also the id of person {i0 + 1} "
                     f'"{name0}" on line {line0}; give one of them a different `id:`',
                 )
         circle: str | None = None

@@ -65,13 +65,14 @@ def main(argv: list[str] | None = None, env: Environment | None = None) -> int:
 
         rv = cli_click.invoke(args, env)
     except (Exception, KeyboardInterrupt) as exc:
-        return _exit_status(exc, debug)
+        command = next((a for a in args if a != "--debug"), "")
+        return _exit_status(exc, debug, writes=command in ("add", "import"))
     finally:
         env.recorder = None
     return int(rv) if isinstance(rv, int) else 0
 
 
-def _exit_status(exc: BaseException, debug: bool) -> int:
+def _exit_status(exc: BaseException, debug: bool, writes: bool = False) -> int:
     """The one place an exception becomes a message and an exit status (called in except)."""
     import click
 
@@ -88,13 +89,13 @@ def _exit_status(exc: BaseException, debug: bool) -> int:
     if debug:
         raise exc
     if isinstance(exc, WarmupdError):
-        _print_error(exc)
+        _print_error(exc, writes)
         return exc.exit_code
     click.echo(f"warmupd: unexpected error: {exc!r} (run with --debug for details)", err=True)
     return ExitCode.ERROR
 
 
-def _print_error(exc: BaseException) -> None:
+def _print_error(exc: BaseException, writes: bool) -> None:
     import click
 
     from warmupd.errors import BookError
@@ -103,8 +104,9 @@ def _print_error(exc: BaseException) -> None:
         for p in exc.problems:
             click.echo(str(p), err=True)
         errors = sum(p.severity == "error" for p in exc.problems)
-        click.echo(f"{errors} error{'s' if errors != 1 else ''} in the contact file; "
-                   "nothing was changed.", err=True)
+        # Only a command that writes the file has anything to reassure about.
+        click.echo(f"{errors} error{'s' if errors != 1 else ''} in the contact file"
+                   + ("; nothing was changed." if writes else "."), err=True)
     else:
         click.echo(f"warmupd: error: {exc}", err=True)
 

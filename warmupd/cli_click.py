@@ -88,12 +88,14 @@ def _plan(b: Book, st: Store, today: date, horizon_days: int | None = None) -> t
 
 
 def _parse_date(value: str | None) -> date | None:
+    """``--on``: an ISO date; click words the error like every other option's."""
     if value is None:
         return None
     try:
         return date.fromisoformat(value)
     except ValueError:
-        raise click.BadParameter(f"expected a date like 2026-11-25, got {value!r}") from None
+        raise click.BadParameter(f"expected a date like 2026-11-25, got {value!r}",
+                                 param_hint="'--on'") from None
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -141,7 +143,8 @@ def check(file: Path | None) -> None:
 
     click.echo(
         f"{_contact_file(file)}: {status}: {views.people_summary(b)}, "
-        f"{views.count(len(b.circles), 'circle', 'circles')}; {cap.message()}"
+        f"{views.count(len(b.circles), 'circle', 'circles') if b.circles else 'no circles'}; "
+        f"{cap.message()}"
     )
     if not b.contacts:
         click.echo(views.no_people(_contact_file(file)))
@@ -176,13 +179,10 @@ def _record(file: Path | None, name: str, kind: str, *, on: date | None = None,
     b = _load(file)
     person = suggest.resolve(b, name)
     now = _now(b)
-    if on is not None and on > now.date():
-        raise click.BadParameter(f"{on} is in the future; today is {now.date()}",
-                                 param_hint="'--on'")
     day = on or now.date()
     if day > now.date():
-        raise click.BadParameter(f"{day} is in the future (today is {now.date()}); record a "
-                                 "talk today or on a past date", param_hint="--on")
+        raise click.BadParameter(f"expected today or a past date, got {day} (today is "
+                                 f"{now.date()})", param_hint="'--on'")
     until = now.date() + timedelta(days=until_days) if until_days is not None else None
     with _store() as st:
         st.record(person.id, TouchKind(kind), day, now=now, until=until, note=note,
@@ -346,39 +346,55 @@ def status(as_json: bool) -> int:
         return ExitCode.OK if running else ExitCode.ERROR
     stale = "" if running else " (stale)"
     if running:
-        click.echo(f"daemon: running (pid {data.get('pid')}) since {data.get('started')}")
+        click.echo(f"daemon: running (pid {data.get('pid')}) since {_when(data.get('started'))}")
     else:
-        since = (f"since {data['stopped']}" if data.get("stopped")
-                 else f"since at most {data['last_seen']} (its last sign of life; it left no "
-                      "stop mark, so it was killed, crashed or the machine went down)")
+        since = (f"since {_when(data['stopped'])}" if data.get("stopped")
+                 else f"since at most {_when(data['last_seen'])} (its last sign of life; it "
+                      "left no stop mark, so it was killed, crashed or the machine went down)")
         click.echo(f"daemon: NOT RUNNING {since}")
-        click.echo(f"  it had started {data.get('started')} as pid {data.get('pid')}; start it "
-                   "again with `warmupd run`, or `warmupd service install` to keep it running")
+        click.echo(f"  it had started {_when(data.get('started'))} as pid {data.get('pid')}; "
+                   "start it again with `warmupd run`, or `warmupd service install` to keep it "
+                   "running")
         click.echo("What follows is from its last run and may be out of date:")
     click.echo(f"contact file: {data.get('contact_file')}")
     reload = data.get("last_reload") or {}
     if reload:
-        click.echo(f"last reload{stale}: {reload.get('at')} "
+        click.echo(f"last reload{stale}: {_when(reload.get('at'))} "
                    f"{'ok' if reload.get('ok') else 'ERROR'}: {reload.get('message')}")
     nxt = data.get("next_nudge")
     if not running:
         click.echo("next nudge: none while the daemon is stopped"
-                   + (f" (its plan said {nxt['at']} for {', '.join(nxt['people'])})"
+                   + (f" (its plan said {_when(nxt['at'])} for {', '.join(nxt['people'])})"
                       if nxt else ""))
     else:
-        click.echo(f"next nudge: {nxt['at']} for {', '.join(nxt['people'])}" if nxt
+        click.echo(f"next nudge: {_when(nxt['at'])} for {', '.join(nxt['people'])}" if nxt
                    else "next nudge: none planned")
     last = data.get("last_delivery")
-    click.echo(f"last delivery: {last['at']} ({last['name']})" if last
+    click.echo(f"last delivery: {_when(last['at'])} ({last['name']})" if last
                else "last delivery: none yet")
     click.echo(f"notifications{stale}: {data.get('notifier')}")
     cal = data.get("caldav")
     if cal:
-        click.echo(f"caldav{stale}: last sync {cal.get('last_ok') or 'never'}"
+        synced = _when(cal["last_ok"]) if cal.get("last_ok") else "never"
+        click.echo(f"caldav{stale}: last sync {synced}"
                    + (f"; ERROR: {cal['error']}" if cal.get("error") else ""))
     if data.get("feed_url"):
         click.echo(f"feed: {data['feed_url']}" + ("" if running else " (not served while stopped)"))
     return ExitCode.OK if running else ExitCode.ERROR
+
+
+def _when(value: object) -> str:
+    """A time from status.json as people read it: this machine's local time, to the
+    minute, with the weekday (the file keeps full ISO timestamps for scripts)."""
+    if not isinstance(value, str):
+        return str(value)
+    try:
+        at = datetime.fromisoformat(value)
+    except ValueError:
+        return value
+    if at.tzinfo is not None:
+        at = at.astimezone()
+    return f"{at:%a %Y-%m-%d %H:%M}"
 
 
 @cli.group()

@@ -333,6 +333,8 @@ class Capacity:
         return self.per_day > self.daily_limit
 
     def message(self) -> str:
+        if self.people == 0:
+            return "nothing to plan yet"
         who = "1 person needs" if self.people == 1 else f"{self.people} people need"
         head = f"{who} {self._rate()}; daily_limit is {self.daily_limit}"
         if self.overloaded:
