@@ -229,3 +229,26 @@ def test_someone_never_contacted_is_not_late_on_their_first_date(home: Path, cap
     _, out, _ = run(capsys, "agenda", "--weeks", "1")
     first_week = out.split("\n")[:7]
     assert not any("(+" in ln for ln in first_week), first_week
+
+
+def test_an_import_report_says_what_came_from_where(home: Path, capsys, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """Broken if the report counts an export's own duplicates as "already on your
+    list", calls a look-alike added by the same import "on the list", nests
+    parentheses around a vCard's place, or words the load line with mixed
+    pronouns and a bare figure for the whole list."""
+    book_at(home, "contacts:\n  - name: Ruth Alvarez\n    every: 6w\n")
+    export = tmp_path / "contacts.vcf"
+    card = "BEGIN:VCARD\nVERSION:3.0\nFN:{}\nN:{};;;;\nEMAIL:{}\nEND:VCARD\n"
+    export.write_text(card.format("Ruth Alvarez", "Alvarez;Ruth", "ruth@x.example")
+                      + card.format("Robert Smith", "Smith;Robert", "rob@x.example")
+                      + card.format("Bob Smith", "Smith;Bob", "bob@x.example")
+                      + card.format("Bob Smith", "Smith;Bob", "bob@x.example"))
+    code, out, err = run(capsys, "import", str(export))
+    assert code == 0, err
+    assert "Already on your list: 1; listed more than once in this import: 1" in out, out
+    assert "— like Robert Smith (earlier in this import)" in out, out
+    assert "(contacts.vcf card 2, line 7)" in out, out
+    assert "((" not in out and "))" not in out
+    assert out.rstrip().splitlines()[-1].startswith(
+        "added 2 people; their first touch-ups are spread over their first cadence. Your "
+        "whole list now needs about 1 touch-up every "), out

@@ -86,14 +86,14 @@ def test_apple_vcard_groups_labels_omitted_year_and_company_card() -> None:
     assert "repair shop she runs on weekends" in ruth.notes  # folded line joined
     # The anniversary in item3.X-ABDATE is not a birthday.
     assert by_name(p)["Haruki Nakamura"].birthday == "1979-11-30"
-    assert [(s.what, s.where) for s in p.skipped] == [("Pizza Place", "card 2 (line 129)")]
+    assert [(s.what, s.where) for s in p.skipped] == [("Pizza Place", "card 2, line 129")]
 
 
 def test_android_21_quoted_printable_and_base64_photo() -> None:
     p = parse("android.vcf")
     assert [r.name for r in p.records] == ["Tomás Ó Briain", "Zoë Müller"]  # soft line break
     assert p.records[0].phone == ("087 123 4567",)
-    assert p.records[1].where == "card 2 (line 51)"  # counted past the photo's lines
+    assert p.records[1].where == "card 2, line 51"  # counted past the photo's lines
 
 
 def test_vcard4_birthday_without_year_and_org_card() -> None:

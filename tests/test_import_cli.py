@@ -75,7 +75,8 @@ def test_import_appends_reports_and_reimport_adds_nobody(home: Path, capsys) -> 
     assert ("= Ruth Alvarez: already on your list (same name); the export also has company "
             "Acme Corp, role CTO") in out
     assert out.rstrip().splitlines()[-1].startswith(
-        "added 5 people; they are spread over their first cadence: ")
+        "added 5 people; their first touch-ups are spread over their first cadence. Your "
+        "whole list now needs ")
     backups = list((home / "state" / "warmupd" / "backups").iterdir())
     assert [b.read_bytes() for b in backups] == [before]
     code, out, _ = run(capsys, "check")
@@ -94,9 +95,9 @@ def test_overload_summary_names_the_way_out(home: Path, capsys) -> None:  # type
     code, out, _ = run(capsys, "import", str(export), "--every", "3w")
     assert code == 0
     assert out.rstrip().splitlines()[-1] == (
-        "added 400 people; they are spread over their first cadence: 19.1 touch-ups per "
-        "allowed day needed, daily_limit is 3 — raise it, lengthen cadences, or import into a "
-        "slower circle with --circle")
+        "added 400 people; their first touch-ups are spread over their first cadence. Your "
+        "whole list now needs 19.1 touch-ups per allowed day; daily_limit is 3 — raise it, "
+        "lengthen cadences, or import into a slower circle with --circle")
     assert contacts(home).read_text().count("    every: 3w\n") == 400
 
 
@@ -179,7 +180,7 @@ def test_add_then_duplicate_is_refused(home: Path, capsys) -> None:  # type: ign
 def test_add_warns_of_a_near_match(home: Path, capsys) -> None:  # type: ignore[no-untyped-def]
     code, out, _ = run(capsys, "add", "Samuel Lee")
     assert code == 0
-    assert "? Samuel Lee (command line) — on the list: Sam Lee" in out
+    assert "? Samuel Lee (command line) — like Sam Lee" in out
 
 
 def _wait_for(predicate, timeout: float = 30.0) -> bool:  # type: ignore[no-untyped-def]

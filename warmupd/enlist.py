@@ -46,6 +46,7 @@ class Outcome:
     backup: Path | None = None
     per_day: float = 0.0
     daily_limit: int = 0
+    rate: str = ""  # the whole list's load in words (Capacity.rate)
 
     @property
     def written(self) -> bool:
@@ -134,7 +135,7 @@ def build(
     new_data = insert.insert(data, entries, comment)
     new_book = insert.validate(book, new_data, label, len(entries)) if entries else book
     cap = capacity(new_book)
-    out.per_day, out.daily_limit = cap.per_day, cap.daily_limit
+    out.per_day, out.daily_limit, out.rate = cap.per_day, cap.daily_limit, cap.rate()
     return new_data
 
 
@@ -227,9 +228,11 @@ def load_line(out: Outcome) -> str:
     if n == 0:
         return f"{verb} nobody: everyone is already on your list or was skipped"
     people = "1 person" if n == 1 else f"{n} people"
+    first = ("their first touch-up falls within their first cadence" if n == 1 else
+             "their first touch-ups are spread over their first cadence")
     head = (
-        f"{verb} {people}; {'they are' if n > 1 else 'it is'} spread over their first cadence: "
-        f"{out.per_day:.1f} touch-ups per allowed day needed, daily_limit is {out.daily_limit}"
+        f"{verb} {people}; {first}. Your whole list now needs {out.rate}; "
+        f"daily_limit is {out.daily_limit}"
     )
     if out.per_day > out.daily_limit:
         return head + " — raise it, lengthen cadences, or import into a slower circle with --circle"
@@ -255,10 +258,15 @@ def report(out: Outcome, *, limit: int = 20) -> list[str]:
     if near:
         lines.append("Maybe the same person (not merged; remove one if so):")
         for n, e in near[:limit]:
-            lines.append(f"  ? {e.name} ({n.record.where}) — on the list: {', '.join(n.near)}")
+            lines.append(f"  ? {e.name} ({n.record.where}) — like {', '.join(n.near)}")
     worth = [k for k in out.known if k.extras or k.in_run]
     if out.known:
-        lines.append(f"Already on your list: {len(out.known)}")
+        on_list = sum(not k.in_run for k in out.known)
+        twice = len(out.known) - on_list
+        # Duplicates inside the export are not "on your list": counted apart.
+        counts = [f"already on your list: {on_list}"] if on_list else []
+        counts += [f"listed more than once in this import: {twice}"] if twice else []
+        lines.append("; ".join(counts).capitalize())
         for k in worth[:limit]:
             if k.in_run:
                 lines.append(f"  = {k.record.name} ({k.record.where}): the same person as "

@@ -159,10 +159,12 @@ class Index:
             return i, "same name"
         return None
 
-    def near(self, who: Identity) -> list[Identity]:
+    def near(self, who: Identity) -> list[int]:
+        """Indexes of the people ``who`` may be (same last name, a close first name
+        or a shared company)."""
         first, companies = who.first, who.companies
         return [
-            self.people[i]
+            i
             for other_first, other_companies, i in self._last.get(who.last, ())
             if _firsts_close(first, other_first) or companies & other_companies
         ]
@@ -256,7 +258,10 @@ def triage(
                 if label is not None:
                     out.new[i - on_file] = New(first.record, label, first.near)
             continue
-        near = tuple(p.name for p in index.near(who))
+        # Say where each look-alike is: on the list, or earlier in this import.
+        near = tuple(index.people[i].name if i < on_file
+                     else f"{index.people[i].name} (earlier in this import)"
+                     for i in index.near(who))
         chosen = circle or next(
             (circles[lb.casefold()] for lb in rec.labels if lb.casefold() in circles), None
         )

@@ -141,7 +141,7 @@ def parse(text: str, label: str, tag: str = "") -> Parsed:
     records: list[Record] = []
     skipped: list[Skipped] = []
     for number, start, body in cards(text, label):
-        where = f"{tag}card {number} (line {start})"
+        where = f"{tag}card {number}, line {start}"
         try:
             card = vobject.readOne(body, allowQP=True)
             got = _record(card, where)
