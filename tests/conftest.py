@@ -10,8 +10,9 @@ from pathlib import Path
 import pytest
 
 
-def need(program: str, package: str) -> str:
-    """Return the absolute path of ``program``, or skip naming its Debian package.
+def need(program: str, package: str, kind: str = "Debian package") -> str:
+    """Return the absolute path of ``program``, or skip naming its package
+    (a Debian package unless ``kind`` says otherwise).
 
     Under CI (CI=true) a missing program is a failure, never a skip: CI must
     install everything the suite needs.
@@ -19,7 +20,7 @@ def need(program: str, package: str) -> str:
     found = shutil.which(program)
     if found:
         return found
-    message = f"needs {program!r} from the Debian package {package!r}"
+    message = f"needs {program!r} from the {kind} {package!r}"
     if os.environ.get("CI") == "true":
         pytest.fail(message + " (a skip is a failure under CI)")
     pytest.skip(message)

@@ -483,7 +483,7 @@ def test_the_issue_example_message() -> None:
         "    every: often\n"
     )
     assert only_problem(text) == (
-        'contacts.yaml:7:12: contacts[1] "Sam Lee": every: '
+        'contacts.yaml:7:12: person 2 "Sam Lee": every: '
         'expected a duration like 10d, 6w or 2m, got "often"'
     )
 
@@ -515,10 +515,10 @@ def test_every_problem_is_reported_at_once() -> None:
         "contacts.yaml:12:13",
         "contacts.yaml:13:15",
     ]
-    assert "contacts[1]: name: is required" in found[5]
+    assert "person 2: name: is required" in found[5]
     # family's cadence is broken (reported on line 5) but the circle exists
     assert (
-        'contacts[2] "Bob": circle: "nope" is not defined under circles: (known: family)'
+        'person 3 "Bob": circle: "nope" is not defined under circles: (known: family)'
         in (found[6])
     )
 
@@ -679,7 +679,7 @@ def test_duplicate_keys_name_the_first_line() -> None:
     )
     msg = only_problem("contacts:\n  - name: Ann\n    every: 2w\n    every: 3w\n")
     assert msg == (
-        'contacts.yaml:4:5: contacts[0] "Ann": duplicate key "every" (first on line 3); '
+        'contacts.yaml:4:5: person 1 "Ann": duplicate key "every" (first on line 3); '
         "keep only one"
     )
     msg = only_problem("settings:\n  days: [mon]\n  days: [tue]\n")
@@ -701,12 +701,12 @@ def test_duplicate_ids_name_both_lines() -> None:
     )
     found = problems(text)
     assert found[0] == (
-        'contacts.yaml:5:5: contacts[2] "ruth  alvarez": id: "ruth-alvarez" is also the id of '
-        'contacts[0] "Ruth Alvarez" on line 2; give one of them a different `id:`'
+        'contacts.yaml:5:5: person 3 "ruth  alvarez": id: "ruth-alvarez" is also the id of '
+        'person 1 "Ruth Alvarez" on line 2; give one of them a different `id:`'
     )
-    assert found[1].startswith('contacts.yaml:7:9: contacts[3] "Samuel": id: "sam" is also')
+    assert found[1].startswith('contacts.yaml:7:9: person 4 "Samuel": id: "sam" is also')
     assert "on line 3" in found[1]
-    assert found[2].startswith('contacts.yaml:8:12: contacts[3] "Samuel": every:')
+    assert found[2].startswith('contacts.yaml:8:12: person 4 "Samuel": every:')
 
 
 @pytest.mark.parametrize(
@@ -746,9 +746,9 @@ def test_text_that_only_looks_special_is_text(value: str) -> None:
 def test_topics_items_are_located_one_by_one() -> None:
     found = problems("contacts:\n  - name: Ann\n    topics: [ok, yes, fine, 3]\n")
     assert found == [
-        'contacts.yaml:3:18: contacts[0] "Ann": topics[1]: expected text, got the boolean true '
+        'contacts.yaml:3:18: person 1 "Ann": topics[1]: expected text, got the boolean true '
         'from `yes`; write "yes" in quotes',
-        'contacts.yaml:3:29: contacts[0] "Ann": topics[3]: expected text, got the number 3; '
+        'contacts.yaml:3:29: person 1 "Ann": topics[3]: expected text, got the number 3; '
         'write "3" in quotes',
     ]
     one = book.loads("contacts:\n  - name: Ann\n    topics: climbing\n")
@@ -814,9 +814,9 @@ def test_unknown_keys_are_warnings_with_a_hint() -> None:
     )
     assert [str(w) for w in loaded.warnings] == [
         '<string>:1:1: warning: unknown key "setings" is ignored; did you mean settings?',
-        '<string>:4:5: warning: contacts[0] "Ann": unknown key "topcis" is ignored; '
+        '<string>:4:5: warning: person 1 "Ann": unknown key "topcis" is ignored; '
         "did you mean topics?",
-        '<string>:5:5: warning: contacts[0] "Ann": unknown key "colour" is ignored',
+        '<string>:5:5: warning: person 1 "Ann": unknown key "colour" is ignored',
     ]
     assert all(w.severity == "warning" for w in loaded.warnings)
     assert loaded.contacts[0].topics == ()
@@ -830,7 +830,7 @@ def test_warnings_follow_errors_in_a_book_error() -> None:
 
 def test_merge_keys_are_refused() -> None:
     msg = only_problem("contacts:\n  - <<: {every: 2w}\n    name: Ann\n")
-    assert msg.startswith('contacts.yaml:2:5: contacts[0] "Ann": merge keys (<<) are not')
+    assert msg.startswith('contacts.yaml:2:5: person 1 "Ann": merge keys (<<) are not')
 
 
 def test_settings_are_read() -> None:
@@ -923,12 +923,12 @@ def test_bad_settings(line: str, expected: str) -> None:
         ("circles:\n  yes: {every: 2w}\n", "circles: circle name: expected text, got the boolean"),
         ("circles: [a]\n", "circles: expected key: value pairs, got a list"),
         ("contacts: {name: A}\n", "contacts: expected a list of people"),
-        ("contacts:\n  - Ann\n", 'contacts[0]: expected a person (name: ...), got "Ann"'),
-        ("contacts:\n  - name: '  '\n", "contacts[0]: name: must not be empty"),
-        ("contacts:\n  - name:\n", "contacts[0]: name: expected text, got nothing"),
+        ("contacts:\n  - Ann\n", 'person 1: expected a person (name: ...), got "Ann"'),
+        ("contacts:\n  - name: '  '\n", "person 1: name: must not be empty"),
+        ("contacts:\n  - name:\n", "person 1: name: expected text, got nothing"),
         (
             "contacts:\n  - name: |\n      Ann\n      Lee\n",
-            "contacts[0]: name: must be a single line",
+            "person 1: name: must be a single line",
         ),
         ("contacts:\n  - name: A\n    id: 'has space'\n", '"has space" cannot be an id'),
         ("contacts:\n  - name: A\n    circle: x\n", "there is no circles: section"),

@@ -93,7 +93,7 @@ def test_init_creates_from_example_and_never_overwrites(home: Path, capsys) -> N
 def test_check_summary_line(book: Path, capsys) -> None:  # type: ignore[no-untyped-def]
     code, out, _ = run(capsys, "check")
     assert code == 0
-    assert out.strip().startswith(f"{book}: ok: 4 people, 0 circles;")
+    assert out.strip().startswith(f"{book}: ok: 4 people, no circles;")
     # (7/56 + 7/28 + 7/42 + 7/63) touch-ups a week over 7 allowed days = 0.09 a day
     assert "4 people need about 1 touch-up every 11 allowed days; daily_limit is 2" in out
 
@@ -143,7 +143,7 @@ def test_file_option_and_environment_override(book: Path, home: Path, capsys,  #
                                               monkeypatch: pytest.MonkeyPatch) -> None:
     other = home / "elsewhere.yaml"
     other.write_text("contacts:\n  - name: Only One\n")
-    assert ": ok: 1 person, 0 circles; 1 person needs" in run(capsys, "check", "--file",
+    assert ": ok: 1 person, no circles; 1 person needs" in run(capsys, "check", "--file",
                                                                   str(other))[1]
     assert "1 person" in run(capsys, "--file", str(other), "check")[1]
     monkeypatch.setenv("WARMUPD_CONFIG", str(other))
@@ -328,7 +328,7 @@ def test_done_on_a_future_date_is_refused(book: Path, capsys) -> None:  # type: 
     push the person's next date out from a day in the future)."""
     tomorrow = book_today() + timedelta(days=1)
     code, out, err = run(capsys, "done", "ruth", "--on", tomorrow.isoformat())
-    assert code == ExitCode.USAGE and "in the future" in err and out == ""
+    assert code == ExitCode.USAGE and "expected today or a past date" in err and out == ""
 
 
 def test_show_drops_an_empty_history_and_indents_multiline_notes(home: Path, capsys) -> None:  # type: ignore[no-untyped-def]
@@ -384,7 +384,8 @@ def test_words_count_people_right(home: Path, capsys) -> None:  # type: ignore[n
     path = home / "contacts.yaml"
     path.write_text("contacts:\n  - name: Ann Lee\n    every: 6w\n")
     out = run(capsys, "check", "--file", str(path))[1]
-    assert ": ok: 1 person, 0 circles; 1 person needs about 1 touch-up every 30 allowed days" in out
+    assert (": ok: 1 person, no circles; 1 person needs about 1 touch-up every 30 allowed "
+            "days") in out
     assert "0.0" not in out and "1 people" not in out
 
 

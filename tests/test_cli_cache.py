@@ -617,3 +617,44 @@ def test_a_state_dir_someone_else_owns_is_refused_with_a_message(
     os.chown(state / "history.sqlite3", 65534, 65534)
     code, _, err = run(capsys, ["today"])
     assert code == 5 and "history.sqlite3 belongs to user id 65534" in err, err
+
+
+def _agenda(env: dict[str, str]) -> str:
+    # cwd: `-m` puts it first on sys.path, ahead of PYTHONPATH.
+    return subprocess.run([sys.executable, "-m", "warmupd", "agenda"], capture_output=True,
+                          text=True, env=env, check=True, cwd=env["HOME"]).stdout
+
+
+def test_a_stream_click_would_rewrite_is_never_cached(home: Path) -> None:
+    """Broken if: output to a stream click re-encodes (here ASCII) is recorded, so a
+    later replay could write what click never would."""
+    entries = home / "cache"
+    ascii_env = {**os.environ, "PYTHONPATH": str(REPO),
+                 "PYTHONIOENCODING": "ascii:backslashreplace"}
+    first = _agenda(ascii_env)
+    assert "Zoë Müller" in first  # click re-wraps an ASCII stdout as UTF-8
+    assert _agenda(ascii_env) == first
+    assert list(entries.rglob("out-*.marshal")) == []
+    # The same run on a UTF-8 stream records: the check above can see an entry.
+    _agenda({**ascii_env, "PYTHONIOENCODING": "utf-8"})
+    assert [p.name for p in entries.rglob("out-*.marshal")] == ["out-agenda.marshal"]
+
+
+def test_a_changed_module_is_never_replayed(home: Path, tmp_path: Path) -> None:
+    """Broken if: the key leaves out the installed code, so after an upgrade
+    `agenda` replays what the old version printed."""
+    import shutil
+
+    pkg = tmp_path / "pkg"
+    shutil.copytree(REPO / "warmupd", pkg / "warmupd",
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    env = {**os.environ, "PYTHONPATH": str(pkg)}
+    before = _agenda(env)
+    assert _agenda(env) == before and list((home / "cache").rglob("out-agenda.marshal"))
+    module = pkg / "warmupd" / "cli_plan.py"
+    text = module.read_text()
+    assert 'f"{d:%a %Y-%m-%d}  {names}"' in text
+    module.write_text(text.replace('f"{d:%a %Y-%m-%d}  {names}"',
+                                   'f"{d:%a %Y-%m-%d}  upgraded: {names}"'))
+    after = _agenda(env)
+    assert "upgraded: " in after and after.replace("upgraded: ", "") == before

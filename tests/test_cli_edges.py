@@ -113,7 +113,7 @@ def test_undecodable_and_control_file_names_are_named_not_crashed_on(home: Path)
         assert b"unexpected error" not in out and b"Traceback" not in out, out
         assert code == 0, out
     contacts = (home / "config" / "warmupd" / "contacts.yaml").read_text()
-    assert "exp\\xff.vcf" in contacts and "exp break: 1\\x1b[2J.vcf" in contacts, contacts
+    assert "exp\\xff.vcf" in contacts and "exp\\nbreak: 1\\x1b[2J.vcf" in contacts, contacts
 
 
 def run(*argv: str, **kw: object) -> subprocess.CompletedProcess[bytes]:

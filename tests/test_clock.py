@@ -4,7 +4,7 @@ the CLI reads time only through the clock its Environment carries."""
 from __future__ import annotations
 
 import json
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -15,20 +15,26 @@ from warmupd.cli import Environment, main
 from warmupd.clock import SystemClock, now, today, zone_name
 from warmupd.model import Settings
 
+# Noon UTC on 1 July: 14:00 in Berlin (summer time), 21:00 in Tokyo.
+JULY = FixedClock(datetime(2026, 7, 1, 12, 0, tzinfo=UTC))
+
 
 def test_book_setting_wins(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("TZ", "Asia/Tokyo")
     assert zone_name(Settings(timezone="Europe/Berlin")) == "Europe/Berlin"
-    assert now(Settings(timezone="Europe/Berlin")).tzinfo is not None
+    local = now(Settings(timezone="Europe/Berlin"), JULY)
+    assert (local.hour, local.utcoffset()) == (14, timedelta(hours=2))
 
 
 def test_tz_variable_then_system(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("TZ", raising=False)
+    system = zone_name(Settings())
     monkeypatch.setenv("TZ", ":Asia/Tokyo")
     assert zone_name(Settings()) == "Asia/Tokyo"
+    local = now(Settings(), JULY)
+    assert (local.hour, local.utcoffset()) == (21, timedelta(hours=9))
     monkeypatch.setenv("TZ", "Nowhere/Atlantis")  # invalid: fall through to the system's
-    name = zone_name(Settings())
-    assert name != "Nowhere/Atlantis"
-    assert now(Settings()).utcoffset() is not None
+    assert zone_name(Settings()) == system
 
 
 # 23:30 UTC on 25 Nov: already 26 Nov in Kiritimati (+14), still 25 Nov in St John's.
@@ -46,10 +52,18 @@ def test_today_is_the_books_day_not_the_machines(zone: str, day: date) -> None:
         INSTANT.replace(tzinfo=None))
 
 
-def test_system_clock_is_aware_and_current() -> None:
+def test_system_clock_is_aware_and_current(tmp_path: Path) -> None:
+    """If this fails, the daemon's idea of now is off: a naive or shifted time,
+    or a frozen one.  The reference is the file system's clock (a file's
+    modification time), not the call the clock itself makes."""
+    before = tmp_path / "before"
+    before.write_bytes(b"")
     t = SystemClock().now()
-    assert t.tzinfo is not None
-    assert abs((t - datetime.now(UTC)).total_seconds()) < 5
+    after = tmp_path / "after"
+    after.write_bytes(b"")
+    assert t.utcoffset() is not None
+    # mtimes are coarse (a kernel tick): a few ms of slack either side.
+    assert before.stat().st_mtime - 0.05 <= t.timestamp() <= after.stat().st_mtime + 0.05
 
 
 BOOK = """\

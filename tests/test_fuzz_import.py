@@ -189,7 +189,7 @@ def vcards(draw: st.DrawFn) -> tuple[str, list[Entry], bool]:
             lines.append("NOTE;CHARSET=UTF-8;ENCODING=QUOTED-PRINTABLE:a=\r\n=E2=80=A8b=0A"
                          + "=\r\n" * draw(st.integers(0, 3)) + "c")
         card = "\r\n".join(["BEGIN:VCARD", *lines, "END:VCARD"])
-        entries.append(Entry(i, name, f"card {i + 1} (line {line})"))
+        entries.append(Entry(i, name, f"card {i + 1}, line {line}"))
         out.append(card + "\r\n")
         line += card.count("\n") + 1
     return "".join(out), entries, True

@@ -86,14 +86,14 @@ def test_apple_vcard_groups_labels_omitted_year_and_company_card() -> None:
     assert "repair shop she runs on weekends" in ruth.notes  # folded line joined
     # The anniversary in item3.X-ABDATE is not a birthday.
     assert by_name(p)["Haruki Nakamura"].birthday == "1979-11-30"
-    assert [(s.what, s.where) for s in p.skipped] == [("Pizza Place", "card 2 (line 129)")]
+    assert [(s.what, s.where) for s in p.skipped] == [("Pizza Place", "card 2, line 129")]
 
 
 def test_android_21_quoted_printable_and_base64_photo() -> None:
     p = parse("android.vcf")
     assert [r.name for r in p.records] == ["Tomás Ó Briain", "Zoë Müller"]  # soft line break
     assert p.records[0].phone == ("087 123 4567",)
-    assert p.records[1].where == "card 2 (line 51)"  # counted past the photo's lines
+    assert p.records[1].where == "card 2, line 51"  # counted past the photo's lines
 
 
 def test_vcard4_birthday_without_year_and_org_card() -> None:
@@ -124,7 +124,7 @@ def test_big_photos_are_dropped_before_parsing() -> None:
         ("empty.csv", "empty.csv: line 1: the file is empty"),
         ("unknown-header.csv", "unknown-header.csv: line 1: not a LinkedIn Connections.csv"),
         ("google-latin1.csv", "google-latin1.csv: line 2: not UTF-8 (byte 0xe9)"),
-        ("unterminated.vcf", "unterminated.vcf: card 2 (line 5): BEGIN:VCARD has no END:VCARD"),
+        ("unterminated.vcf", "unterminated.vcf: card 2, line 5: BEGIN:VCARD has no END:VCARD"),
     ],
 )
 def test_bad_input_is_refused_with_a_location(name: str, expected: str) -> None:
@@ -163,13 +163,13 @@ def test_a_bad_card_is_skipped_by_its_number_and_line() -> None:
     got = importers.parse(text.encode(), "bad.vcf")
     assert [r.name for r in got.records] == ["Ann"]
     [s] = got.skipped
-    assert s.where == "card 2 (line 9)"  # the bad line, counted in the file, folds and all
+    assert s.where == "card 2, line 9"  # the bad line, counted in the file, folds and all
     assert s.why.startswith("cannot read it: ")
 
 
 def test_a_new_begin_inside_a_card_is_an_unterminated_card() -> None:
     text = "BEGIN:VCARD\nFN:Ann\nBEGIN:VCARD\nFN:Bo\nEND:VCARD\n"
-    with pytest.raises(ImportFailed, match=r"card 1 \(line 1\).*next card starts on line 3"):
+    with pytest.raises(ImportFailed, match=r"card 1, line 1.*next card starts on line 3"):
         importers.parse(text.encode(), "x.vcf")
 
 

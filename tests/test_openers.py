@@ -31,13 +31,45 @@ def test_personal_rotating_and_deterministic(
     s = Settings(job_search=job)
     a = opener(c, touchup(c, n), s, PersonHistory())
     b = opener(c, touchup(c, n + 1), s, PersonHistory())
-    assert a == opener(c, touchup(c, n), s, PersonHistory())
     assert a != b
     assert a.startswith(f"Hi {first}.")
     if tps:
         assert any(t in a for t in tps)
     assert (JOB_SEARCH_LINE in a) is job
-    assert "if you know anyone who would like to talk to me" in a or not job
+
+
+_SAME_OPENER_SCRIPT = """
+import sys
+from datetime import date
+from warmupd.model import Contact, PersonHistory, Settings, TouchUp
+from warmupd.openers import opener
+day = date(2026, 11, 25)
+out = []
+for i in range(40):
+    c = Contact(id=f"person-{i}", name=f"Pat {i}", every=42)
+    t = TouchUp(person_id=c.id, name=c.name, day=day, due=day, cycle="new/1", every=42,
+                number=1)
+    out.append(opener(c, t, Settings(), PersonHistory()))
+sys.stdout.write(repr(out))
+"""
+
+
+def test_same_opener_in_every_process() -> None:
+    """If this fails, who gets which opener depends on Python's per-process hash
+    seed: the nudge, `today` and the feed would each suggest a different one."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = str(Path(__file__).resolve().parents[1])
+    outs = {
+        subprocess.run([sys.executable, "-c", _SAME_OPENER_SCRIPT], check=True,
+                       capture_output=True, text=True,
+                       env={**os.environ, "PYTHONPATH": root, "PYTHONHASHSEED": seed}).stdout
+        for seed in ("1", "2", "3")
+    }
+    assert len(outs) == 1 and "Hi Pat." in next(iter(outs))
 
 
 def test_job_search_only_when_set_and_never_a_job_ask_otherwise() -> None:

@@ -654,3 +654,30 @@ def test_python_dash_m_warmupd_reaches_the_cli() -> None:
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith("Usage: warmupd")
+
+
+@pytest.mark.parametrize("failing", ["daemon-reload", "enable --now warmupd.service"])
+def test_install_without_a_user_manager_leaves_no_unit_and_says_why(
+        home: Path, standins: Standins, failing: str) -> None:
+    """Broken if: `service install` where no systemd user manager runs (a container,
+    an SSH login without lingering) exits 6 and leaves the unit file behind, with
+    no hint what to do instead."""
+    standins.answer(f"systemctl --user {failing}", rc=1,
+                    stderr="Failed to connect to bus: No medium found")
+    with pytest.raises(service.ServiceError) as err:
+        linux_install(home, standins, Lines())
+    assert err.value.exit_code == ExitCode.SERVICE
+    assert not (home / ".config/systemd/user/warmupd.service").exists()
+    said = str(err.value)
+    assert "was removed again" in said
+    assert "loginctl enable-linger" in said and "`warmupd run`" in said
+
+
+def test_a_failed_upgrade_puts_the_old_unit_back(home: Path, standins: Standins) -> None:
+    unit = home / ".config/systemd/user/warmupd.service"
+    linux_install(home, standins, Lines(), argv=["/old/warmupd", "run"])
+    before = unit.read_bytes()
+    standins.answer("systemctl --user daemon-reload", rc=1, stderr="Failed to connect to bus")
+    with pytest.raises(service.ServiceError, match="is back as it was"):
+        linux_install(home, standins, Lines(), argv=["/new/warmupd", "run"])
+    assert unit.read_bytes() == before

@@ -85,8 +85,9 @@ def test_stats_text_and_json_agree(contacts: Path, capsys: pytest.CaptureFixture
     assert [w["start"] for w in doc["weeks"]] == sorted(w["start"] for w in doc["weeks"])
     assert len(doc["weeks"]) == 5 and doc["weeks"][-1]["touches"] == 1
     assert sum(w["touches"] for w in doc["weeks"]) == doc["total_touches"] == 2
-    assert doc["circles"] == {"": {"warm": 2, "cooling": 0, "cold": 0},
-                              "friends": {"warm": 0, "cooling": 0, "cold": 1}}
+    assert doc["circles"] == {"": {"warm": 2, "cooling": 0, "cold": 0, "not_yet_contacted": 0},
+                              "friends": {"warm": 0, "cooling": 0, "cold": 1,
+                                          "not_yet_contacted": 0}}
     assert doc["goals"]["people"] == {"goal": 10, "by": None, "current": 3, "projected": None,
                                       "on_track": None, "per_month": 0.0}
     assert doc["goals"]["touches_per_week"]["goal"] == 2
@@ -144,7 +145,7 @@ def test_empty_history_says_something_sensible(contacts: Path,
     assert "Nothing recorded yet" in out and "starts your streak" in out
     assert "0 of 0" not in out
     code, out, _ = run(capsys, "review")
-    assert code == 0 and out.startswith("Last week: 0 of 2 reach-outs\n")
+    assert code == 0 and out.startswith("Last week (Nov 30–Dec 6): 0 of 2 reach-outs\n")
     assert "0 of 0" not in out and "Reconnect with: Ruth Alvarez." in out
 
 
@@ -181,7 +182,11 @@ def test_history_lists_every_event_and_undo_removes_the_last_touch(
 def test_done_on_refuses_a_future_date(contacts: Path, home: Path,
                                        capsys: pytest.CaptureFixture[str]) -> None:
     code, _, err = run(capsys, "done", "ruth", "--on", str(today() + timedelta(days=1)))
-    assert code == 2 and "is in the future" in err
+    assert code == 2 and "Invalid value for '--on': expected today or a past date" in err
+    code, _, err = run(capsys, "done", "ruth", "--on", "yesterday")
+    # One style for both: the option named, then what was expected and what came.
+    assert code == 2 and ("Invalid value for '--on': expected a date like 2026-11-25, "
+                          "got 'yesterday'") in err
     assert run(capsys, "done", "ruth", "--on", str(today()))[0] == 0
     assert run(capsys, "done", "ruth", "--on", str(today() - timedelta(days=400)))[0] == 0
     with Store(store_path(home)) as st:

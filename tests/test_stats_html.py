@@ -79,7 +79,7 @@ def test_chromium_renders_the_charts(page: Path, tmp_path: Path) -> None:
     text = " ".join(" ".join(dom.text).split())
     for heading in ("Activity: reach-outs per week, last 20 weeks", "The list",
                     "Warmth per circle", "Reconnect: a good moment to say hello",
-                    "Suggestions", "This week's review"):
+                    "Suggestions", "Review of last week ("):
         assert heading in text
     assert dom.svg["activity"]["rect"] == 20  # one bar per week
     assert dom.svg["activity"]["line"] == 2  # the axis and the goal

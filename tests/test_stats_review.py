@@ -102,10 +102,10 @@ def test_one_review_a_week_caught_up_after_downtime(tmp_path: Path) -> None:
     expected = asyncio.run(scenario())
     shown = user.reviews()
     assert [r["key"] for r in shown] == ["review:2026-W50", "review:2026-W51"]
-    assert shown[0]["title"] == "Last week: 0 of 2 reach-outs"
+    assert shown[0]["title"] == "Last week (Nov 30–Dec 6): 0 of 2 reach-outs"
     assert "Reconnect with: Sam Lee." in str(shown[0]["body"])
     assert (shown[1]["title"], shown[1]["body"]) == expected
-    assert expected[0] == "Last week: 0 of 2 reach-outs"
+    assert expected[0] == "Last week (Dec 7–13): 0 of 2 reach-outs"
     assert shown[1]["actions"] is False
 
 

@@ -13,6 +13,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -76,8 +77,13 @@ def test_a_stale_pid_is_not_a_live_daemon(home: Path, capsys: pytest.CaptureFixt
     code, out = status(capsys)
     assert code == ExitCode.ERROR
     assert "daemon: NOT RUNNING since at most" in out and "last sign of life" in out
-    assert "last reload (stale): 2026-11-30T09:00:01+00:00 ok" in out
-    assert "next nudge: none while the daemon is stopped (its plan said 2026-12-01T09:30" in out
+    # Times as people read them: this machine's local time, to the minute.
+    reload_at = datetime.fromisoformat("2026-11-30T09:00:01+00:00").astimezone()
+    nudge_at = datetime.fromisoformat("2026-12-01T09:30:00+00:00").astimezone()
+    assert f"last reload (stale): {reload_at:%a %Y-%m-%d %H:%M} ok" in out
+    assert ("next nudge: none while the daemon is stopped (its plan said "
+            f"{nudge_at:%a %Y-%m-%d %H:%M} for Ann Lee)") in out
+    assert "+00:00" not in out
     code, out = status(capsys, "--json")
     data = json.loads(out)
     assert code == ExitCode.ERROR and data["running"] is False and data["last_seen"]
@@ -102,7 +108,8 @@ def test_running_then_stopped_then_killed(home: Path, daemon: subprocess.Popen[b
     code, out = status(capsys)
     stopped = json.loads(status_path(home).read_text())["stopped"]
     assert code == ExitCode.ERROR
-    assert f"daemon: NOT RUNNING since {stopped}" in out
+    since = datetime.fromisoformat(stopped).astimezone()
+    assert f"daemon: NOT RUNNING since {since:%a %Y-%m-%d %H:%M}" in out
     assert "may be out of date" in out and "last reload (stale):" in out
 
 

@@ -201,7 +201,12 @@ def load(path: Path, *, max_bytes: int | None = None) -> Book:
 def read_problem(label: str, e: OSError) -> Problem:
     """An OSError from `read`, as the one problem of the file."""
     if isinstance(e, FileNotFoundError):
-        what = "the file does not exist; create one with `warmupd init`"
+        from warmupd.paths import default_contact_file
+
+        init = "warmupd init"
+        if os.path.abspath(label) != os.path.abspath(default_contact_file()):
+            init += f" --file {shlex.quote(label)}"  # `init` alone writes the default one
+        what = f"the file does not exist; create one with `{init}`"
     elif isinstance(e, IsADirectoryError):
         what = "this is a directory, not a file"
     elif isinstance(e, NotRegularFile):
@@ -511,9 +516,36 @@ _CONSTRUCTS = (
 )
 
 
+def _char_at(data: bytes, mark: yaml.Mark | None) -> str:
+    """The character a YAML mark points at (by line and column), or ""."""
+    if mark is None:
+        return ""
+    lines = data.split(b"\n", mark.line + 1)
+    if mark.line >= len(lines):
+        return ""
+    return lines[mark.line].decode("utf-8", "replace")[mark.column:mark.column + 1]
+
+
+def _too_deep(label: str, line: int, col: int) -> Problem:
+    return Problem(
+        label, line, col,
+        f"lists and mappings are nested more than {_MAX_DEPTH} levels deep "
+        "here; a contact file needs a handful",
+    )
+
+
 def _yaml_problem(label: str, e: yaml.YAMLError, data: bytes) -> Problem:
     if isinstance(e, yaml.MarkedYAMLError):
         what = e.problem or "invalid YAML"
+        if "maximum nesting depth" in what and e.problem_mark is not None:
+            # libyaml 0.2.5 (bundled from PyYAML 6.0.4) has its own depth cap
+            # (1000, as ours) and may reach it before our event scan does.
+            return _too_deep(label, e.problem_mark.line + 1, e.problem_mark.column + 1)
+        if "cannot start any token" in what and _char_at(data, e.problem_mark) == "\t":
+            m = e.problem_mark
+            assert m is not None
+            return Problem(label, m.line + 1, m.column + 1,
+                           "YAML syntax: a tab character here; indent with spaces, never tabs")
         start, end = e.context_mark, e.problem_mark
         if (
             e.context
@@ -601,11 +633,9 @@ def _reject_properties(data: bytes, label: str) -> None:
             elif kind in _STARTS:
                 depth += 1
                 if depth > _MAX_DEPTH:
-                    problems.append(Problem(
-                        label, ev.start_mark.line + 1, ev.start_mark.column + 1,
-                        f"lists and mappings are nested more than {_MAX_DEPTH} levels deep "
-                        "here; a contact file needs a handful",
-                    ))
+                    problems.append(
+                        _too_deep(label, ev.start_mark.line + 1, ev.start_mark.column + 1)
+                    )
                     break  # composing this would overflow the C parser's stack
                 if ev.anchor is None and (ev.tag is None or ev.tag in _ALLOWED_TAGS):
                     continue
@@ -1207,6 +1237,7 @@ _SETTINGS: dict[str, tuple[str, Callable[[Node], Any]]] = {
     "max_file_size": ("max_file_bytes", _file_size),
     "notifier": ("notifier", _notifier),
     "notify_command": ("notify_command", _command),
+    "keep_on_screen": ("keep_on_screen", _boolean),
     "push": ("push", _text_list),
     "push_config": ("push_config", _nonempty),
     "goals": ("goals", _goals),
@@ -1544,11 +1575,12 @@ class _Walker:
         so a duplicate id is reported even next to other problems."""
         if type(node) is not MappingNode:
             self.error(
-                node, f"contacts[{index}]: expected a person (name: ...), got {_describe(node)}"
+                node, f"person {index + 1}: expected a person (name: ...), got {_describe(node)}"
             )
             return None
         n_err, n_warn = len(self.errors), len(self.warnings)
-        anonymous = f"contacts[{index}]: "
+        # Counted from 1, as people count: the tenth entry is "person 10".
+        anonymous = f"person {index + 1}: "
         e = self.entries(node, anonymous, _CONTACT_KEYS)
         name: str | None = None
         if "name" not in e:
@@ -1558,7 +1590,7 @@ class _Walker:
                 name = _name(e["name"][1])
             except _Invalid as err:
                 self.error(e["name"][1], f"{anonymous}name: {err}")
-        where = f"contacts[{index}] {_quoted(name)}: " if name is not None else anonymous
+        where = f"person {index + 1} {_quoted(name)}: " if name is not None else anonymous
         if name is not None and (len(self.errors) > n_err or len(self.warnings) > n_warn):
             # Key problems were found before the name was known; name them now.
             for bucket, since in ((self.errors, n_err), (self.warnings, n_warn)):
@@ -1570,6 +1602,11 @@ class _Walker:
         cid = field(e, "id", where, _identifier) if "id" in e else None
         if cid is None and name is not None and "id" not in e:
             cid = default_id(name)
+        # A sample's id lives apart from real ones (`sample:` + id): a real
+        # "Ruth Alvarez" added next to the example's keeps the plain id.
+        sample = field(e, "sample", where, _boolean) if "sample" in e else None
+        if cid is not None and sample:
+            cid = SAMPLE_PREFIX + cid
         if cid is not None:
             first = ids.get(cid)
             if first is None:
@@ -1578,7 +1615,7 @@ class _Walker:
                 i0, name0, line0 = first
                 self.error(
                     e["id"][1] if "id" in e else node,
-                    f"{where}id: {_quoted(cid)} is also the id of contacts[{i0}] "
+                    f"{where}id: {_quoted(cid)} is also the id of person {i0 + 1} "
                     f'"{name0}" on line {line0}; give one of them a different `id:`',
                 )
         circle: str | None = None
@@ -1594,11 +1631,12 @@ class _Walker:
         every = field(e, "every", where, _cadence) if "every" in e else None
         if every is None:
             every = circles.get(circle, default_every) if circle is not None else default_every
-        kw = {key: field(e, key, where, check) for key, check in _CONTACT.items() if key in e}
+        kw = {key: field(e, key, where, check) for key, check in _CONTACT.items()
+              if key in e and key != "sample"}
         if name is None or cid is None or len(self.errors) > n_err:
             return None
-        if kw.get("sample"):
-            cid = SAMPLE_PREFIX + cid
+        if sample:
+            kw["sample"] = True
         return Contact(
             id=cid,
             name=name,

@@ -78,7 +78,8 @@ def main(argv: list[str] | None = None, env: Environment | None = None) -> int:
     except (Exception, KeyboardInterrupt) as exc:
         if isinstance(exc, BrokenPipeError) and _stdout_is_closed():
             return _stdout_closed()
-        return _exit_status(exc, debug)
+        command = next((a for a in args if a != "--debug"), "")
+        return _exit_status(exc, debug, writes=command in ("add", "import"))
     finally:
         env.recorder = None
     return int(rv) if isinstance(rv, int) else 0
@@ -115,7 +116,7 @@ def _stdout_closed() -> int:
     return CLOSED_PIPE_STATUS
 
 
-def _exit_status(exc: BaseException, debug: bool) -> int:
+def _exit_status(exc: BaseException, debug: bool, writes: bool = False) -> int:
     """The one place an exception becomes a message and an exit status (called in except)."""
     import click
 
@@ -138,7 +139,7 @@ def _exit_status(exc: BaseException, debug: bool) -> int:
     if debug:
         raise exc
     if isinstance(exc, WarmupdError):
-        _print_error(exc)
+        _print_error(exc, writes)
         return exc.exit_code
     from warmupd.paths import NotOurs
     from warmupd.textsafe import visible
@@ -153,7 +154,7 @@ def _exit_status(exc: BaseException, debug: bool) -> int:
     return ExitCode.ERROR
 
 
-def _print_error(exc: BaseException) -> None:
+def _print_error(exc: BaseException, writes: bool) -> None:
     import click
 
     from warmupd.errors import BookError
@@ -163,8 +164,9 @@ def _print_error(exc: BaseException) -> None:
         for p in exc.problems:
             click.echo(visible(str(p), lines=True), err=True)
         errors = sum(p.severity == "error" for p in exc.problems)
-        click.echo(f"{errors} error{'s' if errors != 1 else ''} in the contact file; "
-                   "nothing was changed.", err=True)
+        # Only a command that writes the file has anything to reassure about.
+        click.echo(f"{errors} error{'s' if errors != 1 else ''} in the contact file"
+                   + ("; nothing was changed." if writes else "."), err=True)
     else:
         click.echo(visible(f"warmupd: error: {exc}", lines=True), err=True)
 

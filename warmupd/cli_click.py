@@ -120,12 +120,14 @@ def _plan(b: Book, st: Store, today: date, horizon_days: int | None = None) -> t
 
 
 def _parse_date(value: str | None) -> date | None:
+    """``--on``: an ISO date; click words the error like every other option's."""
     if value is None:
         return None
     try:
         return date.fromisoformat(value)
     except ValueError:
-        raise click.BadParameter(f"expected a date like 2026-11-25, got {value!r}") from None
+        raise click.BadParameter(f"expected a date like 2026-11-25, got {value!r}",
+                                 param_hint="'--on'") from None
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -176,7 +178,8 @@ def check(file: Path | None) -> None:
 
     _say(
         f"{_contact_file(file)}: {status}: {views.people_summary(b)}, "
-        f"{views.count(len(b.circles), 'circle', 'circles')}; {cap.message()}"
+        f"{views.count(len(b.circles), 'circle', 'circles') if b.circles else 'no circles'}; "
+        f"{cap.message()}"
     )
     if not b.contacts:
         _say(views.no_people(_contact_file(file)))
@@ -211,13 +214,10 @@ def _record(file: Path | None, name: str, kind: str, *, on: date | None = None,
     b = _load(file)
     person = suggest.resolve(b, name)
     now = _now(b)
-    if on is not None and on > now.date():
-        raise click.BadParameter(f"{on} is in the future; today is {now.date()}",
-                                 param_hint="'--on'")
     day = on or now.date()
     if day > now.date():
-        raise click.BadParameter(f"{day} is in the future (today is {now.date()}); record a "
-                                 "talk today or on a past date", param_hint="--on")
+        raise click.BadParameter(f"expected today or a past date, got {day} (today is "
+                                 f"{now.date()})", param_hint="'--on'")
     until = now.date() + timedelta(days=until_days) if until_days is not None else None
     with _store() as st:
         st.record(person.id, TouchKind(kind), day, now=now, until=until, note=note,
@@ -383,39 +383,55 @@ def status(as_json: bool) -> int:
         return ExitCode.OK if running else ExitCode.ERROR
     stale = "" if running else " (stale)"
     if running:
-        _say(f"daemon: running (pid {data.get('pid')}) since {data.get('started')}")
+        _say(f"daemon: running (pid {data.get('pid')}) since {_when(data.get('started'))}")
     else:
-        since = (f"since {data['stopped']}" if data.get("stopped")
-                 else f"since at most {data['last_seen']} (its last sign of life; it left no "
-                      "stop mark, so it was killed, crashed or the machine went down)")
+        since = (f"since {_when(data['stopped'])}" if data.get("stopped")
+                 else f"since at most {_when(data['last_seen'])} (its last sign of life; it "
+                      "left no stop mark, so it was killed, crashed or the machine went down)")
         _say(f"daemon: NOT RUNNING {since}")
-        _say(f"  it had started {data.get('started')} as pid {data.get('pid')}; start it "
-                   "again with `warmupd run`, or `warmupd service install` to keep it running")
+        _say(f"  it had started {_when(data.get('started'))} as pid {data.get('pid')}; "
+             "start it again with `warmupd run`, or `warmupd service install` to keep it "
+             "running")
         _say("What follows is from its last run and may be out of date:")
     _say(f"contact file: {data.get('contact_file')}")
     reload = data.get("last_reload") or {}
     if reload:
-        _say(f"last reload{stale}: {reload.get('at')} "
-                   f"{'ok' if reload.get('ok') else 'ERROR'}: {reload.get('message')}")
+        _say(f"last reload{stale}: {_when(reload.get('at'))} "
+             f"{'ok' if reload.get('ok') else 'ERROR'}: {reload.get('message')}")
     nxt = data.get("next_nudge")
     if not running:
         _say("next nudge: none while the daemon is stopped"
-                   + (f" (its plan said {nxt['at']} for {', '.join(nxt['people'])})"
-                      if nxt else ""))
+             + (f" (its plan said {_when(nxt['at'])} for {', '.join(nxt['people'])})"
+                if nxt else ""))
     else:
-        _say(f"next nudge: {nxt['at']} for {', '.join(nxt['people'])}" if nxt
-                   else "next nudge: none planned")
+        _say(f"next nudge: {_when(nxt['at'])} for {', '.join(nxt['people'])}" if nxt
+             else "next nudge: none planned")
     last = data.get("last_delivery")
-    _say(f"last delivery: {last['at']} ({last['name']})" if last
+    _say(f"last delivery: {_when(last['at'])} ({last['name']})" if last
                else "last delivery: none yet")
     _say(f"notifications{stale}: {data.get('notifier')}")
     cal = data.get("caldav")
     if cal:
-        _say(f"caldav{stale}: last sync {cal.get('last_ok') or 'never'}"
+        synced = _when(cal["last_ok"]) if cal.get("last_ok") else "never"
+        _say(f"caldav{stale}: last sync {synced}"
                    + (f"; ERROR: {cal['error']}" if cal.get("error") else ""))
     if data.get("feed_url"):
         _say(f"feed: {data['feed_url']}" + ("" if running else " (not served while stopped)"))
     return ExitCode.OK if running else ExitCode.ERROR
+
+
+def _when(value: object) -> str:
+    """A time from status.json as people read it: this machine's local time, to the
+    minute, with the weekday (the file keeps full ISO timestamps for scripts)."""
+    if not isinstance(value, str):
+        return str(value)
+    try:
+        at = datetime.fromisoformat(value)
+    except ValueError:
+        return value
+    if at.tzinfo is not None:
+        at = at.astimezone()
+    return f"{at:%a %Y-%m-%d %H:%M}"
 
 
 @cli.group()
@@ -650,7 +666,7 @@ def history(file: Path | None, name: str) -> None:
 @click.argument("event_id", required=False, type=int, metavar="[ID]")
 def undo(file: Path | None, event_id: int | None) -> None:
     """Remove the last touch you recorded (done, skip, snooze), or the one with ID."""
-    from warmupd import planner
+    from warmupd import planner, views
 
     b = _load(file)
     today = _now(b).date()
@@ -663,7 +679,7 @@ def undo(file: Path | None, event_id: int | None) -> None:
                                     "(see `warmupd history NAME`)")
         after = planner.plan(b, st.history(), today)
     person = b.by_id().get(removed.person_id)
-    who = person.name if person else removed.person_id
+    who = views.who(person.name, person.id) if person else removed.person_id
     note = f" ({removed.note})" if removed.note else ""
     _say(f"Removed #{removed.id}: {removed.kind} {who} on {removed.on}{note}.")
     old, new = before.next_for(removed.person_id), after.next_for(removed.person_id)

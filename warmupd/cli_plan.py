@@ -138,13 +138,17 @@ def agenda(env: Environment, path: Path, weeks: int | None, as_json: bool, echo:
     for d, items in p.days:
         if items:
             names = ", ".join(views.who(t.name, t.person_id)
-                              + (f" (+{t.late_days}d)" if t.late_days > 0 else "")
+                              + (f" (+{late}d)" if (late := views.days_late(t)) > 0 else "")
                               for t in views.most_overdue_first(items))
             echo(_text(f"{d:%a %Y-%m-%d}  {names}"), False)
     echo(p.capacity.message(), p.capacity.overloaded)
     if p.unplanned:
-        echo(f"{views.count(len(p.unplanned), 'person', 'people')} found no slot "
-             "inside the horizon.", True)
+        by_id = b.by_id()
+        missing = [views.who(by_id[i].name, i) for i in p.unplanned[:5]]
+        more = f" and {len(p.unplanned) - 5} more" if len(p.unplanned) > 5 else ""
+        echo(f"Not planned inside the horizon, the days are full: {', '.join(missing)}{more}. "
+             "Raise daily_limit, allow more days, or give some people a longer `every:`.",
+             True)
 
 
 def run(req: Request, env: Environment) -> bool:

@@ -120,6 +120,10 @@ class Status:
     caldav: dict[str, object] | None = None  # last successful sync, current error
 
 
+# Store meta: "<nid> <server>" of the error notification on screen, if any.
+_ERROR_ON_SCREEN = "error_on_screen"
+
+
 class Daemon:
     def __init__(
         self,
@@ -190,6 +194,8 @@ class Daemon:
         await self._resume_on_screen()
         if self._error_nudge is not None:  # the file was bad before we could notify
             await self._notify_error()
+        elif self.book is not None:  # an earlier run's error notice, now out of date
+            await self._withdraw_error()
         self._last_delivery()
         first_run = self.store.get_meta("last_slot") is None
         if first_run:
@@ -323,6 +329,11 @@ class Daemon:
             return
         digest = hashlib.sha256(data).hexdigest()
         if digest == self._digest:
+            if self._error_nudge is not None or not self._reload_ok():
+                # The last good bytes are back (an edit undone, a file restored):
+                # the plan already is theirs; only the error goes.
+                self._held = None
+                await self._file_good()
             return
         try:
             new = await isolate.load(data, str(self.contact_file), limit)
@@ -358,7 +369,6 @@ class Daemon:
                 )
             return
         self._held = None
-        self._error_notified, self._error_nudge = False, None
         async with self._lock:
             old = self.book
             self.book, self._digest = new, digest
@@ -369,18 +379,64 @@ class Daemon:
 
         if old is None or when(old) != when(new):
             self._schedule_slot()
-        people = views.people_summary(new) if new.contacts else views.no_people(self.contact_file)
-        self._reload_status(True, people)
-        log.log(logging.INFO if new.contacts else logging.WARNING, "loaded %s: %s",
-                self.contact_file, people)
+        if old is not None:
+            self._apply_settings(old.settings, new.settings)
+        await self._file_good()
         if old is not None:
             await self.tick()
+
+    def _apply_settings(self, old: Settings, new: Settings) -> None:
+        """Settings read once at start: applied now where that is safe, else the log
+        says a restart applies them (silence would look like the edit was ignored)."""
+        restart = "restart warmupd to apply (`systemctl --user restart warmupd`, or stop " \
+                  "and start `warmupd run`)"
+        if new.caldav != old.caldav:
+            if self._caldav is None and self._scheduler is not None:
+                self._start_caldav()  # added while running: start syncing now
+                log.info("caldav: added; syncing with %s", new.caldav.url if new.caldav else "")
+            else:
+                log.warning("caldav: changed; still syncing with the settings it started "
+                            "with; %s", restart)
+        if (new.push, new.push_config) != (old.push, old.push_config):
+            self._push = make_push(new, self._executor)
+            log.info("push channels: now %d", len(new.push) + (new.push_config is not None))
+        if (new.notifier, new.notify_command, new.keep_on_screen) != (
+                old.notifier, old.notify_command, old.keep_on_screen):
+            log.warning("notifier settings changed; %s", restart)
+
+    def _reload_ok(self) -> bool:
+        return self.status.last_reload is None or bool(self.status.last_reload.get("ok"))
+
+    async def _file_good(self) -> None:
+        """The file on disk is the one the plan comes from: say so in `status`,
+        and take the error notification of a broken spell off the screen."""
+        assert self.book is not None
+        b = self.book
+        people = views.people_summary(b) if b.contacts else views.no_people(self.contact_file)
+        self._reload_status(True, people)
+        log.log(logging.INFO if b.contacts else logging.WARNING, "loaded %s: %s",
+                self.contact_file, people)
+        self._error_notified, self._error_nudge = False, None
+        await self._withdraw_error()
 
     async def _notify_error(self) -> None:
         """One "contact file has errors" notification per broken spell, not one per save."""
         if self._error_nudge is None or self._error_notified or self.notifier is None:
             return
-        self._error_notified = await self._show(self._error_nudge) is not None
+        shown = await self._show(self._error_nudge)
+        self._error_notified = shown is not None
+        if shown is not None and shown.nid > 0:  # remembered across restarts, to withdraw
+            self.store.set_meta(_ERROR_ON_SCREEN, f"{shown.nid} {shown.server}")
+
+    async def _withdraw_error(self) -> None:
+        """Close the "contact file has errors" notification, this run's or an earlier one's."""
+        raw = self.store.get_meta(_ERROR_ON_SCREEN)
+        if not raw or self.notifier is None:
+            return
+        nid, _, server = raw.partition(" ")
+        self.store.set_meta(_ERROR_ON_SCREEN, "")
+        await self.notifier.resume([Reshow(Shown("desktop", "an error notice", server,
+                                                 int(nid)), None)])
 
     def _last_delivery(self) -> None:
         """``status`` shows the latest delivery from the store: it survives restarts."""

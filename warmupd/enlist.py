@@ -49,6 +49,7 @@ class Outcome:
     backup: Path | None = None
     per_day: float = 0.0
     daily_limit: int = 0
+    rate: str = ""  # the whole list's load in words (Capacity.rate)
 
     @property
     def written(self) -> bool:
@@ -164,7 +165,7 @@ def build(
         raise WarmupdError(f"{label}: the new people do not validate; nothing was written "
                            "(please report this)")
     cap = capacity(new_book)
-    out.per_day, out.daily_limit = cap.per_day, cap.daily_limit
+    out.per_day, out.daily_limit, out.rate = cap.per_day, cap.daily_limit, cap.rate()
     return new_data
 
 
@@ -217,19 +218,6 @@ def _apply(
     return out
 
 
-def _printable(name: str) -> str:
-    """A file name as a YAML comment and a terminal can hold it: every character
-    that is not printable (controls, line separators, the undecodable bytes of a
-    non-UTF-8 name) written as its escape."""
-    return "".join(ch if ch.isprintable() else ascii(ch)[1:-1] for ch in name)
-
-
-def _shown(text: str) -> str:
-    # `visible`, and a lone surrogate (an undecodable byte of a file name)
-    # escaped too, since no terminal encoding can write it.
-    return visible(text).encode("utf-8", "backslashreplace").decode("utf-8")
-
-
 def import_files(
     contact_file: Path,
     files: Sequence[Path],
@@ -247,12 +235,12 @@ def import_files(
     records: list[Record] = []
     skipped: list[Skipped] = []
     for f in files:
-        parsed = read_export(f, fmt, f"{_printable(f.name)} ")
+        parsed = read_export(f, fmt, f"{visible(f.name)} ")
         records += parsed.records
         skipped += parsed.skipped
         out.sources.append((str(f), parsed.format, len(parsed.records)))
     tri = match.triage(book, records, circle=circle, skipped=skipped)
-    names = ", ".join(f"{_printable(Path(f).name)} ({_LABELS[k]})" for f, k, _ in out.sources)
+    names = ", ".join(f"{Path(f).name} ({_LABELS[k]})" for f, k, _ in out.sources)
     comment = f"imported from {names} on {now.date().isoformat()} by warmupd import"
     return _apply(contact_file, data, book, out, tri, days, comment, now, state_dir)
 
@@ -311,9 +299,11 @@ def load_line(out: Outcome) -> str:
     if n == 0:
         return f"{verb} nobody: everyone is already on your list or was skipped"
     people = "1 person" if n == 1 else f"{n} people"
+    first = ("their first touch-up falls within their first cadence" if n == 1 else
+             "their first touch-ups are spread over their first cadence")
     head = (
-        f"{verb} {people}; {'they are' if n > 1 else 'it is'} spread over their first cadence: "
-        f"{out.per_day:.1f} touch-ups per allowed day needed, daily_limit is {out.daily_limit}"
+        f"{verb} {people}; {first}. Your whole list now needs {out.rate}; "
+        f"daily_limit is {out.daily_limit}"
     )
     if out.per_day > out.daily_limit:
         return head + " — raise it, lengthen cadences, or import into a slower circle with --circle"
@@ -324,10 +314,10 @@ def report(out: Outcome, *, limit: int = 20) -> list[str]:
     """The human report, most useful first; long lists are cut at ``limit``.
 
     Every text that came from an export (or a file name) goes through
-    `visible` (by `_shown`): an export must not be able to move the cursor or recolour the
+    `visible`: an export must not be able to move the cursor or recolour the
     terminal of the person reading this.
     """
-    v = _shown
+    v = visible
     lines: list[str] = []
     for f, kind, count in out.sources:
         lines.append(f"{v(f)}: {_LABELS[kind]} export, {count} "
@@ -353,11 +343,16 @@ def report(out: Outcome, *, limit: int = 20) -> list[str]:
     if near:
         lines.append("Maybe the same person (not merged; remove one if so):")
         for n, e in near[:limit]:
-            lines.append(f"  ? {v(e.name)} ({v(n.record.where)}) — on the list: "
+            lines.append(f"  ? {v(e.name)} ({v(n.record.where)}) — like "
                          f"{v(', '.join(n.near))}")
     worth = [k for k in out.known if k.extras or k.in_run]
     if out.known:
-        lines.append(f"Already on your list: {len(out.known)}")
+        on_list = sum(not k.in_run for k in out.known)
+        twice = len(out.known) - on_list
+        # Duplicates inside the export are not "on your list": counted apart.
+        counts = [f"already on your list: {on_list}"] if on_list else []
+        counts += [f"listed more than once in this import: {twice}"] if twice else []
+        lines.append("; ".join(counts).capitalize())
         for k in worth[:limit]:
             if k.in_run:
                 lines.append(f"  = {v(k.record.name)} ({v(k.record.where)}): the same person "

@@ -27,7 +27,7 @@ from datetime import datetime
 from pathlib import Path
 
 from warmupd import book as bookmod
-from warmupd.model import SAMPLE_PREFIX, Book, BookError, Problem, WarmupdError
+from warmupd.model import Book, BookError, Problem, WarmupdError
 from warmupd.paths import (
     MAX_DECLARED_SIZE,
     atomic_write,
@@ -104,7 +104,7 @@ def render(entries: Sequence[Entry], comment: str, column: int, nl: str = "\n") 
     pad = " " * column
     # The comment names an export: a file name may hold anything, and a YAML
     # comment only what YAML can read on one line.
-    said = _UNPRINTABLE.sub(_escape, visible(" ".join(comment.split())))
+    said = _UNPRINTABLE.sub(_escape, visible(comment))
     out = [f"{pad}# {said}"]
     for e in entries:
         first = True
@@ -126,10 +126,9 @@ def render(entries: Sequence[Entry], comment: str, column: int, nl: str = "\n") 
 
 def unique_ids(book: Book, names: Sequence[str]) -> list[str | None]:
     """For each new name: None when its default id is free, else an explicit free id."""
-    # A sample's id carries a prefix, but the loader checks the bare id for clashes.
-    taken = {c.id for c in book.contacts} | {
-        c.id.removeprefix(SAMPLE_PREFIX) for c in book.contacts if c.sample
-    }
+    # A sample's id carries its prefix in the loader's check too: a real
+    # person who shares a sample's name keeps the plain id.
+    taken = {c.id for c in book.contacts}
     out: list[str | None] = []
     # Where the search for a free "-N" resumes, per base: thousands of names
     # with one slug (those in scripts slugify drops) stay linear.

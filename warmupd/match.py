@@ -183,8 +183,8 @@ class Index:
             return i, "same name"
         return None
 
-    def near(self, who: Identity) -> list[Identity]:
-        """People with the same last name whose first name is a prefix of this
+    def near(self, who: Identity) -> list[int]:
+        """Indexes of the people with the same last name whose first name is a prefix of this
         one's (or the other way round) or a common nickname of it, or who work
         at the same company; the first `MAX_NEAR`."""
         if not who.last:
@@ -199,7 +199,7 @@ class Index:
                 found.update(get((last, "=", nick), ()))
         for c in who.companies:
             found.update(get((last, "@", c), ()))
-        return [self.people[i] for i in sorted(found)[:MAX_NEAR]]
+        return sorted(found)[:MAX_NEAR]
 
 
 @dataclass(frozen=True)
@@ -282,8 +282,18 @@ def triage(
             out.known.append(
                 Known(rec, person.name, why, i >= on_file, _extras(rec, person, contact))
             )
+            first = out.new[i - on_file] if contact is None else None
+            if first is not None and first.circle is None:
+                # The same person twice in the export: a label on either sets the circle.
+                label = next((circles[lb.casefold()] for lb in rec.labels
+                              if lb.casefold() in circles), None)
+                if label is not None:
+                    out.new[i - on_file] = New(first.record, label, first.near)
             continue
-        near = tuple(p.name for p in index.near(who))
+        # Say where each look-alike is: on the list, or earlier in this import.
+        near = tuple(index.people[i].name if i < on_file
+                     else f"{index.people[i].name} (earlier in this import)"
+                     for i in index.near(who))
         chosen = circle or next(
             (circles[lb.casefold()] for lb in rec.labels if lb.casefold() in circles), None
         )

@@ -126,6 +126,7 @@ class Settings:
     max_file_bytes: int = 1 << 20
     notifier: str = "auto"  # auto | desktop | plyer | command | log
     notify_command: tuple[str, ...] = ()  # argv for the command backend
+    keep_on_screen: bool = True  # nudges never expire; False: the server's own timeout
     feed: FeedSettings = field(default_factory=FeedSettings)
     caldav: CalDavSettings | None = None  # off when absent
     push: tuple[str, ...] = ()  # Apprise URLs that also get each nudge
@@ -332,13 +333,17 @@ class Capacity:
         return self.per_day > self.daily_limit
 
     def message(self) -> str:
+        if self.people == 0:
+            return "nothing to plan yet"
         who = "1 person needs" if self.people == 1 else f"{self.people} people need"
-        head = f"{who} {self._rate()}; daily_limit is {self.daily_limit}"
+        head = f"{who} {self.rate()}; daily_limit is {self.daily_limit}"
         if self.overloaded:
             return head + ": raise it, add days, or lengthen cadences"
         return head
 
-    def _rate(self) -> str:
+    def rate(self) -> str:
+        """The load in words: "2.3 touch-ups per allowed day", "about 1 touch-up every 5
+        allowed days"."""
         # Below one a day, "0.0 touch-ups" says nothing: give the interval instead.
         if self.per_day <= 0:
             return "no touch-ups"

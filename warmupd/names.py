@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 import unicodedata
 
-from warmupd.model import Book, Contact, PersonNotFound
+from warmupd.model import SAMPLE_PREFIX, Book, Contact, PersonNotFound
 
 __all__ = [
     "DURATION_HINT",
@@ -200,7 +200,11 @@ def resolve(book: Book, query: str) -> Contact:
     """The one person ``query`` names: by id, then full name, then unique prefix.
 
     Names and ids are compared case- and accent-insensitively after the exact
-    id match.  Raises `PersonNotFound` when nobody or more than one person fits.
+    id match.  A sample's id is matched without its ``sample:`` prefix (the
+    file says ``id: sam``; nobody types ``sample:``), and samples are only
+    candidates when no real person fits: the examples never make a real
+    person's name ambiguous.  Raises `PersonNotFound` when nobody or more
+    than one person fits.
     """
     q = query.strip()
     if not q:
@@ -209,11 +213,19 @@ def resolve(book: Book, query: str) -> Contact:
         if c.id == q:
             return c
     fq = fold(q)
-    folded = [(fold(c.id), fold(c.name), c) for c in book.contacts]
-    for found in (
-        [c for fid, fname, c in folded if fq in (fid, fname)],
-        [c for fid, fname, c in folded if fname.startswith(fq) or fid.startswith(fq)],
+    real: list[tuple[str, str, Contact]] = []
+    samples: list[tuple[str, str, Contact]] = []
+    for c in book.contacts:
+        if c.id.startswith(SAMPLE_PREFIX):
+            samples.append((fold(c.id[len(SAMPLE_PREFIX):]), fold(c.name), c))
+        else:
+            real.append((fold(c.id), fold(c.name), c))
+    for test in (
+        lambda fid, fname: fq in (fid, fname),
+        lambda fid, fname: fname.startswith(fq) or fid.startswith(fq),
     ):
+        found = ([c for fid, fname, c in real if test(fid, fname)]
+                 or [c for fid, fname, c in samples if test(fid, fname)])
         if len(found) == 1:
             return found[0]
         if found:

@@ -240,6 +240,8 @@ def plan(book: Book, history: History, today: date, *, horizon_days: int | None 
     # the askable day - t0 of someone last contacted on ordinal 0).
     per_every: dict[int, tuple[int, list[int], tuple[int, list[int]], int]] = {}
     held_today: list[int] = []  # shown today, still open: they keep today's slot
+    # By rank, for those held today: (ordinal, _Extra) of their next entry.
+    held_next: dict[int, tuple[int, _Extra]] = {}
     spent = 0  # shown today and answered since: their slot is used up all the same
     waiting: list[TouchUp] = []
     # Re-asks by the day they become askable (today for any already askable).
@@ -312,6 +314,14 @@ def plan(book: Book, history: History, today: date, *, horizon_days: int | None 
                     if shown >= t0:
                         extra[rk] = (snooze, ask, due, restart)
                         held_today.append((askable - t0) * size + rk)
+                        # After today it is an open ask like any other: asked again
+                        # after the back-off, or rested (as tomorrow's plan will say).
+                        if ask < MAX_ASKS:
+                            held_next[rk] = (reask_at(every, ask, shown, allowed),
+                                             (snooze, ask + 1, due, restart))
+                        else:
+                            again = restart_at(every, shown, allowed)
+                            held_next[rk] = (again, (snooze, 1, again, again))
                         continue
                     waiting.append(
                         _touchup(c, n, snooze, ask, due, restart, date.fromordinal(shown)))
@@ -398,6 +408,25 @@ def plan(book: Book, history: History, today: date, *, horizon_days: int | None 
                     extras[i] = e
                     extra[r] = None
                     extra_left -= 1
+        if d == 0 and held_next:  # asked today, still open: next comes their re-ask
+            rest = []
+            for r in ranks:
+                if (entry := held_next.get(r)) is None:
+                    rest.append(r)
+                    continue
+                at, e = entry[0] - t0, entry[1]
+                if at < span:
+                    next_of[r][1].append(at * size + r)
+                    arrivals[at] += 1
+                    extra[r] = e
+                    extra_left += 1
+                    if e[1] > 1:
+                        reask_arrivals[at] = reask_arrivals.get(at, 0) + 1
+            for every, entries in later.items():
+                if entries:
+                    _enqueue(groups[every], entries, size)
+                    entries.clear()
+            ranks = rest
         if d + min_step >= span:  # near the end of the horizon nobody re-enters
             for r in ranks:
                 number[r] += 1
@@ -420,7 +449,8 @@ def plan(book: Book, history: History, today: date, *, horizon_days: int | None 
     # Backlog: people whose current cycle fell due inside the horizon but found no slot.
     # Every entry left is due inside the horizon (no later one entered a queue).
     left = sorted(x % size for queue in groups.values() for x in queue)  # ranks sort as ids do
-    unplanned = [ids[order[r]] for r in left if number[r] == first_number[r]]
+    unplanned = [ids[order[r]] for r in left
+                 if number[r] == first_number[r] and r not in held_next]
     waiting.sort(key=lambda t: (t.day, t.person_id))
     days = PlanDays(dates, rows, contacts, order, t0, first_number, first_lead)
     return Plan(today=today, end=end, days=days, capacity=cap,

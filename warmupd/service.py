@@ -524,11 +524,31 @@ def install(
         _run(run, step, out)
     for d in dirs:
         paths.private_dir(d)
+    previous = m.file.read_bytes() if m.file.exists() else None
     paths.atomic_write(m.file, data, mode=0o644)
     out(f"wrote {m.file}")
-    for step in after:
-        _run(run, step, out)
+    try:
+        for step in after:
+            _run(run, step, out)
+    except ServiceError as exc:
+        # The manager would not take it: leave no unit behind that nothing runs.
+        if previous is None:
+            m.file.unlink(missing_ok=True)
+            undone = f"{m.file} was removed again"
+        else:
+            paths.atomic_write(m.file, previous, mode=0o644)
+            undone = f"{m.file} is back as it was"
+        raise ServiceError(f"{exc}\n{undone}; {_no_manager_hint(platform, str(exc))}") from None
     return int(ExitCode.OK)
+
+
+def _no_manager_hint(platform: str, said: str) -> str:
+    if platform == "linux" and any(s in said for s in ("connect to bus", "No medium",
+                                                       "XDG_RUNTIME_DIR")):
+        return ("there is no systemd user manager here (a container, WSL without systemd, or "
+                "an SSH login without lingering): `sudo loginctl enable-linger $USER` starts "
+                "one at boot; or run `warmupd run` yourself, under any supervisor")
+    return "nothing else was changed; `warmupd run` runs the daemon in the foreground meanwhile"
 
 
 def uninstall(

@@ -25,6 +25,7 @@ from datetime import date, timedelta
 
 from warmupd.model import Activity, Book, Contact, History, PersonHistory, effective_last
 from warmupd.planner import MAX_ASKS
+from warmupd.views import who
 
 # Nudges let pass in a row before we suggest a longer cadence or a pause: the
 # moment the planner stops asking for the cycle ("Waiting on you" says the same).
@@ -48,15 +49,17 @@ class Week:
 
 @dataclass(frozen=True)
 class Warmth:
-    """How many people of one circle are warm, cooling and cold."""
+    """How many people of one circle are warm, cooling and cold, and how many
+    have no contact on record yet (neither warm nor cold: not yet contacted)."""
 
     warm: int = 0
     cooling: int = 0
     cold: int = 0
+    new: int = 0  # not yet contacted
 
     @property
     def total(self) -> int:
-        return self.warm + self.cooling + self.cold
+        return self.warm + self.cooling + self.cold + self.new
 
 
 @dataclass(frozen=True)
@@ -172,16 +175,23 @@ def compute(
     seen: list[date] = []
     get_history = history.people.get
     get_first = activity.first_touch.get
+    origin = min((h.first_seen for h in history.people.values() if h.first_seen is not None),
+                 default=None)
     for c in book.contacts:
         h = get_history(c.id, _EMPTY)
         since = _known_since(c, h, get_first(c.id), today)
-        joined.append(since)
-        if h.first_seen is not None:
-            seen.append(h.first_seen)
+        first_seen = h.first_seen
+        if first_seen is not None:
+            seen.append(first_seen)
+            # The list grows when warmupd sees someone arrive; whoever was on
+            # it on warmupd's first day was there before the chart began.
+            joined.append(date.min if first_seen == origin else first_seen)
+        else:
+            joined.append(since)
         if not c.paused:
             last = effective_last(c, h)
             bucket, days, overdue = warmth_of(c, last, since, today)
-            counts.setdefault(c.circle or "", [0, 0, 0])[bucket] += 1
+            counts.setdefault(c.circle or "", [0, 0, 0, 0])[bucket] += 1
             overdue = round(overdue, 2)
             if overdue > 1:
                 coolness.append((-overdue, c.name, c.id, c, h, last, days))
@@ -206,9 +216,8 @@ def compute(
     streak, best = _streaks(per_week, this_monday, weekly_goal)
 
     # Growth is who warmupd saw arrive: the list it found on its first day is
-    # the starting point, not people added (the chart above still counts them).
-    origin = min(seen, default=today)
-    added = [d for d in seen if origin < d <= today]
+    # the starting point, not people added (the chart starts from it too).
+    added = [d for d in seen if origin is not None and origin < d <= today]
     month_start = today.replace(day=1)
     added_this_month = sum(month_start <= d for d in added)
     last_monday = this_monday - timedelta(weeks=1)
@@ -279,16 +288,17 @@ def _streaks(per_week: dict[date, int], this_monday: date, goal: int | None) -> 
     return current, max(best, current)
 
 
-WARMTH = ("warm", "cooling", "cold")
+WARMTH = ("warm", "cooling", "cold", "not yet contacted")
 _EMPTY = PersonHistory()
 
 
 def warmth_of(c: Contact, last: date | None, since: date, today: date) -> tuple[int, int, float]:
     """(index into `WARMTH`, days since last contact or since joining, days / cadence)."""
     if last is None:
-        # Never contacted: warm during their first window, then cold.
+        # Never contacted: neither warm nor cold.  Past their first window they
+        # are still a good moment to say hello (the reconnect list).
         days = max(0, (today - since).days)
-        return (0 if days <= c.every else 2), days, days / c.every
+        return 3, days, days / c.every
     days = max(0, (today - last).days)
     overdue = days / c.every
     return (0 if overdue <= 1 else 1 if overdue <= COOLING_FACTOR else 2), days, overdue
@@ -315,6 +325,28 @@ def _suggestions(active: list[Contact], activity: Activity) -> tuple[Suggestion,
     return tuple(out)
 
 
+def not_yet_contacted(s: Stats) -> int:
+    return sum(w.new for w in s.circles.values())
+
+
+def nobody_overdue(s: Stats) -> str:
+    """What to say when the reconnect list is empty: never "everyone is within
+    their rhythm" about people nobody has contacted yet."""
+    new = not_yet_contacted(s)
+    if new:
+        return (f"Nobody is overdue; {plural(new, 'person', 'people')} not yet contacted, "
+                "each planned within their first cadence.")
+    return "Everyone is within their rhythm. Nice!"
+
+
+def last_week_span(s: Stats) -> str:
+    """The week the review covers, as ``Nov 30–Dec 6`` (``Dec 7–13`` within a month)."""
+    start = monday(s.today) - timedelta(weeks=1)
+    end = start + timedelta(days=6)
+    tail = f"{end.day}" if end.month == start.month else f"{end:%b} {end.day}"
+    return f"{start:%b} {start.day}–{tail}"
+
+
 def review_text(s: Stats, today: Collection[str] | None = None) -> tuple[str, str]:
     """Title and body of the weekly review: last week against the goal, the
     streak, people added, and the three people to reconnect with first.
@@ -323,10 +355,11 @@ def review_text(s: Stats, today: Collection[str] | None = None) -> tuple[str, st
     they are named: a person named in a notification counts against the
     day's cap (issue 13), and these already do; the others are counted.
     """
+    week = f"Last week ({last_week_span(s)})"
     if s.weekly_goal is not None:
-        title = f"Last week: {s.last_week} of {s.weekly_goal} reach-outs"
+        title = f"{week}: {s.last_week} of {s.weekly_goal} reach-outs"
     else:
-        title = f"Last week: {plural(s.last_week, 'reach-out')}"
+        title = f"{week}: {plural(s.last_week, 'reach-out')}"
     lines: list[str] = []
     if s.people == 0:
         title = "Your weekly review"
@@ -348,15 +381,16 @@ def review_text(s: Stats, today: Collection[str] | None = None) -> tuple[str, st
         lines.append(f"Added last week: {plural(s.added_last_week, 'person', 'people')}.")
     named = [r for r in s.reconnect if today is None or r.id in today][:3]
     if named:
-        lines.append(f"Reconnect with: {', '.join(r.name for r in named)}.")
+        lines.append(f"Reconnect with: {', '.join(who(r.name, r.id) for r in named)}.")
     more = len(s.reconnect) - len(named)
     if today is not None and more:
         lines.append(f"And {more} more: `warmupd stats` lists them." if named else
                      f"{plural(more, 'person', 'people')} to reconnect with: "
                      "`warmupd stats` lists them.")
     elif not s.reconnect:
-        lines.append("Everyone is within their rhythm.")
+        lines.append(nobody_overdue(s))
     return title, "\n".join(lines)
+
 
 
 def plural(n: int, one: str, many: str | None = None) -> str:

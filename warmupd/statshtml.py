@@ -12,8 +12,11 @@ from __future__ import annotations
 
 from html import escape
 
-from warmupd.stats import Stats, plural, review_text
+from warmupd.stats import Stats, last_week_span, nobody_overdue, plural, review_text
 from warmupd.statsview import since_words
+from warmupd.views import who
+
+_LABEL = {"warm": "warm", "cooling": "cooling", "cold": "cold", "new": "not yet contacted"}
 
 _CSS = """
 :root { --warm: #2e8b57; --cooling: #d4a017; --cold: #4a7fb5; --ink: #222; --muted: #666; }
@@ -32,6 +35,7 @@ svg text { font: 11px system-ui, sans-serif; fill: var(--muted); }
 .line { fill: none; stroke: var(--warm); stroke-width: 2.5; }
 .area { fill: var(--warm); opacity: .12; }
 .warm { fill: var(--warm); } .cooling { fill: var(--cooling); } .cold { fill: var(--cold); }
+.new { fill: #bbb; }
 table { border-collapse: collapse; width: 100%; }
 td, th { text-align: left; padding: .3rem .5rem; border-bottom: 1px solid #eee;
          vertical-align: top; }
@@ -72,7 +76,7 @@ def render_html(s: Stats) -> str:
     parts.append(_reconnect(s))
     if s.suggestions:
         parts.append(_suggestions(s))
-    parts.append('<section><h2>This week\'s review</h2>'
+    parts.append(f"<section><h2>Review of last week ({escape(last_week_span(s))})</h2>"
                  + "".join(f"<p>{escape(line)}</p>" for line in body.splitlines())
                  + "</section>")
     parts.append("</body></html>")
@@ -198,21 +202,24 @@ def _warmth(s: Stats) -> str:
         yy = 4 + i * row_h
         out.append(f'<text x="0" y="{yy + 15}">{escape(name or "(no circle)")}</text>')
         x = float(label_w)
-        for cls, v in (("warm", wm.warm), ("cooling", wm.cooling), ("cold", wm.cold)):
+        for cls, v in (("warm", wm.warm), ("cooling", wm.cooling), ("cold", wm.cold),
+                       ("new", wm.new)):
             width = bar_w * v / wm.total if wm.total else 0
             if width:
                 out.append(f'<rect class="{cls}" x="{x:.1f}" y="{yy}" width="{width:.1f}" '
-                           f'height="{row_h - 8}"><title>{cls}: {v}</title></rect>')
+                           f'height="{row_h - 8}"><title>{_LABEL[cls]}: {v}</title></rect>')
             x += width
         out.append(f'<text x="{label_w + bar_w + 12}" y="{yy + 15}">{wm.warm} warm · '
-                   f"{wm.cooling} cooling · {wm.cold} cold</text>")
+                   f"{wm.cooling} cooling · {wm.cold} cold · {wm.new} not yet</text>")
     legend_y = h - 6
     out.append(f'<rect class="warm" x="{label_w}" y="{legend_y - 9}" width="10" height="10"/>'
                f'<text x="{label_w + 14}" y="{legend_y}">warm: within their rhythm</text>'
                f'<rect class="cooling" x="{label_w + 190}" y="{legend_y - 9}" width="10" '
                f'height="10"/><text x="{label_w + 204}" y="{legend_y}">cooling: up to 1.5×</text>'
                f'<rect class="cold" x="{label_w + 350}" y="{legend_y - 9}" width="10" '
-               f'height="10"/><text x="{label_w + 364}" y="{legend_y}">cold: beyond</text>')
+               f'height="10"/><text x="{label_w + 364}" y="{legend_y}">cold: beyond</text>'
+               f'<rect class="new" x="{label_w + 470}" y="{legend_y - 9}" width="10" '
+               f'height="10"/><text x="{label_w + 484}" y="{legend_y}">not yet contacted</text>')
     out.append("</svg>")
     return head + "".join(out) + "</section>"
 
@@ -220,12 +227,12 @@ def _warmth(s: Stats) -> str:
 def _reconnect(s: Stats) -> str:
     head = "<section><h2>Reconnect: a good moment to say hello</h2>"
     if not s.reconnect:
-        return head + "<p>Everyone is within their rhythm. Nice!</p></section>"
+        return head + f"<p>{escape(nobody_overdue(s))}</p></section>"
     rows = []
     for r in s.reconnect:
         when = (f"{since_words(r.days_since)} ago" if r.last_contact
                 else "no talk on record yet")
-        rows.append(f"<tr><td>{escape(r.name)}</td><td>{escape(r.circle)}</td>"
+        rows.append(f"<tr><td>{escape(who(r.name, r.id))}</td><td>{escape(r.circle)}</td>"
                     f"<td>{escape(when)}</td><td>{escape(r.last_note or '')}</td></tr>")
     return (head + '<table id="reconnect"><tr><th>Who</th><th>Circle</th><th>Last talked</th>'
             "<th>Last note</th></tr>" + "".join(rows) + "</table></section>")
@@ -233,7 +240,8 @@ def _reconnect(s: Stats) -> str:
 
 def _suggestions(s: Stats) -> str:
     items = "".join(
-        f"<li>{escape(g.name)} let the last {g.ignored} nudges pass. Lengthen their cadence, "
+        f"<li>{escape(who(g.name, g.id))} let the last {g.ignored} nudges pass. Lengthen their "
+        "cadence, "
         f"or pause them: {escape(g.edit)}.</li>" for g in s.suggestions
     )
     return f"<section><h2>Suggestions</h2><ul>{items}</ul></section>"

@@ -19,7 +19,8 @@ JSON shape (version 1; keys are only ever added)::
                "new_per_month": {"goal": N|null, "this_month": N}},
      "streak": {"current": N, "best": N, "goal": N|null},
      "people": {"count": N, "active": N, "added_this_month": N, "added_last_week": N},
-     "circles": {"<name>" or "": {"warm": N, "cooling": N, "cold": N}},
+     "circles": {"<name>" or "": {"warm": N, "cooling": N, "cold": N,
+                                  "not_yet_contacted": N}},
      "reconnect": [{"id", "name", "circle", "last_contact": date|null, "days_since",
                     "every_days", "overdue", "last_note"}],
      "suggestions": [{"id", "name", "ignored", "every_days", "suggested_every_days",
@@ -35,7 +36,8 @@ from collections.abc import Collection
 from datetime import date
 from typing import Any
 
-from warmupd.stats import Stats, Warmth, plural, review_text
+from warmupd.stats import Stats, Warmth, nobody_overdue, plural, review_text
+from warmupd.views import who
 
 JSON_VERSION = 1
 WIDTH = 80
@@ -71,7 +73,8 @@ def to_json(s: Stats) -> dict[str, Any]:
         "people": {"count": s.people, "active": s.active,
                    "added_this_month": s.added_this_month,
                    "added_last_week": s.added_last_week},
-        "circles": {name: {"warm": w.warm, "cooling": w.cooling, "cold": w.cold}
+        "circles": {name: {"warm": w.warm, "cooling": w.cooling, "cold": w.cold,
+                           "not_yet_contacted": w.new}
                     for name, w in s.circles.items()},
         "reconnect": [
             {"id": r.id, "name": r.name, "circle": r.circle,
@@ -261,36 +264,38 @@ def _warmth(s: Stats, paint: _Paint) -> list[str]:
     names = {k: (k or "(no circle)") for k in s.circles}
     name_w = min(20, max(len(n) for n in names.values()))
     bar_w = 24
-    lines.append(f"  {'':{name_w}}  {'':{bar_w}}  {'warm':>5} {'cooling':>7} {'cold':>5}")
+    lines.append(f"  {'':{name_w}}  {'':{bar_w}}  {'warm':>5} {'cooling':>7} {'cold':>5} "
+                 f"{'not yet':>7}")
     for key, w in s.circles.items():
         lines.append(f"  {names[key][:name_w]:{name_w}}  {_bar(w, bar_w, paint)}  "
-                     f"{w.warm:>5} {w.cooling:>7} {w.cold:>5}")
-    lines.append("  warm: within their rhythm; cooling: up to 1.5× it; cold: beyond.")
+                     f"{w.warm:>5} {w.cooling:>7} {w.cold:>5} {w.new:>7}")
+    lines.append("  warm: within their rhythm; cooling: up to 1.5× it; cold: beyond;")
+    lines.append("  not yet: no contact on record yet.")
     return lines
 
 
 def _bar(w: Warmth, width: int, paint: _Paint) -> str:
     if w.total == 0:
         return " " * width
-    # Largest remainder, so the three parts always fill the bar exactly.
-    raw = [w.warm * width / w.total, w.cooling * width / w.total, w.cold * width / w.total]
+    # Largest remainder, so the four parts always fill the bar exactly.
+    raw = [v * width / w.total for v in (w.warm, w.cooling, w.cold, w.new)]
     parts = [int(x) for x in raw]
-    for i in sorted(range(3), key=lambda i: raw[i] - parts[i], reverse=True)[: width - sum(parts)]:
+    for i in sorted(range(4), key=lambda i: raw[i] - parts[i], reverse=True)[: width - sum(parts)]:
         parts[i] += 1
     return (paint(_GREEN, "█" * parts[0]) + paint(_YELLOW, "▓" * parts[1])
-            + paint(_BLUE, "░" * parts[2]))
+            + paint(_BLUE, "░" * parts[2]) + paint(_DIM, "·" * parts[3]))
 
 
 def _reconnect(s: Stats, paint: _Paint) -> list[str]:
     lines = [_heading(paint, "Reconnect: a good moment to say hello")]
     if not s.reconnect:
-        lines.append("  Everyone is within their rhythm. Nice!")
+        lines.append(f"  {nobody_overdue(s)}")
         return lines
     for r in s.reconnect:
         when = (f"last talked {since_words(r.days_since)} ago" if r.last_contact
                 else f"on your list for {since_words(r.days_since)}, no talk on record yet")
         circle = f" ({r.circle})" if r.circle else ""
-        lines.append(f"  {r.name}{circle}: {when}")
+        lines.append(f"  {who(r.name, r.id)}{circle}: {when}")
         if r.last_note:
             lines.append(f"      last note: {' '.join(r.last_note.split())}")
     return lines
@@ -299,8 +304,8 @@ def _reconnect(s: Stats, paint: _Paint) -> list[str]:
 def _suggestions(s: Stats, paint: _Paint) -> list[str]:
     lines = [_heading(paint, "Suggestions")]
     for g in s.suggestions:
-        lines.append(f"  {g.name} let the last {g.ignored} nudges pass; maybe the rhythm "
-                     "is too tight.")
+        lines.append(f"  {who(g.name, g.id)} let the last {g.ignored} nudges pass; maybe the "
+                     "rhythm is too tight.")
         lines.append(f"    Lengthen their cadence, or pause them: {g.edit}.")
     return lines
 

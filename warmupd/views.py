@@ -164,12 +164,18 @@ def summary_lines(contact: Contact, t: TouchUp, hist: PersonHistory) -> list[str
     return lines
 
 
+def days_late(t: TouchUp) -> int:
+    """Days past due as the user reads it: none for someone never contacted, whose
+    first date is a slot spread over their first cadence, not a deadline missed."""
+    return 0 if t.cycle == "new/1" else t.late_days
+
+
 def touchup_lines(contact: Contact, t: TouchUp, book: Book, history: History) -> list[str]:
     """The block the CLI prints for one touch-up in ``today`` and ``show``."""
     hist = history.get(contact.id)
     lines = [f"{who(contact.name, contact.id)} — {last_talked(contact, t, history)}"]
-    if t.late_days > 0:
-        lines[0] += f" (due {t.due.isoformat()}, {t.late_days} days late)"
+    if (late := days_late(t)) > 0:
+        lines[0] += f" (due {t.due.isoformat()}, {late} days late)"
     lines.append(f"  “{opener(contact, t, book.settings, hist)}”")
     for line in summary_lines(contact, t, hist):
         # A multi-line note continues under its first line, past the label.

@@ -169,7 +169,7 @@ def cards(text: str, label: str) -> Iterator[Card]:
         if key == "BEGIN:VCARD":
             if cur is not None:
                 raise ImportFailed(
-                    f"{label}: card {number} (line {cur.card.start}): BEGIN:VCARD has no "
+                    f"{label}: card {number}, line {cur.card.start}: BEGIN:VCARD has no "
                     f"END:VCARD before the next card starts on line {lineno}"
                 )
             number += 1
@@ -183,7 +183,7 @@ def cards(text: str, label: str) -> Iterator[Card]:
             cur.add(lineno, line)
     if cur is not None:
         raise ImportFailed(
-            f"{label}: card {number} (line {cur.card.start}): BEGIN:VCARD has no END:VCARD "
+            f"{label}: card {number}, line {cur.card.start}: BEGIN:VCARD has no END:VCARD "
             "(the file ends inside the card; is it cut short?)"
         )
 
@@ -294,7 +294,7 @@ def parse(text: str, label: str, tag: str = "") -> Parsed:
     skipped: list[Skipped] = []
     _count_cards(text, label)
     for card in cards(text, label):
-        where = f"{tag}card {card.number} (line {card.start})"
+        where = f"{tag}card {card.number}, line {card.start}"
         if card.problem:
             skipped.append(Skipped(where, "(not read)", card.problem))
             continue
@@ -303,7 +303,7 @@ def parse(text: str, label: str, tag: str = "") -> Parsed:
         except vobject.base.ParseError as e:
             at = int(getattr(e, "lineNumber", 1) or 1) - 1
             line = card.lines[min(max(at, 0), len(card.lines) - 1)]
-            got = Skipped(f"{tag}card {card.number} (line {line})", "(not read)",
+            got = Skipped(f"{tag}card {card.number}, line {line}", "(not read)",
                           f"cannot read it: {_said(e)}")
         except (vobject.base.VObjectError, ValueError, LookupError, UnicodeError) as e:
             got = Skipped(where, "(not read)", f"cannot read it: {_said(e)}")

@@ -97,9 +97,11 @@ class AutoNotifier:
         stream: TextIO | None = None,
         probe_timeout: float = PROBE_TIMEOUT,
         on_closed: ClosedHandler | None = None,
+        keep_on_screen: bool = True,
     ) -> None:
         self._on_action = on_action
         self._on_closed = on_closed
+        self._keep_on_screen = keep_on_screen
         self._log = log
         self._stream = stream
         self._probe_timeout = probe_timeout
@@ -117,7 +119,8 @@ class AutoNotifier:
                 self._log.debug("still no notification server: %s", exc)
             return self.name
         self._chain = FallbackNotifier(
-            desktop_chain(self._on_action, self._log, self._stream, self._on_closed), self._log
+            desktop_chain(self._on_action, self._log, self._stream, self._on_closed,
+                          self._keep_on_screen), self._log
         )
         self.name = "desktop"
         if first:
@@ -139,14 +142,15 @@ class AutoNotifier:
 
 
 def desktop_backend(
-    on_action: ActionHandler, log: logging.Logger, on_closed: ClosedHandler | None = None
+    on_action: ActionHandler, log: logging.Logger, on_closed: ClosedHandler | None = None,
+    keep_on_screen: bool = True,
 ) -> Notifier:
     """The desktop backend for this platform: D-Bus ourselves, or desktop-notifier."""
     if sys.platform in ("darwin", "win32"):
         from .native import NativeBackend
 
         return NativeBackend(on_action, log)
-    return DesktopBackend(on_action, log, on_closed=on_closed)
+    return DesktopBackend(on_action, log, on_closed=on_closed, keep_on_screen=keep_on_screen)
 
 
 def desktop_chain(
@@ -154,8 +158,10 @@ def desktop_chain(
     log: logging.Logger,
     stream: TextIO | None,
     on_closed: ClosedHandler | None = None,
+    keep_on_screen: bool = True,
 ) -> list[Notifier]:
-    return [desktop_backend(on_action, log, on_closed), PlyerNotifier(), LogNotifier(stream)]
+    return [desktop_backend(on_action, log, on_closed, keep_on_screen), PlyerNotifier(),
+            LogNotifier(stream)]
 
 
 def use_runtime_dir_bus(log: logging.Logger) -> None:
@@ -199,12 +205,13 @@ async def make_notifier(
     if choice == "auto" and sys.platform == "win32":
         choice = "desktop"  # WinRT needs no server to probe for
     if choice == "auto":
-        auto = AutoNotifier(on_action, log, stream, probe_timeout, on_closed)
+        auto = AutoNotifier(on_action, log, stream, probe_timeout, on_closed,
+                            settings.keep_on_screen)
         await auto.choose(first=True)
         return auto
     backends: list[Notifier]
     if choice == "desktop":
-        backends = desktop_chain(on_action, log, stream, on_closed)
+        backends = desktop_chain(on_action, log, stream, on_closed, settings.keep_on_screen)
     elif choice == "plyer":
         backends = [PlyerNotifier(), LogNotifier(stream)]
     elif choice == "command" and settings.notify_command:

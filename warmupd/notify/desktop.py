@@ -89,8 +89,13 @@ class DesktopBackend:
         log: logging.Logger,
         timeout: float = SHOW_TIMEOUT,
         on_closed: Callable[[Shown], None] | None = None,
+        keep_on_screen: bool = True,
     ) -> None:
         self._on_action = on_action
+        # A reminder stays until the user acts on it or dismisses it: expire
+        # timeout 0 ("never", in the spec); -1 leaves it to the server (dunst:
+        # 10 s at normal urgency, buttons and all, though it counts as shown).
+        self._expire = 0 if keep_on_screen else -1
         self._on_closed = on_closed
         self._log = log
         self._timeout = timeout
@@ -165,7 +170,7 @@ class DesktopBackend:
             "susssasa{sv}i",
             [APP_NAME, replaces, "", nudge.title,
              escape_markup(nudge.body) if "body-markup" in caps else nudge.body,
-             actions, hints, -1],
+             actions, hints, self._expire],
         )
         if not isinstance(nid, int) or nid <= 0 or not server:
             raise NotifyError(f"the server answered Notify without an id ({nid!r})")
