@@ -183,3 +183,18 @@ def test_birthday_spellings(text: str, expected: str | None) -> None:
     from warmupd.importers._common import birthday
 
     assert birthday(text) == expected
+
+
+@pytest.mark.parametrize(("fn", "prefix", "name"), [
+    ("Dr. Siobhán O'Brien", "Dr.", "Siobhán O'Brien"),
+    ("Prof. Dr. Ana Lima", "", "Ana Lima"),
+    ("Rev. Amos Kay", "Rev.", "Amos Kay"),
+    ("Rev. Amos Kay", "", "Rev. Amos Kay"),  # not a title we strip unless N says so
+    ("Dr.", "Dr.", "Dr."),  # nothing left: the name stays
+])
+def test_a_title_before_the_name_is_left_out(fn: str, prefix: str, name: str) -> None:
+    """Broken if "Dr." stays: `show siobhan` would not find "Dr. Siobhán O'Brien"."""
+    card = ("BEGIN:VCARD\r\nVERSION:3.0\r\n"
+            f"N:{fn.split()[-1]};{fn.split()[0]};;{prefix};\r\nFN:{fn}\r\nEND:VCARD\r\n")
+    [r] = importers.parse(card.encode(), "c.vcf").records
+    assert r.name == name

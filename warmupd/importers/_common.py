@@ -248,6 +248,22 @@ def one_line(text: str) -> str:
     return " ".join(text.split())
 
 
+# Titles an address book puts before a name ("Dr. Siobhán O'Brien"): the
+# contact file holds the name the user types to find the person.
+_TITLES = frozenset({"dr", "mr", "mrs", "ms", "mx", "prof"})
+
+
+def untitled(name: str, prefixes: str = "") -> str:
+    """``name`` without the titles in front of it: those in ``prefixes`` (a
+    vCard N's prefix field) and the common ones ("Dr.", "Prof.", "Mrs").
+    A name that would be left empty is returned as is."""
+    given = {w.rstrip(".").casefold() for w in prefixes.split()}
+    words = name.split()
+    while len(words) > 1 and words[0].rstrip(".").casefold() in _TITLES | given:
+        words = words[1:]
+    return " ".join(words)
+
+
 def values(*cells: str | None, sep: str | None = None) -> tuple[str, ...]:
     """Non-empty, de-duplicated single-line values, in order; ``sep`` splits cells."""
     out: dict[str, None] = {}  # ordered, and a membership test costs O(1)

@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 
 from warmupd.importers import Parsed, Record, Skipped
-from warmupd.importers._common import birthday, note, one_line, rows, values
+from warmupd.importers._common import birthday, note, one_line, rows, untitled, values
 
 SEP = " ::: "
 # Google's own system labels, never a circle.
@@ -53,7 +53,7 @@ def parse(text: str, label: str, tag: str = "") -> Parsed:
     for line, row in body:
         g = row.get
         if legacy:
-            name = one_line(g("Name", "")) or one_line(
+            name = untitled(one_line(g("Name", "")), g("Name Prefix", "") or "") or one_line(
                 f"{g('Given Name', '')} {g('Additional Name', '')} {g('Family Name', '')}"
             )
             company = values(g("Organization 1 - Name"), sep=SEP)

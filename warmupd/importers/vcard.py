@@ -28,7 +28,7 @@ from typing import Any
 import vobject
 
 from warmupd.importers import ImportFailed, Parsed, Record, Skipped
-from warmupd.importers._common import MAX_VALUES, birthday, note, one_line, values
+from warmupd.importers._common import MAX_VALUES, birthday, note, one_line, untitled, values
 from warmupd.textsafe import visible
 
 # The properties `_record` reads (and VERSION, which tells vobject how to read
@@ -264,7 +264,8 @@ def _record(card: Any, where: str) -> Record | Skipped:
         noun = {"org": "an organisation", "group": "a group", "location": "a place"}.get(
             kind, "a company")
         return Skipped(where, what or "(no name)", f"{noun} card, not a person")
-    name = fn or one_line(f"{given} {family}")
+    prefix = " ".join(_texts([n.prefix])) if n is not None and not isinstance(n, str) else ""
+    name = untitled(fn, prefix) if fn else one_line(f"{given} {family}")
     if not name or (company and not given and not family and name == company[0]):
         return Skipped(where, what or "(no name)", "no person's name")
     bday_prop = card.contents.get("bday", [None])[0]
