@@ -138,24 +138,25 @@ class Outcome(enum.Enum):
 
 
 class Channel:
-    """One Apprise object (a URL, or the whole ``push_config``) and its timeouts."""
+    """One Apprise service (a URL, or one entry of ``push_config``) and its timeouts."""
 
-    def __init__(self, ident: str, scheme: str, ap: Any) -> None:
+    def __init__(self, ident: str, scheme: str, service: Any) -> None:
         self.id = ident  # a digest of the URL: what the outbox stores
         self.scheme = scheme  # what the log says
-        self.ap = ap
-        services = list(ap)  # reads a config file now, not in the middle of a send
-        for s in services:
-            # A URL's own cto=/rto= is an instance attribute; keep it.  Otherwise
-            # raise the plugin's class default (4 s, 15 s for mail) to ours.
-            if "socket_connect_timeout" not in vars(s):
-                s.socket_connect_timeout = max(s.socket_connect_timeout, CONNECT_TIMEOUT)
-            if "socket_read_timeout" not in vars(s):
-                s.socket_read_timeout = max(s.socket_read_timeout, READ_TIMEOUT)
-        self.read_timeout = min((float(s.socket_read_timeout) for s in services),
-                                default=READ_TIMEOUT)
-        self.deadline = max((float(s.socket_connect_timeout + s.socket_read_timeout)
-                             for s in services), default=CONNECT_TIMEOUT + READ_TIMEOUT) + SLACK
+        self.service = service
+        # A URL's own cto=/rto= is an instance attribute; keep it.  Otherwise
+        # raise the plugin's class default (4 s; 15 s to connect for mail) to ours.
+        if "socket_connect_timeout" not in vars(service):
+            service.socket_connect_timeout = max(service.socket_connect_timeout,
+                                                 CONNECT_TIMEOUT)
+        if "socket_read_timeout" not in vars(service):
+            service.socket_read_timeout = max(service.socket_read_timeout, READ_TIMEOUT)
+        self.read_timeout = float(service.socket_read_timeout)
+        self.deadline = float(service.socket_connect_timeout) + self.read_timeout + SLACK
+
+    def notify(self, title: str, body: str) -> bool:
+        """Blocking; in the calling thread (see PushChannels)."""
+        return bool(self.service.notify(body=body, title=title))
 
 
 def channel_id(text: str) -> str:
@@ -177,6 +178,12 @@ class PushChannels:
         # push pool (None: asyncio's default, for use outside the daemon).
         self.executor = executor
         self.channels: list[Channel] = []
+        # Each service is sent to with its own notify(), in the thread of our
+        # pool, not through Apprise.notify: that waits in Apprise's own
+        # process-wide pool (in sequential mode too), whose threads the
+        # interpreter joins at exit, so a hanging endpoint would keep a stopped
+        # daemon alive for the read timeout.  One channel per service: an
+        # entry of ``push_config`` that failed is retried alone.
         for i, url in enumerate(urls, 1):
             ap = apprise.Apprise()
             scheme = url.split("://", 1)[0] if "://" in url else "?"
@@ -184,13 +191,16 @@ class PushChannels:
                 log.error("push #%d (%s): Apprise does not understand this URL; it is ignored",
                           i, scheme)
                 continue
-            self.channels.append(Channel(channel_id(url), scheme, ap))
+            self.channels += [Channel(channel_id(url), scheme, s) for s in ap]
         if path:
             cfg = apprise.AppriseConfig()
             if cfg.add(path):
                 ap = apprise.Apprise()
                 ap.add(cfg)
-                self.channels.append(Channel(channel_id("config\0" + path), "push_config", ap))
+                entries: list[Any] = list(ap)  # reads the file now
+                self.channels += [
+                    Channel(channel_id(f"config\0{path}\0{e.url()}"),
+                            str(e.url()).split("://", 1)[0], e) for e in entries]
             else:
                 log.error("push_config %s cannot be read by Apprise; it is ignored", path)
         self.sent = 0
@@ -207,7 +217,7 @@ class PushChannels:
         """One try; abandoned (the worker ends at Apprise's own timeouts) past the deadline."""
         loop = asyncio.get_running_loop()
         start = loop.time()
-        call = functools.partial(channel.ap.notify, title=title, body=body)
+        call = functools.partial(channel.notify, title, body)
         try:
             async with asyncio.timeout(channel.deadline):
                 ok = bool(await loop.run_in_executor(self.executor, call))
