@@ -171,7 +171,8 @@ def test_sigterm_stops_the_daemon_while_server_and_endpoint_hang(
             assert kids  # the sync's process, at least
         finally:
             took, err = stop_within(proc, 10)
-    assert sorted(s.shown()) == ["p0", "p1", "p2"]  # shown although the server never answered a claim
+    # Shown although the server never answered a claim.
+    assert sorted(s.shown()) == ["p0", "p1", "p2"]
     assert "Traceback" not in err, err
     assert took < 10, (took, err)
     assert all(gone(pid) for pid in kids), kids

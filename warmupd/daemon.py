@@ -26,7 +26,7 @@ delay for every person of the slot, is the worse one.
 
 Stopping (SIGTERM) takes seconds whatever a server or endpoint is doing:
 tasks are cancelled, work in the CalDAV and push pools is abandoned (see
-workers), and the daemon's child processes are ended.  The store stays
+workers), and `run` ends the process's children.  The store stays
 consistent: each step is its own transaction, and a push cut short is
 marked as such in the outbox (see push).
 
@@ -304,9 +304,6 @@ class Daemon:
         if self._publisher is not None:
             await self._publisher.stop()
         self._build_pool.shutdown(wait=False)
-        ended = end_children()
-        if ended:
-            log.info("ended %d child process%s", ended, "" if ended == 1 else "es")
 
     def _spawn(self, coro: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
         """Run ``coro`` beside the loop's other work; `stop` cancels it."""
@@ -792,6 +789,13 @@ def run(contact_file: Path, store_path: Path, status_path: Path,
                       now=utcnow().timestamp())
     with Store(store_path) as store:
         daemon = Daemon(contact_file, store, status_path=status_path, publisher=publisher)
-        with contextlib.suppress(KeyboardInterrupt):
-            asyncio.run(daemon.run())
+        try:
+            with contextlib.suppress(KeyboardInterrupt):
+                asyncio.run(daemon.run())
+        finally:
+            # The process is the daemon's: every child left (a CalDAV child whose
+            # wait was abandoned, a notify command) is its own, and ends now.
+            ended = end_children()
+            if ended:
+                log.info("ended %d child process%s", ended, "" if ended == 1 else "es")
     return 0
