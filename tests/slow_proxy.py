@@ -50,14 +50,17 @@ class SlowProxy:
                     data = answer.read()
                 finally:
                     conn.close()
-                self.send_response(answer.status, answer.reason)
-                for k, v in answer.getheaders():
-                    if k.lower() not in HOP:
-                        self.send_header(k, v)
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                if self.command != "HEAD":
-                    self.wfile.write(data)
+                try:
+                    self.send_response(answer.status, answer.reason)
+                    for k, v in answer.getheaders():
+                        if k.lower() not in HOP:
+                            self.send_header(k, v)
+                    self.send_header("Content-Length", str(len(data)))
+                    self.end_headers()
+                    if self.command != "HEAD":
+                        self.wfile.write(data)
+                except OSError:  # the client gave up waiting (it was killed, or timed out)
+                    self.close_connection = True
 
             def log_message(self, *args: object) -> None:
                 pass

@@ -18,8 +18,9 @@ server, waited on by the one worker that module owns.
 
 The nudge path never waits on the network.  With CalDAV on, each nudge is
 first claimed on the server (two machines on one collection show it once),
-but the claims of a slot run together under one short deadline; past it the
-nudges are shown here and the claims finish in the background, their
+but the claims of a slot start before it (at the heartbeat before the
+slot) and run together; at the slot they get one short deadline, past which
+the nudges are shown here and the claims finish in the background, their
 outcome logged.  The price is a rare double showing across two machines
 when the server is slow; the alternative, a nudge late by the server's
 delay for every person of the slot, is the worse one.
@@ -104,6 +105,8 @@ JUMP_TOLERANCE = timedelta(seconds=5)
 # How long the nudges of a slot wait for their claims on the CalDAV server:
 # the slot's nudges are then on screen within 2 s, with half a second to show them.
 CLAIM_DEADLINE_SECONDS = 1.5
+# Claims start this long before the slot (at a heartbeat: at least one lands in it).
+CLAIM_AHEAD_SECONDS = 45.0
 # The sync, and the claims of one slot (max_burst, 3 by default) at once.
 CALDAV_WORKERS = 4
 # What a stop waits for the notifier and the calendar before ending anyway.
@@ -200,6 +203,8 @@ class Daemon:
         self._caldav: CalDavSync | None = None
         self._push: PushChannels | None = None
         self._push_wake = asyncio.Event()  # rows were queued in the outbox
+        # Claims started for nudges not shown yet (see _claim_ahead), by (person, key).
+        self._claiming: dict[tuple[str, str], asyncio.Task[bool]] = {}
         self.status = Status(
             pid=os.getpid(),
             started=self.clock.now().isoformat(timespec="seconds"),
@@ -568,6 +573,8 @@ class Daemon:
             passed = today_slot is not None and now >= today_slot
             missed = slot is not None and slot > last
             if not (passed or missed):
+                if today_slot is not None:
+                    self._claim_ahead(now, today_slot)
                 return
             if not missed and self._passed_for == (now.date(), self._plan_gen):
                 return  # this plan was delivered today already: an idle heartbeat
@@ -594,6 +601,7 @@ class Daemon:
             # settles in the background.  A rare double showing on two machines
             # is the price of never making the nudges wait on the server.
             claims = self._claims(pending)
+            self._claiming.clear()  # what is still running settles in the background
             if claims:
                 await asyncio.wait(claims.values(), timeout=self._claim_deadline)
             for t in pending:
@@ -623,11 +631,34 @@ class Daemon:
                      title=views.nudge_title(c, t, self.history),
                      body=views.nudge_body(c, t, self.book, self.history))
 
+    def _claim_ahead(self, now: datetime, slot: datetime) -> None:
+        """Start the claims of the coming slot's nudges shortly before it.
+
+        A claim costs a child process and two requests: seconds, more than the
+        deadline, on a busy machine even with a fast server.  Started by the
+        heartbeat before the slot, it is settled when the slot comes.  The
+        cost: a machine that claimed and then sleeps through the slot shows
+        the nudge when it wakes, and the other machine does not show it.
+        """
+        if self._caldav is None or self.plan is None or self.book is None:
+            return
+        if not timedelta(0) < slot - now <= timedelta(seconds=CLAIM_AHEAD_SECONDS):
+            return
+        pending = [t for t in self.plan.on(now.date())
+                   if (t.person_id, t.nudge_key) not in self._nudged]
+        if len(pending) <= self.book.settings.max_burst:  # a summary claims nothing
+            self._claims(pending)
+
     def _claims(self, pending: list[TouchUp]) -> dict[tuple[str, str], asyncio.Task[bool]]:
-        """Start the claims of ``pending`` on the CalDAV server, all at once."""
+        """The claims of ``pending`` on the CalDAV server: those started ahead, and
+        the others started now, all at once."""
         if self._caldav is None:
             return {}
-        return {(t.person_id, t.nudge_key): self._spawn(self._caldav.claim(t)) for t in pending}
+        for t in pending:
+            if (t.person_id, t.nudge_key) not in self._claiming:
+                self._claiming[t.person_id, t.nudge_key] = self._spawn(self._caldav.claim(t))
+        return {(t.person_id, t.nudge_key): self._claiming[t.person_id, t.nudge_key]
+                for t in pending}
 
     def _record_nudge(self, t: TouchUp, now: datetime, shown: Shown | None = None,
                       nudge: Nudge | None = None) -> None:

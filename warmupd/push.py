@@ -248,17 +248,21 @@ class PushChannels:
                 await asyncio.wait({woken, *running.values()},
                                    return_when=asyncio.FIRST_COMPLETED)
                 woken.cancel()
+                failed = False
                 for ident, task in list(running.items()):
                     if task.done():
                         del running[ident]
                         if not task.cancelled() and task.exception() is not None:
                             log.error("push failed", exc_info=task.exception())
+                            failed = True
+                if failed:  # the store, most likely (locked, full): not in a tight loop
+                    await asyncio.sleep(self.retry_delays[0] if self.retry_delays else 5.0)
         finally:
             for task in running.values():
                 task.cancel()
 
     async def drain(self, store: Store, now: datetime) -> None:
-        """Send everything queued, retries included, and return (tests, `warmupd` tools)."""
+        """Send everything queued, retries included, then return (what tests call)."""
         self._recover(store, now)
         await asyncio.gather(*(self._drain(store, c) for c in self.channels))
 
