@@ -20,6 +20,11 @@ HOP = {"connection", "keep-alive", "transfer-encoding", "te", "trailer", "upgrad
        "proxy-authorization", "proxy-authenticate", "content-length"}
 
 
+class _Server(ThreadingHTTPServer):
+    def handle_error(self, request: object, client_address: object) -> None:
+        pass  # a client that gave up (killed, timed out) is part of the scenario
+
+
 class SlowProxy:
     """``with SlowProxy(port) as proxy:`` — the server on ``port`` at ``proxy.url``."""
 
@@ -67,7 +72,7 @@ class SlowProxy:
 
         for method in METHODS:
             setattr(Handler, f"do_{method}", Handler.forward)
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server = _Server(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
         self.port = self.server.server_port
         self.url = f"http://127.0.0.1:{self.port}/"
