@@ -66,3 +66,27 @@ def test_a_hanging_push_endpoint_does_not_delay_the_calendar(tmp_path: Path) -> 
                     await d.stop()
 
         asyncio.run(scenario())
+
+
+def test_a_stuck_worker_does_not_keep_the_process_alive(tmp_path: Path) -> None:
+    """Broken if the pools' threads are joined at exit (as ThreadPoolExecutor's
+    are): a call stuck on the network would keep a stopped daemon alive."""
+    import subprocess
+    import sys
+    import time
+
+    script = (
+        "import time\n"
+        "from warmupd.workers import Workers\n"
+        "pool = Workers(2, 'stuck')\n"
+        "futures = [pool.submit(time.sleep, 60) for _ in range(3)]\n"
+        "time.sleep(0.2)\n"
+        "assert futures[0].running() and not futures[2].running()\n"
+        "pool.shutdown(wait=False, cancel_futures=True)\n"
+        "assert futures[2].cancelled()\n"
+    )
+    t0 = time.monotonic()
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert time.monotonic() - t0 < 10
