@@ -358,3 +358,19 @@ def test_an_endpoint_answering_after_6_s_gets_the_push_exactly_once(tmp_path: Pa
         assert pending(db) == []
     finally:
         slow.close()
+
+
+def test_push_config_entries_are_channels_and_their_secrets_stay_out_of_the_log(
+        tmp_path: Path, hook: Hook, caplog: pytest.LogCaptureFixture) -> None:
+    """Broken if an entry of ``push_config`` is not sent to, or its token reaches a log line."""
+    cfg = tmp_path / "apprise.yaml"
+    cfg.write_text(f"urls:\n  - {hook.url}/CFGT0KEN\n"
+                   f"  - json://ruth:CFGPA55@127.0.0.1:{free_port()}/x\n")
+    with caplog.at_level(logging.DEBUG):
+        push = PushChannels([], str(cfg), retry_delays=())
+        with Store(tmp_path / "h.sqlite3") as store:
+            send(push, store, "t", "b")
+    assert len(push.channels) == 2 and (push.sent, push.failed) == (1, 1)
+    assert len(hook.posts) == 1
+    text = "\n".join(r.getMessage() for r in caplog.records) + caplog.text
+    assert "CFGT0KEN" not in text and "CFGPA55" not in text

@@ -170,7 +170,7 @@ class PushChannels:
                  retry_delays: Sequence[float] = RETRY_DELAYS,
                  executor: Executor | None = None) -> None:
         path = os.path.expanduser(config) if config else None
-        _guard_logs([*urls, *([path] if path else [])])  # before Apprise sees a URL
+        _guard_logs(urls)  # before Apprise sees a URL
         import apprise  # only when configured: it loads dozens of plugins
 
         self.retry_delays = tuple(retry_delays)
@@ -198,6 +198,8 @@ class PushChannels:
                 ap = apprise.Apprise()
                 ap.add(cfg)
                 entries: list[Any] = list(ap)  # reads the file now
+                # Its lines with a URL were redacted as URLs; now its pieces too.
+                _guard_logs(str(e.url(privacy=False)).split("?")[0] for e in entries)
                 self.channels += [
                     Channel(channel_id(f"config\0{path}\0{e.url()}"),
                             str(e.url()).split("://", 1)[0], e) for e in entries]
