@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 from caldav_env import PASSWORD, USER, Phone, Radicale
+from slow_proxy import SlowProxy
 
 from warmupd.daemon import Daemon
 from warmupd.model import TouchKind
@@ -132,3 +133,100 @@ def test_refused_password_notifies_once_per_outage(tmp_path: Path) -> None:
         text = status.read_text() + out.getvalue()
         assert PASSWORD not in text
         assert "401" in str(caldav_status(status).get("error"))
+
+
+class At:
+    def __init__(self, t: datetime) -> None:
+        self.t = t
+
+    def now(self) -> datetime:
+        return self.t
+
+
+def test_a_slow_claim_does_not_hold_the_nudge_and_settles_later(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """Every request to the server takes 1 s, the claim deadline is 0.2 s.
+    Broken if the nudges wait for their claims, or the claims are dropped
+    instead of finishing on the server in the background (with a log line)."""
+    with Radicale(tmp_path / "radicale") as server, SlowProxy(server.port) as proxy:
+        file, db, status = setup(tmp_path, proxy.url)
+        text = file.read_text().replace("notifier: log\n", "notifier: log\n  daily_limit: 5\n"
+                                        "  days: [mon, tue, wed, thu, fri, sat, sun]\n")
+        file.write_text(text.replace("every: 2w", "every: 3w"))
+        phone = Phone(server.url)
+        out = io.StringIO()
+
+        async def scenario() -> None:
+            with Store(db) as store:
+                clock = At(datetime(2026, 12, 1, 7, 0, tzinfo=UTC))  # objects first
+                d = Daemon(file, store, status_path=status, clock=clock,
+                           notifier=LogNotifier(out), watch=False, claim_deadline=0.2)
+                await d.start()
+                await until(lambda: caldav_status(status).get("last_ok"))
+                await d.stop()
+                proxy.delay = 1.0
+                clock.t = datetime(2026, 12, 1, 9, 31, tzinfo=UTC)  # past the slot (08:30 UTC)
+                d = Daemon(file, store, status_path=status, clock=clock,
+                           notifier=LogNotifier(out), watch=False, claim_deadline=0.2)
+                loop = asyncio.get_running_loop()
+                with caplog.at_level(logging.INFO, logger="warmupd"):
+                    t0 = loop.time()
+                    await d.start()
+                    took = loop.time() - t0
+                    shown = [ln for ln in out.getvalue().splitlines() if "Reach out" in ln]
+                    assert len(shown) >= 2 and len(store.nudged()) == len(shown)
+                    assert took < 1.0 + 0.5 * len(shown), took  # one claim alone takes 2 s
+                    await until(lambda: sum("claim settled" in r.getMessage()
+                                            for r in caplog.records) == len(shown), 30)
+                    await d.stop()
+                claimed = [o for o in phone.objects().values() if "X-WARMUPD-NUDGED" in o]
+                assert len(claimed) == len(shown)
+
+        asyncio.run(scenario())
+
+
+def test_the_claims_of_a_slot_are_made_before_it(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """A claim costs a child process and two requests; the heartbeat before the
+    slot starts them, so at the slot they are settled even with a deadline of
+    0.05 s.  Broken if the claims wait for the slot (each would then settle only
+    after its nudge was shown, on both machines if two were racing)."""
+    with Radicale(tmp_path / "radicale") as server:
+        file, db, status = setup(tmp_path, server.url)
+        text = file.read_text().replace("notifier: log\n", "notifier: log\n  daily_limit: 5\n"
+                                        "  days: [mon, tue, wed, thu, fri, sat, sun]\n")
+        file.write_text(text.replace("every: 2w", "every: 3w"))
+        phone = Phone(server.url)
+        out = io.StringIO()
+
+        async def scenario() -> None:
+            with Store(db) as store:
+                clock = At(datetime(2026, 12, 1, 7, 0, tzinfo=UTC))  # objects first
+                d = Daemon(file, store, status_path=status, clock=clock,
+                           notifier=LogNotifier(out), watch=False)
+                await d.start()
+                await until(lambda: caldav_status(status).get("last_ok"))
+                await d.stop()
+                # 20 s before the slot (09:30 in Berlin).
+                clock.t = datetime(2026, 12, 1, 8, 29, 40, tzinfo=UTC)
+                d = Daemon(file, store, status_path=status, clock=clock,
+                           notifier=LogNotifier(out), watch=False, claim_deadline=0.05)
+                with caplog.at_level(logging.INFO, logger="warmupd"):
+                    await d.start()
+                    assert "Reach out" not in out.getvalue()
+                    await until(lambda: sum("X-WARMUPD-NUDGED" in o
+                                            for o in phone.objects().values()) >= 2)
+                    await asyncio.sleep(0.5)  # the last claim's answer reaches the daemon
+                    clock.t = datetime(2026, 12, 1, 8, 30, 1, tzinfo=UTC)
+                    await d.heartbeat()
+                    await d.published()
+                    shown = [ln for ln in out.getvalue().splitlines() if "Reach out" in ln]
+                    assert len(shown) >= 2 and len(store.nudged()) == len(shown)
+                    await d.stop()
+                late = [r.getMessage() for r in caplog.records if "claim settled" in r.getMessage()
+                        or "shown on both" in r.getMessage()]
+                assert late == []
+                claimed = [o for o in phone.objects().values() if "X-WARMUPD-NUDGED" in o]
+                assert len(claimed) == len(shown)
+
+        asyncio.run(scenario())

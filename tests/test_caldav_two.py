@@ -70,8 +70,12 @@ def test_two_daemons_show_each_nudge_on_one_machine_only(tmp_path: Path) -> None
 
         async def scenario() -> None:
             stores = [Store(env.db) for env in envs]
+            # The claims are what is tested, not their deadline: six claim
+            # processes starting at once on a busy CI machine may take longer than
+            # the daemon's default, past which both machines would show.
             daemons = [Daemon(env.book.path, st, status_path=env.tmp / "status.json",  # type: ignore[arg-type]
-                              clock=Slot(), notifier=LogNotifier(out), watch=False)
+                              clock=Slot(), notifier=LogNotifier(out), watch=False,
+                              claim_deadline=60)
                        for env, st, out in zip(envs, stores, outs, strict=True)]
             try:
                 await asyncio.gather(*(d.start() for d in daemons))

@@ -9,11 +9,27 @@ heartbeat; the plan itself lives in the planner.
 Must not: write the contact file (ever), block the loop on slow work, or be
 imported by anything but the CLI.  The watcher's thread only posts events to
 the loop (``call_soon_threadsafe``), where the debounce is a timer; the feed
-server runs on the loop itself; blocking work (the calendar build, and the
-waits on the CalDAV child and on push channels) goes through
-``self._executor``, two workers the daemon owns and shuts down.  The
-parse of the contact file runs in `isolate`'s server, waited on by the one
-worker that module owns.
+server runs on the loop itself; blocking work waits in pools the daemon
+owns, one per kind, so none can hold up another: the calendar build (one
+worker), CalDAV (the sync and the nudge claims, each waiting on a child
+process) and push (Apprise, see push).  A slow server or endpoint fills
+only its own pool.  The parse of the contact file runs in `isolate`'s
+server, waited on by the one worker that module owns.
+
+The nudge path never waits on the network.  With CalDAV on, each nudge is
+first claimed on the server (two machines on one collection show it once),
+but the claims of a slot start before it (at the heartbeat before the
+slot) and run together; at the slot they get one short deadline, past which
+the nudges are shown here and the claims finish in the background, their
+outcome logged.  The price is a rare double showing across two machines
+when the server is slow; the alternative, a nudge late by the server's
+delay for every person of the slot, is the worse one.
+
+Stopping (SIGTERM) takes seconds whatever a server or endpoint is doing:
+tasks are cancelled, work in the CalDAV and push pools is abandoned (see
+workers), and `run` ends the process's children.  The store stays
+consistent: each step is its own transaction, and a push cut short is
+marked as such in the outbox (see push).
 
 Delivery guarantee.  A nudge is keyed by (person, cycle key).  A key is
 recorded in the store right after it was shown, and the store's UNIQUE key
@@ -31,6 +47,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import hashlib
 import json
 import logging
@@ -70,10 +87,12 @@ from warmupd.notify import Action, Notifier, NotifyError, Nudge, Reshow, Shown, 
 from warmupd.paths import atomic_write, sweep_stale_temps
 from warmupd.planner import plan as make_plan
 from warmupd.publish import CalendarFiles, Publisher
+from warmupd.push import WORKERS as PUSH_WORKERS
 from warmupd.push import PushChannels, make_push
 from warmupd.slots import previous_slot, slot_on
-from warmupd.store import Store
+from warmupd.store import Push, Store
 from warmupd.watch import Debouncer, FileWatcher
+from warmupd.workers import Workers, end_children
 
 log = logging.getLogger("warmupd")
 
@@ -83,6 +102,15 @@ HOLD_SECONDS = 3.0
 SNOOZE_DAYS = 7  # the notification's "Snooze 1w" button
 # A wall-clock step larger than this between heartbeats is logged as a jump.
 JUMP_TOLERANCE = timedelta(seconds=5)
+# How long the nudges of a slot wait for their claims on the CalDAV server:
+# the slot's nudges are then on screen within 2 s, with half a second to show them.
+CLAIM_DEADLINE_SECONDS = 1.5
+# Claims start this long before the slot (at a heartbeat: at least one lands in it).
+CLAIM_AHEAD_SECONDS = 45.0
+# The sync, and the claims of one slot (max_burst, 3 by default) at once.
+CALDAV_WORKERS = 4
+# What a stop waits for the notifier and the calendar before ending anyway.
+STOP_SECONDS = 5.0
 
 
 def sd_notify(message: str) -> bool:
@@ -137,6 +165,7 @@ class Daemon:
         publisher: Publisher | None = None,
         hold_seconds: float = HOLD_SECONDS,
         heartbeat_seconds: float = HEARTBEAT_SECONDS,
+        claim_deadline: float = CLAIM_DEADLINE_SECONDS,
     ) -> None:
         self.contact_file = contact_file
         self.store = store
@@ -146,6 +175,7 @@ class Daemon:
         self._watch = watch
         self._hold_seconds = hold_seconds
         self._beat_seconds = heartbeat_seconds
+        self._claim_deadline = claim_deadline
         self._ticking: asyncio.Task[None] | None = None
         self._publisher = publisher
         self.book: Book | None = None
@@ -166,15 +196,19 @@ class Daemon:
         self._stopping = asyncio.Event()
         self._watcher: FileWatcher | None = None
         self._debouncer: Debouncer | None = None
-        # The one place blocking work runs.  Builds never overlap (one runs at a
-        # time, see _publish); the second worker keeps a slow CalDAV sync or push
-        # from holding the calendar back.
-        self._executor = ThreadPoolExecutor(max_workers=2, thread_name_prefix="warmupd-work")
+        # Blocking work, one pool per kind (see the module docstring).  Builds
+        # never overlap (see _publish), and write files: a pool that is joined.
+        self._build_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="warmupd-build")
+        self._caldav_pool = Workers(CALDAV_WORKERS, "warmupd-caldav")
+        self._push_pool = Workers(PUSH_WORKERS, "warmupd-push")
         self._scheduler: AsyncIOScheduler | None = None
         self._last_beat: tuple[datetime, float] | None = None
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._tasks: set[asyncio.Task[Any]] = set()
         self._caldav: CalDavSync | None = None
         self._push: PushChannels | None = None
+        self._push_wake = asyncio.Event()  # rows were queued in the outbox
+        # Claims started for nudges not shown yet (see _claim_ahead), by (person, key).
+        self._claiming: dict[tuple[str, str], asyncio.Task[bool]] = {}
         self.status = Status(
             pid=os.getpid(),
             started=self.clock.now().isoformat(timespec="seconds"),
@@ -211,8 +245,10 @@ class Daemon:
             self._watcher.start()
         self._start_scheduler()
         self._start_caldav()
-        self._push = (make_push(self.book.settings, self._executor) if self.book is not None
+        self._push = (make_push(self.book.settings, self._push_pool) if self.book is not None
                       else None)
+        if self._push is not None:
+            self._spawn(self._push.serve(self.store, self._push_wake, self._now))
         sd_notify("READY=1")
         n = self.status.people
         log.info("ready: %d %s, notifications: %s", n, "person" if n == 1 else "people",
@@ -228,11 +264,10 @@ class Daemon:
             return
         t = next((t for t in self.plan.touchups() if views.is_sample(t.person_id)), None)
         if t is not None:
-            c = self.book.by_id()[t.person_id]
-            if await self._show(Nudge(key=t.nudge_key, person_id=t.person_id,
-                                      title=views.nudge_title(c, t, self.history),
-                                      body=views.nudge_body(c, t, self.book, self.history))):
-                self._record_nudge(t, self._now())
+            nudge = self._nudge(t)
+            shown = await self._show(nudge)
+            if shown is not None:
+                self._record_nudge(t, self._now(), shown, nudge)
                 self._update_next()
 
     async def run(self) -> None:
@@ -247,6 +282,9 @@ class Daemon:
 
     def request_reload(self) -> None:
         self._spawn(self.reload())
+
+    def request_tick(self) -> None:
+        self._spawn(self.tick())
 
     async def stop(self) -> None:
         sd_notify("STOPPING=1")
@@ -264,17 +302,26 @@ class Daemon:
             task.cancel()
         if self._tasks:
             await asyncio.gather(*self._tasks, return_exceptions=True)
-        if self.notifier is not None:
-            await self.notifier.aclose()
-        await self.published()
+        # Work on the network is abandoned, never waited for; its children end below.
+        self._caldav_pool.shutdown(wait=False, cancel_futures=True)
+        self._push_pool.shutdown(wait=False, cancel_futures=True)
+        try:
+            async with asyncio.timeout(STOP_SECONDS):
+                if self.notifier is not None:
+                    await self.notifier.aclose()
+                await self.published()
+        except TimeoutError:
+            log.warning("stopping without waiting any longer for the notifier or the calendar")
         if self._publisher is not None:
             await self._publisher.stop()
-        self._executor.shutdown(wait=False)
+        self._build_pool.shutdown(wait=False)
 
-    def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
+    def _spawn(self, coro: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
+        """Run ``coro`` beside the loop's other work; `stop` cancels it."""
         task = asyncio.ensure_future(coro)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+        return task
 
     def _start_scheduler(self) -> None:
         sched = AsyncIOScheduler(event_loop=asyncio.get_running_loop(), timezone=UTC)
@@ -398,7 +445,7 @@ class Daemon:
                 log.warning("caldav: changed; still syncing with the settings it started "
                             "with; %s", restart)
         if (new.push, new.push_config) != (old.push, old.push_config):
-            self._push = make_push(new, self._executor)
+            self._push = make_push(new, self._push_pool)
             log.info("push channels: now %d", len(new.push) + (new.push_config is not None))
         if (new.notifier, new.notify_command, new.keep_on_screen) != (
                 old.notifier, old.notify_command, old.keep_on_screen):
@@ -423,7 +470,7 @@ class Daemon:
         """One "contact file has errors" notification per broken spell, not one per save."""
         if self._error_nudge is None or self._error_notified or self.notifier is None:
             return
-        shown = await self._show(self._error_nudge)
+        shown = await self._notice(self._error_nudge)
         self._error_notified = shown is not None
         if shown is not None and shown.nid > 0:  # remembered across restarts, to withdraw
             self.store.set_meta(_ERROR_ON_SCREEN, f"{shown.nid} {shown.server}")
@@ -495,7 +542,7 @@ class Daemon:
                 snapshot = (self.book, self.history, self.plan, self.zone.key)
                 try:
                     calendar = await loop.run_in_executor(
-                        self._executor, self._publisher.build, *snapshot
+                        self._build_pool, self._publisher.build, *snapshot
                     )
                     self.status.feed_url = await self._publisher.serve(calendar)
                 except Exception:  # the calendar must never take the nudges down with it
@@ -509,17 +556,18 @@ class Daemon:
         s = self.book.settings.caldav if self.book is not None else None
         if s is None:
             return
-        sync = self._caldav = CalDavSync(s, self.store.path, self._executor)
+        sync = self._caldav = CalDavSync(s, self.store.path, self._caldav_pool)
 
         async def notify(title: str, body: str) -> None:
-            await self._show(Nudge(key="", person_id="", title=title, body=body, actions=False))
+            await self._notice(Nudge(key="", person_id="", title=title, body=body,
+                                     actions=False))
 
         def on_status() -> None:
             self.status.caldav = sync.status()
             self._write_status()
 
         self._spawn(sync.serve(lambda: (self.book, self._now(), self.zone) if self.book else None,
-                               lambda: self._spawn(self.tick()), notify, on_status))
+                               lambda: self.request_tick(), notify, on_status))
 
     # -- delivery -------------------------------------------------------
 
@@ -570,7 +618,7 @@ class Daemon:
             now = self._now()
             if now.date() != self.plan.today or self.store.data_version() != self._store_version:
                 self._replan()
-            await review.deliver(self.book, self.store, now, self.plan, self._show)  # weekly
+            await review.deliver(self.book, self.store, now, self.plan, self._notice)  # weekly
             s = self.book.settings
             slot = previous_slot(now, s.days, s.nudge_at)  # the latest slot at or before now
             last_raw = self.store.get_meta("last_slot")
@@ -581,6 +629,8 @@ class Daemon:
             passed = today_slot is not None and now >= today_slot
             missed = slot is not None and slot > last
             if not (passed or missed):
+                if today_slot is not None:
+                    self._claim_ahead(now, today_slot)
                 return
             if not missed and self._passed_for == (now.date(), self._plan_gen):
                 return  # this plan was delivered today already: an idle heartbeat
@@ -596,24 +646,35 @@ class Daemon:
         complete = True
         if len(pending) > self.book.settings.max_burst:
             title, body = views.summary_text([views.who(t.name, t.person_id) for t in pending])
-            if await self._show(Nudge(key="", person_id="", title=title, body=body,
-                                      actions=False)):
-                for t in pending:
-                    self._record_nudge(t, now)
+            summary = Nudge(key="", person_id="", title=title, body=body, actions=False)
+            if await self._show(summary):
+                self._record_summary(pending, now, summary)
             else:
                 complete = False
         else:
+            # The claims of the slot run together, under one deadline (see the
+            # module docstring): past it, a nudge is shown here and its claim
+            # settles in the background.  A rare double showing on two machines
+            # is the price of never making the nudges wait on the server.
+            claims = self._claims(pending)
+            self._claiming.clear()  # what is still running settles in the background
+            if claims:
+                await asyncio.wait(claims.values(), timeout=self._claim_deadline)
             for t in pending:
-                if self._caldav is not None and not await self._caldav.claim(t):
-                    log.info("%s: nudged on another machine (claimed on the server)", t.name)
-                    self._record_nudge(t, now)
-                    continue
+                claim = claims.get((t.person_id, t.nudge_key))
+                if claim is not None and claim.done():
+                    if _lost(claim):
+                        log.info("%s: nudged on another machine (claimed on the server)", t.name)
+                        self._record_nudge(t, now)
+                        continue
+                elif claim is not None:
+                    claim.add_done_callback(functools.partial(_settled, t.name))
                 nudge = self._nudge(t)
                 shown = await self._show(nudge)
                 if shown is None:
                     complete = False
                     break  # stays due: the next tick tries again
-                self._record_nudge(t, now, shown)
+                self._record_nudge(t, now, shown, nudge)
         # Unanswered nudges are not reminded of here: the planner re-asks them
         # with back-off inside the day's cap, and `warmupd today` lists them.
         if complete:
@@ -626,27 +687,89 @@ class Daemon:
                      title=views.nudge_title(c, t, self.history),
                      body=views.nudge_body(c, t, self.book, self.history))
 
-    def _record_nudge(self, t: TouchUp, now: datetime, shown: Shown | None = None) -> None:
-        """Only after a proven showing: ``shown`` is the backend's receipt."""
+    def _claim_ahead(self, now: datetime, slot: datetime) -> None:
+        """Start the claims of the coming slot's nudges shortly before it.
+
+        A claim costs a child process and two requests: seconds, more than the
+        deadline, on a busy machine even with a fast server.  Started by the
+        heartbeat before the slot, it is settled when the slot comes.  The
+        cost: a machine that claimed and then sleeps through the slot shows
+        the nudge when it wakes, and the other machine does not show it.
+        """
+        if self._caldav is None or self.plan is None or self.book is None:
+            return
+        if not timedelta(0) < slot - now <= timedelta(seconds=CLAIM_AHEAD_SECONDS):
+            return
+        pending = [t for t in self.plan.on(now.date())
+                   if (t.person_id, t.nudge_key) not in self._nudged]
+        if len(pending) <= self.book.settings.max_burst:  # a summary claims nothing
+            self._claims(pending)
+
+    def _claims(self, pending: list[TouchUp]) -> dict[tuple[str, str], asyncio.Task[bool]]:
+        """The claims of ``pending`` on the CalDAV server: those started ahead, and
+        the others started now, all at once."""
+        if self._caldav is None:
+            return {}
+        for t in pending:
+            if (t.person_id, t.nudge_key) not in self._claiming:
+                self._claiming[t.person_id, t.nudge_key] = self._spawn(self._caldav.claim(t))
+        return {(t.person_id, t.nudge_key): self._claiming[t.person_id, t.nudge_key]
+                for t in pending}
+
+    def _record_nudge(self, t: TouchUp, now: datetime, shown: Shown | None = None,
+                      nudge: Nudge | None = None) -> None:
+        """Only after a proven showing: ``shown`` is the backend's receipt.
+
+        The shown ``nudge`` is queued for the push channels in the same
+        transaction (none when another machine showed it: that one pushes).
+        """
         where = (shown.server, shown.nid) if shown is not None else ("", 0)
-        self.store.record_nudge(t.person_id, t.nudge_key, now, *where)
-        self._nudged.add((t.person_id, t.nudge_key))
+        push = self._push_rows(f"{t.person_id}|{t.nudge_key}", nudge)
+        self.store.record_nudge(t.person_id, t.nudge_key, now, *where, push=push)
+        self._recorded([t], now, push)
+
+    def _record_summary(self, items: list[TouchUp], now: datetime, summary: Nudge) -> None:
+        """The people a shown summary stands for, and its push, in one transaction."""
+        push = self._push_rows("summary|" + ",".join(f"{t.person_id}|{t.nudge_key}"
+                                                     for t in items), summary)
+        self.store.record_nudges([(t.person_id, t.nudge_key, "", 0) for t in items], now, push)
+        self._recorded(items, now, push)
+
+    def _push_rows(self, key: str | None, nudge: Nudge | None) -> list[Push]:
+        if self._push is None or nudge is None:
+            return []
+        return self._push.messages(key, nudge.title, nudge.body)
+
+    def _recorded(self, items: list[TouchUp], now: datetime, push: list[Push]) -> None:
+        self._nudged.update((t.person_id, t.nudge_key) for t in items)
         self._store_version = self.store.data_version()
         self.status.last_delivery = {
-            "at": now.isoformat(timespec="seconds"), "person": t.person_id, "name": t.name,
+            "at": now.isoformat(timespec="seconds"), "person": items[-1].person_id,
+            "name": items[-1].name,
         }
+        if push:
+            self._push_wake.set()
 
     async def _show(self, nudge: Nudge) -> Shown | None:
         """The backend's proof of showing, or None: then nothing may be recorded."""
         if self.notifier is None:
             return None
         try:
-            shown = await self.notifier.show(nudge)
+            return await self.notifier.show(nudge)
         except NotifyError as exc:
             log.error("could not show %r: %s; it stays due", nudge.title, exc)
             return None
-        if self._push is not None:  # also to the phone; the desktop stays the guarantee
-            self._spawn(self._push.send(nudge.title, nudge.body))
+
+    async def _notice(self, nudge: Nudge) -> Shown | None:
+        """Show a notification that records no nudge (an error, the weekly review),
+        and queue it for the push channels right after: the proof, once shown."""
+        shown = await self._show(nudge)
+        if shown is None:
+            return None
+        push = self._push_rows(nudge.key or None, nudge)
+        if push:
+            self.store.push_enqueue(push, self._now())
+            self._push_wake.set()
         return shown
 
     async def _resume_on_screen(self) -> None:
@@ -717,6 +840,24 @@ class Daemon:
         log.info("%s: %s%s", person_id, kind, f" ({note})" if note else "")
 
 
+def _lost(claim: asyncio.Task[bool]) -> bool:
+    """Did another machine have the claim?  A failed claim is no proof of that."""
+    return not claim.cancelled() and claim.exception() is None and claim.result() is False
+
+
+def _settled(name: str, claim: asyncio.Task[bool]) -> None:
+    """A claim that came back after its nudge was shown here: say how it ended."""
+    if claim.cancelled():
+        return
+    if _lost(claim):
+        log.warning("%s: the server was slow to answer the claim, and another machine had "
+                    "it: this nudge was shown on both", name)
+    elif claim.exception() is None:
+        log.info("%s: claim settled on the server after the nudge was shown", name)
+    else:
+        log.info("%s: claim failed after the nudge was shown: %s", name, claim.exception())
+
+
 def configure_logging(level: str) -> None:
     """journald-friendly lines: no timestamps (the journal adds them), level first."""
     handler = logging.StreamHandler()
@@ -736,6 +877,13 @@ def run(contact_file: Path, store_path: Path, status_path: Path,
                       now=utcnow().timestamp())
     with Store(store_path) as store:
         daemon = Daemon(contact_file, store, status_path=status_path, publisher=publisher)
-        with contextlib.suppress(KeyboardInterrupt):
-            asyncio.run(daemon.run())
+        try:
+            with contextlib.suppress(KeyboardInterrupt):
+                asyncio.run(daemon.run())
+        finally:
+            # The process is the daemon's: every child left (a CalDAV child whose
+            # wait was abandoned, a notify command) is its own, and ends now.
+            ended = end_children()
+            if ended:
+                log.info("ended %d child process%s", ended, "" if ended == 1 else "es")
     return 0

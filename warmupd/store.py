@@ -219,6 +219,27 @@ MIGRATIONS: tuple[str, ...] = (
     # 7: the generation names its file (storegen): a store deleted and created
     # again never passes for the old one.
     IDENTITY_MIGRATION,
+    # 8: the push outbox (see push): one row per message and channel, written
+    # in the transaction that records the nudge, so a push survives a restart
+    # and is queued once.  ``channel`` is a digest of the channel's URL (URLs
+    # carry tokens; the store never holds them); ``key`` the nudge (person and
+    # cycle key) it stands for, NULL for other notes; ``sending`` is 1 while
+    # an attempt is in flight, so an attempt cut short by a stop is known as
+    # one that may have arrived.  Not a table of facts: no generation bump.
+    """
+    CREATE TABLE IF NOT EXISTS push_outbox (
+        id INTEGER PRIMARY KEY,
+        channel TEXT NOT NULL,
+        scheme TEXT NOT NULL,
+        key TEXT,
+        title TEXT NOT NULL,
+        body TEXT NOT NULL,
+        queued_at TEXT NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        sending INTEGER NOT NULL DEFAULT 0,
+        UNIQUE (channel, key)
+    );
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -234,6 +255,21 @@ def _statements(script: str) -> Iterator[str]:
             if pending.strip(" \t\r\n;"):
                 yield pending
             pending = ""
+
+
+@value
+class Push:
+    """One message for one push channel (table push_outbox)."""
+
+    channel: str  # a digest of the channel's URL, never the URL
+    scheme: str  # what log lines name the channel by
+    key: str | None  # the nudge it stands for; None for other notes
+    title: str
+    body: str
+    id: int = 0
+    queued_at: str = ""
+    attempts: int = 0
+    sending: bool = False
 
 
 @value
@@ -436,19 +472,78 @@ class Store:
     # -- nudges ----------------------------------------------------------
 
     def record_nudge(
-        self, person_id: str, key: str, now: datetime, server: str = "", nid: int = 0
+        self, person_id: str, key: str, now: datetime, server: str = "", nid: int = 0,
+        push: Iterable[Push] = (),
     ) -> bool:
         """Record that a nudge was shown; False if that key was already recorded.
 
         ``server`` and ``nid`` name the desktop notification it is on screen as.
+        ``push`` is queued in the same transaction, and only with a new record.
+        """
+        return self.record_nudges([(person_id, key, server, nid)], now, push) == 1
+
+    def record_nudges(self, shown: Iterable[tuple[str, str, str, int]], now: datetime,
+                      push: Iterable[Push] = ()) -> int:
+        """Record several nudges (a summary stands for them) and queue ``push`` with them.
+
+        One transaction: a crash leaves either the records and their pushes, or
+        neither (then the nudges are still due, and shown and pushed again).
+        The pushes are queued only if at least one nudge was new.  Returns how
+        many were new.
         """
         with self._write() as db:
-            cur = db.execute(
-                "INSERT OR IGNORE INTO nudges (person_id, key, sent_at, server, nid) "
-                "VALUES (?, ?, ?, ?, ?)",
-                (person_id, key, now.isoformat(), server or None, nid or None),
-            )
-        return cur.rowcount == 1
+            new = 0
+            for person_id, key, server, nid in shown:
+                cur = db.execute(
+                    "INSERT OR IGNORE INTO nudges (person_id, key, sent_at, server, nid) "
+                    "VALUES (?, ?, ?, ?, ?)",
+                    (person_id, key, now.isoformat(), server or None, nid or None),
+                )
+                new += cur.rowcount
+            if new:
+                self._enqueue(db, push, now)
+        return new
+
+    # -- push outbox (see push) ----------------------------------------------
+
+    @staticmethod
+    def _enqueue(db: sqlite3.Connection, push: Iterable[Push], now: datetime) -> None:
+        db.executemany(
+            "INSERT OR IGNORE INTO push_outbox (channel, scheme, key, title, body, queued_at)"
+            " VALUES (?, ?, ?, ?, ?, ?)",
+            [(p.channel, p.scheme, p.key, p.title, p.body, now.isoformat()) for p in push],
+        )
+
+    def push_enqueue(self, push: Iterable[Push], now: datetime) -> None:
+        """Queue messages that record nothing else (a notice, the weekly review)."""
+        with self._write() as db:
+            self._enqueue(db, push, now)
+
+    def push_pending(self) -> list[Push]:
+        """Everything still to send, oldest first."""
+        rows = self._db.execute(
+            "SELECT id, channel, scheme, key, title, body, queued_at, attempts, sending"
+            " FROM push_outbox ORDER BY id"
+        ).fetchall()
+        return [Push(channel=c, scheme=s, key=k, title=t, body=b, id=i, queued_at=q,
+                     attempts=int(a), sending=bool(sending))
+                for i, c, s, k, t, b, q, a, sending in rows]
+
+    def push_attempt(self, push_id: int) -> None:
+        """An attempt starts: counted before it runs, so a stop mid-attempt is known."""
+        with self._write() as db:
+            db.execute("UPDATE push_outbox SET attempts = attempts + 1, sending = 1"
+                       " WHERE id = ?", (push_id,))
+
+    def push_failed(self, push_id: int) -> None:
+        """The attempt failed for certain (refused, an error answer): it may run again."""
+        with self._write() as db:
+            db.execute("UPDATE push_outbox SET sending = 0 WHERE id = ?", (push_id,))
+
+    def push_done(self, push_id: int) -> None:
+        """Sent, or given up on: the row leaves the outbox."""
+        with self._write() as db:
+            db.execute("DELETE FROM push_outbox WHERE id = ?", (push_id,))
 
     def on_screen(self) -> list[tuple[str, str, str, int]]:
         """(person, key, server, id) of nudges whose desktop notification may be open."""
