@@ -1,0 +1,431 @@
+"""The DAV session: every byte between warmupd and the CalDAV server.
+
+Owns: `Session` (HTTP/1.1 over ``http.client``, Basic auth, one kept-alive
+connection), discovery of the collection (principal, calendar home,
+MKCALENDAR), the listings (sync-collection REPORT, PROPFIND of ETags), the
+calendar-multiget, conditional PUT and DELETE, and `read_password`.
+
+Why not python-caldav: a server is input from the network.  Each answer
+here is read as a stream and dropped past `MAX_BODY` (16 MiB), every request
+is bounded by the session's total deadline (a watchdog shuts the socket, so
+a server trickling one byte every few seconds cannot hold a sync), and a 5xx
+is retried per request; python-caldav reads whole bodies into memory, has a
+per-read timeout only, and costs about 0.2 s of imports per sync.
+
+Must not: put the password in a message, a log line or an exception (URLs in
+messages go through `public`), follow a redirect to another origin, or parse
+anything but the capped body.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import http.client
+import logging
+import os
+import select
+import socket
+import ssl
+import stat
+import subprocess
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote, unquote, urljoin, urlsplit
+from xml.etree import ElementTree
+from xml.sax.saxutils import escape as xml_escape
+
+from warmupd.model import CalDavSettings, WarmupdError
+
+log = logging.getLogger("warmupd.caldav")
+
+MAX_BODY = 16 << 20
+TIMEOUT_SECONDS = 30.0  # one read
+RETRIES = 2  # a 5xx or a dropped connection is tried this many more times
+PASSWORD_BYTES = 64 * 1024
+PASSWORD_SECONDS = 10.0
+MULTIGET_BATCH = 200
+DAV, CAL = "{DAV:}", "{urn:ietf:params:xml:ns:caldav}"
+
+
+class CalDavError(WarmupdError):
+    """The server could not be reached or refused; the message holds no secret."""
+
+
+class CalDavAuthError(CalDavError):
+    """401/403: wrong user name or password."""
+
+
+def public(url: str) -> str:
+    """``url`` without any user:password@ part, for messages."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    if parts.port:
+        host += f":{parts.port}"
+    return f"{parts.scheme}://{host}{parts.path}"
+
+
+def path_of(href: str) -> str:
+    return unquote(urlsplit(href).path)
+
+
+# -- secrets -------------------------------------------------------------------
+
+
+def read_password(s: CalDavSettings) -> str:
+    """Run ``password_command`` or read ``password_file`` (first line); errors name no secret.
+
+    Both are capped in size and time: a command that never stops writing
+    (``yes``) or a FIFO nobody writes to ends in a clear error, not a hang.
+    """
+    if s.password_command:
+        return _first_line(_run_capped(s.password_command))
+    if s.password_file:
+        path = Path(os.path.expanduser(s.password_file))
+        try:
+            fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+        except OSError as exc:
+            raise CalDavError(f"caldav password_file {path}: {exc.strerror}") from None
+        with os.fdopen(fd, "rb") as f:
+            st = os.fstat(fd)
+            if not stat.S_ISREG(st.st_mode):
+                raise CalDavError(f"caldav password_file {path} is not a regular file")
+            if stat.S_IMODE(st.st_mode) & 0o077:
+                raise CalDavError(
+                    f"caldav password_file {path} is readable by others "
+                    f"(mode {stat.S_IMODE(st.st_mode):04o}); run: chmod 600 {path}")
+            return _first_line(f.read(PASSWORD_BYTES))
+    return ""
+
+
+def _first_line(data: bytes) -> str:
+    return data.decode("utf-8", "replace").split("\n", 1)[0].rstrip("\r")
+
+
+def _run_capped(argv: tuple[str, ...]) -> bytes:
+    name = argv[0]
+    try:
+        proc = subprocess.Popen(list(argv), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                stderr=subprocess.DEVNULL)
+    except OSError as exc:
+        raise CalDavError(f"caldav password_command {name!r} failed: "
+                          f"{type(exc).__name__}") from None
+    assert proc.stdout is not None
+    out = bytearray()
+    deadline = time.monotonic() + PASSWORD_SECONDS
+    try:
+        while b"\n" not in out and len(out) < PASSWORD_BYTES:
+            left = deadline - time.monotonic()
+            if left <= 0 or not select.select([proc.stdout], [], [], left)[0]:
+                raise CalDavError(f"caldav password_command {name!r} gave no line within "
+                                  f"{PASSWORD_SECONDS:.0f} s")
+            chunk = os.read(proc.stdout.fileno(), 4096)
+            if not chunk:
+                break
+            out += chunk
+        if b"\n" in out or len(out) >= PASSWORD_BYTES:
+            proc.kill()  # the first line is all we read; the rest is not waited for
+            proc.wait()
+            return bytes(out)
+        try:
+            code = proc.wait(max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            raise CalDavError(f"caldav password_command {name!r} did not exit within "
+                              f"{PASSWORD_SECONDS:.0f} s") from None
+        if code != 0:
+            raise CalDavError(f"caldav password_command {name!r} exited with status {code}")
+        return bytes(out)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        proc.stdout.close()
+
+
+# -- HTTP ------------------------------------------------------------------------
+
+
+@dataclass
+class Response:
+    status: int
+    headers: dict[str, str]
+    body: bytes
+
+    def tree(self) -> ElementTree.Element | None:
+        try:
+            return ElementTree.fromstring(self.body) if self.body else None
+        except ElementTree.ParseError:
+            return None
+
+
+@dataclass
+class Listing:
+    """href -> ETag of the collection's members, deleted hrefs, the new sync-token."""
+
+    present: dict[str, str | None] = field(default_factory=dict)
+    gone: set[str] = field(default_factory=set)
+    token: str | None = None
+
+
+class Session:
+    """One connection to the server; every HTTP request goes through `request`.
+
+    ``deadline`` (``time.monotonic()`` value) bounds the whole session.
+    """
+
+    def __init__(self, s: CalDavSettings, password: str, *, timeout: float = TIMEOUT_SECONDS,
+                 deadline: float | None = None, max_body: int = MAX_BODY,
+                 retry_pause: float = 0.5) -> None:
+        self.settings = s
+        self.base = s.url
+        self.timeout = timeout
+        self.deadline = deadline
+        self.max_body = max_body
+        self.retry_pause = retry_pause
+        self.requests = 0
+        self._conn: http.client.HTTPConnection | None = None
+        self._auth = ("Basic " + base64.b64encode(f"{s.username}:{password}".encode()).decode()
+                      if s.username or password else None)
+
+    def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+    def _connection(self) -> http.client.HTTPConnection:
+        if self._conn is None:
+            parts = urlsplit(self.base)
+            if parts.scheme == "https":
+                self._conn = http.client.HTTPSConnection(
+                    parts.hostname or "", parts.port, timeout=self.timeout,
+                    context=ssl.create_default_context())
+            else:
+                self._conn = http.client.HTTPConnection(parts.hostname or "", parts.port,
+                                                        timeout=self.timeout)
+        return self._conn
+
+    def _left(self) -> float:
+        return float("inf") if self.deadline is None else self.deadline - time.monotonic()
+
+    def _out_of_time(self, url: str) -> CalDavError:
+        return CalDavError(f"{public(url)}: the server did not answer in time; stopped")
+
+    def request(self, method: str, url: str, body: bytes | str = b"",
+                headers: dict[str, str] | None = None) -> Response:
+        """The server's answer.  Network failures and 5xx (after retries) are
+        CalDavError, 401/403 CalDavAuthError; other statuses are the caller's."""
+        url = urljoin(self.base, url)
+        data = body.encode() if isinstance(body, str) else body
+        error: CalDavError | None = None
+        for attempt in range(RETRIES + 1):
+            if attempt:
+                pause = self.retry_pause * attempt
+                if self._left() < pause + 1:
+                    break
+                time.sleep(pause)
+            try:
+                r = self._once(method, url, data, headers or {})
+            except CalDavError as exc:
+                error = exc
+                self.close()
+                continue
+            if r.status == 401:
+                raise CalDavAuthError(f"{public(self.base)}: the server refused the user name "
+                                      f"or password ({r.status})")
+            if r.status >= 500:
+                error = CalDavError(f"{method} {public(url)}: server error {r.status}"
+                                    + (" (unavailable)" if r.status == 503 else ""))
+                continue
+            return r
+        assert error is not None
+        raise error
+
+    def _once(self, method: str, url: str, data: bytes, headers: dict[str, str]) -> Response:
+        left = self._left()
+        if left <= 0:
+            raise self._out_of_time(url)
+        parts = urlsplit(url)
+        target = quote(parts.path or "/", safe="/%:@!$&'()*+,;=-._~")
+        if parts.query:
+            target += "?" + parts.query
+        hdrs = {"User-Agent": "warmupd", **headers}
+        if self._auth:
+            hdrs["Authorization"] = self._auth
+        conn = self._connection()
+        self.requests += 1
+        watchdog = None
+        try:
+            conn.timeout = min(self.timeout, left)
+            if conn.sock is None:
+                conn.connect()
+            if left != float("inf"):
+                sock = conn.sock
+                watchdog = threading.Timer(left, _shut, (sock,))
+                watchdog.daemon = True
+                watchdog.start()
+            conn.request(method, target, body=data, headers=hdrs)
+            resp = conn.getresponse()
+            length = resp.getheader("Content-Length")
+            if length and length.isdigit() and int(length) > self.max_body:
+                raise CalDavError(f"{method} {public(url)}: the answer is {int(length)} bytes, "
+                                  f"more than {self.max_body}; not read")
+            chunks, size = [], 0
+            while True:
+                chunk = resp.read1(65536)
+                if not chunk:
+                    break
+                size += len(chunk)
+                if size > self.max_body:
+                    raise CalDavError(f"{method} {public(url)}: the answer is larger than "
+                                      f"{self.max_body} bytes; stopped reading")
+                chunks.append(chunk)
+                if self._left() <= 0:
+                    raise self._out_of_time(url)
+            return Response(resp.status, {k.lower(): v for k, v in resp.getheaders()},
+                            b"".join(chunks))
+        except CalDavError:
+            self.close()
+            raise
+        except (OSError, http.client.HTTPException, ssl.SSLError) as exc:
+            self.close()
+            if self._left() <= 0:
+                raise self._out_of_time(url) from None
+            raise CalDavError(f"cannot reach {public(url)}: {type(exc).__name__}") from None
+        finally:
+            if watchdog is not None:
+                watchdog.cancel()
+
+    # -- DAV -----------------------------------------------------------------
+
+    def _xml(self, method: str, url: str, body: str, depth: str) -> tuple[int, Any]:
+        r = self.request(method, url, '<?xml version="1.0" encoding="utf-8"?>' + body,
+                         {"Depth": depth, "Content-Type": "application/xml; charset=utf-8"})
+        return r.status, (r.tree() if r.status == 207 else None)
+
+    def _prop_href(self, url: str, prop: str) -> str | None:
+        _, tree = self._xml("PROPFIND", url, '<d:propfind xmlns:d="DAV:" xmlns:c='
+                            f'"urn:ietf:params:xml:ns:caldav"><d:prop><{prop}/></d:prop>'
+                            "</d:propfind>", "0")
+        if tree is None:
+            return None
+        name = prop.replace("d:", DAV).replace("c:", CAL)
+        found = tree.find(f".//{name}/{DAV}href")
+        return urljoin(url, found.text.strip()) if found is not None and found.text else None
+
+    def discover(self, name: str, component: str, *, create: bool = True
+                 ) -> tuple[str | None, bool]:
+        """(the collection's URL, created now).  None: missing and ``create`` False."""
+        url = self.base
+        comp = "VTODO" if component == "todo" else "VEVENT"
+        if path_of(url).rstrip("/").endswith("/" + name):
+            target = url.rstrip("/") + "/"
+            status, _ = self._xml("PROPFIND", target, '<d:propfind xmlns:d="DAV:"><d:prop>'
+                                  "<d:resourcetype/></d:prop></d:propfind>", "0")
+            if status == 207:
+                return target, False
+            return (self._make(target, name, comp), True) if create else (None, False)
+        principal = self._prop_href(url, "d:current-user-principal") or url
+        home = self._prop_href(principal, "c:calendar-home-set") or principal
+        status, tree = self._xml("PROPFIND", home, '<d:propfind xmlns:d="DAV:"><d:prop>'
+                                 "<d:resourcetype/><d:displayname/></d:prop></d:propfind>", "1")
+        if tree is None:
+            raise CalDavError(f"{public(home)}: cannot list the calendars (status {status})")
+        for resp in tree.iter(f"{DAV}response"):
+            href = resp.findtext(f"{DAV}href") or ""
+            if resp.find(f".//{DAV}resourcetype/{CAL}calendar") is None:
+                continue
+            shown = resp.findtext(f".//{DAV}displayname") or ""
+            if path_of(href).rstrip("/").rsplit("/", 1)[-1] == name or shown == name:
+                return urljoin(home, href).rstrip("/") + "/", False
+        if not create:
+            return None, False
+        return self._make(urljoin(home.rstrip("/") + "/", quote(name) + "/"), name, comp), True
+
+    def _make(self, target: str, name: str, comp: str) -> str:
+        body = ('<?xml version="1.0" encoding="utf-8"?><c:mkcalendar xmlns:d="DAV:" '
+                'xmlns:c="urn:ietf:params:xml:ns:caldav"><d:set><d:prop>'
+                f"<d:displayname>{xml_escape(name)}</d:displayname>"
+                f'<c:supported-calendar-component-set><c:comp name="{comp}"/>'
+                "</c:supported-calendar-component-set></d:prop></d:set></c:mkcalendar>")
+        r = self.request("MKCALENDAR", target, body, {"Content-Type": "application/xml"})
+        if r.status not in (200, 201):
+            raise CalDavError(f"{public(target)}: cannot create the calendar {name!r} "
+                              f"(MKCALENDAR: status {r.status})")
+        log.info("created the CalDAV collection %s", public(target))
+        return target
+
+    def sync_collection(self, collection: str, token: str) -> tuple[int, Listing]:
+        status, tree = self._xml(
+            "REPORT", collection, '<d:sync-collection xmlns:d="DAV:"><d:sync-token>'
+            f"{xml_escape(token)}</d:sync-token><d:sync-level>1</d:sync-level>"
+            "<d:prop><d:getetag/></d:prop></d:sync-collection>", "0")
+        return status, _listing(tree, collection)
+
+    def propfind_etags(self, collection: str) -> tuple[int, Listing]:
+        status, tree = self._xml("PROPFIND", collection, '<d:propfind xmlns:d="DAV:"><d:prop>'
+                                 "<d:getetag/></d:prop></d:propfind>", "1")
+        return status, _listing(tree, collection)
+
+    def multiget(self, collection: str, hrefs: list[str]) -> dict[str, tuple[str | None, bytes]]:
+        """href -> (ETag, body) of those of ``hrefs`` the server has."""
+        out: dict[str, tuple[str | None, bytes]] = {}
+        for i in range(0, len(hrefs), MULTIGET_BATCH):
+            refs = "".join(f"<d:href>{xml_escape(quote(h))}</d:href>"
+                           for h in hrefs[i:i + MULTIGET_BATCH])
+            status, tree = self._xml(
+                "REPORT", collection, '<c:calendar-multiget xmlns:d="DAV:" xmlns:c='
+                '"urn:ietf:params:xml:ns:caldav"><d:prop><d:getetag/><c:calendar-data/>'
+                f"</d:prop>{refs}</c:calendar-multiget>", "1")
+            if tree is None:
+                raise CalDavError(f"REPORT {public(collection)}: calendar-multiget answered "
+                                  f"status {status}")
+            for resp in tree.iter(f"{DAV}response"):
+                href = resp.findtext(f"{DAV}href")
+                data = resp.findtext(f"{DAV}propstat/{DAV}prop/{CAL}calendar-data")
+                if href and data is not None:
+                    etag = resp.findtext(f"{DAV}propstat/{DAV}prop/{DAV}getetag")
+                    out[path_of(href)] = (etag, data.encode())
+        return out
+
+    def put(self, href: str, body: bytes, cond: dict[str, str]) -> tuple[int, str | None]:
+        r = self.request("PUT", href, body,
+                         {"Content-Type": "text/calendar; charset=utf-8", **cond})
+        return r.status, r.headers.get("etag")
+
+    def delete(self, href: str, etag: str | None) -> int:
+        return self.request("DELETE", href, b"", {"If-Match": etag} if etag else {}).status
+
+    def get(self, href: str) -> tuple[int, str | None, bytes]:
+        r = self.request("GET", href)
+        return r.status, r.headers.get("etag"), r.body
+
+
+def _shut(sock: socket.socket | None) -> None:
+    if sock is not None:
+        with contextlib.suppress(OSError):
+            sock.shutdown(socket.SHUT_RDWR)
+
+
+def _listing(tree: Any, collection: str) -> Listing:
+    out = Listing()
+    if tree is None:
+        return out
+    own = path_of(collection).rstrip("/")
+    for resp in tree.iter(f"{DAV}response"):
+        href = resp.findtext(f"{DAV}href")
+        if not href or path_of(href).rstrip("/") == own:
+            continue
+        if " 404 " in (resp.findtext(f"{DAV}status") or ""):
+            out.gone.add(path_of(href))
+            continue
+        etag = None
+        for ps in resp.iter(f"{DAV}propstat"):
+            if " 200 " in (ps.findtext(f"{DAV}status") or ""):
+                etag = ps.findtext(f"{DAV}prop/{DAV}getetag")
+        out.present[path_of(href)] = etag
+    out.token = tree.findtext(f"{DAV}sync-token")
+    return out
+
