@@ -11,7 +11,9 @@ Must not: import warmupd.  It knows CalDAV, not the application.
 
 from __future__ import annotations
 
+import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -80,6 +82,57 @@ class Radicale:
         self.stop()
 
 
+class Xandikos:
+    """``with Xandikos(tmp_path) as server:`` — a second server implementation.
+
+    Xandikos has no password check over plain HTTP (it wants TLS for Basic
+    auth), so it also covers a ``username:`` with no password source.
+    """
+
+    def __init__(self, root: Path, port: int | None = None) -> None:
+        self.root = root
+        self.port = port or free_port()
+        self.url = f"http://127.0.0.1:{self.port}/"
+        self.proc: subprocess.Popen[bytes] | None = None
+        root.mkdir(parents=True, exist_ok=True)
+
+    def start(self) -> None:
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "xandikos", "serve", "-d", str(self.root / "data"),
+             "--defaults", "-l", "127.0.0.1", "-p", str(self.port),
+             "--current-user-principal", "/user/", "--no-detect-systemd"],
+            stdout=subprocess.DEVNULL, stderr=open(self.root / "xandikos.log", "ab"),  # noqa: SIM115
+            env={**os.environ, "PYTHONWARNINGS": "ignore"},
+        )
+        _wait_port(self.proc, self.port, self.root / "xandikos.log")
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            self.proc.terminate()
+            self.proc.wait(10)
+            self.proc = None
+
+    def __enter__(self) -> Xandikos:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def _wait_port(proc: subprocess.Popen[bytes], port: int, log: Path) -> None:
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(log.read_text())
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError(f"server on port {port} did not start")
+
+
 class Phone:
     """A second, independent client on the same account, like DAVx⁵ on a phone."""
 
@@ -118,3 +171,74 @@ class Phone:
         cal = self.calendar()
         r = self.client.put(str(cal.url) + name, data, {"Content-Type": "text/calendar"})
         return int(r.status)
+
+
+class VdirPhone:
+    """A phone as DAVx⁵ + Tasks.org are: vdirsyncer mirrors the collection into a
+    folder, todoman ticks, cancels and edits the tasks there (real programs, their
+    own config files under ``root``).  Nothing reaches the server until `sync`."""
+
+    def __init__(self, root: Path, collection: str, username: str = "",
+                 password: str = "") -> None:
+        self.root = root
+        self.tasks = root / "tasks" / "warmupd"
+        self.tasks.mkdir(parents=True, exist_ok=True)
+        (root / "status").mkdir(exist_ok=True)
+        auth = (f'username = "{username}"\npassword = "{password}"\n' if username else "")
+        (root / "vdirsyncer.cfg").write_text(
+            f'[general]\nstatus_path = "{root / "status"}/"\n\n'
+            '[pair phone]\na = "phone_local"\nb = "phone_remote"\ncollections = null\n'
+            'conflict_resolution = "a wins"\n\n'
+            f'[storage phone_local]\ntype = "filesystem"\npath = "{self.tasks}/"\n'
+            'fileext = ".ics"\n\n'
+            f'[storage phone_remote]\ntype = "caldav"\nurl = "{collection}"\n{auth}'
+        )
+        (root / "todoman.py").write_text(
+            f'path = "{root / "tasks"}/*"\ndate_format = "%Y-%m-%d"\ntime_format = "%H:%M"\n'
+            f'cache_path = "{root / "todoman-cache.sqlite3"}"\n')
+        self._run(["vdirsyncer", "-c", str(root / "vdirsyncer.cfg"), "discover"])
+
+    def _run(self, argv: list[str], stdin: str | None = None) -> str:
+        env = {**os.environ, "HOME": str(self.root), "XDG_CONFIG_HOME": str(self.root),
+               "XDG_DATA_HOME": str(self.root), "XDG_CACHE_HOME": str(self.root),
+               "TZ": "Europe/Berlin", "PYTHONWARNINGS": "ignore"}
+        done = subprocess.run([sys.executable, "-m", *argv] if argv[0] == "vdirsyncer"
+                              else argv, input=stdin, capture_output=True, text=True,
+                              env=env, timeout=60)
+        if done.returncode != 0:
+            raise RuntimeError(f"{argv}: {done.returncode}\n{done.stdout}\n{done.stderr}")
+        return done.stdout
+
+    def sync(self) -> None:
+        """One vdirsyncer run: the phone comes online."""
+        self._run(["vdirsyncer", "-c", str(self.root / "vdirsyncer.cfg"), "sync"])
+
+    def todo(self, *args: str, stdin: str | None = None) -> str:
+        return self._run([shutil.which("todo") or "todo", "-c", str(self.root / "todoman.py"),
+                          *args], stdin)
+
+    def list(self) -> list[dict[str, Any]]:
+        out: list[dict[str, Any]] = json.loads(
+            self.todo("--porcelain", "list", "--status", "ANY") or "[]")
+        return out
+
+    def task(self, name: str) -> dict[str, Any]:
+        for t in self.list():
+            if t["summary"] == f"Reach out to {name}":
+                return t
+        raise LookupError(name)
+
+    def tick(self, name: str) -> None:
+        self.todo("done", str(self.task(name)["id"]))
+
+    def cancel(self, name: str) -> None:
+        self.todo("cancel", str(self.task(name)["id"]), stdin="y\n")
+
+    def move(self, name: str, day: str) -> None:
+        self.todo("edit", str(self.task(name)["id"]), "--due", day)
+
+    def note(self, name: str, text: str) -> None:
+        """Type ``text`` at the end of the description (below warmupd's marker)."""
+        t = self.task(name)
+        self.todo("edit", str(t["id"]), "--read-description",
+                  stdin=t["description"].rstrip("\n") + "\n" + text)

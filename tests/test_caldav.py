@@ -118,7 +118,7 @@ def test_settings_defaults_and_checks(tmp_path: Path) -> None:
                                                                             14, 900)
     assert s.password_command == ("pass", "show", "dav")
     assert book.loads("contacts: []\n").settings.caldav is None  # off when absent
-    b = book.loads("settings:\n  caldav: {url: 'x', interval: 1h, ahead: 3w, component: event}\n")
+    b = book.loads("settings:\n  caldav: {url: 'http://h/', interval: 1h, ahead: 3w, component: event}\n")
     assert b.settings.caldav is not None
     assert (b.settings.caldav.interval_seconds, b.settings.caldav.ahead_days) == (3600, 21)
     with pytest.raises(BookError) as e:
@@ -127,7 +127,8 @@ def test_settings_defaults_and_checks(tmp_path: Path) -> None:
     text = str(e.value)
     assert "url is required" in text and "component" in text and "interval" in text
     with pytest.raises(BookError, match="not both"):
-        book.loads("settings:\n  caldav: {url: x, password_command: [a], password_file: f}\n")
+        book.loads("settings:\n  caldav: {url: 'http://h/', password_command: [a], "
+                   "password_file: f}\n")
     example = (ROOT / "config" / "contacts.example.yaml").read_text()
     for key in (*book._CALDAV, "push", "push_config"):
         assert f"{key}:" in example

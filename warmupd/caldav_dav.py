@@ -284,6 +284,7 @@ class Session:
                 chunks.append(chunk)
                 if self._left() <= 0:
                     raise self._out_of_time(url)
+            resp.read()  # b"": lets the connection take the next request
             return Response(resp.status, {k.lower(): v for k, v in resp.getheaders()},
                             b"".join(chunks))
         except CalDavError:

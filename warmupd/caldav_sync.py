@@ -61,6 +61,13 @@ SYNC_SECONDS = 120.0  # `warmupd sync`, start to end
 NOTE = "caldav-note:"  # meta entry: the note a task holds, so a rewrite keeps it
 
 
+class _Gone:
+    state = "gone"
+
+
+_GONE = _Gone()
+
+
 class CollectionGone(CalDavError):
     """The collection answered 404: found again (or created) at once."""
 
@@ -328,9 +335,14 @@ class Syncer:
         s, store = self.settings, self.store
         history = store.history()
         plan = make_plan(self.book, history, self.today)
-        want = desired(self.book, history, plan, self.today, ahead_days=s.ahead_days,
-                       tz=self.tz)
         rows = {row.uid: row for row in self._mine().values()}
+        # Each person's next touch-up: pushed within ``ahead``; one already on the
+        # phone stays while it is still the next (a day moved past ``ahead`` there).
+        end = self.today.toordinal() + s.ahead_days
+        want = {uid: item for uid, item in desired(
+            self.book, history, plan, self.today, ahead_days=(plan.end - self.today).days + 1,
+            tz=self.tz
+        ).items() if item.day.toordinal() < end or rows.get(uid, _GONE).state == "open"}
         creates: list[Item] = []
         updates: list[tuple[Item, CalDavRow]] = []
         closes: list[CalDavRow] = []

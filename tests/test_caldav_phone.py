@@ -1,0 +1,214 @@
+"""The phone is the user's: end-to-end against Radicale and Xandikos.
+
+The phone is a real, independent client: vdirsyncer mirrors the collection
+into a folder and todoman ticks, cancels, moves and annotates tasks there;
+nothing reaches the server until the phone "comes online" (`VdirPhone.sync`).
+warmupd runs its real sync (``sync_once``) on a real SQLite store.  Each test
+names the user-visible loss it guards against.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from caldav_env import PASSWORD, USER, Radicale, VdirPhone, Xandikos
+
+from warmupd import book, caldav_sync
+from warmupd.clock import zone
+from warmupd.model import Book, TouchKind
+from warmupd.store import Store
+
+NOW = datetime(2026, 12, 1, 10, 0, tzinfo=UTC)  # a Tuesday
+Server = Radicale | Xandikos
+
+
+def contact_file(tmp: Path, server: Server, people: int = 4, extra: str = "",
+                 contacts: str = "") -> Path:
+    auth = ""
+    if isinstance(server, Radicale):
+        pw = tmp / "pw"
+        pw.write_text(PASSWORD + "\n")
+        pw.chmod(0o600)
+        auth = f"    username: {USER}\n    password_file: {pw}\n"
+    else:  # Xandikos over plain HTTP has no auth: a user name and no password source
+        auth = "    username: ruth\n"
+    text = ("settings:\n  timezone: Europe/Berlin\n  nudge_at: '09:30'\n"
+            f"  caldav:\n    url: {server.url}\n{auth}{extra}"
+            "circles:\n  friends: {every: 3w}\ncontacts:\n")
+    for i in range(people):
+        text += (f"  - name: Person {i}\n    circle: friends\n    last: 2026-11-{5 + i:02d}\n"
+                 f"    reach: call 555 010{i}\n")
+    path = tmp / "contacts.yaml"
+    path.write_text(text + contacts)
+    return path
+
+
+class Machine:
+    """One warmupd installation: its contact file and its own store."""
+
+    def __init__(self, tmp: Path, server: Server, **kw: object) -> None:
+        tmp.mkdir(parents=True, exist_ok=True)
+        self.tmp, self.server = tmp, server
+        self.path = contact_file(tmp, server, **kw)  # type: ignore[arg-type]
+        self.book: Book = book.load(self.path)
+        self.db = tmp / "state" / "history.sqlite3"
+        with Store(self.db) as st:
+            st.mark_seen([c.id for c in self.book.contacts], NOW.date())
+
+    def reload(self, text: str) -> None:
+        self.path.write_text(text)
+        self.book = book.load(self.path)
+
+    def sync(self, now: datetime = NOW, **kw: object) -> caldav_sync.Report:
+        assert self.book.settings.caldav is not None
+        return caldav_sync.sync_once(self.book.settings.caldav, self.db, self.book, now,
+                                     zone(self.book.settings), **kw)  # type: ignore[arg-type]
+
+    def collection(self) -> str:
+        assert self.book.settings.caldav is not None
+        with Store(self.db) as st:
+            url = st.get_meta(caldav_sync.meta_key(self.book.settings.caldav) + ":url")
+        assert url is not None
+        return url
+
+    def phone(self, root: Path) -> VdirPhone:
+        if isinstance(self.server, Radicale):
+            return VdirPhone(root, self.collection(), USER, PASSWORD)
+        return VdirPhone(root, self.collection())
+
+
+@pytest.fixture(params=["radicale", "xandikos"])
+def server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Server]:
+    cls = Radicale if request.param == "radicale" else Xandikos
+    with cls(tmp_path / request.param) as srv:
+        yield srv
+
+
+def pid(m: Machine, name: str) -> str:
+    return next(c.id for c in m.book.contacts if c.name == name)
+
+
+def record(m: Machine, name: str, kind: TouchKind, **kw: object) -> None:
+    with Store(m.db) as st:
+        st.record(pid(m, name), kind, NOW.date(), now=NOW, channel="cli", **kw)  # type: ignore[arg-type]
+
+
+def history(m: Machine, name: str) -> list[tuple[date, TouchKind, str | None]]:
+    with Store(m.db) as st:
+        return [(t.on, t.kind, t.note) for t in st.touches(pid(m, name))]
+
+
+def open_tasks(phone: VdirPhone, name: str) -> list[dict[str, object]]:
+    return [t for t in phone.list() if t["summary"] == f"Reach out to {name}"
+            and not t["completed"] and t.get("status") != "CANCELLED"]
+
+
+# -- D3: one record per person and cycle ------------------------------------------
+
+
+def test_done_on_desktop_and_ticked_on_phone_is_one_touch(tmp_path: Path,
+                                                          server: Server) -> None:
+    """Broken if a desktop done plus a phone tick of the same task counts twice, the
+    phone's note is lost instead of joining the touch, or the next cycle's task is
+    closed by that completion (a duplicate open task appears)."""
+    m = Machine(tmp_path / "m", server)
+    m.sync()
+    phone = m.phone(tmp_path / "phone")
+    phone.sync()
+    record(m, "Person 0", TouchKind.DONE, note="coffee")
+    phone.note("Person 0", "asked about the new job")
+    phone.tick("Person 0")
+    phone.sync()
+    m.sync()
+    m.sync()
+    got = history(m, "Person 0")
+    assert len(got) == 1, got
+    assert got[0][1] is TouchKind.DONE and got[0][2] is not None
+    assert "coffee" in got[0][2] and "asked about the new job" in got[0][2]
+    phone.sync()
+    assert len(open_tasks(phone, "Person 0")) <= 1  # the next cycle's task, at most
+    done = [t for t in phone.list() if t["summary"] == "Reach out to Person 0"
+            and t["completed"]]
+    assert len(done) == 1
+
+
+# -- D2 and the phone-edit cases ------------------------------------------------------
+
+
+def test_note_typed_on_the_phone_survives_an_update_and_becomes_the_touch_note(
+        tmp_path: Path, server: Server) -> None:
+    """Broken if warmupd's rewrite of a task (the contact file changed) erases the text
+    the user typed below the marker, or the tick then records no note."""
+    m = Machine(tmp_path / "m", server)
+    m.sync()
+    phone = m.phone(tmp_path / "phone")
+    phone.sync()
+    phone.note("Person 1", "she moved to Lisbon")
+    phone.sync()
+    m.reload(m.path.read_text().replace("call 555 0101", "call 555 9999"))
+    report = m.sync()
+    assert "Person 1" in report.updated
+    phone.sync()
+    t = phone.task("Person 1")
+    assert "555 9999" in t["description"] and "she moved to Lisbon" in t["description"]
+    phone.tick("Person 1")
+    phone.sync()
+    m.sync()
+    assert history(m, "Person 1") == [(NOW.date(), TouchKind.DONE, "she moved to Lisbon")]
+
+
+def test_due_moved_on_the_phone_is_a_snooze_and_is_not_reverted(tmp_path: Path,
+                                                                 server: Server) -> None:
+    """Broken if a DUE moved on the phone is reverted at warmupd's next write, or not
+    recorded as a snooze to that day."""
+    m = Machine(tmp_path / "m", server)
+    m.sync()
+    phone = m.phone(tmp_path / "phone")
+    phone.sync()
+    later = (NOW + timedelta(days=20)).date()
+    phone.move("Person 2", later.isoformat())
+    phone.sync()
+    report = m.sync()
+    assert any("Person 2 (snoozed to" in r for r in report.read_back), report
+    assert history(m, "Person 2") == [(NOW.date(), TouchKind.SNOOZED, None)]
+    with Store(m.db) as st:
+        assert st.touches(pid(m, "Person 2"))[0].until == later
+    m.sync(NOW + timedelta(days=1))
+    phone.sync()
+    assert phone.task("Person 2")["due"] is not None
+    due = datetime.fromtimestamp(int(phone.task("Person 2")["due"]), UTC).date()
+    assert abs((due - later).days) <= 1  # the phone's day (09:30 Berlin), not reverted
+
+
+def test_cancelled_on_the_phone_is_a_skip(tmp_path: Path, server: Server) -> None:
+    """Broken if STATUS:CANCELLED from the phone is not recorded (the desktop keeps
+    asking) or is recorded as done or twice."""
+    m = Machine(tmp_path / "m", server)
+    m.sync()
+    phone = m.phone(tmp_path / "phone")
+    phone.sync()
+    phone.cancel("Person 3")
+    phone.sync()
+    m.sync()
+    m.sync()
+    assert [k for _, k, _ in history(m, "Person 3")] == [TouchKind.SKIPPED]
+
+
+def test_an_unanswered_task_stays_put(tmp_path: Path, server: Server) -> None:
+    """Broken if warmupd rewrites an overdue, unanswered task every day (each rewrite
+    is a conflict chance with an offline phone)."""
+    m = Machine(tmp_path / "m", server)
+    m.sync()
+    with Store(m.db) as st:
+        rows = st.caldav_rows()
+    first = min(rows.values(), key=lambda r: r.day)
+    for days in range(1, 4):
+        report = m.sync(datetime.combine(first.day + timedelta(days=days),
+                                         datetime.min.time(), UTC) + timedelta(hours=12))
+        name = m.book.by_id()[first.person_id].name
+        assert name not in report.updated, (days, report)
+    with Store(m.db) as st:
+        assert st.caldav_rows()[first.uid].day == first.day
