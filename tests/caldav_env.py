@@ -242,3 +242,113 @@ class VdirPhone:
         t = self.task(name)
         self.todo("edit", str(t["id"]), "--read-description",
                   stdin=t["description"].rstrip("\n") + "\n" + text)
+
+
+class FaultProxy:
+    """An HTTP proxy in front of a real server that injects faults.
+
+    ``fault(method, path, n)`` (``n``: 1-based request count) returns None to
+    pass the request through, or one of: ``"drop"`` (forward it, then close the
+    client's connection without an answer: the server did it, the client never
+    hears), ``"503"``, ``("delay", seconds)``, ``("big", nbytes)`` (a 207 of that
+    size), ``("trickle", seconds)`` (a 207 that sends one byte per ``seconds``).
+    """
+
+    def __init__(self, upstream: str) -> None:
+        import http.server
+        import threading
+        from urllib.parse import urlsplit
+
+        up = urlsplit(upstream)
+        self.up_host, self.up_port = up.hostname or "127.0.0.1", up.port or 80
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}/"
+        self.count = 0
+        self.log: list[tuple[str, str]] = []
+        self.fault: Any = lambda method, path, n: None
+        proxy = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+            def handle_one_request(self) -> None:
+                try:
+                    super().handle_one_request()
+                except (BrokenPipeError, ConnectionResetError):
+                    self.close_connection = True
+
+            def __getattr__(self, name: str) -> Any:
+                if name.startswith("do_"):
+                    return self.forward
+                raise AttributeError(name)
+
+            def forward(self) -> None:
+                import http.client
+
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length) if length else b""
+                proxy.count += 1
+                proxy.log.append((self.command, self.path))
+                fault = proxy.fault(self.command, self.path, proxy.count)
+                if fault == "503":
+                    self._answer(503, b"down for maintenance")
+                    return
+                if isinstance(fault, tuple) and fault[0] == "delay":
+                    time.sleep(fault[1])
+                if isinstance(fault, tuple) and fault[0] in ("big", "trickle"):
+                    self.send_response(207)
+                    self.send_header("Content-Type", "application/xml")
+                    size = fault[1] if fault[0] == "big" else 1000
+                    self.send_header("Content-Length", str(size))
+                    self.end_headers()
+                    chunk = b" " * min(size, 1 << 20)
+                    sent = 0
+                    while sent < size:
+                        part = chunk if fault[0] == "big" else b" "
+                        part = part[: size - sent]
+                        self.wfile.write(part)
+                        self.wfile.flush()
+                        sent += len(part)
+                        if fault[0] == "trickle":
+                            time.sleep(fault[1])
+                    return
+                headers = {k: v for k, v in self.headers.items()
+                           if k.lower() not in ("host", "connection", "content-length")}
+                conn = http.client.HTTPConnection(proxy.up_host, proxy.up_port, timeout=60)
+                conn.request(self.command, self.path, body=body, headers=headers)
+                r = conn.getresponse()
+                data = r.read()
+                conn.close()
+                if fault == "drop":
+                    self.close_connection = True
+                    self.connection.shutdown(socket.SHUT_RDWR)
+                    return
+                self.send_response(r.status)
+                for k, v in r.getheaders():
+                    if k.lower() not in ("connection", "transfer-encoding", "content-length",
+                                         "date", "server"):
+                        self.send_header(k, v)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def _answer(self, status: int, data: bytes) -> None:
+                self.send_response(status)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
+        self.server.daemon_threads = True
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def __enter__(self) -> FaultProxy:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.shutdown()
+        self.server.server_close()

@@ -26,7 +26,7 @@ Server = Radicale | Xandikos
 
 
 def contact_file(tmp: Path, server: Server, people: int = 4, extra: str = "",
-                 contacts: str = "") -> Path:
+                 contacts: str = "", url: str | None = None) -> Path:
     auth = ""
     if isinstance(server, Radicale):
         pw = tmp / "pw"
@@ -36,7 +36,7 @@ def contact_file(tmp: Path, server: Server, people: int = 4, extra: str = "",
     else:  # Xandikos over plain HTTP has no auth: a user name and no password source
         auth = "    username: ruth\n"
     text = ("settings:\n  timezone: Europe/Berlin\n  nudge_at: '09:30'\n"
-            f"  caldav:\n    url: {server.url}\n{auth}{extra}"
+            f"  caldav:\n    url: {url or server.url}\n{auth}{extra}"
             "circles:\n  friends: {every: 3w}\ncontacts:\n")
     for i in range(people):
         text += (f"  - name: Person {i}\n    circle: friends\n    last: 2026-11-{5 + i:02d}\n"
@@ -212,3 +212,142 @@ def test_an_unanswered_task_stays_put(tmp_path: Path, server: Server) -> None:
         assert name not in report.updated, (days, report)
     with Store(m.db) as st:
         assert st.caldav_rows()[first.uid].day == first.day
+
+
+# -- D1, D4, D5: every warmupd object on the server is read -----------------------------
+
+
+def test_a_machine_that_joins_later_reads_an_earlier_tick_and_never_reverts_it(
+        tmp_path: Path, server: Server) -> None:
+    """Broken if machine B, set up after the phone ticked a task machine A already read
+    back, never records that completion, or later turns it back into NEEDS-ACTION."""
+    a = Machine(tmp_path / "a", server)
+    a.sync()
+    phone = a.phone(tmp_path / "phone")
+    phone.sync()
+    phone.tick("Person 0")
+    phone.sync()
+    a.sync()
+    assert [k for _, k, _ in history(a, "Person 0")] == [TouchKind.DONE]
+    b = Machine(tmp_path / "b", server)
+    first = b.sync()
+    assert "Person 0" in first.read_back, first
+    assert [k for _, k, _ in history(b, "Person 0")] == [TouchKind.DONE]
+    for day in (1, 2):
+        b.sync(NOW + timedelta(days=day))
+        a.sync(NOW + timedelta(days=day))
+    phone.sync()
+    done = [t for t in phone.list() if t["summary"] == "Reach out to Person 0"
+            and t["completed"]]
+    assert len(done) == 1  # still COMPLETED: nobody wrote NEEDS-ACTION over it
+    assert [k for _, k, _ in history(b, "Person 0")] == [TouchKind.DONE]
+
+
+def test_a_tick_made_offline_survives_warmupd_deleting_the_task(tmp_path: Path,
+                                                                 server: Server) -> None:
+    """Broken if a task ticked while the phone was offline is lost because warmupd
+    deleted it meanwhile (the person was paused): the phone re-uploads the completed
+    task and warmupd must read it back, once, and not adopt it as open."""
+    m = Machine(tmp_path / "m", server)
+    m.sync()
+    phone = m.phone(tmp_path / "phone")
+    phone.sync()
+    phone.tick("Person 1")  # offline: nothing reaches the server yet
+    m.reload(m.path.read_text().replace("call 555 0101\n",
+                                        "call 555 0101\n    paused: true\n"))
+    report = m.sync()
+    assert "Person 1" in report.deleted
+    phone.sync()  # online again: the completed task goes back up
+    back = m.sync()
+    assert "Person 1" in back.read_back, back
+    assert [k for _, k, _ in history(m, "Person 1")] == [TouchKind.DONE]
+    for day in (1, 8):
+        m.sync(NOW + timedelta(days=day))
+    assert [k for _, k, _ in history(m, "Person 1")] == [TouchKind.DONE]
+    with Store(m.db) as st:
+        assert all(r.state != "open" for r in st.caldav_rows().values()
+                   if r.person_id == pid(m, "Person 1"))
+
+
+def test_an_object_whose_put_answer_was_lost_is_no_orphan(tmp_path: Path,
+                                                           server: Server) -> None:
+    """Broken if a PUT the server did but whose answer never came back (network drop)
+    leaves an open task on the phone forever once its person leaves the plan."""
+    from caldav_env import FaultProxy
+
+    with FaultProxy(server.url) as proxy:
+        m = Machine(tmp_path / "m", server, url=proxy.url)
+        puts: list[int] = []
+
+        def drop_third_put(method: str, path: str, n: int) -> object:
+            if method == "PUT":
+                puts.append(n)
+                return "drop" if len(puts) in (3, 4, 5) else None  # one object, all its tries
+            return None
+
+        proxy.fault = drop_third_put
+        with pytest.raises(caldav_sync.CalDavPartial, match="did not finish"):
+            m.sync()
+        proxy.fault = lambda *a: None
+        with Store(m.db) as st:
+            known = {r.person_id for r in st.caldav_rows().values()}
+        lost = next(c.name for c in m.book.contacts if c.id not in known)
+        m.reload(m.path.read_text().replace(
+            f"name: {lost}\n", f"name: {lost}\n    paused: true\n"))
+        report = m.sync()
+        assert lost in report.adopted and lost in report.deleted, report
+        phone = m.phone(tmp_path / "phone")
+        phone.sync()
+        assert open_tasks(phone, lost) == []
+
+
+# -- D6: the collection is found again -----------------------------------------------------
+
+
+def _delete_collection(m: Machine, server: Server) -> None:
+    import base64
+    import http.client
+    from urllib.parse import urlsplit
+
+    url = urlsplit(m.collection())
+    conn = http.client.HTTPConnection(url.hostname or "", url.port)
+    headers = {}
+    if isinstance(server, Radicale):
+        headers["Authorization"] = "Basic " + base64.b64encode(
+            f"{USER}:{PASSWORD}".encode()).decode()
+    conn.request("DELETE", url.path, headers=headers)
+    assert conn.getresponse().status in (200, 204)
+
+
+def test_a_deleted_collection_is_created_again_and_repopulated(tmp_path: Path,
+                                                               server: Server) -> None:
+    """Broken if a deleted collection stays empty while sync exits 0, or the sync only
+    says "PROPFIND …: status 404"."""
+    m = Machine(tmp_path / "m", server)
+    first = m.sync()
+    _delete_collection(m, server)
+    report = m.sync()
+    assert any("created" in n or "putting them back" in n for n in report.notes), report
+    assert sorted(report.created) == sorted(first.created)
+    phone = m.phone(tmp_path / "phone")
+    phone.sync()
+    assert len(phone.list()) == len(first.created)
+
+
+def test_a_changed_calendar_is_populated_and_the_old_one_emptied(tmp_path: Path,
+                                                                 server: Server) -> None:
+    """Broken if changing ``calendar:`` gives an empty new collection, or leaves open
+    orphans in the old one (unreported)."""
+    m = Machine(tmp_path / "m", server)
+    first = m.sync()
+    old = m.phone(tmp_path / "old")
+    m.reload(m.path.read_text().replace("  caldav:\n", "  caldav:\n    calendar: people\n"))
+    report = m.sync()
+    assert sorted(report.created) == sorted(first.created)
+    assert len([d for d in report.deleted if "previous collection" in d]) == len(first.created)
+    assert m.collection().rstrip("/").endswith("/people")
+    old.sync()
+    assert old.list() == []
+    new = m.phone(tmp_path / "new")
+    new.sync()
+    assert len(new.list()) == len(first.created)

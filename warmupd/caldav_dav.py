@@ -352,7 +352,9 @@ class Session:
                 f'<c:supported-calendar-component-set><c:comp name="{comp}"/>'
                 "</c:supported-calendar-component-set></d:prop></d:set></c:mkcalendar>")
         r = self.request("MKCALENDAR", target, body, {"Content-Type": "application/xml"})
-        if r.status not in (200, 201):
+        if r.status not in (200, 201) and self._xml(
+                "PROPFIND", target, '<d:propfind xmlns:d="DAV:"><d:prop><d:resourcetype/>'
+                "</d:prop></d:propfind>", "0")[0] != 207:  # 207: made by a retry, or a race
             raise CalDavError(f"{public(target)}: cannot create the calendar {name!r} "
                               f"(MKCALENDAR: status {r.status})")
         log.info("created the CalDAV collection %s", public(target))

@@ -32,7 +32,7 @@ from zoneinfo import ZoneInfo
 
 from warmupd.caldav_dav import CalDavAuthError, CalDavError, Session, public, read_password
 from warmupd.caldav_map import parse, with_claim
-from warmupd.caldav_sync import Report, meta_key, sync_once
+from warmupd.caldav_sync import CalDavPartial, Report, meta_key, sync_once
 from warmupd.ics import event_uid
 from warmupd.model import Book, CalDavSettings, TouchUp
 
@@ -261,6 +261,8 @@ def child() -> int:
             report = sync_once(settings, store_path, book, now, ZoneInfo(tz_key),
                                password=password, seconds=seconds)
             result = ("ok", asdict(report))
+    except CalDavPartial as exc:  # the daemon takes in what was read back, then backs off
+        result = ("ok", asdict(exc.report))
     except CalDavAuthError as exc:
         result = ("auth", str(exc))
     except CalDavError as exc:

@@ -52,8 +52,8 @@ from warmupd.record import replace
 if TYPE_CHECKING:
     from warmupd.store import CalDavRow, Store
 
-__all__ = ["CalDavAuthError", "CalDavError", "Report", "Syncer", "describe", "read_password",
-           "sync_once"]
+__all__ = ["CalDavAuthError", "CalDavError", "CalDavPartial", "Report", "Syncer", "describe",
+           "read_password", "sync_once"]
 
 log = logging.getLogger("warmupd.caldav")
 
@@ -66,6 +66,17 @@ class _Gone:
 
 
 _GONE = _Gone()
+
+
+class CalDavPartial(CalDavError):
+    """The sync went through, but some objects failed: what was done, and why not all."""
+
+    def __init__(self, report: Report) -> None:
+        lines = describe(report, False)
+        super().__init__("\n".join([*lines, f"the sync did not finish: {len(report.failed)} "
+                                              "object(s) failed (see above); the next sync "
+                                              "lists the whole collection again"]))
+        self.report = report
 
 
 class CollectionGone(CalDavError):
@@ -507,12 +518,15 @@ def sync_once(settings: CalDavSettings, store_path: Path, book: Book, now: datet
     try:
         with Store(store_path) as store:
             try:
-                return Syncer(settings, session).sync(store, book, now, tz, dry_run=dry_run)
+                report = Syncer(settings, session).sync(store, book, now, tz, dry_run=dry_run)
             except CalDavError as exc:
                 if _time.monotonic() >= deadline:
                     raise CalDavError(f"the sync with {public(settings.url)} did not finish "
                                       f"within {seconds:.0f} s ({exc}); stopped") from None
                 raise
+            if report.failed:
+                raise CalDavPartial(report)
+            return report
     finally:
         session.close()
 
