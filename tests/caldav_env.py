@@ -168,8 +168,13 @@ class Phone:
         raise LookupError(summary)
 
     def put_raw(self, name: str, data: str) -> int:
+        """PUT ``data`` as ``name``, unconditionally (a new object or over an old one)."""
         cal = self.calendar()
-        r = self.client.put(str(cal.url) + name, data, {"Content-Type": "text/calendar"})
+        r = self.client.request(str(cal.url) + name, "PUT", data,
+                                {"Content-Type": "text/calendar", "If-Match": "*"})
+        if r.status == 412:  # nothing there yet ("*" needs an existing object)
+            r = self.client.request(str(cal.url) + name, "PUT", data,
+                                    {"Content-Type": "text/calendar"})
         return int(r.status)
 
 
@@ -302,7 +307,11 @@ class FaultProxy:
                     self.send_response(207)
                     self.send_header("Content-Type", "application/xml")
                     size = fault[1] if fault[0] == "big" else 1000
-                    self.send_header("Content-Length", str(size))
+                    if fault[0] == "trickle":
+                        self.send_header("Content-Length", str(size))
+                    else:  # no length: the client must count while it reads
+                        self.send_header("Connection", "close")
+                        self.close_connection = True
                     self.end_headers()
                     chunk = b" " * min(size, 1 << 20)
                     sent = 0

@@ -55,6 +55,10 @@ class CalDavError(WarmupdError):
     """The server could not be reached or refused; the message holds no secret."""
 
 
+class _Final(CalDavError):
+    """Not worth a retry: the answer is too large, or the time is up."""
+
+
 class CalDavAuthError(CalDavError):
     """401/403: wrong user name or password."""
 
@@ -75,14 +79,14 @@ def path_of(href: str) -> str:
 # -- secrets -------------------------------------------------------------------
 
 
-def read_password(s: CalDavSettings) -> str:
+def read_password(s: CalDavSettings, seconds: float = PASSWORD_SECONDS) -> str:
     """Run ``password_command`` or read ``password_file`` (first line); errors name no secret.
 
     Both are capped in size and time: a command that never stops writing
     (``yes``) or a FIFO nobody writes to ends in a clear error, not a hang.
     """
     if s.password_command:
-        return _first_line(_run_capped(s.password_command))
+        return _first_line(_run_capped(s.password_command, seconds))
     if s.password_file:
         path = Path(os.path.expanduser(s.password_file))
         try:
@@ -105,7 +109,7 @@ def _first_line(data: bytes) -> str:
     return data.decode("utf-8", "replace").split("\n", 1)[0].rstrip("\r")
 
 
-def _run_capped(argv: tuple[str, ...]) -> bytes:
+def _run_capped(argv: tuple[str, ...], seconds: float) -> bytes:
     name = argv[0]
     try:
         proc = subprocess.Popen(list(argv), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
@@ -115,13 +119,13 @@ def _run_capped(argv: tuple[str, ...]) -> bytes:
                           f"{type(exc).__name__}") from None
     assert proc.stdout is not None
     out = bytearray()
-    deadline = time.monotonic() + PASSWORD_SECONDS
+    deadline = time.monotonic() + seconds
     try:
         while b"\n" not in out and len(out) < PASSWORD_BYTES:
             left = deadline - time.monotonic()
             if left <= 0 or not select.select([proc.stdout], [], [], left)[0]:
                 raise CalDavError(f"caldav password_command {name!r} gave no line within "
-                                  f"{PASSWORD_SECONDS:.0f} s")
+                                  f"{seconds:.0f} s")
             chunk = os.read(proc.stdout.fileno(), 4096)
             if not chunk:
                 break
@@ -134,7 +138,7 @@ def _run_capped(argv: tuple[str, ...]) -> bytes:
             code = proc.wait(max(0.1, deadline - time.monotonic()))
         except subprocess.TimeoutExpired:
             raise CalDavError(f"caldav password_command {name!r} did not exit within "
-                              f"{PASSWORD_SECONDS:.0f} s") from None
+                              f"{seconds:.0f} s") from None
         if code != 0:
             raise CalDavError(f"caldav password_command {name!r} exited with status {code}")
         return bytes(out)
@@ -211,7 +215,7 @@ class Session:
         return float("inf") if self.deadline is None else self.deadline - time.monotonic()
 
     def _out_of_time(self, url: str) -> CalDavError:
-        return CalDavError(f"{public(url)}: the server did not answer in time; stopped")
+        return _Final(f"{public(url)}: the server did not answer in time; stopped")
 
     def request(self, method: str, url: str, body: bytes | str = b"",
                 headers: dict[str, str] | None = None) -> Response:
@@ -228,6 +232,9 @@ class Session:
                 time.sleep(pause)
             try:
                 r = self._once(method, url, data, headers or {})
+            except _Final:
+                self.close()
+                raise
             except CalDavError as exc:
                 error = exc
                 self.close()
@@ -270,7 +277,7 @@ class Session:
             resp = conn.getresponse()
             length = resp.getheader("Content-Length")
             if length and length.isdigit() and int(length) > self.max_body:
-                raise CalDavError(f"{method} {public(url)}: the answer is {int(length)} bytes, "
+                raise _Final(f"{method} {public(url)}: the answer is {int(length)} bytes, "
                                   f"more than {self.max_body}; not read")
             chunks, size = [], 0
             while True:
@@ -279,11 +286,16 @@ class Session:
                     break
                 size += len(chunk)
                 if size > self.max_body:
-                    raise CalDavError(f"{method} {public(url)}: the answer is larger than "
+                    raise _Final(f"{method} {public(url)}: the answer is larger than "
                                       f"{self.max_body} bytes; stopped reading")
                 chunks.append(chunk)
                 if self._left() <= 0:
                     raise self._out_of_time(url)
+            if self._left() <= 0:  # the watchdog cut the answer short
+                raise self._out_of_time(url)
+            if length and length.isdigit() and size != int(length):
+                raise CalDavError(f"{method} {public(url)}: the answer ended after {size} of "
+                                  f"{length} bytes")
             resp.read()  # b"": lets the connection take the next request
             return Response(resp.status, {k.lower(): v for k, v in resp.getheaders()},
                             b"".join(chunks))
@@ -304,7 +316,13 @@ class Session:
     def _xml(self, method: str, url: str, body: str, depth: str) -> tuple[int, Any]:
         r = self.request(method, url, '<?xml version="1.0" encoding="utf-8"?>' + body,
                          {"Depth": depth, "Content-Type": "application/xml; charset=utf-8"})
-        return r.status, (r.tree() if r.status == 207 else None)
+        if r.status != 207:
+            return r.status, None
+        tree = r.tree()
+        if tree is None:  # never an empty listing: that would read as "all deleted"
+            raise CalDavError(f"{method} {public(url)}: the answer is not a readable "
+                              "multistatus")
+        return r.status, tree
 
     def _prop_href(self, url: str, prop: str) -> str | None:
         _, tree = self._xml("PROPFIND", url, '<d:propfind xmlns:d="DAV:" xmlns:c='

@@ -401,15 +401,14 @@ class Syncer:
     def _create(self, item: Item) -> None:
         from warmupd.store import CalDavRow
 
-        self.report.created.append(item.summary)
         if self.dry:
+            self.report.created.append(item.summary)
             return
         href = path_of(urljoin(self.collection, f"{item.uid}.ics"))
         body = render(item, component=self.settings.component, sequence=0, stamp=self.now)
         status, etag = self.session.put(href, body, {"If-None-Match": "*"})
         if status == 412:
             # Already there: a PUT whose answer was lost, or another machine.
-            self.report.created.pop()
             got = self._fetch([href]).get(href)
             if got is None or got[1] is None or got[1].uid != item.uid:
                 log.warning("%s exists and is not ours; leaving it alone", href)
@@ -420,6 +419,7 @@ class Syncer:
             return
         if status not in (200, 201, 204):
             raise CalDavError(f"PUT {public(href)}: status {status}")
+        self.report.created.append(item.summary)
         self.store.caldav_save(CalDavRow(item.uid, item.person_id, item.cycle, href, etag,
                                          item.digest, item.day, 0, self.store.max_touch_id(),
                                          "open"))
