@@ -270,6 +270,7 @@ class FaultProxy:
         self.url = f"http://127.0.0.1:{self.port}/"
         self.count = 0
         self.log: list[tuple[str, str]] = []
+        self.bodies: list[bytes] = []  # what the client sent, in order
         self.fault: Any = lambda method, path, n: None
         proxy = self
 
@@ -297,6 +298,7 @@ class FaultProxy:
                 body = self.rfile.read(length) if length else b""
                 proxy.count += 1
                 proxy.log.append((self.command, self.path))
+                proxy.bodies.append(body)
                 fault = proxy.fault(self.command, self.path, proxy.count)
                 if fault == "503":
                     self._answer(503, b"down for maintenance")

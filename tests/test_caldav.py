@@ -118,7 +118,8 @@ def test_settings_defaults_and_checks(tmp_path: Path) -> None:
                                                                             14, 900)
     assert s.password_command == ("pass", "show", "dav")
     assert book.loads("contacts: []\n").settings.caldav is None  # off when absent
-    b = book.loads("settings:\n  caldav: {url: 'http://h/', interval: 1h, ahead: 3w, component: event}\n")
+    b = book.loads("settings:\n  caldav: {url: 'http://h/', interval: 1h, ahead: 3w, "
+                   "component: event}\n")
     assert b.settings.caldav is not None
     assert (b.settings.caldav.interval_seconds, b.settings.caldav.ahead_days) == (3600, 21)
     with pytest.raises(BookError) as e:

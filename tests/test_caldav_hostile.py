@@ -13,7 +13,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from datetime import UTC, date, datetime, timedelta
+from datetime import date
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -171,19 +171,22 @@ def test_a_completion_dated_9999_is_recorded_today_not_in_the_future(tmp_path: P
         m.sync()
 
 
-def test_a_lone_cr_in_a_note_is_escaped_on_the_server(tmp_path: Path,
-                                                      server: Radicale) -> None:
+def test_a_lone_cr_in_a_note_is_escaped_on_the_wire(tmp_path: Path, server: Radicale,
+                                                    proxy: FaultProxy) -> None:
     """Broken if a CR in a note goes raw into the PUT body, where a CR-splitting parser
-    sees smuggled UID:/BEGIN:VEVENT lines."""
-    m = Machine(tmp_path / "m", server)
+    sees smuggled UID:/BEGIN:VEVENT lines.  The proxy sees the bytes warmupd sent (the
+    server would normalise them)."""
+    m = Machine(tmp_path / "m", server, url=proxy.url)
     m.sync()
     record(m, "Person 0", TouchKind.DONE, note="fine\rUID:evil\rBEGIN:VEVENT")
-    m.sync()
-    for text in objects(server).values():
-        raw = text.encode()
+    assert m.sync().closed == ["Person 0"]
+    sent = [b for (method, _), b in zip(proxy.log, proxy.bodies, strict=True)
+            if method == "PUT" and b"fine" in b]
+    assert sent
+    for raw in sent:
         assert b"\r" not in raw.replace(b"\r\n", b"")
-        lines = text.replace("\r\n", "\n").split("\n")
-        assert not any(ln.startswith(("UID:evil", "BEGIN:VEVENT")) for ln in lines)
+        lines = raw.replace(b"\r\n", b"\n").replace(b"\r", b"\n").split(b"\n")
+        assert not any(ln.startswith((b"UID:evil", b"BEGIN:VEVENT")) for ln in lines)
 
 
 # -- secrets ---------------------------------------------------------------------------
@@ -234,7 +237,7 @@ def test_dry_run_writes_nothing_anywhere(tmp_path: Path, server: Radicale) -> No
 
 def _dump(db: Path) -> list[object]:
     with sqlite3.connect(db) as c:
-        return [(t, c.execute(f"SELECT * FROM {t} ORDER BY 1").fetchall())  # noqa: S608
+        return [(t, c.execute(f"SELECT * FROM {t} ORDER BY 1").fetchall())
                 for (t,) in c.execute("SELECT name FROM sqlite_master WHERE type = 'table' "
                                       "ORDER BY name")]
 
@@ -278,22 +281,3 @@ def test_switching_to_events_removes_the_old_tasks(tmp_path: Path, server: Radic
     assert len([d for d in report.deleted if "previous component" in d]) == 4
     kinds = ["VEVENT" if "BEGIN:VEVENT" in t else "VTODO" for t in objects(server).values()]
     assert "VTODO" not in kinds
-
-
-def test_a_phone_tick_read_back_before_an_offline_day_is_once(tmp_path: Path,
-                                                              server: Radicale) -> None:
-    """Broken if a completion read back is recorded again after the store lost its
-    rows (a crash), even when the planner's cycle numbering moved on."""
-    m = Machine(tmp_path / "m", server)
-    m.sync()
-    phone = Phone(server.url)
-    obj = phone.find("Reach out to Person 0")
-    obj.icalendar_component["STATUS"] = "COMPLETED"
-    obj.save()
-    m.sync()
-    with sqlite3.connect(m.db) as db:
-        db.execute("DELETE FROM caldav_objects")
-        db.execute("DELETE FROM meta WHERE name LIKE 'caldav:%'")
-    m.sync(NOW + timedelta(days=1))
-    assert [k for _, k, _ in history(m, "Person 0")] == [TouchKind.DONE]
-    assert datetime.now(UTC) > NOW  # the tick's own date is clamped to the sync's today
