@@ -3,7 +3,7 @@
 Owns: `Session` (HTTP/1.1 over ``http.client``, Basic auth, one kept-alive
 connection), discovery of the collection (principal, calendar home,
 MKCALENDAR), the listings (sync-collection REPORT, PROPFIND of ETags), the
-calendar-multiget, conditional PUT and DELETE, and `read_password`.
+calendar-multiget, conditional PUT and DELETE.
 
 Why not python-caldav: a server is input from the network.  Each answer
 here is read as a stream and dropped past `MAX_BODY` (16 MiB), every request
@@ -23,16 +23,11 @@ import base64
 import contextlib
 import http.client
 import logging
-import os
-import select
 import socket
 import ssl
-import stat
-import subprocess
 import threading
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 from urllib.parse import quote, unquote, urljoin, urlsplit
 from xml.etree import ElementTree
@@ -45,8 +40,6 @@ log = logging.getLogger("warmupd.caldav")
 MAX_BODY = 16 << 20
 TIMEOUT_SECONDS = 30.0  # one read
 RETRIES = 2  # a 5xx or a dropped connection is tried this many more times
-PASSWORD_BYTES = 64 * 1024
-PASSWORD_SECONDS = 10.0
 MULTIGET_BATCH = 200
 DAV, CAL = "{DAV:}", "{urn:ietf:params:xml:ns:caldav}"
 
@@ -74,79 +67,6 @@ def public(url: str) -> str:
 
 def path_of(href: str) -> str:
     return unquote(urlsplit(href).path)
-
-
-# -- secrets -------------------------------------------------------------------
-
-
-def read_password(s: CalDavSettings, seconds: float = PASSWORD_SECONDS) -> str:
-    """Run ``password_command`` or read ``password_file`` (first line); errors name no secret.
-
-    Both are capped in size and time: a command that never stops writing
-    (``yes``) or a FIFO nobody writes to ends in a clear error, not a hang.
-    """
-    if s.password_command:
-        return _first_line(_run_capped(s.password_command, seconds))
-    if s.password_file:
-        path = Path(os.path.expanduser(s.password_file))
-        try:
-            fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
-        except OSError as exc:
-            raise CalDavError(f"caldav password_file {path}: {exc.strerror}") from None
-        with os.fdopen(fd, "rb") as f:
-            st = os.fstat(fd)
-            if not stat.S_ISREG(st.st_mode):
-                raise CalDavError(f"caldav password_file {path} is not a regular file")
-            if stat.S_IMODE(st.st_mode) & 0o077:
-                raise CalDavError(
-                    f"caldav password_file {path} is readable by others "
-                    f"(mode {stat.S_IMODE(st.st_mode):04o}); run: chmod 600 {path}")
-            return _first_line(f.read(PASSWORD_BYTES))
-    return ""
-
-
-def _first_line(data: bytes) -> str:
-    return data.decode("utf-8", "replace").split("\n", 1)[0].rstrip("\r")
-
-
-def _run_capped(argv: tuple[str, ...], seconds: float) -> bytes:
-    name = argv[0]
-    try:
-        proc = subprocess.Popen(list(argv), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                stderr=subprocess.DEVNULL)
-    except OSError as exc:
-        raise CalDavError(f"caldav password_command {name!r} failed: "
-                          f"{type(exc).__name__}") from None
-    assert proc.stdout is not None
-    out = bytearray()
-    deadline = time.monotonic() + seconds
-    try:
-        while b"\n" not in out and len(out) < PASSWORD_BYTES:
-            left = deadline - time.monotonic()
-            if left <= 0 or not select.select([proc.stdout], [], [], left)[0]:
-                raise CalDavError(f"caldav password_command {name!r} gave no line within "
-                                  f"{seconds:.0f} s")
-            chunk = os.read(proc.stdout.fileno(), 4096)
-            if not chunk:
-                break
-            out += chunk
-        if b"\n" in out or len(out) >= PASSWORD_BYTES:
-            proc.kill()  # the first line is all we read; the rest is not waited for
-            proc.wait()
-            return bytes(out)
-        try:
-            code = proc.wait(max(0.1, deadline - time.monotonic()))
-        except subprocess.TimeoutExpired:
-            raise CalDavError(f"caldav password_command {name!r} did not exit within "
-                              f"{seconds:.0f} s") from None
-        if code != 0:
-            raise CalDavError(f"caldav password_command {name!r} exited with status {code}")
-        return bytes(out)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-        proc.stdout.close()
 
 
 # -- HTTP ------------------------------------------------------------------------

@@ -30,8 +30,9 @@ from pathlib import Path
 from urllib.parse import urljoin
 from zoneinfo import ZoneInfo
 
-from warmupd.caldav_dav import CalDavAuthError, CalDavError, Session, public, read_password
+from warmupd.caldav_dav import CalDavAuthError, CalDavError, Session, public
 from warmupd.caldav_map import parse, with_claim
+from warmupd.caldav_secret import read_password
 from warmupd.caldav_sync import CalDavPartial, Report, meta_key, sync_once
 from warmupd.ics import event_uid
 from warmupd.model import Book, CalDavSettings, TouchUp

@@ -30,7 +30,7 @@ from __future__ import annotations
 import logging
 import time as _time
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import urljoin
@@ -43,10 +43,11 @@ from warmupd.caldav_dav import (
     Session,
     path_of,
     public,
-    read_password,
 )
-from warmupd.caldav_map import Item, Remote, desired, item_at, looks_ours, parse, render
-from warmupd.model import Book, CalDavSettings, Touch, TouchKind
+from warmupd.caldav_map import Remote, looks_ours, parse
+from warmupd.caldav_push import Push
+from warmupd.caldav_secret import read_password
+from warmupd.model import Book, CalDavSettings, TouchKind
 from warmupd.record import replace
 
 if TYPE_CHECKING:
@@ -59,13 +60,6 @@ log = logging.getLogger("warmupd.caldav")
 
 SYNC_SECONDS = 120.0  # `warmupd sync`, start to end
 NOTE = "caldav-note:"  # meta entry: the note a task holds, so a rewrite keeps it
-
-
-class _Gone:
-    state = "gone"
-
-
-_GONE = _Gone()
 
 
 class CalDavPartial(CalDavError):
@@ -112,7 +106,7 @@ class Syncer:
     def __init__(self, settings: CalDavSettings, session: Session) -> None:
         self.settings = settings
         self.session = session
-        self._key = meta_key(settings)
+        self.key = meta_key(settings)
         self.todo = settings.component == "todo"
 
     # -- the run ---------------------------------------------------------------
@@ -125,14 +119,14 @@ class Syncer:
         self.report = r = Report()
         self.people = {c.id: c.name for c in book.contacts}
         meta = store.get_meta
-        dirty = meta(self._key + ":dirty") == "1"
+        dirty = meta(self.key + ":dirty") == "1"
         if not dry_run:
-            store.set_meta(self._key + ":dirty", "1")
-        collection = meta(self._key + ":url")
+            store.set_meta(self.key + ":dirty", "1")
+        collection = meta(self.key + ":url")
         fresh = collection is None
         if collection is None:
             collection = self._discover()
-        full = fresh or dirty or meta(self._key + ":full") != self.today.isoformat()
+        full = fresh or dirty or meta(self.key + ":full") != self.today.isoformat()
         try:
             # A dry run with no collection yet: all of it is new.
             listing = Listing() if collection is None else self._list(collection, full)
@@ -142,16 +136,17 @@ class Syncer:
             collection, full = self._discover(), True
             listing = self._list(collection, True) if collection else Listing()
         self.collection = collection or urljoin(self.settings.url, self.settings.calendar + "/")
-        self._retire()
+        push = Push(self)
+        push.retire()
         self._read(listing, full)
-        self._push()
+        push.run()
         if not dry_run:
             if listing.token is not None:
-                store.set_meta(self._key + ":token", listing.token)
+                store.set_meta(self.key + ":token", listing.token)
             if full:
-                store.set_meta(self._key + ":full", self.today.isoformat())
+                store.set_meta(self.key + ":full", self.today.isoformat())
             if not r.failed:
-                store.set_meta(self._key + ":dirty", "")
+                store.set_meta(self.key + ":dirty", "")
         r.requests = self.session.requests - before
         r.seconds = _time.perf_counter() - started
         return r
@@ -168,14 +163,14 @@ class Syncer:
         if created:
             self.report.notes.append(f"created the calendar {public(url)}")
         if not self.dry:
-            self.store.set_meta(self._key + ":url", url)
-            self.store.set_meta(self._key + ":token", "")
+            self.store.set_meta(self.key + ":url", url)
+            self.store.set_meta(self.key + ":token", "")
         return url
 
     def _list(self, collection: str, full: bool) -> Listing:
         """Changes since the sync-token, or (``full``) every member with its ETag."""
-        mode = self.store.get_meta(self._key + ":mode")
-        token = "" if full else (self.store.get_meta(self._key + ":token") or "")
+        mode = self.store.get_meta(self.key + ":mode")
+        token = "" if full else (self.store.get_meta(self.key + ":token") or "")
         if mode != "etag":
             status, listing = self.session.sync_collection(collection, token)
             if status == 207:
@@ -190,7 +185,7 @@ class Syncer:
                 return self._list(collection, True)
             log.info("the server has no sync-token (RFC 6578); comparing ETags instead")
             if not self.dry:
-                self.store.set_meta(self._key + ":mode", "etag")
+                self.store.set_meta(self.key + ":mode", "etag")
         status, listing = self.session.propfind_etags(collection)
         if status == 404:
             raise CollectionGone(collection)
@@ -202,14 +197,14 @@ class Syncer:
 
     # -- reading back ------------------------------------------------------------
 
-    def _mine(self) -> dict[str, CalDavRow]:
+    def mine(self) -> dict[str, CalDavRow]:
         """Rows of objects in the current collection, by href."""
         base = path_of(self.collection)
         return {row.href: row for row in self.store.caldav_rows().values()
                 if row.href.startswith(base)}
 
     def _read(self, listing: Listing, full: bool) -> None:
-        by_href = self._mine()
+        by_href = self.mine()
         present, gone = listing.present, set(listing.gone)
         if full:  # a full listing also tells which of ours vanished
             gone |= {h for h in by_href if h not in present}
@@ -224,8 +219,8 @@ class Syncer:
         fetch = [h for h, etag in present.items()
                  if (h in by_href and (etag is None or etag != by_href[h].etag))
                  or (h not in by_href and looks_ours(h))]
-        for href, (etag, remote) in self._fetch(fetch).items():
-            self._absorb(href, etag, remote, by_href.get(href))
+        for href, (etag, remote) in self.fetch(fetch).items():
+            self.absorb(href, etag, remote, by_href.get(href))
         for href in gone:
             lost = by_href.get(href)
             if lost is not None and lost.state == "open" and not self.dry:
@@ -234,10 +229,10 @@ class Syncer:
         return None
 
     def _read_unknown(self, present: dict[str, str | None]) -> None:
-        for href, (etag, remote) in self._fetch([h for h in present if looks_ours(h)]).items():
-            self._absorb(href, etag, remote, None)
+        for href, (etag, remote) in self.fetch([h for h in present if looks_ours(h)]).items():
+            self.absorb(href, etag, remote, None)
 
-    def _fetch(self, hrefs: list[str]) -> dict[str, tuple[str | None, Remote | None]]:
+    def fetch(self, hrefs: list[str]) -> dict[str, tuple[str | None, Remote | None]]:
         """href -> (ETag, what it says; None: not ours or unreadable)."""
         if not hrefs:
             return {}
@@ -252,7 +247,7 @@ class Syncer:
             out[href] = (etag, remote)
         return out
 
-    def _absorb(self, href: str, etag: str | None, remote: Remote | None,
+    def absorb(self, href: str, etag: str | None, remote: Remote | None,
                 row: CalDavRow | None) -> CalDavRow | None:
         """Take in what the server holds at ``href``; the row as it stands after."""
         from warmupd.store import CalDavRow
@@ -291,215 +286,13 @@ class Syncer:
         new = replace(row, etag=etag, state=state, day=remote.due_day or row.day)
         if not self.dry:
             self.store.caldav_save(new)
-            if (remote.note or "") != self._note(row.uid):
+            if (remote.note or "") != self.note(row.uid):
                 self.store.set_meta(NOTE + row.uid, remote.note or "")
         return new
 
-    def _note(self, uid: str) -> str:
+    def note(self, uid: str) -> str:
         """The user's text below the marker, as last read from the server."""
         return self.store.get_meta(NOTE + uid) or ""
-
-    # -- moving to another collection or component ------------------------------
-
-    def _retire(self) -> None:
-        """Objects of a previous collection or component: read back, then removed."""
-        comp_key = self._key + ":component"
-        old_comp = self.store.get_meta(comp_key)
-        base = path_of(self.collection)
-        rows = self.store.caldav_rows().values()
-        stale = [row for row in rows if not row.href.startswith(base)
-                 or (old_comp is not None and old_comp != self.settings.component)]
-        if not self.dry:
-            self.store.set_meta(comp_key, self.settings.component)
-        for row in stale:
-            moved = row.href.startswith(base)
-            why = "previous component" if moved else "previous collection"
-            if row.state == "gone" or (not moved and row.state != "open"):
-                if not self.dry:
-                    self.store.caldav_forget(row.uid)
-                continue
-            self._each(row.person_id, lambda row=row, why=why: self._remove(row, why))
-
-    def _remove(self, row: CalDavRow, why: str) -> None:
-        status, etag, data = self.session.get(row.href)
-        if status == 200:
-            try:
-                remote = parse(data, self.tz, self.today)
-            except ValueError:
-                remote = None
-            if remote is not None and remote.owned and remote.uid == row.uid:
-                self._absorb(row.href, etag, remote, row)
-                if not self.dry:
-                    status = self.session.delete(row.href, etag)
-                    if status == 412:
-                        self.report.refused.append(self.name(row.person_id))
-                        return
-        self.report.deleted.append(f"{self.name(row.person_id)} ({why})")
-        if not self.dry:
-            self.store.caldav_forget(row.uid)
-
-    # -- pushing -----------------------------------------------------------------
-
-    def _push(self) -> None:
-        from warmupd.planner import plan as make_plan
-
-        s, store = self.settings, self.store
-        history = store.history()
-        plan = make_plan(self.book, history, self.today)
-        rows = {row.uid: row for row in self._mine().values()}
-        # Each person's next touch-up: pushed within ``ahead``; one already on the
-        # phone stays while it is still the next (a day moved past ``ahead`` there).
-        end = self.today.toordinal() + s.ahead_days
-        want = {uid: item for uid, item in desired(
-            self.book, history, plan, self.today, ahead_days=(plan.end - self.today).days + 1,
-            tz=self.tz
-        ).items() if item.day.toordinal() < end or rows.get(uid, _GONE).state == "open"}
-        creates: list[Item] = []
-        updates: list[tuple[Item, CalDavRow]] = []
-        closes: list[CalDavRow] = []
-        deletes: list[CalDavRow] = []
-        for uid, row in sorted(rows.items()):
-            if row.state != "open" or uid in want:
-                continue
-            answer = store.cycle_answer(row.person_id, row.cycle)
-            (closes if self.todo and answer is not None else deletes).append(row)
-        for uid, item in sorted(want.items()):
-            old = rows.get(uid)
-            if old is None:
-                creates.append(item)
-            elif old.state == "open":
-                row = old
-                if row.day < self.today and item.day == self.today:
-                    item = item_at(item, row.day, self.tz)  # unanswered: it stays put
-                if row.digest != item.digest:
-                    updates.append((item, row))
-        for item in creates:
-            self._each(item.person_id, lambda item=item: self._create(item))
-        for item, row in updates:
-            self._each(item.person_id,
-                       lambda item=item, row=row: self._write(row, item, None))
-        for row in closes:
-            self._each(row.person_id, lambda row=row: self._write(
-                row, self._closing_item(row), store.cycle_answer(row.person_id, row.cycle)))
-        for row in deletes:
-            self._each(row.person_id, lambda row=row: self._delete(row))
-
-    def _each(self, person_id: str, job: object) -> None:
-        """Run one object's job; a failure is that object's, the sync goes on."""
-        try:
-            job()  # type: ignore[operator]
-        except CalDavAuthError:
-            raise
-        except CalDavError as exc:
-            self.report.failed.append(f"{self.name(person_id)}: {exc}")
-
-    def _closing_item(self, row: CalDavRow) -> Item:
-        local = datetime.combine(row.day, self.book.settings.nudge_at).replace(tzinfo=self.tz)
-        return Item(row.uid, row.person_id, row.cycle, row.day, local.astimezone(UTC),
-                    f"Reach out to {self.name(row.person_id)}", "", ())
-
-    def _create(self, item: Item) -> None:
-        from warmupd.store import CalDavRow
-
-        if self.dry:
-            self.report.created.append(item.summary)
-            return
-        href = path_of(urljoin(self.collection, f"{item.uid}.ics"))
-        body = render(item, component=self.settings.component, sequence=0, stamp=self.now)
-        status, etag = self.session.put(href, body, {"If-None-Match": "*"})
-        if status == 412:
-            # Already there: a PUT whose answer was lost, or another machine.
-            got = self._fetch([href]).get(href)
-            if got is None or got[1] is None or got[1].uid != item.uid:
-                log.warning("%s exists and is not ours; leaving it alone", href)
-                return
-            row = self._absorb(href, got[0], got[1], None)
-            if row is not None and not self.dry:
-                self.store.caldav_save(replace(row, digest=item.digest))
-            return
-        if status not in (200, 201, 204):
-            raise CalDavError(f"PUT {public(href)}: status {status}")
-        self.report.created.append(item.summary)
-        self.store.caldav_save(CalDavRow(item.uid, item.person_id, item.cycle, href, etag,
-                                         item.digest, item.day, 0, self.store.max_touch_id(),
-                                         "open"))
-
-    def _write(self, row: CalDavRow, item: Item, answer: Touch | None) -> None:
-        """Update (``answer`` None) or close an open task: If-Match on the ETag we know;
-        unknown or refused (412): read what the server holds, take it in, then write."""
-        label = self.report.updated if answer is None else self.report.closed
-        etag, claimed = row.etag, ""
-        for attempt in range(3):
-            if etag is None or attempt:
-                got = self._fetch([row.href]).get(row.href)
-                if got is None:  # gone from the server meanwhile: the user's call
-                    if not self.dry:
-                        self.store.caldav_save(replace(row, etag=None, state="gone"))
-                    return
-                etag, remote = got
-                if remote is None or not remote.owned or remote.uid != row.uid:
-                    return
-                after = self._absorb(row.href, etag, remote, row)
-                if after is None or after.state != "open" or after.day != row.day:
-                    return  # the phone answered or moved it; the next plan says what is left
-                claimed = remote.claimed
-            if attempt == 2:
-                break
-            label.append(self.name(row.person_id))
-            if self.dry:
-                return
-            note = self._note(row.uid)
-            if answer is not None:
-                if answer.note and answer.note not in note:
-                    note = f"{note}\n{answer.note}" if note else answer.note
-                status = "COMPLETED" if answer.kind is TouchKind.DONE else "CANCELLED"
-                at = datetime.combine(answer.on, self.book.settings.nudge_at, self.tz)
-                seq = row.sequence + 1
-                body = render(item, component="todo", sequence=seq, stamp=self.now,
-                              status=status, closed_at=at, note=note)
-            else:
-                seq = row.sequence + (row.day != item.day)
-                body = render(item, component=self.settings.component, sequence=seq,
-                              stamp=self.now, note=note, claimed=claimed)
-            code, new = self.session.put(row.href, body, {"If-Match": etag or "*"})
-            if code in (200, 201, 204):
-                if answer is not None:
-                    self.store.caldav_close(row.person_id, row.cycle, answer.id)
-                    state = "completed" if answer.kind is TouchKind.DONE else "cancelled"
-                    self.store.caldav_save(replace(row, etag=new, sequence=seq, state=state))
-                else:
-                    self.store.caldav_save(replace(row, etag=new, digest=item.digest,
-                                                   day=item.day, sequence=seq))
-                return
-            label.pop()
-            if code == 404:
-                self.store.caldav_save(replace(row, etag=None, state="gone"))
-                return
-            if code != 412:
-                raise CalDavError(f"PUT {public(row.href)}: status {code}")
-        self.report.refused.append(self.name(row.person_id))
-
-    def _delete(self, row: CalDavRow) -> None:
-        name = self.name(row.person_id)
-        if self.dry:
-            self.report.deleted.append(name)
-            return
-        for _ in range(2):
-            status = self.session.delete(row.href, row.etag)
-            if status in (200, 204, 404):
-                self.report.deleted.append(name)
-                self.store.caldav_forget(row.uid)
-                return
-            if status != 412:
-                raise CalDavError(f"DELETE {public(row.href)}: status {status}")
-            # Changed on the phone meanwhile: read it (a tick made offline) first.
-            etag, remote = self._fetch([row.href]).get(row.href, (None, None))
-            after = self._absorb(row.href, etag, remote, row)
-            if after is None or after.state != "open":
-                return
-            row = after
-        self.report.refused.append(name)
-
 
 # --------------------------------------------------------------------------
 # For the CLI and the daemon
