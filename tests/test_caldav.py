@@ -384,3 +384,18 @@ def test_cli_sync_dry_run_then_real(env: Env, tmp_path: Path) -> None:
     assert real.returncode == 0, real.stderr
     assert "created" in real.stdout and PASSWORD not in real.stdout + real.stderr
     assert len(env.phone.objects()) > 0
+
+
+def test_digest_answer_matches_rfc_2617_example() -> None:
+    """Broken if a Digest server's challenge is answered wrongly: the known answer is
+    RFC 2617 section 3.5's (Mufasa, "Circle Of Life")."""
+    from warmupd.caldav_dav import digest_challenge, digest_header
+
+    ch = digest_challenge('Digest realm="testrealm@host.com", qop="auth,auth-int", '
+                          'nonce="dcd98b7102dd2f0e8b11d0f600bfb0c093", '
+                          'opaque="5ccc069c403ebaf9f0171e9517f40e41"')
+    assert ch is not None
+    got = digest_header(ch, "Mufasa", "Circle Of Life", "GET", "/dir/index.html", 1, "0a4f113b")
+    assert 'response="6629fae49393a05397450978507c4ef1"' in got
+    assert "nc=00000001" in got and 'opaque="5ccc069c403ebaf9f0171e9517f40e41"' in got
+    assert digest_challenge('Basic realm="x"') is None

@@ -332,6 +332,29 @@ def test_a_deleted_collection_is_created_again_and_repopulated(tmp_path: Path,
     phone = m.phone(tmp_path / "phone")
     phone.sync()
     assert len(phone.list()) == len(first.created)
+    # Deleted and made again (empty) by another client: found and filled again too.
+    _delete_collection(m, server)
+    _make_collection(m, server)
+    again = m.sync()
+    assert sorted(again.created) == sorted(first.created), again
+
+
+def _make_collection(m: Machine, server: Server) -> None:
+    import base64
+    import http.client
+    from urllib.parse import urlsplit
+
+    url = urlsplit(m.collection())
+    conn = http.client.HTTPConnection(url.hostname or "", url.port)
+    headers = {"Content-Type": "application/xml"}
+    if isinstance(server, Radicale):
+        headers["Authorization"] = "Basic " + base64.b64encode(
+            f"{USER}:{PASSWORD}".encode()).decode()
+    conn.request("MKCALENDAR", url.path, headers=headers, body=(
+        '<?xml version="1.0" encoding="utf-8"?><c:mkcalendar xmlns:d="DAV:" '
+        'xmlns:c="urn:ietf:params:xml:ns:caldav"><d:set><d:prop><d:displayname>warmupd'
+        "</d:displayname></d:prop></d:set></c:mkcalendar>"))
+    assert conn.getresponse().status in (200, 201)
 
 
 def test_a_changed_calendar_is_populated_and_the_old_one_emptied(tmp_path: Path,

@@ -21,8 +21,11 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import hashlib
 import http.client
 import logging
+import os
+import re
 import socket
 import ssl
 import threading
@@ -111,8 +114,11 @@ class Session:
         self.retry_pause = retry_pause
         self.requests = 0
         self._conn: http.client.HTTPConnection | None = None
+        self._user, self._password = s.username, password
         self._auth = ("Basic " + base64.b64encode(f"{s.username}:{password}".encode()).decode()
                       if s.username or password else None)
+        self._digest: dict[str, str] | None = None  # the server's Digest challenge
+        self._nc = 0
 
     def close(self) -> None:
         if self._conn is not None:
@@ -159,6 +165,16 @@ class Session:
                 error = exc
                 self.close()
                 continue
+            challenge = digest_challenge(r.headers.get("www-authenticate", ""))
+            if r.status == 401 and self._auth and challenge is not None and (
+                    self._digest is None or challenge.get("stale", "").lower() == "true"):
+                # A Digest server: answer its challenge (once, or again when stale).
+                self._digest, self._nc = challenge, 0
+                try:
+                    r = self._once(method, url, data, headers or {})
+                except CalDavError:
+                    self.close()
+                    raise
             if r.status == 401:
                 raise CalDavAuthError(f"{public(self.base)}: the server refused the user name "
                                       f"or password ({r.status})")
@@ -179,7 +195,12 @@ class Session:
         if parts.query:
             target += "?" + parts.query
         hdrs = {"User-Agent": "warmupd", **headers}
-        if self._auth:
+        if self._digest is not None:
+            self._nc += 1
+            hdrs["Authorization"] = digest_header(self._digest, self._user, self._password,
+                                                  method, target, self._nc,
+                                                  os.urandom(8).hex())
+        elif self._auth:
             hdrs["Authorization"] = self._auth
         conn = self._connection()
         self.requests += 1
@@ -217,8 +238,12 @@ class Session:
                 raise CalDavError(f"{method} {public(url)}: the answer ended after {size} of "
                                   f"{length} bytes")
             resp.read()  # b"": lets the connection take the next request
-            return Response(resp.status, {k.lower(): v for k, v in resp.getheaders()},
-                            b"".join(chunks))
+            heads: dict[str, str] = {}
+            for k, v in resp.getheaders():
+                # Of several challenges, the Digest one (Basic is sent unasked).
+                if k.lower() != "www-authenticate" or v.lower().startswith("digest"):
+                    heads[k.lower()] = v
+            return Response(resp.status, heads, b"".join(chunks))
         except CalDavError:
             self.close()
             raise
@@ -342,6 +367,43 @@ class Session:
     def get(self, href: str) -> tuple[int, str | None, bytes]:
         r = self.request("GET", href)
         return r.status, r.headers.get("etag"), r.body
+
+
+def digest_challenge(header: str) -> dict[str, str] | None:
+    """The parameters of a ``Digest`` WWW-Authenticate challenge (RFC 7616), or None."""
+    if not header.lower().startswith("digest "):
+        return None
+    out: dict[str, str] = {}
+    for m in re.finditer(r'(\w+)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^\s,]+))', header[7:]):
+        out[m.group(1).lower()] = m.group(2) if m.group(2) is not None else m.group(3)
+    return out if "nonce" in out and "realm" in out else None
+
+
+def digest_header(ch: dict[str, str], user: str, password: str, method: str, uri: str,
+                  nc: int, cnonce: str) -> str:
+    """The Authorization header answering challenge ``ch`` (MD5 or SHA-256, qop auth)."""
+    algorithm = ch.get("algorithm", "MD5")
+    name = algorithm.upper().removesuffix("-SESS")
+    fn = hashlib.sha256 if name == "SHA-256" else hashlib.md5
+
+    def h(text: str) -> str:
+        return fn(text.encode()).hexdigest()
+
+    ha1 = h(f"{user}:{ch['realm']}:{password}")
+    if algorithm.upper().endswith("-SESS"):
+        ha1 = h(f"{ha1}:{ch['nonce']}:{cnonce}")
+    ha2 = h(f"{method}:{uri}")
+    count = f"{nc:08x}"
+    qops = [q.strip() for q in ch.get("qop", "").split(",")]
+    if "auth" in qops:
+        response = h(f"{ha1}:{ch['nonce']}:{count}:{cnonce}:auth:{ha2}")
+        extra = f", qop=auth, nc={count}, cnonce=\"{cnonce}\""
+    else:
+        response = h(f"{ha1}:{ch['nonce']}:{ha2}")
+        extra = ""
+    opaque = f", opaque=\"{ch['opaque']}\"" if "opaque" in ch else ""
+    return (f'Digest username="{user}", realm="{ch["realm"]}", nonce="{ch["nonce"]}", '
+            f'uri="{uri}", algorithm={algorithm}, response="{response}"{extra}{opaque}')
 
 
 def _shut(sock: socket.socket | None) -> None:

@@ -130,6 +130,12 @@ class Syncer:
         try:
             # A dry run with no collection yet: all of it is new.
             listing = Listing() if collection is None else self._list(collection, full)
+            if (collection and not full and meta(self.key + ":wrote") == "1"
+                    and not listing.present and not listing.gone):
+                # Our last writes came after the token, so they must be listed;
+                # nothing listed: the collection went back to an older state
+                # (re-created empty).  List it all.
+                listing, full = self._list(collection, True), True
         except CollectionGone:
             r.notes.append(f"the collection {public(collection or '')} was gone; "
                            + ("it would be created again" if dry_run else "created it again"))
@@ -147,6 +153,8 @@ class Syncer:
                 store.set_meta(self.key + ":full", self.today.isoformat())
             if not r.failed:
                 store.set_meta(self.key + ":dirty", "")
+            wrote = r.created or r.updated or r.closed or r.deleted
+            store.set_meta(self.key + ":wrote", "1" if wrote else "")
         r.requests = self.session.requests - before
         r.seconds = _time.perf_counter() - started
         return r
@@ -208,8 +216,10 @@ class Syncer:
         present, gone = listing.present, set(listing.gone)
         if full:  # a full listing also tells which of ours vanished
             gone |= {h for h in by_href if h not in present}
-        if full and by_href and not any(h in present for h in by_href) and len(by_href) > 1:
-            # Nothing of ours is left: the collection was emptied or re-created.
+        on_server = {h for h, row in by_href.items() if row.state != "gone"}
+        if len(on_server) > 1 and on_server <= gone and not on_server & present.keys():
+            # Nothing of ours is left at once: the collection was emptied or
+            # re-created (a user deleting tasks does it one by one).
             self.report.notes.append("none of warmupd's objects is on the server any more; "
                                      "putting them back")
             for row in by_href.values():
