@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 from caldav_env import PASSWORD, USER, Phone, Radicale
 
-from warmupd import book, caldav_sync
+from warmupd import book, caldav_map, caldav_sync
 from warmupd.clock import zone
 from warmupd.model import Book, BookError, TouchKind
 from warmupd.store import Store
@@ -130,6 +130,13 @@ def test_settings_defaults_and_checks(tmp_path: Path) -> None:
     with pytest.raises(BookError, match="not both"):
         book.loads("settings:\n  caldav: {url: 'http://h/', password_command: [a], "
                    "password_file: f}\n")
+    for url, why in (("dav.example.org/", "needs a scheme and a host"),
+                     ("https://ruth:pw@dav.example.org/", "must not hold a password"),
+                     ("https://ruth@dav.example.org/", "must not hold a user name")):
+        with pytest.raises(BookError, match=why) as bad:
+            book.loads(f"settings:\n  caldav:\n    url: '{url}'\n")
+        assert ":3:10: settings: caldav: url:" in str(bad.value)  # located, once
+        assert "url is required" not in str(bad.value) and "pw@" not in str(bad.value)
     example = (ROOT / "config" / "contacts.example.yaml").read_text()
     for key in (*book._CALDAV, "push", "push_config"):
         assert f"{key}:" in example
@@ -362,7 +369,7 @@ def test_malformed_and_uid_less_server_data_is_skipped(env: Env,
                 FOREIGN.replace("UID:buy-milk-1\r\n", "").encode(),
                 b"BEGIN:VTODO\r\nUID:x\r\nCOMPLETED:2026\r\nEND:VTODO\r\n"):
         with pytest.raises((ValueError, IndexError)):
-            caldav_sync.parse(bad, tz)
+            caldav_map.parse(bad, tz)
 
 
 # -- the command ---------------------------------------------------------------
