@@ -13,7 +13,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -281,3 +281,20 @@ def test_switching_to_events_removes_the_old_tasks(tmp_path: Path, server: Radic
     assert len([d for d in report.deleted if "previous component" in d]) == 4
     kinds = ["VEVENT" if "BEGIN:VEVENT" in t else "VTODO" for t in objects(server).values()]
     assert "VTODO" not in kinds
+
+
+def test_the_daily_full_listing_finds_what_the_store_lost(tmp_path: Path,
+                                                         server: Radicale) -> None:
+    """Broken if warmupd relies on the sync-token alone: an object whose record the
+    store lost (restored from an older backup) is never listed again, so an open task
+    of someone who then left the plan stays on the phone for ever."""
+    m = Machine(tmp_path / "m", server)
+    m.sync()
+    m.sync()  # the sync-token now covers warmupd's own writes
+    with sqlite3.connect(m.db) as db:
+        db.execute("DELETE FROM caldav_objects WHERE person_id = ?", (pid(m, "Person 0"),))
+    m.reload(m.path.read_text().replace("name: Person 0\n", "name: Person 0\n    paused: true\n"))
+    assert m.sync().adopted == []  # nothing in the token's changes
+    report = m.sync(NOW + timedelta(days=1))
+    assert "Person 0" in report.adopted and "Person 0" in report.deleted, report
+    assert not any("Person 0" in text for text in objects(server).values())
