@@ -115,7 +115,7 @@ def test_a_trickling_or_slow_server_hits_the_total_deadline(tmp_path: Path,
     m = Machine(tmp_path / "m", server, url=proxy.url)
     m.sync()
     for fault in (("trickle", 5), ("delay", 5)):
-        proxy.fault = lambda method, path, n, fault=fault: fault  # type: ignore[misc]
+        proxy.fault = lambda method, path, n, fault=fault: fault
         started = time.monotonic()
         with pytest.raises(caldav_sync.CalDavError, match="did not finish within 2 s"):
             m.sync(seconds=2)

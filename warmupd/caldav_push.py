@@ -119,7 +119,7 @@ class Push:
                 continue
             answer = store.cycle_answer(row.person_id, row.cycle)
             (closes if self.s.todo and answer is not None else deletes).append(row)
-        for uid, item in sorted(want.items()):
+        for uid, item in sorted(want.items(), key=lambda kv: (kv[1].day, kv[1].summary)):
             old = rows.get(uid)
             if old is None:
                 creates.append(item)
@@ -235,11 +235,25 @@ class Push:
         self.s.report.refused.append(self.s.name(row.person_id))
 
     def _delete(self, row: CalDavRow) -> None:
+        """DELETE with If-Match; an unknown ETag or a 412: read the task first (a tick
+        made offline is recorded, and a task the phone answered is not deleted)."""
         name = self.s.name(row.person_id)
         if self.s.dry:
             self.s.report.deleted.append(name)
             return
-        for _ in range(2):
+        for attempt in range(3):
+            if row.etag is None or attempt:
+                got = self.s.fetch([row.href]).get(row.href)
+                if got is None or got[1] is None or got[1].uid != row.uid:
+                    # Gone from the server, or no longer warmupd's: never deleted.
+                    self.s.store.caldav_forget(row.uid)
+                    return
+                after = self.s.absorb(row.href, got[0], got[1], row)
+                if after is None or after.state != "open":
+                    return  # answered on the phone: recorded, and left as it is
+                row = after
+            if attempt == 2:
+                break
             status = self.s.session.delete(row.href, row.etag)
             if status in (200, 204, 404):
                 self.s.report.deleted.append(name)
@@ -247,10 +261,4 @@ class Push:
                 return
             if status != 412:
                 raise CalDavError(f"DELETE {public(row.href)}: status {status}")
-            # Changed on the phone meanwhile: read it (a tick made offline) first.
-            etag, remote = self.s.fetch([row.href]).get(row.href, (None, None))
-            after = self.s.absorb(row.href, etag, remote, row)
-            if after is None or after.state != "open":
-                return
-            row = after
         self.s.report.refused.append(name)
