@@ -244,7 +244,7 @@ class Push:
         for attempt in range(3):
             if row.etag is None or attempt:
                 got = self.s.fetch([row.href]).get(row.href)
-                if got is None or got[1] is None or got[1].uid != row.uid:
+                if got is None or got[1] is None or not got[1].owned or got[1].uid != row.uid:
                     # Gone from the server, or no longer warmupd's: never deleted.
                     self.s.store.caldav_forget(row.uid)
                     return
