@@ -79,20 +79,26 @@ class Push:
             self._each(row.person_id, partial(self._remove, row, why))
 
     def _remove(self, row: CalDavRow, why: str) -> None:
+        """Read back, then delete, one object of a previous collection or component."""
         status, etag, data = self.s.session.get(row.href)
-        if status == 200:
-            try:
-                remote = parse(data, self.s.tz, self.s.today)
-            except ValueError:
-                remote = None
-            if remote is not None and remote.owned and remote.uid == row.uid:
-                self.s.absorb(row.href, etag, remote, row)
-                if not self.s.dry:
-                    status = self.s.session.delete(row.href, etag)
-                    if status == 412:
-                        self.s.report.refused.append(self.s.name(row.person_id))
-                        return
-        self.s.report.deleted.append(f"{self.s.name(row.person_id)} ({why})")
+        if status not in (200, 404):
+            raise CalDavError(f"GET {public(row.href)}: status {status}")
+        try:
+            remote = parse(data, self.s.tz, self.s.today) if status == 200 else None
+        except ValueError:
+            remote = None
+        if remote is not None and remote.owned and remote.uid == row.uid:
+            self.s.absorb(row.href, etag, remote, row)
+            if not self.s.dry:
+                code = self.s.session.delete(row.href, etag)
+                if code == 412:
+                    self.s.report.refused.append(self.s.name(row.person_id))
+                    return
+                if code not in (200, 204, 404):
+                    raise CalDavError(f"DELETE {public(row.href)}: status {code}")
+            self.s.report.deleted.append(f"{self.s.name(row.person_id)} ({why})")
+        elif status == 200:
+            log.warning("%s is no longer a warmupd object; leaving it", row.href)
         if not self.s.dry:
             self.s.store.caldav_forget(row.uid)
 
