@@ -1,24 +1,28 @@
 """Two-way sync of touch-ups with the user's CalDAV server (``settings.caldav``).
 
-Owns: `Syncer` (one sync: find the collection, read back what the phone
-did, then push the plan), `sync_once` for the CLI and the daemon's child,
-`claim_once`, `describe`.  Objects are built and read in caldav_map, bytes
-move in caldav_dav; the daemon's side (backoff loop, child process) is
-caldav_run.
+Owns: `Syncer` (one sync: find the collection, list it, read back what
+the phone did, then hand over to caldav_push for the writes), `sync_once`
+for the CLI and the daemon's child (with its total deadline), `Report` and
+`describe`.  Objects are built and read in caldav_map, bytes move in
+caldav_dav, the password comes from caldav_secret; the daemon's side
+(backoff loop, child process, claims) is caldav_run, re-exported here.
 
 Rules it keeps:
 - One record per person and cycle: a completion or cancel read back goes
   through ``Store.caldav_record``, which attaches it to a touch that already
   answered the cycle instead of writing a second one.
-- The phone's edits are the user's: before any update, close or delete of a
-  task, what the server holds now is read (a multiget, then If-Match); a
+- The phone's edits are the user's: every update, close or delete of a task
+  is conditional on the ETag last read (If-Match), and a 412 or an unknown
+  ETag means: read the server's copy and take it in first; a
   completion is recorded, never reverted; the note below the marker is kept
   verbatim; a DUE moved on the phone becomes a snooze to that day; CANCELLED
   a skip.  Open tasks are rewritten only when what the user sees changed,
   and an overdue task keeps its day.
 - Every warmupd object is read: a full listing (first sync, new collection,
-  after a sync that did not finish, once a day) fetches objects the store
-  does not know, reads back their completions and adopts or removes them.
+  after a sync that did not finish, once a day, or when warmupd's own last
+  writes are missing from the changes) fetches objects the store does not
+  know, reads back their completions and adopts or removes them.  A
+  collection that answers 404 is found again or created.
 - Objects not warmupd's (no ``X-WARMUPD-OWNER``, or a UID that is not
   ``uuid5`` of their person and cycle) are never changed.
 
