@@ -183,11 +183,11 @@ class Syncer:
         """Changes since the sync-token, or (``full``) every member with its ETag."""
         mode = self.store.get_meta(self.key + ":mode")
         token = "" if full else (self.store.get_meta(self.key + ":token") or "")
-        if mode != "etag":
+        if mode != "etag" or full:  # a daily full listing tries the sync-token again
             status, listing = self.session.sync_collection(collection, token)
             if status == 207:
-                if token:
-                    listing.present.pop(path_of(collection), None)
+                if mode == "etag" and not self.dry:
+                    self.store.set_meta(self.key + ":mode", "")
                 return listing
             if status == 404:
                 raise CollectionGone(collection)
@@ -195,7 +195,8 @@ class Syncer:
                 # Token refused: a re-created collection, or an old token.
                 log.info("the server dropped our sync-token; listing the collection")
                 return self._list(collection, True)
-            log.info("the server has no sync-token (RFC 6578); comparing ETags instead")
+            if mode != "etag":
+                log.info("the server has no sync-token (RFC 6578); comparing ETags instead")
             if not self.dry:
                 self.store.set_meta(self.key + ":mode", "etag")
         status, listing = self.session.propfind_etags(collection)
