@@ -256,7 +256,8 @@ class FaultProxy:
     pass the request through, or one of: ``"drop"`` (forward it, then close the
     client's connection without an answer: the server did it, the client never
     hears), ``"503"``, ``("delay", seconds)``, ``("big", nbytes)`` (a 207 of that
-    size), ``("trickle", seconds)`` (a 207 that sends one byte per ``seconds``).
+    size), ``("trickle", seconds)`` (a 207 that sends one byte per ``seconds``),
+    ``("redirect", location)`` (a 301).
     """
 
     def __init__(self, upstream: str) -> None:
@@ -302,6 +303,12 @@ class FaultProxy:
                 fault = proxy.fault(self.command, self.path, proxy.count)
                 if fault == "503":
                     self._answer(503, b"down for maintenance")
+                    return
+                if isinstance(fault, tuple) and fault[0] == "redirect":
+                    self.send_response(301)
+                    self.send_header("Location", fault[1])
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
                     return
                 if isinstance(fault, tuple) and fault[0] == "delay":
                     time.sleep(fault[1])

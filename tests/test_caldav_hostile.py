@@ -298,3 +298,21 @@ def test_the_daily_full_listing_finds_what_the_store_lost(tmp_path: Path,
     report = m.sync(NOW + timedelta(days=1))
     assert "Person 0" in report.adopted and "Person 0" in report.deleted, report
     assert not any("Person 0" in text for text in objects(server).values())
+
+
+def test_a_redirect_on_the_same_server_is_followed_another_is_not(
+        tmp_path: Path, server: Radicale, proxy: FaultProxy) -> None:
+    """Broken if a server that moved its DAV root (301) cannot be synced, or if a
+    redirect to another host receives the credentials."""
+    m = Machine(tmp_path / "m", server, url=proxy.url + "old/")
+
+    def moved(method: str, path: str, n: int) -> object:
+        return ("redirect", path.replace("/old/", "/", 1)) if path.startswith("/old/") else None
+
+    proxy.fault = moved
+    assert len(m.sync().created) == 4
+    assert ("PROPFIND", "/old/") in proxy.log
+    elsewhere = Machine(tmp_path / "e", server, url=proxy.url + "old/")
+    proxy.fault = lambda method, path, n: ("redirect", "http://evil.example/")
+    with pytest.raises(caldav_sync.CalDavError, match="cannot list the calendars"):
+        elsewhere.sync()

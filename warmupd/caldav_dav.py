@@ -44,6 +44,7 @@ MAX_BODY = 16 << 20
 TIMEOUT_SECONDS = 30.0  # one read
 RETRIES = 2  # a 5xx or a dropped connection is tried this many more times
 MULTIGET_BATCH = 200
+MAX_REDIRECTS = 3
 DAV, CAL = "{DAV:}", "{urn:ietf:params:xml:ns:caldav}"
 
 
@@ -146,9 +147,12 @@ class Session:
     def request(self, method: str, url: str, body: bytes | str = b"",
                 headers: dict[str, str] | None = None) -> Response:
         """The server's answer.  Network failures and 5xx (after retries) are
-        CalDavError, 401/403 CalDavAuthError; other statuses are the caller's."""
-        url = urljoin(self.base, url)
+        CalDavError, 401 CalDavAuthError; other statuses are the caller's."""
         data = body.encode() if isinstance(body, str) else body
+        return self._follow(method, urljoin(self.base, url), data, headers, 0)
+
+    def _follow(self, method: str, url: str, data: bytes, headers: dict[str, str] | None,
+                redirects: int) -> Response:
         error: CalDavError | None = None
         for attempt in range(RETRIES + 1):
             if attempt:
@@ -175,6 +179,12 @@ class Session:
                 except CalDavError:
                     self.close()
                     raise
+            target = urljoin(url, r.headers.get("location", ""))
+            if (r.status in (301, 302, 307, 308) and redirects < MAX_REDIRECTS
+                    and method in ("GET", "PROPFIND", "REPORT")
+                    and urlsplit(target)[:2] == urlsplit(self.base)[:2]):
+                # Same server only: the credentials never go anywhere else.
+                return self._follow(method, target, data, headers, redirects + 1)
             if r.status == 401:
                 raise CalDavAuthError(f"{public(self.base)}: the server refused the user name "
                                       f"or password ({r.status})")
