@@ -396,7 +396,7 @@ def test_cli_sync_dry_run_then_real(env: Env, tmp_path: Path) -> None:
 def test_digest_answer_matches_rfc_2617_example() -> None:
     """Broken if a Digest server's challenge is answered wrongly: the known answer is
     RFC 2617 section 3.5's (Mufasa, "Circle Of Life")."""
-    from warmupd.caldav_dav import digest_challenge, digest_header
+    from warmupd.caldav_auth import digest_challenge, digest_header
 
     ch = digest_challenge('Digest realm="testrealm@host.com", qop="auth,auth-int", '
                           'nonce="dcd98b7102dd2f0e8b11d0f600bfb0c093", '

@@ -1,9 +1,9 @@
 """The DAV session: every byte between warmupd and the CalDAV server.
 
-Owns: `Session` (HTTP/1.1 over ``http.client``, Basic auth, one kept-alive
-connection), discovery of the collection (principal, calendar home,
-MKCALENDAR), the listings (sync-collection REPORT, PROPFIND of ETags), the
-calendar-multiget, conditional PUT and DELETE.
+Owns: `Session` (HTTP/1.1 over ``http.client``, Basic or Digest auth, one
+kept-alive connection, same-server redirects), discovery of the collection
+(principal, calendar home, MKCALENDAR), the listings (sync-collection REPORT,
+PROPFIND of ETags), the calendar-multiget, conditional PUT and DELETE.
 
 Why not python-caldav: a server is input from the network.  Each answer
 here is read as a stream and dropped past `MAX_BODY` (16 MiB), every request
@@ -21,11 +21,9 @@ from __future__ import annotations
 
 import base64
 import contextlib
-import hashlib
 import http.client
 import logging
 import os
-import re
 import socket
 import ssl
 import threading
@@ -36,6 +34,7 @@ from urllib.parse import quote, unquote, urljoin, urlsplit
 from xml.etree import ElementTree
 from xml.sax.saxutils import escape as xml_escape
 
+from warmupd.caldav_auth import digest_challenge, digest_header
 from warmupd.model import CalDavSettings, WarmupdError
 
 log = logging.getLogger("warmupd.caldav")
@@ -377,43 +376,6 @@ class Session:
     def get(self, href: str) -> tuple[int, str | None, bytes]:
         r = self.request("GET", href)
         return r.status, r.headers.get("etag"), r.body
-
-
-def digest_challenge(header: str) -> dict[str, str] | None:
-    """The parameters of a ``Digest`` WWW-Authenticate challenge (RFC 7616), or None."""
-    if not header.lower().startswith("digest "):
-        return None
-    out: dict[str, str] = {}
-    for m in re.finditer(r'(\w+)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^\s,]+))', header[7:]):
-        out[m.group(1).lower()] = m.group(2) if m.group(2) is not None else m.group(3)
-    return out if "nonce" in out and "realm" in out else None
-
-
-def digest_header(ch: dict[str, str], user: str, password: str, method: str, uri: str,
-                  nc: int, cnonce: str) -> str:
-    """The Authorization header answering challenge ``ch`` (MD5 or SHA-256, qop auth)."""
-    algorithm = ch.get("algorithm", "MD5")
-    name = algorithm.upper().removesuffix("-SESS")
-    fn = hashlib.sha256 if name == "SHA-256" else hashlib.md5
-
-    def h(text: str) -> str:
-        return fn(text.encode()).hexdigest()
-
-    ha1 = h(f"{user}:{ch['realm']}:{password}")
-    if algorithm.upper().endswith("-SESS"):
-        ha1 = h(f"{ha1}:{ch['nonce']}:{cnonce}")
-    ha2 = h(f"{method}:{uri}")
-    count = f"{nc:08x}"
-    qops = [q.strip() for q in ch.get("qop", "").split(",")]
-    if "auth" in qops:
-        response = h(f"{ha1}:{ch['nonce']}:{count}:{cnonce}:auth:{ha2}")
-        extra = f", qop=auth, nc={count}, cnonce=\"{cnonce}\""
-    else:
-        response = h(f"{ha1}:{ch['nonce']}:{ha2}")
-        extra = ""
-    opaque = f", opaque=\"{ch['opaque']}\"" if "opaque" in ch else ""
-    return (f'Digest username="{user}", realm="{ch["realm"]}", nonce="{ch["nonce"]}", '
-            f'uri="{uri}", algorithm={algorithm}, response="{response}"{extra}{opaque}')
 
 
 def _shut(sock: socket.socket | None) -> None:
