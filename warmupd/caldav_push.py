@@ -129,6 +129,11 @@ class Push:
             old = rows.get(uid)
             if old is None:
                 creates.append(item)
+            elif old.state == "open" and not old.digest:
+                # Adopted: another machine wrote it from the same contact file and
+                # history; rewriting would only wipe that machine's nudge claim.
+                if not self.s.dry:
+                    store.caldav_save(replace(old, digest=item.digest))
             elif old.state == "open":
                 row = old
                 if row.day < self.s.today and item.day == self.s.today:

@@ -279,7 +279,7 @@ class Syncer:
             self.report.adopted.append(name)
             row = CalDavRow(remote.uid, remote.person_id, remote.cycle, href, etag, "",
                             remote.due_day or self.today, 0, self.store.max_touch_id(), "open")
-        state = row.state
+        state = "open" if row.state == "gone" else row.state  # a deleted task came back
         if remote.kind == "VTODO" and (remote.done or remote.cancelled):
             kind = TouchKind.DONE if remote.done else TouchKind.SKIPPED
             state = "completed" if remote.done else "cancelled"
