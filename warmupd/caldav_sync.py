@@ -53,6 +53,7 @@ from warmupd.caldav_push import Push
 from warmupd.caldav_secret import read_password
 from warmupd.model import Book, CalDavSettings, TouchKind
 from warmupd.record import replace
+from warmupd.store import CALDAV_NOTE
 
 if TYPE_CHECKING:
     from warmupd.store import CalDavRow, Store
@@ -63,7 +64,7 @@ __all__ = ["CalDavAuthError", "CalDavError", "CalDavPartial", "Report", "Syncer"
 log = logging.getLogger("warmupd.caldav")
 
 SYNC_SECONDS = 120.0  # `warmupd sync`, start to end
-NOTE = "caldav-note:"  # meta entry: the note a task holds, so a rewrite keeps it
+NOTE = CALDAV_NOTE  # meta entry per UID: the note a task holds, so a rewrite keeps it
 
 
 class CalDavPartial(CalDavError):
@@ -284,7 +285,8 @@ class Syncer:
             kind = TouchKind.DONE if remote.done else TouchKind.SKIPPED
             state = "completed" if remote.done else "cancelled"
             if row.state in ("open", "gone") or remote.note:
-                got = "recorded" if self.dry else self.store.caldav_record(
+                dry = "recorded" if row.state in ("open", "gone") else "known"
+                got = dry if self.dry else self.store.caldav_record(
                     row.person_id, row.cycle, kind, remote.done_on or self.today, now=self.now,
                     note=remote.note)
                 if got == "recorded":
@@ -308,6 +310,7 @@ class Syncer:
     def note(self, uid: str) -> str:
         """The user's text below the marker, as last read from the server."""
         return self.store.get_meta(NOTE + uid) or ""
+
 
 # --------------------------------------------------------------------------
 # For the CLI and the daemon

@@ -236,6 +236,11 @@ def _statements(script: str) -> Iterator[str]:
             pending = ""
 
 
+# Meta entry per CalDAV object: the user's note below the marker, as last read,
+# so a rewrite of the task keeps it (caldav_sync); forgotten with the object.
+CALDAV_NOTE = "caldav-note:"
+
+
 @value
 class CalDavRow:
     """One object warmupd owns on the CalDAV server (table caldav_objects)."""
@@ -510,6 +515,7 @@ class Store:
     def caldav_forget(self, uid: str) -> None:
         with self._write() as db:
             db.execute("DELETE FROM caldav_objects WHERE uid = ?", (uid,))
+            db.execute("DELETE FROM meta WHERE name = ?", (CALDAV_NOTE + uid,))
 
     def caldav_close(self, person_id: str, cycle: str, touch_id: int) -> None:
         """The local done/skip ``touch_id`` closed this cycle's task on the server: a
