@@ -99,8 +99,7 @@ def one_size(n: int, repeat: int, site: Path, tmp: Path) -> None:
             objects = len(st.caldav_rows())
         phone = VdirPhone(tmp / "phone", col, USER, PASSWORD)
         phone.sync()  # the phone's first sync, not timed
-        vdir = [sys.executable, "-m", "vdirsyncer", "-c", str(tmp / "phone" / "vdirsyncer.cfg"),
-                "sync"]
+        vdir = [phone.vdirsyncer, "-c", str(tmp / "phone" / "vdirsyncer.cfg"), "sync"]
         venv = {**env, "HOME": str(tmp / "phone"), "XDG_CONFIG_HOME": str(tmp / "phone")}
         w_idle = statistics.median(timed(sync, env) for _ in range(repeat))
         v_idle = statistics.median(timed(vdir, venv) for _ in range(repeat))

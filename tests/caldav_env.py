@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import socket
 import subprocess
 import sys
@@ -97,8 +96,10 @@ class Xandikos:
         root.mkdir(parents=True, exist_ok=True)
 
     def start(self) -> None:
+        from conftest import need
+
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "xandikos", "serve", "-d", str(self.root / "data"),
+            [need("xandikos", "xandikos"), "serve", "-d", str(self.root / "data"),
              "--defaults", "-l", "127.0.0.1", "-p", str(self.port),
              "--current-user-principal", "/user/", "--no-detect-systemd"],
             stdout=subprocess.DEVNULL, stderr=open(self.root / "xandikos.log", "ab"),  # noqa: SIM115
@@ -201,26 +202,28 @@ class VdirPhone:
         (root / "todoman.py").write_text(
             f'path = "{root / "tasks"}/*"\ndate_format = "%Y-%m-%d"\ntime_format = "%H:%M"\n'
             f'cache_path = "{root / "todoman-cache.sqlite3"}"\n')
-        self._run(["vdirsyncer", "-c", str(root / "vdirsyncer.cfg"), "discover"])
+        from conftest import need
+
+        self.vdirsyncer = need("vdirsyncer", "vdirsyncer")
+        self.todoman = need("todo", "todoman")
+        self._run([self.vdirsyncer, "-c", str(root / "vdirsyncer.cfg"), "discover"])
 
     def _run(self, argv: list[str], stdin: str | None = None) -> str:
         env = {**os.environ, "HOME": str(self.root), "XDG_CONFIG_HOME": str(self.root),
                "XDG_DATA_HOME": str(self.root), "XDG_CACHE_HOME": str(self.root),
                "TZ": "Europe/Berlin", "PYTHONWARNINGS": "ignore"}
-        done = subprocess.run([sys.executable, "-m", *argv] if argv[0] == "vdirsyncer"
-                              else argv, input=stdin, capture_output=True, text=True,
-                              env=env, timeout=60)
+        done = subprocess.run(argv, input=stdin, capture_output=True, text=True, env=env,
+                              timeout=60)
         if done.returncode != 0:
             raise RuntimeError(f"{argv}: {done.returncode}\n{done.stdout}\n{done.stderr}")
         return done.stdout
 
     def sync(self) -> None:
         """One vdirsyncer run: the phone comes online."""
-        self._run(["vdirsyncer", "-c", str(self.root / "vdirsyncer.cfg"), "sync"])
+        self._run([self.vdirsyncer, "-c", str(self.root / "vdirsyncer.cfg"), "sync"])
 
     def todo(self, *args: str, stdin: str | None = None) -> str:
-        return self._run([shutil.which("todo") or "todo", "-c", str(self.root / "todoman.py"),
-                          *args], stdin)
+        return self._run([self.todoman, "-c", str(self.root / "todoman.py"), *args], stdin)
 
     def list(self) -> list[dict[str, Any]]:
         out: list[dict[str, Any]] = json.loads(
