@@ -316,3 +316,36 @@ def test_a_redirect_on_the_same_server_is_followed_another_is_not(
     proxy.fault = lambda method, path, n: ("redirect", "http://evil.example/")
     with pytest.raises(caldav_sync.CalDavError, match="cannot list the calendars"):
         elsewhere.sync()
+
+
+def test_the_daemons_sync_child_runs_under_a_memory_limit(tmp_path: Path, server: Radicale,
+                                                          proxy: FaultProxy) -> None:
+    """Broken if the daemon's sync child runs without an address-space limit (a server
+    that gets past the body cap could then grow it without bound)."""
+    import pickle
+
+    from caldav_env import PASSWORD
+
+    if not Path("/proc/self/limits").exists():
+        pytest.skip("needs /proc (Linux)")
+    m = Machine(tmp_path / "m", server, url=proxy.url)
+    m.sync()
+    proxy.fault = lambda method, path, n: ("delay", 3)
+    job = pickle.dumps(("sync", m.book.settings.caldav, m.db, m.book, NOW, "Europe/Berlin",
+                        PASSWORD, 20.0))
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
+    child = subprocess.Popen([sys.executable, "-m", "warmupd.caldav_run"], env=env,
+                             stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+    assert child.stdin is not None
+    child.stdin.write(job)
+    child.stdin.close()
+    limit = ""
+    for _ in range(40):  # the child waits on the slow server meanwhile
+        time.sleep(0.05)
+        for line in Path(f"/proc/{child.pid}/limits").read_text().splitlines():
+            if line.startswith("Max address space"):
+                limit = line.split()[3]
+        if limit and limit != "unlimited":
+            break
+    child.wait(30)
+    assert limit.isdigit() and int(limit) < 4 << 30, limit
