@@ -260,7 +260,7 @@ class FaultProxy:
     client's connection without an answer: the server did it, the client never
     hears), ``"503"``, ``("delay", seconds)``, ``("big", nbytes)`` (a 207 of that
     size), ``("trickle", seconds)`` (a 207 that sends one byte per ``seconds``),
-    ``("redirect", location)`` (a 301).
+    ``("redirect", location)`` (a 301), ``("status", code)`` (that status, empty).
     """
 
     def __init__(self, upstream: str) -> None:
@@ -306,6 +306,9 @@ class FaultProxy:
                 fault = proxy.fault(self.command, self.path, proxy.count)
                 if fault == "503":
                     self._answer(503, b"down for maintenance")
+                    return
+                if isinstance(fault, tuple) and fault[0] == "status":
+                    self._answer(fault[1], b"")
                     return
                 if isinstance(fault, tuple) and fault[0] == "redirect":
                     self.send_response(301)

@@ -349,3 +349,20 @@ def test_the_daemons_sync_child_runs_under_a_memory_limit(tmp_path: Path, server
             break
     child.wait(30)
     assert limit.isdigit() and int(limit) < 4 << 30, limit
+
+
+def test_a_refused_update_is_reported_as_refused_not_as_done(tmp_path: Path,
+                                                              server: Radicale,
+                                                              proxy: FaultProxy) -> None:
+    """Broken if an update the server keeps refusing (412 after re-reading) prints as
+    "update", or is retried without end."""
+    m = Machine(tmp_path / "m", server, url=proxy.url)
+    m.sync()
+    m.reload(m.path.read_text().replace("call 555 0101", "call 555 9999"))
+    proxy.fault = lambda method, path, n: ("status", 412) if method == "PUT" else None
+    before = len(proxy.log)
+    report = m.sync()
+    assert report.refused == ["Person 1"] and report.updated == [], report
+    assert [ln for ln in caldav_sync.describe(report, False) if "Person 1" in ln] == [
+        "refused (changed on the server, 412): Person 1"]
+    assert sum(1 for method, _ in proxy.log[before:] if method == "PUT") == 2
