@@ -1,10 +1,14 @@
-"""A real Radicale CalDAV server for tests, and a "phone" client.
+"""Real CalDAV servers for tests, real phone-like clients, and a fault-injecting proxy.
 
-Owns: starting Radicale (from the test extras) as its own process on a free
-loopback port with htpasswd authentication and storage in a temporary folder;
-stopping and restarting it on the same port to inject outages; a phone-like
-second client session (python-caldav, independent of warmupd's) that reads,
-completes and edits tasks.
+Owns: starting Radicale (htpasswd authentication) and Xandikos (no
+authentication over plain HTTP) as their own processes on free loopback
+ports with storage in a temporary folder, stopping and restarting them to
+inject outages; `Phone`, a python-caldav session for completion styles
+todoman does not write; `VdirPhone`, a phone as DAVx⁵ and Tasks.org are
+(vdirsyncer mirroring the collection into a folder, todoman ticking,
+cancelling, moving and annotating tasks there); and `FaultProxy`, which
+drops answers, answers 503 or any status, delays, redirects, sends huge
+bodies or trickles one byte at a time in front of a real server.
 
 Must not: import warmupd.  It knows CalDAV, not the application.
 """
@@ -56,16 +60,7 @@ class Radicale:
             stdout=subprocess.DEVNULL, stderr=open(self.root / "radicale.log", "ab"),  # noqa: SIM115
             env={**os.environ, "PYTHONWARNINGS": "ignore"},
         )
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError((self.root / "radicale.log").read_text())
-            try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
-                    return
-            except OSError:
-                time.sleep(0.05)
-        raise RuntimeError("radicale did not start")
+        _wait_port(self.proc, self.port, self.root / "radicale.log")
 
     def stop(self) -> None:
         if self.proc is not None:
