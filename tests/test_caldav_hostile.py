@@ -366,3 +366,20 @@ def test_a_refused_update_is_reported_as_refused_not_as_done(tmp_path: Path,
     assert [ln for ln in caldav_sync.describe(report, False) if "Person 1" in ln] == [
         "refused (changed on the server, 412): Person 1"]
     assert sum(1 for method, _ in proxy.log[before:] if method == "PUT") == 2
+
+
+def test_a_failed_sync_names_the_completions_it_already_recorded(
+        tmp_path: Path, server: Radicale, proxy: FaultProxy) -> None:
+    """Broken if a sync that fails after reading back a tick hides that it recorded it
+    (the user would tick again, or think it was lost)."""
+    m = Machine(tmp_path / "m", server, url=proxy.url)
+    m.sync()
+    m.reload(m.path.read_text().replace("call 555 0101", "call 555 9999"))  # an update
+    obj = Phone(server.url).find("Reach out to Person 0")
+    obj.icalendar_component["STATUS"] = "COMPLETED"
+    obj.save()
+    proxy.fault = lambda method, path, n: ("status", 401) if method == "PUT" else None
+    with pytest.raises(caldav_sync.CalDavAuthError,
+                       match="read back and recorded before that: Person 0"):
+        m.sync()
+    assert [k for _, k, _ in history(m, "Person 0")] == [TouchKind.DONE]

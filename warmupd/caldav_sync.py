@@ -328,13 +328,18 @@ def sync_once(settings: CalDavSettings, store_path: Path, book: Book, now: datet
                       deadline=deadline)
     try:
         with Store(store_path) as store:
+            syncer = Syncer(settings, session)
             try:
-                report = Syncer(settings, session).sync(store, book, now, tz, dry_run=dry_run)
+                report = syncer.sync(store, book, now, tz, dry_run=dry_run)
             except CalDavError as exc:
+                message = str(exc)
                 if _time.monotonic() >= deadline:
-                    raise CalDavError(f"the sync with {public(settings.url)} did not finish "
-                                      f"within {seconds:.0f} s ({exc}); stopped") from None
-                raise
+                    message = (f"the sync with {public(settings.url)} did not finish within "
+                               f"{seconds:.0f} s ({exc}); stopped")
+                done = getattr(syncer, "report", Report()).read_back
+                if done and not dry_run:  # recorded before the failure: say so
+                    message += "; read back and recorded before that: " + ", ".join(done)
+                raise type(exc)(message) from None
             if report.failed:
                 raise CalDavPartial(report)
             return report
