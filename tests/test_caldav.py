@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 from caldav_env import PASSWORD, USER, Phone, Radicale
 
-from warmupd import book, caldav_sync
+from warmupd import book, caldav_map, caldav_sync
 from warmupd.clock import zone
 from warmupd.model import Book, BookError, TouchKind
 from warmupd.store import Store
@@ -118,7 +118,8 @@ def test_settings_defaults_and_checks(tmp_path: Path) -> None:
                                                                             14, 900)
     assert s.password_command == ("pass", "show", "dav")
     assert book.loads("contacts: []\n").settings.caldav is None  # off when absent
-    b = book.loads("settings:\n  caldav: {url: 'x', interval: 1h, ahead: 3w, component: event}\n")
+    b = book.loads("settings:\n  caldav: {url: 'http://h/', interval: 1h, ahead: 3w, "
+                   "component: event}\n")
     assert b.settings.caldav is not None
     assert (b.settings.caldav.interval_seconds, b.settings.caldav.ahead_days) == (3600, 21)
     with pytest.raises(BookError) as e:
@@ -127,7 +128,15 @@ def test_settings_defaults_and_checks(tmp_path: Path) -> None:
     text = str(e.value)
     assert "url is required" in text and "component" in text and "interval" in text
     with pytest.raises(BookError, match="not both"):
-        book.loads("settings:\n  caldav: {url: x, password_command: [a], password_file: f}\n")
+        book.loads("settings:\n  caldav: {url: 'http://h/', password_command: [a], "
+                   "password_file: f}\n")
+    for url, why in (("dav.example.org/", "needs a scheme and a host"),
+                     ("https://ruth:pw@dav.example.org/", "must not hold a password"),
+                     ("https://ruth@dav.example.org/", "must not hold a user name")):
+        with pytest.raises(BookError, match=why) as bad:
+            book.loads(f"settings:\n  caldav:\n    url: '{url}'\n")
+        assert ":3:10: settings: caldav: url:" in str(bad.value)  # located, once
+        assert "url is required" not in str(bad.value) and "pw@" not in str(bad.value)
     example = (ROOT / "config" / "contacts.example.yaml").read_text()
     for key in (*book._CALDAV, "push", "push_config"):
         assert f"{key}:" in example
@@ -206,7 +215,7 @@ def test_moved_touchup_raises_sequence_and_left_plan_is_deleted(env: Env) -> Non
         st.record(row.person_id, TouchKind.SNOOZED, NOW.date(), now=NOW,
                   until=row.day + timedelta(days=5))
     report = env.sync()
-    assert f"Reach out to {env.book.by_id()[row.person_id].name}" in report.updated
+    assert env.book.by_id()[row.person_id].name in report.updated
     assert report.deleted == [] and report.created == []
     text = env.phone.objects()[row.uid]
     assert prop(text, "SEQUENCE") == "1"
@@ -360,7 +369,7 @@ def test_malformed_and_uid_less_server_data_is_skipped(env: Env,
                 FOREIGN.replace("UID:buy-milk-1\r\n", "").encode(),
                 b"BEGIN:VTODO\r\nUID:x\r\nCOMPLETED:2026\r\nEND:VTODO\r\n"):
         with pytest.raises((ValueError, IndexError)):
-            caldav_sync.parse(bad, tz)
+            caldav_map.parse(bad, tz)
 
 
 # -- the command ---------------------------------------------------------------
@@ -376,8 +385,24 @@ def test_cli_sync_dry_run_then_real(env: Env, tmp_path: Path) -> None:
     assert dry.returncode == 0, dry.stderr
     assert "would create: Reach out to Person" in dry.stdout
     assert "dry run" in dry.stdout
-    assert [u for u in env.phone.objects()] == []
+    with pytest.raises(LookupError):  # not even the collection was created
+        env.phone.calendar()
     real = subprocess.run(cmd, capture_output=True, text=True, env=envvars, timeout=60)
     assert real.returncode == 0, real.stderr
     assert "created" in real.stdout and PASSWORD not in real.stdout + real.stderr
     assert len(env.phone.objects()) > 0
+
+
+def test_digest_answer_matches_rfc_2617_example() -> None:
+    """Broken if a Digest server's challenge is answered wrongly: the known answer is
+    RFC 2617 section 3.5's (Mufasa, "Circle Of Life")."""
+    from warmupd.caldav_auth import digest_challenge, digest_header
+
+    ch = digest_challenge('Digest realm="testrealm@host.com", qop="auth,auth-int", '
+                          'nonce="dcd98b7102dd2f0e8b11d0f600bfb0c093", '
+                          'opaque="5ccc069c403ebaf9f0171e9517f40e41"')
+    assert ch is not None
+    got = digest_header(ch, "Mufasa", "Circle Of Life", "GET", "/dir/index.html", 1, "0a4f113b")
+    assert 'response="6629fae49393a05397450978507c4ef1"' in got
+    assert "nc=00000001" in got and 'opaque="5ccc069c403ebaf9f0171e9517f40e41"' in got
+    assert digest_challenge('Basic realm="x"') is None

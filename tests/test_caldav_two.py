@@ -22,8 +22,9 @@ def test_a_touch_on_one_machine_reaches_the_other_without_duplicates(tmp_path: P
         desktop = Env(tmp_path / "desktop", server)
         laptop.sync()
         count = len(laptop.phone.objects())
-        desktop.sync()  # adopts the laptop's objects: same UIDs, same hrefs
-        desktop.sync()
+        joined = desktop.sync()  # adopts the laptop's objects: same UIDs, same hrefs
+        assert len(joined.adopted) == count and joined.created == joined.updated == []
+        assert desktop.sync().requests == 1  # and leaves them as they are
         assert len(desktop.phone.objects()) == count
         with Store(laptop.db) as st:
             row = sorted(st.caldav_rows().values(), key=lambda r: r.person_id)[0]

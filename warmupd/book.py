@@ -985,6 +985,26 @@ def _integer(low: int, high: int) -> Callable[[Node], int]:
 _ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 
 
+def _dav_url(node: Node) -> str:
+    """A CalDAV server's URL: http(s), a host, and no user name or password in it
+    (those go in ``username:`` and a password source, never in the store's keys)."""
+    from urllib.parse import urlsplit
+
+    v = _one_line(node)
+    try:
+        parts = urlsplit(v)
+        parts.port  # noqa: B018 - raises ValueError for a port out of range
+    except ValueError as exc:
+        raise _Invalid(f"{_quoted(v)} is not a URL ({exc})") from None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise _Invalid("needs a scheme and a host, e.g. https://dav.example.org/")
+    if parts.password is not None:
+        raise _Invalid("must not hold a password; use password_command or password_file")
+    if parts.username is not None:
+        raise _Invalid("must not hold a user name; use username:")
+    return v
+
+
 def _identifier(node: Node) -> str:
     v = _nonempty(node)
     if not _ID.fullmatch(v):
@@ -1255,8 +1275,8 @@ _FEED: dict[str, tuple[str, Callable[[Node], Any]]] = {
     "enabled": ("enabled", _boolean),
 }
 _CALDAV: dict[str, tuple[str, Callable[[Node], Any]]] = {
-    "url": ("url", _nonempty),
-    "username": ("username", _nonempty),
+    "url": ("url", _dav_url),
+    "username": ("username", _one_line),
     "password_command": ("password_command", _command),
     "password_file": ("password_file", _nonempty),
     "calendar": ("calendar", _identifier),
@@ -1492,9 +1512,11 @@ class _Walker:
         mapping = self.mapping(node, where)
         if mapping is None:
             return None
-        kw = self.table(self.entries(mapping, where, frozenset(_CALDAV)), where, _CALDAV)
+        entries = self.entries(mapping, where, frozenset(_CALDAV))
+        kw = self.table(entries, where, _CALDAV)
         if "url" not in kw:
-            self.error(mapping, f"{where}url is required, e.g. url: https://dav.example.org/")
+            if "url" not in entries:  # else its own error said what is wrong with it
+                self.error(mapping, f"{where}url is required, e.g. url: https://dav.example.org/")
             return None
         if "password_command" in kw and "password_file" in kw:
             self.error(mapping, f"{where}give password_command or password_file, not both")

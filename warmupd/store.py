@@ -257,6 +257,11 @@ def _statements(script: str) -> Iterator[str]:
             pending = ""
 
 
+# Meta entry per CalDAV object: the user's note below the marker, as last read,
+# so a rewrite of the task keeps it (caldav_sync); forgotten with the object.
+CALDAV_NOTE = "caldav-note:"
+
+
 @value
 class Push:
     """One message for one push channel (table push_outbox)."""
@@ -610,39 +615,76 @@ class Store:
     def caldav_forget(self, uid: str) -> None:
         with self._write() as db:
             db.execute("DELETE FROM caldav_objects WHERE uid = ?", (uid,))
+            db.execute("DELETE FROM meta WHERE name = ?", (CALDAV_NOTE + uid,))
 
-    def caldav_closed(self) -> set[tuple[str, str]]:
-        """(person, cycle) pairs already closed on either side."""
-        return {(p, c) for p, c in self._db.execute("SELECT person_id, cycle FROM caldav_done")}
-
-    def caldav_close(self, person_id: str, cycle: str) -> None:
-        """A local done/skip reached the server: never read that task back as a touch."""
+    def caldav_close(self, person_id: str, cycle: str, touch_id: int) -> None:
+        """The local done/skip ``touch_id`` closed this cycle's task on the server: a
+        completion read back later for it is that touch, never a second one."""
         with self._write() as db:
-            db.execute("INSERT OR IGNORE INTO caldav_done VALUES (?, ?, NULL)",
-                       (person_id, cycle))
+            db.execute("INSERT OR IGNORE INTO caldav_done VALUES (?, ?, ?)",
+                       (person_id, cycle, touch_id))
 
-    def caldav_record_done(
-        self, person_id: str, cycle: str, on: date, *, now: datetime, note: str | None
-    ) -> bool:
-        """Record a task completed on the server as a ``done`` touch, once per cycle.
+    def caldav_record(
+        self, person_id: str, cycle: str, kind: TouchKind, on: date, *, now: datetime,
+        note: str | None,
+    ) -> str:
+        """Record a task closed on the server, once per (person, cycle), whatever the source.
 
-        The same row `record` writes (kind done, channel "caldav"), in one
-        transaction with the (person, cycle) marker, so a crash can neither
-        lose the completion nor, on the next sync, record it twice.
+        If a done or skip already answered this cycle (a desktop Done, a
+        button, another read-back; see `_answer`),
+        that touch stands and a note not already in it is appended to it:
+        ``"noted"``.  Otherwise a touch (kind done/skipped, channel
+        "caldav") is written with the (person, cycle) marker in the same
+        transaction, so a crash neither loses nor doubles it: ``"recorded"``.
+        ``"known"`` when there was nothing to add.
         """
         with self._write() as db:
-            cur = db.execute("INSERT OR IGNORE INTO caldav_done VALUES (?, ?, NULL)",
-                             (person_id, cycle))
-            if cur.rowcount != 1:
-                return False
-            cur = db.execute(
-                "INSERT INTO touches (person_id, on_date, kind, until, note, channel, recorded_at)"
-                " VALUES (?, ?, 'done', NULL, ?, 'caldav', ?)",
-                (person_id, on.isoformat(), note, now.isoformat()),
-            )
-            db.execute("UPDATE caldav_done SET touch_id = ? WHERE person_id = ? AND cycle = ?",
-                       (cur.lastrowid, person_id, cycle))
-        return True
+            known = db.execute("SELECT touch_id FROM caldav_done WHERE person_id = ? "
+                               "AND cycle = ?", (person_id, cycle)).fetchone()
+            answer = self._answer(db, person_id, cycle,
+                                  known[0] if known and known[0] is not None else None)
+            if known is None:
+                db.execute("INSERT INTO caldav_done VALUES (?, ?, ?)",
+                           (person_id, cycle, answer[0] if answer else None))
+            if answer is None and known is None:
+                cur = db.execute(
+                    "INSERT INTO touches (person_id, on_date, kind, until, note, channel,"
+                    " recorded_at) VALUES (?, ?, ?, NULL, ?, 'caldav', ?)",
+                    (person_id, on.isoformat(), str(kind), note, now.isoformat()),
+                )
+                db.execute("UPDATE caldav_done SET touch_id = ? WHERE person_id = ? "
+                           "AND cycle = ?", (cur.lastrowid, person_id, cycle))
+                return "recorded"
+            if answer is None or not note or note in (answer[1] or ""):
+                return "known"
+            joined = f"{answer[1]}\n{note}" if answer[1] else note
+            db.execute("UPDATE touches SET note = ? WHERE id = ?", (joined, answer[0]))
+            return "noted"
+
+    @staticmethod
+    def _answer(db: sqlite3.Connection, person_id: str, cycle: str,
+                touch_id: int | None) -> tuple[int, str | None] | None:
+        """(id, note) of the touch that answered ``cycle``: the one given, else the
+        n-th done/skip of the person for cycle ``<base>/<n>`` (the planner numbers
+        a person's cycles by their done and skipped touches, oldest first)."""
+        if touch_id is not None:
+            row = db.execute("SELECT id, note FROM touches WHERE id = ?", (touch_id,)).fetchone()
+            if row is not None:
+                return int(row[0]), row[1]
+        n = cycle.rsplit("/", 1)[-1]
+        if not n.isdigit() or int(n) < 1:
+            return None
+        row = db.execute("SELECT id, note FROM touches WHERE person_id = ? AND kind IN "
+                         "('done', 'skipped') ORDER BY on_date, id LIMIT 1 OFFSET ?",
+                         (person_id, int(n) - 1)).fetchone()
+        return (int(row[0]), row[1]) if row else None
+
+    def cycle_answer(self, person_id: str, cycle: str) -> Touch | None:
+        """The done or skip that answered ``cycle``, if any (see `caldav_record`)."""
+        got = self._answer(self._db, person_id, cycle, None)
+        if got is None:
+            return None
+        return next(t for t in self.touches(person_id) if t.id == got[0])
 
     def latest_answers(self) -> dict[str, Touch]:
         """Each person's latest done or skipped touch (the highest id)."""
