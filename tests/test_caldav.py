@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
+import socket
 import sqlite3
 import subprocess
 import sys
@@ -305,8 +306,9 @@ def test_local_done_and_skip_close_the_server_task_even_after_an_outage(env: Env
                   channel="cli")
         st.record(rows[1].person_id, TouchKind.SKIPPED, NOW.date(), now=NOW, channel="cli")
     env.server.stop()
-    with pytest.raises(caldav_sync.CalDavError, match="cannot reach"):
-        env.sync()
+    with pytest.raises(caldav_sync.CalDavError,
+                       match=r"cannot reach .*: connection refused \(is the server running"):
+        env.sync()  # the cause, not "ConnectionRefusedError"
     env.server.start()
     report = env.sync()
     assert len(report.closed) == 2
@@ -387,6 +389,11 @@ def test_cli_sync_dry_run_then_real(env: Env, tmp_path: Path) -> None:
     assert "dry run" in dry.stdout
     with pytest.raises(LookupError):  # not even the collection was created
         env.phone.calendar()
+    state = tmp_path / "xdg-state" / "warmupd" / "history.sqlite3"
+    if state.exists():  # nor the history: no first-seen dates either
+        with Store(state) as st:  # every id is new to it
+            ids = [c.id for c in env.book.contacts]
+            assert st.mark_seen(ids, NOW.date()) == len(ids)
     real = subprocess.run(cmd, capture_output=True, text=True, env=envvars, timeout=60)
     assert real.returncode == 0, real.stderr
     assert "created" in real.stdout and PASSWORD not in real.stdout + real.stderr
@@ -406,3 +413,28 @@ def test_digest_answer_matches_rfc_2617_example() -> None:
     assert 'response="6629fae49393a05397450978507c4ef1"' in got
     assert "nc=00000001" in got and 'opaque="5ccc069c403ebaf9f0171e9517f40e41"' in got
     assert digest_challenge('Basic realm="x"') is None
+
+
+def test_a_sample_is_marked_in_its_task_title(tmp_path: Path, server: Radicale) -> None:
+    """Broken if the phone shows a made-up person's task as if they were real."""
+    path = contact_file(tmp_path, server.url, people=1)
+    path.write_text(path.read_text() + "  - name: Sam Lee\n    sample: true\n    circle: friends\n"
+                    "    last: 2026-11-06\n")
+    env = Env.__new__(Env)
+    env.tmp, env.server = tmp_path, server
+    env.book = book.load(path)
+    env.db = tmp_path / "state" / "history.sqlite3"
+    with Store(env.db) as st:
+        st.mark_seen([c.id for c in env.book.contacts], NOW.date())
+    env.phone = Phone(server.url)
+    env.sync()
+    titles = sorted(prop(text, "SUMMARY") or "" for text in env.phone.objects().values())
+    assert titles == ["Reach out to Person 0", "Reach out to Sam Lee (sample)"]
+
+
+def test_a_failed_lookup_says_it_was_the_name() -> None:
+    """Broken if a DNS failure reads as a bare exception name ("ConnectionError")."""
+    from warmupd.caldav_dav import _why
+
+    said = _why(socket.gaierror(socket.EAI_NONAME, "Name or service not known"))
+    assert said == "the server's name could not be looked up (Name or service not known)"

@@ -23,6 +23,9 @@ from warmupd.model import TouchKind
 from warmupd.notify import LogNotifier
 from warmupd.store import Store
 
+# The first pause after a failed sync: short, so the retries happen within the test.
+BACKOFF = 0.5
+
 
 class Clock:
     def now(self) -> datetime:
@@ -74,7 +77,8 @@ def test_daemon_syncs_at_start_reads_back_and_survives_an_outage(
         async def scenario() -> None:
             with Store(db) as store:
                 d = Daemon(file, store, status_path=status, clock=Clock(),
-                           notifier=LogNotifier(io.StringIO()), watch=False)
+                           notifier=LogNotifier(io.StringIO()), watch=False,
+                           caldav_backoff=BACKOFF)
                 await d.start()
                 try:
                     await until(lambda: len(phone.objects()) >= 1)
@@ -97,7 +101,7 @@ def test_daemon_syncs_at_start_reads_back_and_survives_an_outage(
                         t0 = asyncio.get_running_loop().time()
                         await d.tick()  # the loop is free while syncs fail
                         assert asyncio.get_running_loop().time() - t0 < 0.5
-                        await asyncio.sleep(7)  # at least one retry (backoff 5 s)
+                        await asyncio.sleep(3 * BACKOFF)  # retries with growing pauses
                     failed = [r for r in caplog.records if "sync failed" in r.getMessage()]
                     assert len(failed) == 1
                     server.start()
@@ -119,10 +123,10 @@ def test_refused_password_notifies_once_per_outage(tmp_path: Path) -> None:
         async def scenario() -> None:
             with Store(db) as store:
                 d = Daemon(file, store, status_path=status, clock=Clock(),
-                           notifier=LogNotifier(out), watch=False)
+                           notifier=LogNotifier(out), watch=False, caldav_backoff=BACKOFF)
                 await d.start()
                 try:
-                    await asyncio.sleep(8)  # the first try and a retry after 5 s
+                    await asyncio.sleep(3 * BACKOFF)  # the first try and two retries
                 finally:
                     await d.stop()
 

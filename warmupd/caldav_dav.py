@@ -47,6 +47,27 @@ MAX_REDIRECTS = 3
 DAV, CAL = "{DAV:}", "{urn:ietf:params:xml:ns:caldav}"
 
 
+
+def _why(exc: BaseException) -> str:
+    """What went wrong on the way to the server, in words a user can act on.
+
+    Only the error's kind and the system's own text: never the exception's
+    full repr, which may hold a URL with its path.
+    """
+    if isinstance(exc, socket.gaierror):
+        return f"the server's name could not be looked up ({exc.strerror or 'DNS'})"
+    if isinstance(exc, ConnectionRefusedError):
+        return "connection refused (is the server running, on that port?)"
+    if isinstance(exc, TimeoutError):
+        return "no answer in time"
+    if isinstance(exc, ssl.SSLCertVerificationError):
+        return f"its TLS certificate was not accepted ({exc.verify_message})"
+    if isinstance(exc, ssl.SSLError):
+        return f"TLS failed ({exc.reason or type(exc).__name__})"
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror[0].lower() + exc.strerror[1:]
+    return f"the connection broke ({type(exc).__name__})"
+
 class CalDavError(WarmupdError):
     """The server could not be reached or refused; the message holds no secret."""
 
@@ -260,7 +281,7 @@ class Session:
             self.close()
             if self._left() <= 0:
                 raise self._out_of_time(url) from None
-            raise CalDavError(f"cannot reach {public(url)}: {type(exc).__name__}") from None
+            raise CalDavError(f"cannot reach {public(url)}: {_why(exc)}") from None
         finally:
             if watchdog is not None:
                 watchdog.cancel()

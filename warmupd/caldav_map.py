@@ -89,7 +89,7 @@ def desired(book: Book, history: History, plan: Plan, today: date, *,
         out[uid] = Item(
             uid=uid, person_id=t.person_id, cycle=t.cycle, day=t.day,
             due=local.astimezone(UTC),
-            summary=f"Reach out to {contact.name}",
+            summary=f"Reach out to {views.who(contact.name, contact.id)}",
             description=views.nudge_body(contact, t, book, history),
             categories=(contact.circle,) if contact.circle else (),
         )

@@ -20,6 +20,7 @@ from functools import partial
 from typing import TYPE_CHECKING
 from urllib.parse import urljoin
 
+from warmupd import views
 from warmupd.caldav_dav import CalDavAuthError, CalDavError, path_of, public
 from warmupd.caldav_map import Item, desired, item_at, parse, render
 from warmupd.model import Touch, TouchKind
@@ -162,7 +163,8 @@ class Push:
     def _closing_item(self, row: CalDavRow) -> Item:
         local = datetime.combine(row.day, self.s.book.settings.nudge_at, self.s.tz)
         return Item(row.uid, row.person_id, row.cycle, row.day, local.astimezone(UTC),
-                    f"Reach out to {self.s.name(row.person_id)}", "", ())
+                    f"Reach out to {views.who(self.s.name(row.person_id), row.person_id)}", "",
+                    ())
 
     def _create(self, item: Item) -> None:
         from warmupd.store import CalDavRow

@@ -110,8 +110,10 @@ class CalDavSync:
     """
 
     def __init__(self, settings: CalDavSettings, store_path: Path,
-                 executor: Executor | None = None) -> None:
+                 executor: Executor | None = None, *,
+                 first_backoff: float = FIRST_BACKOFF_SECONDS) -> None:
         self.settings = settings
+        self.first_backoff = first_backoff
         self.store_path = store_path
         # Where the waits on the child run: the daemon's executor (None:
         # asyncio's default, for use outside the daemon).
@@ -212,7 +214,7 @@ class CalDavSync:
                     if self.error is None:
                         log.warning("CalDAV sync failed, retrying with backoff: %s", exc)
                     self.error = str(exc)
-                    backoff = min(interval, backoff * 2 if backoff else FIRST_BACKOFF_SECONDS)
+                    backoff = min(interval, backoff * 2 if backoff else self.first_backoff)
                     if isinstance(exc, CalDavAuthError):
                         if not auth_told:
                             auth_told = True

@@ -5,7 +5,7 @@ the phone did, then hand over to caldav_push for the writes), `sync_once`
 for the CLI and the daemon's child (with its total deadline), `Report` and
 `describe`.  Objects are built and read in caldav_map, bytes move in
 caldav_dav, the password comes from caldav_secret; the daemon's side
-(backoff loop, child process, claims) is caldav_run, re-exported here.
+(backoff loop, child process, claims) is caldav_run.
 
 Rules it keeps:
 - One record per person and cycle: a completion or cancel read back goes
@@ -365,8 +365,3 @@ def describe(report: Report, dry_run: bool) -> list[str]:
                f"{report.seconds:.2f} s" + (" (dry run: nothing changed)" if dry_run else ""))
     return out
 
-
-# The daemon's side lives in caldav_run; imported last (it imports this module).
-from warmupd.caldav_run import CalDavSync, claim_once  # noqa: E402
-
-__all__ += ["CalDavSync", "claim_once"]

@@ -709,8 +709,9 @@ def sync(file: Path | None, dry_run: bool) -> None:
     if b.settings.caldav is None:
         raise WarmupdError("no caldav: under settings: in the contact file; see the README")
     now = _now(b)
-    with _store() as st:  # first-seen dates, as every other command records them
-        st.mark_seen((c.id for c in b.contacts), now.date())
+    if not dry_run:  # a dry run writes nothing anywhere, not even first-seen dates
+        with _store() as st:  # first-seen dates, as every other command records them
+            st.mark_seen((c.id for c in b.contacts), now.date())
     report = caldav_sync.sync_once(b.settings.caldav, store_file(), b, now,
                                    clock.zone(b.settings), dry_run=dry_run)
     for line in caldav_sync.describe(report, dry_run):

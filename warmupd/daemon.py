@@ -69,7 +69,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from warmupd import book as bookmod
 from warmupd import isolate, review, views
-from warmupd.caldav_sync import CalDavSync
+from warmupd.caldav_run import FIRST_BACKOFF_SECONDS, CalDavSync
 from warmupd.clock import Clock, SystemClock, utcnow
 from warmupd.clock import zone as settings_zone
 from warmupd.model import (
@@ -166,6 +166,7 @@ class Daemon:
         hold_seconds: float = HOLD_SECONDS,
         heartbeat_seconds: float = HEARTBEAT_SECONDS,
         claim_deadline: float = CLAIM_DEADLINE_SECONDS,
+        caldav_backoff: float = FIRST_BACKOFF_SECONDS,
     ) -> None:
         self.contact_file = contact_file
         self.store = store
@@ -176,6 +177,7 @@ class Daemon:
         self._hold_seconds = hold_seconds
         self._beat_seconds = heartbeat_seconds
         self._claim_deadline = claim_deadline
+        self._caldav_backoff = caldav_backoff
         self._ticking: asyncio.Task[None] | None = None
         self._publisher = publisher
         self.book: Book | None = None
@@ -556,7 +558,8 @@ class Daemon:
         s = self.book.settings.caldav if self.book is not None else None
         if s is None:
             return
-        sync = self._caldav = CalDavSync(s, self.store.path, self._caldav_pool)
+        sync = self._caldav = CalDavSync(s, self.store.path, self._caldav_pool,
+                                          first_backoff=self._caldav_backoff)
 
         async def notify(title: str, body: str) -> None:
             await self._notice(Nudge(key="", person_id="", title=title, body=body,
