@@ -4,7 +4,7 @@ Owns: `desired` (book, history, plan, today -> one `Item` per person: the
 next touch-up only, so a phone never shows two tasks for one person),
 `render` (an Item as an iCalendar object), `parse` (what a server object
 says: owner, person, cycle, completion, cancel, due day, the user's note) and
-`with_claim`.  Both directions go through the icalendar library, the same as
+`with_claim`.  Both directions go through the icalendar library (``ical``), as
 the ``.ics`` feed, so escaping (a lone CR, commas, backslashes) and folding
 are the library's, and a hostile object is read by a real parser.
 
@@ -24,9 +24,8 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from icalendar import Alarm, Calendar, Event, Todo
-
 from warmupd import views
+from warmupd.ical import Alarm, Calendar, Event, Todo, read
 from warmupd.ics import event_uid
 from warmupd.model import Book, History, Plan, TouchUp
 
@@ -206,13 +205,7 @@ def parse(data: bytes, tz: ZoneInfo, today: date | None = None) -> Remote:
     """
     if len(data) > MAX_OBJECT_BYTES:
         raise ValueError(f"{len(data)} bytes, more than {MAX_OBJECT_BYTES}")
-    try:
-        cal = Calendar.from_ical(data.decode("utf-8"))
-        comps = [c for c in cal.walk() if c.name in ("VTODO", "VEVENT")]
-    except UnicodeDecodeError:
-        raise ValueError("not UTF-8") from None
-    except Exception as exc:  # the parser's own errors vary by input; all mean "malformed"
-        raise ValueError(f"not iCalendar ({type(exc).__name__})") from None
+    _, comps = read(data)
     if not comps:
         raise ValueError("no VTODO or VEVENT")
     comp = comps[0]
@@ -252,11 +245,7 @@ def parse(data: bytes, tz: ZoneInfo, today: date | None = None) -> Remote:
 
 def with_claim(data: bytes, value: str) -> bytes:
     """``data`` with its object's claim set to ``value`` (any older claim replaced)."""
-    try:
-        cal = Calendar.from_ical(data.decode("utf-8"))
-        comps = [c for c in cal.walk() if c.name in ("VTODO", "VEVENT")]
-    except Exception as exc:  # see parse
-        raise ValueError(f"not iCalendar ({type(exc).__name__})") from None
+    cal, comps = read(data)
     if not comps:
         raise ValueError("no VTODO or VEVENT to claim")
     comps[0].pop(CLAIM_PROP, None)

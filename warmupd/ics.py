@@ -3,7 +3,7 @@
 Owns: turning a ``Plan`` (plus the book and history it came from) into the
 bytes of ``warmupd.ics``; the event UIDs; the per-event serialisation cache;
 the small "revisions" map that makes SEQUENCE go up when a touch-up moves.
-This is the only module that imports icalendar.
+The icalendar library itself is reached through ``ical``.
 
 Must not: read the clock, touch the file system or the network, or log.  The
 caller resolves the time zone (``tz``), loads and saves the revisions map, and
@@ -48,8 +48,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
 
-from icalendar import Alarm, Calendar, Event, Timezone, vDuration
-
+from warmupd.ical import Alarm, Calendar, Event, Timezone, vDuration
 from warmupd.model import (
     Book,
     Contact,
