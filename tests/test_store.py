@@ -140,3 +140,24 @@ def test_meta_and_data_version_sees_other_writers(tmp_path: Path) -> None:
         assert a.data_version() != v
         assert a.get_meta("last_slot") == "2026-11-25T09:30:00+01:00"
         assert a.get_meta("missing") is None
+
+
+def _name_it(path: str, value: str) -> str:
+    with Store(Path(path)) as st:
+        return st.meta_once("machine_id", value)
+
+
+def test_racing_processes_agree_on_one_machine_id(tmp_path: Path) -> None:
+    """Broken if two claims started at once on a fresh store name the machine
+    twice: the second would read the first's claim as another machine's and
+    keep its own nudge off the screen."""
+    import concurrent.futures
+    import multiprocessing
+
+    db = tmp_path / "history.sqlite3"
+    Store(db).close()  # migrated once, so the race is on the name alone
+    ctx = multiprocessing.get_context("spawn")
+    with concurrent.futures.ProcessPoolExecutor(6, mp_context=ctx) as pool:
+        names = list(pool.map(_name_it, [str(db)] * 6, [f"m{i}" for i in range(6)]))
+    assert len(set(names)) == 1 and names[0] in {f"m{i}" for i in range(6)}
+    assert _name_it(str(db), "later") == names[0]

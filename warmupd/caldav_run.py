@@ -64,10 +64,9 @@ def claim_once(settings: CalDavSettings, store_path: Path, password: str, person
     from warmupd.store import Store
 
     with Store(store_path) as store:
-        machine = store.get_meta("machine_id")
-        if machine is None:
-            machine = uuid.uuid4().hex[:12]
-            store.set_meta("machine_id", machine)
+        # The claims of a slot run at once, each in its own process: the first
+        # to name this machine names it for all of them.
+        machine = store.meta_once("machine_id", uuid.uuid4().hex[:12])
         collection = store.get_meta(meta_key(settings) + ":url")
     if collection is None:
         return True

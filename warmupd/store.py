@@ -591,6 +591,13 @@ class Store:
         with self._write() as db:
             db.execute("INSERT OR REPLACE INTO meta (name, value) VALUES (?, ?)", (name, value))
 
+    def meta_once(self, name: str, value: str) -> str:
+        """The value ``name`` has, set to ``value`` if it has none: of several
+        processes racing to set it, every one reads the same winner."""
+        with self._write() as db:
+            db.execute("INSERT OR IGNORE INTO meta (name, value) VALUES (?, ?)", (name, value))
+            return str(db.execute("SELECT value FROM meta WHERE name = ?", (name,)).fetchone()[0])
+
     # -- CalDAV sync (see caldav_sync) -------------------------------------
 
     def caldav_rows(self) -> dict[str, CalDavRow]:
