@@ -4,8 +4,7 @@ Owns: the click group and every command (the only module importing click
 besides the boundary's error printing in ``cli``), reading the clock for
 interactive commands through the ``Environment``, and printing.  ``invoke()``
 is called by ``cli.main()``, which turns exceptions into messages and exit
-codes.  ``today`` and ``agenda`` are ``cli_plan``'s, which ``cli.main()``
-also runs without click for a simple call.
+codes.
 
 Every line printed goes through ``_say`` (``textsafe.visible``): names,
 notes, file names and what a server sent come from outside, and must not
@@ -32,7 +31,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from warmupd import __version__, cli_plan
+from warmupd import __version__
 from warmupd.cli import Environment
 from warmupd.errors import ExitCode, WarmupdError
 
@@ -72,11 +71,6 @@ def _contact_file(file: Path | None) -> Path:
     return default_contact_file()
 
 
-def _echo(message: str, err: bool) -> None:
-    """click.echo in the shape cli_plan's commands print through (they escape)."""
-    click.echo(message, err=err)
-
-
 def _say(text: str, err: bool = False) -> None:
     """Print a line that holds outside text: control characters shown, not acted on."""
     from warmupd.textsafe import visible
@@ -103,20 +97,38 @@ def _write_file(path: Path, data: bytes) -> None:
 
 
 def _load(file: Path | None) -> Book:
-    return cli_plan.load(_contact_file(file), _echo)
+    """The book (from the book cache when its file is unchanged), its warnings printed."""
+    from warmupd import bookcache
+    from warmupd.paths import book_cache_file
+
+    loaded = bookcache.load(_contact_file(file), book_cache_file(), lambda m: _say(m, err=True))
+    for w in loaded.warnings:
+        _say(str(w), err=True)
+    return loaded
 
 
 def _store() -> Store:
-    return cli_plan.open_store()
+    from warmupd.paths import store_file
+    from warmupd.store import Store
+
+    return Store(store_file())
 
 
 def _now(b: Book) -> datetime:
     """Now, in the book's timezone, from the environment's clock."""
-    return cli_plan.now(_env(), b)
+    from warmupd import clock
+
+    env = _env()
+    return clock.now(b.settings, env.clock or clock.SYSTEM)
 
 
 def _plan(b: Book, st: Store, today: date, horizon_days: int | None = None) -> tuple[History, Plan]:
-    return cli_plan.plan_for(_env(), b, st, today, horizon_days)
+    from warmupd.planner import plan
+
+    st.forget_samples(b.by_id())  # made-up people deleted from the file leave no trace
+    st.mark_seen((c.id for c in b.contacts), today)
+    history = st.history()
+    return history, plan(b, history, today, horizon_days=horizon_days)
 
 
 def _parse_date(value: str | None) -> date | None:
@@ -190,7 +202,33 @@ def check(file: Path | None) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def today(file: Path | None, as_json: bool) -> None:
     """Who to reach out to today, with the opener."""
-    cli_plan.today(_env(), _contact_file(file), as_json, _echo)
+    from warmupd import views
+    from warmupd.planner import MAX_ASKS
+
+    b = _load(file)
+    with _store() as st:
+        history, p = _plan(b, st, _now(b).date())
+    if as_json:
+        _say_json(json.dumps(views.plan_json(b, history, p, [p.today]), indent=2))
+        return
+    if not b.contacts:
+        _say(views.no_people(_contact_file(file)))
+        return
+    items = views.most_overdue_first(p.on(p.today))
+    if not items:
+        nxt = next((d for d, ts in p.days if ts), None)
+        later = f" Next touch-up: {nxt:%a %Y-%m-%d}." if nxt else ""
+        _say(f"Nobody to reach out to today.{later}")
+    people = b.by_id()
+    for t in items:
+        _say("\n".join(views.touchup_lines(people[t.person_id], t, b, history)))
+    for line in views.waiting_lines(p, MAX_ASKS):
+        _say(line)
+    note = views.samples_note(b)
+    if note:
+        _say(f"\nNote: {note}")
+    if p.capacity.overloaded:
+        _say(p.capacity.message(), err=True)
 
 
 @cli.command()
@@ -200,10 +238,35 @@ def today(file: Path | None, as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def agenda(file: Path | None, weeks: int | None, as_json: bool) -> None:
     """The plan by day."""
-    try:
-        cli_plan.agenda(_env(), _contact_file(file), weeks, as_json, _echo)
-    except cli_plan.BadWeeks as exc:
-        raise click.BadParameter(str(exc), param_hint="--weeks") from None
+    from warmupd import views
+    from warmupd.names import too_many_planned
+
+    b = _load(file)
+    if weeks and (why := too_many_planned(b, weeks * 7)):  # memory stays bounded
+        raise click.BadParameter(why, param_hint="--weeks")
+    with _store() as st:
+        history, p = _plan(b, st, _now(b).date(), weeks * 7 if weeks else None)
+    if as_json:
+        days = [d for d, _ in p.days]
+        _say_json(json.dumps(views.plan_json(b, history, p, days), indent=2))
+        return
+    if not b.contacts:
+        _say(views.no_people(_contact_file(file)))
+        return
+    for d, items in p.days:
+        if items:
+            names = ", ".join(views.who(t.name, t.person_id)
+                              + (f" (+{late}d)" if (late := views.days_late(t)) > 0 else "")
+                              for t in views.most_overdue_first(items))
+            _say(f"{d:%a %Y-%m-%d}  {names}")
+    _say(p.capacity.message(), err=p.capacity.overloaded)
+    if p.unplanned:
+        by_id = b.by_id()
+        missing = [views.who(by_id[i].name, i) for i in p.unplanned[:5]]
+        more = f" and {len(p.unplanned) - 5} more" if len(p.unplanned) > 5 else ""
+        _say(f"Not planned inside the horizon, the days are full: {', '.join(missing)}{more}. "
+             "Raise daily_limit, allow more days, or give some people a longer `every:`.",
+             err=True)
 
 
 def _record(file: Path | None, name: str, kind: str, *, on: date | None = None,
