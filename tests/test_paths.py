@@ -93,34 +93,3 @@ def test_plain_write_replaces(tmp_path: Path) -> None:
     assert target.read_bytes() == b"b"
     assert stat.S_IMODE(target.stat().st_mode) == 0o644
     assert [p.name for p in tmp_path.iterdir()] == ["f"]
-
-
-_HOMES = ("abs", "relative", "", None)
-_XDG_VALUES = ("abs", "relative", "", "   ", None)
-
-
-@pytest.mark.skipif(sys.platform != "linux", reason="paths reads XDG itself on Linux only")
-@pytest.mark.parametrize("home", _HOMES)
-@pytest.mark.parametrize("xdg", _XDG_VALUES)
-def test_the_user_dirs_are_where_platformdirs_puts_them(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, home: str | None, xdg: str | None) -> None:
-    """If this fails, warmupd looks for the contact file and history somewhere else
-    than it did with platformdirs, and a user's data seems lost."""
-    import platformdirs
-
-    from warmupd import paths
-
-    def as_env(v: str | None, abs_path: Path) -> str | None:
-        return str(abs_path) if v == "abs" else "some/where" if v == "relative" else v
-
-    for var, value in (("HOME", as_env(home, tmp_path / "home")),
-                       *((f"XDG_{k}_HOME", as_env(xdg, tmp_path / k.lower()))
-                         for k in ("CONFIG", "STATE", "DATA", "CACHE"))):
-        if value is None:
-            monkeypatch.delenv(var, raising=False)
-        else:
-            monkeypatch.setenv(var, value)
-    for kind in ("config", "state", "data", "cache"):
-        ours = getattr(paths, f"{kind}_dir")()
-        assert ours == Path(getattr(platformdirs, f"user_{kind}_dir")("warmupd")), kind
-        assert ours.is_absolute()
