@@ -10,6 +10,7 @@ from __future__ import annotations
 import itertools
 import json
 import re
+from dataclasses import replace
 from datetime import date, timedelta
 
 from hypothesis import assume, given, settings
@@ -24,7 +25,6 @@ from warmupd.model import (
     PersonHistory,
     Settings,
 )
-from warmupd.record import replace
 from warmupd.stats import (
     RECONNECT_LIMIT,
     Stats,

@@ -23,6 +23,7 @@ from __future__ import annotations
 import marshal
 import os
 from collections.abc import Callable
+from dataclasses import fields, is_dataclass, replace
 from datetime import date, time, timedelta
 from pathlib import Path, PurePath
 
@@ -36,7 +37,6 @@ from warmupd.paths import (
     read_capped,
     read_ours,
 )
-from warmupd.record import replace
 
 # typing.TYPE_CHECKING without importing typing; mypy knows the name.
 TYPE_CHECKING = False
@@ -146,13 +146,9 @@ def _encode(o: Any, classes: dict[str, type] | None = None) -> Any:
     if classes.get(t.__name__) is t:
         if isinstance(o, model.TouchKind):
             return ["E", t.__name__, o.value]
-        fields = {k: v for k, v in vars(o).items() if not k.startswith("_")}  # not caches
-        return ["V", t.__name__, list(fields), [_encode(v, classes) for v in fields.values()]]
+        names = [f.name for f in fields(o) if f.init]  # not what __post_init__ derives
+        return ["V", t.__name__, names, [_encode(getattr(o, n), classes) for n in names]]
     raise TypeError(f"no cache encoding for {t.__name__}")
-
-
-_new = object.__new__
-_set = object.__setattr__
 
 
 def _decode(o: Any, classes: dict[str, type] | None = None) -> Any:
@@ -162,9 +158,10 @@ def _decode(o: Any, classes: dict[str, type] | None = None) -> Any:
     classes = classes if classes is not None else _classes()
     tag = o[0]
     if tag == "V":
-        obj: Any = _new(classes[o[1]])
-        _set(obj, "__dict__", dict(zip(o[2], [_decode(v, classes) for v in o[3]], strict=True)))
-        return obj
+        cls = classes[o[1]]
+        if not is_dataclass(cls):
+            raise TypeError(f"{o[1]} is not a value")
+        return cls(**dict(zip(o[2], [_decode(v, classes) for v in o[3]], strict=True)))
     if tag == "D":
         return date.fromordinal(o[1])
     if tag == "t":

@@ -19,6 +19,7 @@ import os
 import sqlite3
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
 
@@ -32,7 +33,6 @@ from warmupd.model import (
     TouchKind,
 )
 from warmupd.paths import NotOurs, check_ours, private_dir
-from warmupd.record import value
 
 # typing.TYPE_CHECKING without importing typing; mypy knows the name.
 TYPE_CHECKING = False
@@ -42,7 +42,7 @@ if TYPE_CHECKING:
 BUSY_TIMEOUT_MS = 10_000
 
 
-@value
+@dataclass(frozen=True, slots=True)
 class Event:
     """One line of ``warmupd history``: a touch (numeric id) or a nudge shown ("n" id)."""
 
@@ -243,7 +243,7 @@ def _statements(script: str) -> Iterator[str]:
             pending = ""
 
 
-@value
+@dataclass(frozen=True, slots=True)
 class CalDavRow:
     """One object warmupd owns on the CalDAV server (table caldav_objects)."""
 
