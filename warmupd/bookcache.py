@@ -26,6 +26,7 @@ from collections.abc import Callable
 from dataclasses import fields, is_dataclass, replace
 from datetime import date, time, timedelta
 from pathlib import Path, PurePath
+from typing import TYPE_CHECKING
 
 from warmupd import __version__, model
 from warmupd.model import Book
@@ -38,8 +39,6 @@ from warmupd.paths import (
     read_ours,
 )
 
-# typing.TYPE_CHECKING without importing typing; mypy knows the name.
-TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 

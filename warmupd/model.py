@@ -14,6 +14,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, field
 from datetime import date, time, timedelta
+from typing import TYPE_CHECKING
 
 # The error types live in warmupd.errors; re-exported for the modules that
 # raise them next to the values they describe (book, store).
@@ -23,8 +24,6 @@ from warmupd.errors import PersonNotFound as PersonNotFound
 from warmupd.errors import StoreError as StoreError
 from warmupd.errors import WarmupdError as WarmupdError
 
-# typing.TYPE_CHECKING without importing typing; mypy knows the name.
-TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
     from pathlib import Path

@@ -61,6 +61,7 @@ from bisect import bisect_left, bisect_right, insort
 from collections.abc import Iterator, Sequence
 from datetime import date
 from operator import neg
+from typing import TYPE_CHECKING, overload
 
 from warmupd.model import (
     Book,
@@ -73,12 +74,6 @@ from warmupd.model import (
     cycle_key,
     horizon_end,
 )
-
-# typing.TYPE_CHECKING without importing typing (about 3 ms of a cold
-# `agenda`, for PlanDays.__getitem__'s overloads only); mypy knows the name.
-TYPE_CHECKING = False
-if TYPE_CHECKING:
-    from typing import overload
 
 # How far ahead of the nominal date (last contact + cadence) anyone is ever
 # asked: asking early and the pulls that fill a quiet day together stay
