@@ -117,6 +117,12 @@ def _classes() -> dict[str, type]:
             if isinstance(c, type) and c.__module__ == model.__name__}
 
 
+def _values() -> dict[str, tuple[type, tuple[str, ...]]]:
+    """The model's dataclasses by name, each with the fields its __init__ takes."""
+    return {n: (c, tuple(f.name for f in fields(c) if f.init))
+            for n, c in _classes().items() if is_dataclass(c)}
+
+
 def _encode(o: Any, classes: dict[str, type] | None = None) -> Any:
     """``o`` as lists, tuples and plain values; a list is always a tagged node.
 
@@ -145,31 +151,35 @@ def _encode(o: Any, classes: dict[str, type] | None = None) -> Any:
     if classes.get(t.__name__) is t:
         if isinstance(o, model.TouchKind):
             return ["E", t.__name__, o.value]
-        names = [f.name for f in fields(o) if f.init]  # not what __post_init__ derives
+        names = tuple(f.name for f in fields(o) if f.init)  # not what __post_init__ derives
         return ["V", t.__name__, names, [_encode(getattr(o, n), classes) for n in names]]
     raise TypeError(f"no cache encoding for {t.__name__}")
 
 
-def _decode(o: Any, classes: dict[str, type] | None = None) -> Any:
-    """The value ``_encode`` made ``o`` from; KeyError, TypeError ... on anything else."""
+def _decode(o: Any, values: dict[str, tuple[type, tuple[str, ...]]] | None = None) -> Any:
+    """The value ``_encode`` made ``o`` from; KeyError, TypeError ... on anything else.
+
+    A value is rebuilt by its dataclass's own ``__init__``, its fields passed in
+    order, and only when the entry names the very fields that ``__init__`` takes.
+    """
     if type(o) is not list:
         return o
-    classes = classes if classes is not None else _classes()
+    values = values if values is not None else _values()
     tag = o[0]
     if tag == "V":
-        cls = classes[o[1]]
-        if not is_dataclass(cls):
-            raise TypeError(f"{o[1]} is not a value")
-        return cls(**dict(zip(o[2], [_decode(v, classes) for v in o[3]], strict=True)))
+        cls, names = values[o[1]]
+        if o[2] != names:
+            raise TypeError(f"{o[1]}: the entry's fields are not the class's")
+        return cls(*[_decode(v, values) if type(v) is list else v for v in o[3]])
     if tag == "D":
         return date.fromordinal(o[1])
     if tag == "t":
-        return tuple([_decode(x, classes) for x in o[1]])
+        return tuple([_decode(x, values) for x in o[1]])
     if tag == "d":
-        return dict(zip([_decode(k, classes) for k in o[1]],
-                        [_decode(v, classes) for v in o[2]], strict=True))
+        return dict(zip([_decode(k, values) for k in o[1]],
+                        [_decode(v, values) for v in o[2]], strict=True))
     if tag == "f":
-        return frozenset([_decode(x, classes) for x in o[1]])
+        return frozenset([_decode(x, values) for x in o[1]])
     if tag == "S":
         return timedelta(o[1], o[2], o[3])
     if tag == "T":
@@ -177,5 +187,7 @@ def _decode(o: Any, classes: dict[str, type] | None = None) -> Any:
     if tag == "P":
         return Path(os.fsdecode(o[1]))
     if tag == "E":
-        return classes[o[1]](o[2])
+        if o[1] != model.TouchKind.__name__:
+            raise TypeError(f"{o[1]} is not an enumeration of the model")
+        return model.TouchKind(o[2])
     raise TypeError(f"unknown cache node {tag!r}")

@@ -21,7 +21,6 @@ libraries) are imported inside the commands that need them, so ``warmupd
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 from collections.abc import Callable
@@ -78,10 +77,13 @@ def _say(text: str, err: bool = False) -> None:
     click.echo(visible(text, lines=True), err=err)
 
 
-def _say_json(text: str) -> None:
-    """Print a JSON document: the same values, and no control character raw."""
+def _say_json(value: object, *, sort_keys: bool = False, ensure_ascii: bool = True) -> None:
+    """Print ``value`` as a JSON document (indented): no control character raw."""
+    import json  # only --json output and status files need it
+
     from warmupd.textsafe import visible
 
+    text = json.dumps(value, indent=2, sort_keys=sort_keys, ensure_ascii=ensure_ascii)
     click.echo(visible(text, json=True))
 
 
@@ -209,7 +211,7 @@ def today(file: Path | None, as_json: bool) -> None:
     with _store() as st:
         history, p = _plan(b, st, _now(b).date())
     if as_json:
-        _say_json(json.dumps(views.plan_json(b, history, p, [p.today]), indent=2))
+        _say_json(views.plan_json(b, history, p, [p.today]))
         return
     if not b.contacts:
         _say(views.no_people(_contact_file(file)))
@@ -248,7 +250,7 @@ def agenda(file: Path | None, weeks: int | None, as_json: bool) -> None:
         history, p = _plan(b, st, _now(b).date(), weeks * 7 if weeks else None)
     if as_json:
         days = [d for d, _ in p.days]
-        _say_json(json.dumps(views.plan_json(b, history, p, days), indent=2))
+        _say_json(views.plan_json(b, history, p, days))
         return
     if not b.contacts:
         _say(views.no_people(_contact_file(file)))
@@ -425,6 +427,8 @@ def status(as_json: bool) -> int:
 
     path = status_file()
     try:
+        import json
+
         from warmupd.paths import read_ours
 
         data = json.loads(read_ours(path, 1 << 20))  # the daemon's, if nobody else could write it
@@ -442,7 +446,7 @@ def status(as_json: bool) -> int:
         data["last_seen"] = datetime.fromtimestamp(mtime).astimezone().isoformat(
             timespec="seconds")
     if as_json:
-        _say_json(json.dumps(data, indent=2, sort_keys=True))
+        _say_json(data, sort_keys=True)
         return ExitCode.OK if running else ExitCode.ERROR
     stale = "" if running else " (stale)"
     if running:
@@ -590,6 +594,8 @@ def _feed_port(settings: FeedSettings) -> int:
         raise WarmupdError("feed.port is 0 and the daemon is not running, so no port is "
                            "serving the feed; start `warmupd run` first")
     try:
+        import json
+
         url = json.loads(status_file().read_text()).get("feed_url") or ""
         return int(url.split("://", 1)[1].split("/", 1)[0].rsplit(":", 1)[1])
     except (OSError, ValueError, IndexError):
@@ -677,7 +683,7 @@ def stats(file: Path | None, weeks: int, as_json: bool, html: Path | None) -> No
         _write_file(html, render_html(s).encode())
         _say(f"Wrote {html}")
     elif as_json:
-        _say_json(json.dumps(statsview.to_json(s), indent=2, ensure_ascii=False))
+        _say_json(statsview.to_json(s), ensure_ascii=False)
     else:
         color = sys.stdout.isatty() and not os.environ.get("NO_COLOR")
         # The text's own colours stay; every name in it is escaped before they are added.
@@ -809,7 +815,7 @@ def import_(file: Path | None, exports: tuple[Path, ...], fmt: str, circle: str 
     out = enlist.import_files(_contact_file(file), exports, fmt=fmt, circle=circle, every=every,
                               dry_run=dry_run, now=_clock_now(), state_dir=paths.state_dir())
     if as_json:
-        _say_json(json.dumps(enlist.as_json(out), indent=2, ensure_ascii=False))
+        _say_json(enlist.as_json(out), ensure_ascii=False)
     else:
         _say("\n".join(enlist.report(out)))
 
@@ -856,7 +862,7 @@ def who(file: Path | None, query: str, loose: bool, as_json: bool) -> None:
             history, p = _plan(b, st, now.date())
     rows = whomod.rows(hits, history, p)
     if as_json:
-        _say_json(json.dumps(whomod.as_json(query, rows), indent=2, ensure_ascii=False))
+        _say_json(whomod.as_json(query, rows), ensure_ascii=False)
     else:
         _say("\n".join(whomod.lines(rows, now.date()) or [f"Nobody matches {query!r}."]))
 
