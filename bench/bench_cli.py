@@ -19,6 +19,12 @@ Budgets, floor = ``python -c "import click"`` in that venv:
   export-ics`` writes, imported once (``khal import --batch``) into a khal
   calendar (a vdir) in the sandbox.
 
+The book is ``gen.generate(N, seed=1, never_fraction=0.6)`` with its
+``daily_limit`` set by ``--daily-limit`` (default 30: its 1,000 people ask
+for 28 touch-ups a weekday, and 30 is the least round limit at which
+``warmupd check`` calls it ok rather than overloaded, so every due touch-up
+is planned and becomes an event; gen's own 5 leaves most of them out).
+
 Every warmupd row is a whole run (nothing of the output is kept between
 runs); the contact file is read from the book cache, as on a user's machine
 after the first run, and the rows marked "book cache cold" delete that too
@@ -32,7 +38,8 @@ no WARMUPD_CONFIG, so it never reads or writes the real user's files.
 
 Must not: assert anything (tests do that) or write outside its temp dir
 (or the ``--venv`` directory it is given).
-Usage: python bench/bench_cli.py [--repeat R] [--people N] [--venv DIR] [--profile]
+Usage: python bench/bench_cli.py [--repeat R] [--people N] [--daily-limit L] [--venv DIR]
+       [--profile]
 """
 
 from __future__ import annotations
@@ -275,6 +282,8 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description="warmupd CLI start-up and agenda timings")
     ap.add_argument("--repeat", type=int, default=21, help="runs per command")
     ap.add_argument("--people", type=int, default=1000)
+    ap.add_argument("--daily-limit", type=int, default=30,
+                    help="the generated book's daily_limit (gen's own is 5)")
     ap.add_argument("--venv", type=Path, default=None,
                     help="keep the venv here and reuse it (refreshing warmupd only)")
     ap.add_argument("--profile", action="store_true",
@@ -291,6 +300,9 @@ def main(argv: list[str] | None = None) -> int:
               f"warmupd installed non-editable), cpus: {os.cpu_count()}, "
               f"repeat: {args.repeat}")
         text = generate(args.people, seed=1, never_fraction=0.6)
+        if "  daily_limit: 5\n" not in text:
+            raise SystemExit("gen.py no longer writes daily_limit: 5; update this script")
+        text = text.replace("  daily_limit: 5\n", f"  daily_limit: {args.daily_limit}\n")
         env = sandbox_env(tmp / "big", cached=True)
         example_env = sandbox_env(tmp / "example", cached=True)
         root = Path(__file__).resolve().parent.parent
@@ -302,6 +314,7 @@ def main(argv: list[str] | None = None) -> int:
         rem = tmp / "people.rem"
         rem.write_text(remind_file(text, date.today()), encoding="utf-8")
         print(f"sandbox: {tmp}; {args.people} people (60% never contacted), "
+              f"daily_limit {args.daily_limit}, "
               f"{len(text.encode())} bytes; {rem.name}: "
               f"{len(rem.read_text().splitlines())} reminders")
         khal_conf, events = khal_setup(py, env, tmp)
