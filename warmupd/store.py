@@ -40,6 +40,9 @@ if TYPE_CHECKING:
 
 BUSY_TIMEOUT_MS = 10_000
 
+# The tables whose writes migration 6 counted (each got three triggers).
+_GENERATION_TABLES = ("touches", "nudges", "people", "meta", "caldav_objects", "caldav_done")
+
 
 @dataclass(frozen=True, slots=True)
 class Event:
@@ -209,11 +212,21 @@ MIGRATIONS: tuple[str, ...] = (
         UPDATE done_days SET n = n + 1 WHERE NEW.kind = 'done' AND on_date = NEW.on_date;
     END;
     """,
-    # 6 and 7 created a write-generation table, ``generation``, and a trigger
-    # per table of facts and operation that bumped it.  Nothing reads it any
-    # more: a new store skips both, and 10 drops what an older store has.
-    "",
-    "",
+    # 6: a write generation: a trigger on every table of facts bumped one
+    # counter.  Nothing reads it any more; 10 drops it.  Kept as it shipped:
+    # migrations are append-only.
+    """
+    CREATE TABLE IF NOT EXISTS generation (n INTEGER NOT NULL);
+    INSERT INTO generation (n) SELECT 0 WHERE NOT EXISTS (SELECT * FROM generation);
+    """
+    + "".join(f"CREATE TRIGGER IF NOT EXISTS {table}_gen_{op.lower()} AFTER {op} ON {table} "
+              "BEGIN UPDATE generation SET n = n + 1; END;\n"
+              for table in _GENERATION_TABLES for op in ("INSERT", "UPDATE", "DELETE")),
+    # 7: a random id for the file beside the counter (dropped by 10 too).
+    """
+    ALTER TABLE generation ADD COLUMN store TEXT NOT NULL DEFAULT '';
+    UPDATE generation SET store = lower(hex(randomblob(16)));
+    """,
     # 8 and 9: taken by other branches' migrations; the merge puts them here.
     "",
     "",
@@ -221,9 +234,7 @@ MIGRATIONS: tuple[str, ...] = (
     # bulk writes a third slower).  Only what 6 and 7 created, by name, and
     # only if present, so it is right whatever 8 and 9 did.
     "".join(f"DROP TRIGGER IF EXISTS {table}_gen_{op};\n"
-            for table in ("touches", "nudges", "people", "meta", "caldav_objects",
-                          "caldav_done")
-            for op in ("insert", "update", "delete"))
+            for table in _GENERATION_TABLES for op in ("insert", "update", "delete"))
     + "DROP TABLE IF EXISTS generation;\n",
 )
 SCHEMA_VERSION = len(MIGRATIONS)
