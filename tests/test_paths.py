@@ -93,3 +93,18 @@ def test_plain_write_replaces(tmp_path: Path) -> None:
     assert target.read_bytes() == b"b"
     assert stat.S_IMODE(target.stat().st_mode) == 0o644
     assert [p.name for p in tmp_path.iterdir()] == ["f"]
+
+
+def test_a_relative_xdg_variable_is_ignored_not_taken_from_the_cwd(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """If this fails, a relative XDG_STATE_HOME (invalid by the spec) would put the
+    history in whatever directory a command was started from, and it would seem lost
+    from the next one (platformdirs before 4.11.8 took it as given)."""
+    from warmupd import paths
+
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.delenv("WARMUPD_CONFIG", raising=False)
+    for var in ("XDG_CONFIG_HOME", "XDG_STATE_HOME", "XDG_DATA_HOME", "XDG_CACHE_HOME"):
+        monkeypatch.setenv(var, "some/where")
+    for path in (paths.store_file(), paths.book_cache_file(), paths.default_contact_file()):
+        assert path.is_absolute() and path.is_relative_to(tmp_path), path
