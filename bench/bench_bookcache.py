@@ -15,7 +15,7 @@ Owns: timing only.  Two parts, both on non-editable installs (``nonedit``):
 Every process gets a private HOME and XDG dirs under a temp dir.
 
 Must not: assert anything (tests do that), or write outside its temp dir.
-Usage: python bench/bench_cache_trust.py [--people N] [--repeat R] [--before DIR]
+Usage: python bench/bench_bookcache.py [--people N] [--repeat R] [--before DIR]
 """
 
 from __future__ import annotations
