@@ -26,7 +26,7 @@ from collections.abc import Callable
 from dataclasses import fields, is_dataclass, replace
 from datetime import date, time, timedelta
 from pathlib import Path, PurePath
-from typing import TYPE_CHECKING
+from typing import Any
 
 from warmupd import __version__, model
 from warmupd.model import Book
@@ -39,15 +39,13 @@ from warmupd.paths import (
     read_ours,
 )
 
-if TYPE_CHECKING:
-    from typing import Any
-
 # The loader's ceiling for a cap a file declares: a hit means these very bytes
 # passed the loader's own cap check before, and a miss goes through it again;
 # only larger files go straight to the loader, which refuses them before reading.
 _MAX_HASHED = MAX_DECLARED_SIZE
 # An entry holds the file's bytes plus the book: never more than this is read.
 _MAX_ENTRY = 4 * MAX_DECLARED_SIZE
+
 
 def code_stamp() -> tuple[tuple[str, int, int], ...]:
     """Path, size and mtime of each module of this package, subpackages included: a
