@@ -30,13 +30,12 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from dataclasses import replace
-
 from gen import TODAY, generate
 
 from warmupd import book as bookmod
 from warmupd import ics, planner
 from warmupd.model import Book, History, Plan
+from warmupd.record import replace
 
 TZ = "Europe/Berlin"
 

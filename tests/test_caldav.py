@@ -155,7 +155,7 @@ def test_password_command_runs_and_its_output_is_the_password(tmp_path: Path,
     env = Env(tmp_path, server)
     s = env.book.settings.caldav
     assert s is not None
-    from dataclasses import replace
+    from warmupd.record import replace
 
     cmd = replace(s, password_file=None,
                   password_command=(sys.executable, "-c", f"print({PASSWORD!r})"))

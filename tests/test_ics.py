@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 import subprocess
-from dataclasses import replace
 from datetime import date, time, timedelta
 from pathlib import Path
 
@@ -24,6 +23,7 @@ from warmupd.model import (
     Plan,
     Settings,
 )
+from warmupd.record import replace
 
 TODAY = date(2026, 3, 2)
 TZ = "Europe/Berlin"

@@ -23,6 +23,7 @@ from warmupd.planner import (
     plan,
     restart_at,
 )
+from warmupd.record import fields, replace
 
 TODAY = date(2026, 11, 25)
 
@@ -401,6 +402,23 @@ def test_each_day_takes_the_most_overdue_relative_to_cadence_in_that_order(
         if items:
             waited = [rank(t, day) for t in later if t.day > day and askable(t) <= day]
             assert all(r > ranks[-1] for r in waited)
+
+
+@settings(max_examples=60)
+@given(contacts(min_size=1, max_size=30), settings_st)
+def test_planned_touchups_are_whole_values(cs: tuple[Contact, ...], s: Settings) -> None:
+    """The planner builds TouchUps without __init__: each must still be a whole value.
+
+    A field left out (or one too many) would break ``replace``, equality and
+    the hash the calendar build memoises on.
+    """
+    p = plan(book_of(cs, s), History(), TODAY)
+    names = list(fields(TouchUp))
+    for t in [*p.touchups(), *p.waiting]:
+        assert list(vars(t)) == names
+        again = TouchUp(**{n: getattr(t, n) for n in names})
+        assert again == t and hash(again) == hash(t) and repr(again) == repr(t)
+        assert replace(t, ask=t.ask) == t
 
 
 @settings(max_examples=60)

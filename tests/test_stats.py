@@ -10,7 +10,6 @@ from __future__ import annotations
 import itertools
 import json
 import re
-from dataclasses import replace
 from datetime import date, timedelta
 
 from hypothesis import assume, given, settings
@@ -25,6 +24,7 @@ from warmupd.model import (
     PersonHistory,
     Settings,
 )
+from warmupd.record import replace
 from warmupd.stats import (
     RECONNECT_LIMIT,
     Stats,

@@ -23,10 +23,8 @@ from __future__ import annotations
 import marshal
 import os
 from collections.abc import Callable
-from dataclasses import fields, is_dataclass, replace
 from datetime import date, time, timedelta
 from pathlib import Path, PurePath
-from typing import Any
 
 from warmupd import __version__, model
 from warmupd.model import Book
@@ -38,6 +36,12 @@ from warmupd.paths import (
     read_capped,
     read_ours,
 )
+from warmupd.record import replace
+
+# typing.TYPE_CHECKING without importing typing; mypy knows the name.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 # The loader's ceiling for a cap a file declares: a hit means these very bytes
 # passed the loader's own cap check before, and a miss goes through it again;
@@ -115,12 +119,6 @@ def _classes() -> dict[str, type]:
             if isinstance(c, type) and c.__module__ == model.__name__}
 
 
-def _values() -> dict[str, tuple[type, tuple[str, ...]]]:
-    """The model's dataclasses by name, each with the fields its __init__ takes."""
-    return {n: (c, tuple(f.name for f in fields(c) if f.init))
-            for n, c in _classes().items() if is_dataclass(c)}
-
-
 def _encode(o: Any, classes: dict[str, type] | None = None) -> Any:
     """``o`` as lists, tuples and plain values; a list is always a tagged node.
 
@@ -149,35 +147,34 @@ def _encode(o: Any, classes: dict[str, type] | None = None) -> Any:
     if classes.get(t.__name__) is t:
         if isinstance(o, model.TouchKind):
             return ["E", t.__name__, o.value]
-        names = tuple(f.name for f in fields(o) if f.init)  # not what __post_init__ derives
-        return ["V", t.__name__, names, [_encode(getattr(o, n), classes) for n in names]]
+        fields = {k: v for k, v in vars(o).items() if not k.startswith("_")}  # not caches
+        return ["V", t.__name__, list(fields), [_encode(v, classes) for v in fields.values()]]
     raise TypeError(f"no cache encoding for {t.__name__}")
 
 
-def _decode(o: Any, values: dict[str, tuple[type, tuple[str, ...]]] | None = None) -> Any:
-    """The value ``_encode`` made ``o`` from; KeyError, TypeError ... on anything else.
+_new = object.__new__
+_set = object.__setattr__
 
-    A value is rebuilt by its dataclass's own ``__init__``, its fields passed in
-    order, and only when the entry names the very fields that ``__init__`` takes.
-    """
+
+def _decode(o: Any, classes: dict[str, type] | None = None) -> Any:
+    """The value ``_encode`` made ``o`` from; KeyError, TypeError ... on anything else."""
     if type(o) is not list:
         return o
-    values = values if values is not None else _values()
+    classes = classes if classes is not None else _classes()
     tag = o[0]
     if tag == "V":
-        cls, names = values[o[1]]
-        if o[2] != names:
-            raise TypeError(f"{o[1]}: the entry's fields are not the class's")
-        return cls(*[_decode(v, values) if type(v) is list else v for v in o[3]])
+        obj: Any = _new(classes[o[1]])
+        _set(obj, "__dict__", dict(zip(o[2], [_decode(v, classes) for v in o[3]], strict=True)))
+        return obj
     if tag == "D":
         return date.fromordinal(o[1])
     if tag == "t":
-        return tuple([_decode(x, values) for x in o[1]])
+        return tuple([_decode(x, classes) for x in o[1]])
     if tag == "d":
-        return dict(zip([_decode(k, values) for k in o[1]],
-                        [_decode(v, values) for v in o[2]], strict=True))
+        return dict(zip([_decode(k, classes) for k in o[1]],
+                        [_decode(v, classes) for v in o[2]], strict=True))
     if tag == "f":
-        return frozenset([_decode(x, values) for x in o[1]])
+        return frozenset([_decode(x, classes) for x in o[1]])
     if tag == "S":
         return timedelta(o[1], o[2], o[3])
     if tag == "T":
@@ -185,7 +182,5 @@ def _decode(o: Any, values: dict[str, tuple[type, tuple[str, ...]]] | None = Non
     if tag == "P":
         return Path(os.fsdecode(o[1]))
     if tag == "E":
-        if o[1] != model.TouchKind.__name__:
-            raise TypeError(f"{o[1]} is not an enumeration of the model")
-        return model.TouchKind(o[2])
+        return classes[o[1]](o[2])
     raise TypeError(f"unknown cache node {tag!r}")

@@ -41,7 +41,7 @@ import time as _time
 import uuid
 from collections.abc import Awaitable, Callable, Iterable
 from concurrent.futures import Executor
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -61,6 +61,7 @@ from warmupd.model import (
     TouchUp,
     WarmupdError,
 )
+from warmupd.record import replace
 
 if TYPE_CHECKING:
     from warmupd.store import CalDavRow, Store

@@ -14,7 +14,7 @@ from __future__ import annotations
 import bisect
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -26,6 +26,7 @@ from warmupd.importers._common import tidy
 from warmupd.model import Book, BookError, ExitCode, Problem, WarmupdError
 from warmupd.paths import read_capped
 from warmupd.planner import capacity
+from warmupd.record import replace
 from warmupd.textsafe import visible
 
 JSON_VERSION = 1

@@ -11,8 +11,9 @@ this module for ``--help`` and ``--version``, before any other warmupd code.
 from __future__ import annotations
 
 import enum
-from typing import TYPE_CHECKING
 
+# typing.TYPE_CHECKING without importing typing; mypy knows the name.
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Iterable
 

@@ -1,10 +1,11 @@
 """The vocabulary of warmupd: frozen values shared by every layer.
 
-Owns: Settings, Contact, Book, Touch, History, TouchUp, Plan, as frozen
-dataclasses with slots.  Stdlib only (the error types live in warmupd.errors).
+Owns: Settings, Contact, Book, Touch, History, TouchUp, Plan.  Stdlib only
+(the error types live in warmupd.errors; the classes are made values by
+warmupd.record, which every command can afford to import).
 
 Must not: read the clock, touch the file system, or import anything from the
-rest of the package but warmupd.errors.  Everything here
+rest of the package but warmupd.errors and warmupd.record.  Everything here
 is a plain value that the pure core (planner, openers, ics) computes with
 and the adapters produce or consume.
 """
@@ -12,9 +13,8 @@ and the adapters produce or consume.
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass, field
 from datetime import date, time, timedelta
-from typing import TYPE_CHECKING
+from functools import cached_property
 
 # The error types live in warmupd.errors; re-exported for the modules that
 # raise them next to the values they describe (book, store).
@@ -23,10 +23,14 @@ from warmupd.errors import ExitCode as ExitCode
 from warmupd.errors import PersonNotFound as PersonNotFound
 from warmupd.errors import StoreError as StoreError
 from warmupd.errors import WarmupdError as WarmupdError
+from warmupd.record import field, value
 
+# typing.TYPE_CHECKING without importing typing; mypy knows the name.
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
     from pathlib import Path
+    from typing import Any
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
@@ -36,7 +40,7 @@ HEARTBEAT_SECONDS = 30
 NOTIFIERS = ("auto", "desktop", "plyer", "command", "log")
 
 
-@dataclass(frozen=True, slots=True)
+@value
 class Problem:
     """One finding about the contact file, located as file:line:col (1-based)."""
 
@@ -51,7 +55,7 @@ class Problem:
         return f"{self.path}:{self.line}:{self.col}: {tag}{self.message}"
 
 
-@dataclass(frozen=True, slots=True)
+@value
 class FeedSettings:
     """How the calendar feed is built and served (see the calendar issue)."""
 
@@ -70,7 +74,7 @@ class FeedSettings:
 CALDAV_COMPONENTS = ("todo", "event")
 
 
-@dataclass(frozen=True, slots=True)
+@value
 class CalDavSettings:
     """Two-way sync of touch-ups with the user's CalDAV server (``settings.caldav``).
 
@@ -87,7 +91,7 @@ class CalDavSettings:
     interval_seconds: int = 15 * 60  # how often the server is polled
 
 
-@dataclass(frozen=True, slots=True)
+@value
 class Goals:
     """What the user wants their list to become (``settings.goals``); all optional."""
 
@@ -97,7 +101,7 @@ class Goals:
     new_per_month: int | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@value
 class Review:
     """When the weekly review is sent (``settings.review``)."""
 
@@ -106,7 +110,7 @@ class Review:
     at: time = time(9, 0)
 
 
-@dataclass(frozen=True, slots=True)
+@value
 class Settings:
     """The `settings:` block, defaults filled in."""
 
@@ -131,7 +135,7 @@ class Settings:
     review: Review = field(default_factory=Review)
 
 
-@dataclass(frozen=True, slots=True)
+@value
 class Birthday:
     """A `birthday:` (MM-DD or YYYY-MM-DD)."""
 
@@ -154,7 +158,7 @@ class Birthday:
 SAMPLE_PREFIX = "sample:"
 
 
-@dataclass(frozen=True, slots=True)
+@value
 class Contact:
     """One person of the `contacts:` list, validated."""
 
@@ -183,7 +187,7 @@ class Contact:
         return self.name.split()[0] if self.name.split() else self.name
 
 
-@dataclass(frozen=True, slots=True)
+@value
 class Book:
     """A validated contact file."""
 
@@ -192,14 +196,14 @@ class Book:
     contacts: tuple[Contact, ...]
     path: Path | None = None
     warnings: tuple[Problem, ...] = ()
-    # Built once per (immutable) book: the daemon looks people up often.
-    _index: dict[str, Contact] = field(init=False, repr=False, compare=False, hash=False)
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "_index", {c.id: c for c in self.contacts})
 
     def by_id(self) -> dict[str, Contact]:
         return self._index
+
+    @cached_property
+    def _index(self) -> dict[str, Contact]:
+        # Built once per (immutable) book: the daemon looks people up often.
+        return {c.id: c for c in self.contacts}
 
 
 class TouchKind(enum.StrEnum):
@@ -208,7 +212,7 @@ class TouchKind(enum.StrEnum):
     SNOOZED = "snoozed"
 
 
-@dataclass(frozen=True, slots=True)
+@value
 class Touch:
     """One recorded action on a person, as kept in the store."""
 
@@ -221,7 +225,7 @@ class Touch:
     id: int = 0  # row id in the store; orders touches recorded on the same day
 
 
-@dataclass(frozen=True, slots=True)
+@value
 class PersonHistory:
     """What the store knows about one person, condensed for the planner."""
 
@@ -236,7 +240,7 @@ class PersonHistory:
     nudged_on: date | None = None  # ... and the local day it was shown
 
 
-@dataclass(frozen=True, slots=True)
+@value
 class History:
     """What the store knows, per person id."""
 
@@ -263,7 +267,7 @@ def cycle_key(cycle: str, snooze: date | None) -> str:
     return f"{cycle}~{snooze.isoformat()}" if snooze else cycle
 
 
-@dataclass(frozen=True, slots=True)
+@value
 class TouchUp:
     """One planned reach-out: a person on a day, for one cycle."""
 
@@ -298,7 +302,24 @@ class TouchUp:
         return (self.day - self.due).days
 
 
-@dataclass(frozen=True, slots=True)
+_new = object.__new__
+_set = object.__setattr__
+
+
+def new_touchup(fields: dict[str, Any]) -> TouchUp:
+    """A TouchUp from ``fields``, a dict naming every field, without calling __init__.
+
+    For the planner, which builds one per placement (170k for a book of 100k
+    people): ``__init__`` binds and checks its arguments, and adopting the dict
+    as the instance's ``__dict__`` skips that.  The caller hands the dict
+    over: it must not keep or change it.
+    """
+    t: TouchUp = _new(TouchUp)
+    _set(t, "__dict__", fields)
+    return t
+
+
+@value
 class Capacity:
     """The load the book asks for against what the settings allow."""
 
@@ -333,7 +354,7 @@ class Capacity:
         return f"{self.per_day:.1f} touch-ups per allowed day"
 
 
-@dataclass(frozen=True, slots=True)
+@value
 class Plan:
     """Who to reach out to on each allowed day of the horizon."""
 
@@ -375,7 +396,7 @@ def horizon_end(today: date, horizon_days: int) -> date:
     return today + timedelta(days=horizon_days - 1)
 
 
-@dataclass(frozen=True, slots=True)
+@value
 class Activity:
     """What ``stats`` reads from the store besides the condensed history.
 

@@ -61,7 +61,6 @@ from bisect import bisect_left, bisect_right, insort
 from collections.abc import Iterator, Sequence
 from datetime import date
 from operator import neg
-from typing import TYPE_CHECKING, overload
 
 from warmupd.model import (
     Book,
@@ -73,7 +72,14 @@ from warmupd.model import (
     TouchUp,
     cycle_key,
     horizon_end,
+    new_touchup,
 )
+
+# typing.TYPE_CHECKING without importing typing (about 3 ms of a cold
+# `agenda`, for PlanDays.__getitem__'s overloads only); mypy knows the name.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import overload
 
 # How far ahead of the nominal date (last contact + cadence) anyone is ever
 # asked: asking early and the pulls that fill a quiet day together stay
@@ -544,8 +550,11 @@ class PlanDays(Sequence[tuple[date, tuple[TouchUp, ...]]]):
                 lead = early[c.every] = ask_early(c.every)
             due = askable + lead
             due_date = due_of.get(due) or due_of.setdefault(due, date.fromordinal(due))
-            items.append(TouchUp(c.id, c.name, day, due_date, f"{_base(c)}/{n}", c.every,
-                                 None, n))
+            items.append(new_touchup({
+                "person_id": c.id, "name": c.name, "day": day, "due": due_date,
+                "cycle": f"{_base(c)}/{n}", "every": c.every, "snooze": None,
+                "number": n, "ask": 1, "restart": None,
+            }))
         return tuple(items)
 
 
@@ -562,9 +571,12 @@ def _base(c: Contact) -> str:
 def _touchup(c: Contact, n: int, snooze: int, ask: int, due: int, restart: int,
              day: date) -> TouchUp:
     """The touch-up of ``c``'s cycle ``n`` on ``day``."""
-    return TouchUp(c.id, c.name, day, date.fromordinal(due), f"{_base(c)}/{n}", c.every,
-                   date.fromordinal(snooze) if snooze else None, n, ask,
-                   date.fromordinal(restart) if restart else None)
+    return new_touchup({
+        "person_id": c.id, "name": c.name, "day": day, "due": date.fromordinal(due),
+        "cycle": f"{_base(c)}/{n}", "every": c.every,
+        "snooze": date.fromordinal(snooze) if snooze else None, "number": n, "ask": ask,
+        "restart": date.fromordinal(restart) if restart else None,
+    })
 
 
 def _most_overdue(groups: dict[int, list[int]], d: int, size: int,

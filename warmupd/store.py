@@ -19,10 +19,8 @@ import os
 import sqlite3
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from warmupd.model import (
     SAMPLE_PREFIX,
@@ -34,7 +32,10 @@ from warmupd.model import (
     TouchKind,
 )
 from warmupd.paths import NotOurs, check_ours, private_dir
+from warmupd.record import value
 
+# typing.TYPE_CHECKING without importing typing; mypy knows the name.
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
@@ -44,7 +45,7 @@ BUSY_TIMEOUT_MS = 10_000
 _GENERATION_TABLES = ("touches", "nudges", "people", "meta", "caldav_objects", "caldav_done")
 
 
-@dataclass(frozen=True, slots=True)
+@value
 class Event:
     """One line of ``warmupd history``: a touch (numeric id) or a nudge shown ("n" id)."""
 
@@ -253,7 +254,7 @@ def _statements(script: str) -> Iterator[str]:
             pending = ""
 
 
-@dataclass(frozen=True, slots=True)
+@value
 class CalDavRow:
     """One object warmupd owns on the CalDAV server (table caldav_objects)."""
 

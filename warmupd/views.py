@@ -12,7 +12,6 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import date
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from warmupd.model import (
     SAMPLE_PREFIX,
@@ -26,6 +25,8 @@ from warmupd.model import (
 )
 from warmupd.openers import opener, since_phrase
 
+# typing.TYPE_CHECKING without importing typing; mypy knows the name.
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
