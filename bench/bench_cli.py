@@ -38,8 +38,12 @@ no WARMUPD_CONFIG, so it never reads or writes the real user's files.
 
 Must not: assert anything (tests do that) or write outside its temp dir
 (or the ``--venv`` directory it is given).
+``--compare DIR`` runs ``today`` and ``agenda --json`` of another checkout
+(its own non-editable venv, its own cache and state) in the same round
+robin, so two versions are compared against one floor.
+
 Usage: python bench/bench_cli.py [--repeat R] [--people N] [--daily-limit L] [--venv DIR]
-       [--profile]
+       [--compare DIR [--compare-venv DIR]] [--profile]
 """
 
 from __future__ import annotations
@@ -59,7 +63,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from gen import generate
-from nonedit import source_copy
+from nonedit import ROOT, source_copy
 
 PY = sys.executable
 
@@ -155,10 +159,11 @@ def profile(env: dict[str, str], tmp: Path) -> None:
             print("  " + line)
 
 
-def make_venv(venv: Path, reuse: bool) -> Path:
-    """A venv without system site-packages holding a non-editable warmupd and khal."""
+def make_venv(venv: Path, reuse: bool, root: Path = ROOT) -> Path:
+    """A venv without system site-packages holding a non-editable warmupd (this
+    checkout, or the one at ``root``) and khal."""
     py = venv / "bin" / "python"
-    with source_copy() as src:  # pip builds there, writing nothing into the checkout
+    with source_copy(root) as src:  # pip builds there, writing nothing into the checkout
         if not (reuse and py.exists()):
             subprocess.run([PY, "-m", "venv", "--clear", str(venv)], check=True)
             subprocess.run([str(py), "-m", "pip", "install", "-q", str(src), "khal"],
@@ -218,7 +223,8 @@ def remind_file(contacts_yaml: str, today: date) -> str:
 
 
 def bench(py: Path, env: dict[str, str], example_home: dict[str, str], rem: Path,
-          khal_conf: Path, people: int, repeat: int) -> None:
+          khal_conf: Path, people: int, repeat: int,
+          other: tuple[Path, dict[str, str]] | None = None) -> None:
     script = str(py.parent / "warmupd")
     floor = 'python -c "import click"'
     click_floor = [str(py), "-c", "import click"]
@@ -253,7 +259,14 @@ def bench(py: Path, env: dict[str, str], example_home: dict[str, str], rem: Path
     }
     if shutil.which("remind"):
         cmds[remind_label] = ["remind", "-s3", str(rem)]
-    m2 = measure_envs(cmds, {label: env for label in cmds}, repeat)
+    envs = {label: env for label in cmds}
+    if other is not None:  # --compare: the same book through another checkout's code
+        other_script = str(other[0].parent / "warmupd")
+        for label, argv in ((f"{today_label} [--compare]", [other_script, "today"]),
+                            (f"{json_label} [--compare]",
+                             [other_script, "agenda", "--weeks", "12", "--json"])):
+            cmds[label], envs[label] = argv, other[1]
+    m2 = measure_envs(cmds, envs, repeat)
     faster = m2[khal_label] / m2[text_label]
     table(f"{people} people [non-editable venv, bytecode cached]", m2, floor, {
         today_label: target(m2, today_label, floor, 2.0),
@@ -286,6 +299,10 @@ def main(argv: list[str] | None = None) -> int:
                     help="the generated book's daily_limit (gen's own is 5)")
     ap.add_argument("--venv", type=Path, default=None,
                     help="keep the venv here and reuse it (refreshing warmupd only)")
+    ap.add_argument("--compare", type=Path, default=None,
+                    help="another checkout whose today/agenda run beside these, round robin")
+    ap.add_argument("--compare-venv", type=Path, default=None,
+                    help="keep --compare's venv here and reuse it")
     ap.add_argument("--profile", action="store_true",
                     help="step timings, importtime and cProfile of agenda")
     args = ap.parse_args(argv)
@@ -322,7 +339,18 @@ def main(argv: list[str] | None = None) -> int:
                                 capture_output=True, text=True).stdout
         print(f"khal: {events} events from `warmupd export-ics` imported; `khal list` "
               f"of 12 weeks prints {len(listed.splitlines())} lines")
-        bench(py, env, example_env, rem, khal_conf, args.people, args.repeat)
+        other = None
+        if args.compare is not None:
+            other_py = make_venv(args.compare_venv or tmp / "venv-compare",
+                                 reuse=args.compare_venv is not None,
+                                 root=args.compare.resolve())
+            other_env = sandbox_env(tmp / "compare", cached=True)
+            contacts = Path(other_env["XDG_CONFIG_HOME"]) / "warmupd" / "contacts.yaml"
+            contacts.parent.mkdir(parents=True)
+            contacts.write_text(text, encoding="utf-8")
+            other = (other_py, other_env)
+            print(f"--compare: {args.compare} in {other_py.parent.parent}")
+        bench(py, env, example_env, rem, khal_conf, args.people, args.repeat, other)
         if args.profile:
             global PY
             PY = str(py)
