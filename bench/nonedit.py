@@ -25,13 +25,14 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 @contextlib.contextmanager
-def source_copy() -> Iterator[Path]:
-    """A temporary copy of what pip needs to build this checkout (removed afterwards)."""
+def source_copy(root: Path = ROOT) -> Iterator[Path]:
+    """A temporary copy of what pip needs to build the checkout at ``root`` (this one
+    unless told), removed afterwards."""
     with tempfile.TemporaryDirectory(prefix="warmupd-src-") as tmp:
         src = Path(tmp)
         for name in ("pyproject.toml", "README.md"):
-            shutil.copy2(ROOT / name, src / name)
-        shutil.copytree(ROOT / "warmupd", src / "warmupd",
+            shutil.copy2(root / name, src / name)
+        shutil.copytree(root / "warmupd", src / "warmupd",
                         ignore=shutil.ignore_patterns("__pycache__"))
         yield src
 

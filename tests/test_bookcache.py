@@ -201,3 +201,25 @@ def test_new_code_with_the_same_version_misses(tmp_path: Path) -> None:
     assert default in text, "the default cadence moved: point this test at it"
     model.write_text(text.replace(default, f"default_every: int = {int(before) + 1}"))
     assert every() == str(int(before) + 1)
+
+
+def test_a_changed_module_in_a_subpackage_changes_the_code_stamp(tmp_path: Path) -> None:
+    """Would fail if the stamp looked at the package's top level only: code moved into
+    a subpackage (where validation may live) could change and keep the old entries."""
+    import shutil
+
+    pkg = tmp_path / "site" / "warmupd"
+    shutil.copytree(Path(bookcache.__file__).parent, pkg,
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    sub = next(p for p in sorted(pkg.glob("*/*.py")))  # any module one level down
+    probe = "from warmupd import bookcache; print(bookcache.code_stamp())"
+
+    def stamp() -> str:
+        env = {**os.environ, "PYTHONPATH": str(pkg.parent), "PYTHONDONTWRITEBYTECODE": "1"}
+        return subprocess.run([sys.executable, "-c", probe], env=env, cwd=tmp_path,
+                              capture_output=True, text=True, check=True).stdout
+
+    before = stamp()
+    assert str(sub.relative_to(pkg)) in before
+    sub.write_text(sub.read_text() + "\n# changed\n")
+    assert stamp() != before

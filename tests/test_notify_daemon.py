@@ -178,11 +178,6 @@ def test_migration_3_keeps_old_nudges_and_adds_no_screen(tmp_path: Path) -> None
         db.execute("ALTER TABLE nudges DROP COLUMN server")
         db.execute("DROP TABLE caldav_objects")  # added by migration 4 (CalDAV)
         db.execute("DROP TABLE caldav_done")
-        for (name,) in db.execute(  # the write generation: migrations 6 and 7
-                "SELECT name FROM sqlite_master WHERE type = 'trigger' AND name LIKE '%_gen_%'"
-        ).fetchall():
-            db.execute(f"DROP TRIGGER {name}")
-        db.execute("DROP TABLE generation")
         db.execute("PRAGMA user_version = 2")
     with Store(path) as store:
         assert store.schema_version == SCHEMA_VERSION >= 3

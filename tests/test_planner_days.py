@@ -26,7 +26,7 @@ def _busy_book() -> Book:
 
 
 def test_on_builds_only_the_day_it_reads() -> None:
-    """The daemon reads today's touch-ups on every tick, and ``cli_plan`` one day at a time.
+    """The daemon reads today's touch-ups on every tick, and `today` one day at a time.
 
     If ``Plan.on`` walked the days up to the one asked for, each read of a
     late day would build every TouchUp before it (thousands in a big book),

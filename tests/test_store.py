@@ -161,3 +161,40 @@ def test_racing_processes_agree_on_one_machine_id(tmp_path: Path) -> None:
         names = list(pool.map(_name_it, [str(db)] * 6, [f"m{i}" for i in range(6)]))
     assert len(set(names)) == 1 and names[0] in {f"m{i}" for i in range(6)}
     assert _name_it(str(db), "later") == names[0]
+
+
+def test_a_store_with_the_old_write_generation_loses_it_and_keeps_its_rows(
+        tmp_path: Path) -> None:
+    """history-v7.sqlite3 was written by the release whose migrations 6 and 7 kept a
+    write-generation table and a trigger per table of facts (Ruth: one done touch
+    with a note; Ruth and Ben seen on 2026-11-20).  Broken if: the drop migration
+    is left out, or drops a summary trigger of migration 5 as well."""
+    path = tmp_path / "history.sqlite3"
+    path.write_bytes((Path(__file__).parent / "data" / "history-v7.sqlite3").read_bytes())
+    raw = sqlite3.connect(path)
+    names = {n for (n,) in raw.execute("SELECT name FROM sqlite_master")}
+    raw.close()
+    assert "generation" in names and "touches_gen_insert" in names  # the fixture is the old one
+    with Store(path) as s:
+        assert s.schema_version == SCHEMA_VERSION
+        assert [t.note for t in s.touches("ruth-alvarez")] == ["coffee"]
+        s.record("ben-okafor", TouchKind.DONE, date(2026, 11, 25), now=NOW)
+        assert s.history().get("ben-okafor").last_done == date(2026, 11, 25)  # summary trigger
+        assert s.history().get("ruth-alvarez").first_seen == date(2026, 11, 20)
+    raw = sqlite3.connect(path)
+    after = {n for (n,) in raw.execute("SELECT name FROM sqlite_master")}
+    raw.close()
+    assert not {n for n in after if "_gen_" in n or n == "generation"}
+    # Everything else is kept; what is new since version 7 is only added.
+    assert names - after == {n for n in names if "_gen_" in n or n == "generation"}
+
+
+def test_a_new_store_has_no_write_generation(tmp_path: Path) -> None:
+    path = tmp_path / "h.sqlite3"
+    with Store(path) as s:
+        s.record("ruth", TouchKind.DONE, date(2026, 11, 1), now=NOW)
+    raw = sqlite3.connect(path)
+    names = {n for (n,) in raw.execute("SELECT name FROM sqlite_master")}
+    raw.close()
+    assert "generation" not in names and not any("_gen_" in n for n in names)
+    assert "touches_au" in names  # the summaries' own triggers stay

@@ -1,9 +1,8 @@
 """A cache of the validated contact file, keyed on its exact bytes.
 
 Owns: ``load(path)`` for one-shot commands: when the file's bytes, its path
-and the code that validated it (the warmupd version and
-``plancache.code_stamp``: the size and mtime of every module of the installed
-package) match the last
+and the code that validated it (the warmupd version and ``code_stamp()``: the
+size and mtime of every module of the installed package) match the last
 validated load, the Book comes back from the cache file without importing or
 running the YAML parser; otherwise the file is loaded by ``book`` and the
 result stored.  Only valid books are cached, so every error is always
@@ -37,7 +36,6 @@ from warmupd.paths import (
     read_capped,
     read_ours,
 )
-from warmupd.plancache import code_stamp
 from warmupd.record import replace
 
 # typing.TYPE_CHECKING without importing typing; mypy knows the name.
@@ -51,6 +49,22 @@ if TYPE_CHECKING:
 _MAX_HASHED = MAX_DECLARED_SIZE
 # An entry holds the file's bytes plus the book: never more than this is read.
 _MAX_ENTRY = 4 * MAX_DECLARED_SIZE
+
+
+def code_stamp() -> tuple[tuple[str, int, int], ...]:
+    """Path, size and mtime of each module of this package, subpackages included: a
+    changed install is a miss, so a book is never what older code validated."""
+    root = os.path.dirname(os.path.abspath(__file__))
+    out = []
+    for folder, dirs, files in os.walk(root):
+        dirs[:] = [d for d in dirs if d != "__pycache__"]
+        for name in files:
+            if name.endswith(".py"):
+                st = os.stat(os.path.join(folder, name))
+                out.append((os.path.relpath(os.path.join(folder, name), root),
+                            st.st_size, st.st_mtime_ns))
+    return tuple(sorted(out))
+
 
 def load(path: Path, cache_file: Path, warn: Callable[[str], None] | None = None) -> Book:
     """The book in ``path``, from the cache when nothing it depends on changed.

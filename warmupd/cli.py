@@ -5,28 +5,21 @@ every ``WarmupdError`` to its message and exit status, click's usage errors
 to theirs (every message through ``textsafe.visible``: they repeat file
 names and file contents), a closed stdout to a quiet exit with the status of
 a process SIGPIPE ended (as ``git log | head`` does), and shows tracebacks
-only with ``--debug``; the ``Environment``
-tests replace; and the fast path for a simple ``today``/``agenda`` call: its
-recorded output is replayed while its inputs are unchanged (``plancache``,
-without importing click or the model), else it runs without click
-(``cli_plan``) and is recorded.  Every other call goes to ``cli_click``.
+only with ``--debug``; and the ``Environment`` tests replace.  Every
+command is parsed and run by ``cli_click``.
 
-Must not: import click at module level (a replay never loads it), parse
-options beyond recognising the fast path (``cli_click`` parses everything
-else, with click's own messages), or hold business logic.
+Must not: parse options (``cli_click`` does, with click's own messages), or
+hold business logic.
 """
 
 from __future__ import annotations
 
 import os
 import sys
+from typing import TYPE_CHECKING
 
-# typing.TYPE_CHECKING without importing typing (3 ms of a cached run); mypy
-# knows the name.
-TYPE_CHECKING = False
 if TYPE_CHECKING:
     from warmupd.clock import Clock
-    from warmupd.plancache import Recorder
 
 
 class Environment:
@@ -34,13 +27,11 @@ class Environment:
 
     httpie's ``Environment`` is the model.  Today it holds the clock: every
     command reads "now" and "today" through it, in the book's timezone.
-    stdin/stdout stay click's, which tests already capture.  ``recorder`` is
-    set by ``main()`` while a simple today/agenda runs through ``cli_plan``.
+    stdin/stdout stay click's, which tests already capture.
     """
 
     def __init__(self, clock: Clock | None = None) -> None:
         self.clock = clock
-        self.recorder: Recorder | None = None
 
 
 def main(argv: list[str] | None = None, env: Environment | None = None) -> int:
@@ -52,19 +43,6 @@ def main(argv: list[str] | None = None, env: Environment | None = None) -> int:
     debug = "--debug" in args
     env = env if env is not None else Environment()
     try:
-        from warmupd import plancache
-
-        req = plancache.request(args)
-        if req is not None and plancache.replay(req, env.clock):
-            return 0
-        if req is not None:
-            from warmupd import cli_plan
-
-            env.recorder = plancache.Recorder(req)
-            if cli_plan.run(req, env):
-                env.recorder.save()
-                return 0
-            env.recorder = None  # click words what cli_plan left to it: an error, never cached
         from warmupd import cli_click
 
         try:
@@ -80,8 +58,6 @@ def main(argv: list[str] | None = None, env: Environment | None = None) -> int:
             return _stdout_closed()
         command = next((a for a in args if a != "--debug"), "")
         return _exit_status(exc, debug, writes=command in ("add", "import"))
-    finally:
-        env.recorder = None
     return int(rv) if isinstance(rv, int) else 0
 
 

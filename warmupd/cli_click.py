@@ -4,8 +4,7 @@ Owns: the click group and every command (the only module importing click
 besides the boundary's error printing in ``cli``), reading the clock for
 interactive commands through the ``Environment``, and printing.  ``invoke()``
 is called by ``cli.main()``, which turns exceptions into messages and exit
-codes.  ``today`` and ``agenda`` are ``cli_plan``'s, which ``cli.main()``
-also runs without click for a simple call.
+codes.
 
 Every line printed goes through ``_say`` (``textsafe.visible``): names,
 notes, file names and what a server sent come from outside, and must not
@@ -22,7 +21,6 @@ libraries) are imported inside the commands that need them, so ``warmupd
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 from collections.abc import Callable
@@ -32,7 +30,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from warmupd import __version__, cli_plan
+from warmupd import __version__
 from warmupd.cli import Environment
 from warmupd.errors import ExitCode, WarmupdError
 
@@ -72,11 +70,6 @@ def _contact_file(file: Path | None) -> Path:
     return default_contact_file()
 
 
-def _echo(message: str, err: bool) -> None:
-    """click.echo in the shape cli_plan's commands print through (they escape)."""
-    click.echo(message, err=err)
-
-
 def _say(text: str, err: bool = False) -> None:
     """Print a line that holds outside text: control characters shown, not acted on."""
     from warmupd.textsafe import visible
@@ -84,10 +77,13 @@ def _say(text: str, err: bool = False) -> None:
     click.echo(visible(text, lines=True), err=err)
 
 
-def _say_json(text: str) -> None:
-    """Print a JSON document: the same values, and no control character raw."""
+def _say_json(value: object, *, sort_keys: bool = False, ensure_ascii: bool = True) -> None:
+    """Print ``value`` as a JSON document (indented): no control character raw."""
+    import json  # only --json output and status files need it
+
     from warmupd.textsafe import visible
 
+    text = json.dumps(value, indent=2, sort_keys=sort_keys, ensure_ascii=ensure_ascii)
     click.echo(visible(text, json=True))
 
 
@@ -103,20 +99,38 @@ def _write_file(path: Path, data: bytes) -> None:
 
 
 def _load(file: Path | None) -> Book:
-    return cli_plan.load(_contact_file(file), _echo)
+    """The book (from the book cache when its file is unchanged), its warnings printed."""
+    from warmupd import bookcache
+    from warmupd.paths import book_cache_file
+
+    loaded = bookcache.load(_contact_file(file), book_cache_file(), lambda m: _say(m, err=True))
+    for w in loaded.warnings:
+        _say(str(w), err=True)
+    return loaded
 
 
 def _store() -> Store:
-    return cli_plan.open_store()
+    from warmupd.paths import store_file
+    from warmupd.store import Store
+
+    return Store(store_file())
 
 
 def _now(b: Book) -> datetime:
     """Now, in the book's timezone, from the environment's clock."""
-    return cli_plan.now(_env(), b)
+    from warmupd import clock
+
+    env = _env()
+    return clock.now(b.settings, env.clock or clock.SYSTEM)
 
 
 def _plan(b: Book, st: Store, today: date, horizon_days: int | None = None) -> tuple[History, Plan]:
-    return cli_plan.plan_for(_env(), b, st, today, horizon_days)
+    from warmupd.planner import plan
+
+    st.forget_samples(b.by_id())  # made-up people deleted from the file leave no trace
+    st.mark_seen((c.id for c in b.contacts), today)
+    history = st.history()
+    return history, plan(b, history, today, horizon_days=horizon_days)
 
 
 def _parse_date(value: str | None) -> date | None:
@@ -190,7 +204,33 @@ def check(file: Path | None) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def today(file: Path | None, as_json: bool) -> None:
     """Who to reach out to today, with the opener."""
-    cli_plan.today(_env(), _contact_file(file), as_json, _echo)
+    from warmupd import views
+    from warmupd.planner import MAX_ASKS
+
+    b = _load(file)
+    with _store() as st:
+        history, p = _plan(b, st, _now(b).date())
+    if as_json:
+        _say_json(views.plan_json(b, history, p, [p.today]))
+        return
+    if not b.contacts:
+        _say(views.no_people(_contact_file(file)))
+        return
+    items = views.most_overdue_first(p.on(p.today))
+    if not items:
+        nxt = next((d for d, ts in p.days if ts), None)
+        later = f" Next touch-up: {nxt:%a %Y-%m-%d}." if nxt else ""
+        _say(f"Nobody to reach out to today.{later}")
+    people = b.by_id()
+    for t in items:
+        _say("\n".join(views.touchup_lines(people[t.person_id], t, b, history)))
+    for line in views.waiting_lines(p, MAX_ASKS):
+        _say(line)
+    note = views.samples_note(b)
+    if note:
+        _say(f"\nNote: {note}")
+    if p.capacity.overloaded:
+        _say(p.capacity.message(), err=True)
 
 
 @cli.command()
@@ -200,10 +240,35 @@ def today(file: Path | None, as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def agenda(file: Path | None, weeks: int | None, as_json: bool) -> None:
     """The plan by day."""
-    try:
-        cli_plan.agenda(_env(), _contact_file(file), weeks, as_json, _echo)
-    except cli_plan.BadWeeks as exc:
-        raise click.BadParameter(str(exc), param_hint="--weeks") from None
+    from warmupd import views
+    from warmupd.names import too_many_planned
+
+    b = _load(file)
+    if weeks and (why := too_many_planned(b, weeks * 7)):  # memory stays bounded
+        raise click.BadParameter(why, param_hint="--weeks")
+    with _store() as st:
+        history, p = _plan(b, st, _now(b).date(), weeks * 7 if weeks else None)
+    if as_json:
+        days = [d for d, _ in p.days]
+        _say_json(views.plan_json(b, history, p, days))
+        return
+    if not b.contacts:
+        _say(views.no_people(_contact_file(file)))
+        return
+    for d, items in p.days:
+        if items:
+            names = ", ".join(views.who(t.name, t.person_id)
+                              + (f" (+{late}d)" if (late := views.days_late(t)) > 0 else "")
+                              for t in views.most_overdue_first(items))
+            _say(f"{d:%a %Y-%m-%d}  {names}")
+    _say(p.capacity.message(), err=p.capacity.overloaded)
+    if p.unplanned:
+        by_id = b.by_id()
+        missing = [views.who(by_id[i].name, i) for i in p.unplanned[:5]]
+        more = f" and {len(p.unplanned) - 5} more" if len(p.unplanned) > 5 else ""
+        _say(f"Not planned inside the horizon, the days are full: {', '.join(missing)}{more}. "
+             "Raise daily_limit, allow more days, or give some people a longer `every:`.",
+             err=True)
 
 
 def _record(file: Path | None, name: str, kind: str, *, on: date | None = None,
@@ -362,6 +427,8 @@ def status(as_json: bool) -> int:
 
     path = status_file()
     try:
+        import json
+
         from warmupd.paths import read_ours
 
         data = json.loads(read_ours(path, 1 << 20))  # the daemon's, if nobody else could write it
@@ -379,7 +446,7 @@ def status(as_json: bool) -> int:
         data["last_seen"] = datetime.fromtimestamp(mtime).astimezone().isoformat(
             timespec="seconds")
     if as_json:
-        _say_json(json.dumps(data, indent=2, sort_keys=True))
+        _say_json(data, sort_keys=True)
         return ExitCode.OK if running else ExitCode.ERROR
     stale = "" if running else " (stale)"
     if running:
@@ -527,6 +594,8 @@ def _feed_port(settings: FeedSettings) -> int:
         raise WarmupdError("feed.port is 0 and the daemon is not running, so no port is "
                            "serving the feed; start `warmupd run` first")
     try:
+        import json
+
         url = json.loads(status_file().read_text()).get("feed_url") or ""
         return int(url.split("://", 1)[1].split("/", 1)[0].rsplit(":", 1)[1])
     except (OSError, ValueError, IndexError):
@@ -614,7 +683,7 @@ def stats(file: Path | None, weeks: int, as_json: bool, html: Path | None) -> No
         _write_file(html, render_html(s).encode())
         _say(f"Wrote {html}")
     elif as_json:
-        _say_json(json.dumps(statsview.to_json(s), indent=2, ensure_ascii=False))
+        _say_json(statsview.to_json(s), ensure_ascii=False)
     else:
         color = sys.stdout.isatty() and not os.environ.get("NO_COLOR")
         # The text's own colours stay; every name in it is escaped before they are added.
@@ -747,7 +816,7 @@ def import_(file: Path | None, exports: tuple[Path, ...], fmt: str, circle: str 
     out = enlist.import_files(_contact_file(file), exports, fmt=fmt, circle=circle, every=every,
                               dry_run=dry_run, now=_clock_now(), state_dir=paths.state_dir())
     if as_json:
-        _say_json(json.dumps(enlist.as_json(out), indent=2, ensure_ascii=False))
+        _say_json(enlist.as_json(out), ensure_ascii=False)
     else:
         _say("\n".join(enlist.report(out)))
 
@@ -794,7 +863,7 @@ def who(file: Path | None, query: str, loose: bool, as_json: bool) -> None:
             history, p = _plan(b, st, now.date())
     rows = whomod.rows(hits, history, p)
     if as_json:
-        _say_json(json.dumps(whomod.as_json(query, rows), indent=2, ensure_ascii=False))
+        _say_json(whomod.as_json(query, rows), ensure_ascii=False)
     else:
         _say("\n".join(whomod.lines(rows, now.date()) or [f"Nobody matches {query!r}."]))
 

@@ -37,7 +37,7 @@ from warmupd.paths import (
     private_dir,
     read_capped,
     temp_beside,
-    temp_beside_name,
+    temp_name_beside,
 )
 from warmupd.textsafe import visible
 
@@ -345,7 +345,7 @@ def _replace_keeping_inode(path: Path, target: Path, tmp: str, read: bytes,
     instant is not: only the exchange closes that)."""
     # Named as our temp files are, so a kill right here leaves nothing the next
     # sweep does not take.
-    old = temp_beside_name(target)
+    old = temp_name_beside(target)
     try:
         os.link(target, old)
     except FileNotFoundError:

@@ -1,7 +1,6 @@
 """Where warmupd keeps things on disk, and how it writes them safely.
 
-Owns: the user's directories (the XDG base directory spec on Linux, read
-here; platformdirs elsewhere: the only module importing platformdirs), the
+Owns: the user's directories (platformdirs: the only module importing it), the
 `WARMUPD_CONFIG` override, private directory creation, atomic writes (plain;
 through a symbolic link to its target, replacing only the bytes that were
 read; output files that are refused unless regular), `read_capped`, the one
@@ -19,54 +18,28 @@ import errno
 import os
 import stat
 import sys
+import tempfile
 from pathlib import Path
+
+import platformdirs
 
 APP = "warmupd"
 
-# Linux: the XDG base directory spec, read as platformdirs reads it (a test
-# holds the two together).  Importing platformdirs cost every command about
-# 6 ms, as much as the rest of a replayed `today` after interpreter start-up.
-_XDG = {"config": ("XDG_CONFIG_HOME", ".config"), "state": ("XDG_STATE_HOME", ".local/state"),
-        "data": ("XDG_DATA_HOME", ".local/share"), "cache": ("XDG_CACHE_HOME", ".cache")}
-
-
-def _user_dir(kind: str) -> Path:
-    if sys.platform != "linux":
-        import platformdirs
-
-        return Path(getattr(platformdirs, f"user_{kind}_dir")(APP))
-    var, default = _XDG[kind]
-    base = os.environ.get(var, "")
-    if not os.path.isabs(base):  # the spec: a relative path is invalid, ignore it
-        base = os.path.join(_home(), default)
-    return Path(base, APP)
-
-
-def _home() -> str:
-    # A relative or empty HOME counts as unset, as in platformdirs: the
-    # password database names the home then.
-    home = os.environ.get("HOME", "")
-    if os.path.isabs(home):
-        return home
-    import pwd
-
-    return pwd.getpwuid(os.getuid()).pw_dir
-
 
 def config_dir() -> Path:
-    return _user_dir("config")
+    return Path(platformdirs.user_config_dir(APP))
 
 
 def state_dir() -> Path:
-    return _user_dir("state")
+    return Path(platformdirs.user_state_dir(APP))
 
 
 def data_dir() -> Path:
-    return _user_dir("data")
+    return Path(platformdirs.user_data_dir(APP))
 
 
 def cache_dir() -> Path:
-    return _user_dir("cache")
+    return Path(platformdirs.user_cache_dir(APP))
 
 
 def book_cache_file() -> Path:
@@ -181,6 +154,21 @@ def _temp_prefix(path: Path) -> str:
     return f".{path.name}."
 
 
+_TEMP_SUFFIX = ".tmp"
+
+
+def temp_beside(path: Path) -> tuple[int, str]:
+    """A new, empty 0600 file in ``path``'s directory (``tempfile.mkstemp``), named
+    as ``sweep_stale_temps`` knows our temp files: its descriptor and its path."""
+    return tempfile.mkstemp(prefix=_temp_prefix(path), suffix=_TEMP_SUFFIX, dir=path.parent)
+
+
+def temp_name_beside(path: Path) -> str:
+    """An unused name in ``path``'s directory, named as our temp files are, for a
+    hard link (``os.link`` makes the file; tempfile only offers files it creates)."""
+    return os.path.join(path.parent, f"{_temp_prefix(path)}{os.urandom(8).hex()}{_TEMP_SUFFIX}")
+
+
 def sweep_stale_temps(*targets: Path, now: float) -> list[Path]:
     """Remove what a kill in the middle of ``atomic_write`` left beside ``targets``.
 
@@ -193,7 +181,7 @@ def sweep_stale_temps(*targets: Path, now: float) -> list[Path]:
         prefix = _temp_prefix(target)
         with contextlib.suppress(OSError):
             for entry in os.scandir(target.parent):
-                if not (entry.name.startswith(prefix) and entry.name.endswith(".tmp")):
+                if not (entry.name.startswith(prefix) and entry.name.endswith(_TEMP_SUFFIX)):
                     continue
                 with contextlib.suppress(OSError):
                     if not entry.is_file(follow_symlinks=False):
@@ -203,27 +191,6 @@ def sweep_stale_temps(*targets: Path, now: float) -> list[Path]:
                     os.unlink(entry.path)
                     removed.append(Path(entry.path))
     return removed
-
-
-def temp_beside_name(path: Path) -> str:
-    """A fresh name in ``path``'s directory that ``sweep_stale_temps`` knows as ours."""
-    return os.path.join(path.parent, f"{_temp_prefix(path)}{os.urandom(6).hex()}.tmp")
-
-
-def temp_beside(path: Path) -> tuple[int, str]:
-    """A new, empty 0600 file in ``path``'s directory, named as ``sweep_stale_temps``
-    knows our temp files: its descriptor (open for writing) and its path.
-
-    As ``tempfile.mkstemp`` does, without importing tempfile (and random with it:
-    2 ms of a cold `agenda`)."""
-    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC | os.O_NOFOLLOW
-    for _ in range(100):
-        tmp = temp_beside_name(path)
-        try:
-            return os.open(tmp, flags, 0o600), tmp
-        except FileExistsError:
-            continue
-    raise FileExistsError(errno.EEXIST, "no unused temporary name", str(path.parent))
 
 
 def atomic_write(path: Path, data: bytes, mode: int = 0o600, *, exclusive: bool = False) -> None:

@@ -5,12 +5,13 @@ into a frozen value (an ``__init__`` taking the fields in order, equality
 and hashing on the class and every field, a repr, no assignment), ``field``
 for a default built per instance, ``fields`` and ``replace``.
 
-Why not dataclasses: every command imports the model, and importing
-``dataclasses`` (which imports ``inspect``) and compiling the methods it
-generates for every class at import cost a cold ``warmupd agenda`` about a
-third of its time after interpreter start-up.  Here a method is compiled
-only when first called, so a run pays for the classes it uses.  Type
-checkers see a dataclass (``dataclass_transform``).
+Why not dataclasses: every command imports the model, and the dataclasses
+decorator generates and compiles every method of every class at import.
+With it, ``warmupd today`` over 1,000 people misses its start-up budget
+(twice ``python -c "import click"``; bench/README.md has the figures); with
+this module it meets it.  Here a method is compiled only when first called,
+so a run pays for the classes it uses.  Type checkers see a dataclass
+(``dataclass_transform``).
 
 Must not: grow into a dataclasses clone.  No inheritance between values,
 no ordering, no ``__post_init__``, no keyword-only fields, no slots: a

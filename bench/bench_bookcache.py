@@ -1,23 +1,21 @@
-"""Benchmark: what trusting only our own cache costs a cache-hit `today` at N people.
+"""Benchmark: what reading the book cache costs a `today` at N people.
 
 Owns: timing only.  Two parts, both on non-editable installs (``nonedit``):
 
 * In-process, interleaved, median of many: the checks alone (``read_ours``:
   open the directory, fstat it, open the file relative to it without
-  following links, fstat it) against a plain capped read of the same entry,
-  for the output-cache entry a replayed `today` reads and for the book-cache
-  entry a cold one reads; and the book cache's format: decoding the entry
-  (``marshal`` + rebuilding the model's classes by name) against
-  ``pickle.loads`` of the same Book; and the code stamp in the book cache's key.
-* Whole runs (fresh processes, round robin): ``warmupd today`` replayed
-  (output cache warm) and with only the book cache warm (the output entry
-  deleted before each run, untimed), for this checkout and, with
-  ``--before DIR``, for another checkout (the code before the checks).
+  following links, fstat it) against a plain capped read of the book-cache
+  entry; the book cache's format: decoding the entry (``marshal`` +
+  rebuilding the model's dataclasses by name) against ``pickle.loads`` of the
+  same Book; and the code stamp in the book cache's key.
+* Whole runs (fresh processes, round robin): ``warmupd today`` with the book
+  cache warm and with it deleted before each run (untimed), for this
+  checkout and, with ``--before DIR``, for another checkout.
 
 Every process gets a private HOME and XDG dirs under a temp dir.
 
 Must not: assert anything (tests do that), or write outside its temp dir.
-Usage: python bench/bench_cache_trust.py [--people N] [--repeat R] [--before DIR]
+Usage: python bench/bench_bookcache.py [--people N] [--repeat R] [--before DIR]
 """
 
 from __future__ import annotations
@@ -79,26 +77,25 @@ def median_us(fn: object, runs: int) -> float:
 
 def in_process(site: Path, env: dict[str, str], runs: int) -> None:
     """On the entries the whole runs of this checkout left in ``env``'s cache dir."""
-    paths, bookcache, plancache = import_from(site, "paths", "bookcache", "plancache")
+    paths, bookcache = import_from(site, "paths", "bookcache")
     contacts = Path(env["XDG_CONFIG_HOME"]) / "warmupd" / "contacts.yaml"
     cache = Path(env["XDG_CACHE_HOME"]) / "warmupd" / "book.marshal"
-    out_entry = cache.with_name("out-today.marshal")
     subprocess.run([PY, "-m", "warmupd", "today"], env=env, cwd=env["HOME"],
                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                   check=True)  # the whole runs ended with it deleted: record it again
+                   check=True)  # the whole runs ended with it deleted: write it again
     loaded = bookcache.load(contacts, cache)
     entry = cache.read_bytes()
     print(f"\n-- in-process, median of {runs} interleaved calls each --")
     rows: dict[str, list[float]] = {}
-    for label, target in (("output entry", out_entry), ("book cache entry", cache)):
+    for label, target in (("book cache entry", cache),):
         checked = f"read_ours({label}: {target.stat().st_size} B)"
         plain = f"read_capped({label}), no checks"
         rows[checked], rows[plain] = [], []
         for _ in range(5):
             rows[plain].append(median_us(lambda t=target: paths.read_capped(t, 1 << 30), runs))
             rows[checked].append(median_us(lambda t=target: paths.read_ours(t, 1 << 30), runs))
-    stamp = "code_stamp(): stat every module of the install (both keys)"
-    rows[stamp] = [median_us(plancache.code_stamp, max(runs // 10, 20)) for _ in range(3)]
+    stamp = "code_stamp(): stat every module of the install"
+    rows[stamp] = [median_us(bookcache.code_stamp, max(runs // 10, 20)) for _ in range(3)]
     import marshal
 
     blob = pickle.dumps(loaded, protocol=pickle.HIGHEST_PROTOCOL)
@@ -131,8 +128,7 @@ def whole_runs(sites: dict[str, Path], root: Path, book_text: str, repeat: int
             raise SystemExit(f"{name}: warmupd came from {where}, not {site}")
         envs[name] = env
     argv = [PY, "-m", "warmupd", "today"]
-    for env in envs.values():  # settle the book, record the output, warm the book cache
-        time.sleep(0.05)
+    for env in envs.values():  # warm the book cache
         for _ in range(3):
             subprocess.run(argv, env=env, cwd=env["HOME"], stdout=subprocess.DEVNULL,
                            stderr=subprocess.DEVNULL, check=True)
@@ -143,10 +139,10 @@ def whole_runs(sites: dict[str, Path], root: Path, book_text: str, repeat: int
         subprocess.run([PY, "-c", "pass"], env=envs["after"], check=True)
         times.setdefault(floor, []).append(time.perf_counter() - t)
         for name, env in envs.items():
-            for mode in ("replayed (output cache warm)", "book cache warm, output cold"):
-                if mode.startswith("book"):
-                    out = Path(env["XDG_CACHE_HOME"]) / "warmupd" / "out-today.marshal"
-                    out.unlink(missing_ok=True)
+            for mode in ("book cache warm", "book cache cold"):
+                if mode.endswith("cold"):
+                    book = Path(env["XDG_CACHE_HOME"]) / "warmupd" / "book.marshal"
+                    book.unlink(missing_ok=True)
                 t = time.perf_counter()
                 subprocess.run(argv, env=env, cwd=env["HOME"], stdout=subprocess.DEVNULL,
                                stderr=subprocess.DEVNULL, check=True)
