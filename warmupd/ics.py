@@ -3,7 +3,9 @@
 Owns: turning a ``Plan`` (plus the book and history it came from) into the
 bytes of ``warmupd.ics``; the event UIDs; the per-event serialisation cache;
 the small "revisions" map that makes SEQUENCE go up when a touch-up moves.
-This is the only module that imports icalendar.
+This is the only module that imports icalendar; it also reads the user's
+own calendars for ``sources.calendar`` (`meetings`: events and attendees,
+no more).
 
 Must not: read the clock, touch the file system or the network, or log.  The
 caller resolves the time zone (``tz``), loads and saves the revisions map, and
@@ -431,3 +433,60 @@ def build_calendar(
     cache._events = new
     cache.hits, cache.misses = hits, misses
     return b"".join(parts)
+
+
+# -- reading the user's calendar (sources.calendar) --------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Meeting:
+    """A past event that was not cancelled: its identity, start and attendees' addresses."""
+
+    key: str  # UID, plus RECURRENCE-ID for a changed occurrence
+    start: datetime  # aware; a date-only event starts at midnight in ``tz``
+    emails: tuple[str, ...]
+
+
+class CalendarError(ValueError):
+    """A calendar file that icalendar cannot read at all."""
+
+
+def meetings(data: bytes, before: datetime, tz: ZoneInfo) -> tuple[list[Meeting], int]:
+    """The events of an iCalendar file that started before ``before`` and were not
+    cancelled, with at least one attendee; and how many events were skipped as
+    malformed.  A recurring event counts its first occurrence only."""
+    try:
+        cals = Calendar.from_ical(data, multiple=True)
+    except (ValueError, IndexError, KeyError, TypeError) as exc:
+        raise CalendarError(f"not an iCalendar file ({str(exc)[:200]})") from None
+    out: list[Meeting] = []
+    bad = 0
+    for cal in cals:
+        for ev in cal.walk("VEVENT"):
+            try:
+                if str(ev.get("STATUS", "")).upper() == "CANCELLED":
+                    continue
+                start = ev.decoded("DTSTART")
+                if not isinstance(start, datetime):
+                    start = datetime.combine(start, time(0), tz)
+                elif start.tzinfo is None:  # floating time: the book's zone
+                    start = start.replace(tzinfo=tz)
+                if start >= before:
+                    continue
+                attendees = ev.get("ATTENDEE")
+                if attendees is None:
+                    continue
+                if not isinstance(attendees, list):
+                    attendees = [attendees]
+                emails = tuple(dict.fromkeys(
+                    str(a)[7:].strip().lower() for a in attendees
+                    if str(a).lower().startswith("mailto:")))
+                uid = str(ev.get("UID", "")) or f"{start.isoformat()}/{'/'.join(emails)}"
+                rid = ev.get("RECURRENCE-ID")
+                key = uid + (f"/{rid.to_ical().decode()}" if rid is not None else "")
+            except (ValueError, KeyError, TypeError, AttributeError, OverflowError):
+                bad += 1
+                continue
+            if emails:
+                out.append(Meeting(key, start, emails))
+    return out, bad

@@ -1,0 +1,217 @@
+"""Mail the user sent, from Maildir folders and mbox files: headers only.
+
+Owns: listing a Maildir (``cur/`` and ``new/``) and streaming an mbox from a
+byte offset, reading each message's header block (capped at
+`MAX_HEADER_BYTES`) with the stdlib's ``BytesHeaderParser``, and deciding
+whether a header block is a personal message: not list mail (``List-Id``,
+``Precedence: bulk|list|junk``), not automatic (``Auto-Submitted`` other
+than ``no``), at most ``max_recipients`` recipients over To, Cc and Bcc.
+`detect` is shared with the IMAP reader, which fetches the same fields.
+
+Must not: read a body, keep a subject, write anything, or raise on a bad
+message: malformed ones are skipped and counted in the `Tally`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Iterator
+from datetime import UTC
+from email.errors import MessageError
+from email.parser import BytesHeaderParser
+from email.policy import compat32
+from email.utils import getaddresses, parsedate_to_datetime
+from pathlib import Path
+
+from warmupd.sources import MAIL, Detection, Tally
+
+# A header block larger than this is not a message a person wrote.
+MAX_HEADER_BYTES = 64 * 1024
+# The header fields read; IMAP fetches exactly these.
+FIELDS = ("To", "Cc", "Bcc", "Date", "Message-ID", "List-Id", "Auto-Submitted", "Precedence")
+
+_parse = BytesHeaderParser(policy=compat32).parsebytes
+
+
+def _text(value: object) -> str:
+    # compat32 hands back a Header object for 8-bit bytes; its str() is the text.
+    return str(value)
+
+
+def detect(raw: bytes, tally: Tally, max_recipients: int) -> Detection | None:
+    """The detection in one message's header block, or None (counted in ``tally``)."""
+    tally.read += 1
+    if len(raw) > MAX_HEADER_BYTES:
+        tally.skip("header too large")
+        return None
+    try:
+        msg = _parse(raw)
+    except (MessageError, ValueError, TypeError, UnicodeError):
+        tally.skip("malformed")
+        return None
+    if msg.get("List-Id") is not None:
+        tally.skip("list mail")
+        return None
+    auto = msg.get("Auto-Submitted")
+    if auto is not None and _text(auto).strip().lower() != "no":
+        tally.skip("automatic")
+        return None
+    precedence = msg.get("Precedence")
+    if precedence is not None and _text(precedence).strip().lower() in ("bulk", "list", "junk"):
+        tally.skip("list mail")
+        return None
+    try:
+        fields = [_text(v) for name in ("To", "Cc", "Bcc") for v in msg.get_all(name, [])]
+        pairs = getaddresses(fields)
+    except (ValueError, TypeError, IndexError):
+        tally.skip("malformed")
+        return None
+    emails: dict[str, None] = {}
+    for _, addr in pairs:
+        addr = addr.strip().lower()
+        if "@" in addr.strip("@") and " " not in addr:
+            emails[addr] = None
+        if len(emails) > max_recipients:
+            tally.skip("too many recipients")
+            return None
+    if not emails:
+        tally.skip("no recipients")
+        return None
+    date_value = msg.get("Date")
+    try:
+        at = parsedate_to_datetime(_text(date_value)) if date_value is not None else None
+    except (ValueError, TypeError, IndexError, OverflowError):
+        at = None
+    if at is None:
+        tally.skip("bad date")
+        return None
+    if at.tzinfo is None:  # "-0000": the time is UTC, the sender's zone unknown
+        at = at.replace(tzinfo=UTC)
+    mid = msg.get("Message-ID")
+    key = _text(mid).strip().strip("<>").strip() if mid is not None else ""
+    if not key:
+        # No Message-ID: what the message says, so two copies still match.
+        key = "noid:" + hashlib.sha256(
+            f"{_text(date_value)}\0{'/'.join(fields)}".encode("utf-8", "surrogatepass")
+        ).hexdigest()
+    return Detection(MAIL, at, "mid:" + key, tuple(emails))
+
+
+def _header_block(path: Path) -> bytes | None:
+    """The header block of one message file, read in bounded pieces."""
+    with open(path, "rb") as f:
+        data = f.read(8192)
+        end = data.find(b"\n\n")
+        crlf = data.find(b"\r\n\r\n")
+        while end < 0 and crlf < 0 and len(data) <= MAX_HEADER_BYTES:
+            more = f.read(16384)
+            if not more:
+                return data
+            data += more
+            end, crlf = data.find(b"\n\n"), data.find(b"\r\n\r\n")
+    if end < 0 and crlf < 0:
+        return data  # too large: `detect` counts it
+    cut = min(x for x in (end, crlf) if x >= 0)
+    return data[: cut + 1]
+
+
+def maildir_names(root: Path) -> Iterator[tuple[str, Path]]:
+    """(unique name, path) of every message in a Maildir's ``new/`` and ``cur/``.
+
+    The unique name is the file name before ``:2,``: flags change the rest.
+    """
+    for sub in ("new", "cur"):
+        try:
+            entries = os.scandir(root / sub)
+        except FileNotFoundError:
+            continue
+        with entries:
+            for entry in entries:
+                name = entry.name
+                if name.startswith("."):
+                    continue
+                yield name.split(":", 1)[0], Path(entry.path)
+
+
+def check_maildir(root: Path) -> None:
+    """Raise OSError unless ``root`` looks like a Maildir (has cur/ or new/)."""
+    if not (root / "cur").is_dir() and not (root / "new").is_dir():
+        raise NotADirectoryError(f"{root}: not a Maildir (no cur/ or new/ folder)")
+
+
+def read_maildir(root: Path, tally: Tally, max_recipients: int,
+                 known: set[str] | None = None) -> Iterator[Detection]:
+    """Every message of a Maildir not named in ``known`` (which gains the names read)."""
+    check_maildir(root)
+    for unique, path in maildir_names(root):
+        if known is not None:
+            if unique in known:
+                continue
+            known.add(unique)
+        try:
+            raw = _header_block(path)
+        except FileNotFoundError:  # moved between the listing and the read
+            if known is not None:
+                known.discard(unique)
+            continue
+        except OSError:
+            tally.read += 1
+            tally.skip("unreadable")
+            continue
+        if raw is not None:
+            d = detect(raw, tally, max_recipients)
+            if d is not None:
+                yield d
+
+
+def read_mbox(path: Path, tally: Tally, max_recipients: int,
+              offset: int = 0) -> Iterator[Detection | int]:
+    """Every message of an mbox from byte ``offset``; the last item is the offset to
+    resume from (the end of the last complete header block read).
+
+    Streams line by line: memory is one header block, whatever the file size.
+    A message starts at a ``From `` line at the start of the file or after an
+    empty line; its header block ends at the first empty line.
+    """
+    with open(path, "rb") as f:
+        size = os.fstat(f.fileno()).st_size
+        if offset > size:  # compacted or replaced: read it again (keys dedupe)
+            offset = 0
+        f.seek(offset)
+        # `resume` is always the start of a line: the file's start, the line
+        # after a header block, or a From line whose header block was cut off
+        # (still being written).  So a From line first is a message's start.
+        blank = True
+        header: list[bytes] | None = None
+        length = 0
+        resume = offset
+        pos = offset
+        for line in f:
+            pos += len(line)
+            if header is not None:
+                if line in (b"\n", b"\r\n"):
+                    d = detect(b"".join(header), tally, max_recipients) if length >= 0 else None
+                    if length < 0:
+                        tally.read += 1
+                        tally.skip("header too large")
+                    header = None
+                    resume = pos
+                    blank = True
+                    if d is not None:
+                        yield d
+                    continue
+                if length >= 0:
+                    length += len(line)
+                    if length > MAX_HEADER_BYTES:
+                        length = -1  # keep reading to the blank line, keep nothing
+                        header.clear()
+                    else:
+                        header.append(line)
+                continue
+            if blank and line.startswith(b"From "):
+                header, length = [], 0
+                continue
+            blank = line in (b"\n", b"\r\n")
+            resume = pos
+        yield resume
