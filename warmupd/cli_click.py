@@ -415,6 +415,12 @@ def status(as_json: bool) -> int:
         synced = _when(cal["last_ok"]) if cal.get("last_ok") else "never"
         _say(f"caldav{stale}: last sync {synced}"
                    + (f"; ERROR: {cal['error']}" if cal.get("error") else ""))
+    src = data.get("sources")
+    if src:
+        scanned = _when(src["last_ok"]) if src.get("last_ok") else "never"
+        errors = src.get("errors") or []
+        _say(f"sources{stale}: last scan {scanned}, {src.get('recorded', 0)} touches noticed"
+             + (f"; ERROR: {'; '.join(map(str, errors))}" if errors else ""))
     if data.get("feed_url"):
         _say(f"feed: {data['feed_url']}" + ("" if running else " (not served while stopped)"))
     return ExitCode.OK if running else ExitCode.ERROR
