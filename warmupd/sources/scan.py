@@ -1,10 +1,10 @@
 """Every configured source read once: what `warmupd seen` and the daemon run.
 
 Owns: walking ``settings.sources`` (Maildir, mbox, calendar files/URLs,
-call and SMS exports), `ScanState` (what an earlier scan of the same
-process already read: Maildir names, mbox offsets), and the per-source
-errors, each naming the source.  IMAP accounts are not read here yet: they
-are reported as not read.
+IMAP accounts, call and SMS exports), `ScanState` (what an earlier scan of
+the same process already read: Maildir names, mbox offsets, IMAP UIDs, and
+each account's password, read once), and the per-source errors, each
+naming the source.
 
 Must not: write anything but through `touches.record`, or let one broken
 source stop the others.
@@ -22,6 +22,7 @@ from warmupd.model import Book
 from warmupd.sources import Detection, Tally
 from warmupd.sources.calendar import read_calendar
 from warmupd.sources.calls import ExportError, read_export
+from warmupd.sources.imap import ImapError, ImapState, read_imap, read_password
 from warmupd.sources.mail import read_maildir, read_mbox
 from warmupd.sources.match import Matcher
 from warmupd.sources.touches import Seen, person_days, record
@@ -34,6 +35,8 @@ class ScanState:
 
     maildir_names: dict[str, set[str]] = field(default_factory=dict)
     mbox_offsets: dict[str, int] = field(default_factory=dict)
+    imap: ImapState = field(default_factory=ImapState)
+    passwords: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -48,9 +51,17 @@ def _detections(book: Book, state: ScanState | None, now: datetime, tz: ZoneInfo
                 tally: Tally, errors: list[str]) -> Iterator[Detection]:
     src = book.settings.sources
     for m in src.mail:
-        if m.kind == "imap":
-            host = m.imap.host if m.imap else "?"
-            errors.append(f"imap {host}: not read (IMAP accounts are not supported yet)")
+        if m.imap is not None:
+            try:
+                password = state.passwords.get(repr(m.imap)) if state else None
+                if password is None:
+                    password = read_password(m.imap)
+                    if state is not None:
+                        state.passwords[repr(m.imap)] = password
+                yield from read_imap(m.imap, tally, src.max_recipients,
+                                     state.imap if state else None, password=password)
+            except ImapError as exc:
+                errors.append(str(exc))
             continue
         path = Path(m.path).expanduser()
         try:
