@@ -7,11 +7,11 @@ login and internal processes run as the package's dovenull and dovecot users."""
 from __future__ import annotations
 
 import grp
-import ssl
 import os
 import pwd
 import shutil
 import socket
+import ssl
 import subprocess
 import tempfile
 import time
@@ -38,7 +38,8 @@ class Dovecot:
         self.cert = tmp / "cert.pem"
         key = tmp / "key.pem"
         subprocess.run([openssl, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
-                        "-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1",
+                        "-subj", "/CN=localhost",
+                        "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1",
                         "-keyout", str(key), "-out", str(self.cert)],
                        check=True, capture_output=True)
         (tmp / "passwd").write_text(f"{USER}:{{PLAIN}}{PASSWORD}::::::\n")
