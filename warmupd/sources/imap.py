@@ -57,9 +57,10 @@ class ImapError(Exception):
 
 @dataclass
 class ImapState:
-    """Per account and folder: (UIDVALIDITY, the next UID to read)."""
+    """Per account and folder: (UIDVALIDITY, the next UID to read); the sent folder found."""
 
     next_uid: dict[str, tuple[int, int]] = field(default_factory=dict)
+    folders: dict[str, str] = field(default_factory=dict)  # the \\Sent folder found
 
 
 def loopback(host: str) -> bool:
@@ -123,14 +124,19 @@ def read_imap(src: ImapSource, tally: Tally, max_recipients: int,
     try:
         try:
             client.login(src.username, secret)
-            folder = src.folder or client.find_special_folder(SENT)
+            account = f"{src.username}@{src.host}:{src.port}"
+            folder = src.folder or (state.folders.get(account) if state else None)
+            if not folder:
+                folder = client.find_special_folder(SENT)
+                if folder and state is not None:
+                    state.folders[account] = folder  # a LIST once, not every poll
             if not folder:
                 raise ImapError(f"{where}: no folder is flagged \\Sent; give folder: "
                                 "(the name of your sent folder)")
             info = client.select_folder(folder, readonly=True)
             validity = int(info.get(b"UIDVALIDITY", 0))
             uid_next = int(info.get(b"UIDNEXT", 0))
-            key = f"{src.username}@{src.host}:{src.port}/{folder}"
+            key = f"{account}/{folder}"
             start = 1
             if state is not None and key in state.next_uid:
                 old_validity, old_next = state.next_uid[key]
