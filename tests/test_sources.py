@@ -340,3 +340,19 @@ def test_any_interleaving_twice_records_each_person_day_once(
     expected = {(m.emails[addr][0], date(2026, 12, day))
                 for addr, day, _, _ in msgs if addr in m.emails}
     assert sorted(days) == sorted(expected)
+
+
+ADDR = st.from_regex(r"[a-z0-9][a-z0-9.+_-]{0,10}@[a-z0-9-]{1,10}\.[a-z]{2,4}", fullmatch=True)
+NAME = st.one_of(st.just(""), st.from_regex(r"[A-Za-z][A-Za-z ]{0,12}", fullmatch=True),
+                 st.just("=?utf-8?q?Zo=C3=AB_M=C3=BCller?="), st.just('"Alvarez, Ruth"'))
+
+
+@given(st.lists(st.tuples(NAME, ADDR), min_size=1, max_size=6))
+def test_address_fast_path_agrees_with_getaddresses(pairs: list[tuple[str, str]]) -> None:
+    """The direct split reads what the stdlib's parser reads (the stdlib is the oracle)."""
+    from email.utils import getaddresses
+
+    from warmupd.sources.mail import _addresses
+
+    value = ", ".join(f"{n} <{a}>" if n else a for n, a in pairs)
+    assert [a.strip() for a in _addresses([value])] == [a for _, a in getaddresses([value])]

@@ -39,6 +39,25 @@ def _text(value: object) -> str:
     return str(value)
 
 
+def _addresses(fields: list[str]) -> list[str]:
+    """The addresses of To/Cc/Bcc values.  The common forms (``a@b``, ``Name <a@b>``,
+    encoded names, which hold no comma) are split directly, at a tenth of the cost of
+    ``getaddresses``; quoted names and comments, where a comma may hide, go to it."""
+    out: list[str] = []
+    for value in fields:
+        if '"' in value or "(" in value or "\\" in value or ":" in value:
+            out.extend(addr for _, addr in getaddresses([value]))
+            continue
+        for part in value.split(","):
+            start = part.rfind("<")
+            if start >= 0:
+                end = part.find(">", start)
+                out.append(part[start + 1:end] if end > 0 else part[start + 1:])
+            else:
+                out.append(part)
+    return out
+
+
 def detect(raw: bytes, tally: Tally, max_recipients: int) -> Detection | None:
     """The detection in one message's header block, or None (counted in ``tally``)."""
     tally.read += 1
@@ -63,12 +82,12 @@ def detect(raw: bytes, tally: Tally, max_recipients: int) -> Detection | None:
         return None
     try:
         fields = [_text(v) for name in ("To", "Cc", "Bcc") for v in msg.get_all(name, [])]
-        pairs = getaddresses(fields)
+        addrs = _addresses(fields)
     except (ValueError, TypeError, IndexError):
         tally.skip("malformed")
         return None
     emails: dict[str, None] = {}
-    for _, addr in pairs:
+    for addr in addrs:
         addr = addr.strip().lower()
         if "@" in addr.strip("@") and " " not in addr:
             emails[addr] = None
@@ -98,7 +117,7 @@ def detect(raw: bytes, tally: Tally, max_recipients: int) -> Detection | None:
     return Detection(MAIL, at, "mid:" + key, tuple(emails))
 
 
-def _header_block(path: Path) -> bytes | None:
+def _header_block(path: str) -> bytes:
     """The header block of one message file, read in bounded pieces."""
     with open(path, "rb") as f:
         data = f.read(8192)
@@ -116,7 +135,7 @@ def _header_block(path: Path) -> bytes | None:
     return data[: cut + 1]
 
 
-def maildir_names(root: Path) -> Iterator[tuple[str, Path]]:
+def maildir_names(root: Path) -> Iterator[tuple[str, str]]:
     """(unique name, path) of every message in a Maildir's ``new/`` and ``cur/``.
 
     The unique name is the file name before ``:2,``: flags change the rest.
@@ -129,9 +148,8 @@ def maildir_names(root: Path) -> Iterator[tuple[str, Path]]:
         with entries:
             for entry in entries:
                 name = entry.name
-                if name.startswith("."):
-                    continue
-                yield name.split(":", 1)[0], Path(entry.path)
+                if name[0] != ".":
+                    yield name.partition(":")[0], entry.path
 
 
 def check_maildir(root: Path) -> None:
@@ -159,10 +177,9 @@ def read_maildir(root: Path, tally: Tally, max_recipients: int,
             tally.read += 1
             tally.skip("unreadable")
             continue
-        if raw is not None:
-            d = detect(raw, tally, max_recipients)
-            if d is not None:
-                yield d
+        d = detect(raw, tally, max_recipients)
+        if d is not None:
+            yield d
 
 
 def read_mbox(path: Path, tally: Tally, max_recipients: int,
