@@ -356,3 +356,29 @@ def test_address_fast_path_agrees_with_getaddresses(pairs: list[tuple[str, str]]
 
     value = ", ".join(f"{n} <{a}>" if n else a for n, a in pairs)
     assert [a.strip() for a in _addresses([value])] == [a for _, a in getaddresses([value])]
+
+
+def test_ics_by_url_and_a_url_that_fails(tmp_path: Path) -> None:
+    import http.server
+    import threading
+
+    (tmp_path / "cal.ics").write_text(ICS)
+
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        def __init__(self, *a: object, **kw: object) -> None:
+            super().__init__(*a, directory=str(tmp_path), **kw)  # type: ignore[arg-type]
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Quiet)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        base = f"http://127.0.0.1:{server.server_address[1]}"
+        found = list(read_calendar(f"{base}/cal.ics", Tally(), NOW, UTCZ))
+        assert sorted(d.key for d in found) == ["event:allday-1", "event:lunch-1"]
+        with pytest.raises(OSError, match=r"missing\.ics"):
+            list(read_calendar(f"{base}/missing.ics", Tally(), NOW, UTCZ))
+    finally:
+        server.shutdown()
+        server.server_close()
