@@ -382,3 +382,27 @@ def test_ics_by_url_and_a_url_that_fails(tmp_path: Path) -> None:
     finally:
         server.shutdown()
         server.server_close()
+
+
+def test_oversized_and_garbage_messages_are_skipped_and_counted(tmp_path: Path) -> None:
+    huge = (b"To: zoe@example.org\nX-Junk: " + b"a" * 100_000
+            + b"\nDate: Thu, 03 Dec 2026 10:00:00 +0000\n\nbody\n")
+    garbage = b"\x00\xff\xfe not a header at all\n\n"
+    good = message("sam@example.com", mid="<ok@x>").as_bytes()
+    md = tmp_path / "Sent"
+    for sub in ("cur", "new", "tmp"):
+        (md / sub).mkdir(parents=True)
+    for i, raw in enumerate((huge, garbage, good)):
+        (md / "cur" / f"{i}.host:2,S").write_bytes(raw)
+    tally = Tally()
+    assert [d.key for d in read_maildir(md, tally, 10)] == ["mid:ok@x"]
+    assert tally.read == 3 and tally.skipped == {"header too large": 1, "no recipients": 1}
+    box = tmp_path / "mbox"
+    # as an mbox writer stores them: a body line starting "From " gets a ">"
+    box.write_bytes(b"".join(b"From me@example.org Thu Dec  3 10:00:00 2026\n"
+                             + raw.replace(b"\nFrom ", b"\n>From ") + b"\n"
+                             for raw in (huge, garbage, good)))
+    tally = Tally()
+    got = [d for d in read_mbox(box, tally, 10) if not isinstance(d, int)]
+    assert [d.key for d in got] == ["mid:ok@x"]
+    assert tally.skipped == {"header too large": 1, "no recipients": 1}
