@@ -104,7 +104,7 @@ def main() -> int:
         import warmupd
         from warmupd.sources import Tally
         from warmupd.sources.calls import read_export
-        from warmupd.sources.mail import read_maildir
+        from warmupd.sources.mail import MaildirSeen, read_maildir
         print(f"warmupd from {Path(warmupd.__file__).parent}")
 
         md = tmp / "Sent"
@@ -124,12 +124,12 @@ def main() -> int:
             return n
 
         def first() -> int:
-            return sum(1 for _ in read_maildir(md, Tally(), 10, set()))
+            return sum(1 for _ in read_maildir(md, Tally(), 10, MaildirSeen()))
 
         floor()  # the page cache holds the folder for both
         t_floor, n_floor = best(floor, args.rounds)
         t_first, n_first = best(first, args.rounds)
-        known: set[str] = set()
+        known = MaildirSeen()
         list(read_maildir(md, Tally(), 10, known))
         t_again, n_again = best(lambda: sum(1 for _ in read_maildir(md, Tally(), 10, known)),
                                 max(args.rounds, 5))

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import json
 import mailbox
+import os
+import time
 from datetime import UTC, date, datetime
 from email.message import EmailMessage
 from pathlib import Path
@@ -21,7 +23,7 @@ from warmupd.cli import Environment, main
 from warmupd.sources import CALL, MAIL, MEETING, MESSAGE, Detection, Tally
 from warmupd.sources.calendar import read_calendar
 from warmupd.sources.calls import ExportError, read_export
-from warmupd.sources.mail import read_maildir, read_mbox
+from warmupd.sources.mail import MaildirSeen, read_maildir, read_mbox
 from warmupd.sources.match import Matcher, e164
 from warmupd.sources.touches import person_days, record
 from warmupd.store import Store
@@ -90,7 +92,7 @@ def test_maildir_reads_sent_headers_and_skips_lists(tmp_path: Path) -> None:
     for m in corpus():
         md.add(m)
     tally = Tally()
-    known: set[str] = set()
+    known = MaildirSeen()
     found = list(read_maildir(tmp_path / "Sent", tally, 10, known))
     check_detections(found, tally)
     # incremental: nothing new, nothing read; one new message, one read
@@ -406,3 +408,21 @@ def test_oversized_and_garbage_messages_are_skipped_and_counted(tmp_path: Path) 
     got = [d for d in read_mbox(box, tally, 10) if not isinstance(d, int)]
     assert [d.key for d in got] == ["mid:ok@x"]
     assert tally.skipped == {"header too large": 1, "no recipients": 1}
+
+
+def test_maildir_rescan_lists_only_folders_whose_mtime_moved(tmp_path: Path) -> None:
+    md = mailbox.Maildir(tmp_path / "Sent")
+    md.add(message("zoe@example.org", mid="<one@x>"))
+    old = time.time() - 3600  # listed long after its last change
+    for sub in ("new", "cur"):
+        os.utime(tmp_path / "Sent" / sub, (old, old))
+    seen = MaildirSeen()
+    assert len(list(read_maildir(tmp_path / "Sent", Tally(), 10, seen))) == 1
+    # a file slipped in while the mtime stayed: proof the folder was not listed again
+    md.add(message("zoe@example.org", mid="<two@x>"))
+    for sub in ("new", "cur"):
+        os.utime(tmp_path / "Sent" / sub, (old, old))
+    assert list(read_maildir(tmp_path / "Sent", Tally(), 10, seen)) == []
+    md.add(message("zoe@example.org", mid="<three@x>"))  # a real change: mtime moves
+    assert sorted(d.key for d in read_maildir(tmp_path / "Sent", Tally(), 10, seen)) == [
+        "mid:three@x", "mid:two@x"]

@@ -16,7 +16,9 @@ from __future__ import annotations
 
 import hashlib
 import os
+import time
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from datetime import UTC
 from email.errors import MessageError
 from email.parser import BytesHeaderParser
@@ -135,21 +137,44 @@ def _header_block(path: str) -> bytes:
     return data[: cut + 1]
 
 
-def maildir_names(root: Path, known: set[str]) -> Iterator[tuple[str, str]]:
-    """(unique name, path) of each message in a Maildir's ``new/`` and ``cur/`` whose
-    file name is not in ``known``.
+@dataclass
+class MaildirSeen:
+    """What earlier scans of one Maildir read.
+
+    ``names`` holds file names and unique names alike: one set difference (in
+    C) leaves only what changed.  ``listed``: per sub-folder, its mtime and the
+    time its listing started; a folder whose mtime is unchanged and was listed
+    more than `MTIME_GUARD` seconds after that mtime cannot have changed
+    (adding, removing or renaming a file changes the mtime; the guard covers
+    a coarse clock, as the stdlib's ``mailbox.Maildir`` does), so a re-scan
+    with nothing new lists nothing.
+    """
+
+    names: set[str] = field(default_factory=set)
+    listed: dict[str, tuple[int, float]] = field(default_factory=dict)
+
+
+MTIME_GUARD = 2.0
+
+
+def maildir_names(root: Path, seen: MaildirSeen) -> Iterator[tuple[str, str]]:
+    """(unique name, path) of each message in ``new/`` and ``cur/`` not in ``seen``.
 
     The unique name is the file name before ``:2,``: flags change the rest.
-    ``known`` holds file names and unique names alike: one set difference (in
-    C) leaves only what changed, so a re-scan of 100k names costs the listing.
     """
     for sub in ("new", "cur"):
+        folder = os.path.join(root, sub)
         try:
-            names = os.listdir(root / sub)
+            mtime = os.stat(folder).st_mtime_ns
+            last = seen.listed.get(sub)
+            if last is not None and last[0] == mtime and last[1] - mtime / 1e9 > MTIME_GUARD:
+                continue
+            started = time.time()
+            names = os.listdir(folder)
         except FileNotFoundError:
             continue
-        folder = os.path.join(root, sub)
-        for name in set(names).difference(known):
+        seen.listed[sub] = (mtime, started)
+        for name in set(names).difference(seen.names):
             if name[0] != ".":
                 yield name.partition(":")[0], os.path.join(folder, name)
 
@@ -161,17 +186,16 @@ def check_maildir(root: Path) -> None:
 
 
 def read_maildir(root: Path, tally: Tally, max_recipients: int,
-                 known: set[str] | None = None) -> Iterator[Detection]:
-    """Every message of a Maildir not named in ``known`` (which gains the names read)."""
+                 seen: MaildirSeen | None = None) -> Iterator[Detection]:
+    """Every message of a Maildir not read before with ``seen`` (which gains what is read)."""
     check_maildir(root)
-    remember = known is not None
-    if known is None:
-        known = set()
-    for unique, path in maildir_names(root, known):
-        seen_before = unique in known  # read before, and renamed since (flags changed)
-        if remember:
-            known.add(os.path.basename(path))
-        if seen_before:
+    if seen is None:
+        seen = MaildirSeen()
+    known = seen.names
+    for unique, path in maildir_names(root, seen):
+        renamed = unique in known  # read before, renamed since (its flags changed)
+        known.add(os.path.basename(path))
+        if renamed:
             continue
         known.add(unique)
         try:
@@ -179,6 +203,7 @@ def read_maildir(root: Path, tally: Tally, max_recipients: int,
         except FileNotFoundError:  # moved between the listing and the read
             known.discard(unique)
             known.discard(os.path.basename(path))
+            seen.listed.clear()  # list again next time, whatever the mtimes say
             continue
         except OSError:
             tally.read += 1

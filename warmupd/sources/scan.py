@@ -23,7 +23,7 @@ from warmupd.sources import Detection, Tally
 from warmupd.sources.calendar import read_calendar
 from warmupd.sources.calls import ExportError, read_export
 from warmupd.sources.imap import ImapError, ImapState, read_imap, read_password
-from warmupd.sources.mail import read_maildir, read_mbox
+from warmupd.sources.mail import MaildirSeen, read_maildir, read_mbox
 from warmupd.sources.match import Matcher
 from warmupd.sources.touches import Seen, person_days, record
 from warmupd.store import Store
@@ -33,7 +33,7 @@ from warmupd.store import Store
 class ScanState:
     """What this process already read, so the next scan reads only what is new."""
 
-    maildir_names: dict[str, set[str]] = field(default_factory=dict)
+    maildirs: dict[str, MaildirSeen] = field(default_factory=dict)
     mbox_offsets: dict[str, int] = field(default_factory=dict)
     imap: ImapState = field(default_factory=ImapState)
     passwords: dict[str, str] = field(default_factory=dict)
@@ -66,7 +66,7 @@ def _detections(book: Book, state: ScanState | None, now: datetime, tz: ZoneInfo
         path = Path(m.path).expanduser()
         try:
             if m.kind == "maildir":
-                known = state.maildir_names.setdefault(str(path), set()) if state else None
+                known = state.maildirs.setdefault(str(path), MaildirSeen()) if state else None
                 yield from read_maildir(path, tally, src.max_recipients, known)
             else:
                 offset = state.mbox_offsets.get(str(path), 0) if state else 0
