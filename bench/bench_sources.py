@@ -127,17 +127,33 @@ def main() -> int:
             return sum(1 for _ in read_maildir(md, Tally(), 10, MaildirSeen()))
 
         floor()  # the page cache holds the folder for both
-        t_floor, n_floor = best(floor, args.rounds)
-        t_first, n_first = best(first, args.rounds)
+        # Interleaved, best of each: load from other processes hits both alike.
+        t_floor = t_first = float("inf")
+        n_floor = n_first = 0
+        for _ in range(args.rounds):
+            t, n_floor = best(floor, 1)
+            t_floor = min(t_floor, t)
+            t, n_first = best(first, 1)
+            t_first = min(t_first, t)
         known = MaildirSeen()
         list(read_maildir(md, Tally(), 10, known))
-        t_again, n_again = best(lambda: sum(1 for _ in read_maildir(md, Tally(), 10, known)),
-                                max(args.rounds, 5))
+
+        def again() -> int:
+            return sum(1 for _ in read_maildir(md, Tally(), 10, known))
+
+        def again_listed() -> int:
+            known.listed.clear()  # as if new/ and cur/ had just changed: list both
+            return again()
+
+        t_again, n_again = best(again, max(args.rounds, 5))
+        t_listed, n_listed = best(again_listed, max(args.rounds, 5))
         print(f"  stdlib BytesHeaderParser floor: {t_floor:.2f} s ({n_floor} parsed)")
         print(f"  first scan: {t_first:.2f} s ({n_first} detections) = "
               f"{t_first / t_floor:.2f}x the floor (target <= 2x)")
-        print(f"  re-scan, nothing new: {t_again * 1000:.1f} ms ({n_again} read; "
-              f"target <= 50 ms)")
+        print(f"  re-scan, nothing new: {t_again * 1000:.2f} ms ({n_again} read; new/ and "
+              f"cur/ unchanged since listed, so not listed; target <= 50 ms)")
+        print(f"  re-scan, nothing new but both folders listed: {t_listed * 1000:.1f} ms "
+              f"({n_listed} read)")
 
         calls = tmp / "calls-bench.xml"
         n_calls = make_calls(calls, args.calls_mb)

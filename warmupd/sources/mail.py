@@ -68,22 +68,27 @@ def detect(raw: bytes, tally: Tally, max_recipients: int) -> Detection | None:
         return None
     try:
         msg = _parse(raw)
+        # One pass over the headers: Message.get scans them all, lower-casing
+        # every name, at each of the eight lookups.
+        h: dict[str, list[str]] = {}
+        for name, value in msg.items():
+            h.setdefault(name.lower(), []).append(_text(value))
     except (MessageError, ValueError, TypeError, UnicodeError):
         tally.skip("malformed")
         return None
-    if msg.get("List-Id") is not None:
+    if "list-id" in h:
         tally.skip("list mail")
         return None
-    auto = msg.get("Auto-Submitted")
-    if auto is not None and _text(auto).strip().lower() != "no":
+    auto = h.get("auto-submitted")
+    if auto is not None and auto[0].strip().lower() != "no":
         tally.skip("automatic")
         return None
-    precedence = msg.get("Precedence")
-    if precedence is not None and _text(precedence).strip().lower() in ("bulk", "list", "junk"):
+    precedence = h.get("precedence")
+    if precedence is not None and precedence[0].strip().lower() in ("bulk", "list", "junk"):
         tally.skip("list mail")
         return None
     try:
-        fields = [_text(v) for name in ("To", "Cc", "Bcc") for v in msg.get_all(name, [])]
+        fields = [*h.get("to", ()), *h.get("cc", ()), *h.get("bcc", ())]
         addrs = _addresses(fields)
     except (ValueError, TypeError, IndexError):
         tally.skip("malformed")
@@ -99,9 +104,9 @@ def detect(raw: bytes, tally: Tally, max_recipients: int) -> Detection | None:
     if not emails:
         tally.skip("no recipients")
         return None
-    date_value = msg.get("Date")
+    date_value = h.get("date", [""])[0]
     try:
-        at = parsedate_to_datetime(_text(date_value)) if date_value is not None else None
+        at = parsedate_to_datetime(date_value) if date_value else None
     except (ValueError, TypeError, IndexError, OverflowError):
         at = None
     if at is None:
@@ -109,12 +114,12 @@ def detect(raw: bytes, tally: Tally, max_recipients: int) -> Detection | None:
         return None
     if at.tzinfo is None:  # "-0000": the time is UTC, the sender's zone unknown
         at = at.replace(tzinfo=UTC)
-    mid = msg.get("Message-ID")
-    key = _text(mid).strip().strip("<>").strip() if mid is not None else ""
+    mid = h.get("message-id")
+    key = mid[0].strip().strip("<>").strip() if mid is not None else ""
     if not key:
         # No Message-ID: what the message says, so two copies still match.
         key = "noid:" + hashlib.sha256(
-            f"{_text(date_value)}\0{'/'.join(fields)}".encode("utf-8", "surrogatepass")
+            f"{date_value}\0{'/'.join(fields)}".encode("utf-8", "surrogatepass")
         ).hexdigest()
     return Detection(MAIL, at, "mid:" + key, tuple(emails))
 
