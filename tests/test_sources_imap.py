@@ -120,3 +120,50 @@ def test_seen_reads_the_imap_account(dovecot: Dovecot, tmp_path: Path,
     assert [(s["name"], s["date"], s["channel"], s["recorded"]) for s in doc["seen"]] == [
         ("Sam Lee", "2026-12-05", "via mail", True), ("Sam Lee", "2026-12-05", "via mail", False)]
     assert doc["skipped"] == EXPECTED_SKIPS
+
+
+class Hostile:
+    """A loopback TCP server that greets with garbage, or says nothing at all."""
+
+    def __init__(self, greeting: bytes | None) -> None:
+        import socket
+        import threading
+
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen()
+        self.port = self.sock.getsockname()[1]
+        self.conns: list[socket.socket] = []
+
+        def serve() -> None:
+            while True:
+                try:
+                    conn, _ = self.sock.accept()
+                except OSError:
+                    return
+                self.conns.append(conn)
+                if greeting is not None:
+                    conn.sendall(greeting)
+
+        threading.Thread(target=serve, daemon=True).start()
+
+    def close(self) -> None:
+        for c in self.conns:
+            c.close()
+        self.sock.close()
+
+
+@pytest.mark.parametrize("greeting", [None, b"\x00\xffHELLO THERE\r\n" * 3,
+                                      b"* OK ready\r\n* " + b"9" * 200 + b"\r\n"])
+def test_a_hostile_server_is_an_error_in_bounded_time(greeting: bytes | None) -> None:
+    import time
+
+    server = Hostile(greeting)
+    try:
+        t0 = time.monotonic()
+        with pytest.raises(ImapError, match=r"imap 127\.0\.0\.1"):
+            list(read_imap(ImapSource("127.0.0.1", server.port, "x", tls=False), Tally(), 10,
+                           password="pw", timeout=1.0))
+        assert time.monotonic() - t0 < 10
+    finally:
+        server.close()

@@ -107,7 +107,8 @@ def _header(item: dict[bytes, object]) -> bytes | None:
 
 def read_imap(src: ImapSource, tally: Tally, max_recipients: int,
               state: ImapState | None = None, *, password: str | None = None,
-              deadline_seconds: float = DEADLINE_SECONDS) -> Iterator[Detection]:
+              deadline_seconds: float = DEADLINE_SECONDS,
+              timeout: float = TIMEOUT_SECONDS) -> Iterator[Detection]:
     """The sent messages of one account not read by an earlier scan with ``state``."""
     where = f"imap {src.host}:{src.port}"
     if not src.tls and not loopback(src.host):
@@ -117,8 +118,7 @@ def read_imap(src: ImapSource, tally: Tally, max_recipients: int,
     deadline = time.monotonic() + deadline_seconds
     try:
         ctx = ssl.create_default_context() if src.tls else None
-        client = IMAPClient(src.host, src.port, ssl=src.tls, ssl_context=ctx,
-                            timeout=TIMEOUT_SECONDS)
+        client = IMAPClient(src.host, src.port, ssl=src.tls, ssl_context=ctx, timeout=timeout)
     except (OSError, IMAPClientError) as exc:
         raise ImapError(f"{where}: cannot connect: {exc}") from None
     try:
