@@ -426,3 +426,36 @@ def test_maildir_rescan_lists_only_folders_whose_mtime_moved(tmp_path: Path) -> 
     md.add(message("zoe@example.org", mid="<three@x>"))  # a real change: mtime moves
     assert sorted(d.key for d in read_maildir(tmp_path / "Sent", Tally(), 10, seen)) == [
         "mid:three@x", "mid:two@x"]
+
+
+def test_calendar_collection_on_the_caldav_server(tmp_path: Path,
+                                                  capsys: pytest.CaptureFixture[str],
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """A Radicale collection read with the CalDAV settings' account (`seen` end to end)."""
+    from caldav_env import PASSWORD, USER, Radicale
+
+    home = private_home(tmp_path, monkeypatch)
+    with Radicale(tmp_path / "radicale") as server:
+        client = __import__("caldav").DAVClient(url=server.url, username=USER,
+                                                password=PASSWORD)
+        cal = client.principal().make_calendar(name="personal", cal_id="personal")
+        head = "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//test//EN\r\n"
+        for block in ICS.split("BEGIN:VEVENT\r\n")[1:]:  # one object per event
+            event = block.split("END:VEVENT\r\n")[0]
+            cal.save_event(f"{head}BEGIN:VEVENT\r\n{event}END:VEVENT\r\nEND:VCALENDAR\r\n")
+        pw = tmp_path / "pw"
+        pw.write_text(PASSWORD + "\n")
+        pw.chmod(0o600)
+        book = home / "config" / "warmupd" / "contacts.yaml"
+        book.parent.mkdir(parents=True)
+        book.write_text(
+            "settings:\n  timezone: UTC\n"
+            f"  caldav: {{url: '{server.url}', username: {USER}, password_file: '{pw}'}}\n"
+            f"  sources:\n    calendar: ['{server.url}{USER}/personal/']\n"
+            "contacts:\n  - name: Sam Lee\n    email: sam@example.com\n"
+            "  - name: Zoë Müller\n    email: zoe@example.org\n")
+        code = main(["seen", "--json"], Environment(clock=FixedClock(NOW)))
+        doc = json.loads(capsys.readouterr().out)
+    assert code == 0 and doc["errors"] == [], doc
+    assert sorted((s["name"], s["date"], s["channel"]) for s in doc["seen"]) == [
+        ("Sam Lee", "2026-12-01", MEETING), ("Zoë Müller", "2026-12-02", MEETING)]

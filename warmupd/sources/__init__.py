@@ -18,6 +18,7 @@ date, the channel and a hash of the source key leave this package.
 
 from __future__ import annotations
 
+import ipaddress
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -56,3 +57,13 @@ class Tally:
         self.read += other.read
         for why, n in other.skipped.items():
             self.skipped[why] = self.skipped.get(why, 0) + n
+
+
+def loopback(host: str) -> bool:
+    """Is ``host`` this machine?  Secrets may travel in the clear only there."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False

@@ -25,7 +25,6 @@ Must not: write to the server (the folder is selected read-only).
 from __future__ import annotations
 
 import contextlib
-import ipaddress
 import os
 import ssl
 import stat
@@ -40,7 +39,7 @@ from imapclient.exceptions import IMAPClientError
 from imapclient.imapclient import SENT
 
 from warmupd.model import ImapSource
-from warmupd.sources import Detection, Tally
+from warmupd.sources import Detection, Tally, loopback
 from warmupd.sources.mail import FIELDS, MAX_HEADER_BYTES, detect
 
 TIMEOUT_SECONDS = 30.0
@@ -61,15 +60,6 @@ class ImapState:
 
     next_uid: dict[str, tuple[int, int]] = field(default_factory=dict)
     folders: dict[str, str] = field(default_factory=dict)  # the \\Sent folder found
-
-
-def loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
 
 
 def read_password(src: ImapSource) -> str:

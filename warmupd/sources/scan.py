@@ -80,7 +80,7 @@ def _detections(book: Book, state: ScanState | None, now: datetime, tz: ZoneInfo
             errors.append(f"{m.kind} {path}: {exc.strerror or exc}")
     for place in src.calendar:
         try:
-            yield from read_calendar(place, tally, now, tz)
+            yield from read_calendar(place, tally, now, tz, book.settings.caldav)
         except (OSError, ValueError) as exc:
             errors.append(f"calendar {place}: {getattr(exc, 'strerror', None) or exc}")
     for place in src.calls:
