@@ -459,3 +459,53 @@ def test_calendar_collection_on_the_caldav_server(tmp_path: Path,
     assert code == 0 and doc["errors"] == [], doc
     assert sorted((s["name"], s["date"], s["channel"]) for s in doc["seen"]) == [
         ("Sam Lee", "2026-12-01", MEETING), ("Zoë Müller", "2026-12-02", MEETING)]
+
+
+RECURRING = """BEGIN:VCALENDAR\r
+VERSION:2.0\r
+PRODID:-//test//EN\r
+BEGIN:VEVENT\r
+UID:weekly-1\r
+DTSTAMP:20261001T000000Z\r
+DTSTART;TZID=Europe/Berlin:20261001T100000\r
+RRULE:FREQ=WEEKLY;UNTIL=20261231T090000Z\r
+EXDATE;TZID=Europe/Berlin:20261126T100000\r
+ATTENDEE:mailto:sam@example.com\r
+END:VEVENT\r
+BEGIN:VEVENT\r
+UID:weekly-1\r
+DTSTAMP:20261001T000000Z\r
+RECURRENCE-ID;TZID=Europe/Berlin:20261119T100000\r
+DTSTART;TZID=Europe/Berlin:20261119T100000\r
+STATUS:CANCELLED\r
+ATTENDEE:mailto:sam@example.com\r
+END:VEVENT\r
+BEGIN:VEVENT\r
+UID:weekly-1\r
+DTSTAMP:20261001T000000Z\r
+RECURRENCE-ID;TZID=Europe/Berlin:20261112T100000\r
+DTSTART;TZID=Europe/Berlin:20261113T150000\r
+ATTENDEE:mailto:sam@example.com\r
+END:VEVENT\r
+BEGIN:VEVENT\r
+UID:flood-1\r
+DTSTAMP:20261001T000000Z\r
+DTSTART:19700101T000000Z\r
+RRULE:FREQ=SECONDLY\r
+ATTENDEE:mailto:sam@example.com\r
+END:VEVENT\r
+END:VCALENDAR\r
+"""
+
+
+def test_recurring_meetings_count_each_past_occurrence(tmp_path: Path) -> None:
+    (tmp_path / "cal.ics").write_text(RECURRING)
+    tally = Tally()
+    found = list(read_calendar(str(tmp_path / "cal.ics"), tally, NOW, UTCZ))
+    days = sorted(d.at.date().isoformat() for d in found)
+    # Thursdays from Oct 1 to Dec 3; Nov 12 moved to Fri 13th; Nov 19 cancelled;
+    # Nov 26 excluded; Dec 10 and later are in the future.
+    assert days == ["2026-10-01", "2026-10-08", "2026-10-15", "2026-10-22", "2026-10-29",
+                    "2026-11-05", "2026-11-13", "2026-12-03"]
+    assert len({d.key for d in found}) == len(found)
+    assert tally.skipped == {"malformed": 1}  # the every-second rule is refused
