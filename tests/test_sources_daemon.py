@@ -13,6 +13,8 @@ from email.message import EmailMessage
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+import pytest
+
 from warmupd.daemon import Daemon
 from warmupd.notify import LogNotifier
 from warmupd.store import Store
@@ -28,7 +30,7 @@ class FakeClock:
         return self.t
 
 
-def book(maildir: Path) -> str:
+def book(maildir: Path, kind: str = "maildir") -> str:
     return (
         "settings:\n"
         '  nudge_at: "09:30"\n'
@@ -36,7 +38,7 @@ def book(maildir: Path) -> str:
         "  timezone: Europe/Berlin\n"
         "  notifier: log\n"
         "  sources:\n"
-        f"    mail: [{{maildir: '{maildir}'}}]\n"
+        f"    mail: [{{{kind}: '{maildir}'}}]\n"
         "contacts:\n"
         "  - name: Ann Example\n    id: ann\n    every: 4w\n    last: 2025-01-01\n"
         "    email: ann@example.org\n"
@@ -64,11 +66,13 @@ async def until(cond: object, seconds: float = 15.0) -> bool:
     return False
 
 
-def test_mail_sent_before_the_slot_takes_the_nudge_away(tmp_path: Path) -> None:
+@pytest.mark.parametrize("kind", ["maildir", "mbox"])
+def test_mail_sent_before_the_slot_takes_the_nudge_away(tmp_path: Path, kind: str) -> None:
     maildir = tmp_path / "Sent"
-    md = mailbox.Maildir(maildir)
+    md = mailbox.Maildir(maildir) if kind == "maildir" else mailbox.mbox(maildir)
+    md.flush()
     file = tmp_path / "contacts.yaml"
-    file.write_text(book(maildir))
+    file.write_text(book(maildir, kind))
     store_path = tmp_path / "state" / "history.sqlite3"
     status = tmp_path / "state" / "status.json"
     out = io.StringIO()
@@ -84,6 +88,7 @@ def test_mail_sent_before_the_slot_takes_the_nudge_away(tmp_path: Path) -> None:
             # the first scan at start found an empty folder; now a mail is written
             await until(lambda: d.status.sources is not None)
             md.add(sent("Ann <ANN@example.org>", clock.t - timedelta(minutes=5), "<x1@me>"))
+            md.flush()  # Thunderbird appends to the mbox; the watcher sees the write
             assert await until(lambda: any(t.channel == "via mail" for t in store.touches())), \
                 "the new mail was not noticed"
             clock.t = clock.t.replace(hour=9, minute=30)
