@@ -124,3 +124,24 @@ def test_a_missing_source_shows_in_status_and_nudges_go_on(tmp_path: Path) -> No
     asyncio.run(scenario())
     doc = json.loads(status.read_text())
     assert "not a Maildir" in doc["sources"]["errors"][0] and doc["sources"]["last_ok"] is None
+
+
+def test_status_shows_the_last_scan_and_its_errors(tmp_path: Path,
+                                                   capsys: pytest.CaptureFixture[str],
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    from conftest import private_home
+
+    from warmupd.cli import main
+
+    home = private_home(tmp_path, monkeypatch)
+    path = home / "state" / "warmupd" / "status.json"
+    path.parent.mkdir(parents=True)
+    path.write_text(json.dumps({
+        "pid": 0, "started": "2026-11-30T09:00:00+00:00", "contact_file": "c.yaml",
+        "notifier": "log", "people": 1, "stopped": "2026-11-30T10:00:00+00:00",
+        "sources": {"last_ok": None, "last_scan": "2026-11-30T09:59:00+00:00",
+                    "errors": ["maildir /x/Sent: not a Maildir (no cur/ or new/ folder)"],
+                    "recorded": 3}}))
+    main(["status"])
+    out = capsys.readouterr().out
+    assert "sources (stale): last scan never, 3 touches noticed; ERROR: maildir /x/Sent" in out
