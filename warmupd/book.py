@@ -58,9 +58,12 @@ from warmupd.model import (
     Contact,
     FeedSettings,
     Goals,
+    ImapSource,
+    MailSource,
     Problem,
     Review,
     Settings,
+    SourcesSettings,
 )
 from warmupd.names import (
     DURATION_HINT,
@@ -1284,6 +1287,39 @@ _CALDAV: dict[str, tuple[str, Callable[[Node], Any]]] = {
     "ahead": ("ahead_days", _duration),
     "interval": ("interval_seconds", _interval),
 }
+_REGION = re.compile(r"[A-Za-z]{2}")
+
+
+def _region(node: Node) -> str:
+    # Checked for shape only: whether phonenumbers knows the country is the
+    # matcher's business (book must not import it, and `check` stays fast).
+    v = _nonempty(node)
+    if not _REGION.fullmatch(v):
+        raise _Invalid(f"expected a two-letter country code like DE or US, got {_quoted(v)}")
+    return v.upper()
+
+
+_place_list = _list_of(_nonempty, "files or URLs")
+_SOURCES: dict[str, tuple[str, Callable[[Node], Any]]] = {
+    "calendar": ("calendar", _place_list),
+    "calls": ("calls", _place_list),
+    "region": ("region", _region),
+    "max_recipients": ("max_recipients", _integer(1, 1000)),
+    "interval": ("interval_seconds", _interval),
+    "enabled": ("enabled", _boolean),
+}
+_SOURCES_KEYS = frozenset(_SOURCES) | {"mail"}
+_MAIL_KINDS = ("maildir", "mbox", "imap")
+_IMAP: dict[str, tuple[str, Callable[[Node], Any]]] = {
+    "imap": ("host", _nonempty),
+    "port": ("port", _integer(1, 65535)),
+    "username": ("username", _nonempty),
+    "password_command": ("password_command", _command),
+    "password_file": ("password_file", _nonempty),
+    "folder": ("folder", _nonempty),
+    "tls": ("tls", _boolean),
+}
+_IMAP_KEYS = frozenset(_IMAP)
 _CONTACT: dict[str, Callable[[Node], Any]] = {
     "last": _date,
     "topics": _text_list,
@@ -1298,9 +1334,10 @@ _CONTACT: dict[str, Callable[[Node], Any]] = {
     "phone": _phone_list,
     "links": _one_line_list,
     "sample": _boolean,
+    "detect": _boolean,
 }
 _TOP_KEYS = frozenset({"settings", "circles", "contacts"})
-_SETTINGS_KEYS = frozenset(_SETTINGS) | {"feed", "caldav"}
+_SETTINGS_KEYS = frozenset(_SETTINGS) | {"feed", "caldav", "sources"}
 _CONTACT_KEYS = frozenset(_CONTACT) | {"name", "id", "circle", "every"}
 
 
@@ -1500,6 +1537,10 @@ class _Walker:
                 )
         if "caldav" in e:
             kw["caldav"] = self.caldav(e["caldav"][1], f"{where}caldav: ")
+        if "sources" in e:
+            sources = self.sources(e["sources"][1], f"{where}sources: ")
+            if sources is not None:
+                kw["sources"] = sources
         if kw.get("notifier") == "command" and not kw.get("notify_command"):
             self.error(
                 e["notifier"][1],
@@ -1521,6 +1562,55 @@ class _Walker:
         if "password_command" in kw and "password_file" in kw:
             self.error(mapping, f"{where}give password_command or password_file, not both")
         return CalDavSettings(**kw)
+
+    # -- settings.sources: where contact that already happened is read from --
+
+    def sources(self, node: Node, where: str) -> SourcesSettings | None:
+        mapping = self.mapping(node, where)
+        if mapping is None:
+            return None
+        e = self.entries(mapping, where, _SOURCES_KEYS)
+        kw = self.table(e, where, _SOURCES)
+        if "mail" in e:
+            kw["mail"] = self.mail_sources(e["mail"][1], f"{where}mail: ")
+        return SourcesSettings(**kw)
+
+    def mail_sources(self, node: Node, where: str) -> tuple[MailSource, ...]:
+        if type(node) is ScalarNode and _tag(node) == NULL:
+            return ()
+        if type(node) is not SequenceNode:
+            self.error(node, f"{where}expected a list of places (- maildir: PATH, "
+                             f"- mbox: PATH or - imap: HOST), got {_describe(node)}")
+            return ()
+        out: list[MailSource] = []
+        for i, item in enumerate(node.value):
+            w = f"{where}[{i}]: "
+            entry = self.mapping(item, w)
+            if entry is None:
+                if type(item) is ScalarNode and _tag(item) == NULL:
+                    self.error(item, f"{w}expected maildir: PATH, mbox: PATH or imap: HOST")
+                continue
+            kinds = [k for k in _MAIL_KINDS if k in {kv[0].value for kv in entry.value
+                                                      if type(kv[0]) is ScalarNode}]
+            if len(kinds) != 1:
+                self.error(entry, f"{w}give exactly one of maildir:, mbox: or imap:"
+                                  + (f" (got {', '.join(kinds)})" if kinds else ""))
+                continue
+            kind = kinds[0]
+            known = _IMAP_KEYS if kind == "imap" else frozenset({kind})
+            fields = self.entries(entry, w, known)
+            if kind != "imap":
+                path = self.field(fields, kind, w, _nonempty)
+                if path is not None:
+                    out.append(MailSource(kind=kind, path=path))
+                continue
+            kw = self.table(fields, w, _IMAP)
+            if "host" not in kw:
+                continue  # the error is recorded
+            if "password_command" in kw and "password_file" in kw:
+                self.error(entry, f"{w}give password_command or password_file, not both")
+            out.append(MailSource(kind="imap", imap=ImapSource(**kw)))
+        return tuple(out)
 
     def circles(self, pair: tuple[ScalarNode, Node] | None) -> dict[str, int]:
         node = self.mapping(pair[1], "circles: ") if pair else None

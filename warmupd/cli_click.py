@@ -482,6 +482,12 @@ def status(as_json: bool) -> int:
         synced = _when(cal["last_ok"]) if cal.get("last_ok") else "never"
         _say(f"caldav{stale}: last sync {synced}"
                    + (f"; ERROR: {cal['error']}" if cal.get("error") else ""))
+    src = data.get("sources")
+    if src:
+        scanned = _when(src["last_ok"]) if src.get("last_ok") else "never"
+        errors = src.get("errors") or []
+        _say(f"sources{stale}: last scan {scanned}, {src.get('recorded', 0)} touches noticed"
+             + (f"; ERROR: {'; '.join(map(str, errors))}" if errors else ""))
     if data.get("feed_url"):
         _say(f"feed: {data['feed_url']}" + ("" if running else " (not served while stopped)"))
     return ExitCode.OK if running else ExitCode.ERROR
@@ -873,3 +879,65 @@ def _clock_now() -> datetime:
     from warmupd.model import Settings
 
     return clock.now(Settings())  # before the book is read: the system's zone
+
+
+# -- seen: noticed contact (warmupd.sources) -----------------------------------
+
+
+@cli.command()
+@_file_option
+@click.option("--since", default=None, help="Only contact on or after this date (YYYY-MM-DD).")
+@click.option("--dry-run", is_flag=True, help="Show what would be recorded; record nothing.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def seen(file: Path | None, since: str | None, dry_run: bool, as_json: bool) -> int:
+    """Read the mail, calendars and call logs under settings.sources now and record
+    who you were already in touch with (as a done, "via mail", "via call", ...)."""
+    from warmupd import clock, views
+    from warmupd.sources.scan import scan
+
+    try:
+        since_day = date.fromisoformat(since) if since is not None else None
+    except ValueError:
+        raise click.BadParameter(f"expected a date like 2026-11-25, got {since!r}",
+                                 param_hint="'--since'") from None
+    b = _load(file)
+    now = _now(b)
+    names = {c.id: views.who(c.name, c.id) for c in b.contacts}
+    with _store() as st:
+        result = scan(b, st, now, clock.zone(b.settings), since=since_day, dry_run=dry_run)
+    earlier = result.found - len(result.seen)
+    if as_json:
+        _say_json({
+            "dry_run": dry_run,
+            "read": result.tally.read,
+            "skipped": result.tally.skipped,
+            "already_recorded": earlier,
+            "seen": [{"id": s.person_id, "name": names.get(s.person_id, s.person_id),
+                      "date": s.day.isoformat(), "channel": s.channel,
+                      "recorded": s.touch_id is not None, "touch": s.touch_id}
+                     for s in result.seen],
+            "errors": result.errors,
+        }, ensure_ascii=False)
+    else:
+        lines: list[str] = []
+        if not b.settings.sources.enabled or not (
+            b.settings.sources.mail or b.settings.sources.calendar or b.settings.sources.calls
+        ):
+            lines.append("No sources to read: add settings.sources (see the example file).")
+        skipped = ", ".join(f"{n} {why}" for why, n in sorted(result.tally.skipped.items()))
+        lines.append(f"Read {result.tally.read} messages, events and calls"
+                     + (f" (skipped: {skipped})" if skipped else "") + ".")
+        verb = "would record" if dry_run else "recorded"
+        for s in result.seen:
+            what = (f"{verb} (#{s.touch_id})" if s.touch_id is not None and not dry_run
+                    else verb if s.touch_id is not None else "that day already had a touch")
+            lines.append(f"  {s.day}  {names.get(s.person_id, s.person_id)}  {s.channel}"
+                         f"  {what}")
+        if not result.seen:
+            lines.append("Nobody new found.")
+        if earlier:
+            lines.append(f"{earlier} already recorded by an earlier scan.")
+        _say("\n".join(lines))
+        for err in result.errors:
+            _say(f"warning: {err}", err=True)
+    return int(ExitCode.ERROR) if result.errors else 0

@@ -12,7 +12,8 @@ the loop (``call_soon_threadsafe``), where the debounce is a timer; the feed
 server runs on the loop itself; blocking work waits in pools the daemon
 owns, one per kind, so none can hold up another: the calendar build (one
 worker), CalDAV (the sync and the nudge claims, each waiting on a child
-process) and push (Apprise, see push).  A slow server or endpoint fills
+process), push (Apprise, see push) and the scans of sent mail, calendars
+and call logs (one worker, see sources.service).  A slow server or endpoint fills
 only its own pool.  The parse of the contact file runs in `isolate`'s
 server, waited on by the one worker that module owns.
 
@@ -90,6 +91,7 @@ from warmupd.publish import CalendarFiles, Publisher
 from warmupd.push import WORKERS as PUSH_WORKERS
 from warmupd.push import PushChannels, make_push
 from warmupd.slots import previous_slot, slot_on
+from warmupd.sources.service import SourceScanner
 from warmupd.store import Push, Store
 from warmupd.watch import Debouncer, FileWatcher
 from warmupd.workers import Workers, end_children
@@ -146,6 +148,7 @@ class Status:
     feed_url: str | None = None
     people: int = 0
     caldav: dict[str, object] | None = None  # last successful sync, current error
+    sources: dict[str, object] | None = None  # noticing contact: last scan, errors
 
 
 # Store meta: "<nid> <server>" of the error notification on screen, if any.
@@ -203,6 +206,7 @@ class Daemon:
         self._build_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="warmupd-build")
         self._caldav_pool = Workers(CALDAV_WORKERS, "warmupd-caldav")
         self._push_pool = Workers(PUSH_WORKERS, "warmupd-push")
+        self._sources_pool = Workers(1, "warmupd-sources")  # scans of mail, calendars, calls
         self._scheduler: AsyncIOScheduler | None = None
         self._last_beat: tuple[datetime, float] | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -247,6 +251,7 @@ class Daemon:
             self._watcher.start()
         self._start_scheduler()
         self._start_caldav()
+        self._start_sources()
         self._push = (make_push(self.book.settings, self._push_pool) if self.book is not None
                       else None)
         if self._push is not None:
@@ -307,6 +312,7 @@ class Daemon:
         # Work on the network is abandoned, never waited for; its children end below.
         self._caldav_pool.shutdown(wait=False, cancel_futures=True)
         self._push_pool.shutdown(wait=False, cancel_futures=True)
+        self._sources_pool.shutdown(wait=False, cancel_futures=True)
         try:
             async with asyncio.timeout(STOP_SECONDS):
                 if self.notifier is not None:
@@ -571,6 +577,17 @@ class Daemon:
 
         self._spawn(sync.serve(lambda: (self.book, self._now(), self.zone) if self.book else None,
                                lambda: self.request_tick(), notify, on_status))
+
+    def _start_sources(self) -> None:
+        """Noticing contact (see sources.service): scans report back by a tick, which replans."""
+        scanner = SourceScanner(self.store.path, self._sources_pool)
+
+        def on_status() -> None:
+            self.status.sources = scanner.status()
+            self._write_status()
+
+        self._spawn(scanner.serve(lambda: (self.book, self._now(), self.zone) if self.book
+                                  else None, self.request_tick, on_status))
 
     # -- delivery -------------------------------------------------------
 

@@ -92,6 +92,41 @@ class CalDavSettings:
 
 
 @value
+class ImapSource:
+    """An IMAP account whose sent folder is read (headers only); never the password."""
+
+    host: str
+    port: int = 993
+    username: str = ""
+    password_command: tuple[str, ...] = ()
+    password_file: str | None = None
+    folder: str | None = None  # None: the folder flagged \Sent (RFC 6154)
+    tls: bool = True  # False is accepted on a loopback host only
+
+
+@value
+class MailSource:
+    """One place holding mail the user sent: ``maildir``, ``mbox`` or ``imap``."""
+
+    kind: str
+    path: str = ""  # maildir and mbox, ~ expanded when read
+    imap: ImapSource | None = None
+
+
+@value
+class SourcesSettings:
+    """Where contact that already happened is read from (``settings.sources``)."""
+
+    mail: tuple[MailSource, ...] = ()
+    calendar: tuple[str, ...] = ()  # .ics files or http(s) URLs
+    calls: tuple[str, ...] = ()  # SMS Backup & Restore exports (calls-*.xml, sms-*.xml)
+    region: str | None = None  # ISO 3166 country for numbers written without +CC
+    max_recipients: int = 10  # mail to more people than this is a list, not a touch
+    interval_seconds: int = 30 * 60  # how often IMAP and calendar URLs are polled
+    enabled: bool = True
+
+
+@value
 class Goals:
     """What the user wants their list to become (``settings.goals``); all optional."""
 
@@ -133,6 +168,7 @@ class Settings:
     push_config: str | None = None  # or an Apprise config file (keeps secrets out)
     goals: Goals = field(default_factory=Goals)
     review: Review = field(default_factory=Review)
+    sources: SourcesSettings = field(default_factory=SourcesSettings)
 
 
 @value
@@ -180,6 +216,7 @@ class Contact:
     phone: tuple[str, ...] = ()
     links: tuple[str, ...] = ()
     sample: bool = False  # a made-up person from the example; its id has SAMPLE_PREFIX
+    detect: bool = True  # False: mail, meetings and calls never count as a touch
     line: int = 0  # where the entry starts in the file, for messages
 
     @property

@@ -255,6 +255,21 @@ MIGRATIONS: tuple[str, ...] = (
     "".join(f"DROP TRIGGER IF EXISTS {table}_gen_{op};\n"
             for table in _GENERATION_TABLES for op in ("insert", "update", "delete"))
     + "DROP TABLE IF EXISTS generation;\n",
+    # 10: noticed contact (see sources.touches): one row per piece of evidence
+    # (a hash of its Message-ID, UID or call timestamp) and person, so scanning
+    # again, or the same message in two sources, records once.  ``touch_id``:
+    # the touch it recorded, NULL when that day already had one.  Nothing else
+    # about the evidence is kept.  IF NOT EXISTS: correct at any position in
+    # the migration list.
+    """
+    CREATE TABLE IF NOT EXISTS source_keys (
+        key TEXT NOT NULL,
+        person_id TEXT NOT NULL,
+        on_date TEXT NOT NULL,
+        touch_id INTEGER,
+        PRIMARY KEY (key, person_id)
+    ) WITHOUT ROWID;
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -706,6 +721,48 @@ class Store:
         if got is None:
             return None
         return next(t for t in self.touches(person_id) if t.id == got[0])
+
+    def record_detected(
+        self, found: Iterable[tuple[str, date, str, str]], *, now: datetime,
+        dry_run: bool = False,
+    ) -> list[tuple[str, date, str, int | None]]:
+        """Record noticed contact: (person, day, channel, hashed key) each.
+
+        A key seen before for that person is ignored; a new one records a
+        ``done`` touch with ``channel`` on ``day``, the row `record` writes,
+        unless the person already has a done on that day (then only the key
+        is kept).  One transaction; ``dry_run`` rolls it back.  Returns, for
+        each new key, (person, day, channel, the new touch's id or None).
+        """
+        out: list[tuple[str, date, str, int | None]] = []
+        try:
+            self._db.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as exc:
+            raise StoreError(f"{self.path}: {exc}") from exc
+        try:
+            db = self._db
+            for person_id, day, channel, key in found:
+                on = day.isoformat()
+                cur = db.execute("INSERT OR IGNORE INTO source_keys VALUES (?, ?, ?, NULL)",
+                                 (key, person_id, on))
+                if cur.rowcount != 1:
+                    continue
+                if db.execute("SELECT 1 FROM touches WHERE person_id = ? AND on_date = ?"
+                              " AND kind = 'done' LIMIT 1", (person_id, on)).fetchone():
+                    out.append((person_id, day, channel, None))
+                    continue
+                cur = db.execute(
+                    "INSERT INTO touches (person_id, on_date, kind, until, note, channel,"
+                    " recorded_at) VALUES (?, ?, 'done', NULL, NULL, ?, ?)",
+                    (person_id, on, channel, now.isoformat()))
+                db.execute("UPDATE source_keys SET touch_id = ? WHERE key = ? AND person_id = ?",
+                           (cur.lastrowid, key, person_id))
+                out.append((person_id, day, channel, cur.lastrowid))
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        self._db.execute("ROLLBACK" if dry_run else "COMMIT")
+        return out
 
     def latest_answers(self) -> dict[str, Touch]:
         """Each person's latest done or skipped touch (the highest id)."""

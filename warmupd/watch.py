@@ -3,7 +3,8 @@
 Owns: the watchdog observer (this is the only module that imports watchdog), the
 filtering of file-system events down to the one path we care about, and the
 debounce that turns the burst of events an editor makes while saving into a
-single call on the daemon's event loop.
+single call on the daemon's event loop.  `PathsWatcher` does the same for the
+mail sources (Maildir folders, mbox files) the daemon scans for sent mail.
 
 Must not: read, parse or judge the contact file, or touch the daemon's state.
 Threads: ``FileWatcher`` calls ``on_event`` on watchdog's observer thread once
@@ -184,3 +185,60 @@ class Debouncer:
         except Exception:
             # A failing callback must not stop later saves from being reported.
             log.exception("reacting to a change of the contact file failed")
+
+
+class _AnyHandler(FileSystemEventHandler):
+    """Forwards every file event under a watched folder (a Maildir's new/ and cur/)."""
+
+    def __init__(self, poke: Callable[[], None]) -> None:
+        super().__init__()
+        self._poke = poke
+
+    def dispatch(self, event: FileSystemEvent) -> None:
+        if not event.is_directory:
+            self._poke()
+
+
+class PathsWatcher:
+    """Calls ``on_event()`` on watchdog's thread when something changes in ``paths``:
+    anything under a folder (recursively), or a file (its directory is watched, so a
+    replaced or recreated file is still seen).  Paths missing at start are skipped
+    and returned by `start`, for the caller to report."""
+
+    def __init__(self, paths: list[Path], on_event: Callable[[], None]) -> None:
+        self._paths = [Path(p) for p in paths]
+        self._on_event = on_event
+        self._observer: BaseObserver | None = None
+
+    def start(self) -> list[Path]:
+        observer = Observer()
+        observer.name = "warmupd-watch:sources"
+        missing: list[Path] = []
+        for path in self._paths:
+            try:
+                resolved = path.resolve(strict=True)
+            except OSError:
+                missing.append(path)
+                continue
+            if resolved.is_dir():
+                observer.schedule(_AnyHandler(self._on_event), str(resolved), recursive=True,
+                                  event_filter=_RELEVANT_EVENTS)
+            else:
+                observer.schedule(_TargetHandler(str(resolved), self._on_event),
+                                  str(resolved.parent), recursive=False,
+                                  event_filter=_RELEVANT_EVENTS)
+        self._observer = observer
+        try:
+            observer.start()
+        except BaseException:
+            self.stop()
+            raise
+        return missing
+
+    def stop(self) -> None:
+        """Stop watching and join the observer. Idempotent."""
+        observer, self._observer = self._observer, None
+        if observer is not None:
+            observer.stop()
+            if observer.is_alive():
+                observer.join()

@@ -1,0 +1,147 @@
+"""Noticing contact in the daemon: a sent mail lands in a watched Maildir before the
+slot, the person's nudge leaves today's plan, `history` shows `via mail`; a missing
+source shows in the status and does not stop the nudges."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+import mailbox
+from datetime import datetime, timedelta
+from email.message import EmailMessage
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from warmupd.daemon import Daemon
+from warmupd.notify import LogNotifier
+from warmupd.store import Store
+
+BERLIN = ZoneInfo("Europe/Berlin")
+
+
+class FakeClock:
+    def __init__(self, t: datetime) -> None:
+        self.t = t
+
+    def now(self) -> datetime:
+        return self.t
+
+
+def book(maildir: Path, kind: str = "maildir") -> str:
+    return (
+        "settings:\n"
+        '  nudge_at: "09:30"\n'
+        "  days: [mon, tue, wed, thu, fri, sat, sun]\n"
+        "  timezone: Europe/Berlin\n"
+        "  notifier: log\n"
+        "  sources:\n"
+        f"    mail: [{{{kind}: '{maildir}'}}]\n"
+        "contacts:\n"
+        "  - name: Ann Example\n    id: ann\n    every: 4w\n    last: 2025-01-01\n"
+        "    email: ann@example.org\n"
+        "  - name: Ben Example\n    id: ben\n    every: 4w\n    last: 2025-01-01\n"
+        "    email: ben@example.org\n"
+    )
+
+
+def sent(to: str, at: datetime, mid: str) -> EmailMessage:
+    m = EmailMessage()
+    m["From"] = "me@example.org"
+    m["To"] = to
+    m["Date"] = at.strftime("%a, %d %b %Y %H:%M:%S %z")
+    m["Message-ID"] = mid
+    m["Subject"] = "Re: lunch"
+    m.set_content("see you")
+    return m
+
+
+async def until(cond: object, seconds: float = 15.0) -> bool:
+    for _ in range(int(seconds / 0.05)):
+        if callable(cond) and cond():
+            return True
+        await asyncio.sleep(0.05)
+    return False
+
+
+@pytest.mark.parametrize("kind", ["maildir", "mbox"])
+def test_mail_sent_before_the_slot_takes_the_nudge_away(tmp_path: Path, kind: str) -> None:
+    maildir = tmp_path / "Sent"
+    md = mailbox.Maildir(maildir) if kind == "maildir" else mailbox.mbox(maildir)
+    md.flush()
+    file = tmp_path / "contacts.yaml"
+    file.write_text(book(maildir, kind))
+    store_path = tmp_path / "state" / "history.sqlite3"
+    status = tmp_path / "state" / "status.json"
+    out = io.StringIO()
+    clock = FakeClock(datetime(2026, 11, 25, 8, 0, tzinfo=BERLIN))
+
+    async def scenario() -> None:
+        with Store(store_path) as store:
+            d = Daemon(file, store, status_path=status, clock=clock, watch=False,
+                       notifier=LogNotifier(out))
+            await d.start()
+            assert d.plan is not None
+            assert {t.person_id for t in d.plan.on(clock.t.date())} == {"ann", "ben"}
+            # the first scan at start found an empty folder; now a mail is written
+            await until(lambda: d.status.sources is not None)
+            md.add(sent("Ann <ANN@example.org>", clock.t - timedelta(minutes=5), "<x1@me>"))
+            md.flush()  # Thunderbird appends to the mbox; the watcher sees the write
+            assert await until(lambda: any(t.channel == "via mail" for t in store.touches())), \
+                "the new mail was not noticed"
+            clock.t = clock.t.replace(hour=9, minute=30)
+            await d.heartbeat()
+            await d.stop()
+            assert {p for p, _ in store.nudged()} == {"ben"}
+            events = store.events("ann")
+            assert [(e.kind, e.channel, e.on.isoformat()) for e in events] == [
+                ("done", "via mail", "2026-11-25")]
+            doc = json.loads(status.read_text())
+            assert doc["sources"]["recorded"] == 1 and doc["sources"]["errors"] == []
+
+    asyncio.run(scenario())
+    shown = [ln for ln in out.getvalue().splitlines() if "Reach out to" in ln]
+    assert len(shown) == 1 and "Ben" in shown[0]
+
+
+def test_a_missing_source_shows_in_status_and_nudges_go_on(tmp_path: Path) -> None:
+    file = tmp_path / "contacts.yaml"
+    file.write_text(book(tmp_path / "nowhere"))
+    status = tmp_path / "state" / "status.json"
+    out = io.StringIO()
+    clock = FakeClock(datetime(2026, 11, 25, 9, 31, tzinfo=BERLIN))
+
+    async def scenario() -> None:
+        with Store(tmp_path / "state" / "history.sqlite3") as store:
+            d = Daemon(file, store, status_path=status, clock=clock, watch=False,
+                       notifier=LogNotifier(out))
+            await d.start()
+            assert await until(lambda: d.status.sources is not None)
+            await d.stop()
+            assert len(store.nudged()) == 2
+    asyncio.run(scenario())
+    doc = json.loads(status.read_text())
+    assert "not a Maildir" in doc["sources"]["errors"][0] and doc["sources"]["last_ok"] is None
+
+
+def test_status_shows_the_last_scan_and_its_errors(tmp_path: Path,
+                                                   capsys: pytest.CaptureFixture[str],
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    from conftest import private_home
+
+    from warmupd.cli import main
+
+    home = private_home(tmp_path, monkeypatch)
+    path = home / "state" / "warmupd" / "status.json"
+    path.parent.mkdir(parents=True)
+    path.write_text(json.dumps({
+        "pid": 0, "started": "2026-11-30T09:00:00+00:00", "contact_file": "c.yaml",
+        "notifier": "log", "people": 1, "stopped": "2026-11-30T10:00:00+00:00",
+        "sources": {"last_ok": None, "last_scan": "2026-11-30T09:59:00+00:00",
+                    "errors": ["maildir /x/Sent: not a Maildir (no cur/ or new/ folder)"],
+                    "recorded": 3}}))
+    main(["status"])
+    out = capsys.readouterr().out
+    assert "sources (stale): last scan never, 3 touches noticed; ERROR: maildir /x/Sent" in out

@@ -1,0 +1,169 @@
+"""Sent mail from a real Dovecot over TLS: the \\Sent folder found by its flag, headers
+only, resumed from UIDNEXT, restarted on a new UIDVALIDITY, TLS and passwords as for
+CalDAV, and `warmupd seen` end to end."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from conftest import FixedClock, private_home
+from imap_env import PASSWORD, USER, Dovecot
+from test_sources import EXPECTED_SKIPS, check_detections, corpus, message
+
+from warmupd.cli import Environment, main
+from warmupd.model import ImapSource
+from warmupd.sources import Tally
+from warmupd.sources.imap import ImapError, ImapState, read_imap
+
+NOW = datetime(2026, 12, 7, 12, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def dovecot(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Dovecot]:
+    d = Dovecot(tmp_path).start()
+    # The self-signed certificate is the one CA this process trusts.
+    monkeypatch.setenv("SSL_CERT_FILE", str(d.cert))
+    try:
+        yield d
+    finally:
+        d.cleanup()
+
+
+def source(d: Dovecot, **kw: object) -> ImapSource:
+    return ImapSource(host="127.0.0.1", port=d.port, username=USER, **kw)  # type: ignore[arg-type]
+
+
+def test_sent_folder_by_flag_headers_only_and_resume(dovecot: Dovecot) -> None:
+    dovecot.append([m.as_bytes() for m in corpus()])
+    state = ImapState()
+    tally = Tally()
+    found = list(read_imap(source(dovecot), tally, 10, state, password=PASSWORD))
+    check_detections(found, tally)
+    # nothing marked read: headers are peeked, in a folder selected read-only
+    c = dovecot.client()
+    c.select_folder("Sent", readonly=True)
+    flags = c.fetch(c.search("ALL"), ["FLAGS"]).values()
+    assert len(flags) == 9 and not any(b"\\Seen" in f[b"FLAGS"] for f in flags)
+    c.logout()
+    again = Tally()
+    assert list(read_imap(source(dovecot), again, 10, state, password=PASSWORD)) == []
+    assert again.read == 0
+    dovecot.append([message("new@example.org", mid="<new@x>").as_bytes()])
+    new = list(read_imap(source(dovecot), again, 10, state, password=PASSWORD))
+    assert [d.key for d in new] == ["mid:new@x"] and again.read == 1
+
+
+def test_new_uidvalidity_reads_the_folder_again(dovecot: Dovecot) -> None:
+    dovecot.append([m.as_bytes() for m in corpus()[:2]])
+    state = ImapState()
+    assert len(list(read_imap(source(dovecot), Tally(), 10, state, password=PASSWORD))) == 2
+    c = dovecot.client()
+    c.delete_folder("Sent")  # rebuilt, as after a server migration
+    c.create_folder("Sent")
+    c.logout()
+    dovecot.append([m.as_bytes() for m in corpus()[:2]])
+    assert len(list(read_imap(source(dovecot), Tally(), 10, state, password=PASSWORD))) == 2
+
+
+def test_named_folder_and_a_folder_that_is_not_there(dovecot: Dovecot) -> None:
+    c = dovecot.client()
+    c.create_folder("Gesendet")
+    c.logout()
+    dovecot.append([message("a@example.org", mid="<a@x>").as_bytes()], "Gesendet")
+    got = list(read_imap(source(dovecot, folder="Gesendet"), Tally(), 10, password=PASSWORD))
+    assert [d.key for d in got] == ["mid:a@x"]
+    with pytest.raises(ImapError, match=r"127\.0\.0\.1"):
+        list(read_imap(source(dovecot, folder="Nope"), Tally(), 10, password=PASSWORD))
+
+
+def test_tls_and_passwords(dovecot: Dovecot, monkeypatch: pytest.MonkeyPatch,
+                           tmp_path: Path) -> None:
+    with pytest.raises(ImapError, match="only allowed on this machine"):
+        list(read_imap(ImapSource("imap.example.org", 143, "x", tls=False), Tally(), 10,
+                       password="pw"))
+    with pytest.raises(ImapError) as e:
+        list(read_imap(source(dovecot), Tally(), 10, password="wrong-" + PASSWORD))
+    assert PASSWORD not in str(e.value) and "127.0.0.1" in str(e.value)
+    # the self-signed certificate is no longer trusted
+    monkeypatch.setenv("SSL_CERT_FILE", str(tmp_path / "no-such-bundle.pem"))
+    with pytest.raises(ImapError, match=r"(?i)certificate"):
+        list(read_imap(source(dovecot), Tally(), 10, password=PASSWORD))
+    pw = tmp_path / "pw"
+    pw.write_text(PASSWORD + "\n")
+    pw.chmod(0o644)
+    with pytest.raises(ImapError, match="chmod 600"):
+        list(read_imap(source(dovecot, password_file=str(pw)), Tally(), 10))
+
+
+def test_seen_reads_the_imap_account(dovecot: Dovecot, tmp_path: Path,
+                                     capsys: pytest.CaptureFixture[str],
+                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    home = private_home(tmp_path, monkeypatch)
+    dovecot.append([m.as_bytes() for m in corpus()])
+    pw = tmp_path / "pw"
+    pw.write_text(PASSWORD + "\n")
+    pw.chmod(0o600)
+    book = home / "config" / "warmupd" / "contacts.yaml"
+    book.parent.mkdir(parents=True)
+    book.write_text(
+        "settings:\n  timezone: UTC\n  sources:\n    mail:\n"
+        f"      - imap: 127.0.0.1\n        port: {dovecot.port}\n        username: {USER}\n"
+        f"        password_file: {pw}\n"
+        "contacts:\n  - name: Sam Lee\n    email: sam@example.com\n")
+    code = main(["seen", "--json"], Environment(clock=FixedClock(NOW)))
+    doc = json.loads(capsys.readouterr().out)
+    assert code == 0 and doc["errors"] == []
+    assert [(s["name"], s["date"], s["channel"], s["recorded"]) for s in doc["seen"]] == [
+        ("Sam Lee", "2026-12-05", "via mail", True), ("Sam Lee", "2026-12-05", "via mail", False)]
+    assert doc["skipped"] == EXPECTED_SKIPS
+
+
+class Hostile:
+    """A loopback TCP server that greets with garbage, or says nothing at all."""
+
+    def __init__(self, greeting: bytes | None) -> None:
+        import socket
+        import threading
+
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen()
+        self.port = self.sock.getsockname()[1]
+        self.conns: list[socket.socket] = []
+
+        def serve() -> None:
+            while True:
+                try:
+                    conn, _ = self.sock.accept()
+                except OSError:
+                    return
+                self.conns.append(conn)
+                if greeting is not None:
+                    conn.sendall(greeting)
+
+        threading.Thread(target=serve, daemon=True).start()
+
+    def close(self) -> None:
+        for c in self.conns:
+            c.close()
+        self.sock.close()
+
+
+@pytest.mark.parametrize("greeting", [None, b"\x00\xffHELLO THERE\r\n" * 3,
+                                      b"* OK ready\r\n* " + b"9" * 200 + b"\r\n"])
+def test_a_hostile_server_is_an_error_in_bounded_time(greeting: bytes | None) -> None:
+    import time
+
+    server = Hostile(greeting)
+    try:
+        t0 = time.monotonic()
+        with pytest.raises(ImapError, match=r"imap 127\.0\.0\.1"):
+            list(read_imap(ImapSource("127.0.0.1", server.port, "x", tls=False), Tally(), 10,
+                           password="pw", timeout=1.0))
+        assert time.monotonic() - t0 < 10
+    finally:
+        server.close()

@@ -1,0 +1,168 @@
+"""Mail the user sent, from an IMAP account: headers only, resumed by UID.
+
+Owns: the connection (imapclient; the only module importing it): TLS always,
+except to a loopback host with ``tls: false``; certificates checked against
+the system's CAs (``SSL_CERT_FILE`` names another bundle); the sent folder,
+found by its ``\\Sent`` special-use flag (RFC 6154) when ``folder:`` is not
+given; and the fetch: ``UID n:*`` from where the last scan stopped, in
+batches, ``BODY.PEEK[HEADER.FIELDS (...)]`` with a partial range, so
+nothing is marked read and no body is asked for.  The header blocks go
+through `mail.detect`, the same rules as a Maildir.
+
+Resuming: `ImapState` keeps (UIDVALIDITY, next UID) per account and folder;
+a scan whose SELECT shows the same UIDNEXT fetches nothing, and a changed
+UIDVALIDITY (the folder was rebuilt) starts again from 1 (the store's keys
+keep that from recording twice).
+
+Caps, as for CalDAV: a socket timeout on every read, a deadline for the
+whole scan, at most `MAX_PER_SCAN` messages per scan (the rest next time),
+and `mail.MAX_HEADER_BYTES` per message.  Every library, socket and TLS
+error becomes an `ImapError` naming the host, never the password.
+
+Must not: write to the server (the folder is selected read-only).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import ssl
+import stat
+import subprocess
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from imapclient import IMAPClient
+from imapclient.exceptions import IMAPClientError
+from imapclient.imapclient import SENT
+
+from warmupd.model import ImapSource
+from warmupd.sources import Detection, Tally, loopback
+from warmupd.sources.mail import FIELDS, MAX_HEADER_BYTES, detect
+
+TIMEOUT_SECONDS = 30.0
+DEADLINE_SECONDS = 300.0
+BATCH = 500
+MAX_PER_SCAN = 20_000
+_ITEM = ("BODY.PEEK[HEADER.FIELDS (" + " ".join(f.upper() for f in FIELDS) + ")]"
+         f"<0.{MAX_HEADER_BYTES}>")
+
+
+class ImapError(Exception):
+    """The account could not be read; the message names the host, never a secret."""
+
+
+@dataclass
+class ImapState:
+    """Per account and folder: (UIDVALIDITY, the next UID to read); the sent folder found."""
+
+    next_uid: dict[str, tuple[int, int]] = field(default_factory=dict)
+    folders: dict[str, str] = field(default_factory=dict)  # the \\Sent folder found
+
+
+def read_password(src: ImapSource) -> str:
+    what = f"imap {src.host}"
+    if src.password_command:
+        try:
+            done = subprocess.run(list(src.password_command), capture_output=True, timeout=60,
+                                  check=False, stdin=subprocess.DEVNULL)
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            raise ImapError(f"{what}: password_command {src.password_command[0]!r} failed: "
+                            f"{type(exc).__name__}") from None
+        if done.returncode != 0:
+            raise ImapError(f"{what}: password_command {src.password_command[0]!r} exited "
+                            f"with status {done.returncode}")
+        return done.stdout.decode("utf-8", "replace").split("\n", 1)[0].rstrip("\r")
+    if src.password_file:
+        path = Path(os.path.expanduser(src.password_file))
+        try:
+            mode = stat.S_IMODE(path.stat().st_mode)
+            if mode & 0o077:
+                raise ImapError(f"{what}: password_file {path} is readable by others "
+                                f"(mode {mode:04o}); run: chmod 600 {path}")
+            return path.read_text(encoding="utf-8").split("\n", 1)[0].rstrip("\r")
+        except OSError as exc:
+            raise ImapError(f"{what}: password_file {path}: {exc.strerror}") from None
+    return ""
+
+
+def _header(item: dict[bytes, object]) -> bytes | None:
+    for k, v in item.items():
+        if k.startswith(b"BODY[") and isinstance(v, bytes):
+            return v
+    return None
+
+
+def read_imap(src: ImapSource, tally: Tally, max_recipients: int,
+              state: ImapState | None = None, *, password: str | None = None,
+              deadline_seconds: float = DEADLINE_SECONDS,
+              timeout: float = TIMEOUT_SECONDS) -> Iterator[Detection]:
+    """The sent messages of one account not read by an earlier scan with ``state``."""
+    where = f"imap {src.host}:{src.port}"
+    if not src.tls and not loopback(src.host):
+        raise ImapError(f"{where}: tls: false is only allowed on this machine (localhost); "
+                        "mail passwords never travel in the clear")
+    secret = read_password(src) if password is None else password
+    deadline = time.monotonic() + deadline_seconds
+    try:
+        ctx = ssl.create_default_context() if src.tls else None
+        client = IMAPClient(src.host, src.port, ssl=src.tls, ssl_context=ctx, timeout=timeout)
+    except (OSError, IMAPClientError) as exc:
+        raise ImapError(f"{where}: cannot connect: {exc}") from None
+    try:
+        try:
+            client.login(src.username, secret)
+            account = f"{src.username}@{src.host}:{src.port}"
+            folder = src.folder or (state.folders.get(account) if state else None)
+            if not folder:
+                folder = client.find_special_folder(SENT)
+                if folder and state is not None:
+                    state.folders[account] = folder  # a LIST once, not every poll
+            if not folder:
+                raise ImapError(f"{where}: no folder is flagged \\Sent; give folder: "
+                                "(the name of your sent folder)")
+            info = client.select_folder(folder, readonly=True)
+            validity = int(info.get(b"UIDVALIDITY", 0))
+            uid_next = int(info.get(b"UIDNEXT", 0))
+            key = f"{account}/{folder}"
+            start = 1
+            if state is not None and key in state.next_uid:
+                old_validity, old_next = state.next_uid[key]
+                if old_validity == validity:
+                    start = old_next
+                    if uid_next and uid_next <= start:
+                        return  # nothing new: the SELECT was the one round trip
+            uids = sorted(u for u in client.search(["UID", f"{start}:*"]) if u >= start)
+            uids = uids[:MAX_PER_SCAN]
+            done_to = start
+            for i in range(0, len(uids), BATCH):
+                if time.monotonic() > deadline:
+                    raise ImapError(f"{where}: the scan took longer than "
+                                    f"{deadline_seconds:.0f} s; it goes on next time")
+                batch = uids[i:i + BATCH]
+                fetched = client.fetch(batch, [_ITEM])
+                for uid in batch:
+                    raw = _header(fetched.get(uid, {}))
+                    if raw is None:
+                        tally.read += 1
+                        tally.skip("malformed")
+                        continue
+                    d = detect(raw, tally, max_recipients)
+                    if d is not None:
+                        yield d
+                done_to = batch[-1] + 1
+                if state is not None:
+                    state.next_uid[key] = (validity, done_to)
+            if state is not None and len(uids) < MAX_PER_SCAN:
+                state.next_uid[key] = (validity, max(done_to, uid_next or done_to))
+        except (OSError, IMAPClientError, ValueError) as exc:
+            text = str(exc).replace(secret, "***") if secret else str(exc)
+            raise ImapError(f"{where}: {text[:300]}") from None
+    finally:
+        try:
+            client.logout()
+        except (OSError, IMAPClientError):
+            with contextlib.suppress(OSError):
+                client.shutdown()
