@@ -77,7 +77,7 @@ def median_us(fn: object, runs: int) -> float:
 
 def in_process(site: Path, env: dict[str, str], runs: int) -> None:
     """On the entries the whole runs of this checkout left in ``env``'s cache dir."""
-    paths, bookcache = import_from(site, "paths", "bookcache")
+    paths, bookcache = import_from(site, "paths", "contacts.bookcache")
     contacts = Path(env["XDG_CONFIG_HOME"]) / "warmupd" / "contacts.yaml"
     cache = Path(env["XDG_CACHE_HOME"]) / "warmupd" / "book.marshal"
     subprocess.run([PY, "-m", "warmupd", "today"], env=env, cwd=env["HOME"],

@@ -6,7 +6,7 @@ Figures, each against a floor measured in the same run:
   one phone tick, at 100 and 1,000 people; the floor is ``vdirsyncer sync``
   of the same collection into a folder, idle and with one change on the
   server (target: warmupd <= 1.0x vdirsyncer).
-- peak RSS of the daemon's sync child (``python -m warmupd.caldav_run``, as
+- peak RSS of the daemon's sync child (``python -m warmupd.calendar.caldav.run``, as
   the daemon starts it) and of ``warmupd sync`` when the server answers the
   listing with 200 MiB (target <= 150 MiB each); the floor is a bare
   interpreter's peak RSS.
@@ -77,7 +77,8 @@ def peak_rss_mib(argv: list[str], env: dict[str, str], stdin: bytes = b"") -> tu
 
 
 def one_size(n: int, repeat: int, site: Path, tmp: Path) -> None:
-    book, caldav_sync, store_mod = import_from(site, "book", "caldav_sync", "store")
+    book, caldav_sync, store_mod = import_from(site, "contacts.book", "calendar.caldav.sync",
+                                               "history.store")
     tmp.mkdir(parents=True)
     pw = tmp / "pw"
     pw.write_text(PASSWORD)
@@ -123,7 +124,7 @@ def one_size(n: int, repeat: int, site: Path, tmp: Path) -> None:
 
 
 def memory(site: Path, tmp: Path) -> None:
-    (book,) = import_from(site, "book")
+    (book,) = import_from(site, "contacts.book")
     tmp.mkdir(parents=True)
     pw = tmp / "pw"
     pw.write_text(PASSWORD)
@@ -147,7 +148,7 @@ def memory(site: Path, tmp: Path) -> None:
         job = pickle.dumps(("sync", b.settings.caldav, db, b, NOW, "Europe/Berlin", PASSWORD,
                             60.0))
         assert ZoneInfo("Europe/Berlin")
-        child, said = peak_rss_mib([sys.executable, "-m", "warmupd.caldav_run"], env, job)
+        child, said = peak_rss_mib([sys.executable, "-m", "warmupd.calendar.caldav.run"], env, job)
         print(f"daemon's sync child, server sends 200 MiB: peak RSS {child:.1f} MiB "
               f"({said[-120:]})")
         bare, _ = peak_rss_mib([sys.executable, "-c", "pass"], env)

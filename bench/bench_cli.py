@@ -153,7 +153,7 @@ def profile(env: dict[str, str], tmp: Path) -> None:
 
     buf = io.StringIO()
     pstats.Stats(str(out), stream=buf).sort_stats("tottime").print_stats(15)
-    print("\n-- cProfile of warmupd.cli.main() for one agenda run (top 15 by own time) --")
+    print("\n-- cProfile of warmupd.cli() for one agenda run (top 15 by own time) --")
     for line in buf.getvalue().splitlines():
         if line.strip() and not line.startswith(("   Ordered", "Ordered")):
             print("  " + line)

@@ -9,13 +9,13 @@ port.  Figures printed (targets from issue 3):
 - save to new plan live, 1k and 10k people: from ``os.replace`` of an edited
   file (one person's ``every`` changed) to the daemon's "loaded ...: N people"
   log line, which it writes after the replan and the calendar rebuild/write.
-  The watcher debounce (``warmupd.watch.DEBOUNCE``) is subtracted
+  The watcher debounce (``warmupd.daemon.watch.DEBOUNCE``) is subtracted
   to give "after the debounce".  Median, p90 and max over ``--rounds`` saves.
 - 60 s idle with 10k people (after ready and the first delivery): CPU time of
   the whole process (sum of every thread's schedstat run time, ns; and
   utime+stime in clock ticks), and context switches per thread (each one is a
   wake-up), against the heartbeat's expected wake-ups
-  (``warmupd.model.HEARTBEAT_SECONDS``).
+  (``warmupd.core.model.HEARTBEAT_SECONDS``).
 - RSS (VmRSS and VmHWM) after ready and after the saves, 1k and 10k people,
   next to the floor: the RSS of a bare ``python -c "import time; time.sleep(1)"``
   measured in the same run.
@@ -73,7 +73,7 @@ def use_install(site: Path) -> None:
     """Every process started from now on imports warmupd from ``site`` and nowhere else.
 
     The daemon inherits this environment, and so do the parse servers that it
-    and ``isolate.load`` start (``python -m warmupd.isolate``).
+    and ``isolate.load`` start (``python -m warmupd.daemon.isolate``).
     """
     os.environ["PYTHONPATH"] = str(site)
     os.environ.pop("PYTHONHOME", None)
@@ -381,7 +381,7 @@ def _fork_load(book: ModuleType, data: bytes, cap: int) -> object:
 def reload_latency(site: Path, sizes: list[int], rounds: int) -> None:
     import asyncio
 
-    book, isolate = import_from(site, "book", "isolate")
+    book, isolate = import_from(site, "contacts.book", "daemon.isolate")
     print(f"\n== reload parse: isolate.load (parse server) vs os.fork vs in-process, "
           f"{rounds} rounds ==")
     for n in sizes:
@@ -433,13 +433,13 @@ def run(args: argparse.Namespace, site: Path) -> int:
         reload_latency(site, sizes, args.rounds)
         return 0
 
-    model, watch = import_from(site, "model", "watch")
+    model, watch = import_from(site, "core.model", "daemon.watch")
     print(f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs, daemon: "
           f"{Path(sys.executable).name} -m warmupd run --file F")
     debounce = float(watch.DEBOUNCE)  # read from the install, so it never drifts
     floor, floor_hwm = bare_python_rss()
     print(f"floor: bare python RSS VmRSS {floor:.1f} MiB (VmHWM {floor_hwm:.1f} MiB)")
-    print(f"watcher debounce (warmupd.watch.DEBOUNCE): {debounce * 1000:.0f} ms")
+    print(f"watcher debounce (warmupd.daemon.watch.DEBOUNCE): {debounce * 1000:.0f} ms")
 
     results: dict[str, object] = {}
     start = time.monotonic()

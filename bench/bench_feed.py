@@ -36,9 +36,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from warmupd import ics
-from warmupd.feed import FeedServer, feed_path, load_or_create_token
-from warmupd.model import Book, Capacity, History, Plan, Settings, TouchUp
+from warmupd.calendar import ics
+from warmupd.calendar.feed import FeedServer, feed_path, load_or_create_token
+from warmupd.core.model import Book, Capacity, History, Plan, Settings, TouchUp
 
 
 def calendar(n: int) -> bytes:

@@ -32,10 +32,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from gen import TODAY, generate
 
-from warmupd import book as bookmod
-from warmupd import ics, planner
-from warmupd.model import Book, History, Plan
-from warmupd.record import replace
+from warmupd.calendar import ics
+from warmupd.contacts import book as bookmod
+from warmupd.core import planner
+from warmupd.core.model import Book, History, Plan
+from warmupd.core.record import replace
 
 TZ = "Europe/Berlin"
 

@@ -240,7 +240,7 @@ def main() -> None:
             path.unlink()
 
         # who over 10k people: in process (the search), and as a command.
-        bookmod, who = import_from(site, "book", "who")
+        bookmod, who = import_from(site, "contacts.book", "core.who")
         ten_k = tmp / "ten-k.yaml"
         lines = result.read_text(encoding="utf-8")
         ten_k.write_text(lines)

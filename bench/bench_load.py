@@ -1,4 +1,4 @@
-"""Benchmark: `warmupd.book.load` against the floor of a bare PyYAML load.
+"""Benchmark: `warmupd.contacts.book.load` against the floor of a bare PyYAML load.
 
 Owns: timing only.  For each size it writes a generated contact file
 (bench/gen.py) to a temp directory, then prints the median wall time of
@@ -18,7 +18,7 @@ The figures are of a non-editable install, as users run it (not of the
 checkout, nor through an editable install's import hooks): by default
 the script copies the package source to its temp dir and installs it there
 with ``pip install --no-deps --target``; ``--site DIR``
-uses such an install made beforehand.  It prints where ``warmupd.book`` came
+uses such an install made beforehand.  It prints where ``warmupd.contacts.book`` came
 from.
 
 Must not: assert anything (tests do that) or write outside its temp dir.
@@ -42,8 +42,8 @@ from nonedit import import_from, install
 
 
 def import_book(site: Path) -> ModuleType:
-    """``warmupd.book`` from ``site``, ahead of any checkout or editable install."""
-    (book,) = import_from(site, "book")
+    """``warmupd.contacts.book`` from ``site``, ahead of any checkout or editable install."""
+    (book,) = import_from(site, "contacts.book")
     return book
 
 
@@ -73,7 +73,7 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         book = import_book(args.site or install(Path(tmp) / "site"))
         print(f"PyYAML {yaml.__version__}, libyaml: {yaml.__with_libyaml__}; "
-              f"warmupd.book from {book.__file__}")
+              f"warmupd.contacts.book from {book.__file__}")
         print(f"{'people':>13} {'bytes':>10} {'floor ms':>9} {'load ms':>9} {'ratio':>6}")
         for n in args.sizes:
             text = generate(n, seed=1, never_fraction=0.2)

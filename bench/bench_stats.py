@@ -44,9 +44,11 @@ SPLIT = """
 import json, sqlite3, statistics, sys, time
 from datetime import date
 from pathlib import Path
-from warmupd import bookcache, stats, statsview
+from warmupd.cli import statsview
+from warmupd.contacts import bookcache
+from warmupd.core import stats
 from warmupd.paths import book_cache_file
-from warmupd.store import Store
+from warmupd.history.store import Store
 book_path, store_path = Path(sys.argv[1]), Path(sys.argv[2])
 steps = {"load book (cache hit, 10k people)": [], "store.stats_inputs": [],
          "stats.compute": [], "json": [], "floor: scan in-process": []}
@@ -135,7 +137,7 @@ def main(argv: list[str] | None = None) -> int:
         # creates the store and marks everyone seen.
         subprocess.run(stats_cmd, env=env, check=True, capture_output=True)
         ids = subprocess.run(
-            [PY, "-c", "import sys; from warmupd import book; "
+            [PY, "-c", "import sys; from warmupd.contacts import book; "
              "print('\\n'.join(c.id for c in book.load(__import__('pathlib').Path(sys.argv[1]))"
              ".contacts))", str(book)],
             env=env, check=True, capture_output=True, text=True).stdout.split()

@@ -1,10 +1,10 @@
 """Bench: how fast a save reaches the debounced on_change, and what an idle watcher costs.
 
-Owns: measuring warmupd.watch from the outside and printing figures, each next to a
+Owns: measuring warmupd.daemon.watch from the outside and printing figures, each next to a
 floor measured in the same run on the same machine:
 - latency from the save starting to on_change, minus the debounce, against the
   same pipeline with debounce=0 (inotify + watchdog dispatch + the hand-off to an
-  event loop, where warmupd.watch.Debouncer runs as in the daemon);
+  event loop, where warmupd.daemon.watch.Debouncer runs as in the daemon);
 - CPU time and thread wake-ups of an idle watcher, against the same idle window
   with no watcher running;
 - RSS after starting a watcher, against the RSS of this bare python process.
@@ -109,7 +109,7 @@ def measure(
     Timed from the start: the event can land before os.replace returns, and sed or
     vim write the file before they exit, so "after the save returned" goes negative.
     """
-    from warmupd.watch import Debouncer, FileWatcher
+    from warmupd.daemon.watch import Debouncer, FileWatcher
 
     path = directory / "contacts.yaml"
     path.write_text(BOOK + "# start\n")
@@ -151,7 +151,7 @@ def pct(values: list[float], q: float) -> float:
 
 def idle(directory: Path, seconds: float, with_watcher: bool) -> tuple[float, int]:
     """CPU seconds of the whole process, and wake-ups of the watcher's threads, while idle."""
-    from warmupd.watch import FileWatcher
+    from warmupd.daemon.watch import FileWatcher
 
     before = set(threading.enumerate())
     watcher = FileWatcher(directory / "contacts.yaml", lambda: None)
@@ -175,7 +175,7 @@ def main() -> None:
     args = parser.parse_args()
 
     bare_rss = rss_mib()
-    import warmupd.watch  # noqa: F401  (measured: the import cost of watchdog)
+    import warmupd.daemon.watch  # noqa: F401  (measured: the import cost of watchdog)
 
     directory = Path(tempfile.mkdtemp(prefix="warmupd-bench-watch-"))
     try:
@@ -212,7 +212,7 @@ def main() -> None:
               f" {cpu_floor * 1000:.2f} ms without (floor);"
               f" watcher-thread wake-ups {wakeups}")  # fmt: skip
 
-        from warmupd.watch import FileWatcher
+        from warmupd.daemon.watch import FileWatcher
 
         (directory / "contacts.yaml").write_text(BOOK)
         watcher = FileWatcher(directory / "contacts.yaml", lambda: None)

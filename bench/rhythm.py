@@ -65,9 +65,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from warmupd import planner
-from warmupd.model import Book, Contact, History, PersonHistory, Settings
-from warmupd.record import replace
+from warmupd.core import planner
+from warmupd.core.model import Book, Contact, History, PersonHistory, Settings
+from warmupd.core.record import replace
 
 DAY0 = date(2026, 6, 1)  # a Monday
 CIRCLES = {"family": 28, "friends": 42, "colleagues": 63, "acquaintances": 84}

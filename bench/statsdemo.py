@@ -15,8 +15,8 @@ import random
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 
-from warmupd.model import TouchKind
-from warmupd.store import Store
+from warmupd.core.model import TouchKind
+from warmupd.history.store import Store
 
 PEOPLE = (
     ("Ruth Alvarez", "colleagues"), ("Sam Lee", "friends"), ("Zoë Müller", "family"),
@@ -33,7 +33,7 @@ NOTES = ("coffee; she is moving to Lisbon", "his new job at the bakery", "kids s
 
 
 def slug(name: str) -> str:
-    from warmupd.book import slugify
+    from warmupd.contacts.book import slugify
 
     return slugify(name)
 

@@ -17,7 +17,7 @@ from contextlib import contextmanager
 from datetime import datetime
 from typing import Any, TypeVar
 
-from warmupd.feed import FeedServer
+from warmupd.calendar.feed import FeedServer
 
 T = TypeVar("T")
 

@@ -1,4 +1,4 @@
-"""Tests of warmupd.book: the contact file format, its validation and its helpers.
+"""Tests of warmupd.contacts.book: the contact file format, its validation and its helpers.
 
 Files are real files on tmp paths where `load` is under test; the format
 corner cases go through `loads`, which shares the same code after reading.
@@ -20,8 +20,8 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from warmupd import book
-from warmupd.model import Birthday, Book, BookError, Contact, PersonNotFound, Problem
+from warmupd.contacts import book
+from warmupd.core.model import Birthday, Book, BookError, Contact, PersonNotFound, Problem
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "config" / "contacts.example.yaml"
@@ -872,7 +872,7 @@ contacts: []
 
 
 def test_defaults_when_settings_are_absent_or_empty() -> None:
-    from warmupd.model import Settings
+    from warmupd.core.model import Settings
 
     assert book.loads("contacts: []\n").settings == Settings()
     assert book.loads("settings:\ncontacts:\n").settings == Settings()
@@ -1029,8 +1029,8 @@ def test_resolve_by_own_id_or_name_always_finds_that_person(person: Contact) -> 
 _FALLBACK = """
 import json, sys
 sys.modules["yaml._yaml"] = None  # as if PyYAML had been built without libyaml
-from warmupd import book
-from warmupd.model import BookError
+from warmupd.contacts import book
+from warmupd.core.model import BookError
 assert not book._LIBYAML
 out = []
 for text in json.loads(sys.stdin.read()):

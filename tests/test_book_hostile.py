@@ -19,8 +19,8 @@ from pathlib import Path
 import pytest
 from hostile_files import realistic_over_1mib
 
-from warmupd import book, bookcache
-from warmupd.model import BookError
+from warmupd.contacts import book, bookcache
+from warmupd.core.model import BookError
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -387,8 +387,8 @@ def test_problems_stop_at_a_thousand() -> None:
 def test_import_refuses_a_fifo_export_and_a_device_book(tmp_path: Path) -> None:
     """If this fails, `warmupd import` waits on a FIFO export forever, or reads
     /dev/zero as the contact file without bound: siblings of the bookcache bug."""
-    from warmupd import enlist
-    from warmupd.importers import ImportFailed
+    from warmupd.contacts import enlist
+    from warmupd.contacts.importers import ImportFailed
 
     fifo = tmp_path / "export.csv"
     os.mkfifo(fifo)

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from warmupd import book, bookcache
-from warmupd.model import BookError
+from warmupd.contacts import book, bookcache
+from warmupd.core.model import BookError
 
 TEXT = "contacts:\n  - name: Ruth Alvarez\n    every: 8w\n  - name: Sam Lee\n"
 
@@ -41,7 +41,7 @@ def test_a_hit_does_not_import_the_yaml_parser(tmp_path: Path) -> None:
     path.write_text(TEXT)
     bookcache.load(path, cache)
     probe = (
-        "import sys; from pathlib import Path; from warmupd import bookcache;"
+        "import sys; from pathlib import Path; from warmupd.contacts import bookcache;"
         f"b = bookcache.load(Path({str(path)!r}), Path({str(cache)!r}));"
         "print(len(b.contacts), 'yaml' in sys.modules)"
     )
@@ -68,7 +68,7 @@ def test_person_commands_on_a_hit_never_import_yaml(tmp_path: Path, argv: list[s
     assert warm.returncode == 0, warm.stderr
     probe = (
         "import sys; from warmupd.cli import main; rc = main(sys.argv[1:]);"
-        "print('YAML', rc, 'yaml' in sys.modules, 'warmupd.book' in sys.modules)"
+        "print('YAML', rc, 'yaml' in sys.modules, 'warmupd.contacts.book' in sys.modules)"
     )
     out = subprocess.run([sys.executable, "-c", probe, *argv], env=env, capture_output=True,
                          text=True)
@@ -180,11 +180,11 @@ def test_new_code_with_the_same_version_misses(tmp_path: Path) -> None:
     import shutil
 
     pkg = tmp_path / "site" / "warmupd"
-    shutil.copytree(Path(bookcache.__file__).parent, pkg,
+    shutil.copytree(Path(bookcache.__file__).parent.parent, pkg,
                     ignore=shutil.ignore_patterns("__pycache__"))
     path, cache = tmp_path / "contacts.yaml", tmp_path / "cache" / "book.marshal"
     path.write_text(TEXT.replace("    every: 8w\n", "", 1))  # Ruth gets the default cadence
-    probe = ("import sys; from pathlib import Path; from warmupd import bookcache;"
+    probe = ("import sys; from pathlib import Path; from warmupd.contacts import bookcache;"
              "print(bookcache.load(Path(sys.argv[1]), Path(sys.argv[2])).contacts[0].every)")
 
     def every() -> str:
@@ -195,7 +195,7 @@ def test_new_code_with_the_same_version_misses(tmp_path: Path) -> None:
         return out.stdout.strip()
 
     before = every()
-    model = pkg / "model.py"
+    model = pkg / "core" / "model.py"
     text = model.read_text()
     default = f"default_every: int = {before}"
     assert default in text, "the default cadence moved: point this test at it"
@@ -209,10 +209,10 @@ def test_a_changed_module_in_a_subpackage_changes_the_code_stamp(tmp_path: Path)
     import shutil
 
     pkg = tmp_path / "site" / "warmupd"
-    shutil.copytree(Path(bookcache.__file__).parent, pkg,
+    shutil.copytree(Path(bookcache.__file__).parent.parent, pkg,
                     ignore=shutil.ignore_patterns("__pycache__"))
     sub = next(p for p in sorted(pkg.glob("*/*.py")))  # any module one level down
-    probe = "from warmupd import bookcache; print(bookcache.code_stamp())"
+    probe = "from warmupd.contacts import bookcache; print(bookcache.code_stamp())"
 
     def stamp() -> str:
         env = {**os.environ, "PYTHONPATH": str(pkg.parent), "PYTHONDONTWRITEBYTECODE": "1"}

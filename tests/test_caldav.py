@@ -21,10 +21,12 @@ from pathlib import Path
 import pytest
 from caldav_env import PASSWORD, USER, Phone, Radicale
 
-from warmupd import book, caldav_map, caldav_sync
+from warmupd.calendar.caldav import map as caldav_map
+from warmupd.calendar.caldav import sync as caldav_sync
 from warmupd.clock import zone
-from warmupd.model import Book, BookError, TouchKind
-from warmupd.store import Store
+from warmupd.contacts import book
+from warmupd.core.model import Book, BookError, TouchKind
+from warmupd.history.store import Store
 
 NOW = datetime(2026, 12, 1, 10, 0, tzinfo=UTC)  # a Tuesday
 ROOT = Path(__file__).resolve().parent.parent
@@ -165,7 +167,7 @@ def test_password_command_runs_and_its_output_is_the_password(tmp_path: Path,
     env = Env(tmp_path, server)
     s = env.book.settings.caldav
     assert s is not None
-    from warmupd.record import replace
+    from warmupd.core.record import replace
 
     cmd = replace(s, password_file=None,
                   password_command=(sys.executable, "-c", f"print({PASSWORD!r})"))
@@ -183,7 +185,7 @@ def test_push_creates_owned_tasks_and_idle_sync_is_one_request(env: Env) -> None
     first = env.sync()
     objs = env.phone.objects()
     assert len(first.created) == len(objs) > 0
-    from warmupd.ics import event_uid
+    from warmupd.calendar.ics import event_uid
 
     with Store(env.db) as st:
         rows = st.caldav_rows()
@@ -403,7 +405,7 @@ def test_cli_sync_dry_run_then_real(env: Env, tmp_path: Path) -> None:
 def test_digest_answer_matches_rfc_2617_example() -> None:
     """Broken if a Digest server's challenge is answered wrongly: the known answer is
     RFC 2617 section 3.5's (Mufasa, "Circle Of Life")."""
-    from warmupd.caldav_auth import digest_challenge, digest_header
+    from warmupd.calendar.caldav.auth import digest_challenge, digest_header
 
     ch = digest_challenge('Digest realm="testrealm@host.com", qop="auth,auth-int", '
                           'nonce="dcd98b7102dd2f0e8b11d0f600bfb0c093", '
@@ -434,7 +436,7 @@ def test_a_sample_is_marked_in_its_task_title(tmp_path: Path, server: Radicale) 
 
 def test_a_failed_lookup_says_it_was_the_name() -> None:
     """Broken if a DNS failure reads as a bare exception name ("ConnectionError")."""
-    from warmupd.caldav_dav import _why
+    from warmupd.calendar.caldav.dav import _why
 
     said = _why(socket.gaierror(socket.EAI_NONAME, "Name or service not known"))
     assert said == "the server's name could not be looked up (Name or service not known)"

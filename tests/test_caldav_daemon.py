@@ -18,10 +18,10 @@ import pytest
 from caldav_env import PASSWORD, USER, Phone, Radicale
 from slow_proxy import SlowProxy
 
-from warmupd.daemon import Daemon
-from warmupd.model import TouchKind
+from warmupd.core.model import TouchKind
+from warmupd.daemon.daemon import Daemon
+from warmupd.history.store import Store
 from warmupd.notify import LogNotifier
-from warmupd.store import Store
 
 # The first pause after a failed sync: short, so the retries happen within the test.
 BACKOFF = 0.5

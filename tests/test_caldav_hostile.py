@@ -21,10 +21,11 @@ import pytest
 from caldav_env import FaultProxy, Phone, Radicale
 from test_caldav_phone import NOW, Machine, history, pid, record
 
-from warmupd import caldav_map, caldav_sync
-from warmupd.model import TouchKind
-from warmupd.record import replace
-from warmupd.store import Store
+from warmupd.calendar.caldav import map as caldav_map
+from warmupd.calendar.caldav import sync as caldav_sync
+from warmupd.core.model import TouchKind
+from warmupd.core.record import replace
+from warmupd.history.store import Store
 
 
 @pytest.fixture
@@ -136,7 +137,7 @@ TASK = ("BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//phone//EN\r\nBEGIN:VTODO\r\
 def test_edge_of_range_dates_never_overflow(completed: str, zone: str) -> None:
     """Broken if a COMPLETED at the edge of datetime's range raises OverflowError in a
     zone that pushes it past the edge, or becomes a touch in the future."""
-    from warmupd.ics import event_uid
+    from warmupd.calendar.ics import event_uid
 
     data = TASK.format(uid=event_uid("p", "new/1"), completed=completed, person="p",
                        cycle="new/1").encode()
@@ -195,7 +196,7 @@ def test_a_lone_cr_in_a_note_is_escaped_on_the_wire(tmp_path: Path, server: Radi
 def test_password_sources_are_capped_in_size_and_time(tmp_path: Path) -> None:
     """Broken if `password_command: [yes]` is read in full, a silent command or a FIFO
     as password_file hangs, or a FIFO is read at all."""
-    from warmupd.model import CalDavSettings
+    from warmupd.core.model import CalDavSettings
 
     s = CalDavSettings(url="http://h/", password_command=("yes", "pw"))
     started = time.monotonic()
@@ -334,7 +335,7 @@ def test_the_daemons_sync_child_runs_under_a_memory_limit(tmp_path: Path, server
     job = pickle.dumps(("sync", m.book.settings.caldav, m.db, m.book, NOW, "Europe/Berlin",
                         PASSWORD, 20.0))
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
-    child = subprocess.Popen([sys.executable, "-m", "warmupd.caldav_run"], env=env,
+    child = subprocess.Popen([sys.executable, "-m", "warmupd.calendar.caldav.run"], env=env,
                              stdin=subprocess.PIPE, stdout=subprocess.PIPE)
     assert child.stdin is not None
     child.stdin.write(job)

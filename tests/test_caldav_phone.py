@@ -16,10 +16,11 @@ from pathlib import Path
 import pytest
 from caldav_env import PASSWORD, USER, Radicale, VdirPhone, Xandikos
 
-from warmupd import book, caldav_sync
+from warmupd.calendar.caldav import sync as caldav_sync
 from warmupd.clock import zone
-from warmupd.model import Book, TouchKind
-from warmupd.store import Store
+from warmupd.contacts import book
+from warmupd.core.model import Book, TouchKind
+from warmupd.history.store import Store
 
 NOW = datetime(2026, 12, 1, 10, 0, tzinfo=UTC)  # a Tuesday
 Server = Radicale | Xandikos

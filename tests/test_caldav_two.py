@@ -8,8 +8,8 @@ from pathlib import Path
 from caldav_env import Radicale
 from test_caldav import NOW, Env
 
-from warmupd.model import TouchKind
-from warmupd.store import Store
+from warmupd.core.model import TouchKind
+from warmupd.history.store import Store
 
 
 def test_a_touch_on_one_machine_reaches_the_other_without_duplicates(tmp_path: Path) -> None:
@@ -52,7 +52,7 @@ def test_two_daemons_show_each_nudge_on_one_machine_only(tmp_path: Path) -> None
     from datetime import datetime
     from zoneinfo import ZoneInfo
 
-    from warmupd.daemon import Daemon
+    from warmupd.daemon.daemon import Daemon
     from warmupd.notify import LogNotifier
 
     class Slot:

@@ -14,8 +14,8 @@ import pytest
 from conftest import FixedClock, private_home
 
 from warmupd.cli import Environment, main
-from warmupd.model import ExitCode
-from warmupd.store import Store
+from warmupd.core.model import ExitCode
+from warmupd.history.store import Store
 
 REPO = Path(__file__).resolve().parents[1]
 # Every command runs at this instant (the books below are in UTC): the same day

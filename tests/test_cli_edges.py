@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 from conftest import private_home
 
-from warmupd.model import TouchKind
-from warmupd.store import Store
+from warmupd.core.model import TouchKind
+from warmupd.history.store import Store
 
 REPO = Path(__file__).resolve().parents[1]
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)

@@ -21,10 +21,10 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from warmupd.daemon import Daemon
-from warmupd.model import TouchKind
+from warmupd.core.model import TouchKind
+from warmupd.daemon.daemon import Daemon
+from warmupd.history.store import Store
 from warmupd.notify import LogNotifier, Shown
-from warmupd.store import Store
 
 T = TypeVar("T")
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -385,7 +385,7 @@ def test_live_reload_through_the_watcher(tmp_path: Path) -> None:
 def test_buttons_on_a_real_bus_change_the_store(tmp_path: Path, press: str) -> None:
     from dbus_env import action_notification_server, private_session_bus
 
-    from warmupd.model import Settings
+    from warmupd.core.model import Settings
     from warmupd.notify import make_notifier
 
     env = Env(tmp_path, contacts_yaml(1))
@@ -418,8 +418,8 @@ def test_buttons_on_a_real_bus_change_the_store(tmp_path: Path, press: str) -> N
 def test_daemon_publishes_and_serves_the_calendar(tmp_path: Path) -> None:
     import http.client
 
-    from warmupd.feed import rotate_token
-    from warmupd.publish import CalendarFiles, Publisher
+    from warmupd.calendar.feed import rotate_token
+    from warmupd.calendar.publish import CalendarFiles, Publisher
 
     env = Env(tmp_path, contacts_yaml(2, extra="  feed: {port: 0}\n"))
     files = CalendarFiles(tmp_path / "data" / "warmupd.ics", tmp_path / "data" / "revs.json",

@@ -16,10 +16,10 @@ from zoneinfo import ZoneInfo
 
 from slow_proxy import SlowProxy
 
-from warmupd.daemon import Daemon
+from warmupd.calendar.publish import CalendarFiles, Publisher
+from warmupd.daemon.daemon import Daemon
+from warmupd.history.store import Store
 from warmupd.notify import LogNotifier
-from warmupd.publish import CalendarFiles, Publisher
-from warmupd.store import Store
 
 
 class Clock:
@@ -77,7 +77,7 @@ def test_a_stuck_worker_does_not_keep_the_process_alive(tmp_path: Path) -> None:
 
     script = (
         "import time\n"
-        "from warmupd.workers import Workers\n"
+        "from warmupd.daemon.workers import Workers\n"
         "pool = Workers(2, 'stuck')\n"
         "futures = [pool.submit(time.sleep, 60) for _ in range(3)]\n"
         "time.sleep(0.2)\n"

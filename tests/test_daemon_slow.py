@@ -28,7 +28,7 @@ from caldav_env import PASSWORD, USER, Radicale
 from slow_proxy import SlowProxy
 
 from tests.conftest import need
-from warmupd.workers import children
+from warmupd.daemon.workers import children
 
 LIB = "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1"
 DAY = "2027-01-04"

@@ -21,10 +21,10 @@ from zoneinfo import ZoneInfo
 
 from dbus_env import action_notification_server, private_session_bus
 
-from warmupd.daemon import Daemon
-from warmupd.model import Settings
+from warmupd.core.model import Settings
+from warmupd.daemon.daemon import Daemon
+from warmupd.history.store import Store
 from warmupd.notify import make_notifier
-from warmupd.store import Store
 
 T = TypeVar("T")
 BERLIN = ZoneInfo("Europe/Berlin")

@@ -97,7 +97,7 @@ def test_the_example_says_each_setting_once_and_its_caldav_block_uncomments_as_w
     """Broken if the CalDAV and push block is in the example twice, or if removing
     the `# ` of its setting lines gives a file warmupd refuses (both
     password_command and password_file set)."""
-    from warmupd import book
+    from warmupd.contacts import book
 
     example = (Path(__file__).resolve().parents[1] / "config" / "contacts.example.yaml")
     text = example.read_text(encoding="utf-8")

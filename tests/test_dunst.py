@@ -25,10 +25,10 @@ from zoneinfo import ZoneInfo
 from conftest import need
 from dbus_env import WAIT_SECONDS, private_session_bus
 
-from warmupd.daemon import Daemon
-from warmupd.model import Settings, TouchKind
+from warmupd.core.model import Settings, TouchKind
+from warmupd.daemon.daemon import Daemon
+from warmupd.history.store import Store
 from warmupd.notify import make_notifier
-from warmupd.store import Store
 
 BERLIN = ZoneInfo("Europe/Berlin")
 LOG = logging.getLogger("warmupd.test_dunst")

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 from feed_harness import Running, serving
 
-from warmupd.feed import (
+from warmupd.calendar.feed import (
     FeedServer,
     feed_path,
     feed_urls,
@@ -26,7 +26,7 @@ from warmupd.feed import (
     read_token,
     rotate_token,
 )
-from warmupd.model import FeedSettings
+from warmupd.core.model import FeedSettings
 
 BODY = b"BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:test\r\nEND:VCALENDAR\r\n"
 MODIFIED = datetime(2026, 3, 2, 8, 30, 15, tzinfo=UTC)
@@ -295,7 +295,7 @@ def test_rotation_from_another_process_takes_effect_at_once(
         [
             sys.executable,
             "-c",
-            "import sys, pathlib; from warmupd.feed import rotate_token;"
+            "import sys, pathlib; from warmupd.calendar.feed import rotate_token;"
             " rotate_token(pathlib.Path(sys.argv[1]))",
             str(token_file),
         ],

@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 from feed_harness import Running, read_all, serving
 
-from warmupd.feed import FeedServer, feed_path, load_or_create_token
+from warmupd.calendar.feed import FeedServer, feed_path, load_or_create_token
 
 BODY = b"BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:test\r\nEND:VCALENDAR\r\n"
 BIG = b"BEGIN:VCALENDAR\r\n" + b"X-PAD:" + b"x" * (1024 * 1024) + b"\r\nEND:VCALENDAR\r\n"

@@ -38,7 +38,7 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
-from warmupd.feed import FeedServer, feed_path, new_token
+from warmupd.calendar.feed import FeedServer, feed_path, new_token
 
 LONG = os.environ.get("WARMUPD_FUZZ") == "long"
 TOKEN = new_token()

@@ -30,8 +30,8 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
-from warmupd import book
-from warmupd.model import Book, BookError
+from warmupd.contacts import book
+from warmupd.core.model import Book, BookError
 
 ROOT = Path(__file__).resolve().parents[1]
 LONG = os.environ.get("WARMUPD_FUZZ") == "long"

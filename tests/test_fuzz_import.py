@@ -1,7 +1,7 @@
 """Fuzzing `warmupd import`: generated LinkedIn, Google and vCard exports with hostile cells.
 
 Each example writes a real export and a real contact file on a tmp path and
-runs the real command in process (`warmupd.cli.main`).  Every entry of the
+runs the real command in process (`warmupd.cli`).  Every entry of the
 export carries a token (``P7``) that nothing else in the file can spell (the
 hostile alphabet has no digits), so the test knows which entry became which
 person without asking the code under test.  The invariants:
@@ -34,8 +34,8 @@ from conftest import private_home
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from warmupd import book
 from warmupd.cli import main
+from warmupd.contacts import book
 
 LONG = os.environ.get("WARMUPD_FUZZ") == "long"
 FUZZ = settings(

@@ -12,8 +12,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from ical import calendar_properties, parse_duration, parse_events
 
-from warmupd import ics, planner
-from warmupd.model import (
+from warmupd.calendar import ics
+from warmupd.core import planner
+from warmupd.core.model import (
     Birthday,
     Book,
     Contact,
@@ -23,7 +24,7 @@ from warmupd.model import (
     Plan,
     Settings,
 )
-from warmupd.record import replace
+from warmupd.core.record import replace
 
 TODAY = date(2026, 3, 2)
 TZ = "Europe/Berlin"
@@ -186,7 +187,7 @@ def test_snooze_keeps_uid_and_raises_sequence() -> None:
 @given(st.lists(st.lists(st.integers(0, 5), min_size=3, max_size=3), min_size=1, max_size=8))
 def test_sequence_rises_exactly_when_the_day_moves(days: list[list[int]]) -> None:
     # Three fixed cycles whose planned day wanders; build plans directly.
-    from warmupd.model import Capacity, TouchUp
+    from warmupd.core.model import Capacity, TouchUp
 
     revisions: dict[str, ics.Revision] = {}
     last_day: dict[str, date] = {}

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from warmupd import importers
-from warmupd.importers import ImportFailed, Record, vcard
+from warmupd.contacts import importers
+from warmupd.contacts.importers import ImportFailed, Record, vcard
 
 DATA = Path(__file__).parent / "data" / "import"
 
@@ -180,7 +180,7 @@ def test_a_new_begin_inside_a_card_is_an_unterminated_card() -> None:
      ("--02-29", "02-29"), ("soon", None)],
 )
 def test_birthday_spellings(text: str, expected: str | None) -> None:
-    from warmupd.importers._common import birthday
+    from warmupd.contacts.importers._common import birthday
 
     assert birthday(text) == expected
 

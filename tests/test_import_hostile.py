@@ -1,6 +1,6 @@
 """Hostile exports through `warmupd import`: refused whole, or taken record by record.
 
-Every test runs the real command in process (`warmupd.cli.main`) against a
+Every test runs the real command in process (`warmupd.cli`) against a
 real contact file in a private HOME, and reads the file back.  The contract:
 
 - an export that cannot be read whole (a quote that never closes, rows of
@@ -25,10 +25,10 @@ from pathlib import Path
 import pytest
 from conftest import private_home
 
-from warmupd import book, match
 from warmupd.cli import main
-from warmupd.importers import Record
-from warmupd.model import BookError
+from warmupd.contacts import book, match
+from warmupd.contacts.importers import Record
+from warmupd.core.model import BookError
 
 BOOK = """\
 settings:
@@ -287,7 +287,7 @@ def test_a_card_of_too_many_lines_is_skipped_not_read(  # type: ignore[no-untype
 
 def test_folds_and_soft_breaks_are_joined_as_vobject_would() -> None:
     """The joins moved out of vobject must read exactly as before."""
-    from warmupd import importers
+    from warmupd.contacts import importers
 
     text = vcard("FN:Ann", "NOTE;CHARSET=UTF-8;ENCODING=QUOTED-PRINTABLE:Caf=C3=A9=",
                  " und=", "=20Bar=0A2nd line", "TITLE:Head of Fo", " lded Things",
@@ -430,7 +430,7 @@ def test_a_record_the_contact_file_refuses_is_skipped_by_its_place_in_the_export
     skipped by their export place, the rest still added.  Before: the whole
     import failed with "c.yaml:305:12 ... 1 error in the contact file".  Red
     when `build` re-raises the BookError instead of calling `_records_at`."""
-    from warmupd import enlist
+    from warmupd.contacts import enlist
 
     path = tmp_path / "contacts.yaml"
     path.write_text(BOOK)
@@ -493,7 +493,7 @@ def test_a_quote_open_at_the_end_of_the_file_is_told_apart(tail: str, refused: b
     later in the file made it miss the open one), or when `rows` stops
     refusing a line break in a single-line cell (the third case: the quote
     closes by accident one row later and swallows Bo Ek)."""
-    from warmupd import importers
+    from warmupd.contacts import importers
 
     data = (GOOGLE_HEAD + "Cy,,Do,,,c@x.example\r\n" + tail).encode()
     if refused:
@@ -508,7 +508,7 @@ def test_a_dropped_property_takes_its_soft_breaks_with_it() -> None:
     """A quoted-printable property the import does not read (an address here)
     continues over soft breaks; a continuation that looks like a property is
     still part of it, not an EMAIL of its own."""
-    from warmupd import importers
+    from warmupd.contacts import importers
 
     text = vcard("FN:Ann", "ADR;ENCODING=QUOTED-PRINTABLE:;;Main St=", "EMAIL:x@evil.example",
                  "EMAIL:ann@x.example", version="2.1")

@@ -1,11 +1,11 @@
-"""Who is already on the list: the identity rules of `warmupd.match`."""
+"""Who is already on the list: the identity rules of `warmupd.contacts.match`."""
 
 from __future__ import annotations
 
 import pytest
 
-from warmupd import book, match
-from warmupd.importers import Record
+from warmupd.contacts import book, match
+from warmupd.contacts.importers import Record
 
 BOOK = book.loads("""\
 circles:
@@ -100,7 +100,7 @@ def test_a_sample_from_the_example_is_not_a_real_person() -> None:
     """Would fail if a made-up sample kept a real person of the same name off the list,
     or if the real one were kept from their plain id by the sample (a permanent
     `ruth-alvarez-2`): a sample's id is `sample:` + its id, apart from real ones."""
-    from warmupd import insert
+    from warmupd.contacts import insert
 
     text = "contacts:\n  - name: Ruth Alvarez\n    sample: true\n"
     b = book.loads(text)

@@ -13,8 +13,9 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from warmupd import book, enlist, importers, insert, match, names
-from warmupd.model import BookError, WarmupdError
+from warmupd.contacts import book, enlist, importers, insert, match
+from warmupd.core import names
+from warmupd.core.model import BookError, WarmupdError
 
 NOW = datetime(2026, 12, 1, 10, 0, tzinfo=UTC)
 EXISTING = ["Ruth Alvarez", "Zoë Müller", "Sam Lee", "Ann-Marie Lee", "O'Brien Tom"]

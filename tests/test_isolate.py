@@ -21,8 +21,9 @@ from pathlib import Path
 import pytest
 from hostile_files import realistic_over_1mib
 
-from warmupd import book, isolate
-from warmupd.model import BookError
+from warmupd.contacts import book
+from warmupd.core.model import BookError
+from warmupd.daemon import isolate
 
 ROOT = Path(__file__).resolve().parents[1]
 

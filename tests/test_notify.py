@@ -39,7 +39,8 @@ from dbus_env import (
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from warmupd.model import Settings
+from warmupd.core.model import Settings
+from warmupd.core.textsafe import visible
 from warmupd.notify import (
     Action,
     AutoNotifier,
@@ -56,7 +57,6 @@ from warmupd.notify import (
     make_notifier,
     nudge_env,
 )
-from warmupd.textsafe import visible
 
 T = TypeVar("T")
 

@@ -23,8 +23,9 @@ from zoneinfo import ZoneInfo
 from conftest import need
 from dbus_env import action_notification_server, private_session_bus
 
-from warmupd.daemon import Daemon
-from warmupd.model import Settings, TouchKind
+from warmupd.core.model import Settings, TouchKind
+from warmupd.daemon.daemon import Daemon
+from warmupd.history.store import SCHEMA_VERSION, Store
 from warmupd.notify import (
     DesktopBackend,
     FallbackNotifier,
@@ -32,7 +33,6 @@ from warmupd.notify import (
     PlyerNotifier,
     make_notifier,
 )
-from warmupd.store import SCHEMA_VERSION, Store
 
 T = TypeVar("T")
 BERLIN = ZoneInfo("Europe/Berlin")

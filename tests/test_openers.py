@@ -7,8 +7,8 @@ from datetime import date, timedelta
 from hypothesis import given
 from hypothesis import strategies as st
 
-from warmupd.model import Birthday, Contact, PersonHistory, Settings, TouchUp
-from warmupd.openers import JOB_SEARCH_LINE, opener, since_phrase, template_fields
+from warmupd.core.model import Birthday, Contact, PersonHistory, Settings, TouchUp
+from warmupd.core.openers import JOB_SEARCH_LINE, opener, since_phrase, template_fields
 
 DAY = date(2026, 11, 25)
 
@@ -41,8 +41,8 @@ def test_personal_rotating_and_deterministic(
 _SAME_OPENER_SCRIPT = """
 import sys
 from datetime import date
-from warmupd.model import Contact, PersonHistory, Settings, TouchUp
-from warmupd.openers import opener
+from warmupd.core.model import Contact, PersonHistory, Settings, TouchUp
+from warmupd.core.openers import opener
 day = date(2026, 11, 25)
 out = []
 for i in range(40):

@@ -11,8 +11,8 @@ from fractions import Fraction
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from warmupd.model import Book, Contact, History, PersonHistory, Settings, TouchUp
-from warmupd.planner import (
+from warmupd.core.model import Book, Contact, History, PersonHistory, Settings, TouchUp
+from warmupd.core.planner import (
     EARLY_FRACTION,
     MAX_ASKS,
     after_allowed,
@@ -23,7 +23,7 @@ from warmupd.planner import (
     plan,
     restart_at,
 )
-from warmupd.record import fields, replace
+from warmupd.core.record import fields, replace
 
 TODAY = date(2026, 11, 25)
 
@@ -226,8 +226,8 @@ def test_a_new_persons_first_date_stays_put_as_days_pass(every: int, pid: str, k
 _SAME_PLAN_SCRIPT = """
 import sys
 from datetime import date
-from warmupd.model import Book, Contact, History, Settings
-from warmupd.planner import plan
+from warmupd.core.model import Book, Contact, History, Settings
+from warmupd.core.planner import plan
 cs = tuple(Contact(id=f"p{i}-{'x' * (i % 5)}", name=f"P {i}", every=7 * (1 + i % 9),
                    last=None if i % 3 else date(2026, 10, 1 + i % 28)) for i in range(60))
 p = plan(Book(settings=Settings(daily_limit=2), circles={}, contacts=cs), History(),
@@ -517,7 +517,7 @@ def test_the_plan_on_the_day_of_an_ask_already_shows_its_re_ask(
     from datetime import UTC, datetime, time
     from pathlib import Path
 
-    from warmupd.store import Store
+    from warmupd.history.store import Store
 
     cs, s = book
     b = book_of(cs, s)

@@ -30,11 +30,11 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from warmupd.daemon import Daemon
-from warmupd.model import Book, Contact, Settings, TouchKind, TouchUp
+from warmupd.core.model import Book, Contact, Settings, TouchKind, TouchUp
+from warmupd.core.planner import FIRST_BACKOFF, MAX_ASKS, REST_DAYS, backoff, capacity, plan
+from warmupd.daemon.daemon import Daemon
+from warmupd.history.store import Store
 from warmupd.notify import LogNotifier
-from warmupd.planner import FIRST_BACKOFF, MAX_ASKS, REST_DAYS, backoff, capacity, plan
-from warmupd.store import Store
 
 START = date(2026, 11, 23)  # a Monday
 SNOOZE_DAYS = 7
@@ -241,8 +241,8 @@ def test_with_room_everyone_is_first_asked_within_a_quarter_cadence(
 
 def test_today_lists_who_warmupd_stopped_asking_with_a_hint() -> None:
     """After MAX_ASKS unanswered asks: "Waiting on you" says so and suggests a fix."""
-    from warmupd import views
-    from warmupd.model import History, PersonHistory
+    from warmupd.core import views
+    from warmupd.core.model import History, PersonHistory
 
     c = Contact(id="ruth", name="Ruth Alvarez", every=28, last=START - timedelta(days=60))
     b = Book(settings=Settings(), circles={}, contacts=(c,))

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from warmupd import book as bookmod
-from warmupd.model import History
-from warmupd.planner import plan
-from warmupd.publish import CalendarFiles, Publisher
+from warmupd.calendar.publish import CalendarFiles, Publisher
+from warmupd.contacts import book as bookmod
+from warmupd.core.model import History
+from warmupd.core.planner import plan
 
 BOOK = """\
 settings:

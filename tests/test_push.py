@@ -25,10 +25,10 @@ from zoneinfo import ZoneInfo
 import pytest
 from aiosmtpd.controller import Controller
 
-from warmupd.daemon import Daemon
+from warmupd.daemon.daemon import Daemon
+from warmupd.history.store import Store
 from warmupd.notify import LogNotifier
-from warmupd.push import PushChannels
-from warmupd.store import Store
+from warmupd.notify.push import PushChannels
 
 
 class Hook:

@@ -14,9 +14,9 @@ from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from warmupd.daemon import Daemon
+from warmupd.daemon.daemon import Daemon
+from warmupd.history.store import Store
 from warmupd.notify import LogNotifier
-from warmupd.store import Store
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "config" / "contacts.example.yaml"
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -133,10 +133,10 @@ def test_a_first_run_shows_a_sample_at_once_whatever_the_day(tmp_path: Path) -> 
 
 def test_calendar_events_for_samples_say_so(tmp_path: Path) -> None:
     """Broken if the calendar feed shows a made-up person like a real appointment."""
-    from warmupd.book import load
-    from warmupd.ics import build_calendar
-    from warmupd.model import History
-    from warmupd.planner import plan
+    from warmupd.calendar.ics import build_calendar
+    from warmupd.contacts.book import load
+    from warmupd.core.model import History
+    from warmupd.core.planner import plan
 
     b = load(EXAMPLE)
     p = plan(b, History(), datetime(2026, 12, 1).date())

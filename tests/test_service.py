@@ -22,9 +22,9 @@ from conftest import need
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from warmupd import service
-from warmupd.errors import ExitCode
-from warmupd.model import HEARTBEAT_SECONDS
+from warmupd.core.errors import ExitCode
+from warmupd.core.model import HEARTBEAT_SECONDS
+from warmupd.daemon import service
 
 REPO = Path(__file__).resolve().parent.parent
 # Committed, reviewed by hand: what `service install` writes for a pipx install.

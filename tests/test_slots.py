@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, time
 from zoneinfo import ZoneInfo
 
-from warmupd.slots import previous_slot, slot_on
+from warmupd.core.slots import previous_slot, slot_on
 
 BERLIN = ZoneInfo("Europe/Berlin")
 WEEKDAYS = frozenset(range(5))

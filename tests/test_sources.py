@@ -18,15 +18,15 @@ from conftest import FixedClock, private_home
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from warmupd import book as bookmod
 from warmupd.cli import Environment, main
+from warmupd.contacts import book as bookmod
+from warmupd.history.store import Store
 from warmupd.sources import CALL, MAIL, MEETING, MESSAGE, Detection, Tally
 from warmupd.sources.calendar import read_calendar
 from warmupd.sources.calls import ExportError, read_export
 from warmupd.sources.mail import MaildirSeen, read_maildir, read_mbox
 from warmupd.sources.match import Matcher, e164
 from warmupd.sources.touches import person_days, record
-from warmupd.store import Store
 
 NOW = datetime(2026, 12, 7, 12, 0, tzinfo=UTC)
 UTCZ = ZoneInfo("UTC")

@@ -15,9 +15,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from warmupd.daemon import Daemon
+from warmupd.daemon.daemon import Daemon
+from warmupd.history.store import Store
 from warmupd.notify import LogNotifier
-from warmupd.store import Store
 
 BERLIN = ZoneInfo("Europe/Berlin")
 

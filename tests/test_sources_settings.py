@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from warmupd import book
-from warmupd.model import BookError, ImapSource, MailSource
+from warmupd.contacts import book
+from warmupd.core.model import BookError, ImapSource, MailSource
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "config" / "contacts.example.yaml"

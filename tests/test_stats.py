@@ -15,7 +15,9 @@ from datetime import date, timedelta
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from warmupd.model import (
+from warmupd.cli.statshtml import render_html
+from warmupd.cli.statsview import render_text, to_json
+from warmupd.core.model import (
     Activity,
     Book,
     Contact,
@@ -24,16 +26,14 @@ from warmupd.model import (
     PersonHistory,
     Settings,
 )
-from warmupd.record import replace
-from warmupd.stats import (
+from warmupd.core.record import replace
+from warmupd.core.stats import (
     RECONNECT_LIMIT,
     Stats,
     compute,
     monday,
     review_text,
 )
-from warmupd.statshtml import render_html
-from warmupd.statsview import render_text, to_json
 
 TODAY = date(2026, 12, 2)  # a Wednesday
 CIRCLES = ("", "family", "friends")

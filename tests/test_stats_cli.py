@@ -18,10 +18,10 @@ from pathlib import Path
 import pytest
 from conftest import private_home
 
-from warmupd import book
 from warmupd.cli import main
-from warmupd.model import BookError, TouchKind
-from warmupd.store import Store
+from warmupd.contacts import book
+from warmupd.core.model import BookError, TouchKind
+from warmupd.history.store import Store
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -14,10 +14,11 @@ from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from warmupd import review, stats
-from warmupd.daemon import Daemon
-from warmupd.model import Review, TouchKind
-from warmupd.store import Store
+from warmupd.core import stats
+from warmupd.core.model import Review, TouchKind
+from warmupd.daemon import review
+from warmupd.daemon.daemon import Daemon
+from warmupd.history.store import Store
 
 BERLIN = ZoneInfo("Europe/Berlin")
 RECORDER = """\

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from warmupd.model import SAMPLE_PREFIX, TouchKind
-from warmupd.store import MIGRATIONS, SCHEMA_VERSION, Store
+from warmupd.core.model import SAMPLE_PREFIX, TouchKind
+from warmupd.history.store import MIGRATIONS, SCHEMA_VERSION, Store
 
 NOW = datetime(2026, 11, 30, 10, 0, tzinfo=UTC)
 

@@ -20,7 +20,7 @@ import pytest
 from conftest import private_home
 
 from warmupd.cli import main
-from warmupd.model import ExitCode
+from warmupd.core.model import ExitCode
 
 BOOK = ("settings:\n  notifier: log\n  feed:\n    enabled: false\n"
         "contacts:\n  - name: Ann Lee\n    every: 6w\n")

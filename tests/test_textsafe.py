@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from warmupd.textsafe import visible
+from warmupd.core.textsafe import visible
 
 # What a terminal acts on: C0, DEL, C1, and the bidi controls that reorder a line.
 _ACTIVE = {chr(c) for c in [*range(0x20), *range(0x7F, 0xA0), *range(0x202A, 0x202F),

@@ -31,7 +31,7 @@ from watchdog.events import (
     FileSystemEvent,
 )
 
-from warmupd.watch import Debouncer, FileWatcher, _TargetHandler
+from warmupd.daemon.watch import Debouncer, FileWatcher, _TargetHandler
 
 DEBOUNCE = 0.25
 QUIET = 3 * DEBOUNCE  # long enough that a second burst would have been reported

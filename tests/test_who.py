@@ -8,10 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from warmupd import book, who
 from warmupd.cli import main
-from warmupd.model import History, PersonHistory
-from warmupd.planner import plan
+from warmupd.contacts import book
+from warmupd.core import who
+from warmupd.core.model import History, PersonHistory
+from warmupd.core.planner import plan
 
 BOOK = """\
 settings: {timezone: UTC, days: [mon, tue, wed, thu, fri, sat, sun]}

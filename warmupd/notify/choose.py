@@ -16,7 +16,8 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import TextIO
 
-from ..model import NOTIFIERS, Settings
+from warmupd.core.model import NOTIFIERS, Settings
+
 from .base import ActionHandler, Notifier, NotifyError, Nudge, Reshow, Shown, describe
 from .command import CommandNotifier
 from .desktop import PROBE_TIMEOUT, DesktopBackend, probe_notification_server

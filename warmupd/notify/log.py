@@ -48,6 +48,6 @@ class LogNotifier:
 
 
 def one_line(text: str) -> str:
-    from warmupd.textsafe import visible
+    from warmupd.core.textsafe import visible
 
     return visible(" | ".join(part.strip() for part in text.splitlines() if part.strip()))

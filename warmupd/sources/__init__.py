@@ -4,7 +4,7 @@ Layout (one module per kind of source, each importing its own library):
 
 * ``mail``: Maildir folders and mbox files (stdlib ``mailbox``/``email``).
 * ``calls``: "SMS Backup & Restore" XML exports (the only defusedxml importer).
-* ``calendar``: ``.ics`` files; the parsing itself lives in ``warmupd.ics``,
+* ``calendar``: ``.ics`` files; the parsing itself lives in ``warmupd.calendar.ics``,
   the project's only icalendar importer.
 * ``match``: a detection's addresses and numbers to people (the only
   ``phonenumbers`` importer); never by name.

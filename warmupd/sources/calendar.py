@@ -1,11 +1,11 @@
 """Meetings the user had, from ``.ics`` files or http(s) URLs of their own calendar.
 
 Owns: reading the bytes (capped in size and time) and turning
-`warmupd.ics.meetings` into detections.  The iCalendar parsing itself is in
-``warmupd.ics``, the project's only icalendar importer.
+`warmupd.calendar.ics.meetings` into detections.  The iCalendar parsing itself is in
+``warmupd.calendar.ics``, the project's only icalendar importer.
 
 A URL on the server of ``settings.caldav`` (same scheme, host and port) is
-read with that account's username and password (``caldav_sync``'s
+read with that account's username and password (``caldav.sync``'s
 ``read_password``): a GET of a calendar collection, which Radicale and
 others answer with the whole calendar (Nextcloud: add ``?export``).  The
 password goes over https only, or to this machine.
@@ -24,9 +24,9 @@ from pathlib import Path
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
-from warmupd.caldav_sync import CalDavError, read_password
-from warmupd.ics import CalendarError, meetings
-from warmupd.model import CalDavSettings
+from warmupd.calendar.caldav.sync import CalDavError, read_password
+from warmupd.calendar.ics import CalendarError, meetings
+from warmupd.core.model import CalDavSettings
 from warmupd.sources import MEETING, Detection, Tally, loopback
 
 MAX_BYTES = 32 << 20

@@ -38,7 +38,7 @@ from imapclient import IMAPClient
 from imapclient.exceptions import IMAPClientError
 from imapclient.imapclient import SENT
 
-from warmupd.model import ImapSource
+from warmupd.core.model import ImapSource
 from warmupd.sources import Detection, Tally, loopback
 from warmupd.sources.mail import FIELDS, MAX_HEADER_BYTES, detect
 

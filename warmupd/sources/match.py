@@ -14,7 +14,7 @@ from collections.abc import Iterable
 
 import phonenumbers
 
-from warmupd.model import Book
+from warmupd.core.model import Book
 from warmupd.sources import Detection
 
 _MAX_NUMBER = 64  # longer than any real number; not worth parsing

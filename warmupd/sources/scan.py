@@ -18,7 +18,8 @@ from datetime import date, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from warmupd.model import Book
+from warmupd.core.model import Book
+from warmupd.history.store import Store
 from warmupd.sources import Detection, Tally
 from warmupd.sources.calendar import read_calendar
 from warmupd.sources.calls import ExportError, read_export
@@ -26,7 +27,6 @@ from warmupd.sources.imap import ImapError, ImapState, read_imap, read_password
 from warmupd.sources.mail import MaildirSeen, read_maildir, read_mbox
 from warmupd.sources.match import Matcher
 from warmupd.sources.touches import Seen, person_days, record
-from warmupd.store import Store
 
 
 @dataclass

@@ -16,9 +16,9 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
+from warmupd.history.store import Store
 from warmupd.sources import Detection
 from warmupd.sources.match import Matcher
-from warmupd.store import Store
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,0 +1,7 @@
+"""Two-way CalDAV: the mapping of a plan to VTODOs, the HTTP client, the sync.
+
+Owns: ``map`` (plan <-> VTODO), ``dav`` (the HTTP/WebDAV client), ``auth``
+and ``secret`` (credentials), ``sync`` (one sync pass), ``push`` (sending the
+plan), ``run`` (the child process a sync runs in, ``python -m
+warmupd.calendar.caldav.run``).
+"""

@@ -1,0 +1,540 @@
+"""The iCalendar file: one deterministic VCALENDAR built from a plan.
+
+Owns: turning a ``Plan`` (plus the book and history it came from) into the
+bytes of ``warmupd.ics``; the event UIDs; the per-event serialisation cache;
+the small "revisions" map that makes SEQUENCE go up when a touch-up moves.
+The icalendar library itself is reached through ``ical``; this is the only
+module that imports dateutil, which expands recurring events.  It also reads
+the user's own calendars for ``sources.calendar`` (`meetings`: events and
+attendees, no more).
+
+Must not: read the clock, touch the file system or the network, or log.  The
+caller resolves the time zone (``tz``), loads and saves the revisions map, and
+writes the result atomically (``paths.atomic_write``).
+
+Determinism, and where each value comes from:
+
+* UID = ``uuid5(UID_NAMESPACE, f"{person_id}/{cycle}")``; the planner keeps a
+  cycle's key across moves and snoozes, so calendar apps update one event
+  instead of adding a duplicate.  Birthdays use ``f"{person_id}/birthday"``.
+  There is deliberately no calendar-level UID: vdirsyncer would collapse every
+  event into one.
+* SEQUENCE and the "moved on" date come from a caller-owned map
+  ``{uid: Revision(day, sequence, since)}``.  ``revise(plan, previous)`` is a
+  pure function: a UID whose planned day differs from the recorded one gets
+  ``sequence + 1`` and ``since = plan.today``; unchanged UIDs keep their entry.
+  A stateless formula cannot do this honestly (a touch-up pulled early and
+  then back would go down), so the state lives with the caller, who persists
+  it as JSON (``dump_revisions``/``load_revisions``) next to the .ics.  Without
+  a map the fallback is ``max(0, day - due)`` in days, which rises as an
+  overdue touch-up slides later, the most common move.
+* DTSTAMP = LAST-MODIFIED = midnight UTC of the latest date known about the
+  person (YAML ``last:``, done, skip, snooze, first seen) and the revision's
+  ``since``; ``2000-01-01`` when nothing is known.  Never the clock, so
+  regenerating with nothing changed is byte-identical.
+* VTIMEZONE covers 1 January of the plan's first year to 1 January two years
+  after its last day: compact, and it only changes once a year.
+
+Speed: icalendar needs about 0.3 ms per event, so 10k events take seconds.
+Each event is first reduced to an ``_EventSpec`` (a tuple of plain values that
+is exactly the event's content); ``EventCache`` maps specs to serialised bytes,
+so a rebuild after one edit serialises only the events whose content changed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import uuid
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any, NamedTuple
+from zoneinfo import ZoneInfo
+
+from dateutil.rrule import rrulestr
+
+from warmupd.calendar.ical import Alarm, Calendar, Event, Timezone, vDuration
+from warmupd.core.model import (
+    Book,
+    Contact,
+    History,
+    PersonHistory,
+    Plan,
+    Settings,
+    TouchUp,
+)
+from warmupd.core.views import summary_lines
+
+# Fixed forever: changing it would give every event a new UID and duplicate
+# every event in every subscribed calendar.
+UID_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "https://warmupd.invalid/ics/event")
+
+CALENDAR_NAME = "warmupd touch-ups"
+EPOCH = date(2000, 1, 1)
+_END = b"END:VCALENDAR\r\n"
+
+OpenerFn = Callable[[Contact, TouchUp, Settings, PersonHistory], str]
+
+
+def event_uid(person_id: str, cycle: str) -> str:
+    """The UID of a touch-up (or ``cycle="birthday"``) event."""
+    return str(uuid.uuid5(UID_NAMESPACE, f"{person_id}/{cycle}"))
+
+
+@dataclass(frozen=True)
+class Revision:
+    """What the calendar last said about one UID: its day and its SEQUENCE."""
+
+    day: date
+    sequence: int
+    since: date  # plan.today when this day was first published
+
+
+def revise(plan: Plan, previous: Mapping[str, Revision]) -> dict[str, Revision]:
+    """The revisions map after publishing ``plan``; pure, ``previous`` untouched.
+
+    Entries for UIDs that left the plan are kept while their day is not past:
+    a touch-up pushed beyond the horizon and back must not restart at 0.
+    """
+    out: dict[str, Revision] = {}
+    for t in plan.touchups():
+        uid = event_uid(t.person_id, t.cycle)
+        prev = previous.get(uid)
+        if prev is None:
+            out[uid] = Revision(t.day, 0, plan.today)
+        elif prev.day != t.day:
+            out[uid] = Revision(t.day, prev.sequence + 1, plan.today)
+        else:
+            out[uid] = prev
+    for uid, rev in previous.items():
+        if uid not in out and rev.day >= plan.today:
+            out[uid] = rev
+    return out
+
+
+def dump_revisions(revisions: Mapping[str, Revision]) -> bytes:
+    """Serialise a revisions map as sorted JSON (stable bytes for stable input)."""
+    doc = {
+        uid: [r.day.isoformat(), r.sequence, r.since.isoformat()]
+        for uid, r in sorted(revisions.items())
+    }
+    return json.dumps({"version": 1, "revisions": doc}, sort_keys=True).encode() + b"\n"
+
+
+def load_revisions(data: bytes) -> dict[str, Revision]:
+    """Parse ``dump_revisions`` output; anything unreadable gives an empty map.
+
+    Losing the map only resets SEQUENCE numbers, so a damaged file must not
+    stop the calendar from being published.
+    """
+    try:
+        doc = json.loads(data)
+        out: dict[str, Revision] = {}
+        for uid, (day, seq, since) in doc["revisions"].items():
+            out[str(uid)] = Revision(date.fromisoformat(day), int(seq), date.fromisoformat(since))
+        return out
+    except (ValueError, TypeError, KeyError, AttributeError):
+        return {}
+
+
+class _EventSpec(NamedTuple):
+    """Everything that ends up in one VEVENT; equal specs serialise identically."""
+
+    uid: str
+    sequence: int
+    stamp: date
+    summary: str
+    description: str | None
+    categories: tuple[str, ...]
+    start: date | datetime  # naive local time: cheap to hash, zone added on output
+    end: date | datetime
+    tz: str | None  # IANA zone of naive datetimes; None for dates
+    trigger: timedelta  # alarm offset from the start
+    alarm: bool
+    yearly: bool
+    last_of_month: bool  # yearly on the last day of February (29 Feb birthdays)
+
+
+class EventCache:
+    """Serialised events keyed on their full content, owned by one thread.
+
+    After each build only the entries that build used are kept, so the cache
+    holds one calendar's worth of events and never grows without bound.
+    ``hits``/``misses`` describe the last build (the tests and bench read them).
+    """
+
+    def __init__(self) -> None:
+        self._events: dict[_EventSpec, bytes] = {}
+        self._zones: dict[tuple[str, date, date], bytes] = {}
+        self._uids: dict[tuple[str, str], str] = {}  # uuid5 is a few µs; 10k add up
+        # (touch-up, contact, history[, revision]) -> spec, valid for one context
+        self._memo: dict[tuple[object, ...], _EventSpec] = {}
+        self._context: tuple[object, ...] = ()
+        self.hits = 0
+        self.misses = 0
+
+    def __len__(self) -> int:
+        return len(self._events)
+
+
+def initials(name: str) -> str:
+    """``"Ruth Alvarez"`` -> ``"R. A."``; used when the feed is redacted."""
+    parts = [p for p in name.replace("-", " ").split() if p]
+    return " ".join(f"{p[0].upper()}." for p in parts) or "?"
+
+
+def _stamp(contact: Contact, hist: PersonHistory, since: date | None) -> date:
+    best = EPOCH
+    for d in (
+        contact.last,
+        hist.last_done,
+        hist.last_skip,
+        hist.snoozed_on,
+        hist.first_seen,
+        since,
+    ):
+        if d is not None and d > best:
+            best = d
+    return best
+
+
+def _default_opener() -> OpenerFn:
+    # Imported here so ics stays importable (and testable) on its own; the
+    # openers module is pure too, so this adds no I/O.
+    from warmupd.core.openers import opener
+
+    return opener
+
+
+def _no_opener(contact: Contact, touchup: TouchUp, settings: Settings, hist: PersonHistory) -> str:
+    return ""
+
+
+def _serialise(spec: _EventSpec) -> bytes:
+    ev = Event()
+    ev.add("uid", spec.uid)
+    stamp = datetime.combine(spec.stamp, time(0), UTC)
+    ev.add("dtstamp", stamp)
+    ev.add("last-modified", stamp)
+    ev.add("sequence", spec.sequence)
+    ev.add("summary", spec.summary)
+    start, end = spec.start, spec.end
+    if spec.tz is not None and isinstance(start, datetime) and isinstance(end, datetime):
+        zone = ZoneInfo(spec.tz)
+        start, end = start.replace(tzinfo=zone), end.replace(tzinfo=zone)
+    ev.add("dtstart", start)
+    ev.add("dtend", end)
+    ev.add("transp", "TRANSPARENT")  # a reminder, not a meeting: never "busy"
+    if spec.description is not None:
+        ev.add("description", spec.description)
+    if spec.categories:
+        ev.add("categories", list(spec.categories))
+    if spec.yearly:
+        rule: dict[str, Any] = {"freq": "yearly"}
+        if spec.last_of_month:
+            rule.update(bymonth=2, bymonthday=-1)
+        ev.add("rrule", rule)
+    if spec.alarm:
+        alarm = Alarm()
+        alarm.add("action", "DISPLAY")
+        alarm.add("description", spec.summary)
+        alarm.add("trigger", spec.trigger)
+        ev.add_component(alarm)
+    data: bytes = ev.to_ical()
+    return data
+
+
+def _touchup_specs(
+    book: Book,
+    history: History,
+    plan: Plan,
+    tz: str,
+    revisions: Mapping[str, Revision] | None,
+    opener: OpenerFn,
+    cache: EventCache,
+) -> Iterable[_EventSpec]:
+    settings = book.settings
+    feed = settings.feed
+    people = book.by_id()
+    length = timedelta(minutes=feed.duration_minutes)
+    at = settings.nudge_at
+    all_day_trigger = timedelta(hours=at.hour, minutes=at.minute)
+    uids, memo = cache._uids, cache._memo
+    used: dict[tuple[object, ...], _EventSpec] = {}
+    for t in plan.touchups():
+        contact = people[t.person_id]  # the plan was made from this book
+        hist = history.get(t.person_id)
+        # Everything an event depends on besides the build context (settings,
+        # tz, today, opener), which build_calendar checks once per build.
+        # Hashing these frozen values is cheaper than the opener.
+        key: tuple[object, ...] = (t, contact, hist)
+        if revisions is not None:
+            key = (*key, revisions.get(uids.get((t.person_id, t.cycle)) or ""))
+        found = memo.get(key)
+        if found is not None:
+            used[key] = found
+            yield found
+            continue
+        uid = uids.get((t.person_id, t.cycle)) or uids.setdefault(
+            (t.person_id, t.cycle), event_uid(t.person_id, t.cycle)
+        )
+        rev = revisions.get(uid) if revisions is not None else None
+        if revisions is None:
+            sequence, since = max(0, t.late_days), None
+        elif rev is None or rev.day != t.day:
+            # Not revised for this plan: the caller skipped revise(); publish
+            # a sequence that is still above the recorded one.
+            sequence, since = (rev.sequence + 1 if rev else 0), plan.today
+        else:
+            sequence, since = rev.sequence, rev.since
+        mark = " (sample)" if contact.sample else ""  # made up: marked wherever shown
+        if feed.redact:
+            summary, description = f"Reach out to {initials(contact.name)}{mark}", None
+        else:
+            text = opener(contact, t, settings, hist)
+            summary = f"Reach out to {contact.name}{mark}"
+            description = "\n".join([text, "", *summary_lines(contact, t, hist)] if text
+                                     else summary_lines(contact, t, hist))
+        start: date | datetime
+        end: date | datetime
+        if feed.all_day:
+            start, end, zone = t.day, t.day + timedelta(days=1), None
+            trigger = all_day_trigger
+        else:
+            # Wall-clock arithmetic, as calendar apps read DTSTART/DTEND.
+            start = datetime.combine(t.day, at)
+            end, zone, trigger = start + length, tz, timedelta(0)
+        # Positional: this loop runs 10k times per rebuild, keywords cost.
+        spec = _EventSpec(
+            uid,
+            sequence,
+            _stamp(contact, hist, since),
+            summary,
+            description,
+            (contact.circle,) if contact.circle else (),
+            start,
+            end,
+            zone,
+            trigger,
+            True,  # alarm
+            False,  # yearly
+            False,  # last_of_month
+        )
+        used[(t, contact, hist, rev) if revisions is not None else (t, contact, hist)] = spec
+        yield spec
+    cache._memo = used
+
+
+def _birthday_specs(book: Book) -> Iterable[_EventSpec]:
+    redact = book.settings.feed.redact
+    for c in sorted(book.contacts, key=lambda c: c.id):
+        if c.birthday is None:
+            continue
+        b = c.birthday
+        leap_day = (b.month, b.day) == (2, 29)
+        # A fixed first year keeps the event identical year after year; 2000
+        # is a leap year, so 29 February exists in it.
+        start = (
+            date(b.year, b.month, b.day) if b.year and not leap_day else date(2000, b.month, b.day)
+        )
+        yield _EventSpec(
+            uid=event_uid(c.id, "birthday"),
+            sequence=0,
+            stamp=EPOCH,
+            summary=f"Birthday: {initials(c.name) if redact else c.name}",
+            description=None,
+            categories=("birthday",),
+            start=start,
+            end=start + timedelta(days=1),
+            tz=None,
+            trigger=timedelta(0),
+            alarm=False,
+            yearly=True,
+            last_of_month=leap_day,
+        )
+
+
+def _header(version: str, refresh: timedelta, tz: str) -> bytes:
+    cal = Calendar()
+    cal.add("prodid", f"-//warmupd//warmupd {version}//EN")
+    cal.add("version", "2.0")
+    cal.add("calscale", "GREGORIAN")
+    cal.add("name", CALENDAR_NAME)
+    cal.add("x-wr-calname", CALENDAR_NAME)
+    cal.add("x-wr-timezone", tz)
+    # RFC 7986 requires the VALUE parameter on REFRESH-INTERVAL; icalendar
+    # does not add it on its own.
+    cal.add("refresh-interval", refresh, parameters={"VALUE": "DURATION"})
+    cal.add("x-published-ttl", vDuration(refresh))
+    data: bytes = cal.to_ical()
+    assert data.endswith(_END)
+    return data[: -len(_END)]
+
+
+def _vtimezone(tz: str, plan: Plan, cache: EventCache) -> bytes:
+    if tz.upper() in {"UTC", "ETC/UTC", "Z"}:
+        return b""  # UTC times are written with Z and need no VTIMEZONE
+    first = date(plan.today.year, 1, 1)
+    last = date(plan.end.year + 2, 1, 1)
+    key = (tz, first, last)
+    found = cache._zones.get(key)
+    if found is None:
+        found = Timezone.from_tzid(tz, first_date=first, last_date=last).to_ical()
+        cache._zones = {key: found}  # one zone in use at a time
+    return found
+
+
+def build_calendar(
+    book: Book,
+    history: History,
+    plan: Plan,
+    *,
+    version: str,
+    tz: str,
+    revisions: Mapping[str, Revision] | None = None,
+    cache: EventCache | None = None,
+    opener: OpenerFn | None = None,
+) -> bytes:
+    """The .ics bytes for ``plan``; same inputs give the same bytes.
+
+    ``tz`` is the resolved IANA zone (``book.settings.timezone`` or the
+    system's).  ``revisions`` should be ``revise(plan, previous)``; ``cache``
+    is reused across builds by one owner; ``opener`` defaults to
+    ``warmupd.core.openers.opener``.
+    """
+    if cache is None:
+        cache = EventCache()
+    if opener is None:
+        # A redacted feed has no descriptions, so it needs no openers at all.
+        opener = _no_opener if book.settings.feed.redact else _default_opener()
+    if len(cache._uids) > 4 * len(plan.days) * book.settings.daily_limit + 1024:
+        cache._uids.clear()  # bounded: old cycles accumulate otherwise
+    context = (book.settings, tz, plan.today, revisions is None, opener)
+    if context != cache._context:
+        cache._memo, cache._context = {}, context
+    specs = list(_touchup_specs(book, history, plan, tz, revisions, opener, cache))
+    if book.settings.feed.birthdays:
+        specs.extend(_birthday_specs(book))
+
+    old = cache._events
+    new: dict[_EventSpec, bytes] = {}
+    hits = misses = 0
+    parts = [_header(version, book.settings.feed.refresh, tz), _vtimezone(tz, plan, cache)]
+    for spec in specs:
+        data = old.get(spec)
+        if data is None:
+            data = new.get(spec)  # the same content twice in one plan
+        if data is None:
+            data = _serialise(spec)
+            misses += 1
+        else:
+            hits += 1
+        new[spec] = data
+        parts.append(data)
+    parts.append(_END)
+    cache._events = new
+    cache.hits, cache.misses = hits, misses
+    return b"".join(parts)
+
+
+# -- reading the user's calendar (sources.calendar) --------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Meeting:
+    """A past event that was not cancelled: its identity, start and attendees' addresses."""
+
+    key: str  # UID, plus RECURRENCE-ID for a changed occurrence
+    start: datetime  # aware; a date-only event starts at midnight in ``tz``
+    emails: tuple[str, ...]
+
+
+class CalendarError(ValueError):
+    """A calendar file that icalendar cannot read at all."""
+
+
+# Recurring meetings: occurrences this far back are read (older ones matter
+# to no cadence), at most this many per event, and only rules whose steps are
+# days or longer (FREQ=SECONDLY from 1970 would be a billion steps).
+RECUR_WINDOW = timedelta(days=400)
+MAX_OCCURRENCES = 500
+_FREQS = frozenset({"DAILY", "WEEKLY", "MONTHLY", "YEARLY"})
+
+
+def _aware(value: date | datetime, tz: ZoneInfo) -> datetime:
+    if not isinstance(value, datetime):
+        return datetime.combine(value, time(0), tz)
+    return value if value.tzinfo is not None else value.replace(tzinfo=tz)  # floating
+
+
+def _occurrences(ev: Any, start: datetime, before: datetime, tz: ZoneInfo,
+                 skip: set[datetime]) -> list[datetime]:
+    """The starts of a recurring event in the window before ``before``."""
+    rule = ev.get("RRULE")
+    text = rule.to_ical().decode("ascii") if rule is not None else ""
+    if not any(f"FREQ={f}" in text.upper() for f in _FREQS):
+        raise ValueError("unsupported recurrence")
+    recur = rrulestr(f"RRULE:{text}", dtstart=start)
+    exdates = ev.get("EXDATE", [])
+    for exdate in exdates if isinstance(exdates, list) else [exdates]:
+        skip.update(_aware(d.dt, tz) for d in exdate.dts)
+    found: list[datetime] = []
+    for occ in recur.xafter(max(start, before - RECUR_WINDOW), count=MAX_OCCURRENCES, inc=True):
+        if occ >= before:
+            break
+        if occ not in skip:
+            found.append(occ)
+    return found
+
+
+def meetings(data: bytes, before: datetime, tz: ZoneInfo) -> tuple[list[Meeting], int]:
+    """The events of an iCalendar file that started before ``before`` and were not
+    cancelled, with at least one attendee; and how many events were skipped as
+    malformed.  A recurring event counts each occurrence in the last
+    `RECUR_WINDOW` (dateutil's rrule, as icalendar itself reads RRULE); a changed
+    or cancelled occurrence (RECURRENCE-ID) stands for itself."""
+    try:
+        cals = Calendar.from_ical(data, multiple=True)
+    except (ValueError, IndexError, KeyError, TypeError) as exc:
+        raise CalendarError(f"not an iCalendar file ({str(exc)[:200]})") from None
+    events = [ev for cal in cals for ev in cal.walk("VEVENT")]
+    # Occurrences a RECURRENCE-ID instance replaces (or cancels), by UID.
+    replaced: dict[str, set[datetime]] = {}
+    for ev in events:
+        with contextlib.suppress(ValueError, KeyError, TypeError, AttributeError):
+            if "RECURRENCE-ID" in ev:
+                replaced.setdefault(str(ev.get("UID", "")), set()).add(
+                    _aware(ev.decoded("RECURRENCE-ID"), tz))
+    out: list[Meeting] = []
+    bad = 0
+    for ev in events:
+        try:
+            if str(ev.get("STATUS", "")).upper() == "CANCELLED":
+                continue
+            start = _aware(ev.decoded("DTSTART"), tz)
+            attendees = ev.get("ATTENDEE")
+            if attendees is None:
+                continue
+            if not isinstance(attendees, list):
+                attendees = [attendees]
+            emails = tuple(dict.fromkeys(
+                str(a)[7:].strip().lower() for a in attendees
+                if str(a).lower().startswith("mailto:")))
+            if not emails:
+                continue
+            uid = str(ev.get("UID", "")) or f"{start.isoformat()}/{'/'.join(emails)}"
+            rid = ev.get("RECURRENCE-ID")
+            if "RRULE" in ev and rid is None:
+                skip = set(replaced.get(uid, ()))
+                out.extend(Meeting(f"{uid}/{occ.astimezone(UTC).isoformat()}", occ, emails)
+                           for occ in _occurrences(ev, start, before, tz, skip))
+                continue
+            if start >= before:
+                continue
+            key = uid + (f"/{rid.to_ical().decode()}" if rid is not None else "")
+        except (ValueError, KeyError, TypeError, AttributeError, OverflowError):
+            bad += 1
+            continue
+        out.append(Meeting(key, start, emails))
+    return out, bad

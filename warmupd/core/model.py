@@ -1,0 +1,448 @@
+"""The vocabulary of warmupd: frozen values shared by every layer.
+
+Owns: Settings, Contact, Book, Touch, History, TouchUp, Plan.  Stdlib only
+(the error types live in warmupd.core.errors; the classes are made values by
+warmupd.core.record, which every command can afford to import).
+
+Must not: read the clock, touch the file system, or import anything from the
+rest of the package but warmupd.core.errors and warmupd.core.record.  Everything here
+is a plain value that the pure core (planner, openers, ics) computes with
+and the adapters produce or consume.
+"""
+
+from __future__ import annotations
+
+import enum
+from datetime import date, time, timedelta
+from functools import cached_property
+
+# The error types live in warmupd.core.errors; re-exported for the modules that
+# raise them next to the values they describe (book, store).
+from warmupd.core.errors import BookError as BookError
+from warmupd.core.errors import ExitCode as ExitCode
+from warmupd.core.errors import PersonNotFound as PersonNotFound
+from warmupd.core.errors import StoreError as StoreError
+from warmupd.core.errors import WarmupdError as WarmupdError
+from warmupd.core.record import field, value
+
+# typing.TYPE_CHECKING without importing typing; mypy knows the name.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Mapping, Sequence
+    from pathlib import Path
+    from typing import Any
+
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+# The daemon's heartbeat period; the systemd unit's WatchdogSec is a multiple.
+HEARTBEAT_SECONDS = 30
+# The `notifier:` setting's values: book validates against it, notify dispatches on it.
+NOTIFIERS = ("auto", "desktop", "plyer", "command", "log")
+
+
+@value
+class Problem:
+    """One finding about the contact file, located as file:line:col (1-based)."""
+
+    path: str
+    line: int
+    col: int
+    message: str
+    severity: str = "error"  # "error" or "warning"
+
+    def __str__(self) -> str:
+        tag = "warning: " if self.severity == "warning" else ""
+        return f"{self.path}:{self.line}:{self.col}: {tag}{self.message}"
+
+
+@value
+class FeedSettings:
+    """How the calendar feed is built and served (see the calendar issue)."""
+
+    bind: str = "127.0.0.1"
+    port: int = 8765
+    hosts: tuple[str, ...] = ()  # extra Host names accepted besides bind/localhost
+    redact: bool = False  # initials instead of names, no descriptions
+    all_day: bool = False  # all-day events instead of timed ones at nudge_at
+    duration_minutes: int = 15
+    birthdays: bool = False  # yearly all-day birthday events
+    refresh: timedelta = timedelta(hours=6)  # REFRESH-INTERVAL / X-PUBLISHED-TTL
+    enabled: bool = True
+
+
+# `component:` under `caldav:`: tasks (read back when ticked off) or events.
+CALDAV_COMPONENTS = ("todo", "event")
+
+
+@value
+class CalDavSettings:
+    """Two-way sync of touch-ups with the user's CalDAV server (``settings.caldav``).
+
+    Holds how to get the password, never the password itself.
+    """
+
+    url: str
+    username: str = ""
+    password_command: tuple[str, ...] = ()  # argv, run once at start
+    password_file: str | None = None  # refused unless its mode is 0600
+    calendar: str = "warmupd"  # collection name, created with MKCALENDAR if missing
+    component: str = "todo"  # todo | event
+    ahead_days: int = 14  # touch-ups within this many days are pushed
+    interval_seconds: int = 15 * 60  # how often the server is polled
+
+
+@value
+class ImapSource:
+    """An IMAP account whose sent folder is read (headers only); never the password."""
+
+    host: str
+    port: int = 993
+    username: str = ""
+    password_command: tuple[str, ...] = ()
+    password_file: str | None = None
+    folder: str | None = None  # None: the folder flagged \Sent (RFC 6154)
+    tls: bool = True  # False is accepted on a loopback host only
+
+
+@value
+class MailSource:
+    """One place holding mail the user sent: ``maildir``, ``mbox`` or ``imap``."""
+
+    kind: str
+    path: str = ""  # maildir and mbox, ~ expanded when read
+    imap: ImapSource | None = None
+
+
+@value
+class SourcesSettings:
+    """Where contact that already happened is read from (``settings.sources``)."""
+
+    mail: tuple[MailSource, ...] = ()
+    calendar: tuple[str, ...] = ()  # .ics files or http(s) URLs
+    calls: tuple[str, ...] = ()  # SMS Backup & Restore exports (calls-*.xml, sms-*.xml)
+    region: str | None = None  # ISO 3166 country for numbers written without +CC
+    max_recipients: int = 10  # mail to more people than this is a list, not a touch
+    interval_seconds: int = 30 * 60  # how often IMAP and calendar URLs are polled
+    enabled: bool = True
+
+
+@value
+class Goals:
+    """What the user wants their list to become (``settings.goals``); all optional."""
+
+    people: int | None = None  # how big the list should grow ...
+    by: date | None = None  # ... and by when
+    touches_per_week: int | None = None  # None: the plan's own demand, sum of 7/cadence
+    new_per_month: int | None = None
+
+
+@value
+class Review:
+    """When the weekly review is sent (``settings.review``)."""
+
+    enabled: bool = True  # False: `review: false`
+    day: int = 0  # date.weekday(): Monday
+    at: time = time(9, 0)
+
+
+@value
+class Settings:
+    """The `settings:` block, defaults filled in."""
+
+    nudge_at: time = time(9, 30)
+    days: frozenset[int] = frozenset({0, 1, 2, 3, 4})  # date.weekday() numbers
+    daily_limit: int = 3
+    default_every: int = 63  # cadence for people with neither `every` nor a circle
+    timezone: str | None = None  # IANA name; None means the system's
+    job_search: bool = False
+    horizon_days: int = 84
+    max_burst: int = 3
+    openers: tuple[str, ...] = ()  # user templates, added to the built-in ones
+    max_file_bytes: int = 1 << 20
+    notifier: str = "auto"  # auto | desktop | plyer | command | log
+    notify_command: tuple[str, ...] = ()  # argv for the command backend
+    keep_on_screen: bool = True  # nudges never expire; False: the server's own timeout
+    feed: FeedSettings = field(default_factory=FeedSettings)
+    caldav: CalDavSettings | None = None  # off when absent
+    push: tuple[str, ...] = ()  # Apprise URLs that also get each nudge
+    push_config: str | None = None  # or an Apprise config file (keeps secrets out)
+    goals: Goals = field(default_factory=Goals)
+    review: Review = field(default_factory=Review)
+    sources: SourcesSettings = field(default_factory=SourcesSettings)
+
+
+@value
+class Birthday:
+    """A `birthday:` (MM-DD or YYYY-MM-DD)."""
+
+    month: int
+    day: int
+    year: int | None = None
+
+    def on_year(self, year: int) -> date:
+        """The birthday in ``year``; 29 Feb falls on 28 Feb in common years."""
+        try:
+            return date(year, self.month, self.day)
+        except ValueError:
+            return date(year, self.month, self.day - 1)
+
+
+# Ids of made-up people (`sample: true`, set by the example file) start with
+# this.  A colon is never part of an id written in the file, so what is
+# recorded for a sample can never mix with a real person's history, and the
+# store can forget it once the sample leaves the file.
+SAMPLE_PREFIX = "sample:"
+
+
+@value
+class Contact:
+    """One person of the `contacts:` list, validated."""
+
+    id: str
+    name: str
+    every: int  # cadence in days (explicit, else the circle's, else the default)
+    circle: str | None = None
+    last: date | None = None  # last contact per the YAML file
+    topics: tuple[str, ...] = ()
+    reach: str | None = None
+    birthday: Birthday | None = None
+    notes: str | None = None
+    paused: bool = False
+    paused_until: date | None = None
+    # Optional, each one value or a list in the file; imports fill them in.
+    company: tuple[str, ...] = ()
+    role: tuple[str, ...] = ()
+    email: tuple[str, ...] = ()
+    phone: tuple[str, ...] = ()
+    links: tuple[str, ...] = ()
+    sample: bool = False  # a made-up person from the example; its id has SAMPLE_PREFIX
+    detect: bool = True  # False: mail, meetings and calls never count as a touch
+    line: int = 0  # where the entry starts in the file, for messages
+
+    @property
+    def first_name(self) -> str:
+        return self.name.split()[0] if self.name.split() else self.name
+
+
+@value
+class Book:
+    """A validated contact file."""
+
+    settings: Settings
+    circles: Mapping[str, int]  # circle name -> cadence in days
+    contacts: tuple[Contact, ...]
+    path: Path | None = None
+    warnings: tuple[Problem, ...] = ()
+
+    def by_id(self) -> dict[str, Contact]:
+        return self._index
+
+    @cached_property
+    def _index(self) -> dict[str, Contact]:
+        # Built once per (immutable) book: the daemon looks people up often.
+        return {c.id: c for c in self.contacts}
+
+
+class TouchKind(enum.StrEnum):
+    DONE = "done"
+    SKIPPED = "skipped"
+    SNOOZED = "snoozed"
+
+
+@value
+class Touch:
+    """One recorded action on a person, as kept in the store."""
+
+    person_id: str
+    on: date
+    kind: TouchKind
+    until: date | None = None  # for snoozes: not before this date
+    note: str | None = None
+    channel: str | None = None
+    id: int = 0  # row id in the store; orders touches recorded on the same day
+
+
+@value
+class PersonHistory:
+    """What the store knows about one person, condensed for the planner."""
+
+    last_done: date | None = None
+    last_skip: date | None = None
+    snoozed_until: date | None = None
+    snoozed_on: date | None = None
+    touches: int = 0  # done + skipped, numbers the cycles
+    first_seen: date | None = None
+    last_note: str | None = None
+    nudge_key: str | None = None  # the latest nudge shown for this person ...
+    nudged_on: date | None = None  # ... and the local day it was shown
+
+
+@value
+class History:
+    """What the store knows, per person id."""
+
+    people: Mapping[str, PersonHistory] = field(default_factory=dict)
+
+    def get(self, person_id: str) -> PersonHistory:
+        return self.people.get(person_id, _EMPTY)
+
+
+_EMPTY = PersonHistory()
+
+
+def effective_last(contact: Contact, hist: PersonHistory) -> date | None:
+    """The later of the YAML ``last:`` and the last ``done`` in the store."""
+    if contact.last is None:
+        return hist.last_done
+    if hist.last_done is None:
+        return contact.last
+    return max(contact.last, hist.last_done)
+
+
+def cycle_key(cycle: str, snooze: date | None) -> str:
+    """A nudge key without its ask number: the cycle, re-armed by a snooze."""
+    return f"{cycle}~{snooze.isoformat()}" if snooze else cycle
+
+
+@value
+class TouchUp:
+    """One planned reach-out: a person on a day, for one cycle."""
+
+    person_id: str
+    name: str
+    day: date  # planned day
+    due: date  # the date it fell (or falls) due
+    cycle: str  # stable key of the due cycle; survives moves and snoozes
+    every: int
+    snooze: date | None = None  # set when a snooze pushed this cycle
+    number: int = 1  # ordinal of the cycle for this person (rotates openers)
+    ask: int = 1  # 2, 3, ...: asked again after a nudge went unanswered
+    # Set when the cycle was given up after unanswered asks and starts again here.
+    restart: date | None = None
+
+    @property
+    def nudge_key(self) -> str:
+        """Key under which a nudge for this touch-up is recorded once.
+
+        A snooze re-arms the nudge: the key gains the snooze date, so the
+        person is nudged again when the snooze ends; so does a nudge that went
+        unanswered for a while (``#ask``), and a cycle restarted after its
+        asks went unanswered (``@date``).
+        """
+        key = cycle_key(self.cycle, self.snooze)
+        if self.restart:
+            key += f"@{self.restart.isoformat()}"
+        return f"{key}#{self.ask}" if self.ask > 1 else key
+
+    @property
+    def late_days(self) -> int:
+        return (self.day - self.due).days
+
+
+_new = object.__new__
+_set = object.__setattr__
+
+
+def new_touchup(fields: dict[str, Any]) -> TouchUp:
+    """A TouchUp from ``fields``, a dict naming every field, without calling __init__.
+
+    For the planner, which builds one per placement (170k for a book of 100k
+    people): ``__init__`` binds and checks its arguments, and adopting the dict
+    as the instance's ``__dict__`` skips that.  The caller hands the dict
+    over: it must not keep or change it.
+    """
+    t: TouchUp = _new(TouchUp)
+    _set(t, "__dict__", fields)
+    return t
+
+
+@value
+class Capacity:
+    """The load the book asks for against what the settings allow."""
+
+    people: int  # active people
+    per_day: float  # touch-ups needed per allowed day
+    daily_limit: int
+    allowed_days: int  # per week
+
+    @property
+    def overloaded(self) -> bool:
+        return self.per_day > self.daily_limit
+
+    def message(self) -> str:
+        if self.people == 0:
+            return "nothing to plan yet"
+        who = "1 person needs" if self.people == 1 else f"{self.people} people need"
+        head = f"{who} {self.rate()}; daily_limit is {self.daily_limit}"
+        if self.overloaded:
+            return head + ": raise it, add days, or lengthen cadences"
+        return head
+
+    def rate(self) -> str:
+        """The load in words: "2.3 touch-ups per allowed day", "about 1 touch-up every 5
+        allowed days"."""
+        # Below one a day, "0.0 touch-ups" says nothing: give the interval instead.
+        if self.per_day <= 0:
+            return "no touch-ups"
+        if self.per_day < 0.95:
+            every = round(1 / self.per_day)
+            return "about 1 touch-up every " + ("allowed day" if every == 1
+                                                else f"{every} allowed days")
+        return f"{self.per_day:.1f} touch-ups per allowed day"
+
+
+@value
+class Plan:
+    """Who to reach out to on each allowed day of the horizon."""
+
+    today: date
+    end: date  # last day of the horizon, inclusive
+    # Allowed days only, in order; a tuple, or the planner's PlanDays, which
+    # reads the same and builds each day's TouchUps when first read.
+    days: Sequence[tuple[date, tuple[TouchUp, ...]]]
+    capacity: Capacity
+    unplanned: tuple[str, ...] = ()  # active ids with no slot inside the horizon
+    # The open ask of each person waiting on you (``day`` is when it was shown,
+    # ``ask`` its number); ``ask == planner.MAX_ASKS``: warmupd stopped asking.
+    waiting: tuple[TouchUp, ...] = ()
+
+    def on(self, day: date) -> tuple[TouchUp, ...]:
+        # The planner's lazy days (PlanDays) read one day without building the
+        # days before it; the daemon reads today's on every tick.
+        one_day = getattr(self.days, "on", None)
+        if one_day is not None:
+            found: tuple[TouchUp, ...] = one_day(day)
+            return found
+        for d, items in self.days:
+            if d == day:
+                return items
+        return ()
+
+    def touchups(self) -> list[TouchUp]:
+        return [t for _, items in self.days for t in items]
+
+    def next_for(self, person_id: str) -> TouchUp | None:
+        for _, items in self.days:
+            for t in items:
+                if t.person_id == person_id:
+                    return t
+        return None
+
+
+def horizon_end(today: date, horizon_days: int) -> date:
+    return today + timedelta(days=horizon_days - 1)
+
+
+@value
+class Activity:
+    """What ``stats`` reads from the store besides the condensed history.
+
+    Kept small on purpose: daily counts and per-person dates, aggregated by
+    the store, so 150k events never become 150k Python objects.
+    """
+
+    done_per_day: Mapping[date, int] = field(default_factory=dict)  # "done" touches per day
+    first_touch: Mapping[str, date] = field(default_factory=dict)  # earliest touch per person
+    # Local days of the nudges shown to a person after their last done/skip/snooze,
+    # oldest first: the nudges they let pass.
+    unanswered: Mapping[str, tuple[date, ...]] = field(default_factory=dict)
