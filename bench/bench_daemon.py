@@ -4,7 +4,7 @@ Owns: measuring a real ``python -m warmupd run --file F`` subprocess from the
 outside, on files from bench/gen.py, with XDG_CONFIG_HOME / XDG_STATE_HOME /
 XDG_DATA_HOME pointing into a temp dir (so the user's own files are never
 touched), ``settings: notifier: log`` and the feed served on a free loopback
-port.  Figures printed (targets from issue 3):
+port.  Figures printed:
 
 - save to new plan live, 1k and 10k people: from ``os.replace`` of an edited
   file (one person's ``every`` changed) to the daemon's "loaded ...: N people"
@@ -20,7 +20,7 @@ port.  Figures printed (targets from issue 3):
   next to the floor: the RSS of a bare ``python -c "import time; time.sleep(1)"``
   measured in the same run.
 
-- ``--reload-only``: the isolated parse alone (issue 12), in a process that
+- ``--reload-only``: the isolated parse alone, in a process that
   holds a loaded book of the same size as the daemon does: ``isolate.load``
   (a child of the parse server) against the design it replaced (``os.fork`` of this
   process, parse, pickle back through a pipe) and the in-process floor
@@ -355,7 +355,7 @@ def idle_window(pid: int, idle: float, n: int, heartbeat: float,
 
 
 def _fork_load(book: ModuleType, data: bytes, cap: int) -> object:
-    """The design `isolate` replaced (daemon.load_isolated before issue 12): os.fork."""
+    """The design `isolate` replaced (daemon.load_isolated, before isolate): os.fork."""
     import pickle
     import warnings
 
@@ -447,7 +447,7 @@ def run(args: argparse.Namespace, site: Path) -> int:
         bench_size(n, args.rounds, args.idle if n == max(sizes) else 0.0, floor, debounce,
                    float(model.HEARTBEAT_SECONDS), results)
 
-    print("\n== targets (issue 3) ==")
+    print("\n== targets ==")
     targets = {1000: (0.150, 45.0), 10000: (1.0, 80.0)}
     for n in sizes:
         lat_t, rss_t = targets.get(n, (float("nan"), float("nan")))

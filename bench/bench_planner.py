@@ -16,7 +16,7 @@ The median wall time of ``plan(book, history, TODAY)`` over the default
 
 Beside it, a floor measured in the same run, interleaved with the plan so
 both see the same load: the least any planner does, one ``(due ordinal,
-id)`` tuple per active person, heapified.  Targets (issues 2 and 12): 10k
+id)`` tuple per active person, heapified.  Targets: 10k
 <= 25 ms, 100k <= 0.5 s in the demand-fits setting.  gc stays on, as in the
 daemon.  The plan builds each day's TouchUps when the day is first read, so
 ``+read ms`` also times reading every one (``plan(...).touchups()``), as

@@ -1,6 +1,6 @@
 """Benchmark: ``warmupd stats --json`` over 10,000 people and 3 years of history.
 
-Owns: timing only.  Issue 9's target: ``stats`` end to end (a fresh process:
+Owns: timing only.  Target: ``stats`` end to end (a fresh process:
 start-up, loading the book, reading the store, computing, printing) takes at
 most 300 ms on 10k people with ~150k events, printed against the floor of a
 fresh process that does one plain SQLite scan of the same events

@@ -27,7 +27,7 @@ before day 0 as a contact, is <= 1.25 * cadence; a gap still open at the
 end counts once it already exceeds that; someone never reached in the year
 fails), the maximum daily load (touch-ups on the day; the planner's must
 not exceed daily_limit), and the standard deviation of the daily load over
-allowed days.  Targets (issue 2): >= 95% reached within 1.25x; no day over
+allowed days.  Targets: >= 95% reached within 1.25x; no day over
 the cap; std dev <= 25% of the naive rule's.  On a miss, the late gaps are
 listed by cadence and cause.
 
@@ -40,7 +40,7 @@ a done on its day.  The figure is the share of people with every gap between
 real contacts (dones and mails) within 1.25x cadence.
 
 Must not: assert anything (tests do that) or write any file.
-Beside the issue 13 targets it prints the bound the user model sets: a
+Beside the targets it prints the bound the user model sets: a
 cycle whose ``MAX_ASKS`` asks were all ignored ends without a contact, so
 its gap is over 1.25x under any policy that stops asking; the share of
 people (and gaps) without such a run is the most any such policy reaches.
@@ -402,7 +402,7 @@ def main(argv: list[str] | None = None) -> int:
     def met(ok: bool) -> str:
         return "MET" if ok else "MISSED"
 
-    print("\ntargets (issue 13):")
+    print("\ntargets:")
     print(f"  gaps within {SLACK}x >= 97%: {a['gaps']:.1%} {met(a['gaps'] >= 0.97)}")
     print(f"  people with every gap within {SLACK}x >= 90%: {a['share']:.1%} "
           f"{met(a['share'] >= 0.90)}")

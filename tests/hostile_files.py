@@ -19,7 +19,7 @@ def realistic_over_1mib() -> bytes:
     """The example's settings without max_file_size, then people until just over 1 MiB.
 
     8,000 people of bench/gen.py's shape (the issue's 9,800 were shorter).
-    Issue 14: ~9,800 people; the old `_DECLARED` regex backtracked
+    ~9,800 people; the old `_DECLARED` regex backtracked
     exponentially on its indented lines, so `check` and the daemon's reload hung.
     """
     example = EXAMPLE.read_text(encoding="utf-8")

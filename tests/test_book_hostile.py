@@ -1,4 +1,4 @@
-"""Regression tests for what fuzzing found in the contact file (issue 14).
+"""Regression tests for what fuzzing found in the contact file.
 
 Each test names the finding it guards; each failed before its fix.  The
 inputs come through the real loader (``book.load``/``loads``), the real

@@ -1,4 +1,4 @@
-"""The feed server's findings from issue 14 (B1-B7), each against a real socket client.
+"""The feed server's findings from fuzzing (B1-B7), each against a real socket client.
 
 Each test names the finding it pins; it failed on the server that had it.
 """

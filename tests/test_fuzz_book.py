@@ -1,7 +1,7 @@
 """Fuzzing the contact file: mutated files through the loader, a few through the CLI.
 
 Property and stateful Hypothesis tests over mutants of real contact files
-(the example, generated files, and the hostile ones of issue 14).  The
+(the example, generated files, and the hostile ones fuzzing found).  The
 invariants are the loader's contract:
 
 - it returns a Book or raises BookError, never anything else;

@@ -128,7 +128,7 @@ def test_import_keeps_every_byte_validates_and_is_idempotent(
 
 
 @settings(max_examples=100, deadline=None)
-# No control characters: the loader refuses them in any text (issue 14).
+# No control characters: the loader refuses them in any text.
 @given(st.text(st.characters(blacklist_categories=("Cs", "Cc", "Zl", "Zp")), min_size=1,
                max_size=40))
 def test_scalar_reads_back_as_the_same_text(value: str) -> None:

@@ -187,7 +187,7 @@ def _stop_within(proc: subprocess.Popen[bytes], seconds: float) -> str:
 
 
 def test_realistic_1mib_file_under_a_running_daemon(daemon) -> None:  # type: ignore[no-untyped-def]
-    """If this fails, the file that hung the reload (issue 14) stops the daemon
+    """If this fails, the file that hung the reload stops the daemon
     again: the reload must fail cleanly, keep the plan, and SIGTERM must work."""
     proc, file, status = daemon
     assert _wait(lambda: _status(status).get("people") == 3, 10)

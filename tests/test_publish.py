@@ -40,7 +40,7 @@ def get(url: str) -> tuple[int, bytes]:
 def test_build_off_the_loop_serve_on_it_and_log_the_start_once(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    """Issue 11 §4: the daemon logged the feed start twice (feed and publish both did)."""
+    """The daemon logged the feed start twice (feed and publish both did)."""
     caplog.set_level(logging.DEBUG)
     book = bookmod.loads(BOOK)
     history = History()

@@ -276,7 +276,7 @@ def test_people_goal_projection() -> None:
 
 
 def test_the_review_names_only_people_shown_that_day_and_counts_the_rest() -> None:
-    """A person named in a notification counts against the day's cap (issue 13): the
+    """A person named in a notification counts against the day's cap: the
     review names only whom the plan shows that day, coolest first, and counts the others."""
     long_ago = TODAY - timedelta(days=400)
     cs = tuple(Contact(f"p{i}", f"P {i}", 28 + i, last=long_ago + timedelta(days=i))

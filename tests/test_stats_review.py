@@ -141,7 +141,7 @@ def test_latest_instant_across_dst() -> None:
 
 
 def test_the_review_names_only_whom_the_plan_shows_that_day(tmp_path: Path) -> None:
-    """Broken if the daemon's review names people beyond the day's cap (issue 13)."""
+    """Broken if the daemon's review names people beyond the day's cap."""
     user = User(tmp_path, '{day: mon, at: "09:00"}')
     text = user.file.read_text().replace("contacts:\n", "  daily_limit: 1\ncontacts:\n")
     user.file.write_text(text + "  - name: Kim Old\n    every: 2w\n    last: 2026-08-01\n")

@@ -637,7 +637,7 @@ def feed_rotate(file: Path | None) -> None:
         _say(url)
 
 
-# -- progress: stats, review, history, undo (issue 9) ------------------------
+# -- progress: stats, review, history, undo ---------------------------------
 
 
 def _shown(value: Any) -> Any:

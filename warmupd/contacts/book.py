@@ -256,7 +256,7 @@ def _declared_cap(head: bytes, cap: int) -> int:
     only known after parsing it.  Only a top-level ``settings:`` block near
     the top counts, so a huge hostile file is still refused without being
     parsed.  A plain scan, line by line, in linear time: the regex this
-    replaces backtracked exponentially on indented lines (issue 14).
+    replaces backtracked exponentially on indented lines.
     """
     lines = head.split(b"\n")
     if len(head) >= _HEAD_BYTES:
@@ -330,7 +330,7 @@ def _load_bytes(data: bytes, label: str, cap: int) -> Book:
             raise
         raise BookError([_tidy(p) for p in e.problems]) from None
     except (ArithmeticError, LookupError, ValueError, OSError, RecursionError) as e:
-        # A library raising where no check expected it (issue 14 found four):
+        # A library raising where no check expected it (fuzzing found four):
         # still a problem of this file, exit 3, never a traceback.
         why = f"cannot read this file ({type(e).__name__}: {_shorten(str(e))})"
         raise BookError([Problem(label, 1, 1, why)]) from None
@@ -558,7 +558,7 @@ def _yaml_problem(label: str, e: yaml.YAMLError, data: bytes) -> Problem:
             and (start.line, start.column) != (end.line, end.column)
         ):
             # Located where the construct starts, which is what the user must
-            # fix; where the parser gave up comes second (issue 11).
+            # fix; where the parser gave up comes second.
             construct = next((t for w, t in _CONSTRUCTS if w in e.context), "this construct")
             at_end = end.index >= len(data) or "end of stream" in what or "stream end" in what
             if construct == "this quoted value" and (at_end or "document" in what):
@@ -1350,7 +1350,7 @@ def _did_you_mean(
     first `_MAX_HINTS` distinct words of a file get a hint, each compared with
     at most `_MAX_CANDIDATES` known words (those closest in length), and
     never a word longer than `_MAX_COMPARED`.  So N typos against N circles
-    stay linear (issue 14: 3,000 of each took over two minutes).
+    stay linear (3,000 of each took over two minutes).
     """
     hit = cache.get((id(known), word))
     if hit is not None:
@@ -1513,7 +1513,7 @@ class _Walker:
         return Book(settings, circles, contacts, None, tuple(warnings))
 
     def plan_size(self, book: Book, root: Node) -> None:
-        """Refuse settings whose plan could not be held in bounded memory (issue 14)."""
+        """Refuse settings whose plan could not be held in bounded memory."""
         why = too_many_planned(book, book.settings.horizon_days)
         if why is not None:
             e = self._settings

@@ -126,7 +126,7 @@ def ask_early(every: int) -> int:
 
     The wait for an answer grows with the cadence because the back-off does,
     so the lead is a share of the cadence (a tenth, plus the day most answers
-    take); bench/rhythm.py measured it (issue 13).
+    take); bench/rhythm.py measured it.
     """
     return min(round(every / 10) + 1, int(every * EARLY_FRACTION), EARLY_MAX_DAYS)
 

@@ -353,7 +353,7 @@ def review_text(s: Stats, today: Collection[str] | None = None) -> tuple[str, st
 
     ``today``: the ids the plan shows on the review's day.  When given, only
     they are named: a person named in a notification counts against the
-    day's cap (issue 13), and these already do; the others are counted.
+    day's cap, and these already do; the others are counted.
     """
     week = f"Last week ({last_week_span(s)})"
     if s.weekly_goal is not None:

@@ -128,7 +128,7 @@ MIGRATIONS: tuple[str, ...] = (
     """,
     # 5: what ``stats`` reads, kept current by triggers, so it reads one row
     # per person and per day (and each person's latest nudge) instead of
-    # grouping every touch and sorting every nudge (issue 9: 150k
+    # grouping every touch and sorting every nudge (150k
     # events in 300 ms).  Any write path (record, undo, forget_samples, a hand
     # edit) keeps them right; a person's row is recomputed from their own
     # touches through the touches_person index (nudges: through their
