@@ -25,7 +25,8 @@ from dbus_env import action_notification_server, private_session_bus
 
 from warmupd.core.model import Settings, TouchKind
 from warmupd.daemon.daemon import Daemon
-from warmupd.history.store import SCHEMA_VERSION, Store
+from warmupd.history.migrations import SCHEMA_VERSION
+from warmupd.history.store import Store
 from warmupd.notify import (
     DesktopBackend,
     FallbackNotifier,

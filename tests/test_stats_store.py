@@ -15,7 +15,8 @@ from pathlib import Path
 import pytest
 
 from warmupd.core.model import SAMPLE_PREFIX, TouchKind
-from warmupd.history.store import MIGRATIONS, SCHEMA_VERSION, Store
+from warmupd.history.migrations import MIGRATIONS, SCHEMA_VERSION
+from warmupd.history.store import Store
 
 NOW = datetime(2026, 11, 30, 10, 0, tzinfo=UTC)
 

@@ -140,3 +140,39 @@ def test_feed_url_does_not_offer_a_stopped_daemons_port(
     out, err = capsys.readouterr()
     assert code == ExitCode.ERROR and "40123" not in out
     assert "the daemon is not running" in err
+
+
+def test_a_stopped_daemons_caldav_and_feed_are_marked_stale(
+    home: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Broken if the last CalDAV sync, its error, the last delivery or the feed of
+    a stopped daemon read as current, or if a control character a server sent
+    reaches the terminal."""
+    from warmupd.daemon.status import Status, encode, mark_stopped, write
+
+    record = Status(pid=os.getpid(), started="2026-11-30T09:00:00+00:00",
+                    contact_file=str(home / "contacts.yaml"), notifier="log",
+                    last_delivery={"at": "2026-12-01T09:30:00+00:00", "name": "Ann Lee"},
+                    feed_url="http://127.0.0.1:40123/tok/warmupd.ics",
+                    caldav={"last_ok": "2026-12-01T08:00:00+00:00",
+                            "error": "HTTP 503 \x07\x1b]0;owned\x07from the server"})
+    path = status_path(home)
+    path.parent.mkdir(parents=True)
+    write(path, encode(record))
+    mark_stopped(path, datetime.fromisoformat("2026-12-02T10:00:00+00:00"))
+    code, out = status(capsys)
+    assert code == ExitCode.ERROR
+
+    def local(iso: str) -> str:
+        return f"{datetime.fromisoformat(iso).astimezone():%a %Y-%m-%d %H:%M}"
+
+    assert f"daemon: NOT RUNNING since {local('2026-12-02T10:00:00+00:00')}" in out
+    assert (f"caldav (stale): last sync {local('2026-12-01T08:00:00+00:00')}; "
+            "ERROR: HTTP 503") in out
+    assert "\x07" not in out and "\x1b" not in out
+    assert f"last delivery: {local('2026-12-01T09:30:00+00:00')} (Ann Lee)" in out
+    assert "feed: http://127.0.0.1:40123/tok/warmupd.ics (not served while stopped)" in out
+    code, out = status(capsys, "--json")
+    data = json.loads(out)
+    # The file is the record, plus what `status` knows: not running, stopped when.
+    assert data == {**record.__dict__, "running": False, "stopped": "2026-12-02T10:00:00+00:00"}

@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 
 from warmupd.core.model import StoreError, TouchKind
-from warmupd.history.store import SCHEMA_VERSION, Store
+from warmupd.history.migrations import SCHEMA_VERSION
+from warmupd.history.store import Store
 
 NOW = datetime(2026, 11, 25, 9, 30, tzinfo=UTC)
 
@@ -118,7 +119,7 @@ def test_directory_created_private(tmp_path: Path) -> None:
 
 
 def test_migration_from_version_1_keeps_rows(tmp_path: Path) -> None:
-    from warmupd.history.store import MIGRATIONS
+    from warmupd.history.migrations import MIGRATIONS
 
     path = tmp_path / "h.sqlite3"
     raw = sqlite3.connect(path)

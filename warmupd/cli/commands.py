@@ -404,6 +404,7 @@ def run(file: Path | None, log_level: str) -> int:
     from warmupd import clock, paths
     from warmupd.core.model import Settings
     from warmupd.daemon import daemon, liveness
+    from warmupd.daemon import status as status_json
 
     daemon.configure_logging(log_level)
     status_path = paths.status_file()
@@ -413,7 +414,7 @@ def run(file: Path | None, log_level: str) -> int:
             return daemon.run(_contact_file(file), paths.store_file(), status_path,
                               _calendar_files())
         finally:
-            liveness.mark_stopped(status_path, clock.now(Settings()))
+            status_json.mark_stopped(status_path, clock.now(Settings()))
 
 
 @cli.command()
@@ -423,89 +424,16 @@ def status(as_json: bool) -> int:
 
     Exits 0 only while the daemon runs; otherwise 1, and says since when.
     """
-    from warmupd.daemon import liveness
+    from warmupd.daemon import status as status_json
     from warmupd.paths import status_file
 
-    path = status_file()
-    try:
-        import json
-
-        from warmupd.paths import read_ours
-
-        data = json.loads(read_ours(path, 1 << 20))  # the daemon's, if nobody else could write it
-        mtime = path.stat().st_mtime
-    except FileNotFoundError:
-        raise WarmupdError("the daemon has not run yet (start it with `warmupd run`)") from None
-    except (OSError, ValueError) as exc:
-        raise WarmupdError(f"{path}: unreadable status: {exc}") from None
-    if not isinstance(data, dict):
-        raise WarmupdError(f"{path}: unreadable status: not a JSON object")
-    running = liveness.is_running(path)
-    data["running"] = running
-    if not running and not data.get("stopped"):
-        # Killed, crashed, or the machine went down: the last write is the last sign of life.
-        data["last_seen"] = datetime.fromtimestamp(mtime).astimezone().isoformat(
-            timespec="seconds")
+    report = status_json.read(status_file())
     if as_json:
-        _say_json(data, sort_keys=True)
-        return ExitCode.OK if running else ExitCode.ERROR
-    stale = "" if running else " (stale)"
-    if running:
-        _say(f"daemon: running (pid {data.get('pid')}) since {_when(data.get('started'))}")
+        _say_json(report.data, sort_keys=True)
     else:
-        since = (f"since {_when(data['stopped'])}" if data.get("stopped")
-                 else f"since at most {_when(data['last_seen'])} (its last sign of life; it "
-                      "left no stop mark, so it was killed, crashed or the machine went down)")
-        _say(f"daemon: NOT RUNNING {since}")
-        _say(f"  it had started {_when(data.get('started'))} as pid {data.get('pid')}; "
-             "start it again with `warmupd run`, or `warmupd service install` to keep it "
-             "running")
-        _say("What follows is from its last run and may be out of date:")
-    _say(f"contact file: {data.get('contact_file')}")
-    reload = data.get("last_reload") or {}
-    if reload:
-        _say(f"last reload{stale}: {_when(reload.get('at'))} "
-             f"{'ok' if reload.get('ok') else 'ERROR'}: {reload.get('message')}")
-    nxt = data.get("next_nudge")
-    if not running:
-        _say("next nudge: none while the daemon is stopped"
-             + (f" (its plan said {_when(nxt['at'])} for {', '.join(nxt['people'])})"
-                if nxt else ""))
-    else:
-        _say(f"next nudge: {_when(nxt['at'])} for {', '.join(nxt['people'])}" if nxt
-             else "next nudge: none planned")
-    last = data.get("last_delivery")
-    _say(f"last delivery: {_when(last['at'])} ({last['name']})" if last
-               else "last delivery: none yet")
-    _say(f"notifications{stale}: {data.get('notifier')}")
-    cal = data.get("caldav")
-    if cal:
-        synced = _when(cal["last_ok"]) if cal.get("last_ok") else "never"
-        _say(f"caldav{stale}: last sync {synced}"
-                   + (f"; ERROR: {cal['error']}" if cal.get("error") else ""))
-    src = data.get("sources")
-    if src:
-        scanned = _when(src["last_ok"]) if src.get("last_ok") else "never"
-        errors = src.get("errors") or []
-        _say(f"sources{stale}: last scan {scanned}, {src.get('recorded', 0)} touches noticed"
-             + (f"; ERROR: {'; '.join(map(str, errors))}" if errors else ""))
-    if data.get("feed_url"):
-        _say(f"feed: {data['feed_url']}" + ("" if running else " (not served while stopped)"))
-    return ExitCode.OK if running else ExitCode.ERROR
-
-
-def _when(value: object) -> str:
-    """A time from status.json as people read it: this machine's local time, to the
-    minute, with the weekday (the file keeps full ISO timestamps for scripts)."""
-    if not isinstance(value, str):
-        return str(value)
-    try:
-        at = datetime.fromisoformat(value)
-    except ValueError:
-        return value
-    if at.tzinfo is not None:
-        at = at.astimezone()
-    return f"{at:%a %Y-%m-%d %H:%M}"
+        for line in report.lines():
+            _say(line)
+    return ExitCode.OK if report.running else ExitCode.ERROR
 
 
 @cli.group()

@@ -3,8 +3,9 @@
 Owns: ``daemon`` (the loop: reload, plan, nudge, publish, sync), ``isolate``
 (the fork server that parses the contact file, ``python -m
 warmupd.daemon.isolate``), ``watch`` (file events), ``scanner`` (noticing
-touches from the sources), ``liveness`` (``status.json``), ``review`` (the
-weekly review), ``workers`` and ``service`` (systemd/launchd units).
+touches from the sources), ``liveness`` (the single-instance lock),
+``status`` (the ``status.json`` format and what ``warmupd status`` says of
+it), ``review`` (the weekly review), ``workers`` and ``service`` (systemd/launchd units).
 
 Must not: be imported by anything below it; only the CLI starts it.
 """

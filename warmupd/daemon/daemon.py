@@ -50,7 +50,6 @@ import asyncio
 import contextlib
 import functools
 import hashlib
-import json
 import logging
 import os
 import signal
@@ -58,7 +57,6 @@ import socket
 import time as _time
 from collections.abc import Coroutine
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -88,14 +86,16 @@ from warmupd.core.model import (
 from warmupd.core.planner import plan as make_plan
 from warmupd.core.slots import previous_slot, slot_on
 from warmupd.daemon import isolate, review
+from warmupd.daemon import status as status_json
 from warmupd.daemon.scanner import SourceScanner
+from warmupd.daemon.status import Status
 from warmupd.daemon.watch import Debouncer, FileWatcher
 from warmupd.daemon.workers import Workers, end_children
 from warmupd.history.store import Push, Store
 from warmupd.notify import Action, Notifier, NotifyError, Nudge, Reshow, Shown, make_notifier
 from warmupd.notify.push import WORKERS as PUSH_WORKERS
 from warmupd.notify.push import PushChannels, make_push
-from warmupd.paths import atomic_write, sweep_stale_temps
+from warmupd.paths import sweep_stale_temps
 
 log = logging.getLogger("warmupd")
 
@@ -133,23 +133,6 @@ def sd_notify(message: str) -> bool:
         log.debug("sd_notify failed: %s", exc)
         return False
     return True
-
-
-@dataclass
-class Status:
-    """What ``warmupd status`` shows; written atomically to the state dir."""
-
-    pid: int
-    started: str
-    contact_file: str
-    notifier: str = "?"
-    last_reload: dict[str, object] = field(default_factory=dict)
-    next_nudge: dict[str, object] | None = None
-    last_delivery: dict[str, object] | None = None
-    feed_url: str | None = None
-    people: int = 0
-    caldav: dict[str, object] | None = None  # last successful sync, current error
-    sources: dict[str, object] | None = None  # noticing contact: last scan, errors
 
 
 # Store meta: "<nid> <server>" of the error notification on screen, if any.
@@ -831,12 +814,12 @@ class Daemon:
         self._write_status()
 
     def _write_status(self) -> None:
-        data = json.dumps(self.status.__dict__, indent=2, sort_keys=True).encode()
+        data = status_json.encode(self.status)
         if data == self._status_bytes:  # no disk write on an idle heartbeat
             return
         self._status_bytes = data
         try:
-            atomic_write(self.status_path, data)
+            status_json.write(self.status_path, data)
         except OSError as exc:
             log.warning("cannot write %s: %s", self.status_path, exc)
 

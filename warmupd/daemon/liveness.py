@@ -2,8 +2,7 @@
 
 Owns: the daemon's lock file next to ``status.json`` (held exclusively: one
 daemon per state dir; it holds the pid of the daemon that holds it) and the
-question whether anyone holds it, plus the "stopped" mark a daemon leaves in
-``status.json`` when it ends.
+question whether anyone holds it.  What ``status.json`` holds is ``status``'s.
 
 Why a lock and not the pid in ``status.json``: a pid outlives its process.
 After a crash or a reboot the number is free, and a new, unrelated process
@@ -18,15 +17,12 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
-import json
 import os
 import time
 from collections.abc import Iterator
-from datetime import datetime
 from pathlib import Path
 
 from warmupd.core.errors import WarmupdError
-from warmupd.paths import atomic_write
 
 
 def lock_file(status_path: Path) -> Path:
@@ -91,17 +87,3 @@ def is_running(status_path: Path) -> bool:
         os.close(fd)  # also drops our own lock at once, if we got it
     return False
 
-
-def mark_stopped(status_path: Path, when: datetime) -> None:
-    """Record in ``status.json`` when this process's daemon ended, so ``status``
-    can say since when.  A daemon killed outright leaves no mark; ``status``
-    then falls back to the file's last write."""
-    try:
-        data = json.loads(status_path.read_text())
-    except (OSError, ValueError):
-        return  # nothing to mark: it never wrote a status
-    if not isinstance(data, dict) or data.get("pid") != os.getpid():
-        return  # another daemon wrote it since: that one is not stopped
-    data["stopped"] = when.isoformat(timespec="seconds")
-    with contextlib.suppress(OSError):
-        atomic_write(status_path, json.dumps(data, indent=2, sort_keys=True).encode())
