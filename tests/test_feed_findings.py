@@ -21,7 +21,9 @@ from pathlib import Path
 import pytest
 from feed_harness import Running, read_all, serving
 
-from warmupd.calendar.feed import FeedServer, feed_path, load_or_create_token
+from warmupd.calendar.feed import FeedServer
+from warmupd.calendar.token import feed_path, load_or_create_token
+from warmupd.clock import SYSTEM
 
 BODY = b"BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:test\r\nEND:VCALENDAR\r\n"
 BIG = b"BEGIN:VCALENDAR\r\n" + b"X-PAD:" + b"x" * (1024 * 1024) + b"\r\nEND:VCALENDAR\r\n"
@@ -35,7 +37,7 @@ def token(tmp_path: Path) -> str:
 
 @contextmanager
 def start(token: str, body: bytes = BODY, **kwargs: float) -> Iterator[Running]:
-    with serving(FeedServer(port=0, token=token, **kwargs)) as srv:  # type: ignore[arg-type]
+    with serving(FeedServer(port=0, token=token, clock=SYSTEM, **kwargs)) as srv:  # type: ignore[arg-type]
         srv.set_body(body, MODIFIED)
         yield srv
 

@@ -892,12 +892,14 @@ def configure_logging(level: str) -> None:
 
 def run(contact_file: Path, store_path: Path, status_path: Path,
         calendar: CalendarFiles | None = None) -> int:
-    publisher = Publisher(calendar) if calendar is not None else None
+    wall = SystemClock()  # the one clock: the daemon and its calendar read it
+    publisher = Publisher(calendar, clock=wall) if calendar is not None else None
     # A kill during an atomic write leaves a temp file beside its target.
     sweep_stale_temps(status_path, *((calendar.ics, calendar.revisions) if calendar else ()),
-                      now=utcnow().timestamp())
+                      now=utcnow(wall).timestamp())
     with Store(store_path) as store:
-        daemon = Daemon(contact_file, store, status_path=status_path, publisher=publisher)
+        daemon = Daemon(contact_file, store, status_path=status_path, clock=wall,
+                        publisher=publisher)
         try:
             with contextlib.suppress(KeyboardInterrupt):
                 asyncio.run(daemon.run())
