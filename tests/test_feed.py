@@ -389,7 +389,7 @@ def test_token_never_appears_in_logs(
     assert "/<token>/warmupd.ics -> 200" in text
 
 
-def test_port_in_use_raises(server: Running) -> None:
-    other = FeedServer(port=server.port, token="t" * 43, clock=SYSTEM)
+def test_port_in_use_raises(server: Running, token_file: Path) -> None:
+    other = FeedServer(port=server.port, token_file=token_file, clock=SYSTEM)
     with pytest.raises(OSError):
         asyncio.run(other.start())

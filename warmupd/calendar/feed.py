@@ -31,8 +31,8 @@ and the body goes out in chunks under flow control, so a client that never
 reads costs little and is the first to go.  A deliberate close half-closes
 and drains briefly, so the client reads our 413/431/400 instead of a reset.
 
-Token rotation: with ``token_file`` set, every request asks its
-``token.TokenFile``, which re-reads the file when it changed, so ``warmupd
+Token rotation: every request asks the server's ``token.TokenFile``, which
+re-reads the token file when it changed, so ``warmupd
 feed rotate`` in another process disables the old URL at once.  A missing
 token file fails closed: every path is 404 until a token exists.
 """
@@ -118,8 +118,7 @@ class FeedServer:
         bind: str = "127.0.0.1",
         port: int = 8765,
         hosts: tuple[str, ...] = (),
-        token: str | None = None,
-        token_file: Path | None = None,
+        token_file: Path,
         clock: Clock,
         max_connections: int = 128,
         head_timeout: float = 10.0,
@@ -132,8 +131,7 @@ class FeedServer:
         self.bind = bind
         self._requested_port = port
         self._hosts = frozenset(h.lower().rstrip(".") for h in hosts)
-        self._token = token
-        self._token_file = TokenFile(token_file) if token_file is not None else None
+        self._token_file = TokenFile(token_file)
         self._clock = clock
         self.max_connections = max_connections
         self.head_timeout = head_timeout
@@ -150,8 +148,7 @@ class FeedServer:
         self._port = 0
         self._date: tuple[int, bytes] = (-1, b"")
         self._idle = asyncio.Event()
-        if self._token_file is not None and token is None:
-            self._token_file.current()  # says at once if the file is missing
+        self._token_file.current()  # says at once if the file is missing
 
     @classmethod
     def from_settings(cls, settings: FeedSettings, token_file: Path, clock: Clock) -> FeedServer:
@@ -329,10 +326,6 @@ class FeedServer:
             line += f" ({dropped} request lines not logged before this one)"
         log.info("%s", line)
 
-    def _current_token(self) -> str | None:
-        """The token file's token now (see ``TokenFile``), else the fixed one."""
-        return self._token_file.current() if self._token_file is not None else self._token
-
     def _host_ok(self, host: bytes | None, local: object) -> bool:
         if host is None:
             # h11 already refused HTTP/1.1 without Host; browsers (the DNS
@@ -359,7 +352,7 @@ class FeedServer:
             size += len(name) + len(value) + 4
             headers.setdefault(name, value)  # h11 lower-cases names
         path = request.target.split(b"?", 1)[0]
-        token = self._current_token()
+        token = self._token_file.current()  # a rotation counts from this request on
         expected = feed_path(token).encode("ascii") if token else b""
         # Constant time over the whole path, so neither the token nor its
         # prefix leaks through response timing.
