@@ -37,7 +37,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from warmupd.calendar import ics
-from warmupd.calendar.feed import FeedServer, feed_path, load_or_create_token
+from warmupd.calendar.feed import FeedServer
+from warmupd.calendar.token import feed_path, load_or_create_token
+from warmupd.clock import SYSTEM
 from warmupd.core.model import Book, Capacity, History, Plan, Settings, TouchUp
 
 
@@ -51,7 +53,7 @@ def calendar(n: int) -> bytes:
 
 def serve_feed(token_file: str, body: bytes, pipe: Connection) -> None:
     async def main() -> None:  # the server runs on this loop, as on the daemon's
-        srv = FeedServer(bind="127.0.0.1", port=0, token_file=Path(token_file))
+        srv = FeedServer(bind="127.0.0.1", port=0, token_file=Path(token_file), clock=SYSTEM)
         await srv.start()
         srv.set_body(body, datetime(2026, 6, 1, tzinfo=UTC))
         pipe.send(srv.port)

@@ -46,9 +46,6 @@ class Running:
     def set_body(self, ics: bytes, last_modified: datetime) -> None:
         self.call(lambda: self.server.set_body(ics, last_modified))
 
-    def set_token(self, token: str | None) -> None:
-        self.call(lambda: self.server.set_token(token))
-
     def server_sockets(self) -> int:
         """Open descriptors of this process that are TCP sockets on the server's port.
 

@@ -15,6 +15,7 @@ import os
 import threading
 from collections.abc import Coroutine
 from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
 from pathlib import Path
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
@@ -418,13 +419,15 @@ def test_buttons_on_a_real_bus_change_the_store(tmp_path: Path, press: str) -> N
 def test_daemon_publishes_and_serves_the_calendar(tmp_path: Path) -> None:
     import http.client
 
-    from warmupd.calendar.feed import rotate_token
     from warmupd.calendar.publish import CalendarFiles, Publisher
+    from warmupd.calendar.token import rotate_token
 
     env = Env(tmp_path, contacts_yaml(2, extra="  feed: {port: 0}\n"))
     files = CalendarFiles(tmp_path / "data" / "warmupd.ics", tmp_path / "data" / "revs.json",
                           tmp_path / "conf" / "feed-token")
     clock = FakeClock(datetime(2026, 11, 25, 8, 0, tzinfo=BERLIN))
+
+    served: dict[str, str] = {}
 
     def get(url: str, headers: dict[str, str] | None = None) -> tuple[int, bytes, str]:
         rest = url.split("://", 1)[1]
@@ -434,11 +437,12 @@ def test_daemon_publishes_and_serves_the_calendar(tmp_path: Path) -> None:
         resp = conn.getresponse()
         body = resp.read()
         conn.close()
+        served.update((k.lower(), v) for k, v in resp.getheaders())
         return resp.status, body, resp.getheader("ETag") or ""
 
     async def scenario() -> None:
         with Store(env.store_path) as store:
-            d = env.daemon(clock, store, publisher=Publisher(files))
+            d = env.daemon(clock, store, publisher=Publisher(files, clock=clock))
             await d.start()
             await d.published()  # the calendar is built off the loop
             url = d.status.feed_url
@@ -446,6 +450,9 @@ def test_daemon_publishes_and_serves_the_calendar(tmp_path: Path) -> None:
             status, body, etag = await asyncio.to_thread(get, url)
             assert status == 200 and body == files.ics.read_bytes()
             assert b"SUMMARY:Reach out to Person000 Example" in body
+            # The daemon's clock, not the system's, stamps the feed.
+            stamp = format_datetime(clock.t.astimezone(UTC), usegmt=True)
+            assert served["last-modified"] == served["date"] == stamp
             status, _, _ = await asyncio.to_thread(get, url, {"If-None-Match": etag})
             assert status == 304
             assert d.plan is not None

@@ -45,11 +45,13 @@ def test_a_hanging_push_endpoint_does_not_delay_the_calendar(tmp_path: Path) -> 
         files = CalendarFiles(tmp_path / "data" / "warmupd.ics", tmp_path / "data" / "revs.json",
                               tmp_path / "feed-token")
 
+        wall = Clock()
+
         async def scenario() -> None:
             with Store(tmp_path / "state" / "h.sqlite3") as store:
                 d = Daemon(file, store, status_path=tmp_path / "state" / "status.json",
-                           clock=Clock(), notifier=LogNotifier(io.StringIO()), watch=False,
-                           publisher=Publisher(files))
+                           clock=wall, notifier=LogNotifier(io.StringIO()), watch=False,
+                           publisher=Publisher(files, clock=wall))
                 await d.start()
                 try:
                     await d.published()

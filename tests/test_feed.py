@@ -11,21 +11,22 @@ import stat
 import subprocess
 import sys
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from email.utils import format_datetime
 from pathlib import Path
 
 import pytest
 from feed_harness import Running, serving
 
-from warmupd.calendar.feed import (
-    FeedServer,
+from warmupd.calendar.feed import FeedServer
+from warmupd.calendar.token import (
     feed_path,
     feed_urls,
     load_or_create_token,
     read_token,
     rotate_token,
 )
+from warmupd.clock import SYSTEM
 from warmupd.core.model import FeedSettings
 
 BODY = b"BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:test\r\nEND:VCALENDAR\r\n"
@@ -40,7 +41,8 @@ def token_file(tmp_path: Path) -> Path:
 @pytest.fixture
 def server(token_file: Path) -> Iterator[Running]:
     load_or_create_token(token_file)
-    srv = FeedServer(bind="127.0.0.1", port=0, hosts=("cal.home.arpa",), token_file=token_file)
+    srv = FeedServer(bind="127.0.0.1", port=0, hosts=("cal.home.arpa",), token_file=token_file,
+                     clock=SYSTEM)
     with serving(srv) as running:
         running.set_body(BODY, MODIFIED)
         yield running
@@ -178,7 +180,7 @@ def test_keep_alive_serves_several_requests(server: Running, token_file: Path) -
 
 def test_not_ready_is_503(token_file: Path) -> None:
     load_or_create_token(token_file)
-    with serving(FeedServer(port=0, token_file=token_file)) as srv:
+    with serving(FeedServer(port=0, token_file=token_file, clock=SYSTEM)) as srv:
         assert get(srv, url_path(token_file))[0] == 503
 
 
@@ -295,7 +297,7 @@ def test_rotation_from_another_process_takes_effect_at_once(
         [
             sys.executable,
             "-c",
-            "import sys, pathlib; from warmupd.calendar.feed import rotate_token;"
+            "import sys, pathlib; from warmupd.calendar.token import rotate_token;"
             " rotate_token(pathlib.Path(sys.argv[1]))",
             str(token_file),
         ],
@@ -316,16 +318,20 @@ def test_missing_token_file_fails_closed(server: Running, token_file: Path) -> N
     assert get(server, feed_path(fresh))[0] == 200
 
 
-def test_set_token_switches_at_once() -> None:
-    first, second = "a" * 43, "b" * 43
-    with serving(FeedServer(port=0, token=first)) as srv:
+def test_date_header_comes_from_the_clock_it_is_given(token_file: Path) -> None:
+    """Broken if the server reads the system clock instead of the injected one."""
+
+    class Fixed:
+        def now(self) -> datetime:
+            return datetime(2031, 7, 4, 23, 59, 58, tzinfo=timezone(timedelta(hours=-7)))
+
+    load_or_create_token(token_file)
+    with serving(FeedServer(port=0, token_file=token_file, clock=Fixed())) as srv:
         srv.set_body(BODY, MODIFIED)
-        assert get(srv, feed_path(first))[0] == 200
-        srv.set_token(second)
-        assert get(srv, feed_path(first))[0] == 404
-        assert get(srv, feed_path(second))[0] == 200
-        srv.set_token(None)
-        assert get(srv, feed_path(second))[0] == 404
+        status, headers, _ = get(srv, url_path(token_file))
+    assert status == 200
+    assert headers["date"] == "Sat, 05 Jul 2031 06:59:58 GMT"
+    assert headers["last-modified"] == format_datetime(MODIFIED, usegmt=True)
 
 
 # --- stalled sockets, logs, binding -------------------------------------------------
@@ -354,7 +360,7 @@ def test_get_answers_while_300_sockets_stall(server: Running, token_file: Path) 
 def test_stalled_socket_is_closed_after_the_head_timeout(token_file: Path) -> None:
     load_or_create_token(token_file)
     with (
-        serving(FeedServer(port=0, token_file=token_file, head_timeout=0.2)) as srv,
+        serving(FeedServer(port=0, token_file=token_file, head_timeout=0.2, clock=SYSTEM)) as srv,
         socket.create_connection(("127.0.0.1", srv.port), timeout=10) as s,
     ):
         s.sendall(b"GET / HTT")
@@ -383,7 +389,7 @@ def test_token_never_appears_in_logs(
     assert "/<token>/warmupd.ics -> 200" in text
 
 
-def test_port_in_use_raises(server: Running) -> None:
-    other = FeedServer(port=server.port, token="t" * 43)
+def test_port_in_use_raises(server: Running, token_file: Path) -> None:
+    other = FeedServer(port=server.port, token_file=token_file, clock=SYSTEM)
     with pytest.raises(OSError):
         asyncio.run(other.start())

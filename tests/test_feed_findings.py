@@ -21,7 +21,9 @@ from pathlib import Path
 import pytest
 from feed_harness import Running, read_all, serving
 
-from warmupd.calendar.feed import FeedServer, feed_path, load_or_create_token
+from warmupd.calendar.feed import FeedServer
+from warmupd.calendar.token import feed_path, load_or_create_token
+from warmupd.clock import SYSTEM
 
 BODY = b"BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:test\r\nEND:VCALENDAR\r\n"
 BIG = b"BEGIN:VCALENDAR\r\n" + b"X-PAD:" + b"x" * (1024 * 1024) + b"\r\nEND:VCALENDAR\r\n"
@@ -29,20 +31,26 @@ MODIFIED = datetime(2026, 3, 2, 8, 30, 15, tzinfo=UTC)
 
 
 @pytest.fixture
-def token(tmp_path: Path) -> str:
-    return load_or_create_token(tmp_path / "feed-token")
+def token_file(tmp_path: Path) -> Path:
+    return tmp_path / "feed-token"
+
+
+@pytest.fixture
+def token(token_file: Path) -> str:
+    return load_or_create_token(token_file)
 
 
 @contextmanager
-def start(token: str, body: bytes = BODY, **kwargs: float) -> Iterator[Running]:
-    with serving(FeedServer(port=0, token=token, **kwargs)) as srv:  # type: ignore[arg-type]
+def start(token_file: Path, body: bytes = BODY, **kwargs: float) -> Iterator[Running]:
+    server = FeedServer(port=0, token_file=token_file, clock=SYSTEM, **kwargs)  # type: ignore[arg-type]
+    with serving(server) as srv:
         srv.set_body(body, MODIFIED)
         yield srv
 
 
 @pytest.fixture
-def server(token: str) -> Iterator[Running]:
-    with start(token) as srv:
+def server(token: str, token_file: Path) -> Iterator[Running]:
+    with start(token_file) as srv:
         yield srv
 
 
@@ -118,11 +126,11 @@ def test_a_percent_encoded_token_never_reaches_the_log(
 
 
 def test_a_flood_of_bad_requests_writes_a_bounded_log(
-    token: str, caplog: pytest.LogCaptureFixture
+    token: str, token_file: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     """B2: one connection without the token wrote 52 KB of log in 0.12 s."""
     caplog.set_level(logging.DEBUG, logger="warmupd.feed")
-    with start(token, max_requests_per_connection=100_000) as srv:
+    with start(token_file, max_requests_per_connection=100_000) as srv:
         with socket.create_connection(("127.0.0.1", srv.port), timeout=10) as s:
             s.sendall(b"GET /nope HTTP/1.1\r\nHost: localhost\r\n\r\n" * 2000
                       + b"GET /nope HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
@@ -149,9 +157,11 @@ def stalled_writer(port: int, token: str, requests: int) -> socket.socket:
     return s
 
 
-def test_stalled_pipelining_writers_do_not_lock_out_a_real_client(token: str) -> None:
+def test_stalled_pipelining_writers_do_not_lock_out_a_real_client(
+    token: str, token_file: Path
+) -> None:
     """B3: connections blocked on writes to clients that never read were never evicted."""
-    with start(token, BIG, max_connections=32, write_timeout=30.0) as srv:
+    with start(token_file, BIG, max_connections=32, write_timeout=30.0) as srv:
         stalled = [stalled_writer(srv.port, token, 200) for _ in range(32)]
         try:
             time.sleep(0.5)  # every one of them is now stuck on a full send buffer
@@ -163,10 +173,10 @@ def test_stalled_pipelining_writers_do_not_lock_out_a_real_client(token: str) ->
                 s.close()
 
 
-def test_sockets_never_exceed_the_cap(token: str) -> None:
+def test_sockets_never_exceed_the_cap(token: str, token_file: Path) -> None:
     """B4: aborted handlers closed gracefully, keeping sockets and unsent data beyond the cap."""
     cap = 16
-    with start(token, BIG, max_connections=cap, write_timeout=0.3, head_timeout=0.3) as srv:
+    with start(token_file, BIG, max_connections=cap, write_timeout=0.3, head_timeout=0.3) as srv:
         clients = []
         try:
             peak = 0
@@ -195,9 +205,9 @@ def test_sockets_never_exceed_the_cap(token: str) -> None:
 # --- B5-B7: framing ------------------------------------------------------------------
 
 
-def test_the_last_keep_alive_response_says_close(token: str) -> None:
+def test_the_last_keep_alive_response_says_close(token: str, token_file: Path) -> None:
     """B5: the 1000th keep-alive response omitted Connection: close before the server closed."""
-    with start(token, max_requests_per_connection=3) as srv:
+    with start(token_file, max_requests_per_connection=3) as srv:
         data = exchange(srv, get_line(token) * 3)
         heads = [h.split(b"\r\n\r\n")[0] for h in data.split(b"HTTP/1.1 ")[1:]]
         assert statuses(data) == [200, 200, 200]

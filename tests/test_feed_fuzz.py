@@ -38,7 +38,9 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
-from warmupd.calendar.feed import FeedServer, feed_path, new_token
+from warmupd.calendar.feed import FeedServer
+from warmupd.calendar.token import feed_path, new_token
+from warmupd.clock import SYSTEM
 
 LONG = os.environ.get("WARMUPD_FUZZ") == "long"
 TOKEN = new_token()
@@ -66,15 +68,19 @@ class Captured(logging.Handler):
 
 
 @pytest.fixture(scope="module")
-def fuzzed() -> Iterator[tuple[Running, Captured]]:
+def fuzzed(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[tuple[Running, Captured]]:
+    token_file = tmp_path_factory.mktemp("feed") / "feed-token"
+    token_file.write_text(TOKEN + "\n", encoding="ascii")  # the token file's format
     captured = Captured()
     logger = logging.getLogger("warmupd")
     old_level = logger.level
     logger.setLevel(logging.DEBUG)
     logging.getLogger().addHandler(captured)
     # A generous log budget, so the check below sees what the server would say.
-    server = FeedServer(port=0, token=TOKEN, max_connections=48, head_timeout=2.0,
-                        write_timeout=2.0, log_burst=1e9, log_per_second=1e9)
+    server = FeedServer(port=0, token_file=token_file, clock=SYSTEM, max_connections=48,
+                        head_timeout=2.0, write_timeout=2.0, log_burst=1e9, log_per_second=1e9)
     try:
         with serving(server) as srv:
             srv.set_body(BODY, datetime(2026, 3, 2, tzinfo=UTC))

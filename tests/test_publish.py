@@ -5,12 +5,14 @@ from __future__ import annotations
 import asyncio
 import http.client
 import logging
-from datetime import date
+from datetime import UTC, date, datetime
+from email.utils import format_datetime
 from pathlib import Path
 
 import pytest
 
 from warmupd.calendar.publish import CalendarFiles, Publisher
+from warmupd.clock import SYSTEM
 from warmupd.contacts import book as bookmod
 from warmupd.core.model import History
 from warmupd.core.planner import plan
@@ -27,12 +29,17 @@ contacts:
 
 
 def get(url: str) -> tuple[int, bytes]:
+    status, _, body = get_with_headers(url)
+    return status, body
+
+
+def get_with_headers(url: str) -> tuple[int, dict[str, str], bytes]:
     host, _, path = url.removeprefix("http://").partition("/")
     conn = http.client.HTTPConnection(host, timeout=10)
     try:
         conn.request("GET", "/" + path)
         resp = conn.getresponse()
-        return resp.status, resp.read()
+        return resp.status, {k.lower(): v for k, v in resp.getheaders()}, resp.read()
     finally:
         conn.close()
 
@@ -45,7 +52,7 @@ def test_build_off_the_loop_serve_on_it_and_log_the_start_once(
     book = bookmod.loads(BOOK)
     history = History()
     files = CalendarFiles(tmp_path / "warmupd.ics", tmp_path / "revs.json", tmp_path / "token")
-    publisher = Publisher(files)
+    publisher = Publisher(files, clock=SYSTEM)
 
     async def scenario() -> None:
         loop = asyncio.get_running_loop()
@@ -67,3 +74,43 @@ def test_build_off_the_loop_serve_on_it_and_log_the_start_once(
     started = [r.getMessage() for r in caplog.records
                if "port" in r.getMessage() and "feed" in r.getMessage()]
     assert len(started) == 1, started
+
+
+class FixedClock:
+    def __init__(self, t: datetime) -> None:
+        self.t = t
+
+    def now(self) -> datetime:
+        return self.t
+
+
+def test_last_modified_and_date_come_from_the_clock_it_is_given(tmp_path: Path) -> None:
+    """Broken if the publisher or its feed server reads the system clock."""
+    book = bookmod.loads(BOOK)
+    history = History()
+    files = CalendarFiles(tmp_path / "warmupd.ics", tmp_path / "revs.json", tmp_path / "token")
+    wall = FixedClock(datetime(2030, 2, 3, 4, 5, 6, 789, tzinfo=UTC))
+    publisher = Publisher(files, clock=wall)
+
+    async def scenario() -> None:
+        loop = asyncio.get_running_loop()
+        first = plan(book, history, date(2026, 11, 25))
+        built = await loop.run_in_executor(None, publisher.build, book, history, first, "UTC")
+        assert built.modified == wall.t
+        url = await publisher.serve(built)
+        assert url is not None
+        status, headers, _ = await asyncio.to_thread(get_with_headers, url)
+        assert status == 200
+        assert headers["last-modified"] == "Sun, 03 Feb 2030 04:05:06 GMT"
+        assert headers["date"] == headers["last-modified"]
+        # The calendar changes a day later: Last-Modified follows the clock.
+        wall.t = datetime(2030, 2, 4, 4, 5, 6, tzinfo=UTC)
+        later = plan(book, history, date(2026, 12, 30))
+        again = await loop.run_in_executor(None, publisher.build, book, history, later, "UTC")
+        assert again.data != built.data
+        await publisher.serve(again)
+        status, headers, _ = await asyncio.to_thread(get_with_headers, url)
+        assert headers["last-modified"] == format_datetime(wall.t, usegmt=True)
+        await publisher.stop()
+
+    asyncio.run(scenario())

@@ -1,12 +1,12 @@
-"""The calendar subscription feed: a small hardened HTTP server and its token.
+"""The calendar subscription feed: a small hardened HTTP server.
 
 Owns: serving the current .ics bytes from memory at ``/<token>/warmupd.ics``
-(GET and HEAD only, strong ETag, Last-Modified, 304s), the feed token file
-(``secrets.token_urlsafe(32)``, mode 0600) and the subscription URLs.  This is
-the only module that imports h11.
+(GET and HEAD only, strong ETag, Last-Modified, 304s, a Date header from the
+clock it is given).  This is the only module that imports h11.
 
-Must not: build the calendar (``ics`` does), read the contact file or the
-store, write anything but the token file, or block the loop.  It never logs
+Must not: build the calendar (``ics`` does), own the token file or the URLs
+(``token`` does), read the contact file or the store, write any file, read
+the clock but through the one it is given, or block the loop.  It never logs
 a byte the client chose: a request line reads as a known method (or
 ``<other>``), ``/<token>/warmupd.ics`` or ``<not the feed>``, so neither a
 raw nor a percent-encoded token can reach the log; and request lines are
@@ -31,10 +31,10 @@ and the body goes out in chunks under flow control, so a client that never
 reads costs little and is the first to go.  A deliberate close half-closes
 and drains briefly, so the client reads our 413/431/400 instead of a reset.
 
-Token rotation: with ``token_file`` set, every request stats the file (a few
-microseconds) and re-reads it when its inode, size or mtime changed, so
-``warmupd feed rotate`` in another process disables the old URL at once.  A
-missing token file fails closed: every path is 404 until a token exists.
+Token rotation: every request asks the server's ``token.TokenFile``, which
+re-reads the token file when it changed, so ``warmupd
+feed rotate`` in another process disables the old URL at once.  A missing
+token file fails closed: every path is 404 until a token exists.
 """
 
 from __future__ import annotations
@@ -46,8 +46,6 @@ import hashlib
 import hmac
 import logging
 import os
-import re
-import secrets
 import socket
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -56,15 +54,12 @@ from pathlib import Path
 
 import h11
 
-from warmupd import clock
+from warmupd.calendar.token import FEED_NAME, TokenFile, feed_path
+from warmupd.clock import Clock, utcnow
 from warmupd.core.model import FeedSettings
-from warmupd.paths import atomic_write
 
 log = logging.getLogger("warmupd.feed")
 
-FEED_NAME = "warmupd.ics"
-_TOKEN_RE = re.compile(r"[A-Za-z0-9_-]{32,256}")
-_WILDCARD = {"", "0.0.0.0", "::"}
 _REASONS = {
     200: b"OK",
     304: b"Not Modified",
@@ -77,72 +72,6 @@ _REASONS = {
     503: b"Service Unavailable",
 }
 
-
-# --- the token ---------------------------------------------------------------
-
-
-def new_token() -> str:
-    return secrets.token_urlsafe(32)
-
-
-def read_token(path: Path) -> str | None:
-    """The token stored at ``path``, or None if missing or malformed."""
-    try:
-        text = path.read_text(encoding="ascii", errors="replace").strip()
-    except FileNotFoundError:
-        return None
-    return text if _TOKEN_RE.fullmatch(text) else None
-
-
-def load_or_create_token(path: Path) -> str:
-    """The feed token, created (mode 0600) on first use.
-
-    Creation links a finished temp file into place, which fails if another
-    process got there first; then that process's token wins and is returned,
-    so two racing first runs agree on one URL.
-    """
-    token = read_token(path)
-    if token is not None:
-        if path.stat().st_mode & 0o077:
-            os.chmod(path, 0o600)  # someone loosened it; the token is a password
-        return token
-    if path.exists():  # present but malformed: replace it
-        return rotate_token(path)
-    token = new_token()
-    try:
-        atomic_write(path, (token + "\n").encode("ascii"), mode=0o600, exclusive=True)
-    except FileExistsError:
-        existing = read_token(path)
-        return existing if existing is not None else rotate_token(path)
-    return token
-
-
-def rotate_token(path: Path) -> str:
-    """Replace the token; a running FeedServer with ``token_file=path`` follows at once."""
-    token = new_token()
-    atomic_write(path, (token + "\n").encode("ascii"), mode=0o600)
-    return token
-
-
-def feed_path(token: str) -> str:
-    return f"/{token}/{FEED_NAME}"
-
-
-def url_host(settings: FeedSettings) -> str:
-    """The host part of the subscription URL for ``settings.bind``."""
-    host = settings.bind
-    if host in _WILDCARD:
-        host = settings.hosts[0] if settings.hosts else "localhost"
-    return f"[{host}]" if ":" in host and not host.startswith("[") else host
-
-
-def feed_urls(settings: FeedSettings, token: str, port: int) -> tuple[str, str]:
-    """(webcal://…, http://…) for the feed on ``port`` (the actual port if 0 was asked)."""
-    where = f"{url_host(settings)}:{port}{feed_path(token)}"
-    return f"webcal://{where}", f"http://{where}"
-
-
-# --- the server ----------------------------------------------------------------
 
 _METHODS = frozenset(
     b"GET HEAD POST PUT DELETE OPTIONS PATCH TRACE CONNECT PROPFIND REPORT".split()
@@ -189,8 +118,8 @@ class FeedServer:
         bind: str = "127.0.0.1",
         port: int = 8765,
         hosts: tuple[str, ...] = (),
-        token: str | None = None,
-        token_file: Path | None = None,
+        token_file: Path,
+        clock: Clock,
         max_connections: int = 128,
         head_timeout: float = 10.0,
         write_timeout: float = 10.0,
@@ -202,9 +131,8 @@ class FeedServer:
         self.bind = bind
         self._requested_port = port
         self._hosts = frozenset(h.lower().rstrip(".") for h in hosts)
-        self._token = token
-        self._token_file = token_file
-        self._token_key: tuple[int, int, int] | None = None
+        self._token_file = TokenFile(token_file)
+        self._clock = clock
         self.max_connections = max_connections
         self.head_timeout = head_timeout
         self.write_timeout = write_timeout
@@ -220,14 +148,12 @@ class FeedServer:
         self._port = 0
         self._date: tuple[int, bytes] = (-1, b"")
         self._idle = asyncio.Event()
-        if token_file is not None and token is None:
-            self._refresh_token()
+        self._token_file.current()  # says at once if the file is missing
 
     @classmethod
-    def from_settings(cls, settings: FeedSettings, token_file: Path) -> FeedServer:
-        return cls(
-            bind=settings.bind, port=settings.port, hosts=settings.hosts, token_file=token_file
-        )
+    def from_settings(cls, settings: FeedSettings, token_file: Path, clock: Clock) -> FeedServer:
+        return cls(bind=settings.bind, port=settings.port, hosts=settings.hosts,
+                   token_file=token_file, clock=clock)
 
     # -- control, from the loop --
 
@@ -248,16 +174,6 @@ class FeedServer:
         lm = last_modified.astimezone(UTC).replace(microsecond=0)
         etag = '"' + hashlib.sha256(ics).hexdigest()[:32] + '"'
         self._body = _Body(ics, etag, lm, format_datetime(lm, usegmt=True))
-
-    def set_token(self, token: str | None) -> None:
-        """Use ``token`` from the next request on; None disables the feed (all 404)."""
-        self._token = token
-        self._token_key = None
-
-    def reload_token(self) -> None:
-        """Re-read ``token_file`` now (requests also do this when it changed)."""
-        self._token_key = None
-        self._refresh_token()
 
     async def start(self) -> None:
         """Bind and serve on the running loop; raises OSError if binding fails."""
@@ -397,7 +313,7 @@ class FeedServer:
     def _date_header(self, now: float) -> bytes:
         second = int(now)
         if self._date[0] != second:  # one clock read per second, not per request
-            self._date = (second, format_datetime(clock.utcnow(), usegmt=True).encode("ascii"))
+            self._date = (second, format_datetime(utcnow(self._clock), usegmt=True).encode("ascii"))
         return self._date[1]
 
     def _note(self, line: str) -> None:
@@ -409,21 +325,6 @@ class FeedServer:
         if dropped:
             line += f" ({dropped} request lines not logged before this one)"
         log.info("%s", line)
-
-    def _refresh_token(self) -> None:
-        if self._token_file is None:
-            return
-        try:
-            st = os.stat(self._token_file)
-        except FileNotFoundError:
-            if self._token is not None or self._token_key != (0, 0, 0):
-                log.warning("feed token file is missing: the feed answers 404 until it exists")
-            self._token, self._token_key = None, (0, 0, 0)
-            return
-        key = (st.st_ino, st.st_mtime_ns, st.st_size)
-        if key != self._token_key:
-            self._token = read_token(self._token_file)
-            self._token_key = key
 
     def _host_ok(self, host: bytes | None, local: object) -> bool:
         if host is None:
@@ -451,8 +352,7 @@ class FeedServer:
             size += len(name) + len(value) + 4
             headers.setdefault(name, value)  # h11 lower-cases names
         path = request.target.split(b"?", 1)[0]
-        self._refresh_token()
-        token = self._token
+        token = self._token_file.current()  # a rotation counts from this request on
         expected = feed_path(token).encode("ascii") if token else b""
         # Constant time over the whole path, so neither the token nor its
         # prefix leaks through response timing.

@@ -6,7 +6,7 @@ server's life cycle inside the daemon.  Shared by the daemon (every replan)
 and ``warmupd export-ics``, so both produce the same bytes.
 
 Must not: plan, log the feed token (URLs are returned, never logged), or
-read the clock but through ``clock``.
+read any clock but the one it is given (the daemon's).
 """
 
 from __future__ import annotations
@@ -16,9 +16,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from warmupd import __version__, clock
+from warmupd import __version__
 from warmupd.calendar import ics
-from warmupd.calendar.feed import FeedServer, feed_urls, load_or_create_token
+from warmupd.calendar.feed import FeedServer
+from warmupd.calendar.token import feed_urls, load_or_create_token
+from warmupd.clock import Clock, utcnow
 from warmupd.core.model import Book, FeedSettings, History, Plan
 from warmupd.paths import atomic_write
 
@@ -69,14 +71,15 @@ class Publisher:
     (the daemon makes sure), so the build state needs no lock.
     """
 
-    def __init__(self, files: CalendarFiles, *, serve: bool = True) -> None:
+    def __init__(self, files: CalendarFiles, *, clock: Clock, serve: bool = True) -> None:
         self.files = files
+        self._clock = clock
         self._serve = serve
         self._cache = ics.EventCache()
         self._server: FeedServer | None = None
         self._feed: FeedSettings | None = None
         self._written: bytes | None = None
-        self._modified = clock.utcnow()
+        self._modified = utcnow(clock)
 
     def build(self, book: Book, history: History, plan: Plan, tz: str) -> Built:
         """Rebuild the calendar and write it if it changed (blocking)."""
@@ -87,7 +90,7 @@ class Publisher:
             self._written = data
             # Last-Modified is when the served bytes last changed, so calendar
             # apps asking If-Modified-Since get 304 until something moves.
-            self._modified = clock.utcnow()
+            self._modified = utcnow(self._clock)
         feed = book.settings.feed
         token = load_or_create_token(self.files.token) if self._serve and feed.enabled else None
         return Built(data, self._modified, feed, token)
@@ -109,7 +112,7 @@ class Publisher:
             await self._server.stop()
             self._server = None
         if feed is not None and self._server is None:
-            server = FeedServer.from_settings(feed, self.files.token)
+            server = FeedServer.from_settings(feed, self.files.token, self._clock)
             try:
                 await server.start()
             except OSError as exc:

@@ -542,7 +542,7 @@ def _feed_port(settings: FeedSettings) -> int:
 @_file_option
 def feed_url(file: Path | None) -> None:
     """Print the webcal:// and http:// URLs to subscribe to."""
-    from warmupd.calendar.feed import feed_urls, load_or_create_token
+    from warmupd.calendar.token import feed_urls, load_or_create_token
     from warmupd.paths import feed_token_file
 
     b = _load(file)
@@ -555,7 +555,7 @@ def feed_url(file: Path | None) -> None:
 @_file_option
 def feed_rotate(file: Path | None) -> None:
     """Make a new token: the old URL stops working at once, in a running daemon too."""
-    from warmupd.calendar.feed import feed_urls, rotate_token
+    from warmupd.calendar.token import feed_urls, rotate_token
     from warmupd.paths import feed_token_file
 
     b = _load(file)

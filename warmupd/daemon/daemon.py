@@ -354,75 +354,112 @@ class Daemon:
     # -- reloading ------------------------------------------------------
 
     async def reload(self, confirm: str | None = None) -> None:
-        """Load the contact file; keep the last good plan on any problem."""
-        try:
-            limit = self.book.settings.max_file_bytes if self.book else None
-            data = bookmod.read(self.contact_file, limit)  # capped; no FIFO or device
-        except FileNotFoundError:
-            log.warning("%s is gone; keeping the last good plan", self.contact_file)
-            self._reload_status(False, "contact file missing; keeping the last good plan")
-            return
-        except OSError as exc:
-            log.error("cannot read %s: %s", self.contact_file, exc)
-            self._reload_status(False, str(exc))
+        """Load the contact file; keep the last good plan on any problem.
+
+        ``confirm`` is the digest of a save that was held (see ``_hold``) and
+        is now taken as meant.
+        """
+        data = self._read_file()
+        if data is None:
             return
         digest = hashlib.sha256(data).hexdigest()
         if digest == self._digest:
-            if self._error_nudge is not None or not self._reload_ok():
-                # The last good bytes are back (an edit undone, a file restored):
-                # the plan already is theirs; only the error goes.
-                self._held = None
-                await self._file_good()
+            await self._same_bytes_again()
             return
+        new = await self._parse(data)
+        if new is None or self._hold(new, digest, confirm):
+            return
+        old = await self._adopt(new, digest)
+        self._follow_settings(old, new)
+        await self._file_good()
+        if old is not None:
+            await self.tick()  # the new plan may make someone due right now
+
+    def _read_file(self) -> bytes | None:
+        """The contact file's bytes (capped; no FIFO or device), or None, said in `status`."""
         try:
-            new = await isolate.load(data, str(self.contact_file), limit)
+            return bookmod.read(self.contact_file, self._size_limit())
+        except FileNotFoundError:
+            log.warning("%s is gone; keeping the last good plan", self.contact_file)
+            self._reload_status(False, "contact file missing; keeping the last good plan")
+        except OSError as exc:
+            log.error("cannot read %s: %s", self.contact_file, exc)
+            self._reload_status(False, str(exc))
+        return None
+
+    def _size_limit(self) -> int | None:
+        """The live book's cap on the file (None before the first good load: the default)."""
+        return self.book.settings.max_file_bytes if self.book else None
+
+    async def _same_bytes_again(self) -> None:
+        """The last good bytes are back (an edit undone, a file restored): the plan
+        already is theirs; only a shown error goes."""
+        if self._error_nudge is not None or not self._reload_ok():
+            self._held = None
+            await self._file_good()
+
+    async def _parse(self, data: bytes) -> Book | None:
+        """The book in ``data``, parsed and validated in `isolate`'s child; None on errors,
+        which are logged, shown in `status`, and notified once."""
+        try:
+            new = await isolate.load(data, str(self.contact_file), self._size_limit())
         except BookError as exc:
-            for p in exc.problems:
-                log.error("%s", p)
-            self._reload_status(False, f"{len(exc.problems)} problem(s); first: {exc.problems[0]}")
-            self._error_nudge = Nudge(
-                key="", person_id="", actions=False,
-                title="warmupd: contact file has errors",
-                body=f"{exc.problems[0]}\nKeeping the last good plan; "
-                     "`warmupd check` lists every problem.",
-            )
-            await self._notify_error()
-            return
+            await self._file_has_errors(exc)
+            return None
         except Exception as exc:  # a bug, not the user's file: keep the last good plan
             log.exception("loading %s failed", self.contact_file)
             self._reload_status(False, f"internal error: {exc}")
-            return
+            return None
         for w in new.warnings:
             log.warning("%s", w)
-        if (self.book is not None and len(new.contacts) * 2 < len(self.book.contacts)
-                and confirm != digest):
-            if self._held != digest:
-                self._held = digest
-                log.warning(
-                    "this save removes %d of %d people; holding it for %.0f s in case the "
-                    "editor is still writing", len(self.book.contacts) - len(new.contacts),
-                    len(self.book.contacts), self._hold_seconds,
-                )
-                asyncio.get_running_loop().call_later(
-                    self._hold_seconds, lambda: self._spawn(self.reload(confirm=digest))
-                )
-            return
-        self._held = None
+        return new
+
+    async def _file_has_errors(self, exc: BookError) -> None:
+        for p in exc.problems:
+            log.error("%s", p)
+        self._reload_status(False, f"{len(exc.problems)} problem(s); first: {exc.problems[0]}")
+        self._error_nudge = Nudge(
+            key="", person_id="", actions=False,
+            title="warmupd: contact file has errors",
+            body=f"{exc.problems[0]}\nKeeping the last good plan; "
+                 "`warmupd check` lists every problem.",
+        )
+        await self._notify_error()
+
+    def _hold(self, new: Book, digest: str, confirm: str | None) -> bool:
+        """True while a save that drops more than half of the people is held: it is
+        reloaded once more after ``hold_seconds``, and taken then if still there."""
+        if (self.book is None or len(new.contacts) * 2 >= len(self.book.contacts)
+                or confirm == digest):
+            self._held = None
+            return False
+        if self._held != digest:
+            self._held = digest
+            log.warning(
+                "this save removes %d of %d people; holding it for %.0f s in case the "
+                "editor is still writing", len(self.book.contacts) - len(new.contacts),
+                len(self.book.contacts), self._hold_seconds,
+            )
+            asyncio.get_running_loop().call_later(
+                self._hold_seconds, lambda: self._spawn(self.reload(confirm=digest))
+            )
+        return True
+
+    async def _adopt(self, new: Book, digest: str) -> Book | None:
+        """Make ``new`` the live book and replan (which publishes); the book it replaced."""
         async with self._lock:
             old = self.book
             self.book, self._digest = new, digest
             self.zone = settings_zone(new.settings)
             self._replan()
-        def when(b: Book) -> tuple[object, ...]:
-            return (b.settings.nudge_at, b.settings.days, b.settings.timezone)
+        return old
 
-        if old is None or when(old) != when(new):
+    def _follow_settings(self, old: Book | None, new: Book) -> None:
+        """Re-arm the daily slot if its settings changed; apply the others that changed."""
+        if old is None or _slot_settings(old) != _slot_settings(new):
             self._schedule_slot()
         if old is not None:
             self._apply_settings(old.settings, new.settings)
-        await self._file_good()
-        if old is not None:
-            await self.tick()
 
     def _apply_settings(self, old: Settings, new: Settings) -> None:
         """Settings read once at start: applied now where that is safe, else the log
@@ -506,11 +543,15 @@ class Daemon:
         self._nudged = self.store.nudged()
         self._store_version = self.store.data_version()
         self.status.people = len(self.book.contacts)
-        if self._publisher is not None and self._publishing is None:
-            self._publishing = asyncio.ensure_future(self._publish())
+        self._start_publishing()
         if self._caldav is not None:
             self._caldav.poke()  # debounced there
         self._update_next()
+
+    def _start_publishing(self) -> None:
+        """Rebuild the calendar for the new plan; a build under way picks it up (see _publish)."""
+        if self._publisher is not None and self._publishing is None:
+            self._publishing = asyncio.ensure_future(self._publish())
 
     async def published(self) -> None:
         """Wait until the calendar matches the current plan."""
@@ -844,6 +885,11 @@ class Daemon:
         log.info("%s: %s%s", person_id, kind, f" ({note})" if note else "")
 
 
+def _slot_settings(b: Book) -> tuple[object, ...]:
+    """What the daily slot job is armed from."""
+    return (b.settings.nudge_at, b.settings.days, b.settings.timezone)
+
+
 def _lost(claim: asyncio.Task[bool]) -> bool:
     """Did another machine have the claim?  A failed claim is no proof of that."""
     return not claim.cancelled() and claim.exception() is None and claim.result() is False
@@ -875,12 +921,14 @@ def configure_logging(level: str) -> None:
 
 def run(contact_file: Path, store_path: Path, status_path: Path,
         calendar: CalendarFiles | None = None) -> int:
-    publisher = Publisher(calendar) if calendar is not None else None
+    wall = SystemClock()  # the one clock: the daemon and its calendar read it
+    publisher = Publisher(calendar, clock=wall) if calendar is not None else None
     # A kill during an atomic write leaves a temp file beside its target.
     sweep_stale_temps(status_path, *((calendar.ics, calendar.revisions) if calendar else ()),
-                      now=utcnow().timestamp())
+                      now=utcnow(wall).timestamp())
     with Store(store_path) as store:
-        daemon = Daemon(contact_file, store, status_path=status_path, publisher=publisher)
+        daemon = Daemon(contact_file, store, status_path=status_path, clock=wall,
+                        publisher=publisher)
         try:
             with contextlib.suppress(KeyboardInterrupt):
                 asyncio.run(daemon.run())
