@@ -9,7 +9,7 @@ from __future__ import annotations
 import unicodedata
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from warmupd.contacts import book
@@ -67,6 +67,7 @@ def test_names_that_differ_only_in_case_accents_o_slash_and_l_stroke_fold_alike(
 
 @settings(max_examples=500, deadline=None)
 @given(st.text(st.characters(blacklist_categories=("Cs",)), max_size=30))
+@example("ℌ ǿ ᴬ Ǣ ϒ")  # letters whose fold is only stable when NFKD comes first and last
 def test_fold_is_idempotent_and_slugs_are_ascii(text: str) -> None:
     """Would fail if folding a folded name changed it (a key stored folded would stop
     matching), or if an id could hold anything but a-z, 0-9 and inner hyphens."""
@@ -137,3 +138,16 @@ def test_keys_in_capitals_get_the_hint() -> None:
     with pytest.raises(BookError) as info:
         book.loads("settings:\n  goals:\n    PEOPLE: 150\ncontacts: []\n")
     assert "did you mean people?" in str(info.value)
+
+
+def test_fold_of_every_code_point_is_stable() -> None:
+    """Would fail if any one character folded to something that folds again differently
+    (650 did when NFKD came only after casefold, "ℌ" and "ǿ" among them)."""
+    unstable = []
+    for cp in range(0x110000):
+        if 0xD800 <= cp < 0xE000:
+            continue
+        once = fold(chr(cp))
+        if fold(once) != once:
+            unstable.append(f"U+{cp:04X}")
+    assert unstable == []
