@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import os
 import shutil
+import sqlite3
 from datetime import datetime
 from pathlib import Path
 
 import pytest
+
+from warmupd.history.store import Store
 
 
 def need(program: str, package: str, kind: str = "Debian package") -> str:
@@ -48,3 +51,12 @@ def private_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("HOME", str(tmp_path))
     monkeypatch.delenv("WARMUPD_CONFIG", raising=False)
     return tmp_path
+
+
+def schema_version(store: Store) -> int:
+    """The schema version a Store's file carries, read through a connection of its own."""
+    db = sqlite3.connect(store.path)
+    try:
+        return int(db.execute("PRAGMA user_version").fetchone()[0])
+    finally:
+        db.close()

@@ -88,6 +88,15 @@ def test_labels_choose_a_circle_ignoring_case_and_circle_option_wins() -> None:
     assert match.triage(BOOK, [r], circle="Other").new[0].circle == "Other"
 
 
+def test_a_label_without_the_circles_accents_chooses_it() -> None:
+    """Would fail if labels were compared by case only: a phone's "familia" label would
+    leave the person out of the circle "Família" (and "Łódź" out of "lodz")."""
+    b = book.loads("circles:\n  Família: {every: 4w}\n  Łódź: {every: 6w}\ncontacts: []\n")
+    assert match.triage(b, [rec("Ana", labels=("familia",))]).new[0].circle == "Família"
+    assert match.triage(b, [rec("Jan", labels=("LODZ",))]).new[0].circle == "Łódź"
+    assert match.triage(b, [rec("Eve", labels=("family",))]).new[0].circle is None
+
+
 def test_extras_are_what_the_list_lacks() -> None:
     r = rec("Robert Smith", company=("initech",), role=("CTO",), email=("bob@x.example",),
             phone=("+1 555 0100",), birthday="06-14")

@@ -14,7 +14,6 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from warmupd.contacts import book, enlist, importers, insert, match
-from warmupd.core import names
 from warmupd.core.model import BookError, WarmupdError
 
 NOW = datetime(2026, 12, 1, 10, 0, tzinfo=UTC)
@@ -190,16 +189,6 @@ def test_commit_writes_only_over_the_bytes_that_were_read(tmp_path: Path) -> Non
     assert path.read_bytes().endswith(b"  - name: Li\n")
     assert os.stat(path).st_mode & 0o777 == 0o640  # the user's mode is kept
     assert os.stat(saved).st_mode & 0o777 == 0o600
-
-
-@settings(max_examples=300, deadline=None)
-@given(st.text(st.characters(blacklist_categories=("Cs",)), max_size=30))
-def test_fast_fold_and_ids_equal_the_loaders(text: str) -> None:
-    """Would fail if the cached fold or id drifted from what the loader and CLI compute,
-    so an imported person could get an id that collides or a name that never matches."""
-    assert book.fold(text) == names._fold(text)
-    if text.strip():
-        assert book.default_id(text) == names._default_id(text)
 
 
 # -- writing through links, and saves that race the write --------------------

@@ -630,26 +630,33 @@ def test_a_backend_without_a_receipt_falls_through_to_log() -> None:
 # --- plyer's notify-send path: real notify-send, checked ----------------------------
 
 
+def without_dbus_python(monkeypatch: pytest.MonkeyPatch) -> None:
+    """What a machine without dbus-python looks like: importing ``dbus`` fails."""
+    monkeypatch.setitem(sys.modules, "dbus", None)
+
+
 def test_plyer_notify_send_without_a_bus_fails_and_falls_to_log(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The QA case: notify-send exits 1 ("Could not connect"); plyer used to call that shown."""
     need("notify-send", "libnotify-bin")
+    without_dbus_python(monkeypatch)
     monkeypatch.setenv("DBUS_SESSION_BUS_ADDRESS", f"unix:path={tmp_path / 'no-bus'}")
     with pytest.raises(NotifyError, match="notify-send exited with status"):
-        run(PlyerNotifier(dbus_python=False).show(RUTH))
+        run(PlyerNotifier().show(RUTH))
     out = io.StringIO()
-    shown = run(FallbackNotifier([PlyerNotifier(dbus_python=False), LogNotifier(out)], LOG)
+    shown = run(FallbackNotifier([PlyerNotifier(), LogNotifier(out)], LOG)
                 .show(RUTH))
     assert shown.backend == "log"
     assert RUTH.title in out.getvalue()
 
 
-def test_plyer_notify_send_path_shows_through_a_server() -> None:
+def test_plyer_notify_send_path_shows_through_a_server(monkeypatch: pytest.MonkeyPatch) -> None:
     """If broken, plyer without dbus-python could not show anything even with a server."""
     need("notify-send", "libnotify-bin")
+    without_dbus_python(monkeypatch)
     with private_session_bus(), action_notification_server() as server:
-        shown = run(PlyerNotifier(dbus_python=False).show(RUTH))
+        shown = run(PlyerNotifier().show(RUTH))
         (call,) = server.calls()
     assert shown.proof == "notify-send exited with status 0"
     assert (call.app_name, call.summary, call.body) == ("warmupd", RUTH.title, RUTH.body)
@@ -762,10 +769,11 @@ def test_the_body_is_escaped_exactly_when_the_server_reads_markup(
     assert call.summary == MARKUP.title
 
 
-def test_plyer_escapes_the_body_it_cannot_ask_about() -> None:
+def test_plyer_escapes_the_body_it_cannot_ask_about(monkeypatch: pytest.MonkeyPatch) -> None:
     need("notify-send", "libnotify-bin")
+    without_dbus_python(monkeypatch)
     with private_session_bus(), action_notification_server(["body", "body-markup"]) as server:
-        run(PlyerNotifier(dbus_python=False).show(MARKUP))
+        run(PlyerNotifier().show(MARKUP))
         (call,) = server.calls()
     assert call.body == ESCAPED and call.summary == MARKUP.title
 

@@ -14,13 +14,15 @@ import asyncio
 import io
 import logging
 import sqlite3
+import sys
 from collections.abc import Coroutine
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
-from conftest import need
+import pytest
+from conftest import need, schema_version
 from dbus_env import action_notification_server, private_session_bus
 
 from warmupd.core.model import Settings, TouchKind
@@ -76,12 +78,15 @@ async def wait_until(check: Any, what: str) -> None:
     raise AssertionError(f"timed out waiting for {what}")
 
 
-def test_a_nudge_nobody_saw_is_not_recorded(tmp_path: Path) -> None:
+def test_a_nudge_nobody_saw_is_not_recorded(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """The QA case: server and bus gone, notify-send fails, no stdout: the key stays due.
 
     If broken, `status` would name a delivery nobody saw and the nudge would be lost.
     """
     need("notify-send", "libnotify-bin")
+    monkeypatch.setitem(sys.modules, "dbus", None)  # plyer takes its notify-send path
     contacts = book(tmp_path, people=3, daily_limit=2)
     store_path, status = tmp_path / "history.sqlite3", tmp_path / "status.json"
     clock = Clock(datetime(2026, 11, 25, 10, 0, tzinfo=BERLIN))
@@ -94,7 +99,7 @@ def test_a_nudge_nobody_saw_is_not_recorded(tmp_path: Path) -> None:
                 d = Daemon(contacts, store, status_path=status, clock=clock, watch=False)
                 d.notifier = FallbackNotifier([
                     DesktopBackend(d._on_action_threadsafe, LOG, on_closed=d._on_closed),
-                    PlyerNotifier(dbus_python=False),  # plyer's notify-send path
+                    PlyerNotifier(),  # plyer's notify-send path: no dbus-python
                     LogNotifier(no_stdout),
                 ], LOG)
                 await d.start()
@@ -181,7 +186,7 @@ def test_migration_3_keeps_old_nudges_and_adds_no_screen(tmp_path: Path) -> None
         db.execute("DROP TABLE caldav_done")
         db.execute("PRAGMA user_version = 2")
     with Store(path) as store:
-        assert store.schema_version == SCHEMA_VERSION >= 3
+        assert schema_version(store) == SCHEMA_VERSION >= 3
         assert store.nudged() == {("ruth", "ruth~c1")}
         assert store.on_screen() == []
         now = datetime(2026, 11, 2, 9, 30, tzinfo=BERLIN)

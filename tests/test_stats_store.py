@@ -13,6 +13,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from conftest import schema_version
 
 from warmupd.core.model import SAMPLE_PREFIX, TouchKind
 from warmupd.history.migrations import MIGRATIONS, SCHEMA_VERSION
@@ -59,7 +60,7 @@ def test_migration_5_summarises_the_touches_already_there(tmp_path: Path) -> Non
     raw.commit()
     raw.close()
     with Store(path) as st:
-        assert st.schema_version == SCHEMA_VERSION >= 5
+        assert schema_version(st) == SCHEMA_VERSION >= 5
         h, a = st.stats_inputs()
         assert a.done_per_day == {date(2026, 11, 2): 2}
         assert h.get("ruth").snoozed_until == date(2026, 11, 20)

@@ -10,6 +10,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
+from conftest import schema_version
 
 from warmupd.core.model import StoreError, TouchKind
 from warmupd.history.migrations import SCHEMA_VERSION
@@ -22,7 +23,7 @@ def test_new_store_is_private_wal_and_migrated(tmp_path: Path) -> None:
     path = tmp_path / "state" / "history.sqlite3"
     with Store(path) as s:
         s.record("ruth", TouchKind.DONE, date(2026, 11, 1), now=NOW)
-        assert s.schema_version == SCHEMA_VERSION
+        assert schema_version(s) == SCHEMA_VERSION
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     raw = sqlite3.connect(path)
     assert raw.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
@@ -38,7 +39,7 @@ def test_reopening_keeps_data_and_does_not_migrate_twice(tmp_path: Path) -> None
         s.record("sam", TouchKind.DONE, date(2026, 10, 1), now=NOW, note="coffee")
     with Store(path) as s:
         assert [t.note for t in s.touches("sam")] == ["coffee"]
-        assert s.schema_version == SCHEMA_VERSION
+        assert schema_version(s) == SCHEMA_VERSION
 
 
 def test_newer_schema_is_refused(tmp_path: Path) -> None:
@@ -128,7 +129,7 @@ def test_migration_from_version_1_keeps_rows(tmp_path: Path) -> None:
     raw.commit()
     raw.close()
     with Store(path) as s:
-        assert s.schema_version == SCHEMA_VERSION
+        assert schema_version(s) == SCHEMA_VERSION
         assert s.nudged() == {("ruth", "new/1")}
         assert s.history().get("ruth").nudge_key == "new/1"
 
@@ -177,7 +178,7 @@ def test_a_store_with_the_old_write_generation_loses_it_and_keeps_its_rows(
     raw.close()
     assert "generation" in names and "touches_gen_insert" in names  # the fixture is the old one
     with Store(path) as s:
-        assert s.schema_version == SCHEMA_VERSION
+        assert schema_version(s) == SCHEMA_VERSION
         assert [t.note for t in s.touches("ruth-alvarez")] == ["coffee"]
         s.record("ben-okafor", TouchKind.DONE, date(2026, 11, 25), now=NOW)
         assert s.history().get("ben-okafor").last_done == date(2026, 11, 25)  # summary trigger

@@ -21,7 +21,6 @@ from __future__ import annotations
 import bisect
 import contextlib
 import gc
-import heapq
 import json
 import os
 import re
@@ -30,7 +29,6 @@ import string
 import zoneinfo
 from collections.abc import Callable
 from datetime import date, time, timedelta
-from difflib import get_close_matches
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -77,6 +75,7 @@ from warmupd.core.names import (
     too_many_planned,
 )
 from warmupd.core.openers import TEMPLATE_FIELDS
+from warmupd.core.suggest import closest
 from warmupd.paths import MAX_DECLARED_SIZE, NotRegularFile, read_capped
 
 __all__ = [
@@ -1195,7 +1194,7 @@ def _sub_table(
         for k, v in node.value:
             key = k.value if type(k) is ScalarNode else None
             if key not in spec:
-                close = get_close_matches(str(key), sorted(spec), n=1)
+                close = closest(str(key), spec)
                 hint = f"; did you mean {close[0]}?" if close else ""
                 known = ", ".join(spec)
                 bad.append(_Invalid(f"unknown key (known: {known}){hint}", k, f".{key}"))
@@ -1349,20 +1348,15 @@ def _did_you_mean(
     difflib costs O(len(word) * len(candidate)) per candidate: only the
     first `_MAX_HINTS` distinct words of a file get a hint, each compared with
     at most `_MAX_CANDIDATES` known words (those closest in length), and
-    never a word longer than `_MAX_COMPARED`.  So N typos against N circles
+    never a long word (`suggest.closest`).  So N typos against N circles
     stay linear (3,000 of each took over two minutes).
     """
     hit = cache.get((id(known), word))
     if hit is not None:
         return hit
     hint = ""
-    if len(word) <= _MAX_COMPARED and known and len(cache) < _MAX_HINTS:
-        pool: list[str] | set[str] | frozenset[str] = known
-        if len(known) > _MAX_CANDIDATES:
-            pool = heapq.nsmallest(
-                _MAX_CANDIDATES, known, key=lambda k: (abs(len(k) - len(word)), k)
-            )
-        close = get_close_matches(word, sorted(pool), n=1)
+    if known and len(cache) < _MAX_HINTS:
+        close = closest(word, known, pool=_MAX_CANDIDATES)
         hint = f"; did you mean {_shorten(close[0])}?" if close else ""
     cache[id(known), word] = hint
     return hint
@@ -1370,7 +1364,6 @@ def _did_you_mean(
 
 _MAX_HINTS = 20
 _MAX_CANDIDATES = 50
-_MAX_COMPARED = 100
 
 
 def _unknown_circle(name: str, circles: set[str], listing: str, hint: str) -> str:

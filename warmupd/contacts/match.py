@@ -261,7 +261,7 @@ def triage(
     """Sort ``records`` into new people, people already known, and skipped entries.
 
     ``circle`` (from ``--circle``) wins; otherwise the first label that names
-    a circle of the book (ignoring case) sets it.
+    a circle of the book (compared by `names.fold`: case and accents aside) sets it.
     """
     index = Index()
     # Samples are made-up people from the example file: a real person who
@@ -270,7 +270,7 @@ def triage(
     for c in real:
         index.add(identity(c))
     on_file = len(real)
-    circles = {name.casefold(): name for name in book.circles}
+    circles = {fold(name): name for name in book.circles}
     out = Triage(skipped=list(skipped))
     for rec in records:
         who = identity(rec)
@@ -285,8 +285,8 @@ def triage(
             first = out.new[i - on_file] if contact is None else None
             if first is not None and first.circle is None:
                 # The same person twice in the export: a label on either sets the circle.
-                label = next((circles[lb.casefold()] for lb in rec.labels
-                              if lb.casefold() in circles), None)
+                label = next((circles[fold(lb)] for lb in rec.labels
+                              if fold(lb) in circles), None)
                 if label is not None:
                     out.new[i - on_file] = New(first.record, label, first.near)
             continue
@@ -295,7 +295,7 @@ def triage(
                      else f"{index.people[i].name} (earlier in this import)"
                      for i in index.near(who))
         chosen = circle or next(
-            (circles[lb.casefold()] for lb in rec.labels if lb.casefold() in circles), None
+            (circles[fold(lb)] for lb in rec.labels if fold(lb) in circles), None
         )
         out.new.append(New(rec, chosen, near))
         index.add(who)

@@ -86,23 +86,19 @@ _TRANSLIT = str.maketrans(
 _NON_SLUG = re.compile(r"[^a-z0-9]+")
 
 
-def strip_accents(text: str) -> str:
-    # casefold first so "ß" becomes "ss" and "Ø" meets the table as "ø".
-    decomposed = unicodedata.normalize("NFKD", text.casefold().translate(_TRANSLIT))
+def _strip_accents(text: str) -> str:
+    # NFKD before casefold: "ℌ" and "𝐀" are letters only once decomposed
+    # ("H", "A"), and casefold turns "ß" into "ss" and "Ø" into the table's
+    # "ø".  NFKD again after the table: "ǿ" is "ø" plus an accent, and
+    # casefold may leave text that is not decomposed.  So a fold of a fold
+    # changes nothing.
+    lower = unicodedata.normalize("NFKD", text).casefold()
+    decomposed = unicodedata.normalize("NFKD", lower.translate(_TRANSLIT))
     return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
 
 
-def slugify(name: str) -> str:
-    """Accent-insensitive ASCII slug: ``"Ruth Álvarez"`` -> ``"ruth-alvarez"``.
-
-    Letters without an ASCII form (e.g. CJK) are dropped, so the slug may be
-    empty; the loader then derives an id from a hash of the name instead.
-    """
-    ascii_ = strip_accents(name).encode("ascii", "ignore").decode("ascii")
-    return _NON_SLUG.sub("-", ascii_).strip("-")
-
-
-# Public names for the modules that match people (match, who, insert).
+# Each distinct word is folded once: imports fold every name, and words
+# repeat (first names, companies).  Bounded so a hostile file cannot grow it.
 _WORD_FOLDS: dict[str, str] = {}
 _SPACE_RUNS = re.compile(r"(\s+)")
 
@@ -110,41 +106,38 @@ _SPACE_RUNS = re.compile(r"(\s+)")
 def _accentless(word: str) -> str:
     f = _WORD_FOLDS.get(word)
     if f is None:
-        f = strip_accents(word)
+        f = _strip_accents(word)
         if len(_WORD_FOLDS) < 100_000:
             _WORD_FOLDS[word] = f
     return f
 
 
-def _fold(text: str) -> str:
-    """The reference `fold`: what the fast one must equal (a test checks)."""
-    return " ".join(strip_accents(text).split())
-
-
 def fold(text: str) -> str:
     """Case- and accent-insensitive form of ``text``, blanks collapsed.
 
-    Same result as the CLI's name matching, made cheap for imports that fold
-    every name: ASCII needs only lower(), and other words repeat (first
-    names, companies), so each is folded once.
+    The one comparison of names, ids and labels: ``"  Søren  ŁUKASZ"`` and
+    ``"soren lukasz"`` fold alike.  Idempotent.  ASCII needs only lower().
     """
     if text.isascii():
         return " ".join(text.lower().split())
     return " ".join(t for word in text.split() for t in _accentless(word).split())
 
 
-def default_id(name: str) -> str:
-    """The id a person without ``id:`` gets: the slug of the name, or a hash of it."""
-    # slugify's result, with each word's accents stripped once per run.
+def slugify(name: str) -> str:
+    """Accent-insensitive ASCII slug: ``"Ruth Álvarez"`` -> ``"ruth-alvarez"``.
+
+    Letters without an ASCII form (e.g. CJK) are dropped, so the slug may be
+    empty; `default_id` then derives an id from a hash of the name instead.
+    """
     if name.isascii():
         plain = name.lower()
     else:
         plain = "".join(_accentless(part) for part in _SPACE_RUNS.split(name))
-    slug = _NON_SLUG.sub("-", plain.encode("ascii", "ignore").decode("ascii")).strip("-")
-    return slug or _default_id(name)
+    return _NON_SLUG.sub("-", plain.encode("ascii", "ignore").decode("ascii")).strip("-")
 
 
-def _default_id(name: str) -> str:
+def default_id(name: str) -> str:
+    """The id a person without ``id:`` gets: the slug of the name, or a hash of it."""
     slug = slugify(name)
     if slug:
         return slug

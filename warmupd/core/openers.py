@@ -50,13 +50,6 @@ JOB_SEARCH_LINE = (
 BIRTHDAY_WINDOW_DAYS = 3
 
 
-def template_fields(template: str) -> set[str]:
-    """The placeholder names a template uses; ValueError on broken braces."""
-    import string  # only the loader checks templates: a plan never needs it (0.8 ms)
-
-    return {name for _, name, _, _ in string.Formatter().parse(template) if name is not None}
-
-
 def since_phrase(last: date | None, day: date) -> str:
     """'9 weeks', '3 days', 'a long time' — how long since you last talked, on ``day``."""
     if last is None:

@@ -139,11 +139,6 @@ def weekly_demand(book: Book) -> float:
     return sum(7.0 / c.every for c in book.contacts if not c.paused)
 
 
-def known_since(c: Contact, history: History, activity: Activity, today: date) -> date:
-    """When this person joined the list: the earliest trace of them anywhere."""
-    return _known_since(c, history.get(c.id), activity.first_touch.get(c.id), today)
-
-
 def _known_since(c: Contact, h: PersonHistory, first_touch: date | None, today: date) -> date:
     since = h.first_seen
     for d in (c.last, first_touch):

@@ -41,8 +41,8 @@ def search(book: Book, query: str, *, loose: bool = False) -> list[Hit]:
     if not q:
         return []
     words = re.compile(re.escape(q) if loose else r"(?<!\w)" + re.escape(q) + r"(?!\w)")
-    # Without a blank in q, a text whose casefold lacks q cannot match: most
-    # texts are rejected by that one `in` before any folding.
+    # Without a blank in q, an ASCII text whose lower() lacks q cannot match:
+    # most texts are rejected by that one `in` before any folding.
     quick = " " not in q
     hits: list[Hit] = []
     for c in book.contacts:
@@ -56,13 +56,9 @@ def search(book: Book, query: str, *, loose: bool = False) -> list[Hit]:
             ("name", (c.name,)),
         ):
             for text in texts:
-                low = text.casefold()
-                if low.isascii():
-                    if quick and q not in low:
-                        continue
-                    t = " ".join(low.split())
-                else:
-                    t = fold(text)
+                if quick and text.isascii() and q not in text.lower():
+                    continue
+                t = fold(text)
                 if q not in t:
                     continue
                 if words.search(t) or (key == "company" and t.startswith(q)):

@@ -173,10 +173,6 @@ class Store:
                 version += 1
                 db.execute(f"PRAGMA user_version = {version}")
 
-    @property
-    def schema_version(self) -> int:
-        return int(self._db.execute("PRAGMA user_version").fetchone()[0])
-
     # -- touches ---------------------------------------------------------
 
     def record(

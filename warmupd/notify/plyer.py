@@ -49,15 +49,12 @@ class PlyerNotifier:
 
     name = "plyer"
 
-    def __init__(self, timeout: float = PLYER_TIMEOUT, dbus_python: bool | None = None) -> None:
+    def __init__(self, timeout: float = PLYER_TIMEOUT) -> None:
         self._timeout = timeout
-        # None: use dbus-python when it is installed, as plyer does; False
-        # takes plyer's notify-send path even where it is (for tests).
-        self._dbus_python = dbus_python
 
     async def show(self, nudge: Nudge) -> Shown:
         loop = asyncio.get_running_loop()
-        call = functools.partial(plyer_notify, nudge.title, nudge.body, self._dbus_python)
+        call = functools.partial(plyer_notify, nudge.title, nudge.body)
         try:
             async with asyncio.timeout(self._timeout):
                 proof = await loop.run_in_executor(None, call)
@@ -76,7 +73,7 @@ class PlyerNotifier:
         return None
 
 
-def plyer_notify(title: str, body: str, dbus_python: bool | None = None) -> str:
+def plyer_notify(title: str, body: str) -> str:
     """Show one notification through plyer; returns the proof, raises on failure."""
     if not sys.platform.startswith(("linux", "freebsd", "openbsd", "netbsd")):
         from plyer import notification
@@ -88,9 +85,8 @@ def plyer_notify(title: str, body: str, dbus_python: bool | None = None) -> str:
     # desktops run (dunst, GNOME, KDE, xfce4-notifyd, mako) read body markup,
     # so the body is escaped: elsewhere an "&" shows as "&amp;", never a link.
     body = escape_markup(body)
-    if dbus_python is None:
-        dbus_python = _dbus_python_available()
-    if dbus_python:
+    # dbus-python when it is installed, as plyer does; else notify-send.
+    if _dbus_python_available():
         from plyer.platforms.linux.notification import NotifyDbus
 
         _drop_dead_session_connection()
