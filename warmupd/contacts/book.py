@@ -46,6 +46,8 @@ except ImportError:  # PyYAML built without libyaml: same semantics, slower
 
     _LIBYAML = False
 
+from warmupd.contacts.schema import SETTINGS as SPEC
+from warmupd.contacts.schema import Setting
 from warmupd.core.model import (
     CALDAV_COMPONENTS,
     NOTIFIERS,
@@ -1245,26 +1247,38 @@ def _review(node: Node) -> Review:
     return Review(**_review_table(node))
 
 
-# key in the file -> (attribute, check); one table drives validation and the
-# known-key lists used for "did you mean" warnings.
+# Check names of the settings spec (contacts.schema) -> node checkers; the
+# spec's table drives validation and the known-key list of `settings:`.
+_CHECKS: dict[str, Callable[[Node], Any]] = {
+    "clock": _clock,
+    "weekdays": _weekdays,
+    "cadence": _cadence,
+    "timezone": _timezone,
+    "boolean": _boolean,
+    "horizon": _horizon,
+    "openers": _openers,
+    "file_size": _file_size,
+    "notifier": _notifier,
+    "command": _command,
+    "text_list": _text_list,
+    "nonempty": _nonempty,
+    "goals": _goals,
+    "review": _review,
+}
+
+
+def _setting_check(s: Setting) -> Callable[[Node], Any]:
+    if s.check == "integer":
+        if s.limits is None:
+            raise ValueError(f"settings spec: {s.key} is an integer without limits")
+        return _integer(*s.limits)
+    return _CHECKS[s.check]
+
+
+# key in the file -> (attribute, check), for the keys with a value check; the
+# blocks (feed, caldav, sources) have walkers of their own.
 _SETTINGS: dict[str, tuple[str, Callable[[Node], Any]]] = {
-    "nudge_at": ("nudge_at", _clock),
-    "days": ("days", _weekdays),
-    "daily_limit": ("daily_limit", _integer(1, 1000)),
-    "default_every": ("default_every", _cadence),
-    "timezone": ("timezone", _timezone),
-    "job_search": ("job_search", _boolean),
-    "horizon": ("horizon_days", _horizon),
-    "max_burst": ("max_burst", _integer(1, 1000)),
-    "openers": ("openers", _openers),
-    "max_file_size": ("max_file_bytes", _file_size),
-    "notifier": ("notifier", _notifier),
-    "notify_command": ("notify_command", _command),
-    "keep_on_screen": ("keep_on_screen", _boolean),
-    "push": ("push", _text_list),
-    "push_config": ("push_config", _nonempty),
-    "goals": ("goals", _goals),
-    "review": ("review", _review),
+    s.key: (s.attr, _setting_check(s)) for s in SPEC if s.check != "block"
 }
 _FEED: dict[str, tuple[str, Callable[[Node], Any]]] = {
     "bind": ("bind", _one_line),
@@ -1337,7 +1351,7 @@ _CONTACT: dict[str, Callable[[Node], Any]] = {
     "detect": _boolean,
 }
 _TOP_KEYS = frozenset({"settings", "circles", "contacts"})
-_SETTINGS_KEYS = frozenset(_SETTINGS) | {"feed", "caldav", "sources"}
+_SETTINGS_KEYS = frozenset(s.key for s in SPEC)
 _CONTACT_KEYS = frozenset(_CONTACT) | {"name", "id", "circle", "every"}
 
 
