@@ -10,9 +10,16 @@ from pathlib import Path
 import pytest
 
 from warmupd.contacts import book
-from warmupd.contacts.schema import BY_KEY, SETTINGS, reference
+from warmupd.contacts.schema import BY_KEY, SETTINGS, Setting, reference, under
 from warmupd.core.errors import BookError
-from warmupd.core.model import Settings
+from warmupd.core.model import (
+    CalDavSettings,
+    FeedSettings,
+    Goals,
+    Review,
+    Settings,
+    SourcesSettings,
+)
 from warmupd.core.record import fields
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -40,36 +47,70 @@ def test_the_module_prints_the_reference() -> None:
 
 
 def test_the_table_covers_every_field_of_settings() -> None:
-    """A field of model.Settings without a row (or a row naming no field) is a
-    setting nobody can write or a row that fills nothing."""
-    assert sorted(s.attr for s in SETTINGS) == sorted(fields(Settings))
+    """A field of model.Settings (or of one of its blocks) without a row, or a
+    row naming no field, is a setting nobody can write or a row that fills nothing."""
+    assert sorted(s.attr for s in under(None).values()) == sorted(fields(Settings))
+    for block, (cls, _, _) in BLOCK_CLASSES.items():
+        written = set(fields(cls)) - {"enabled"} if block == "review" else set(fields(cls))
+        assert sorted(s.attr for s in under(block).values()) == sorted(written), block
     assert len(BY_KEY) == len(SETTINGS)
 
 
+# block -> (its model class, what it needs besides defaults, as kwargs and as YAML)
+URL = "https://dav.example.org/"
+BLOCK_CLASSES: dict[str, tuple[type, dict[str, str], str]] = {
+    "feed": (FeedSettings, {}, ""),
+    "caldav": (CalDavSettings, {"url": URL}, f"    url: {URL}\n"),
+    "sources": (SourcesSettings, {}, ""),
+    "goals": (Goals, {}, ""),
+    "review": (Review, {}, ""),
+}
+REQUIRED = {"caldav.url"}
+
+
 @pytest.mark.parametrize("s", SETTINGS, ids=lambda s: s.key)
-def test_the_written_default_is_the_models_default(s: object) -> None:
+def test_the_written_default_is_the_models_default(s: Setting) -> None:
     """The default the docs show, read through the real validator, is the
     model's default: the table and model.Settings cannot drift apart."""
-    from warmupd.contacts.schema import Setting
-
-    assert isinstance(s, Setting)
-    expected = getattr(Settings(), s.attr)
-    if s.default is None:
-        assert expected is None
+    if s.key in REQUIRED:
+        assert s.default is None
         return
-    parsed = book.loads(f"settings:\n  {s.key}: {s.default}\n").settings
-    assert getattr(parsed, s.attr) == expected
+    block, _, leaf = s.key.rpartition(".")
+    if block:
+        cls, needs, needs_yaml = BLOCK_CLASSES[block]
+        expected = getattr(cls(**needs), s.attr)
+        text = f"settings:\n  {block}:\n{needs_yaml}    {leaf}: {s.default}\n"
+    else:
+        expected = getattr(Settings(), s.attr)
+        text = f"settings:\n  {s.key}: {s.default}\n"
+    if s.default is None:
+        assert expected in (None, "")
+        return
+    parsed = book.loads(text).settings
+    got = getattr(getattr(parsed, block) if block else parsed, s.attr)
+    assert got == expected
 
 
-@pytest.mark.parametrize("key", [s.key for s in SETTINGS if s.key not in BLOCKS])
-def test_each_scalar_key_is_checked(key: str) -> None:
+@pytest.mark.parametrize(
+    "s", [s for s in SETTINGS if s.check != "block"], ids=lambda s: s.key
+)
+def test_each_key_is_checked(s: Setting) -> None:
     """Every key with a value check refuses a value of the wrong shape, located
-    at the value and prefixed with its key."""
+    at the value and prefixed with its path."""
+    block, _, leaf = s.key.rpartition(".")
+    if block:
+        needs_yaml = BLOCK_CLASSES[block][2] if leaf != "url" else ""
+        text = f"settings:\n  {block}:\n    {leaf}: {{zz: [1]}}\n{needs_yaml}"
+        line = 3
+    else:
+        text = f"settings:\n  {s.key}: {{zz: [1]}}\n"
+        line = 2
     with pytest.raises(BookError) as caught:
-        book.loads(f"settings:\n  {key}: {{zz: [1]}}\n", "f.yaml")
+        book.loads(text, "f.yaml")
     first = caught.value.problems[0]
-    assert (first.line, first.severity) == (2, "error")
-    assert first.message.startswith(f"settings: {key}")
+    assert (first.line, first.severity) == (line, "error")
+    assert first.message.startswith("settings: ")
+    assert leaf in first.message.split(":  ")[0]
 
 
 def test_an_unknown_key_is_named_against_the_table() -> None:
@@ -82,17 +123,22 @@ def test_an_unknown_key_is_named_against_the_table() -> None:
 
 
 def test_the_example_shows_the_tables_defaults() -> None:
-    """Each `key: value` the example file writes on one line of `settings:` (it
-    says it shows the defaults) agrees with the table, and every key appears."""
+    """Each `key: value` the example file writes on one line of `settings:` and
+    of its `feed:` block (it says it shows the defaults) agrees with the table,
+    and every key of `settings:` appears, commented out or not."""
     text = EXAMPLE.read_text(encoding="utf-8")
     block = text[text.index("\nsettings:") : text.index("\ncircles:")]
-    shown = dict(re.findall(r"\n  ([a-z_]+):[ \t]+([^#\n]*?)[ \t]*(?:#|\n)", block))
+    one_line = r"\n{}([a-z_]+):[ \t]+([^#\n]*?)[ \t]*(?:#|\n)"
+    shown = dict(re.findall(one_line.format("  "), block))
+    feed = block[block.index("\n  feed:") :]
+    feed = feed[: re.search(r"\n  [^ ]", feed[1:]).start() + 1]  # type: ignore[union-attr]
+    shown.update((f"feed.{k}", v) for k, v in re.findall(one_line.format("    "), feed))
     mentioned = set(re.findall(r"\n  (?:# ?)*([a-z_]+):", block))
-    assert {s.key for s in SETTINGS} <= mentioned
+    assert set(under(None)) <= mentioned
     compared = 0
     for key, value in shown.items():
         s = BY_KEY[key]
         if value and s.check != "openers":
             assert value == s.default, key
             compared += 1
-    assert compared >= 8
+    assert compared >= 16

@@ -46,8 +46,7 @@ except ImportError:  # PyYAML built without libyaml: same semantics, slower
 
     _LIBYAML = False
 
-from warmupd.contacts.schema import SETTINGS as SPEC
-from warmupd.contacts.schema import Setting
+from warmupd.contacts.schema import Setting, under
 from warmupd.core.model import (
     CALDAV_COMPONENTS,
     NOTIFIERS,
@@ -1215,14 +1214,69 @@ def _sub_table(
     return check
 
 
+_REGION = re.compile(r"[A-Za-z]{2}")
+
+
+def _region(node: Node) -> str:
+    # Checked for shape only: whether phonenumbers knows the country is the
+    # matcher's business (book must not import it, and `check` stays fast).
+    v = _nonempty(node)
+    if not _REGION.fullmatch(v):
+        raise _Invalid(f"expected a two-letter country code like DE or US, got {_quoted(v)}")
+    return v.upper()
+
+
+# Check names of the settings spec (contacts.schema) -> node checkers.  The
+# spec's rows drive the validation of `settings:` and of its blocks, and their
+# known-key lists; "integer" takes its range from the row.
+_CHECKS: dict[str, Callable[[Node], Any]] = {
+    "clock": _clock,
+    "weekdays": _weekdays,
+    "weekday": _weekday,
+    "cadence": _cadence,
+    "duration": _duration,
+    "timezone": _timezone,
+    "boolean": _boolean,
+    "horizon": _horizon,
+    "openers": _openers,
+    "file_size": _file_size,
+    "notifier": _notifier,
+    "command": _command,
+    "text_list": _text_list,
+    "nonempty": _nonempty,
+    "one_line": _one_line,
+    "date": _date,
+    "hours": _hours,
+    "dav_url": _dav_url,
+    "identifier": _identifier,
+    "component": _component,
+    "interval": _interval,
+    "places": _list_of(_nonempty, "files or URLs"),
+    "region": _region,
+}
+# Checks the walker carries out itself, on the whole block.
+_WALKED = frozenset({"block", "mail"})
+
+
+def _setting_check(s: Setting) -> Callable[[Node], Any]:
+    if s.check == "integer":
+        if s.limits is None:
+            raise ValueError(f"settings spec: {s.key} is an integer without limits")
+        return _integer(*s.limits)
+    return _CHECKS[s.check]
+
+
+def _spec(block: str | None) -> dict[str, tuple[str, Callable[[Node], Any]]]:
+    """key in the block -> (attribute, check), for the rows with a value check."""
+    return {
+        key: (s.attr, _setting_check(s))
+        for key, s in under(block).items()
+        if s.check not in _WALKED
+    }
+
+
 _goal_table = _sub_table(
-    {
-        "people": ("people", _integer(1, 1_000_000)),
-        "by": ("by", _date),
-        "touches_per_week": ("touches_per_week", _integer(1, 10_000)),
-        "new_per_month": ("new_per_month", _integer(1, 10_000)),
-    },
-    "key: value pairs like {people: 150, touches_per_week: 10}",
+    _spec("goals"), "key: value pairs like {people: 150, touches_per_week: 10}"
 )
 
 
@@ -1236,8 +1290,7 @@ def _goals(node: Node) -> Goals:
 
 
 _review_table = _sub_table(
-    {"day": ("day", _weekday), "at": ("at", _clock)},
-    'false, or key: value pairs like {day: mon, at: "09:00"}',
+    _spec("review"), 'false, or key: value pairs like {day: mon, at: "09:00"}'
 )
 
 
@@ -1247,82 +1300,13 @@ def _review(node: Node) -> Review:
     return Review(**_review_table(node))
 
 
-# Check names of the settings spec (contacts.schema) -> node checkers; the
-# spec's table drives validation and the known-key list of `settings:`.
-_CHECKS: dict[str, Callable[[Node], Any]] = {
-    "clock": _clock,
-    "weekdays": _weekdays,
-    "cadence": _cadence,
-    "timezone": _timezone,
-    "boolean": _boolean,
-    "horizon": _horizon,
-    "openers": _openers,
-    "file_size": _file_size,
-    "notifier": _notifier,
-    "command": _command,
-    "text_list": _text_list,
-    "nonempty": _nonempty,
-    "goals": _goals,
-    "review": _review,
-}
-
-
-def _setting_check(s: Setting) -> Callable[[Node], Any]:
-    if s.check == "integer":
-        if s.limits is None:
-            raise ValueError(f"settings spec: {s.key} is an integer without limits")
-        return _integer(*s.limits)
-    return _CHECKS[s.check]
-
-
-# key in the file -> (attribute, check), for the keys with a value check; the
-# blocks (feed, caldav, sources) have walkers of their own.
-_SETTINGS: dict[str, tuple[str, Callable[[Node], Any]]] = {
-    s.key: (s.attr, _setting_check(s)) for s in SPEC if s.check != "block"
-}
-_FEED: dict[str, tuple[str, Callable[[Node], Any]]] = {
-    "bind": ("bind", _one_line),
-    "port": ("port", _integer(0, 65535)),  # 0: any free port
-    "hosts": ("hosts", _text_list),
-    "redact": ("redact", _boolean),
-    "all_day": ("all_day", _boolean),
-    "duration_minutes": ("duration_minutes", _integer(1, 24 * 60)),
-    "birthdays": ("birthdays", _boolean),
-    "refresh_hours": ("refresh", _hours),
-    "enabled": ("enabled", _boolean),
-}
-_CALDAV: dict[str, tuple[str, Callable[[Node], Any]]] = {
-    "url": ("url", _dav_url),
-    "username": ("username", _one_line),
-    "password_command": ("password_command", _command),
-    "password_file": ("password_file", _nonempty),
-    "calendar": ("calendar", _identifier),
-    "component": ("component", _component),
-    "ahead": ("ahead_days", _duration),
-    "interval": ("interval_seconds", _interval),
-}
-_REGION = re.compile(r"[A-Za-z]{2}")
-
-
-def _region(node: Node) -> str:
-    # Checked for shape only: whether phonenumbers knows the country is the
-    # matcher's business (book must not import it, and `check` stays fast).
-    v = _nonempty(node)
-    if not _REGION.fullmatch(v):
-        raise _Invalid(f"expected a two-letter country code like DE or US, got {_quoted(v)}")
-    return v.upper()
-
-
-_place_list = _list_of(_nonempty, "files or URLs")
-_SOURCES: dict[str, tuple[str, Callable[[Node], Any]]] = {
-    "calendar": ("calendar", _place_list),
-    "calls": ("calls", _place_list),
-    "region": ("region", _region),
-    "max_recipients": ("max_recipients", _integer(1, 1000)),
-    "interval": ("interval_seconds", _interval),
-    "enabled": ("enabled", _boolean),
-}
-_SOURCES_KEYS = frozenset(_SOURCES) | {"mail"}
+# Built from the rows under them, so added once both tables exist.
+_CHECKS.update(goals=_goals, review=_review)
+_SETTINGS = _spec(None)
+_FEED = _spec("feed")
+_CALDAV = _spec("caldav")
+_SOURCES = _spec("sources")
+_SOURCES_KEYS = frozenset(under("sources"))
 _MAIL_KINDS = ("maildir", "mbox", "imap")
 _IMAP: dict[str, tuple[str, Callable[[Node], Any]]] = {
     "imap": ("host", _nonempty),
@@ -1351,7 +1335,7 @@ _CONTACT: dict[str, Callable[[Node], Any]] = {
     "detect": _boolean,
 }
 _TOP_KEYS = frozenset({"settings", "circles", "contacts"})
-_SETTINGS_KEYS = frozenset(s.key for s in SPEC)
+_SETTINGS_KEYS = frozenset(under(None))
 _CONTACT_KEYS = frozenset(_CONTACT) | {"name", "id", "circle", "every"}
 
 

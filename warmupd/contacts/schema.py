@@ -37,7 +37,7 @@ class Setting:
     key: str  # as written in the file
     attr: str  # the field of model.Settings it fills
     check: str  # a check `contacts.book` knows, e.g. "integer"; "block": its own walker
-    default: str | None  # the default as written in the file; None: unset
+    default: str | None  # the default as written in the file; None: unset (None or "")
     doc: str  # one line, for the reference
     limits: tuple[int, int] | None = None  # "integer" only: the allowed range
 
@@ -58,9 +58,21 @@ KINDS: dict[str, str] = {
     "command": "a program and its arguments, as a list or one shell-split string",
     "text_list": "a list of texts",
     "nonempty": "a text",
-    "goals": "key: value pairs `people`, `by`, `touches_per_week`, `new_per_month`",
-    "review": "`false`, or key: value pairs `day`, `at`",
-    "block": "key: value pairs (see the example file)",
+    "goals": "key: value pairs, below",
+    "review": "`false`, or key: value pairs, below",
+    "block": "key: value pairs, below",
+    "date": "a date, `YYYY-MM-DD`",
+    "weekday": "a day, `mon` .. `sun`",
+    "one_line": "a text on one line",
+    "hours": "a whole number of hours from 1 to 168",
+    "dav_url": "an http(s) URL without a user name or password",
+    "identifier": "letters, digits, `.`, `_` and `-`",
+    "component": "`todo` or `event`",
+    "duration": "a duration (`10d`, `6w`, `2m`)",
+    "interval": "an interval (`90s`, `15m`, `1h`) from 10s to 24h",
+    "places": "a list of files or http(s) URLs",
+    "region": "a two-letter country code, e.g. `DE`",
+    "mail": "a list of `- maildir: PATH`, `- mbox: PATH` or `- imap: HOST` (see the example)",
 }
 
 
@@ -120,22 +132,108 @@ SETTINGS: tuple[Setting, ...] = (
         "goals", "goals", "goals", "{}",
         "what you want your list to become; shown by `stats` and the review",
     ),
+    Setting(
+        "goals.people", "people", "integer", None, "how big the list should grow",
+        (1, 1_000_000),
+    ),
+    Setting("goals.by", "by", "date", None, "... and by when (needs `people`)"),
+    Setting(
+        "goals.touches_per_week", "touches_per_week", "integer", None,
+        "reach-outs a week; unset: what the plan asks for", (1, 10_000),
+    ),
+    Setting("goals.new_per_month", "new_per_month", "integer", None, "people added a month",
+            (1, 10_000)),
     Setting("review", "review", "review", "true", "when the weekly review is sent"),
+    Setting("review.day", "day", "weekday", "mon", "the day of the weekly review"),
+    Setting("review.at", "at", "clock", '"09:00"', "its local time"),
     Setting(
         "feed", "feed", "block", "{}",
         "the iCalendar feed your calendar app subscribes to",
     ),
+    Setting("feed.bind", "bind", "one_line", "127.0.0.1", "address the feed server listens on"),
+    Setting(
+        "feed.port", "port", "integer", "8765",
+        "its port; 0: any free port (`warmupd feed url` shows it)", (0, 65535),
+    ),
+    Setting(
+        "feed.hosts", "hosts", "text_list", "[]",
+        "host names accepted in requests besides bind and localhost",
+    ),
+    Setting("feed.redact", "redact", "boolean", "false", "true: initials, no descriptions"),
+    Setting(
+        "feed.all_day", "all_day", "boolean", "false",
+        "true: all-day events instead of timed ones at `nudge_at`",
+    ),
+    Setting(
+        "feed.duration_minutes", "duration_minutes", "integer", "15",
+        "length of each timed event in minutes", (1, 24 * 60),
+    ),
+    Setting("feed.birthdays", "birthdays", "boolean", "false", "true: yearly birthday events"),
+    Setting(
+        "feed.refresh_hours", "refresh", "hours", "6",
+        "how often calendar apps should fetch the feed again",
+    ),
+    Setting("feed.enabled", "enabled", "boolean", "true", "false: no feed"),
     Setting(
         "caldav", "caldav", "block", None,
         "two-way sync with a CalDAV server; unset: off",
+    ),
+    Setting("caldav.url", "url", "dav_url", None, "the server or the collection (required)"),
+    Setting("caldav.username", "username", "one_line", None, "the user name; unset: none"),
+    Setting(
+        "caldav.password_command", "password_command", "command", "[]",
+        "a program printing the password, run once at start",
+    ),
+    Setting(
+        "caldav.password_file", "password_file", "nonempty", None,
+        "or a file holding it, refused unless its mode is 0600",
+    ),
+    Setting(
+        "caldav.calendar", "calendar", "identifier", "warmupd",
+        "the collection's name; created when missing",
+    ),
+    Setting(
+        "caldav.component", "component", "component", "todo",
+        "tasks (read back when done) or events",
+    ),
+    Setting("caldav.ahead", "ahead_days", "duration", "14d", "push the touch-ups this far ahead"),
+    Setting(
+        "caldav.interval", "interval_seconds", "interval", "15m", "how often to poll the server",
     ),
     Setting(
         "sources", "sources", "block", "{}",
         "where contact you already made is noticed (mail, calendars, calls)",
     ),
+    Setting("sources.mail", "mail", "mail", "[]", "places holding mail you sent"),
+    Setting("sources.calendar", "calendar", "places", "[]", ".ics files or URLs of meetings"),
+    Setting(
+        "sources.calls", "calls", "places", "[]",
+        "SMS Backup & Restore exports (`calls-*.xml`, `sms-*.xml`)",
+    ),
+    Setting(
+        "sources.region", "region", "region", None,
+        "the country of numbers written without +CC",
+    ),
+    Setting(
+        "sources.max_recipients", "max_recipients", "integer", "10",
+        "mail to more people than this is a list, not a touch", (1, 1000),
+    ),
+    Setting(
+        "sources.interval", "interval_seconds", "interval", "30m",
+        "how often IMAP and calendar URLs are read",
+    ),
+    Setting("sources.enabled", "enabled", "boolean", "true", "false: no source is read"),
 )
 
 BY_KEY: dict[str, Setting] = {s.key: s for s in SETTINGS}
+
+
+def under(block: str | None) -> dict[str, Setting]:
+    """The rows of one block by their key in it (``None``: ``settings:`` itself)."""
+    if block is None:
+        return {s.key: s for s in SETTINGS if "." not in s.key}
+    prefix = f"{block}."
+    return {s.key[len(prefix):]: s for s in SETTINGS if s.key.startswith(prefix)}
 
 
 def kind(setting: Setting) -> str:
@@ -155,9 +253,10 @@ def reference() -> str:
         "<!-- Generated from warmupd/contacts/schema.py by",
         "     `python -m warmupd.contacts.schema > docs/settings.md`; do not edit. -->",
         "",
-        "Every key of `settings:` is optional. The example file,",
+        "Every key of `settings:` is optional. A key like `feed.port` is `port:` inside",
+        "the `feed:` block. The example file,",
         "[`config/contacts.example.yaml`](../config/contacts.example.yaml), shows each",
-        "in place, with the keys of the nested blocks.",
+        "in place.",
         "",
         "| key | value | default | what it does |",
         "|---|---|---|---|",
