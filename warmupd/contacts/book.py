@@ -13,7 +13,9 @@ Must not: write the contact file, read the clock, or know about the store,
 the planner or the CLI.  Every problem is collected and raised together as one
 `BookError`; unknown keys are warnings, never errors.
 
-The format is documented by ``config/contacts.example.yaml``.
+The format is documented by ``config/contacts.example.yaml``; the keys of
+``settings:`` (and of its blocks), their checks and defaults are the rows of
+`contacts.schema`, which this module turns into its validation tables.
 """
 
 from __future__ import annotations
