@@ -5,7 +5,9 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -16,6 +18,7 @@ from warmupd.core.model import (
     CalDavSettings,
     FeedSettings,
     Goals,
+    ImapSource,
     Review,
     Settings,
     SourcesSettings,
@@ -51,21 +54,53 @@ def test_the_table_covers_every_field_of_settings() -> None:
     row naming no field, is a setting nobody can write or a row that fills nothing."""
     assert sorted(s.attr for s in under(None).values()) == sorted(fields(Settings))
     for block, (cls, _, _) in BLOCK_CLASSES.items():
-        written = set(fields(cls)) - {"enabled"} if block == "review" else set(fields(cls))
-        assert sorted(s.attr for s in under(block).values()) == sorted(written), block
+        rows = {s.attr for s in under(block).values()}
+        if block == "review":  # `review: false` sets enabled
+            rows.add("enabled")
+        if block == "sources.mail[]":  # maildir: and mbox: set MailSource.path
+            rows.discard("path")
+        assert sorted(rows) == sorted(fields(cls)), block
+    assert {f"sources.mail[].{kind}" for kind in MAIL_KINDS} <= set(BY_KEY)
     assert len(BY_KEY) == len(SETTINGS)
 
 
 # block -> (its model class, what it needs besides defaults, as kwargs and as YAML)
 URL = "https://dav.example.org/"
+HOST = "mail.example.org"
 BLOCK_CLASSES: dict[str, tuple[type, dict[str, str], str]] = {
     "feed": (FeedSettings, {}, ""),
     "caldav": (CalDavSettings, {"url": URL}, f"    url: {URL}\n"),
     "sources": (SourcesSettings, {}, ""),
     "goals": (Goals, {}, ""),
     "review": (Review, {}, ""),
+    "sources.mail[]": (ImapSource, {"host": HOST}, ""),
 }
-REQUIRED = {"caldav.url"}
+MAIL_KINDS = ("maildir", "mbox", "imap")
+REQUIRED = {"caldav.url", *(f"sources.mail[].{kind}" for kind in MAIL_KINDS)}
+
+
+def written(s: Setting, value: str) -> tuple[str, int, Callable[[Settings], Any], Any]:
+    """A contact file setting only ``s`` to ``value`` (plus what its block needs),
+    the line of the value, where the result lands, and the model's default."""
+    block, _, leaf = s.key.rpartition(".")
+    if block == "sources.mail[]":
+        first = f"      - {leaf}: {value}\n" if leaf in MAIL_KINDS else f"      - imap: {HOST}\n"
+        rest = "" if leaf in MAIL_KINDS else f"        {leaf}: {value}\n"
+        text = f"settings:\n  sources:\n    mail:\n{first}{rest}"
+        line = 4 if leaf in MAIL_KINDS else 5
+        if leaf in ("maildir", "mbox"):
+            return text, line, lambda got: got.sources.mail[0].path, None
+        return (text, line, lambda got: getattr(got.sources.mail[0].imap, s.attr),
+                getattr(ImapSource(host=HOST), s.attr))
+    if block:
+        cls, needs, needs_yaml = BLOCK_CLASSES[block]
+        if leaf == "url":
+            needs_yaml = ""
+        text = f"settings:\n  {block}:\n    {leaf}: {value}\n{needs_yaml}"
+        return (text, 3, lambda got: getattr(getattr(got, block), s.attr),
+                getattr(cls(**needs), s.attr))
+    text = f"settings:\n  {s.key}: {value}\n"
+    return text, 2, lambda got: getattr(got, s.attr), getattr(Settings(), s.attr)
 
 
 @pytest.mark.parametrize("s", SETTINGS, ids=lambda s: s.key)
@@ -75,20 +110,11 @@ def test_the_written_default_is_the_models_default(s: Setting) -> None:
     if s.key in REQUIRED:
         assert s.default is None
         return
-    block, _, leaf = s.key.rpartition(".")
-    if block:
-        cls, needs, needs_yaml = BLOCK_CLASSES[block]
-        expected = getattr(cls(**needs), s.attr)
-        text = f"settings:\n  {block}:\n{needs_yaml}    {leaf}: {s.default}\n"
-    else:
-        expected = getattr(Settings(), s.attr)
-        text = f"settings:\n  {s.key}: {s.default}\n"
+    text, _, land, expected = written(s, s.default or "")
     if s.default is None:
         assert expected in (None, "")
         return
-    parsed = book.loads(text).settings
-    got = getattr(getattr(parsed, block) if block else parsed, s.attr)
-    assert got == expected
+    assert land(book.loads(text).settings) == expected
 
 
 @pytest.mark.parametrize(
@@ -97,20 +123,13 @@ def test_the_written_default_is_the_models_default(s: Setting) -> None:
 def test_each_key_is_checked(s: Setting) -> None:
     """Every key with a value check refuses a value of the wrong shape, located
     at the value and prefixed with its path."""
-    block, _, leaf = s.key.rpartition(".")
-    if block:
-        needs_yaml = BLOCK_CLASSES[block][2] if leaf != "url" else ""
-        text = f"settings:\n  {block}:\n    {leaf}: {{zz: [1]}}\n{needs_yaml}"
-        line = 3
-    else:
-        text = f"settings:\n  {s.key}: {{zz: [1]}}\n"
-        line = 2
+    text, line, _, _ = written(s, "{zz: [1]}")
     with pytest.raises(BookError) as caught:
         book.loads(text, "f.yaml")
     first = caught.value.problems[0]
     assert (first.line, first.severity) == (line, "error")
     assert first.message.startswith("settings: ")
-    assert leaf in first.message.split(":  ")[0]
+    assert s.key.rpartition(".")[2] in first.message
 
 
 def test_an_unknown_key_is_named_against_the_table() -> None:

@@ -1310,15 +1310,9 @@ _CALDAV = _spec("caldav")
 _SOURCES = _spec("sources")
 _SOURCES_KEYS = frozenset(under("sources"))
 _MAIL_KINDS = ("maildir", "mbox", "imap")
-_IMAP: dict[str, tuple[str, Callable[[Node], Any]]] = {
-    "imap": ("host", _nonempty),
-    "port": ("port", _integer(1, 65535)),
-    "username": ("username", _nonempty),
-    "password_command": ("password_command", _command),
-    "password_file": ("password_file", _nonempty),
-    "folder": ("folder", _nonempty),
-    "tls": ("tls", _boolean),
-}
+# An entry of `mail:` holds one of the kinds; an imap entry the other keys too.
+_MAIL = _spec("sources.mail[]")
+_IMAP = {key: row for key, row in _MAIL.items() if key not in ("maildir", "mbox")}
 _IMAP_KEYS = frozenset(_IMAP)
 _CONTACT: dict[str, Callable[[Node], Any]] = {
     "last": _date,
@@ -1600,7 +1594,7 @@ class _Walker:
             known = _IMAP_KEYS if kind == "imap" else frozenset({kind})
             fields = self.entries(entry, w, known)
             if kind != "imap":
-                path = self.field(fields, kind, w, _nonempty)
+                path = self.field(fields, kind, w, _MAIL[kind][1])
                 if path is not None:
                     out.append(MailSource(kind=kind, path=path))
                 continue

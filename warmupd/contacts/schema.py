@@ -205,6 +205,30 @@ SETTINGS: tuple[Setting, ...] = (
         "where contact you already made is noticed (mail, calendars, calls)",
     ),
     Setting("sources.mail", "mail", "mail", "[]", "places holding mail you sent"),
+    Setting("sources.mail[].maildir", "path", "nonempty", None, "a Maildir of sent mail"),
+    Setting("sources.mail[].mbox", "path", "nonempty", None, "or an mbox file of sent mail"),
+    Setting(
+        "sources.mail[].imap", "host", "nonempty", None,
+        "or an IMAP server, read headers only; the keys below go with it",
+    ),
+    Setting("sources.mail[].port", "port", "integer", "993", "its port", (1, 65535)),
+    Setting("sources.mail[].username", "username", "nonempty", None, "the user name"),
+    Setting(
+        "sources.mail[].password_command", "password_command", "command", "[]",
+        "a program printing the password",
+    ),
+    Setting(
+        "sources.mail[].password_file", "password_file", "nonempty", None,
+        "or a file holding it, refused unless its mode is 0600",
+    ),
+    Setting(
+        "sources.mail[].folder", "folder", "nonempty", None,
+        "the folder to read; unset: the one flagged as Sent",
+    ),
+    Setting(
+        "sources.mail[].tls", "tls", "boolean", "true",
+        "false is accepted for a server on this machine only",
+    ),
     Setting("sources.calendar", "calendar", "places", "[]", ".ics files or URLs of meetings"),
     Setting(
         "sources.calls", "calls", "places", "[]",
@@ -233,7 +257,11 @@ def under(block: str | None) -> dict[str, Setting]:
     if block is None:
         return {s.key: s for s in SETTINGS if "." not in s.key}
     prefix = f"{block}."
-    return {s.key[len(prefix):]: s for s in SETTINGS if s.key.startswith(prefix)}
+    return {
+        s.key[len(prefix) :]: s
+        for s in SETTINGS
+        if s.key.startswith(prefix) and "." not in s.key[len(prefix) :]
+    }
 
 
 def kind(setting: Setting) -> str:
@@ -254,7 +282,8 @@ def reference() -> str:
         "     `python -m warmupd.contacts.schema > docs/settings.md`; do not edit. -->",
         "",
         "Every key of `settings:` is optional. A key like `feed.port` is `port:` inside",
-        "the `feed:` block. The example file,",
+        "the `feed:` block; `sources.mail[].port` is `port:` in an entry of the",
+        "`mail:` list. The example file,",
         "[`config/contacts.example.yaml`](../config/contacts.example.yaml), shows each",
         "in place.",
         "",
