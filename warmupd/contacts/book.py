@@ -13,7 +13,9 @@ Must not: write the contact file, read the clock, or know about the store,
 the planner or the CLI.  Every problem is collected and raised together as one
 `BookError`; unknown keys are warnings, never errors.
 
-The format is documented by ``config/contacts.example.yaml``.
+The format is documented by ``config/contacts.example.yaml``; the keys of
+``settings:`` (and of its blocks), their checks and defaults are the rows of
+`contacts.schema`, which this module turns into its validation tables.
 """
 
 from __future__ import annotations
@@ -44,6 +46,7 @@ except ImportError:  # PyYAML built without libyaml: same semantics, slower
 
     _LIBYAML = False
 
+from warmupd.contacts.schema import Setting, under
 from warmupd.core.model import (
     CALDAV_COMPONENTS,
     NOTIFIERS,
@@ -1212,14 +1215,69 @@ def _sub_table(
     return check
 
 
+_REGION = re.compile(r"[A-Za-z]{2}")
+
+
+def _region(node: Node) -> str:
+    # Checked for shape only: whether phonenumbers knows the country is the
+    # matcher's business (book must not import it, and `check` stays fast).
+    v = _nonempty(node)
+    if not _REGION.fullmatch(v):
+        raise _Invalid(f"expected a two-letter country code like DE or US, got {_quoted(v)}")
+    return v.upper()
+
+
+# Check names of the settings spec (contacts.schema) -> node checkers.  The
+# spec's rows drive the validation of `settings:` and of its blocks, and their
+# known-key lists; "integer" takes its range from the row.
+_CHECKS: dict[str, Callable[[Node], Any]] = {
+    "clock": _clock,
+    "weekdays": _weekdays,
+    "weekday": _weekday,
+    "cadence": _cadence,
+    "duration": _duration,
+    "timezone": _timezone,
+    "boolean": _boolean,
+    "horizon": _horizon,
+    "openers": _openers,
+    "file_size": _file_size,
+    "notifier": _notifier,
+    "command": _command,
+    "text_list": _text_list,
+    "nonempty": _nonempty,
+    "one_line": _one_line,
+    "date": _date,
+    "hours": _hours,
+    "dav_url": _dav_url,
+    "identifier": _identifier,
+    "component": _component,
+    "interval": _interval,
+    "places": _list_of(_nonempty, "files or URLs"),
+    "region": _region,
+}
+# Checks the walker carries out itself, on the whole block.
+_WALKED = frozenset({"block", "mail"})
+
+
+def _setting_check(s: Setting) -> Callable[[Node], Any]:
+    if s.check == "integer":
+        if s.limits is None:
+            raise ValueError(f"settings spec: {s.key} is an integer without limits")
+        return _integer(*s.limits)
+    return _CHECKS[s.check]
+
+
+def _spec(block: str | None) -> dict[str, tuple[str, Callable[[Node], Any]]]:
+    """key in the block -> (attribute, check), for the rows with a value check."""
+    return {
+        key: (s.attr, _setting_check(s))
+        for key, s in under(block).items()
+        if s.check not in _WALKED
+    }
+
+
 _goal_table = _sub_table(
-    {
-        "people": ("people", _integer(1, 1_000_000)),
-        "by": ("by", _date),
-        "touches_per_week": ("touches_per_week", _integer(1, 10_000)),
-        "new_per_month": ("new_per_month", _integer(1, 10_000)),
-    },
-    "key: value pairs like {people: 150, touches_per_week: 10}",
+    _spec("goals"), "key: value pairs like {people: 150, touches_per_week: 10}"
 )
 
 
@@ -1233,8 +1291,7 @@ def _goals(node: Node) -> Goals:
 
 
 _review_table = _sub_table(
-    {"day": ("day", _weekday), "at": ("at", _clock)},
-    'false, or key: value pairs like {day: mon, at: "09:00"}',
+    _spec("review"), 'false, or key: value pairs like {day: mon, at: "09:00"}'
 )
 
 
@@ -1244,80 +1301,17 @@ def _review(node: Node) -> Review:
     return Review(**_review_table(node))
 
 
-# key in the file -> (attribute, check); one table drives validation and the
-# known-key lists used for "did you mean" warnings.
-_SETTINGS: dict[str, tuple[str, Callable[[Node], Any]]] = {
-    "nudge_at": ("nudge_at", _clock),
-    "days": ("days", _weekdays),
-    "daily_limit": ("daily_limit", _integer(1, 1000)),
-    "default_every": ("default_every", _cadence),
-    "timezone": ("timezone", _timezone),
-    "job_search": ("job_search", _boolean),
-    "horizon": ("horizon_days", _horizon),
-    "max_burst": ("max_burst", _integer(1, 1000)),
-    "openers": ("openers", _openers),
-    "max_file_size": ("max_file_bytes", _file_size),
-    "notifier": ("notifier", _notifier),
-    "notify_command": ("notify_command", _command),
-    "keep_on_screen": ("keep_on_screen", _boolean),
-    "push": ("push", _text_list),
-    "push_config": ("push_config", _nonempty),
-    "goals": ("goals", _goals),
-    "review": ("review", _review),
-}
-_FEED: dict[str, tuple[str, Callable[[Node], Any]]] = {
-    "bind": ("bind", _one_line),
-    "port": ("port", _integer(0, 65535)),  # 0: any free port
-    "hosts": ("hosts", _text_list),
-    "redact": ("redact", _boolean),
-    "all_day": ("all_day", _boolean),
-    "duration_minutes": ("duration_minutes", _integer(1, 24 * 60)),
-    "birthdays": ("birthdays", _boolean),
-    "refresh_hours": ("refresh", _hours),
-    "enabled": ("enabled", _boolean),
-}
-_CALDAV: dict[str, tuple[str, Callable[[Node], Any]]] = {
-    "url": ("url", _dav_url),
-    "username": ("username", _one_line),
-    "password_command": ("password_command", _command),
-    "password_file": ("password_file", _nonempty),
-    "calendar": ("calendar", _identifier),
-    "component": ("component", _component),
-    "ahead": ("ahead_days", _duration),
-    "interval": ("interval_seconds", _interval),
-}
-_REGION = re.compile(r"[A-Za-z]{2}")
-
-
-def _region(node: Node) -> str:
-    # Checked for shape only: whether phonenumbers knows the country is the
-    # matcher's business (book must not import it, and `check` stays fast).
-    v = _nonempty(node)
-    if not _REGION.fullmatch(v):
-        raise _Invalid(f"expected a two-letter country code like DE or US, got {_quoted(v)}")
-    return v.upper()
-
-
-_place_list = _list_of(_nonempty, "files or URLs")
-_SOURCES: dict[str, tuple[str, Callable[[Node], Any]]] = {
-    "calendar": ("calendar", _place_list),
-    "calls": ("calls", _place_list),
-    "region": ("region", _region),
-    "max_recipients": ("max_recipients", _integer(1, 1000)),
-    "interval": ("interval_seconds", _interval),
-    "enabled": ("enabled", _boolean),
-}
-_SOURCES_KEYS = frozenset(_SOURCES) | {"mail"}
+# Built from the rows under them, so added once both tables exist.
+_CHECKS.update(goals=_goals, review=_review)
+_SETTINGS = _spec(None)
+_FEED = _spec("feed")
+_CALDAV = _spec("caldav")
+_SOURCES = _spec("sources")
+_SOURCES_KEYS = frozenset(under("sources"))
 _MAIL_KINDS = ("maildir", "mbox", "imap")
-_IMAP: dict[str, tuple[str, Callable[[Node], Any]]] = {
-    "imap": ("host", _nonempty),
-    "port": ("port", _integer(1, 65535)),
-    "username": ("username", _nonempty),
-    "password_command": ("password_command", _command),
-    "password_file": ("password_file", _nonempty),
-    "folder": ("folder", _nonempty),
-    "tls": ("tls", _boolean),
-}
+# An entry of `mail:` holds one of the kinds; an imap entry the other keys too.
+_MAIL = _spec("sources.mail[]")
+_IMAP = {key: row for key, row in _MAIL.items() if key not in ("maildir", "mbox")}
 _IMAP_KEYS = frozenset(_IMAP)
 _CONTACT: dict[str, Callable[[Node], Any]] = {
     "last": _date,
@@ -1336,7 +1330,7 @@ _CONTACT: dict[str, Callable[[Node], Any]] = {
     "detect": _boolean,
 }
 _TOP_KEYS = frozenset({"settings", "circles", "contacts"})
-_SETTINGS_KEYS = frozenset(_SETTINGS) | {"feed", "caldav", "sources"}
+_SETTINGS_KEYS = frozenset(under(None))
 _CONTACT_KEYS = frozenset(_CONTACT) | {"name", "id", "circle", "every"}
 
 
@@ -1593,7 +1587,7 @@ class _Walker:
             known = _IMAP_KEYS if kind == "imap" else frozenset({kind})
             fields = self.entries(entry, w, known)
             if kind != "imap":
-                path = self.field(fields, kind, w, _nonempty)
+                path = self.field(fields, kind, w, _MAIL[kind][1])
                 if path is not None:
                     out.append(MailSource(kind=kind, path=path))
                 continue
