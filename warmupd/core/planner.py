@@ -5,6 +5,8 @@ the allowed weekdays, fairness under overload, early pulls that even out the
 load, re-asks with back-off, and the projection of later cycles inside the
 horizon.  The daemon delivers exactly ``plan.on(today)``, and ``today``,
 ``agenda``, the feed and CalDAV show the same plan: one policy, one place.
+It also owns the bound on what one plan may hold (`too_many_planned`, for
+the contact file's validation and ``agenda --weeks``).
 
 Must not: read the clock, do I/O, or know about notifications and calendars.
 It is a pure function; the same input always gives the same plan.
@@ -200,6 +202,39 @@ def after_allowed(day: int, count: int, allowed: frozenset[int]) -> int:
         if date.fromordinal(d).weekday() in allowed:
             left -= 1
     return d
+
+
+# What one plan may hold: 50,000 touch-ups keep `agenda --json` (and the
+# daemon's plan and calendar) well under 300 MB.  10,000 people every 9 weeks
+# over the default 12-week horizon plan about 23,000.
+MAX_PLANNED = 50_000
+
+
+def planned_bound(book: Book, horizon_days: int) -> int:
+    """An upper bound on the touch-ups a plan over ``horizon_days`` can hold.
+
+    The smaller of the capacity (``daily_limit`` on each allowed day) and the
+    demand (each person's cycles inside the horizon, plus one; paused people
+    count too, so the bound holds whatever the history says).
+    """
+    s = book.settings
+    allowed_days = -(-horizon_days * len(s.days) // 7)
+    demand = sum(horizon_days // c.every + 1 for c in book.contacts)
+    return min(s.daily_limit * allowed_days, demand)
+
+
+def too_many_planned(book: Book, horizon_days: int) -> str | None:
+    """Why a plan over ``horizon_days`` would be too big to hold, or None."""
+    bound = planned_bound(book, horizon_days)
+    if bound <= MAX_PLANNED:
+        return None
+    s = book.settings
+    return (
+        f"a horizon of {horizon_days} days with daily_limit {s.daily_limit} on "
+        f"{len(s.days)} days a week could plan {bound:,} touch-ups for these "
+        f"{len(book.contacts):,} people, over the {MAX_PLANNED:,} warmupd holds; "
+        "shorten the horizon or lower daily_limit"
+    )
 
 
 def plan(book: Book, history: History, today: date, *, horizon_days: int | None = None) -> Plan:
