@@ -472,7 +472,7 @@ class _Planning:
         dates: list[date] = []
         rows: list[_Row] = []
         t0, weekday, allowed, arrivals = self.t0, self.weekday, self.allowed, self.arrivals
-        reask_arrivals = self.reask_arrivals
+        reask_arrivals, size, cycle_number = self.reask_arrivals, self.size, self.number.__getitem__
         for day in range(self.span):
             self.reasks_now += reask_arrivals.pop(day, 0)
             self.ready += arrivals[day]
@@ -486,8 +486,8 @@ class _Planning:
                     fill = 0  # the day's set was promised this morning: no late pulls
             self._take_askable(day, limit, picks)
             self._pull_early(day, fill, fill_to, picks)
-            ranks = [entry % self.size for entry in picks]
-            numbers = list(map(self.number.__getitem__, ranks))
+            ranks = [entry % size for entry in picks]
+            numbers = list(map(cycle_number, ranks))
             extras = self._take_extras(ranks)
             if day == 0 and self.held_next:  # asked today, still open: next comes their re-ask
                 ranks = self._requeue_held_today(ranks)
