@@ -241,7 +241,7 @@ def today(file: Path | None, as_json: bool) -> None:
 def agenda(file: Path | None, weeks: int | None, as_json: bool) -> None:
     """The plan by day."""
     from warmupd.core import views
-    from warmupd.core.names import too_many_planned
+    from warmupd.core.planner import too_many_planned
 
     b = _load(file)
     if weeks and (why := too_many_planned(b, weeks * 7)):  # memory stays bounded

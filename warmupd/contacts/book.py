@@ -10,8 +10,9 @@ format (durations, slugs, resolving a person) live in ``names`` and are
 re-exported here.
 
 Must not: write the contact file, read the clock, or know about the store,
-the planner or the CLI.  Every problem is collected and raised together as one
-`BookError`; unknown keys are warnings, never errors.
+the planner (beyond its plan-size bound) or the CLI.  Every problem is
+collected and raised together as one `BookError`; unknown keys are warnings,
+never errors.
 
 The format is documented by ``config/contacts.example.yaml``; the keys of
 ``settings:`` (and of its blocks), their checks and defaults are the rows of
@@ -75,9 +76,9 @@ from warmupd.core.names import (
     parse_duration,
     resolve,
     slugify,
-    too_many_planned,
 )
 from warmupd.core.openers import TEMPLATE_FIELDS
+from warmupd.core.planner import too_many_planned
 from warmupd.core.suggest import closest
 from warmupd.paths import MAX_DECLARED_SIZE, NotRegularFile, read_capped
 

@@ -1,9 +1,8 @@
 """Names, ids, durations and resolving a person: the contact file's vocabulary.
 
 Owns: parsing and formatting durations (``10d``, ``6w``, ``2m``), slugs and
-default ids, the case- and accent-insensitive folding of names, `resolve`
-(which person a name typed at the CLI means), and the bound on what a
-horizon may hold (`too_many_planned`, for validation and ``agenda --weeks``).
+default ids, the case- and accent-insensitive folding of names, and
+`resolve` (which person a name typed at the CLI means).
 
 Must not: import yaml or anything that does.  Person commands (``show``,
 ``done``, ``skip``, ``snooze``) import this module and not ``book``, so on a
@@ -20,16 +19,13 @@ from warmupd.core.model import SAMPLE_PREFIX, Book, Contact, PersonNotFound
 
 __all__ = [
     "DURATION_HINT",
-    "MAX_PLANNED",
     "default_id",
     "fold",
     "format_duration",
     "hidden_in_name",
     "parse_duration",
-    "planned_bound",
     "resolve",
     "slugify",
-    "too_many_planned",
 ]
 
 # [0-9], not \d: only ASCII digits count (int() would also read "٣w").
@@ -229,36 +225,3 @@ def resolve(book: Book, query: str) -> Contact:
                 "be more specific or use the id"
             )
     raise PersonNotFound(f"no one called {query!r}")
-
-
-# What one plan may hold: 50,000 touch-ups keep `agenda --json` (and the
-# daemon's plan and calendar) well under 300 MB.  10,000 people every 9 weeks
-# over the default 12-week horizon plan about 23,000.
-MAX_PLANNED = 50_000
-
-
-def planned_bound(book: Book, horizon_days: int) -> int:
-    """An upper bound on the touch-ups a plan over ``horizon_days`` can hold.
-
-    The smaller of the capacity (``daily_limit`` on each allowed day) and the
-    demand (each person's cycles inside the horizon, plus one; paused people
-    count too, so the bound holds whatever the history says).
-    """
-    s = book.settings
-    allowed_days = -(-horizon_days * len(s.days) // 7)
-    demand = sum(horizon_days // c.every + 1 for c in book.contacts)
-    return min(s.daily_limit * allowed_days, demand)
-
-
-def too_many_planned(book: Book, horizon_days: int) -> str | None:
-    """Why a plan over ``horizon_days`` would be too big to hold, or None."""
-    bound = planned_bound(book, horizon_days)
-    if bound <= MAX_PLANNED:
-        return None
-    s = book.settings
-    return (
-        f"a horizon of {horizon_days} days with daily_limit {s.daily_limit} on "
-        f"{len(s.days)} days a week could plan {bound:,} touch-ups for these "
-        f"{len(book.contacts):,} people, over the {MAX_PLANNED:,} warmupd holds; "
-        "shorten the horizon or lower daily_limit"
-    )

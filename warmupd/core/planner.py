@@ -5,6 +5,8 @@ the allowed weekdays, fairness under overload, early pulls that even out the
 load, re-asks with back-off, and the projection of later cycles inside the
 horizon.  The daemon delivers exactly ``plan.on(today)``, and ``today``,
 ``agenda``, the feed and CalDAV show the same plan: one policy, one place.
+It also owns the bound on what one plan may hold (`too_many_planned`, for
+the contact file's validation and ``agenda --weeks``).
 
 Must not: read the clock, do I/O, or know about notifications and calendars.
 It is a pure function; the same input always gives the same plan.
@@ -67,6 +69,7 @@ from warmupd.core.model import (
     Capacity,
     Contact,
     History,
+    PersonHistory,
     Plan,
     Settings,
     TouchUp,
@@ -201,260 +204,420 @@ def after_allowed(day: int, count: int, allowed: frozenset[int]) -> int:
     return d
 
 
+# What one plan may hold: 50,000 touch-ups keep `agenda --json` (and the
+# daemon's plan and calendar) well under 300 MB.  10,000 people every 9 weeks
+# over the default 12-week horizon plan about 23,000.
+MAX_PLANNED = 50_000
+
+
+def planned_bound(book: Book, horizon_days: int) -> int:
+    """An upper bound on the touch-ups a plan over ``horizon_days`` can hold.
+
+    The smaller of the capacity (``daily_limit`` on each allowed day) and the
+    demand (each person's cycles inside the horizon, plus one; paused people
+    count too, so the bound holds whatever the history says).
+    """
+    s = book.settings
+    allowed_days = -(-horizon_days * len(s.days) // 7)
+    demand = sum(horizon_days // c.every + 1 for c in book.contacts)
+    return min(s.daily_limit * allowed_days, demand)
+
+
+def too_many_planned(book: Book, horizon_days: int) -> str | None:
+    """Why a plan over ``horizon_days`` would be too big to hold, or None."""
+    bound = planned_bound(book, horizon_days)
+    if bound <= MAX_PLANNED:
+        return None
+    s = book.settings
+    return (
+        f"a horizon of {horizon_days} days with daily_limit {s.daily_limit} on "
+        f"{len(s.days)} days a week could plan {bound:,} touch-ups for these "
+        f"{len(book.contacts):,} people, over the {MAX_PLANNED:,} warmupd holds; "
+        "shorten the horizon or lower daily_limit"
+    )
+
+
 def plan(book: Book, history: History, today: date, *, horizon_days: int | None = None) -> Plan:
+    """Who is asked on which day from ``today`` to the end of the horizon."""
     settings = book.settings
     end = horizon_end(today, horizon_days or settings.horizon_days)
-    t0, tend = today.toordinal(), end.toordinal()
-    span = tend - t0 + 1
-    allowed = settings.days
-    weekday = today.weekday()
-    contacts = book.contacts
-    size = len(contacts) or 1
-    landing, opens = _landing_days(t0, tend, weekday, allowed)
-    # Entries by the day they become askable - t0 (earlier: today).  The load
-    # of an allowed day (the entries that would be placed there) is the sum
-    # over the days that land on it, from ``opens``: only pulls read it.
-    arrivals = [0] * span
-
-    # Integer tie-breakers: each person's rank by id (then book order, as
-    # tuples had it).  The pass below still walks the book in book order,
-    # the order the objects lie in memory (in rank order it takes several
-    # times as long at 10k), and files what it finds by rank.
-    ids = [c.id for c in contacts]
-    order = sorted(range(len(contacts)), key=ids.__getitem__)
-    rank_of = [0] * len(contacts)
-    for rk, i in enumerate(order):
-        rank_of[i] = rk
-    active: list[int] = []  # cadences of the active people, for the capacity
-    number = [0] * size  # by rank: cycle number of each person's live entry
-    extra: list[_Extra | None] = [None] * size
-    first_lead = [0] * size  # due - askable of the first entry (see _Extra)
-    # One queue per cadence (see above _Extra); a placed cycle's next first ask
-    # waits in its cadence's ``later`` list until the day is done.
-    groups: dict[int, list[int]] = {}
-    later: dict[int, list[int]] = {}
-    # By rank: (step, later list) of the person's cadence, where a placed
-    # cycle's next first ask is ``step`` days later: a cadence, asked early.
-    next_of: list[tuple[int, list[int]]] = [(0, [])] * size
-    # By cadence, computed once each: (ask_early, queue, next_of's value, and
-    # the askable day - t0 of someone last contacted on ordinal 0).
-    per_every: dict[int, tuple[int, list[int], tuple[int, list[int]], int]] = {}
-    held_today: list[int] = []  # shown today, still open: they keep today's slot
-    # By rank, for those held today: (ordinal, _Extra) of their next entry.
-    held_next: dict[int, tuple[int, _Extra]] = {}
-    spent = 0  # shown today and answered since: their slot is used up all the same
-    waiting: list[TouchUp] = []
-    # Re-asks by the day they become askable (today for any already askable).
-    reask_arrivals: dict[int, int] = {}
-    # history.get, without a Python call for everyone who has a history.
-    known, get = history.people.get, history.get
-    crc32 = zlib.crc32
-    for c, cid, rk in zip(contacts, ids, rank_of, strict=True):
-        every = c.every
-        h = known(cid) or get(cid)
-        if c.paused:
-            nudged = h.nudged_on
-            spent += nudged is not None and nudged.toordinal() >= t0
-            continue
-        active.append(every)
-        try:
-            lead, queue, next_of[rk], shift = per_every[every]
-        except KeyError:
-            lead = ask_early(every)
-            per_every[every] = (lead, groups.setdefault(every, []),
-                                (every - lead, later.setdefault(every, [])), every - lead - t0)
-            lead, queue, next_of[rk], shift = per_every[every]
-        # model.effective_last and first_slot, inlined: this loop visits
-        # everyone.  ``askable`` counts from today, as the queues do.
-        anchor = c.last
-        done = h.last_done
-        if done is not None and (anchor is None or done > anchor):
-            anchor = done
-        if h.last_skip is not None and (anchor is None or h.last_skip > anchor):
-            anchor = h.last_skip
-        if anchor is None:
-            seen = (h.first_seen or today).toordinal()
-            askable = seen + (crc32(cid.encode()) % every - seen) % every - t0
-        else:  # due a cadence after the last contact, asked a little before
-            askable = anchor.toordinal() + shift
-            first_lead[rk] = lead
-        number[rk] = h.touches + 1
-        # Most people have no snooze, pause or open nudge: one test for them all.
-        if h.snoozed_until is not None or c.paused_until is not None or h.nudge_key is not None:
-            askable += t0
-            due = askable + first_lead[rk]
-            n = number[rk]
-            snooze = 0
-            until = h.snoozed_until
-            # A snooze belongs to the cycle it was made in: a later touch ends it.
-            # A snooze or a pause names a day: never asked before it, early or not.
-            if (
-                until is not None
-                and (anchor is None or (h.snoozed_on or until) >= anchor)
-                and until.toordinal() > askable
-            ):
-                askable = snooze = until.toordinal()
-                due = max(due, askable)
-            if c.paused_until is not None and c.paused_until.toordinal() > askable:
-                askable = c.paused_until.toordinal()
-                due = max(due, askable)
-            nudged = h.nudged_on
-            if h.nudge_key is not None and nudged is not None:
-                restart = 0
-                shown = nudged.toordinal()
-                key, _, ask_s = h.nudge_key.partition("#")
-                ask = int(ask_s or 1)
-                base = _key(_base(c), n, snooze)
-                if key.startswith(base + "@"):  # this cycle was given up and restarted
-                    askable = due = restart = date.fromisoformat(key[len(base) + 1:]).toordinal()
-                    key = base
-                if key != base and shown >= t0:
-                    spent += 1  # shown today for a cycle since answered: its slot is used
-                elif key == base:  # the latest nudge asked for this cycle, and is open
-                    if shown >= t0:
-                        extra[rk] = (snooze, ask, due, restart)
-                        held_today.append((askable - t0) * size + rk)
-                        # After today it is an open ask like any other: asked again
-                        # after the back-off, or rested (as tomorrow's plan will say).
-                        if ask < MAX_ASKS:
-                            held_next[rk] = (reask_at(every, ask, shown, allowed),
-                                             (snooze, ask + 1, due, restart))
-                        else:
-                            again = restart_at(every, shown, allowed)
-                            held_next[rk] = (again, (snooze, 1, again, again))
-                        continue
-                    waiting.append(
-                        _touchup(c, n, snooze, ask, due, restart, date.fromordinal(shown)))
-                    if ask < MAX_ASKS:
-                        askable = reask_at(every, ask, shown, allowed)
-                        extra[rk] = (snooze, ask + 1, due, restart)
-                        at = max(askable - t0, 0)
-                        reask_arrivals[at] = reask_arrivals.get(at, 0) + 1
-                    else:  # stop asking this cycle; after a rest, a new one starts
-                        askable = due = restart = restart_at(every, shown, allowed)
-                if restart and extra[rk] is None:
-                    extra[rk] = (snooze, 1, due, restart)
-            if snooze and extra[rk] is None:
-                extra[rk] = (snooze, 1, due, 0)
-            first_lead[rk] = due - askable
-            askable -= t0
-        queue.append(askable * size + rk)
-
-    cap = _capacity(active, settings)
+    planning = _Planning(book, today, end)
+    planning.enter_everyone(history)
+    cap = _capacity(planning.active, settings)
+    planning.sort_queues()
     # Quiet days are filled up to the average demand, never beyond it, so a
     # sparse book is not pulled early over and over (that would shorten
     # everyone's cadence); and only with people from a day that would be
     # busy, so one added person does not set off a chain of moves.
-    fill_to = min(settings.daily_limit, math.floor(cap.per_day))
-    first_number = number.copy()  # a person still at it was never placed
-    extra_left = len(extra) - extra.count(None)
-    for queue in groups.values():
-        queue.sort(reverse=True)
-        _count_arrivals(queue, size, arrivals)
-    min_step = min([step for _, _, (step, _), _ in per_every.values()], default=span)
-    held_today.sort()
+    dates, rows = planning.place_days(fill_to=min(settings.daily_limit, math.floor(cap.per_day)))
+    days = PlanDays(dates, rows, book.contacts, planning.order, planning.t0,
+                    planning.first_number, planning.first_lead)
+    return Plan(today=today, end=end, days=days, capacity=cap,
+                unplanned=planning.backlog(), waiting=planning.waiting_by_day())
 
-    # ``reasks_now`` counts the re-asks askable by the current day (the later
-    # ones wait in ``reask_arrivals``; placed entries re-enter as first asks).
-    # While none is, the re-ask rule of ``_most_overdue`` never applies and its
-    # head-by-head choice is a plain k-way merge of the cadence queues by
-    # relative lateness: a small heap of the heads does it without rescanning
-    # every cadence for each placement.  ``ready`` counts the entries askable
-    # by the current day: when they all fit, the merge is a plain sort.
-    reasks_now = 0
-    ready = 0
 
-    # Each day is recorded as ints (see PlanDays); TouchUps are built when read.
-    dates: list[date] = []
-    rows: list[_Row] = []
-    for d in range(span):  # days counted from today, as in the queues
-        reasks_now += reask_arrivals.pop(d, 0)
-        ready += arrivals[d]
-        if (weekday + d) % 7 not in allowed:
-            continue
-        picks: list[int] = held_today if d == 0 else []
-        limit, fill = settings.daily_limit, fill_to
-        if d == 0:
-            limit -= spent
-            if spent or held_today:
-                fill = 0  # the day's set was promised this morning: no late pulls
+class _Planning:
+    """One run of ``plan``: the queues, and the steps that fill the days from them.
+
+    Days count from today (0) in the queues and every list of days below.
+    The lists indexed by rank hold what a person's live entry needs (see
+    ``_Extra``).  The steps keep the hot state in locals: they run once per
+    person or once per day, never per comparison.
+    """
+
+    __slots__ = (
+        "active", "allowed", "arrivals", "contacts", "daily_limit", "extra", "extra_left",
+        "first_lead", "first_number", "groups", "held_next", "held_today", "ids", "landing",
+        "later", "min_step", "next_of", "number", "opens", "order", "rank_of", "ready",
+        "reask_arrivals", "reasks_now", "size", "span", "spent", "t0", "today", "waiting",
+        "weekday",
+    )
+
+    def __init__(self, book: Book, today: date, end: date) -> None:
+        self.today = today
+        self.t0 = today.toordinal()
+        self.span = end.toordinal() - self.t0 + 1
+        self.allowed = book.settings.days
+        self.daily_limit = book.settings.daily_limit
+        self.weekday = today.weekday()
+        self.contacts = contacts = book.contacts
+        self.size = size = len(contacts) or 1
+        self.landing, self.opens = _landing_days(self.t0, end.toordinal(), self.weekday,
+                                                 self.allowed)
+        # Entries by the day they become askable (earlier: today).  The load
+        # of an allowed day (the entries that would be placed there) is the sum
+        # over the days that land on it, from ``opens``: only pulls read it.
+        self.arrivals = [0] * self.span
+        self.ids, self.order, self.rank_of = _rank_by_id(contacts)
+        self.active: list[int] = []  # cadences of the active people, for the capacity
+        self.number = [0] * size  # by rank: cycle number of each person's live entry
+        self.first_number: list[int] = []  # ``number`` before any placement
+        self.extra: list[_Extra | None] = [None] * size
+        self.extra_left = 0  # how many of ``extra`` are not None
+        self.first_lead = [0] * size  # due - askable of the first entry (see _Extra)
+        # One queue per cadence (see above _Extra); a placed cycle's next first
+        # ask waits in its cadence's ``later`` list until the day is done.
+        self.groups: dict[int, list[int]] = {}
+        self.later: dict[int, list[int]] = {}
+        # By rank: (step, later list) of the person's cadence, where a placed
+        # cycle's next first ask is ``step`` days later: a cadence, asked early.
+        self.next_of: list[tuple[int, list[int]]] = [(0, [])] * size
+        self.min_step = self.span  # the least such step
+        self.held_today: list[int] = []  # shown today, still open: they keep today's slot
+        # By rank, for those held today: (ordinal, _Extra) of their next entry.
+        self.held_next: dict[int, tuple[int, _Extra]] = {}
+        self.spent = 0  # shown today and answered since: their slot is used up all the same
+        self.waiting: list[TouchUp] = []
+        # Re-asks by the day they become askable (today for any already askable).
+        self.reask_arrivals: dict[int, int] = {}
+        # ``reasks_now`` counts the re-asks askable by the current day (the later
+        # ones wait in ``reask_arrivals``; placed entries re-enter as first asks).
+        # While none is, the re-ask rule of ``_most_overdue`` never applies and its
+        # head-by-head choice is a plain k-way merge of the cadence queues by
+        # relative lateness: a small heap of the heads does it without rescanning
+        # every cadence for each placement.  ``ready`` counts the entries askable
+        # by the current day: when they all fit, the merge is a plain sort.
+        self.reasks_now = 0
+        self.ready = 0
+
+    def enter_everyone(self, history: History) -> None:
+        """Give every active person one entry in their cadence's queue.
+
+        This walks the book in book order, the order the objects lie in
+        memory (in rank order it takes several times as long at 10k), and
+        files what it finds by rank.
+        """
+        t0, today, size = self.t0, self.today, self.size
+        active, number, first_lead = self.active, self.number, self.first_lead
+        next_of = self.next_of
+        # By cadence, computed once each: (ask_early, queue, next_of's value, and
+        # the askable day - t0 of someone last contacted on ordinal 0).
+        per_every: dict[int, tuple[int, list[int], tuple[int, list[int]], int]] = {}
+        spent = 0
+        # history.get, without a Python call for everyone who has a history.
+        known, get = history.people.get, history.get
+        crc32 = zlib.crc32
+        for c, cid, rank in zip(self.contacts, self.ids, self.rank_of, strict=True):
+            every = c.every
+            h = known(cid) or get(cid)
+            if c.paused:
+                nudged = h.nudged_on
+                spent += nudged is not None and nudged.toordinal() >= t0
+                continue
+            active.append(every)
+            try:
+                lead, queue, next_of[rank], shift = per_every[every]
+            except KeyError:
+                per_every[every] = self._cadence(every)
+                lead, queue, next_of[rank], shift = per_every[every]
+            # model.effective_last and first_slot, inlined: this loop visits
+            # everyone.  ``askable`` counts from today, as the queues do.
+            anchor = c.last
+            done = h.last_done
+            if done is not None and (anchor is None or done > anchor):
+                anchor = done
+            if h.last_skip is not None and (anchor is None or h.last_skip > anchor):
+                anchor = h.last_skip
+            if anchor is None:
+                seen = (h.first_seen or today).toordinal()
+                askable = seen + (crc32(cid.encode()) % every - seen) % every - t0
+            else:  # due a cadence after the last contact, asked a little before
+                askable = anchor.toordinal() + shift
+                first_lead[rank] = lead
+            number[rank] = h.touches + 1
+            # Most people have no snooze, pause or open nudge: one test for them all.
+            if h.snoozed_until is not None or c.paused_until is not None or h.nudge_key is not None:
+                held = self._enter_snoozed_paused_or_asked(c, h, rank, anchor, askable)
+                if held is None:
+                    continue
+                askable = held
+            queue.append(askable * size + rank)
+        self.spent += spent
+        if per_every:
+            self.min_step = min(step for _, _, (step, _), _ in per_every.values())
+
+    def _cadence(self, every: int) -> tuple[int, list[int], tuple[int, list[int]], int]:
+        """What everyone of cadence ``every`` shares (see ``enter_everyone``)."""
+        lead = ask_early(every)
+        return (lead, self.groups.setdefault(every, []),
+                (every - lead, self.later.setdefault(every, [])), every - lead - self.t0)
+
+    def _enter_snoozed_paused_or_asked(self, c: Contact, h: PersonHistory, rank: int,
+                                       anchor: date | None, askable: int) -> int | None:
+        """The day (from today) ``c``'s entry becomes askable, given a snooze, a pause or
+        an open nudge; None when the nudge was shown today and holds today's slot."""
+        t0 = self.t0
+        askable += t0
+        due = askable + self.first_lead[rank]
+        snooze = 0
+        until = h.snoozed_until
+        # A snooze belongs to the cycle it was made in: a later touch ends it.
+        # A snooze or a pause names a day: never asked before it, early or not.
+        if (
+            until is not None
+            and (anchor is None or (h.snoozed_on or until) >= anchor)
+            and until.toordinal() > askable
+        ):
+            askable = snooze = until.toordinal()
+            due = max(due, askable)
+        if c.paused_until is not None and c.paused_until.toordinal() > askable:
+            askable = c.paused_until.toordinal()
+            due = max(due, askable)
+        extra = self.extra
+        nudged = h.nudged_on
+        if h.nudge_key is not None and nudged is not None:
+            asked = self._after_open_nudge(c, h.nudge_key, nudged.toordinal(), rank, snooze,
+                                           askable, due)
+            if asked is None:
+                return None
+            askable, due = asked
+        if snooze and extra[rank] is None:
+            extra[rank] = (snooze, 1, due, 0)
+        self.first_lead[rank] = due - askable
+        return askable - t0
+
+    def _after_open_nudge(self, c: Contact, nudge_key: str, shown: int, rank: int, snooze: int,
+                          askable: int, due: int) -> tuple[int, int] | None:
+        """(askable, due) ordinals of ``c``'s entry after the nudge last shown on ``shown``;
+        None when it was shown today, still open, and holds today's slot."""
+        t0, allowed, extra, every = self.t0, self.allowed, self.extra, c.every
+        n = self.number[rank]
+        restart = 0
+        key, _, ask_s = nudge_key.partition("#")
+        ask = int(ask_s or 1)
+        base = _key(_base(c), n, snooze)
+        if key.startswith(base + "@"):  # this cycle was given up and restarted
+            askable = due = restart = date.fromisoformat(key[len(base) + 1:]).toordinal()
+            key = base
+        if key != base and shown >= t0:
+            self.spent += 1  # shown today for a cycle since answered: its slot is used
+        elif key == base:  # the latest nudge asked for this cycle, and is open
+            if shown >= t0:
+                extra[rank] = (snooze, ask, due, restart)
+                self.held_today.append((askable - t0) * self.size + rank)
+                # After today it is an open ask like any other: asked again
+                # after the back-off, or rested (as tomorrow's plan will say).
+                if ask < MAX_ASKS:
+                    self.held_next[rank] = (reask_at(every, ask, shown, allowed),
+                                            (snooze, ask + 1, due, restart))
+                else:
+                    again = restart_at(every, shown, allowed)
+                    self.held_next[rank] = (again, (snooze, 1, again, again))
+                return None
+            self.waiting.append(_touchup(c, n, snooze, ask, due, restart, date.fromordinal(shown)))
+            if ask < MAX_ASKS:
+                askable = reask_at(every, ask, shown, allowed)
+                extra[rank] = (snooze, ask + 1, due, restart)
+                at = max(askable - t0, 0)
+                self.reask_arrivals[at] = self.reask_arrivals.get(at, 0) + 1
+            else:  # stop asking this cycle; after a rest, a new one starts
+                askable = due = restart = restart_at(every, shown, allowed)
+        if restart and extra[rank] is None:
+            extra[rank] = (snooze, 1, due, restart)
+        return askable, due
+
+    def sort_queues(self) -> None:
+        """Sort each queue latest first and count its entries by the day they become
+        askable; note where placement starts (cycle numbers, open extras)."""
+        self.first_number = self.number.copy()  # a person still at it was never placed
+        self.extra_left = len(self.extra) - self.extra.count(None)
+        for queue in self.groups.values():
+            queue.sort(reverse=True)
+            _count_arrivals(queue, self.size, self.arrivals)
+        self.held_today.sort()
+
+    def place_days(self, fill_to: int) -> tuple[list[date], list[_Row]]:
+        """Fill each allowed day of the horizon: its date and its row of ints (see
+        PlanDays; TouchUps are built when read)."""
+        dates: list[date] = []
+        rows: list[_Row] = []
+        t0, weekday, allowed, arrivals = self.t0, self.weekday, self.allowed, self.arrivals
+        reask_arrivals, size, cycle_number = self.reask_arrivals, self.size, self.number.__getitem__
+        for day in range(self.span):
+            self.reasks_now += reask_arrivals.pop(day, 0)
+            self.ready += arrivals[day]
+            if (weekday + day) % 7 not in allowed:
+                continue
+            picks: list[int] = self.held_today if day == 0 else []
+            limit, fill = self.daily_limit, fill_to
+            if day == 0:
+                limit -= self.spent
+                if self.spent or self.held_today:
+                    fill = 0  # the day's set was promised this morning: no late pulls
+            self._take_askable(day, limit, picks)
+            self._pull_early(day, fill, fill_to, picks)
+            ranks = [entry % size for entry in picks]
+            numbers = list(map(cycle_number, ranks))
+            extras = self._take_extras(ranks)
+            if day == 0 and self.held_next:  # asked today, still open: next comes their re-ask
+                ranks = self._requeue_held_today(ranks)
+            self._requeue_next_cycles(day, ranks)
+            dates.append(date.fromordinal(t0 + day))
+            rows.append((picks, numbers, extras))
+        return dates, rows
+
+    def _take_askable(self, day: int, limit: int, picks: list[int]) -> None:
+        """Add to ``picks`` up to ``limit`` in all of the people askable by ``day``,
+        most overdue relative to cadence first (see ``_most_overdue``)."""
+        groups, size, extra = self.groups, self.size, self.extra
         taken = len(picks)
-        if reasks_now:
+        if self.reasks_now:
+            reasks_now = self.reasks_now
             while len(picks) < limit:
-                best = _most_overdue(groups, d, size, extra)
+                best = _most_overdue(groups, day, size, extra)
                 if best is None:
                     break
-                picks.append(x := groups[best].pop())
-                if (e := extra[x % size]) is not None:
-                    reasks_now -= e[1] > 1
+                picks.append(entry := groups[best].pop())
+                if (extra_of := extra[entry % size]) is not None:
+                    reasks_now -= extra_of[1] > 1
+            self.reasks_now = reasks_now
         elif len(picks) < limit:
-            if ready <= limit - len(picks):
-                _take_all(groups, d, size, picks)
+            if self.ready <= limit - len(picks):
+                _take_all(groups, day, size, picks)
             else:
-                _merge_most_overdue(groups, d, size, limit - len(picks), picks)
-        ready -= len(picks) - taken
+                _merge_most_overdue(groups, day, size, limit - len(picks), picks)
+        self.ready -= len(picks) - taken
+
+    def _pull_early(self, day: int, fill: int, fill_to: int, picks: list[int]) -> None:
+        """Fill a quiet ``day`` up to ``fill`` in all with first asks due soon (see
+        ``_least_early``)."""
+        groups, size, extra, arrivals = self.groups, self.size, self.extra, self.arrivals
+        landing, opens = self.landing, self.opens
         while len(picks) < fill:
-            best = _least_early(groups, d, size, extra, arrivals, landing, opens, fill_to)
+            best = _least_early(groups, day, size, extra, arrivals, landing, opens, fill_to)
             if best is None:
                 break
-            picks.append(x := groups[best].pop())
-            arrivals[x // size] -= 1
-        ranks = [x % size for x in picks]
-        numbers = list(map(number.__getitem__, ranks))
-        extras: dict[int, _Extra] = {}
-        if extra_left:  # the few with a snooze, a re-ask or a restart (see _Extra)
-            for i, r in enumerate(ranks):
-                if (e := extra[r]) is not None:
-                    extras[i] = e
-                    extra[r] = None
-                    extra_left -= 1
-        if d == 0 and held_next:  # asked today, still open: next comes their re-ask
-            rest = []
-            for r in ranks:
-                if (entry := held_next.get(r)) is None:
-                    rest.append(r)
-                    continue
-                at, e = entry[0] - t0, entry[1]
-                if at < span:
-                    next_of[r][1].append(at * size + r)
-                    arrivals[at] += 1
-                    extra[r] = e
-                    extra_left += 1
-                    if e[1] > 1:
-                        reask_arrivals[at] = reask_arrivals.get(at, 0) + 1
-            for every, entries in later.items():
-                if entries:
-                    _enqueue(groups[every], entries, size)
-                    entries.clear()
-            ranks = rest
-        if d + min_step >= span:  # near the end of the horizon nobody re-enters
-            for r in ranks:
-                number[r] += 1
-        else:
-            for r in ranks:
-                number[r] += 1
-                # As if answered the day asked (nxt > d: step >= 1); a later
-                # entry could never be picked, pulled or unplanned.
-                step, pending = next_of[r]
-                if (nxt := d + step) < span:
-                    pending.append(nxt * size + r)
-                    arrivals[nxt] += 1
-            for every, entries in later.items():
-                if entries:
-                    _enqueue(groups[every], entries, size)
-                    entries.clear()
-        dates.append(date.fromordinal(t0 + d))
-        rows.append((picks, numbers, extras))
+            picks.append(entry := groups[best].pop())
+            arrivals[entry // size] -= 1
 
-    # Backlog: people whose current cycle fell due inside the horizon but found no slot.
-    # Every entry left is due inside the horizon (no later one entered a queue).
-    left = sorted(x % size for queue in groups.values() for x in queue)  # ranks sort as ids do
-    unplanned = [ids[order[r]] for r in left
-                 if number[r] == first_number[r] and r not in held_next]
-    waiting.sort(key=lambda t: (t.day, t.person_id))
-    days = PlanDays(dates, rows, contacts, order, t0, first_number, first_lead)
-    return Plan(today=today, end=end, days=days, capacity=cap,
-                unplanned=tuple(unplanned), waiting=tuple(waiting))
+    def _take_extras(self, ranks: list[int]) -> dict[int, _Extra]:
+        """The extra fields of the day's picks, by index, cleared for their next entry."""
+        extras: dict[int, _Extra] = {}
+        if self.extra_left:  # the few with a snooze, a re-ask or a restart (see _Extra)
+            extra = self.extra
+            for i, rank in enumerate(ranks):
+                if (extra_of := extra[rank]) is not None:
+                    extras[i] = extra_of
+                    extra[rank] = None
+                    self.extra_left -= 1
+        return extras
+
+    def _requeue_held_today(self, ranks: list[int]) -> list[int]:
+        """Queue the next ask of those held today (a re-ask, or a restart after a rest);
+        the ranks of the day's other picks."""
+        t0, span, size = self.t0, self.span, self.size
+        held_next, next_of, arrivals = self.held_next, self.next_of, self.arrivals
+        extra = self.extra
+        rest = []
+        for rank in ranks:
+            if (entry := held_next.get(rank)) is None:
+                rest.append(rank)
+                continue
+            at, extra_of = entry[0] - t0, entry[1]
+            if at < span:
+                next_of[rank][1].append(at * size + rank)
+                arrivals[at] += 1
+                extra[rank] = extra_of
+                self.extra_left += 1
+                if extra_of[1] > 1:
+                    self.reask_arrivals[at] = self.reask_arrivals.get(at, 0) + 1
+        self._enqueue_later()
+        return rest
+
+    def _requeue_next_cycles(self, day: int, ranks: list[int]) -> None:
+        """Start the next cycle of everyone placed on ``day``, as if answered the day asked."""
+        number = self.number
+        span = self.span
+        if day + self.min_step >= span:  # near the end of the horizon nobody re-enters
+            for rank in ranks:
+                number[rank] += 1
+            return
+        size, next_of, arrivals = self.size, self.next_of, self.arrivals
+        for rank in ranks:
+            number[rank] += 1
+            # nxt > day: step >= 1; a later entry could never be picked, pulled
+            # or unplanned.
+            step, pending = next_of[rank]
+            if (nxt := day + step) < span:
+                pending.append(nxt * size + rank)
+                arrivals[nxt] += 1
+        self._enqueue_later()
+
+    def _enqueue_later(self) -> None:
+        """Move the entries waiting in ``later`` into their cadence's queue."""
+        groups, size = self.groups, self.size
+        for every, entries in self.later.items():
+            if entries:
+                _enqueue(groups[every], entries, size)
+                entries.clear()
+
+    def backlog(self) -> tuple[str, ...]:
+        """The ids of those whose current cycle fell due inside the horizon but found
+        no slot, sorted.  Every entry left is due inside the horizon (no later one
+        entered a queue)."""
+        size, number, first_number = self.size, self.number, self.first_number
+        held_next, ids, order = self.held_next, self.ids, self.order
+        left = sorted(entry % size for queue in self.groups.values() for entry in queue)
+        return tuple(ids[order[rank]] for rank in left  # ranks sort as ids do
+                     if number[rank] == first_number[rank] and rank not in held_next)
+
+    def waiting_by_day(self) -> tuple[TouchUp, ...]:
+        """The open asks, by the day shown, then id."""
+        self.waiting.sort(key=lambda t: (t.day, t.person_id))
+        return tuple(self.waiting)
+
+
+def _rank_by_id(contacts: Sequence[Contact]) -> tuple[list[str], list[int], list[int]]:
+    """The ids in book order, the book index of each rank, and the rank of each book index.
+
+    Ranks are the integer tie-breakers of the queues: by id, then book order.
+    """
+    ids = [c.id for c in contacts]
+    order = sorted(range(len(contacts)), key=ids.__getitem__)
+    rank_of = [0] * len(contacts)
+    for rank, i in enumerate(order):
+        rank_of[i] = rank
+    return ids, order, rank_of
 
 
 # One day of a plan: the picks (queue entries, in order), the cycle
