@@ -714,8 +714,8 @@ class Daemon:
     def _claim_ahead(self, now: datetime, slot: datetime) -> None:
         """Start the claims of the coming slot's nudges shortly before it.
 
-        A claim costs a child process and two requests: seconds, more than the
-        deadline, on a busy machine even with a fast server.  Started by the
+        A claim costs a fork of the child server and two requests: with a
+        slow server or a busy machine, more than the deadline.  Started by the
         heartbeat before the slot, it is settled when the slot comes.  The
         cost: a machine that claimed and then sleeps through the slot shows
         the nudge when it wakes, and the other machine does not show it.
