@@ -6,8 +6,13 @@ Figures, each against a floor measured in the same run:
   one phone tick, at 100 and 1,000 people; the floor is ``vdirsyncer sync``
   of the same collection into a folder, idle and with one change on the
   server (target: warmupd <= 1.0x vdirsyncer).
-- peak RSS of the daemon's sync child (``python -m warmupd.calendar.caldav.run``, as
-  the daemon starts it) and of ``warmupd sync`` when the server answers the
+- the daemon's side (``CalDavSync`` with its child server, as the daemon
+  holds it): one idle sync and one nudge claim, each run in a child, median
+  of ``--repeat`` after a first run that starts the server; the floor is
+  the same idle sync run in this process (``sync_once``), so the ratio is
+  what the child costs.
+- peak RSS of the daemon's sync child (a fork of the child server, as the
+  daemon runs it) and of ``warmupd sync`` when the server answers the
   listing with 200 MiB (target <= 150 MiB each); the floor is a bare
   interpreter's peak RSS.
 
@@ -30,6 +35,7 @@ import tempfile
 import time
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
@@ -121,6 +127,63 @@ def one_size(n: int, repeat: int, site: Path, tmp: Path) -> None:
               f"vdirsyncer sync {v_idle * 1000:6.0f} ms, ratio {w_idle / v_idle:.2f}x")
         print(f"{n:>5} people ({objects} tasks): 1 tick warmupd sync {wt * 1000:6.0f} ms, "
               f"vdirsyncer sync {vt * 1000:6.0f} ms, ratio {wt / vt:.2f}x")
+        sync_ms, claim_ms, floor_ms = daemon_side(site, b, db, repeat)
+        print(f"{n:>5} people: daemon's idle sync {sync_ms:6.0f} ms, one claim "
+              f"{claim_ms:5.0f} ms; floor: the idle sync in-process {floor_ms:6.0f} ms, "
+              f"ratio {sync_ms / floor_ms:.2f}x")
+
+
+def daemon_side(site: Path, b: Any, db: Path, repeat: int) -> tuple[float, float, float]:
+    """(idle sync, one claim, in-process idle sync) in ms, medians, as the daemon runs them."""
+    import asyncio
+    from zoneinfo import ZoneInfo
+
+    caldav_run, caldav_sync, planner, store_mod = import_from(
+        site, "calendar.caldav.run", "calendar.caldav.sync", "core.planner", "history.store")
+    os.environ["PYTHONPATH"] = str(site)  # the child server (or process) imports from there
+    tz = ZoneInfo("Europe/Berlin")
+    with store_mod.Store(db) as st:
+        plan = planner.plan(b, st.history(), NOW.astimezone(tz).date())
+    touch_up = plan.touchups()[0]
+    daemon = caldav_run.CalDavSync(b.settings.caldav, db)
+
+    async def go() -> tuple[list[float], list[float]]:
+        syncs, claims = [], []
+        await daemon.run_once(b, NOW, tz)  # starts the server (a fresh interpreter before)
+        await daemon.claim(touch_up)
+        for _ in range(repeat):
+            t0 = time.perf_counter()
+            await daemon.run_once(b, NOW, tz)
+            syncs.append(time.perf_counter() - t0)
+            t0 = time.perf_counter()
+            await daemon.claim(touch_up)
+            claims.append(time.perf_counter() - t0)
+        return syncs, claims
+
+    syncs, claims = asyncio.run(go())
+    floor = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        caldav_sync.sync_once(b.settings.caldav, db, b, NOW, tz, password=PASSWORD)
+        floor.append(time.perf_counter() - t0)
+    return (statistics.median(syncs) * 1000, statistics.median(claims) * 1000,
+            statistics.median(floor) * 1000)
+
+
+# One sync as the daemon runs it: a fork of the child server, under its limits.
+# The waiter reaps the server, which reaped the child, so its peak counts.
+DAEMON_SYNC = """
+import asyncio, pickle, sys
+from warmupd.calendar.caldav.run import CHILD_MEMORY_BYTES
+from warmupd.child import Runner
+args = pickle.load(sys.stdin.buffer)
+runner = Runner()
+try:
+    print(asyncio.run(runner.run("warmupd.calendar.caldav.run:sync_job", *args, timeout=70.0,
+                                 memory=CHILD_MEMORY_BYTES)))
+finally:
+    runner.kill()
+"""
 
 
 def memory(site: Path, tmp: Path) -> None:
@@ -143,12 +206,8 @@ def memory(site: Path, tmp: Path) -> None:
         print(f"warmupd sync, server sends 200 MiB: peak RSS {cli:.1f} MiB ({said[-120:]})")
         b = book.load(file)
         db = Path(env["XDG_STATE_HOME"]) / "warmupd" / "history.sqlite3"
-        from zoneinfo import ZoneInfo
-
-        job = pickle.dumps(("sync", b.settings.caldav, db, b, NOW, "Europe/Berlin", PASSWORD,
-                            60.0))
-        assert ZoneInfo("Europe/Berlin")
-        child, said = peak_rss_mib([sys.executable, "-m", "warmupd.calendar.caldav.run"], env, job)
+        job = pickle.dumps((b.settings.caldav, db, b, NOW, "Europe/Berlin", PASSWORD, 60.0))
+        child, said = peak_rss_mib([sys.executable, "-c", DAEMON_SYNC], env, job)
         print(f"daemon's sync child, server sends 200 MiB: peak RSS {child:.1f} MiB "
               f"({said[-120:]})")
         bare, _ = peak_rss_mib([sys.executable, "-c", "pass"], env)

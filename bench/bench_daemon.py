@@ -73,7 +73,7 @@ def use_install(site: Path) -> None:
     """Every process started from now on imports warmupd from ``site`` and nowhere else.
 
     The daemon inherits this environment, and so do the parse servers that it
-    and ``isolate.load`` start (``python -m warmupd.daemon.isolate``).
+    and ``isolate.load`` start (``python -m warmupd.child``).
     """
     os.environ["PYTHONPATH"] = str(site)
     os.environ.pop("PYTHONHOME", None)

@@ -7,6 +7,7 @@ passed small (``seconds=``) so no test waits long.  The phone's odd objects
 
 from __future__ import annotations
 
+import asyncio
 import os
 import sqlite3
 import subprocess
@@ -323,32 +324,42 @@ def test_the_daemons_sync_child_runs_under_a_memory_limit(tmp_path: Path, server
                                                           proxy: FaultProxy) -> None:
     """Broken if the daemon's sync child runs without an address-space limit (a server
     that gets past the body cap could then grow it without bound)."""
-    import pickle
-
     from caldav_env import PASSWORD
+
+    from warmupd.calendar.caldav.run import CHILD_MEMORY_BYTES
+    from warmupd.child import Runner
 
     if not Path("/proc/self/limits").exists():
         pytest.skip("needs /proc (Linux)")
     m = Machine(tmp_path / "m", server, url=proxy.url)
     m.sync()
     proxy.fault = lambda method, path, n: ("delay", 3)
-    job = pickle.dumps(("sync", m.book.settings.caldav, m.db, m.book, NOW, "Europe/Berlin",
-                        PASSWORD, 20.0))
-    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
-    child = subprocess.Popen([sys.executable, "-m", "warmupd.calendar.caldav.run"], env=env,
-                             stdin=subprocess.PIPE, stdout=subprocess.PIPE)
-    assert child.stdin is not None
-    child.stdin.write(job)
-    child.stdin.close()
-    limit = ""
-    for _ in range(40):  # the child waits on the slow server meanwhile
-        time.sleep(0.05)
-        for line in Path(f"/proc/{child.pid}/limits").read_text().splitlines():
-            if line.startswith("Max address space"):
-                limit = line.split()[3]
-        if limit and limit != "unlimited":
-            break
-    child.wait(30)
+    runner = Runner()
+
+    async def scenario() -> str:
+        job = asyncio.ensure_future(runner.run(
+            "warmupd.calendar.caldav.run:sync_job", m.book.settings.caldav, m.db, m.book, NOW,
+            "Europe/Berlin", PASSWORD, 20.0, timeout=25.0, memory=CHILD_MEMORY_BYTES))
+        limit = ""
+        for _ in range(40):  # the child waits on the slow server meanwhile
+            await asyncio.sleep(0.05)
+            proc = runner.proc
+            assert proc is not None
+            kids = Path(f"/proc/{proc.pid}/task/{proc.pid}/children").read_text().split()
+            for kid in kids:
+                for line in Path(f"/proc/{kid}/limits").read_text().splitlines():
+                    if line.startswith("Max address space"):
+                        limit = line.split()[3]
+            if limit and limit != "unlimited":
+                break
+        kind, _ = await job
+        assert kind == "ok"
+        return limit
+
+    try:
+        limit = asyncio.run(scenario())
+    finally:
+        runner.kill()
     assert limit.isdigit() and int(limit) < 4 << 30, limit
 
 

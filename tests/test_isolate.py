@@ -39,7 +39,7 @@ def people(n: int, head: str = "") -> bytes:
 
 def parse_children() -> list[int]:
     """Live children of the parse server (the forked parse processes)."""
-    proc = isolate._server.proc
+    proc = isolate.runner.proc
     if proc is None or proc.poll() is not None:
         return []
     try:

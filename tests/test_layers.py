@@ -71,8 +71,11 @@ PEER_EDGES = {
     ("sources", "calendar"),  # meetings come from the iCalendar parser and CalDAV
 }
 # Shared by every layer but the core: the package root (its version), the
-# file-system layout, and the clock the daemon injects.
-BASE = {"warmupd", "paths", "clock", "__main__"}
+# file-system layout, the clock the daemon injects, and the child-process
+# runner (the daemon parses with it and hands it to the CalDAV sync, which may
+# not import the daemon; jobs name their function by module path, so the
+# runner itself imports no layer).
+BASE = {"warmupd", "paths", "clock", "child", "__main__"}
 # Cycles through type annotations only (``if TYPE_CHECKING:``): no import
 # happens at run time.  Listed so that a new one is a decision, not an accident.
 TYPE_ONLY_CYCLES = [

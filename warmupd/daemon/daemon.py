@@ -11,11 +11,12 @@ imported by anything but the CLI.  The watcher's thread only posts events to
 the loop (``call_soon_threadsafe``), where the debounce is a timer; the feed
 server runs on the loop itself; blocking work waits in pools the daemon
 owns, one per kind, so none can hold up another: the calendar build (one
-worker), CalDAV (the sync and the nudge claims, each waiting on a child
-process), push (Apprise, see push) and the scans of sent mail, calendars
-and call logs (one worker, see daemon.scanner).  A slow server or endpoint fills
-only its own pool.  The parse of the contact file runs in `isolate`'s
-server, waited on by the one worker that module owns.
+worker), CalDAV (reading its password, maybe a command), push (Apprise,
+see push) and the scans of sent mail, calendars and call logs (one worker,
+see daemon.scanner).  A slow server or endpoint fills only its own pool.
+The parse of the contact file, the CalDAV sync and the nudge claims run as
+forks of `isolate`'s child server (`warmupd.child`), awaited on the loop,
+each under its own time and memory limit.
 
 The nudge path never waits on the network.  With CalDAV on, each nudge is
 first claimed on the server (two machines on one collection show it once),
@@ -110,7 +111,8 @@ JUMP_TOLERANCE = timedelta(seconds=5)
 CLAIM_DEADLINE_SECONDS = 1.5
 # Claims start this long before the slot (at a heartbeat: at least one lands in it).
 CLAIM_AHEAD_SECONDS = 45.0
-# The sync, and the claims of one slot (max_burst, 3 by default) at once.
+# Reading the password for the sync, and for the claims of one slot
+# (max_burst, 3 by default) at once.
 CALDAV_WORKERS = 4
 # What a stop waits for the notifier and the calendar before ending anyway.
 STOP_SECONDS = 5.0
@@ -590,6 +592,7 @@ class Daemon:
         if s is None:
             return
         sync = self._caldav = CalDavSync(s, self.store.path, self._caldav_pool,
+                                          runner=isolate.runner,
                                           first_backoff=self._caldav_backoff)
 
         async def notify(title: str, body: str) -> None:
@@ -735,8 +738,8 @@ class Daemon:
     def _claim_ahead(self, now: datetime, slot: datetime) -> None:
         """Start the claims of the coming slot's nudges shortly before it.
 
-        A claim costs a child process and two requests: seconds, more than the
-        deadline, on a busy machine even with a fast server.  Started by the
+        A claim costs a fork of the child server and two requests: with a
+        slow server or a busy machine, more than the deadline.  Started by the
         heartbeat before the slot, it is settled when the slot comes.  The
         cost: a machine that claimed and then sleeps through the slot shows
         the nudge when it wakes, and the other machine does not show it.

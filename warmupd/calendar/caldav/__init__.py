@@ -2,6 +2,6 @@
 
 Owns: ``map`` (plan <-> VTODO), ``dav`` (the HTTP/WebDAV client), ``auth``
 and ``secret`` (credentials), ``sync`` (one sync pass), ``push`` (sending the
-plan), ``run`` (the child process a sync runs in, ``python -m
-warmupd.calendar.caldav.run``).
+plan), ``run`` (the daemon's side: backoff, status, and the sync and claim
+jobs it runs in a child through ``warmupd.child``).
 """

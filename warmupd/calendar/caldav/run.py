@@ -1,25 +1,22 @@
 """The daemon's side of CalDAV: syncs and claims in a child process, with backoff.
 
 Owns: `CalDavSync` (what the daemon holds: ``serve``, ``poke``, ``claim``,
-``status``), `claim_once`, and the child entry point ``python -m
-warmupd.calendar.caldav.run``.  The child runs one sync or one claim under a memory
-limit (``RLIMIT_AS``, as isolate does for the contact file) and a deadline,
-so a hostile server can neither grow the daemon nor hold it; the password
-goes over the child's stdin, never argv or env.
+``status``), `claim_once`, and the two jobs a child runs, `sync_job` and
+`claim_job`.  Each runs in a fork of the daemon's child server
+(`warmupd.child.Runner`, handed in by the daemon, the same one that parses
+the contact file) under a memory limit (``RLIMIT_AS``) and a deadline, so a
+hostile server can neither grow the daemon nor hold it; the password goes
+to the child through the server's pipe, never argv or env.
 
-Must not: block the daemon's loop (waits run in the executor it is given),
-or put the password in a message, a log line or the status.
+Must not: block the daemon's loop (reading the password runs in the
+executor it is given), import the daemon, or put the password in a message,
+a log line or the status.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import json
 import logging
-import pickle
-import resource
-import subprocess
 import sys
 import uuid
 from collections.abc import Awaitable, Callable
@@ -35,6 +32,7 @@ from warmupd.calendar.caldav.map import parse, with_claim
 from warmupd.calendar.caldav.secret import read_password
 from warmupd.calendar.caldav.sync import CalDavPartial, Report, meta_key, sync_once
 from warmupd.calendar.ics import event_uid
+from warmupd.child import ChildError, ChildMemory, ChildTimeout, Runner
 from warmupd.core.model import Book, CalDavSettings, TouchUp
 
 log = logging.getLogger("warmupd.caldav")
@@ -42,7 +40,7 @@ log = logging.getLogger("warmupd.caldav")
 CLAIM_TIMEOUT_SECONDS = 5
 DEBOUNCE_SECONDS = 2.0
 FIRST_BACKOFF_SECONDS = 5.0
-# Address space the child may add to what it has after start: answers are
+# Address space the child may add to what it has at the fork: answers are
 # capped at 16 MiB (peak RSS about 50 MiB against a 200 MiB answer), so this
 # leaves room for thread stacks and malloc arenas and still stops a runaway
 # long before it hurts the machine.
@@ -109,14 +107,16 @@ class CalDavSync:
     """
 
     def __init__(self, settings: CalDavSettings, store_path: Path,
-                 executor: Executor | None = None, *,
+                 executor: Executor | None = None, *, runner: Runner | None = None,
                  first_backoff: float = FIRST_BACKOFF_SECONDS) -> None:
         self.settings = settings
         self.first_backoff = first_backoff
         self.store_path = store_path
-        # Where the waits on the child run: the daemon's executor (None:
-        # asyncio's default, for use outside the daemon).
+        # Where reading the password (maybe a command) runs: the daemon's
+        # executor (None: asyncio's default, for use outside the daemon).
         self.executor = executor
+        # The daemon's fork server; outside the daemon, one of our own.
+        self.runner = runner if runner is not None else Runner()
         self._password: str | None = None
         self.child_timeout = float(max(60, settings.interval_seconds))
         self._poked = asyncio.Event()
@@ -131,65 +131,54 @@ class CalDavSync:
     def poke(self) -> None:
         self._poked.set()
 
-    def _run_child(self, job: tuple[object, ...], timeout: float) -> tuple[str, object]:
-        data = pickle.dumps(job, protocol=pickle.HIGHEST_PROTOCOL)
-        done = subprocess.run([sys.executable, "-m", "warmupd.calendar.caldav.run"], input=data,
-                              capture_output=True, timeout=timeout, check=False)
-        for line in done.stderr.decode("utf-8", "replace").splitlines()[-20:]:
-            log.warning("%s", line)
-        try:
-            kind, value = json.loads(done.stdout)
-        except ValueError:
-            raise CalDavError(f"the sync process ended with status {done.returncode} "
-                              "and no result") from None
-        return str(kind), value
+    async def _password_now(self) -> str:
+        if self._password is None:  # once per daemon start, and after a refusal
+            self._password = await asyncio.get_running_loop().run_in_executor(
+                self.executor, read_password, self.settings)
+        return self._password
 
-    def _blocking(self, book: Book, now: datetime, tz: ZoneInfo) -> Report:
-        """One sync in a child interpreter.
+    async def run_once(self, book: Book, now: datetime, tz: ZoneInfo) -> Report:
+        """One sync in a child (see `warmupd.child` for why a fork of a server).
 
-        Why a child: the sync's parsing and buffers are given back when it
-        ends, a hang or crash stays there (the timeout kills it), and a
-        memory limit applies to it alone.  The cost is an interpreter start
-        per sync.
+        The sync's parsing and buffers are given back when it ends, a hang or
+        crash stays there (the deadline kills it), and the memory limit
+        applies to it alone.
         """
-        if self._password is None:
-            self._password = read_password(self.settings)  # once per daemon start
+        password = await self._password_now()
         try:
-            kind, value = self._run_child(("sync", self.settings, self.store_path, book, now,
-                                           tz.key, self._password, self.child_timeout - 5),
-                                          self.child_timeout)
-        except subprocess.TimeoutExpired:
+            kind, value = await self.runner.run(
+                "warmupd.calendar.caldav.run:sync_job", self.settings, self.store_path, book,
+                now, tz.key, password, self.child_timeout - 5,
+                timeout=self.child_timeout, memory=CHILD_MEMORY_BYTES)
+        except ChildTimeout:
             raise CalDavError(f"sync with {public(self.settings.url)} took longer than "
                               f"{self.child_timeout:.0f} s; stopped") from None
+        except ChildMemory:
+            raise CalDavError(_OUT_OF_MEMORY) from None
+        except ChildError as exc:
+            raise CalDavError(f"the sync process ended without a result ({exc})") from None
         if kind == "auth":
             raise CalDavAuthError(str(value))
         if kind == "error":
             raise CalDavError(str(value))
-        return Report(**value)  # type: ignore[arg-type]
+        report = Report(**value)
+        self.last_report = report
+        return report
 
     async def claim(self, t: TouchUp) -> bool:
         """Show ``t``'s nudge here?  False only when another machine claimed it."""
-        def child() -> bool:
-            if self._password is None:
-                try:
-                    self._password = read_password(self.settings)
-                except CalDavError:
-                    return True  # the sync reports that; the desktop still shows it
-            try:
-                kind, value = self._run_child(("claim", self.settings, self.store_path,
-                                               self._password, t.person_id, t.cycle,
-                                               t.nudge_key), 4 * CLAIM_TIMEOUT_SECONDS)
-            except (subprocess.TimeoutExpired, CalDavError):
-                return True
-            return not (kind == "ok" and value is False)
-
-        return await asyncio.get_running_loop().run_in_executor(self.executor, child)
-
-    async def run_once(self, book: Book, now: datetime, tz: ZoneInfo) -> Report:
-        report = await asyncio.get_running_loop().run_in_executor(
-            self.executor, self._blocking, book, now, tz)
-        self.last_report = report
-        return report
+        try:
+            password = await self._password_now()
+        except CalDavError:
+            return True  # the sync reports that; the desktop still shows it
+        try:
+            kind, value = await self.runner.run(
+                "warmupd.calendar.caldav.run:claim_job", self.settings, self.store_path,
+                password, t.person_id, t.cycle, t.nudge_key,
+                timeout=4 * CLAIM_TIMEOUT_SECONDS, memory=CHILD_MEMORY_BYTES)
+        except ChildError:
+            return True
+        return not (kind == "ok" and value is False)
 
     async def serve(self, snapshot: Callable[[], tuple[Book, datetime, ZoneInfo] | None],
                     changed: Callable[[], None], notify: Notify,
@@ -240,45 +229,35 @@ class CalDavSync:
                 pass
 
 
-def _limit_memory() -> None:
-    try:
-        with open("/proc/self/statm", "rb") as fh:
-            have = int(fh.read().split()[0]) * resource.getpagesize()
-    except (OSError, ValueError, IndexError):
-        return  # no /proc: the deadline still bounds the child
-    limit = have + CHILD_MEMORY_BYTES
-    with contextlib.suppress(ValueError, OSError):
-        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+_OUT_OF_MEMORY = ("the sync process ran out of its memory limit; the server's "
+                  "answers are too large")
 
 
-def child() -> int:
-    """``python -m warmupd.calendar.caldav.run``: one sync or claim for the daemon."""
+def _answer(work: Callable[[], object]) -> tuple[str, object]:
+    """In the child: a job's result as (kind, value), every failure named."""
     logging.basicConfig(level=logging.WARNING, format="%(message)s", stream=sys.stderr)
-    op, *args = pickle.load(sys.stdin.buffer)
-    _limit_memory()
     try:
-        result: tuple[str, object]
-        if op == "claim":
-            result = ("ok", claim_once(*args))
-        else:
-            settings, store_path, book, now, tz_key, password, seconds = args
-            report = sync_once(settings, store_path, book, now, ZoneInfo(tz_key),
-                               password=password, seconds=seconds)
-            result = ("ok", asdict(report))
+        return ("ok", work())
     except CalDavPartial as exc:  # the daemon takes in what was read back, then backs off
-        result = ("ok", asdict(exc.report))
+        return ("ok", asdict(exc.report))
     except CalDavAuthError as exc:
-        result = ("auth", str(exc))
+        return ("auth", str(exc))
     except CalDavError as exc:
-        result = ("error", str(exc))
+        return ("error", str(exc))
     except MemoryError:
-        result = ("error", "the sync process ran out of its memory limit; the server's "
-                           "answers are too large")
+        return ("error", _OUT_OF_MEMORY)
     except Exception as exc:  # a bug: say which, not the traceback's locals
-        result = ("error", f"internal error in the sync process: {type(exc).__name__}")
-    sys.stdout.write(json.dumps(result))
-    return 0
+        return ("error", f"internal error in the sync process: {type(exc).__name__}")
 
 
-if __name__ == "__main__":
-    sys.exit(child())
+def sync_job(settings: CalDavSettings, store_path: Path, book: Book, now: datetime,
+             tz_key: str, password: str, seconds: float) -> tuple[str, object]:
+    """The child's side of `CalDavSync.run_once`."""
+    return _answer(lambda: asdict(sync_once(settings, store_path, book, now, ZoneInfo(tz_key),
+                                            password=password, seconds=seconds)))
+
+
+def claim_job(settings: CalDavSettings, store_path: Path, password: str, person_id: str,
+              cycle: str, key: str) -> tuple[str, object]:
+    """The child's side of `CalDavSync.claim`."""
+    return _answer(lambda: claim_once(settings, store_path, password, person_id, cycle, key))

@@ -5,7 +5,7 @@ the phone did, then hand over to caldav.push for the writes), `sync_once`
 for the CLI and the daemon's child (with its total deadline), `Report` and
 `describe`.  Objects are built and read in caldav.map, bytes move in
 caldav.dav, the password comes from caldav.secret; the daemon's side
-(backoff loop, child process, claims) is caldav.run.
+(backoff loop, the jobs its child runs, claims) is caldav.run.
 
 Rules it keeps:
 - One record per person and cycle: a completion or cancel read back goes
