@@ -40,14 +40,15 @@ from warmupd.calendar import ics
 from warmupd.calendar.feed import FeedServer
 from warmupd.calendar.token import feed_path, load_or_create_token
 from warmupd.clock import SYSTEM
-from warmupd.core.model import Book, Capacity, History, Plan, Settings, TouchUp
+from warmupd.core.model import Book, Capacity, Contact, History, Plan, Settings, TouchUp
 
 
 def calendar(n: int) -> bytes:
     today = date(2026, 6, 1)
     ups = tuple(TouchUp(f"p{i}", f"Person {i}", today, today, f"new/{i}", 42) for i in range(n))
     p = Plan(today, today, ((today, ups),), Capacity(n, float(n), n, 5))
-    book = Book(settings=Settings(), circles={}, contacts=())
+    people = tuple(Contact(f"p{i}", f"Person {i}", 42) for i in range(n))
+    book = Book(settings=Settings(), circles={}, contacts=people)
     return ics.build_calendar(book, History(), p, version="bench", tz="UTC")
 
 
