@@ -167,3 +167,37 @@ def test_a_hostile_server_is_an_error_in_bounded_time(greeting: bytes | None) ->
         assert time.monotonic() - t0 < 10
     finally:
         server.close()
+
+
+def test_imap_password_is_read_like_caldavs(tmp_path: Path) -> None:
+    """The same bounded reader as CalDAV: a FIFO is refused at once, a command that keeps
+    running after its line is not waited for, and a flood is cut at the cap."""
+    import os
+    import threading
+
+    from warmupd.sources.imap import read_password
+
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo, 0o600)
+    outcome: list[BaseException | str] = []
+
+    def read() -> None:
+        try:
+            outcome.append(read_password(ImapSource("mail.example", 993, "u",
+                                                    password_file=str(fifo))))
+        except BaseException as exc:  # the outcome is what is checked
+            outcome.append(exc)
+
+    t = threading.Thread(target=read, daemon=True)
+    t.start()
+    t.join(5)
+    assert len(outcome) == 1 and isinstance(outcome[0], ImapError), outcome
+    assert "not a regular file" in str(outcome[0]) and "imap mail.example" in str(outcome[0])
+    lingering = ImapSource("mail.example", 993, "u",
+                           password_command=("sh", "-c", "echo s3cret; exec sleep 120"))
+    assert read_password(lingering) == "s3cret"
+    flood = ImapSource("mail.example", 993, "u", password_command=("yes",))
+    assert read_password(flood) == "y"
+    with pytest.raises(ImapError, match=r"imap mail\.example password_command 'false'") as e:
+        read_password(ImapSource("mail.example", 993, "u", password_command=("false",)))
+    assert "s3cret" not in str(e.value)

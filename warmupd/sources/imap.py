@@ -25,19 +25,16 @@ Must not: write to the server (the folder is selected read-only).
 from __future__ import annotations
 
 import contextlib
-import os
 import ssl
-import stat
-import subprocess
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from imapclient import IMAPClient
 from imapclient.exceptions import IMAPClientError
 from imapclient.imapclient import SENT
 
+from warmupd.calendar.caldav.secret import read_secret
 from warmupd.core.model import ImapSource
 from warmupd.sources import Detection, Tally, loopback
 from warmupd.sources.mail import FIELDS, MAX_HEADER_BYTES, detect
@@ -63,29 +60,8 @@ class ImapState:
 
 
 def read_password(src: ImapSource) -> str:
-    what = f"imap {src.host}"
-    if src.password_command:
-        try:
-            done = subprocess.run(list(src.password_command), capture_output=True, timeout=60,
-                                  check=False, stdin=subprocess.DEVNULL)
-        except (OSError, subprocess.TimeoutExpired) as exc:
-            raise ImapError(f"{what}: password_command {src.password_command[0]!r} failed: "
-                            f"{type(exc).__name__}") from None
-        if done.returncode != 0:
-            raise ImapError(f"{what}: password_command {src.password_command[0]!r} exited "
-                            f"with status {done.returncode}")
-        return done.stdout.decode("utf-8", "replace").split("\n", 1)[0].rstrip("\r")
-    if src.password_file:
-        path = Path(os.path.expanduser(src.password_file))
-        try:
-            mode = stat.S_IMODE(path.stat().st_mode)
-            if mode & 0o077:
-                raise ImapError(f"{what}: password_file {path} is readable by others "
-                                f"(mode {mode:04o}); run: chmod 600 {path}")
-            return path.read_text(encoding="utf-8").split("\n", 1)[0].rstrip("\r")
-        except OSError as exc:
-            raise ImapError(f"{what}: password_file {path}: {exc.strerror}") from None
-    return ""
+    """The account's password, read as CalDAV's is (capped, FIFOs refused); no secret shown."""
+    return read_secret(src.password_command, src.password_file, f"imap {src.host}", ImapError)
 
 
 def _header(item: dict[bytes, object]) -> bytes | None:
