@@ -10,6 +10,9 @@ so the loop never waits on a 100k-message folder.  After a scan that
 recorded something, ``on_recorded`` lets the daemon replan: a touch noticed
 before today's nudge takes the person out of today's plan.
 
+With no source configured the task sleeps without a timer (no wakeups);
+the daemon pokes it when a reload changes ``settings.sources``.
+
 Failures (a source missing, unreadable, malformed) back off from 1 minute,
 doubling up to the interval, and show in ``warmupd status``.
 
@@ -103,7 +106,8 @@ class SourceScanner:
                 self._wake.clear()
                 snap = snapshot()
                 if snap is None or not wanted(snap[0]):
-                    delay = 60.0  # until a reload brings a book with sources
+                    delay = 0.0  # idle, no timer: a reload that adds sources pokes
+                    self.failures = 0
                     continue
                 book, now, tz = snap
                 interval = float(book.settings.sources.interval_seconds)
