@@ -509,3 +509,43 @@ def test_recurring_meetings_count_each_past_occurrence(tmp_path: Path) -> None:
                     "2026-11-05", "2026-11-13", "2026-12-03"]
     assert len({d.key for d in found}) == len(found)
     assert tally.skipped == {"malformed": 1}  # the every-second rule is refused
+
+
+def test_maildir_and_mbox_read_at_most_limit_per_scan_and_resume(tmp_path: Path) -> None:
+    """A folder with more new mail than a scan reads: each scan reads up to the cap, says
+    so, and the next ones read the rest, every message once."""
+    msgs = [message(f"p{i}@example.org", mid=f"<cap{i}@x>") for i in range(7)]
+    want = {f"mid:cap{i}@x" for i in range(7)}
+    md = mailbox.Maildir(tmp_path / "Sent")
+    for m in msgs:
+        md.add(m)
+    md.flush()
+    hour_ago = time.time() - 3600  # old folders: an unchanged mtime would skip a listing
+    for sub in ("new", "cur", "tmp"):
+        os.utime(tmp_path / "Sent" / sub, (hour_ago, hour_ago))
+    seen = MaildirSeen()
+    batches, capped = [], []
+    for _ in range(4):
+        tally = Tally()
+        batches.append([d.key for d in read_maildir(tmp_path / "Sent", tally, 10, seen, limit=3)])
+        capped.append(tally.capped)
+    assert [len(b) for b in batches] == [3, 3, 1, 0] and capped == [1, 1, 0, 0]
+    assert set().union(*batches) == want and sum(map(len, batches)) == 7
+
+    path = tmp_path / "mbox"
+    mb = mailbox.mbox(path)
+    for m in msgs:
+        mb.add(m)
+    mb.flush()
+    mb.close()
+    offset, keys, capped = 0, [], []
+    for _ in range(4):
+        tally = Tally()
+        items = list(read_mbox(path, tally, 10, offset, limit=3))
+        last = items[-1]
+        assert isinstance(last, int)
+        offset = last
+        keys.append([d.key for d in items if not isinstance(d, int)])
+        capped.append(tally.capped)
+    assert [len(k) for k in keys] == [3, 3, 1, 0] and capped == [1, 1, 0, 0]
+    assert set().union(*keys) == want and offset == path.stat().st_size

@@ -39,6 +39,7 @@ from warmupd.sources.scan import ScanResult, ScanState, scan
 log = logging.getLogger(__name__)
 
 FIRST_BACKOFF = 60.0
+AGAIN = 5.0  # after a scan cut at a source's per-scan cap: the rest soon, not at the interval
 QUIET = 1.0  # after the last file event: a mail client writes a message in steps
 
 Snapshot = Callable[[], "tuple[Book, datetime, ZoneInfo] | None"]
@@ -135,7 +136,7 @@ class SourceScanner:
                 else:
                     self.failures = 0
                     self.last_ok = self.last_scan
-                    delay = interval
+                    delay = min(interval, AGAIN) if result.tally.capped else interval
                 on_status()
         finally:
             debouncer.cancel()

@@ -36,13 +36,12 @@ from imapclient.imapclient import SENT
 
 from warmupd.calendar.caldav.secret import read_secret
 from warmupd.core.model import ImapSource
-from warmupd.sources import Detection, Tally, loopback
+from warmupd.sources import MAX_PER_SCAN, Detection, Tally, loopback
 from warmupd.sources.mail import FIELDS, MAX_HEADER_BYTES, detect
 
 TIMEOUT_SECONDS = 30.0
 DEADLINE_SECONDS = 300.0
 BATCH = 500
-MAX_PER_SCAN = 20_000
 _ITEM = ("BODY.PEEK[HEADER.FIELDS (" + " ".join(f.upper() for f in FIELDS) + ")]"
          f"<0.{MAX_HEADER_BYTES}>")
 
@@ -111,7 +110,9 @@ def read_imap(src: ImapSource, tally: Tally, max_recipients: int,
                     if uid_next and uid_next <= start:
                         return  # nothing new: the SELECT was the one round trip
             uids = sorted(u for u in client.search(["UID", f"{start}:*"]) if u >= start)
-            uids = uids[:MAX_PER_SCAN]
+            if len(uids) > MAX_PER_SCAN:
+                tally.capped += 1
+                uids = uids[:MAX_PER_SCAN]
             done_to = start
             for i in range(0, len(uids), BATCH):
                 if time.monotonic() > deadline:
