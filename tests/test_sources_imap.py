@@ -201,3 +201,34 @@ def test_imap_password_is_read_like_caldavs(tmp_path: Path) -> None:
     with pytest.raises(ImapError, match=r"imap mail\.example password_command 'false'") as e:
         read_password(ImapSource("mail.example", 993, "u", password_command=("false",)))
     assert "s3cret" not in str(e.value)
+
+
+def test_a_restart_resumes_the_imap_account_from_the_store(dovecot: Dovecot,
+                                                           tmp_path: Path) -> None:
+    """UIDVALIDITY and the next UID are kept in the store: a new process fetches only
+    what arrived since; the password is never written there."""
+    from warmupd.contacts.book import loads
+    from warmupd.history.store import Store
+    from warmupd.sources.scan import ScanState, scan
+
+    dovecot.append([m.as_bytes() for m in corpus()])
+    pw = tmp_path / "pw"
+    pw.write_text(PASSWORD + "\n")
+    pw.chmod(0o600)
+    book = loads(
+        "settings:\n  timezone: UTC\n  sources:\n    mail:\n"
+        f"      - imap: 127.0.0.1\n        port: {dovecot.port}\n        username: {USER}\n"
+        f"        password_file: {pw}\n"
+        "contacts:\n  - name: Sam Lee\n    email: sam@example.com\n")
+    db = tmp_path / "history.sqlite3"
+    with Store(db) as store:
+        first = scan(book, store, NOW, UTC, state=ScanState())
+    assert first.errors == [] and first.tally.read == 9
+    with Store(db) as store:
+        again = scan(book, store, NOW, UTC, state=ScanState())
+    assert again.errors == [] and again.tally.read == 0
+    dovecot.append([message("new@example.org", mid="<new@x>").as_bytes()])
+    with Store(db) as store:
+        third = scan(book, store, NOW, UTC, state=ScanState())
+    assert third.errors == [] and third.tally.read == 1
+    assert PASSWORD not in db.read_bytes().decode("utf-8", "replace")
