@@ -232,3 +232,19 @@ def test_a_restart_resumes_the_imap_account_from_the_store(dovecot: Dovecot,
         third = scan(book, store, NOW, UTC, state=ScanState())
     assert third.errors == [] and third.tally.read == 1
     assert PASSWORD not in db.read_bytes().decode("utf-8", "replace")
+
+
+def test_a_server_announcing_a_huge_literal_is_refused_before_it_is_read() -> None:
+    """imaplib would read an announced ``{n}`` literal whole into memory; the reader
+    refuses one larger than its cap at once, whatever the server goes on to send."""
+    import time
+
+    server = Hostile(b"* OK {999999999}\r\n" + b"x" * (4 << 20))
+    try:
+        t0 = time.monotonic()
+        with pytest.raises(ImapError, match=r"imap 127\.0\.0\.1.*announced 999999999 bytes"):
+            list(read_imap(ImapSource("127.0.0.1", server.port, "x", tls=False), Tally(), 10,
+                           password="pw", timeout=5.0))
+        assert time.monotonic() - t0 < 10
+    finally:
+        server.close()
