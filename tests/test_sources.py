@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import mailbox
 import os
+import sqlite3
 import time
 from datetime import UTC, date, datetime
 from email.message import EmailMessage
@@ -509,3 +510,85 @@ def test_recurring_meetings_count_each_past_occurrence(tmp_path: Path) -> None:
                     "2026-11-05", "2026-11-13", "2026-12-03"]
     assert len({d.key for d in found}) == len(found)
     assert tally.skipped == {"malformed": 1}  # the every-second rule is refused
+
+
+def test_maildir_and_mbox_read_at_most_limit_per_scan_and_resume(tmp_path: Path) -> None:
+    """A folder with more new mail than a scan reads: each scan reads up to the cap, says
+    so, and the next ones read the rest, every message once."""
+    msgs = [message(f"p{i}@example.org", mid=f"<cap{i}@x>") for i in range(7)]
+    want = {f"mid:cap{i}@x" for i in range(7)}
+    md = mailbox.Maildir(tmp_path / "Sent")
+    for m in msgs:
+        md.add(m)
+    md.flush()
+    hour_ago = time.time() - 3600  # old folders: an unchanged mtime would skip a listing
+    for sub in ("new", "cur", "tmp"):
+        os.utime(tmp_path / "Sent" / sub, (hour_ago, hour_ago))
+    seen = MaildirSeen()
+    batches, capped = [], []
+    for _ in range(4):
+        tally = Tally()
+        batches.append([d.key for d in read_maildir(tmp_path / "Sent", tally, 10, seen, limit=3)])
+        capped.append(tally.capped)
+    assert [len(b) for b in batches] == [3, 3, 1, 0] and capped == [1, 1, 0, 0]
+    assert set().union(*batches) == want and sum(map(len, batches)) == 7
+
+    path = tmp_path / "mbox"
+    mb = mailbox.mbox(path)
+    for m in msgs:
+        mb.add(m)
+    mb.flush()
+    mb.close()
+    offset, keys, capped = 0, [], []
+    for _ in range(4):
+        tally = Tally()
+        items = list(read_mbox(path, tally, 10, offset, limit=3))
+        last = items[-1]
+        assert isinstance(last, int)
+        offset = last
+        keys.append([d.key for d in items if not isinstance(d, int)])
+        capped.append(tally.capped)
+    assert [len(k) for k in keys] == [3, 3, 1, 0] and capped == [1, 1, 0, 0]
+    assert set().union(*keys) == want and offset == path.stat().st_size
+
+
+def test_a_restart_resumes_where_the_last_scan_stopped(tmp_path: Path) -> None:
+    """Maildir names and mbox offsets live in the store: a new process (a fresh
+    `ScanState`) on the same store reads only what arrived since."""
+    from warmupd.sources.scan import ScanState, scan
+
+    md = mailbox.Maildir(tmp_path / "Sent")
+    mb = mailbox.mbox(tmp_path / "mbox")
+    for i in range(3):
+        md.add(message(f"p{i}@example.org", mid=f"<md{i}@x>"))
+        mb.add(message(f"p{i}@example.org", mid=f"<mb{i}@x>"))
+    md.flush()
+    mb.flush()
+    book = bookmod.loads(
+        "settings:\n  timezone: UTC\n  sources:\n    mail:\n"
+        f"      - maildir: '{tmp_path / 'Sent'}'\n      - mbox: '{tmp_path / 'mbox'}'\n"
+        "contacts:\n  - name: Ann\n    email: p0@example.org\n")
+    db = tmp_path / "history.sqlite3"
+    with Store(db) as store:
+        first = scan(book, store, NOW, UTC, state=ScanState())
+    assert first.errors == [] and first.tally.read == 6
+    for process in range(2):  # two restarts: nothing new, then one new message each
+        if process:
+            md.add(message("p1@example.org", mid="<md-new@x>"))
+            mb.add(message("p1@example.org", mid="<mb-new@x>"))
+            md.flush()
+            mb.flush()
+        with Store(db) as store:
+            again = scan(book, store, NOW, UTC, state=ScanState())
+        with sqlite3.connect(db) as raw:
+            meta = [v for (v,) in raw.execute(
+                "SELECT value FROM meta WHERE name LIKE 'sources.state.%'")]
+        assert again.errors == [] and again.tally.read == 2 * process, again.tally
+    assert len(meta) == 2 and not any("example.org" in v or "Sent" in v for v in meta)
+    # a damaged saved state reads that source again: nothing lost, nothing twice
+    with sqlite3.connect(db) as raw:
+        raw.execute("UPDATE meta SET value = '{' WHERE name LIKE 'sources.state.%'")
+    with Store(db) as store:
+        redo = scan(book, store, NOW, UTC, state=ScanState())
+    assert redo.errors == [] and redo.tally.read == 8
+    assert redo.found == first.found and redo.seen == []  # found again, recorded once

@@ -5,6 +5,7 @@ source shows in the status and does not stop the nudges."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import io
 import json
 import mailbox
@@ -145,3 +146,83 @@ def test_status_shows_the_last_scan_and_its_errors(tmp_path: Path,
     main(["status"])
     out = capsys.readouterr().out
     assert "sources (stale): last scan never, 3 touches noticed; ERROR: maildir /x/Sent" in out
+
+
+def no_sources(text: str) -> str:
+    head, rest = text.split("  sources:\n", 1)
+    return head + rest.split("\n", 1)[1]
+
+
+def test_sources_added_by_a_reload_are_scanned_at_once(tmp_path: Path) -> None:
+    maildir = tmp_path / "Sent"
+    md = mailbox.Maildir(maildir)
+    clock = FakeClock(datetime(2026, 11, 25, 8, 0, tzinfo=BERLIN))
+    md.add(sent("ann@example.org", clock.t - timedelta(minutes=5), "<r1@me>"))
+    md.flush()
+    file = tmp_path / "contacts.yaml"
+    file.write_text(no_sources(book(maildir)))
+    out = io.StringIO()
+
+    async def scenario() -> None:
+        with Store(tmp_path / "state" / "history.sqlite3") as store:
+            d = Daemon(file, store, status_path=tmp_path / "status.json", clock=clock,
+                       watch=False, notifier=LogNotifier(out))
+            await d.start()
+            await asyncio.sleep(0.3)
+            assert store.touches() == []
+            file.write_text(book(maildir))
+            await d.reload()
+            noticed = await until(lambda: any(t.channel == "via mail" for t in store.touches()),
+                                  seconds=10)
+            await d.stop()
+            assert noticed, "sources added by a reload were not scanned"
+    asyncio.run(scenario())
+
+
+class SkippingLoop(asyncio.SelectorEventLoop):
+    """A loop whose clock can jump ahead: an hour passes for its timers in an instant."""
+
+    ahead = 0.0
+
+    def time(self) -> float:
+        return super().time() + self.ahead
+
+
+def test_no_sources_no_wakeups(tmp_path: Path) -> None:
+    """With nothing to scan the scanner sleeps without a timer: an hour of loop time
+    brings no wakeup; a poke (what a reload that adds sources does) does."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from warmupd.contacts.book import loads
+    from warmupd.daemon.scanner import SourceScanner
+
+    bare = loads(no_sources(book(tmp_path / "Sent")), "contacts.yaml")
+    calls: list[int] = []
+
+    def snapshot() -> tuple[object, datetime, ZoneInfo]:
+        calls.append(1)
+        return bare, datetime(2026, 11, 25, 8, 0, tzinfo=BERLIN), BERLIN
+
+    loop = SkippingLoop()
+
+    async def scenario() -> None:
+        with ThreadPoolExecutor(1) as pool:
+            scanner = SourceScanner(tmp_path / "h.sqlite3", pool)
+            task = asyncio.create_task(scanner.serve(snapshot, lambda: None,  # type: ignore[arg-type]
+                                                     lambda: None))
+            await asyncio.sleep(0.2)
+            settled = len(calls)
+            for _ in range(60):  # a minute at a time, so every due timer fires
+                loop.ahead += 60.0
+                await asyncio.sleep(0.01)
+            assert len(calls) == settled, f"{len(calls) - settled} wakeups in an idle hour"
+            scanner.poke()
+            await asyncio.sleep(0.1)
+            assert len(calls) > settled
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+    try:
+        loop.run_until_complete(scenario())
+    finally:
+        loop.close()

@@ -167,3 +167,84 @@ def test_a_hostile_server_is_an_error_in_bounded_time(greeting: bytes | None) ->
         assert time.monotonic() - t0 < 10
     finally:
         server.close()
+
+
+def test_imap_password_is_read_like_caldavs(tmp_path: Path) -> None:
+    """The same bounded reader as CalDAV: a FIFO is refused at once, a command that keeps
+    running after its line is not waited for, and a flood is cut at the cap."""
+    import os
+    import threading
+
+    from warmupd.sources.imap import read_password
+
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo, 0o600)
+    outcome: list[BaseException | str] = []
+
+    def read() -> None:
+        try:
+            outcome.append(read_password(ImapSource("mail.example", 993, "u",
+                                                    password_file=str(fifo))))
+        except BaseException as exc:  # the outcome is what is checked
+            outcome.append(exc)
+
+    t = threading.Thread(target=read, daemon=True)
+    t.start()
+    t.join(5)
+    assert len(outcome) == 1 and isinstance(outcome[0], ImapError), outcome
+    assert "not a regular file" in str(outcome[0]) and "imap mail.example" in str(outcome[0])
+    lingering = ImapSource("mail.example", 993, "u",
+                           password_command=("sh", "-c", "echo s3cret; exec sleep 120"))
+    assert read_password(lingering) == "s3cret"
+    flood = ImapSource("mail.example", 993, "u", password_command=("yes",))
+    assert read_password(flood) == "y"
+    with pytest.raises(ImapError, match=r"imap mail\.example password_command 'false'") as e:
+        read_password(ImapSource("mail.example", 993, "u", password_command=("false",)))
+    assert "s3cret" not in str(e.value)
+
+
+def test_a_restart_resumes_the_imap_account_from_the_store(dovecot: Dovecot,
+                                                           tmp_path: Path) -> None:
+    """UIDVALIDITY and the next UID are kept in the store: a new process fetches only
+    what arrived since; the password is never written there."""
+    from warmupd.contacts.book import loads
+    from warmupd.history.store import Store
+    from warmupd.sources.scan import ScanState, scan
+
+    dovecot.append([m.as_bytes() for m in corpus()])
+    pw = tmp_path / "pw"
+    pw.write_text(PASSWORD + "\n")
+    pw.chmod(0o600)
+    book = loads(
+        "settings:\n  timezone: UTC\n  sources:\n    mail:\n"
+        f"      - imap: 127.0.0.1\n        port: {dovecot.port}\n        username: {USER}\n"
+        f"        password_file: {pw}\n"
+        "contacts:\n  - name: Sam Lee\n    email: sam@example.com\n")
+    db = tmp_path / "history.sqlite3"
+    with Store(db) as store:
+        first = scan(book, store, NOW, UTC, state=ScanState())
+    assert first.errors == [] and first.tally.read == 9
+    with Store(db) as store:
+        again = scan(book, store, NOW, UTC, state=ScanState())
+    assert again.errors == [] and again.tally.read == 0
+    dovecot.append([message("new@example.org", mid="<new@x>").as_bytes()])
+    with Store(db) as store:
+        third = scan(book, store, NOW, UTC, state=ScanState())
+    assert third.errors == [] and third.tally.read == 1
+    assert PASSWORD not in db.read_bytes().decode("utf-8", "replace")
+
+
+def test_a_server_announcing_a_huge_literal_is_refused_before_it_is_read() -> None:
+    """imaplib would read an announced ``{n}`` literal whole into memory; the reader
+    refuses one larger than its cap at once, whatever the server goes on to send."""
+    import time
+
+    server = Hostile(b"* OK {999999999}\r\n" + b"x" * (4 << 20))
+    try:
+        t0 = time.monotonic()
+        with pytest.raises(ImapError, match=r"imap 127\.0\.0\.1.*announced 999999999 bytes"):
+            list(read_imap(ImapSource("127.0.0.1", server.port, "x", tls=False), Tally(), 10,
+                           password="pw", timeout=5.0))
+        assert time.monotonic() - t0 < 10
+    finally:
+        server.close()

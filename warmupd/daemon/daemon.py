@@ -197,6 +197,7 @@ class Daemon:
         self._last_beat: tuple[datetime, float] | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
         self._caldav: CalDavSync | None = None
+        self._scanner: SourceScanner | None = None
         self._push: PushChannels | None = None
         self._push_wake = asyncio.Event()  # rows were queued in the outbox
         # Claims started for nudges not shown yet (see _claim_ahead), by (person, key).
@@ -475,6 +476,8 @@ class Daemon:
             else:
                 log.warning("caldav: changed; still syncing with the settings it started "
                             "with; %s", restart)
+        if new.sources != old.sources and self._scanner is not None:
+            self._scanner.poke()  # sources added, changed or removed: follow them now
         if (new.push, new.push_config) != (old.push, old.push_config):
             self._push = make_push(new, self._push_pool)
             log.info("push channels: now %d", len(new.push) + (new.push_config is not None))
@@ -608,7 +611,7 @@ class Daemon:
 
     def _start_sources(self) -> None:
         """Noticing contact (see daemon.scanner): scans report back by a tick, which replans."""
-        scanner = SourceScanner(self.store.path, self._sources_pool)
+        scanner = self._scanner = SourceScanner(self.store.path, self._sources_pool)
 
         def on_status() -> None:
             self.status.sources = scanner.status()

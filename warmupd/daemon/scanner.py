@@ -10,6 +10,9 @@ so the loop never waits on a 100k-message folder.  After a scan that
 recorded something, ``on_recorded`` lets the daemon replan: a touch noticed
 before today's nudge takes the person out of today's plan.
 
+With no source configured the task sleeps without a timer (no wakeups);
+the daemon pokes it when a reload changes ``settings.sources``.
+
 Failures (a source missing, unreadable, malformed) back off from 1 minute,
 doubling up to the interval, and show in ``warmupd status``.
 
@@ -36,6 +39,7 @@ from warmupd.sources.scan import ScanResult, ScanState, scan
 log = logging.getLogger(__name__)
 
 FIRST_BACKOFF = 60.0
+AGAIN = 5.0  # after a scan cut at a source's per-scan cap: the rest soon, not at the interval
 QUIET = 1.0  # after the last file event: a mail client writes a message in steps
 
 Snapshot = Callable[[], "tuple[Book, datetime, ZoneInfo] | None"]
@@ -103,7 +107,8 @@ class SourceScanner:
                 self._wake.clear()
                 snap = snapshot()
                 if snap is None or not wanted(snap[0]):
-                    delay = 60.0  # until a reload brings a book with sources
+                    delay = 0.0  # idle, no timer: a reload that adds sources pokes
+                    self.failures = 0
                     continue
                 book, now, tz = snap
                 interval = float(book.settings.sources.interval_seconds)
@@ -131,7 +136,7 @@ class SourceScanner:
                 else:
                     self.failures = 0
                     self.last_ok = self.last_scan
-                    delay = interval
+                    delay = min(interval, AGAIN) if result.tally.capped else interval
                 on_status()
         finally:
             debouncer.cancel()

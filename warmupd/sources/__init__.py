@@ -43,18 +43,24 @@ class Detection:
     phones: tuple[str, ...] = ()
 
 
+# Messages read from one source in one scan; the rest are read by the next scan.
+MAX_PER_SCAN = 20_000
+
+
 @dataclass
 class Tally:
     """What a scan read and skipped, by reason (shown by `seen` and `status`)."""
 
     read: int = 0
     skipped: dict[str, int] = field(default_factory=dict)
+    capped: int = 0  # sources that held more than `MAX_PER_SCAN` new messages: more next scan
 
     def skip(self, why: str) -> None:
         self.skipped[why] = self.skipped.get(why, 0) + 1
 
     def add(self, other: Tally) -> None:
         self.read += other.read
+        self.capped += other.capped
         for why, n in other.skipped.items():
             self.skipped[why] = self.skipped.get(why, 0) + n
 

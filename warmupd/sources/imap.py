@@ -15,7 +15,9 @@ UIDVALIDITY (the folder was rebuilt) starts again from 1 (the store's keys
 keep that from recording twice).
 
 Caps, as for CalDAV: a socket timeout on every read, a deadline for the
-whole scan, at most `MAX_PER_SCAN` messages per scan (the rest next time),
+whole scan, a literal (``{n}`` bytes announced by the server, which imaplib
+would read whole into memory) of at most `MAX_LITERAL` bytes (lines are
+capped by imaplib itself), at most `MAX_PER_SCAN` messages per scan (the rest next time),
 and `mail.MAX_HEADER_BYTES` per message.  Every library, socket and TLS
 error becomes an `ImapError` naming the host, never the password.
 
@@ -25,27 +27,30 @@ Must not: write to the server (the folder is selected read-only).
 from __future__ import annotations
 
 import contextlib
-import os
+import imaplib
+import socket
 import ssl
-import stat
-import subprocess
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from imapclient import IMAPClient
 from imapclient.exceptions import IMAPClientError
+from imapclient.imap4 import IMAP4WithTimeout
 from imapclient.imapclient import SENT
+from imapclient.tls import IMAP4_TLS
 
+from warmupd.calendar.caldav.secret import read_secret
 from warmupd.core.model import ImapSource
-from warmupd.sources import Detection, Tally, loopback
+from warmupd.sources import MAX_PER_SCAN, Detection, Tally, loopback
 from warmupd.sources.mail import FIELDS, MAX_HEADER_BYTES, detect
 
 TIMEOUT_SECONDS = 30.0
 DEADLINE_SECONDS = 300.0
 BATCH = 500
-MAX_PER_SCAN = 20_000
+# Header blocks are fetched with a partial range of MAX_HEADER_BYTES; nothing else asked
+# for comes near this.
+MAX_LITERAL = 2 * MAX_HEADER_BYTES
 _ITEM = ("BODY.PEEK[HEADER.FIELDS (" + " ".join(f.upper() for f in FIELDS) + ")]"
          f"<0.{MAX_HEADER_BYTES}>")
 
@@ -63,29 +68,38 @@ class ImapState:
 
 
 def read_password(src: ImapSource) -> str:
-    what = f"imap {src.host}"
-    if src.password_command:
-        try:
-            done = subprocess.run(list(src.password_command), capture_output=True, timeout=60,
-                                  check=False, stdin=subprocess.DEVNULL)
-        except (OSError, subprocess.TimeoutExpired) as exc:
-            raise ImapError(f"{what}: password_command {src.password_command[0]!r} failed: "
-                            f"{type(exc).__name__}") from None
-        if done.returncode != 0:
-            raise ImapError(f"{what}: password_command {src.password_command[0]!r} exited "
-                            f"with status {done.returncode}")
-        return done.stdout.decode("utf-8", "replace").split("\n", 1)[0].rstrip("\r")
-    if src.password_file:
-        path = Path(os.path.expanduser(src.password_file))
-        try:
-            mode = stat.S_IMODE(path.stat().st_mode)
-            if mode & 0o077:
-                raise ImapError(f"{what}: password_file {path} is readable by others "
-                                f"(mode {mode:04o}); run: chmod 600 {path}")
-            return path.read_text(encoding="utf-8").split("\n", 1)[0].rstrip("\r")
-        except OSError as exc:
-            raise ImapError(f"{what}: password_file {path}: {exc.strerror}") from None
-    return ""
+    """The account's password, read as CalDAV's is (capped, FIFOs refused); no secret shown."""
+    return read_secret(src.password_command, src.password_file, f"imap {src.host}", ImapError)
+
+
+class _CappedRead(imaplib.IMAP4):
+    """imaplib reads a literal of any announced size in one piece: refuse a big one first."""
+
+    def read(self, size: int) -> bytes:
+        if size > MAX_LITERAL:
+            with contextlib.suppress(OSError):
+                self.sock.shutdown(socket.SHUT_RDWR)  # nothing more is read from this server
+            raise IMAPClientError(f"the server announced {size} bytes in one piece "
+                                  f"(at most {MAX_LITERAL} are read)")
+        return super().read(size)
+
+
+class _CappedTLS(_CappedRead, IMAP4_TLS):  # type: ignore[misc]  # imapclient has no types
+    pass
+
+
+class _CappedPlain(_CappedRead, IMAP4WithTimeout):  # type: ignore[misc]
+    pass
+
+
+class _Client(IMAPClient):  # type: ignore[misc]
+    """IMAPClient over the capped connection classes (it builds its connection here)."""
+
+    def _create_IMAP4(self) -> imaplib.IMAP4:
+        timeout = getattr(self._timeout, "connect", None)
+        if self.ssl:
+            return _CappedTLS(self.host, self.port, self.ssl_context, timeout)  # type: ignore[call-arg]
+        return _CappedPlain(self.host, self.port, timeout)
 
 
 def _header(item: dict[bytes, object]) -> bytes | None:
@@ -108,7 +122,7 @@ def read_imap(src: ImapSource, tally: Tally, max_recipients: int,
     deadline = time.monotonic() + deadline_seconds
     try:
         ctx = ssl.create_default_context() if src.tls else None
-        client = IMAPClient(src.host, src.port, ssl=src.tls, ssl_context=ctx, timeout=timeout)
+        client = _Client(src.host, src.port, ssl=src.tls, ssl_context=ctx, timeout=timeout)
     except (OSError, IMAPClientError) as exc:
         raise ImapError(f"{where}: cannot connect: {exc}") from None
     try:
@@ -135,7 +149,9 @@ def read_imap(src: ImapSource, tally: Tally, max_recipients: int,
                     if uid_next and uid_next <= start:
                         return  # nothing new: the SELECT was the one round trip
             uids = sorted(u for u in client.search(["UID", f"{start}:*"]) if u >= start)
-            uids = uids[:MAX_PER_SCAN]
+            if len(uids) > MAX_PER_SCAN:
+                tally.capped += 1
+                uids = uids[:MAX_PER_SCAN]
             done_to = start
             for i in range(0, len(uids), BATCH):
                 if time.monotonic() > deadline:

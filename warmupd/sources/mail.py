@@ -26,7 +26,7 @@ from email.policy import compat32
 from email.utils import getaddresses, parsedate_to_datetime
 from pathlib import Path
 
-from warmupd.sources import MAIL, Detection, Tally
+from warmupd.sources import MAIL, MAX_PER_SCAN, Detection, Tally
 
 # A header block larger than this is not a message a person wrote.
 MAX_HEADER_BYTES = 64 * 1024
@@ -191,17 +191,26 @@ def check_maildir(root: Path) -> None:
 
 
 def read_maildir(root: Path, tally: Tally, max_recipients: int,
-                 seen: MaildirSeen | None = None) -> Iterator[Detection]:
-    """Every message of a Maildir not read before with ``seen`` (which gains what is read)."""
+                 seen: MaildirSeen | None = None, limit: int = MAX_PER_SCAN,
+                 ) -> Iterator[Detection]:
+    """Every message of a Maildir not read before with ``seen`` (which gains what is read),
+    at most ``limit`` of them: the rest are read by the next scan with the same ``seen``."""
     check_maildir(root)
     if seen is None:
         seen = MaildirSeen()
     known = seen.names
+    count = 0
     for unique, path in maildir_names(root, seen):
         renamed = unique in known  # read before, renamed since (its flags changed)
         known.add(os.path.basename(path))
         if renamed:
             continue
+        if count >= limit:
+            known.discard(os.path.basename(path))
+            seen.listed.clear()  # the rest were listed but not read: list again next time
+            tally.capped += 1
+            return
+        count += 1
         known.add(unique)
         try:
             raw = _header_block(path)
@@ -220,9 +229,9 @@ def read_maildir(root: Path, tally: Tally, max_recipients: int,
 
 
 def read_mbox(path: Path, tally: Tally, max_recipients: int,
-              offset: int = 0) -> Iterator[Detection | int]:
-    """Every message of an mbox from byte ``offset``; the last item is the offset to
-    resume from (the end of the last complete header block read).
+              offset: int = 0, limit: int = MAX_PER_SCAN) -> Iterator[Detection | int]:
+    """Every message of an mbox from byte ``offset``, at most ``limit`` of them; the last
+    item is the offset to resume from (the end of the last complete header block read).
 
     Streams line by line: memory is one header block, whatever the file size.
     A message starts at a ``From `` line at the start of the file or after an
@@ -241,10 +250,12 @@ def read_mbox(path: Path, tally: Tally, max_recipients: int,
         length = 0
         resume = offset
         pos = offset
+        count = 0
         for line in f:
             pos += len(line)
             if header is not None:
                 if line in (b"\n", b"\r\n"):
+                    count += 1
                     d = detect(b"".join(header), tally, max_recipients) if length >= 0 else None
                     if length < 0:
                         tally.read += 1
@@ -254,6 +265,10 @@ def read_mbox(path: Path, tally: Tally, max_recipients: int,
                     blank = True
                     if d is not None:
                         yield d
+                    if count >= limit:
+                        if f.read(1):  # more after this one: the next scan reads on
+                            tally.capped += 1
+                        break
                     continue
                 if length >= 0:
                     length += len(line)

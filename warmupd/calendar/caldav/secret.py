@@ -1,6 +1,7 @@
 """The CalDAV password: from ``password_command`` or ``password_file``, bounded.
 
-Owns: `read_password`.  A command that never stops writing (``yes``) or
+Owns: `read_secret`, the bounded reader any account's password goes through
+(CalDAV's `read_password`, the IMAP mail source's).  A command that never stops writing (``yes``) or
 never writes, and a ``password_file`` that is a FIFO or a device, end in a
 clear error instead of a hang or a memory blow-up: the output is read up to
 its first line within `PASSWORD_BYTES` and `PASSWORD_SECONDS`, and the file
@@ -16,6 +17,7 @@ import select
 import stat
 import subprocess
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 from warmupd.calendar.caldav.dav import CalDavError
@@ -26,26 +28,33 @@ PASSWORD_SECONDS = 10.0
 
 
 def read_password(s: CalDavSettings, seconds: float = PASSWORD_SECONDS) -> str:
-    """Run ``password_command`` or read ``password_file`` (first line); errors name no secret.
+    """The CalDAV password; errors are `CalDavError`s naming no secret."""
+    return read_secret(s.password_command, s.password_file, "caldav", CalDavError, seconds)
 
-    Both are capped in size and time: a command that never stops writing
-    (``yes``) or a FIFO nobody writes to ends in a clear error, not a hang.
+
+def read_secret(command: Sequence[str] | None, file: str | None, what: str,
+                error: type[Exception], seconds: float = PASSWORD_SECONDS) -> str:
+    """Run ``command`` or read ``file`` (first line); errors are ``error(...)`` naming no secret.
+
+    ``what`` starts every message (``"caldav"``, ``"imap mail.example"``).  Both
+    are capped in size and time: a command that never stops writing (``yes``)
+    or a FIFO nobody writes to ends in a clear error, not a hang.
     """
-    if s.password_command:
-        return _first_line(_run_capped(s.password_command, seconds))
-    if s.password_file:
-        path = Path(os.path.expanduser(s.password_file))
+    if command:
+        return _first_line(_run_capped(tuple(command), seconds, what, error))
+    if file:
+        path = Path(os.path.expanduser(file))
         try:
             fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
         except OSError as exc:
-            raise CalDavError(f"caldav password_file {path}: {exc.strerror}") from None
+            raise error(f"{what} password_file {path}: {exc.strerror}") from None
         with os.fdopen(fd, "rb") as f:
             st = os.fstat(fd)
             if not stat.S_ISREG(st.st_mode):
-                raise CalDavError(f"caldav password_file {path} is not a regular file")
+                raise error(f"{what} password_file {path} is not a regular file")
             if stat.S_IMODE(st.st_mode) & 0o077:
-                raise CalDavError(
-                    f"caldav password_file {path} is readable by others "
+                raise error(
+                    f"{what} password_file {path} is readable by others "
                     f"(mode {stat.S_IMODE(st.st_mode):04o}); run: chmod 600 {path}")
             return _first_line(f.read(PASSWORD_BYTES))
     return ""
@@ -55,13 +64,14 @@ def _first_line(data: bytes) -> str:
     return data.decode("utf-8", "replace").split("\n", 1)[0].rstrip("\r")
 
 
-def _run_capped(argv: tuple[str, ...], seconds: float) -> bytes:
+def _run_capped(argv: tuple[str, ...], seconds: float, what: str,
+                error: type[Exception]) -> bytes:
     name = argv[0]
     try:
         proc = subprocess.Popen(list(argv), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                 stderr=subprocess.DEVNULL)
     except OSError as exc:
-        raise CalDavError(f"caldav password_command {name!r} failed: "
+        raise error(f"{what} password_command {name!r} failed: "
                           f"{type(exc).__name__}") from None
     assert proc.stdout is not None
     out = bytearray()
@@ -70,7 +80,7 @@ def _run_capped(argv: tuple[str, ...], seconds: float) -> bytes:
         while b"\n" not in out and len(out) < PASSWORD_BYTES:
             left = deadline - time.monotonic()
             if left <= 0 or not select.select([proc.stdout], [], [], left)[0]:
-                raise CalDavError(f"caldav password_command {name!r} gave no line within "
+                raise error(f"{what} password_command {name!r} gave no line within "
                                   f"{seconds:.0f} s")
             chunk = os.read(proc.stdout.fileno(), 4096)
             if not chunk:
@@ -83,10 +93,10 @@ def _run_capped(argv: tuple[str, ...], seconds: float) -> bytes:
         try:
             code = proc.wait(max(0.1, deadline - time.monotonic()))
         except subprocess.TimeoutExpired:
-            raise CalDavError(f"caldav password_command {name!r} did not exit within "
+            raise error(f"{what} password_command {name!r} did not exit within "
                               f"{seconds:.0f} s") from None
         if code != 0:
-            raise CalDavError(f"caldav password_command {name!r} exited with status {code}")
+            raise error(f"{what} password_command {name!r} exited with status {code}")
         return bytes(out)
     finally:
         if proc.poll() is None:
