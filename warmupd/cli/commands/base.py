@@ -126,15 +126,15 @@ def _plan(b: Book, st: Store, today: date, horizon_days: int | None = None) -> t
     return history, plan(b, history, today, horizon_days=horizon_days)
 
 
-def _parse_date(value: str | None) -> date | None:
-    """``--on``: an ISO date; click words the error like every other option's."""
+def _parse_date(value: str | None, option: str = "--on") -> date | None:
+    """An ISO date option (``--on``, ``--since``); click words the error like every other's."""
     if value is None:
         return None
     try:
         return date.fromisoformat(value)
     except ValueError:
         raise click.BadParameter(f"expected a date like 2026-11-25, got {value!r}",
-                                 param_hint="'--on'") from None
+                                 param_hint=f"'{option}'") from None
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})

@@ -5,7 +5,6 @@ Must not: read the sources itself; ``warmupd.sources.scan`` does.
 
 from __future__ import annotations
 
-from datetime import date
 from pathlib import Path
 
 import click
@@ -14,6 +13,7 @@ from warmupd.cli.commands.base import (
     _file_option,
     _load,
     _now,
+    _parse_date,
     _say,
     _say_json,
     _store,
@@ -34,11 +34,7 @@ def seen(file: Path | None, since: str | None, dry_run: bool, as_json: bool) -> 
     from warmupd.core import views
     from warmupd.sources.scan import scan
 
-    try:
-        since_day = date.fromisoformat(since) if since is not None else None
-    except ValueError:
-        raise click.BadParameter(f"expected a date like 2026-11-25, got {since!r}",
-                                 param_hint="'--since'") from None
+    since_day = _parse_date(since, "--since")
     b = _load(file)
     now = _now(b)
     names = {c.id: views.who(c.name, c.id) for c in b.contacts}
