@@ -1,16 +1,23 @@
-"""Shared test helpers: OS programs that tests need, the CI rule for skips, a fixed clock."""
+"""Shared test helpers: OS programs that tests need, the CI rule for skips, a fixed clock,
+and an event loop that says which task hung."""
 
 from __future__ import annotations
 
+import asyncio
+import io
 import os
 import shutil
 import sqlite3
+from collections.abc import Coroutine
 from datetime import datetime
 from pathlib import Path
+from typing import Any, TypeVar
 
 import pytest
 
 from warmupd.history.store import Store
+
+T = TypeVar("T")
 
 
 def need(program: str, package: str, kind: str = "Debian package") -> str:
@@ -60,3 +67,25 @@ def schema_version(store: Store) -> int:
         return int(db.execute("PRAGMA user_version").fetchone()[0])
     finally:
         db.close()
+
+
+def run_bounded(coro: Coroutine[Any, Any, T], seconds: float) -> T:
+    """``asyncio.run(coro)``, failing after ``seconds`` with the stack of every task.
+
+    pytest-timeout's dump names threads only; a daemon stuck in the loop shows
+    there as an idle selector, and this says which coroutine was waiting.
+    """
+
+    async def bounded() -> T:
+        task = asyncio.ensure_future(coro)
+        done, _ = await asyncio.wait({task}, timeout=seconds)
+        if done:
+            return task.result()
+        out = io.StringIO()
+        for t in asyncio.all_tasks():
+            if t is not asyncio.current_task():
+                t.print_stack(file=out)
+        task.cancel()
+        pytest.fail(f"still running after {seconds:g} s; the tasks:\n{out.getvalue()}")
+
+    return asyncio.run(bounded())

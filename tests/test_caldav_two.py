@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from caldav_env import Radicale
+from conftest import run_bounded
 from test_caldav import NOW, Env
 
 from warmupd.core.model import TouchKind
@@ -86,7 +87,7 @@ def test_two_daemons_show_each_nudge_on_one_machine_only(tmp_path: Path) -> None
                 for st in stores:
                     st.close()
 
-        asyncio.run(scenario())
+        run_bounded(scenario(), 200)
         shown = [[ln for ln in out.getvalue().splitlines() if ln.startswith("warmupd nudge:")]
                  for out in outs]
         names = [ln.rsplit("Reach: ", 1)[1] for lines in shown for ln in lines]

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from warmupd.child import ChildCrashed, ChildMemory, ChildTimeout, Runner
+from warmupd.child import ChildCrashed, ChildDied, ChildMemory, ChildTimeout, Runner
 
 MiB = 1 << 20
 
@@ -32,6 +32,15 @@ def children(r: Runner) -> list[int]:
         return []
     text = Path(f"/proc/{proc.pid}/task/{proc.pid}/children").read_text()
     return [int(p) for p in text.split()]
+
+
+def running(pid: int) -> bool:
+    """Is ``pid`` a live process (not gone, not a zombie)?"""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
 
 
 def test_jobs_are_forks_of_one_server_not_fresh_interpreters(runner: Runner) -> None:
@@ -92,6 +101,35 @@ def test_cancelling_a_job_kills_its_child_before_returning(runner: Runner) -> No
         with pytest.raises(asyncio.CancelledError):
             await task
         assert children(runner) == []
+
+    asyncio.run(scenario())
+
+
+def test_a_job_cancelled_twice_while_the_server_hangs_leaves_nothing_running(
+        runner: Runner) -> None:
+    """Broken if a second cancel (a stop arriving while a job is being ended) abandons
+    the clean-up: the job's child keeps running, or another job waits forever on a
+    server nobody reads any more."""
+    import signal
+
+    async def scenario() -> None:
+        stuck = asyncio.ensure_future(runner.run("time:sleep", 30, timeout=60, memory=256 * MiB))
+        other = asyncio.ensure_future(runner.run("time:sleep", 30, timeout=60, memory=256 * MiB))
+        await asyncio.sleep(0.5)
+        kids = children(runner)
+        assert len(kids) == 2, "both jobs should be running"
+        assert runner.proc is not None
+        os.kill(runner.proc.pid, signal.SIGSTOP)  # the server stops answering
+        stuck.cancel()
+        await asyncio.sleep(0.3)  # now waiting for the server to kill the child
+        stuck.cancel()
+        started = time.monotonic()
+        with pytest.raises(asyncio.CancelledError):
+            await stuck
+        assert time.monotonic() - started < 1.0
+        assert [kid for kid in kids if running(kid)] == []  # the server and all it ran
+        with pytest.raises(ChildDied):  # the other job ends too, and at once
+            await asyncio.wait_for(other, 5)
 
     asyncio.run(scenario())
 

@@ -53,7 +53,7 @@ import subprocess
 import sys
 import threading
 from collections.abc import Sequence
-from concurrent.futures import Future
+from concurrent.futures import Future, InvalidStateError
 from dataclasses import dataclass, field
 from typing import IO, Any
 
@@ -241,6 +241,15 @@ def serve(preload: Sequence[str]) -> None:  # pragma: no cover - a subprocess
 # -- the daemon's side ---------------------------------------------------------
 
 _Answer = tuple[bytes, int | None]
+# How long a job over its time, or cancelled, waits for the server to kill its
+# child before the server itself is ended (with every other job it runs).
+KILL_GRACE_SECONDS = 2.0
+
+
+def _settle(fut: Future[_Answer], answer: _Answer) -> None:
+    """Hand ``answer`` to a waiting job; a job that stopped waiting (cancelled) is skipped."""
+    with contextlib.suppress(InvalidStateError):
+        fut.set_result(answer)
 
 
 class Runner:
@@ -276,18 +285,22 @@ class Runner:
 
     def _read(self, proc: subprocess.Popen[bytes]) -> None:
         assert proc.stdout is not None
-        with contextlib.suppress(OSError, ValueError):
-            while (frame := _read_frame(proc.stdout)) is not None:
-                job_id, answer, status = pickle.loads(frame)
-                with self._guard:
-                    _, fut = self._pending.pop(job_id, (proc, None))
-                if fut is not None:
-                    fut.set_result((answer, status))
-        with self._guard:  # the server is gone: its jobs end without an answer
-            lost = [jid for jid, (p, _) in self._pending.items() if p is proc]
-            futs = [self._pending.pop(jid)[1] for jid in lost]
-        for fut in futs:
-            fut.set_result((b"", None))
+        try:
+            with contextlib.suppress(OSError, ValueError, pickle.UnpicklingError):
+                while (frame := _read_frame(proc.stdout)) is not None:
+                    job_id, answer, status = pickle.loads(frame)
+                    with self._guard:
+                        _, fut = self._pending.pop(job_id, (proc, None))
+                    if fut is not None:
+                        _settle(fut, (answer, status))
+        finally:
+            # The server is gone: its jobs end without an answer.  Whatever
+            # ended this thread, no job is left waiting on a server nobody reads.
+            with self._guard:
+                lost = [jid for jid, (p, _) in self._pending.items() if p is proc]
+                futs = [self._pending.pop(jid)[1] for jid in lost]
+            for fut in futs:
+                _settle(fut, (b"", None))
 
     def _send(self, proc: subprocess.Popen[bytes], message: tuple[object, ...]) -> bool:
         assert proc.stdin is not None
@@ -299,10 +312,14 @@ class Runner:
         except (OSError, ValueError):  # killed meanwhile: broken pipe, closed file
             return False
 
-    def kill(self) -> None:
-        """End the server and every child it runs (from any thread)."""
+    def kill(self, proc: subprocess.Popen[bytes] | None = None) -> None:
+        """End a server (the running one by default) and every child it runs,
+        from any thread."""
         with self._guard:
-            proc, self.proc = self.proc, None
+            if proc is None:
+                proc = self.proc
+            if self.proc is proc:
+                self.proc = None
         if proc is None or proc.poll() is not None:
             return
         with contextlib.suppress(ProcessLookupError, PermissionError):
@@ -342,11 +359,15 @@ class Runner:
         finally:
             if not finished:  # over time, or cancelled: the child goes before we return
                 self._send(proc, ("kill", job_id, "", b""))
-                done, _ = await asyncio.wait([waiting], timeout=2.0)
-                if not done:  # the server does not answer: end it and all it runs
-                    self.kill()
-                    with contextlib.suppress(BaseException):
-                        await waiting
+                try:
+                    await asyncio.wait([waiting], timeout=KILL_GRACE_SECONDS)
+                finally:
+                    # The server does not answer, or we were cancelled again
+                    # meanwhile: end it and all it runs, here and now.  Never
+                    # wait on `waiting` unbounded: its answer may never come.
+                    if not waiting.done():
+                        self.kill(proc)
+                        waiting.cancel()
         if not answer:
             raise ChildDied(status)
         kind, value = pickle.loads(answer)
