@@ -20,7 +20,7 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from warmupd.contacts import book
+from warmupd.contacts import book, safecompose, yamlread
 from warmupd.core.model import Birthday, Book, BookError, Contact, PersonNotFound, Problem
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -312,7 +312,7 @@ def test_random_yamlish_text_only_ever_raises_book_error(text: str) -> None:
     ],
 )
 def test_prefilter_sees_properties_wherever_a_node_starts(text: str) -> None:
-    assert book._property_starts(text)
+    assert safecompose.property_starts(text)
 
 
 @pytest.mark.parametrize(
@@ -321,7 +321,7 @@ def test_prefilter_sees_properties_wherever_a_node_starts(text: str) -> None:
 )
 def test_prefilter_lets_ordinary_text_take_the_fast_path(notes: str) -> None:
     text = f"contacts:\n  - name: Ann\n    notes: {notes}\n"
-    assert not book._property_starts(text)
+    assert not safecompose.property_starts(text)
     assert book.loads(text).contacts[0].notes == notes.split("\n")[0]
 
 
@@ -378,9 +378,9 @@ def test_property_prefilter_never_misses_an_anchor_alias_or_tag(text: str) -> No
     # The fast path skips the event scan only when no &, * or ! can start a
     # token; when it skips, the full scan must indeed find nothing to reject.
     data = text.encode()
-    if not book._property_starts(text):
+    if not safecompose.property_starts(text):
         try:
-            book._reject_properties(data, "p.yaml")
+            yamlread.reject_properties(data, "p.yaml")
         except BookError as e:
             assert all(m.message.startswith("YAML") for m in e.problems), e.problems
 
@@ -409,13 +409,13 @@ def test_the_check_after_composing_never_clears_an_anchor_or_a_tag(text: str) ->
     an anchor, alias or foreign tag reaches the walk."""
     data = text.encode()
     try:
-        root = book._compose(data, "p.yaml")
+        root = yamlread.compose(data, "p.yaml")
     except BookError:
         root = None
     assume(root is not None)
-    if book._inside_scalars(root, text, book._property_starts(text, "&!")):
+    if safecompose.inside_scalars(root, text, safecompose.property_starts(text, "&!")):
         try:
-            book._reject_properties(data, "p.yaml")
+            yamlread.reject_properties(data, "p.yaml")
         except BookError as e:
             pytest.fail(f"cleared without the scan, but the scan finds {e.problems}")
 
@@ -428,9 +428,9 @@ def test_an_ampersand_inside_text_takes_the_fast_path(bom: str, notes: str) -> N
     """If this fails, "Q: &A" in a note sends every load through the event scan
     (1.3x the bare parse at 1k people instead of under 1.0x)."""
     text = f"{bom}contacts:\n  - name: Ann\n    notes: {notes}\n  - name: Bo\n"
-    starts = book._property_starts(text, "&!")
+    starts = safecompose.property_starts(text, "&!")
     assert starts
-    assert book._inside_scalars(book._compose(text.encode(), "p.yaml"), text, starts)
+    assert safecompose.inside_scalars(yamlread.compose(text.encode(), "p.yaml"), text, starts)
     assert [c.name for c in book.loads(text).contacts] == ["Ann", "Bo"]
 
 
@@ -446,9 +446,9 @@ def test_an_ampersand_inside_text_takes_the_fast_path(bom: str, notes: str) -> N
 )
 def test_a_property_or_doubt_sends_the_file_to_the_event_scan(text: str) -> None:
     """If this fails, the check after composing clears what only the event scan may judge."""
-    starts = book._property_starts(text, "&!")
+    starts = safecompose.property_starts(text, "&!")
     assert starts
-    assert not book._inside_scalars(book._compose(text.encode(), "p.yaml"), text, starts)
+    assert not safecompose.inside_scalars(yamlread.compose(text.encode(), "p.yaml"), text, starts)
 
 
 # --------------------------------------------------------------------------
@@ -1029,9 +1029,9 @@ def test_resolve_by_own_id_or_name_always_finds_that_person(person: Contact) -> 
 _FALLBACK = """
 import json, sys
 sys.modules["yaml._yaml"] = None  # as if PyYAML had been built without libyaml
-from warmupd.contacts import book
+from warmupd.contacts import book, yamlread
 from warmupd.core.model import BookError
-assert not book._LIBYAML
+assert not yamlread.LIBYAML
 out = []
 for text in json.loads(sys.stdin.read()):
     try:

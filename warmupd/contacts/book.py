@@ -2,17 +2,16 @@
 
 Owns: reading the contact file (through `paths.read_capped`: regular files
 only, the size cap and the cap a file declares at its top; UTF-8 check),
-parsing it with PyYAML's *safe* loader (the only module importing ``yaml``),
-rejecting anchors/aliases, non-standard tags and deep nesting, walking the
-node tree to validate every field with ``file:line:col`` locations, and
+having it composed by `safecompose` (YAML itself is `yamlread`'s), walking
+the node tree to validate every field with ``file:line:col`` locations, and
 wording every problem as one printable line.  The yaml-free helpers of the
 format (durations, slugs, resolving a person) live in ``names`` and are
 re-exported here.
 
-Must not: write the contact file, read the clock, or know about the store,
-the planner (beyond its plan-size bound) or the CLI.  Every problem is
-collected and raised together as one `BookError`; unknown keys are warnings,
-never errors.
+Must not: import yaml, write the contact file, read the clock, or know about
+the store, the planner (beyond its plan-size bound) or the CLI.  Every
+problem is collected and raised together as one `BookError`; unknown keys
+are warnings, never errors.
 
 The format is documented by ``config/contacts.example.yaml``; the keys of
 ``settings:`` (and of its blocks), their checks and defaults are the rows of
@@ -21,10 +20,7 @@ The format is documented by ``config/contacts.example.yaml``; the keys of
 
 from __future__ import annotations
 
-import bisect
-import contextlib
 import gc
-import json
 import os
 import re
 import shlex
@@ -35,19 +31,25 @@ from datetime import date, time, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
-import yaml
-from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
-
-try:
-    from yaml import CSafeLoader as _SafeLoader
-
-    _LIBYAML = True
-except ImportError:  # PyYAML built without libyaml: same semantics, slower
-    from yaml import SafeLoader as _SafeLoader  # type: ignore[assignment]
-
-    _LIBYAML = False
-
+from warmupd.contacts.quote import escape, human_size, quoted, shorten, tidy
+from warmupd.contacts.safecompose import checked_compose
 from warmupd.contacts.schema import Setting, under
+from warmupd.contacts.yamlread import (
+    BOOL,
+    BOOL_TRUE,
+    BOOL_VALUES,
+    IMPLICIT,
+    NULL,
+    STR,
+    MappingNode,
+    Node,
+    ScalarNode,
+    SequenceNode,
+    compose,
+    describe,
+    line_col,
+    tag_of,
+)
 from warmupd.core.model import (
     CALDAV_COMPONENTS,
     NOTIFIERS,
@@ -100,64 +102,6 @@ _T = TypeVar("_T")
 # --------------------------------------------------------------------------
 # Reading and parsing
 # --------------------------------------------------------------------------
-
-_STD = "tag:yaml.org,2002:"
-STR, INT, FLOAT, BOOL, NULL, TIMESTAMP = (
-    _STD + t for t in ("str", "int", "float", "bool", "null", "timestamp")
-)
-_ALLOWED_TAGS = frozenset({STR, INT, FLOAT, BOOL, NULL, TIMESTAMP, _STD + "seq", _STD + "map"})
-
-# The safe loader's own implicit-resolver table (first character -> regexps),
-# so the lazy resolution below answers exactly what yaml.safe_load would.
-_IMPLICIT: dict[str, list[tuple[str, re.Pattern[str]]]] = _SafeLoader.yaml_implicit_resolvers
-# PyYAML's own table (SafeConstructor.bool_values): `!!bool "definitely"` is an error.
-_BOOL_TRUE = frozenset({"yes", "true", "on"})
-_BOOL_VALUES = _BOOL_TRUE | {"no", "false", "off"}
-
-
-class _ComposeLoader(_SafeLoader):
-    """The safe loader, composing nodes with tag resolution left to the walk.
-
-    Resolving every scalar costs ~40% of compose time and most values are
-    plain names and texts; the walk resolves only where the type matters.
-    Explicit tags are kept as written (this hook is only asked about untagged
-    nodes), so tag checks stay exact.
-    """
-
-    def resolve(self, kind: type[Node], value: str | None, implicit: Any) -> str | None:
-        return None
-
-
-def _implicit_tag(value: str) -> str:
-    """The tag YAML 1.1 (PyYAML's safe loader) gives an untagged plain scalar."""
-    for tag, regexp in _IMPLICIT.get(value[:1], ()):
-        if regexp.match(value):
-            return tag
-    return STR
-
-
-def _tag(node: ScalarNode) -> str:
-    if node.tag is not None:
-        return str(node.tag)
-    # Quoted and block scalars are always strings; only plain ones resolve.
-    # (Plain style is "" from libyaml but None from the pure-Python scanner.)
-    return STR if node.style else _implicit_tag(node.value)
-
-
-def _line_col(data: bytes, offset: int) -> tuple[int, int]:
-    start = data.rfind(b"\n", 0, offset) + 1
-    col = len(data[start:offset].decode("utf-8", "replace")) + 1
-    return data.count(b"\n", 0, offset) + 1, col
-
-
-def _human_size(n: int) -> str:
-    if n >= 1 << 20 and n % (1 << 20) == 0:
-        return f"{n >> 20} MiB"
-    if n >= 1 << 20:
-        return f"{n / (1 << 20):.1f} MiB"
-    if n >= 1 << 10:
-        return f"{n / (1 << 10):.1f} KiB".replace(".0 ", " ")
-    return f"{n} bytes"
 
 
 def read(path: Path, max_bytes: int | None = None) -> bytes:
@@ -240,9 +184,9 @@ def loads(data: bytes | str, label: str = "<string>", *, max_bytes: int | None =
 
 def _too_big(label: str, size: int, cap: int, data: bytes) -> Problem:
     """``size`` is the file's (or ``len(data)``; cut one byte past the cap, it is a floor)."""
-    lead = f"the file is {_human_size(size)} ({size} bytes), over the {_human_size(cap)} limit"
+    lead = f"the file is {human_size(size)} ({size} bytes), over the {human_size(cap)} limit"
     if size <= cap + 1 and len(data) == cap + 1:
-        lead = f"the file is over the {_human_size(cap)} limit"
+        lead = f"the file is over the {human_size(cap)} limit"
     return Problem(
         label, 1, 1, f"{lead}; is it the right file? (settings.max_file_size raises the limit)"
     )
@@ -304,7 +248,7 @@ def _load_bytes(data: bytes, label: str, cap: int) -> Book:
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as e:
-        line, col = _line_col(data, e.start)
+        line, col = line_col(data, e.start)
         raise BookError(
             [
                 Problem(
@@ -324,36 +268,23 @@ def _load_bytes(data: bytes, label: str, cap: int) -> Book:
     was_enabled = gc.isenabled()
     gc.disable()
     try:
-        root = _checked_compose(data, text, label)
-        if root is None or (type(root) is ScalarNode and _tag(root) == NULL):
+        root = checked_compose(data, text, label)
+        if root is None or (type(root) is ScalarNode and tag_of(root) == NULL):
             raise BookError([Problem(label, 1, 1, _EMPTY_MSG)])
         return _Walker(label).book(root)
     except BookError as e:
-        if all(_tidy(p) is p for p in e.problems):
+        if all(tidy(p) is p for p in e.problems):
             raise
-        raise BookError([_tidy(p) for p in e.problems]) from None
+        raise BookError([tidy(p) for p in e.problems]) from None
     except (ArithmeticError, LookupError, ValueError, OSError, RecursionError) as e:
         # A library raising where no check expected it (fuzzing found four):
         # still a problem of this file, exit 3, never a traceback.
-        why = f"cannot read this file ({type(e).__name__}: {_shorten(str(e))})"
+        why = f"cannot read this file ({type(e).__name__}: {shorten(str(e))})"
         raise BookError([Problem(label, 1, 1, why)]) from None
     finally:
         if was_enabled:
             gc.enable()
 
-
-_MAX_MESSAGE = 500
-
-
-def _tidy(p: Problem) -> Problem:
-    """``p`` with a message that is one printable line of bounded length."""
-    m = p.message
-    if m.isprintable() and len(m) <= _MAX_MESSAGE:
-        return p
-    m = _escape(m)
-    if len(m) > _MAX_MESSAGE:
-        m = m[:_MAX_MESSAGE] + "…"
-    return Problem(p.path, p.line, p.col, m, p.severity)
 
 
 _EMPTY_MSG = (
@@ -362,421 +293,15 @@ _EMPTY_MSG = (
 )
 
 
-# Characters after which (and optional blanks) a node, hence a property, may
-# start: line breaks (LF, CR, NEL, LS, PS), a BOM (libyaml skips one at the
-# start of any line), block indicators and flow punctuation.
-_NODE_START = frozenset("\n\r\x85\u2028\u2029\ufeff-?:[{,")
-_BREAKS_OTHER_THAN_LF = ("\r", "\x85", "\u2028", "\u2029")
-
-
-def _property_starts(text: str, indicators: str = "&*!") -> list[int]:
-    """Where in ``text`` an anchor, alias or tag may begin, in order.  Never misses one.
-
-    ``indicators`` narrows the question (``"&!"``: anchors and tags).
-
-    A property (``&a``, ``*a``, ``!t``) can only begin a node, and a node only
-    begins at a line start or after ``-``/``?``/``:`` or ``[``/``{``/``,``
-    (blanks allowed in between).  So "Q & A", "R&D" or "*not* me" in a value
-    do not count, nor does anything on a line that starts with ``#`` (a
-    comment, or content of a quoted or block scalar) before the line ends.
-    Linear however many indicators a line holds: the line start is tracked
-    forward, and a comment is looked at once.
-    """
-    found: list[int] = []
-    for ch in indicators:
-        line_start = 0
-        known = 0  # text[line_start:known] holds no line feed
-        comment_of = -1  # the line start that comment_end belongs to
-        comment_end = -1  # on that line, hits before this index are comment
-        i = text.find(ch)
-        while i != -1:
-            j = i
-            while j > 0 and text[j - 1] in " \t":
-                j -= 1
-            if j == 0 or text[j - 1] in _NODE_START:
-                feed = text.rfind("\n", known, i)
-                if feed != -1:
-                    line_start = feed + 1
-                known = i
-                if comment_of != line_start:
-                    comment_of, comment_end = line_start, -1
-                    if _COMMENT_LINE.match(text, line_start):
-                        line_end = text.find("\n", line_start)
-                        line_end = len(text) if line_end == -1 else line_end
-                        # The comment ends at the first break libyaml sees.
-                        comment_end = min(
-                            (k for b in _BREAKS_OTHER_THAN_LF
-                             if (k := text.find(b, line_start, line_end)) != -1),
-                            default=line_end,
-                        )
-                if i < comment_end:  # the rest of the comment is comment too: skip it
-                    i = text.find(ch, comment_end)
-                    continue
-                found.append(i)
-            i = text.find(ch, i + 1)
-    found.sort()
-    return found
-
-
-_COMMENT_LINE = re.compile("[ \t]*#")
-
-
-def _checked_compose(data: bytes, text: str, label: str) -> Node | None:
-    """The node tree of ``data``, with anchors, aliases, foreign tags and deep
-    nesting refused first (see `_reject_properties`).
-
-    The event scan that finds them costs about as much as composing, so it
-    runs only where the cheap checks cannot clear the file: nesting that
-    may be too deep for the C composer is scanned before composing; an
-    ``&`` or ``!`` that may start a node (`_property_starts`) is checked
-    after composing, where each must turn out to lie inside a scalar ("Q: &A"
-    in quotes, say).  Composing a file that holds an alias bomb is safe:
-    the composer shares the anchored node instead of copying it, the check
-    enters each collection at most once and stops at the first anchor, and
-    the walk never sees the tree before the scan has refused it.  An alias
-    alone needs no scan: without an anchor the composer refuses it.
-    """
-    if _may_be_deep(data):
-        _reject_properties(data, label)
-        return _compose(data, label)
-    starts = _property_starts(text, "&!")
-    if not starts:
-        return _compose(data, label)
-    try:
-        root = _compose(data, label)
-    except BookError:
-        _reject_properties(data, label)  # its problems come first, as they used to
-        raise
-    if not _inside_scalars(root, text, starts):
-        _reject_properties(data, label)
-    return root
-
-
-# The first character of a scalar of each style, as written.
-_OPENERS = {"'": "'", '"': '"', "|": "|", ">": ">"}
-
-
-def _inside_scalars(root: Node | None, text: str, starts: list[int]) -> bool:
-    """Does every index in ``starts`` lie inside a scalar of ``root``, past its first character?
-
-    Then none of them is a property: a node with an anchor or a tag starts
-    at that property.  The walk goes in document order and stops at the
-    first index it cannot place; subtrees that end before the next index are
-    skipped.  The answer is "no" whenever in doubt: without libyaml, where a
-    BOM other than the first character may shift libyaml's character count,
-    where a scalar's first character in ``text`` is not the one its style
-    begins with (the marks and ``text`` disagree), or where a collection
-    comes round again (an alias).
-    """
-    if not starts:
-        return True
-    if root is None or not _LIBYAML or text.find("\ufeff", 1) != -1:
-        return False
-    shift = 1 if text.startswith("\ufeff") else 0  # libyaml does not count a leading BOM
-    at = 0  # starts[:at] are placed inside scalars
-    due = starts[0] - shift  # the next index to place, as libyaml counts
-    entered: set[int] = set()
-    stack = [root]
-    while stack:
-        node = stack.pop()
-        if node.end_mark.index <= due:
-            continue  # ends before the next index
-        if node.start_mark.index >= due:
-            return False  # the index starts this node, or lies between nodes
-        if type(node) is ScalarNode:
-            first = _OPENERS.get(node.style or "", node.value[:1])
-            s = node.start_mark.index + shift
-            if text[s : s + 1] != first:
-                return False
-            at = bisect.bisect_left(starts, node.end_mark.index + shift, at)
-            if at == len(starts):
-                return True
-            due = starts[at] - shift
-        elif id(node) in entered:
-            return False
-        else:
-            entered.add(id(node))
-            if type(node) is SequenceNode:
-                stack.extend(reversed(node.value))
-            else:
-                for k, v in reversed(node.value):
-                    stack += (v, k)
-    return False
-
-
-# "while scanning/parsing X" -> what the user must fix at X's start.
-_CONSTRUCTS = (
-    ("quoted scalar", "this quoted value"),
-    ("flow sequence", "this [ list (unclosed, or a comma missing)"),
-    ("flow mapping", "this { mapping (unclosed, or a comma missing)"),
-    ("block mapping", "these key: value lines (check the indentation)"),
-    ("block collection", "this list of - items (check the indentation)"),
-    ("block scalar", "this | or > text"),
-    ("simple key", "this key (a `:` is missing)"),
-    ("plain scalar", "this unquoted value"),
-    ("anchor", "this anchor"),
-    ("alias", "this alias"),
-    ("tag", "this tag"),
-    ("directive", "this directive"),
-    ("node", "this value"),
-)
-
-
-def _char_at(data: bytes, mark: yaml.Mark | None) -> str:
-    """The character a YAML mark points at (by line and column), or ""."""
-    if mark is None:
-        return ""
-    lines = data.split(b"\n", mark.line + 1)
-    if mark.line >= len(lines):
-        return ""
-    return lines[mark.line].decode("utf-8", "replace")[mark.column:mark.column + 1]
-
-
-def _too_deep(label: str, line: int, col: int) -> Problem:
-    return Problem(
-        label, line, col,
-        f"lists and mappings are nested more than {_MAX_DEPTH} levels deep "
-        "here; a contact file needs a handful",
-    )
-
-
-def _yaml_problem(label: str, e: yaml.YAMLError, data: bytes) -> Problem:
-    if isinstance(e, yaml.MarkedYAMLError):
-        what = e.problem or "invalid YAML"
-        if "maximum nesting depth" in what and e.problem_mark is not None:
-            # libyaml 0.2.5 (bundled from PyYAML 6.0.4) has its own depth cap
-            # (1000, as ours) and may reach it before our event scan does.
-            return _too_deep(label, e.problem_mark.line + 1, e.problem_mark.column + 1)
-        if "cannot start any token" in what and _char_at(data, e.problem_mark) == "\t":
-            m = e.problem_mark
-            assert m is not None
-            return Problem(label, m.line + 1, m.column + 1,
-                           "YAML syntax: a tab character here; indent with spaces, never tabs")
-        start, end = e.context_mark, e.problem_mark
-        if (
-            e.context
-            and e.context.startswith("while ")
-            and start is not None
-            and end is not None
-            and (start.line, start.column) != (end.line, end.column)
-        ):
-            # Located where the construct starts, which is what the user must
-            # fix; where the parser gave up comes second.
-            construct = next((t for w, t in _CONSTRUCTS if w in e.context), "this construct")
-            at_end = end.index >= len(data) or "end of stream" in what or "stream end" in what
-            if construct == "this quoted value" and (at_end or "document" in what):
-                construct = "unclosed quote"
-            where = (
-                f"the end of the file (line {end.line + 1})"
-                if at_end
-                else f"line {end.line + 1}, column {end.column + 1}"
-            )
-            message = f"YAML syntax: {construct}: {what} at {where}"
-            line, col = start.line + 1, start.column + 1
-        else:
-            mark = end or start
-            line, col = (mark.line + 1, mark.column + 1) if mark is not None else (1, 1)
-            message = f"YAML syntax: {what}"
-            if e.context and start is not None and end is not None:
-                message += f" ({e.context} at line {start.line + 1})"
-        if any(w in f"{e.context} {e.problem}" for w in ("alias", "anchor", "tag")):
-            # Usually a plain value that happens to start with *, & or !.
-            message += "; put text starting with *, & or ! in quotes"
-        return Problem(label, line, col, message)
-    if isinstance(e, yaml.reader.ReaderError):
-        # libyaml reports a byte offset, the pure-Python reader a character one.
-        pos = e.position if _LIBYAML else len(data.decode("utf-8")[: e.position].encode())
-        line, col = _line_col(data, min(pos, len(data)))
-        return Problem(label, line, col, f"YAML: {e.reason} (character 0x{e.character:x})")
-    return Problem(label, 1, 1, f"YAML: {e}")
-
-
-# Deeper than this is refused before composing: libyaml's composer recurses
-# in C, and 50,000 levels of "[" overflow an 8 MiB stack (a segfault).
-_MAX_DEPTH = 1000
-# Below this bound on the depth a file may reach, composing is safe unscanned.
-_SAFE_DEPTH = 5000
-_COMPACT = re.compile(rb"[-?][ \t]+[-?\[{]")
-_SCALAR = yaml.ScalarEvent
-_STARTS = (yaml.SequenceStartEvent, yaml.MappingStartEvent)
-_ENDS = (yaml.SequenceEndEvent, yaml.MappingEndEvent)
-
-
-def _may_be_deep(data: bytes) -> bool:
-    """Could ``data`` nest deeper than `_SAFE_DEPTH`?  Cheap, and never wrong about "no".
-
-    Each level takes a flow bracket, a compact block indicator on the same
-    line as the one before ("- - x", "? - x"), or more indentation (at most
-    sqrt(2 * size) levels).
-    """
-    bound = data.count(b"[") + data.count(b"{") + int((2 * len(data)) ** 0.5)
-    if bound <= _SAFE_DEPTH:
-        bound += len(_COMPACT.findall(data))
-    return bound > _SAFE_DEPTH
-
-
-def _reject_properties(data: bytes, label: str) -> None:
-    """Scan events (no node is built): reject anchors, aliases, foreign tags and
-    nesting deeper than `_MAX_DEPTH`.
-
-    Runs before composition, on events only, so an alias bomb is refused
-    without ever being expanded; stops after 100 findings.
-    """
-    problems: list[Problem] = []
-    loader = None
-    depth = 0
-    try:
-        # Inside the try: the pure-Python reader already checks characters here.
-        loader = _SafeLoader(data)
-        get_event = loader.get_event
-        while True:
-            ev: Any = get_event()  # typed per kind below; Any keeps the checks cheap
-            kind = type(ev)
-            # The common events leave at once: this loop is the slow path's cost.
-            if kind is _SCALAR:
-                if ev.anchor is None and (ev.tag is None or ev.tag in _ALLOWED_TAGS):
-                    continue
-            elif kind in _STARTS:
-                depth += 1
-                if depth > _MAX_DEPTH:
-                    problems.append(
-                        _too_deep(label, ev.start_mark.line + 1, ev.start_mark.column + 1)
-                    )
-                    break  # composing this would overflow the C parser's stack
-                if ev.anchor is None and (ev.tag is None or ev.tag in _ALLOWED_TAGS):
-                    continue
-            elif kind in _ENDS:
-                depth -= 1
-                continue
-            elif ev is None or kind is yaml.StreamEndEvent:
-                break
-            elif kind is not yaml.AliasEvent:
-                continue  # stream and document starts, document ends
-            mark = ev.start_mark
-            where: tuple[int, int] = (mark.line + 1, mark.column + 1) if mark else (1, 1)
-            if kind is yaml.AliasEvent:
-                problems.append(
-                    Problem(
-                        label,
-                        *where,
-                        f"aliases (*{ev.anchor}) are not supported; write the value out in full",
-                    )
-                )
-            elif ev.anchor is not None:
-                problems.append(
-                    Problem(
-                        label,
-                        *where,
-                        f"anchors (&{ev.anchor}) are not supported; write each value out in full",
-                    )
-                )
-            tag = getattr(ev, "tag", None)
-            if tag is not None and tag not in _ALLOWED_TAGS:
-                problems.append(
-                    Problem(
-                        label,
-                        *where,
-                        f"the tag {_show_tag(tag)} is not allowed; "
-                        "only plain YAML values are (quote the text if it starts with !)",
-                    )
-                )
-            if len(problems) >= 100:
-                break  # enough to act on; a hostile file could hold thousands
-    except yaml.YAMLError as e:
-        problems.append(_yaml_problem(label, e, data))
-    finally:
-        if loader is not None:
-            loader.dispose()
-    if problems:
-        raise BookError(problems)
-
-
-def _show_tag(tag: str) -> str:
-    return "!!" + tag[len(_STD) :] if tag.startswith(_STD) else tag
-
-
-def _compose(data: bytes, label: str) -> Node | None:
-    loader = None
-    try:
-        loader = _ComposeLoader(data)
-        node: Node | None = loader.get_single_node()
-        return node
-    except yaml.YAMLError as e:
-        raise BookError([_yaml_problem(label, e, data)]) from None
-    finally:
-        if loader is not None:
-            loader.dispose()
-
-
 # --------------------------------------------------------------------------
 # Validation: one walk over the node tree
 # --------------------------------------------------------------------------
-
-_CONSTRUCTOR = yaml.constructor.SafeConstructor()  # for numbers in messages only
-
-
-_SHOWN = 60  # characters of a value quoted in a message
-
-
-def _escape(text: str) -> str:
-    """``text`` with every character that is not printable as a visible escape."""
-    if text.isprintable():
-        return text
-    return "".join(
-        ch if ch.isprintable() else json.dumps(ch)[1:-1] if ch in "\n\t\r" else
-        f"\\x{ord(ch):02x}" if ord(ch) < 0x100 else f"\\u{ord(ch):04x}"
-        if ord(ch) < 0x10000 else f"\\U{ord(ch):08x}"
-        for ch in text
-    )
-
-
-def _shorten(text: str) -> str:
-    """The start of ``text``, escaped, with "…" when cut: a message stays one short line."""
-    return _escape(text[:_SHOWN]) + ("…" if len(text) > _SHOWN else "")
-
-
-def _quoted(text: str) -> str:
-    """``text`` as a double-quoted, escaped and shortened value for a message."""
-    short = text[:_SHOWN]
-    body = _escape(short.replace("\\", "\\\\").replace('"', '\\"'))
-    return f'"{body}"' + ("…" if len(text) > _SHOWN else "")
 
 
 def _ascii_digits(text: str) -> bool:
     # str.isdigit() is true for "٣" and "²" too, and int() reads the former.
     return text.isascii() and text.isdigit()
 
-
-def _describe(node: Node) -> str:
-    """What YAML made of ``node``, in words, for "expected X, got Y" messages."""
-    if type(node) is MappingNode:
-        return "key: value pairs"
-    if type(node) is SequenceNode:
-        return "a list"
-    assert isinstance(node, ScalarNode)
-    tag = _tag(node)
-    src: str = node.value
-    if tag == NULL:
-        return "nothing" if src == "" else f"null from `{_shorten(src)}`"
-    if tag == BOOL:
-        if src.lower() not in _BOOL_VALUES:
-            return f"{_quoted(src)} tagged as a boolean"
-        return f"the boolean {str(src.lower() in _BOOL_TRUE).lower()} from `{src}`"
-    if tag == INT:
-        number = src
-        if len(src) <= 30:  # sexagesimal 1:2:3:... of any length would be quadratic
-            # IndexError: PyYAML's construct_yaml_int on "", "-", "+" or "_".
-            with contextlib.suppress(ValueError, IndexError):
-                number = str(_CONSTRUCTOR.construct_yaml_int(node))
-        shown = _shorten(src)
-        return f"the number {_shorten(number)}" + ("" if number == src else f" from `{shown}`")
-    if tag == FLOAT:
-        return f"the number `{_shorten(src)}`"
-    if tag == TIMESTAMP:
-        return f"the date `{_shorten(src)}`"
-    if tag != STR:
-        return f"a {_show_tag(tag)} value"
-    return _quoted(src)
 
 
 class _Invalid(Exception):
@@ -810,24 +335,24 @@ def _no_controls(v: str, pattern: re.Pattern[str]) -> str:
     m = pattern.search(v)
     if m is not None:
         ch = m.group()
-        what = {"\n": "a line break", "\t": "a tab"}.get(ch, f"the control character {_escape(ch)}")
+        what = {"\n": "a line break", "\t": "a tab"}.get(ch, f"the control character {escape(ch)}")
         raise _Invalid(f"must not contain {what} (character {m.start() + 1}); remove it")
     return v
 
 
 def _text(node: Node) -> str:
     if type(node) is not ScalarNode:
-        raise _Invalid(f"expected text, got {_describe(node)}")
+        raise _Invalid(f"expected text, got {describe(node)}")
     v: str = node.value
-    if node.tag is None and (node.style or (v and v[0] not in _IMPLICIT)):
+    if node.tag is None and (node.style or (v and v[0] not in IMPLICIT)):
         # quoted, or a first character no implicit type starts with
         return _no_controls(v, _CONTROL)
-    tag = _tag(node)
+    tag = tag_of(node)
     if tag == STR:
         return _no_controls(v, _CONTROL)
     if tag == NULL and v == "":
         raise _Invalid("expected text, got nothing")
-    raise _Invalid(f"expected text, got {_describe(node)}; write {_quoted(v)} in quotes")
+    raise _Invalid(f"expected text, got {describe(node)}; write {quoted(v)} in quotes")
 
 
 def _nonempty(node: Node) -> str:
@@ -864,9 +389,9 @@ def _list_of(check: Callable[[Node], _T], what: str) -> Callable[[Node], tuple[_
 
     def check_list(node: Node) -> tuple[_T, ...]:
         if type(node) is ScalarNode:
-            return () if _tag(node) == NULL else (check(node),)
+            return () if tag_of(node) == NULL else (check(node),)
         if type(node) is not SequenceNode:
-            raise _Invalid(f"expected a list of {what}, got {_describe(node)}")
+            raise _Invalid(f"expected a list of {what}, got {describe(node)}")
         out: list[_T] = []
         bad: list[_Invalid] = []
         for i, item in enumerate(node.value):
@@ -889,14 +414,14 @@ _one_line_list = _list_of(_one_line, "texts")
 def _email(node: Node) -> str:
     v = _one_line(node)
     if "@" not in v.strip("@") or " " in v:
-        raise _Invalid(f"{_quoted(v)} is not an email address like ruth@example.org")
+        raise _Invalid(f"{quoted(v)} is not an email address like ruth@example.org")
     return v
 
 
 def _phone(node: Node) -> str:
     v = _one_line(node)
     if not any("0" <= ch <= "9" for ch in v):  # ASCII digits only
-        raise _Invalid(f"{_quoted(v)} has no digits; expected a number like +1 555 0100")
+        raise _Invalid(f"{quoted(v)} has no digits; expected a number like +1 555 0100")
     return v
 
 
@@ -909,7 +434,7 @@ _DURATION_CACHE: dict[str, int] = {}
 
 def _duration(node: Node) -> int:
     if type(node) is not ScalarNode:
-        raise _Invalid(f"expected {DURATION_HINT}, got {_describe(node)}")
+        raise _Invalid(f"expected {DURATION_HINT}, got {describe(node)}")
     v: str = node.value
     days = _DURATION_CACHE.get(v)  # files repeat the same few cadences
     if days is not None:
@@ -917,8 +442,8 @@ def _duration(node: Node) -> int:
     try:
         days = parse_duration(v)
     except ValueError:
-        hint = f" (for days write {_shorten(v.strip())}d)" if _ascii_digits(v.strip()) else ""
-        raise _Invalid(f"expected {DURATION_HINT}, got {_describe(node)}{hint}") from None
+        hint = f" (for days write {shorten(v.strip())}d)" if _ascii_digits(v.strip()) else ""
+        raise _Invalid(f"expected {DURATION_HINT}, got {describe(node)}{hint}") from None
     if len(_DURATION_CACHE) < 256:
         _DURATION_CACHE[v] = days
     return days
@@ -943,7 +468,7 @@ _DATE_TIME = re.compile(r"[0-9]{4}-[0-9][0-9]?-[0-9][0-9]?([Tt]|[ \t]+)[0-9]")
 
 def _date(node: Node) -> date:
     if type(node) is not ScalarNode:
-        raise _Invalid(f"expected a date like 2026-09-14, got {_describe(node)}")
+        raise _Invalid(f"expected a date like 2026-09-14, got {describe(node)}")
     # The source text, not YAML's reading: 2026-09-14 resolves to a date but
     # 2026-02-30 stays a string, and both must be judged the same way.
     v: str = node.value.strip()
@@ -953,14 +478,14 @@ def _date(node: Node) -> date:
         except ValueError as e:
             raise _Invalid(f"{v} is not a real date ({e})") from None
     if _DATE_TIME.match(v):
-        raise _Invalid(f"expected a date without a time of day, got {_quoted(v)}")
-    raise _Invalid(f"expected a date like 2026-09-14 (YYYY-MM-DD), got {_describe(node)}")
+        raise _Invalid(f"expected a date without a time of day, got {quoted(v)}")
+    raise _Invalid(f"expected a date like 2026-09-14 (YYYY-MM-DD), got {describe(node)}")
 
 
 def _boolean(node: Node) -> bool:
-    if type(node) is ScalarNode and _tag(node) == BOOL and node.value.lower() in _BOOL_VALUES:
-        return node.value.lower() in _BOOL_TRUE
-    raise _Invalid(f"expected true or false, got {_describe(node)}")
+    if type(node) is ScalarNode and tag_of(node) == BOOL and node.value.lower() in BOOL_VALUES:
+        return node.value.lower() in BOOL_TRUE
+    raise _Invalid(f"expected true or false, got {describe(node)}")
 
 
 _DECIMAL = re.compile(r"[-+]?(?:0|[1-9][0-9]*)")
@@ -977,13 +502,13 @@ def _integer(low: int, high: int) -> Callable[[Node], int]:
         ):
             if len(node.value) > 12:  # before int(): 4,300 digits raise ValueError
                 raise _Invalid(
-                    f"expected a whole number from {low} to {high}, got {_shorten(node.value)}"
+                    f"expected a whole number from {low} to {high}, got {shorten(node.value)}"
                 )
             n = int(node.value)
             if low <= n <= high:
                 return n
             raise _Invalid(f"expected a whole number from {low} to {high}, got {n}")
-        raise _Invalid(f"expected a whole number from {low} to {high}, got {_describe(node)}")
+        raise _Invalid(f"expected a whole number from {low} to {high}, got {describe(node)}")
 
     return check
 
@@ -1001,7 +526,7 @@ def _dav_url(node: Node) -> str:
         parts = urlsplit(v)
         parts.port  # noqa: B018 - raises ValueError for a port out of range
     except ValueError as exc:
-        raise _Invalid(f"{_quoted(v)} is not a URL ({exc})") from None
+        raise _Invalid(f"{quoted(v)} is not a URL ({exc})") from None
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise _Invalid("needs a scheme and a host, e.g. https://dav.example.org/")
     if parts.password is not None:
@@ -1015,7 +540,7 @@ def _identifier(node: Node) -> str:
     v = _nonempty(node)
     if not _ID.fullmatch(v):
         raise _Invalid(
-            f"{_quoted(v)} cannot be an id; use letters, digits, '.', '_' and '-' "
+            f"{quoted(v)} cannot be an id; use letters, digits, '.', '_' and '-' "
             f"(e.g. {slugify(v) or 'ruth'})"
         )
     return v
@@ -1038,7 +563,7 @@ def _birthday(node: Node) -> Birthday:
                     return Birthday(month, day)
             except ValueError as e:
                 raise _Invalid(f"{v} is not a real date ({e})") from None
-    raise _Invalid(f"expected MM-DD or YYYY-MM-DD, e.g. 06-14, got {_describe(node)}")
+    raise _Invalid(f"expected MM-DD or YYYY-MM-DD, e.g. 06-14, got {describe(node)}")
 
 
 _CLOCK = re.compile(r"([01]?[0-9]|2[0-3]):([0-5][0-9])")
@@ -1051,7 +576,7 @@ def _clock(node: Node) -> time:
         m = _CLOCK.fullmatch(node.value.strip())
         if m is not None:
             return time(int(m.group(1)), int(m.group(2)))
-    raise _Invalid(f'expected a time like "09:30" (24-hour HH:MM), got {_describe(node)}')
+    raise _Invalid(f'expected a time like "09:30" (24-hour HH:MM), got {describe(node)}')
 
 
 _FULL_DAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
@@ -1063,15 +588,15 @@ def _weekday(node: Node) -> int:
         return WEEKDAYS.index(name)
     if name in _FULL_DAYS:
         return _FULL_DAYS.index(name)
-    raise _Invalid(f"{_quoted(name)} is not a day; use {', '.join(WEEKDAYS)}")
+    raise _Invalid(f"{quoted(name)} is not a day; use {', '.join(WEEKDAYS)}")
 
 
 _weekday_list = _list_of(_weekday, "days")
 
 
 def _weekdays(node: Node) -> frozenset[int]:
-    if type(node) is ScalarNode and _tag(node) != NULL:
-        raise _Invalid(f"expected a list like [{', '.join(WEEKDAYS[:5])}], got {_describe(node)}")
+    if type(node) is ScalarNode and tag_of(node) != NULL:
+        raise _Invalid(f"expected a list like [{', '.join(WEEKDAYS[:5])}], got {describe(node)}")
     days = frozenset(_weekday_list(node))
     if not days:
         raise _Invalid(f"at least one day is needed, e.g. [{', '.join(WEEKDAYS[:5])}]")
@@ -1085,7 +610,7 @@ def _timezone(node: Node) -> str:
     except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):
         # OSError: a tzdata directory ("Europe") or a name too long for a path.
         raise _Invalid(
-            f"{_quoted(name)} is not a known time zone; use an IANA name like Europe/Berlin"
+            f"{quoted(name)} is not a known time zone; use an IANA name like Europe/Berlin"
         ) from None
     return name
 
@@ -1102,24 +627,24 @@ def _file_size(node: Node) -> int:
             n = int(m.group(1)) << {None: 0, "KiB": 10, "MiB": 20}[m.group(2)]
             if (1 << 10) <= n <= _MAX_DECLARED:
                 return n
-            raise _Invalid(f"expected 1KiB to 256MiB, got {_human_size(n)}")
-    raise _Invalid(f"expected a size like 2MiB, 512KiB or a number of bytes, got {_describe(node)}")
+            raise _Invalid(f"expected 1KiB to 256MiB, got {human_size(n)}")
+    raise _Invalid(f"expected a size like 2MiB, 512KiB or a number of bytes, got {describe(node)}")
 
 
 def _notifier(node: Node) -> str:
     v = _one_line(node)
     if v not in NOTIFIERS:
-        raise _Invalid(f"expected one of {', '.join(NOTIFIERS)}, got {_quoted(v)}")
+        raise _Invalid(f"expected one of {', '.join(NOTIFIERS)}, got {quoted(v)}")
     return v
 
 
 def _command(node: Node) -> tuple[str, ...]:
-    if type(node) is ScalarNode and _tag(node) != NULL:
+    if type(node) is ScalarNode and tag_of(node) != NULL:
         text = _nonempty(node)
         try:
             return tuple(shlex.split(text))
         except ValueError as e:
-            raise _Invalid(f"cannot split {_quoted(text)} into words: {e}") from None
+            raise _Invalid(f"cannot split {quoted(text)} into words: {e}") from None
     return _text_list(node)
 
 
@@ -1130,18 +655,18 @@ def _template_problem(template: str) -> str | None:
     try:
         parts = list(string.Formatter().parse(template))
     except ValueError as e:
-        return f"{e} in {_quoted(template)}; write {{{{ or }}}} for a literal brace"
+        return f"{e} in {quoted(template)}; write {{{{ or }}}} for a literal brace"
     for _, field_name, spec, conversion in parts:
         if field_name is None:
             continue
         if field_name not in _PLACEHOLDERS:
             allowed = ", ".join("{" + p + "}" for p in _PLACEHOLDERS)
             return (
-                f"unknown placeholder {{{_shorten(field_name)}}} in {_quoted(template)}; "
+                f"unknown placeholder {{{shorten(field_name)}}} in {quoted(template)}; "
                 f"use {allowed}"
             )
         if spec or conversion:
-            return f"placeholder {{{_shorten(field_name)}}} takes no format or conversion"
+            return f"placeholder {{{shorten(field_name)}}} takes no format or conversion"
     return None
 
 
@@ -1169,17 +694,17 @@ def _interval(node: Node) -> int:
     text = _nonempty(node)
     m = _INTERVAL.fullmatch(text)
     if m is None:
-        raise _Invalid(f"expected an interval like 15m, 90s or 1h, got {_quoted(text)}")
+        raise _Invalid(f"expected an interval like 15m, 90s or 1h, got {quoted(text)}")
     seconds = int(m.group(1)) * _INTERVAL_SECONDS[m.group(2)]
     if not 10 <= seconds <= 24 * 3600:
-        raise _Invalid(f"expected 10s to 24h, got {_quoted(text)}")
+        raise _Invalid(f"expected 10s to 24h, got {quoted(text)}")
     return seconds
 
 
 def _component(node: Node) -> str:
     v = _nonempty(node)
     if v not in CALDAV_COMPONENTS:
-        raise _Invalid(f"expected one of {', '.join(CALDAV_COMPONENTS)}, got {_quoted(v)}")
+        raise _Invalid(f"expected one of {', '.join(CALDAV_COMPONENTS)}, got {quoted(v)}")
     return v
 def _sub_table(
     spec: dict[str, tuple[str, Callable[[Node], Any]]], what: str
@@ -1192,7 +717,7 @@ def _sub_table(
 
     def check(node: Node) -> dict[str, Any]:
         if type(node) is not MappingNode:
-            raise _Invalid(f"expected {what}, got {_describe(node)}")
+            raise _Invalid(f"expected {what}, got {describe(node)}")
         out: dict[str, Any] = {}
         bad: list[_Invalid] = []
         for k, v in node.value:
@@ -1224,7 +749,7 @@ def _region(node: Node) -> str:
     # matcher's business (book must not import it, and `check` stays fast).
     v = _nonempty(node)
     if not _REGION.fullmatch(v):
-        raise _Invalid(f"expected a two-letter country code like DE or US, got {_quoted(v)}")
+        raise _Invalid(f"expected a two-letter country code like DE or US, got {quoted(v)}")
     return v.upper()
 
 
@@ -1283,7 +808,7 @@ _goal_table = _sub_table(
 
 
 def _goals(node: Node) -> Goals:
-    if type(node) is ScalarNode and _tag(node) == NULL:
+    if type(node) is ScalarNode and tag_of(node) == NULL:
         return Goals()
     kw = _goal_table(node)
     if "by" in kw and "people" not in kw:
@@ -1297,7 +822,7 @@ _review_table = _sub_table(
 
 
 def _review(node: Node) -> Review:
-    if type(node) is ScalarNode and _tag(node) == BOOL:
+    if type(node) is ScalarNode and tag_of(node) == BOOL:
         return Review(enabled=_boolean(node))
     return Review(**_review_table(node))
 
@@ -1352,7 +877,7 @@ def _did_you_mean(
     hint = ""
     if known and len(cache) < _MAX_HINTS:
         close = closest(word, known, pool=_MAX_CANDIDATES)
-        hint = f"; did you mean {_shorten(close[0])}?" if close else ""
+        hint = f"; did you mean {shorten(close[0])}?" if close else ""
     cache[id(known), word] = hint
     return hint
 
@@ -1363,13 +888,13 @@ _MAX_CANDIDATES = 50
 
 def _unknown_circle(name: str, circles: set[str], listing: str, hint: str) -> str:
     if not circles:
-        return f"{_quoted(name)} is not defined: there is no circles: section"
-    return f"{_quoted(name)} is not defined under circles: (known: {listing}){hint}"
+        return f"{quoted(name)} is not defined: there is no circles: section"
+    return f"{quoted(name)} is not defined under circles: (known: {listing}){hint}"
 
 
 def _listing(names: set[str]) -> str:
     known = sorted(names)
-    listed = ", ".join(_shorten(c) for c in known[:10])
+    listed = ", ".join(shorten(c) for c in known[:10])
     return listed + (f" and {len(known) - 10} more" if len(known) > 10 else "")
 
 
@@ -1423,13 +948,13 @@ class _Walker:
         out: _Entries = {}
         for k, v in node.value:
             if type(k) is not ScalarNode:
-                self.error(k, f"{where}keys must be plain words, got {_describe(k)}")
+                self.error(k, f"{where}keys must be plain words, got {describe(k)}")
                 continue
             key: str = k.value
             if key in out:
                 first = out[key][0].start_mark.line + 1
                 self.error(
-                    k, f"{where}duplicate key {_quoted(key)} (first on line {first}); keep only one"
+                    k, f"{where}duplicate key {quoted(key)} (first on line {first}); keep only one"
                 )
                 continue
             out[key] = (k, v)
@@ -1440,14 +965,14 @@ class _Walker:
                     )
                     continue
                 hint = _did_you_mean(key, known, self._suggested)
-                self.warn(k, f"{where}unknown key {_quoted(key)} is ignored{hint}")
+                self.warn(k, f"{where}unknown key {quoted(key)} is ignored{hint}")
         return out
 
     def mapping(self, node: Node, where: str) -> MappingNode | None:
         if type(node) is MappingNode:
             return node
-        if not (type(node) is ScalarNode and _tag(node) == NULL):  # empty means defaults
-            self.error(node, f"{where}expected key: value pairs, got {_describe(node)}")
+        if not (type(node) is ScalarNode and tag_of(node) == NULL):  # empty means defaults
+            self.error(node, f"{where}expected key: value pairs, got {describe(node)}")
         return None
 
     def field(self, entries: _Entries, key: str, where: str, check: Callable[[Node], Any]) -> Any:
@@ -1477,7 +1002,7 @@ class _Walker:
             self.error(
                 root,
                 "the top level must be key: value pairs (settings:, circles:, "
-                f"contacts:), got {_describe(root)}",
+                f"contacts:), got {describe(root)}",
             )
             raise BookError(self.errors)
         try:
@@ -1564,18 +1089,18 @@ class _Walker:
         return SourcesSettings(**kw)
 
     def mail_sources(self, node: Node, where: str) -> tuple[MailSource, ...]:
-        if type(node) is ScalarNode and _tag(node) == NULL:
+        if type(node) is ScalarNode and tag_of(node) == NULL:
             return ()
         if type(node) is not SequenceNode:
             self.error(node, f"{where}expected a list of places (- maildir: PATH, "
-                             f"- mbox: PATH or - imap: HOST), got {_describe(node)}")
+                             f"- mbox: PATH or - imap: HOST), got {describe(node)}")
             return ()
         out: list[MailSource] = []
         for i, item in enumerate(node.value):
             w = f"{where}[{i}]: "
             entry = self.mapping(item, w)
             if entry is None:
-                if type(item) is ScalarNode and _tag(item) == NULL:
+                if type(item) is ScalarNode and tag_of(item) == NULL:
                     self.error(item, f"{w}expected maildir: PATH, mbox: PATH or imap: HOST")
                 continue
             kinds = [k for k in _MAIL_KINDS if k in {kv[0].value for kv in entry.value
@@ -1615,19 +1140,20 @@ class _Walker:
             if name in seen:
                 self.error(
                     k,
-                    f"circles: duplicate circle {_quoted(name)} (first on line "
+                    f"circles: duplicate circle {quoted(name)} (first on line "
                     f"{seen[name]}); keep only one",
                 )
                 continue
             seen[name] = k.start_mark.line + 1
             self.circle_names.add(name)
-            where = f"circles: {_shorten(name)}: "
-            body = self.mapping(v, where) if type(v) is not ScalarNode or _tag(v) == NULL else None
-            if type(v) is ScalarNode and _tag(v) != NULL:
+            where = f"circles: {shorten(name)}: "
+            body = (self.mapping(v, where) if type(v) is not ScalarNode or tag_of(v) == NULL
+                    else None)
+            if type(v) is ScalarNode and tag_of(v) != NULL:
                 self.error(
                     v,
                     f"{where}expected {{every: DURATION}} such as {{every: 6w}}, "
-                    f"got {_describe(v)}",
+                    f"got {describe(v)}",
                 )
                 continue
             e = self.entries(body, where, frozenset({"every"})) if body is not None else {}
@@ -1646,11 +1172,11 @@ class _Walker:
             return ()
         seq = pair[1]
         if type(seq) is not SequenceNode:
-            if not (type(seq) is ScalarNode and _tag(seq) == NULL):
+            if not (type(seq) is ScalarNode and tag_of(seq) == NULL):
                 self.error(
                     seq,
                     "contacts: expected a list of people (lines starting with "
-                    f"`- name:`), got {_describe(seq)}",
+                    f"`- name:`), got {describe(seq)}",
                 )
             return ()
         out: list[Contact] = []
@@ -1675,7 +1201,7 @@ class _Walker:
         so a duplicate id is reported even next to other problems."""
         if type(node) is not MappingNode:
             self.error(
-                node, f"person {index + 1}: expected a person (name: ...), got {_describe(node)}"
+                node, f"person {index + 1}: expected a person (name: ...), got {describe(node)}"
             )
             return None
         n_err, n_warn = len(self.errors), len(self.warnings)
@@ -1690,7 +1216,7 @@ class _Walker:
                 name = _name(e["name"][1])
             except _Invalid as err:
                 self.error(e["name"][1], f"{anonymous}name: {err}")
-        where = f"person {index + 1} {_quoted(name)}: " if name is not None else anonymous
+        where = f"person {index + 1} {quoted(name)}: " if name is not None else anonymous
         if name is not None and (len(self.errors) > n_err or len(self.warnings) > n_warn):
             # Key problems were found before the name was known; name them now.
             for bucket, since in ((self.errors, n_err), (self.warnings, n_warn)):
@@ -1715,7 +1241,7 @@ class _Walker:
                 i0, name0, line0 = first
                 self.error(
                     e["id"][1] if "id" in e else node,
-                    f"{where}id: {_quoted(cid)} is also the id of person {i0 + 1} "
+                    f"{where}id: {quoted(cid)} is also the id of person {i0 + 1} "
                     f'"{name0}" on line {line0}; give one of them a different `id:`',
                 )
         circle: str | None = None
@@ -1762,14 +1288,14 @@ def contacts_slot(data: bytes) -> tuple[str, int, int]:
     list's ``-`` stands.  Raises ValueError for a list this cannot extend
     without rewriting a byte (a flow list like ``[...]``).
     """
-    root = _compose(data, "<contacts>")
+    root = compose(data, "<contacts>")
     if type(root) is not MappingNode:
         raise ValueError("the top level is not key: value pairs")
     pairs = root.value
     for i, (k, v) in enumerate(pairs):
         if type(k) is ScalarNode and k.value == "contacts":
             last = i == len(pairs) - 1
-            if type(v) is ScalarNode and _tag(v) == NULL and v.value == "":
+            if type(v) is ScalarNode and tag_of(v) == NULL and v.value == "":
                 return ("end" if last else "empty", k.start_mark.line, k.start_mark.column + 2)
             if type(v) is not SequenceNode or v.flow_style:
                 raise ValueError(
@@ -1781,3 +1307,4 @@ def contacts_slot(data: bytes) -> tuple[str, int, int]:
                 return ("end", v.end_mark.line, col)
             return ("before", pairs[i + 1][0].start_mark.line, col)
     return ("absent", 0, 2)
+
