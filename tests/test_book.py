@@ -20,7 +20,7 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from warmupd.contacts import book, safecompose, yamlread
+from warmupd.contacts import book, peoplewalk, safecompose, settingswalk, yamlread
 from warmupd.core.model import Birthday, Book, BookError, Contact, PersonNotFound, Problem
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -137,7 +137,8 @@ def test_example_file_documents_every_key() -> None:
     # in the example (commented out or not).
     text = EXAMPLE.read_text(encoding="utf-8")
     keys = (
-        set(book._SETTINGS_KEYS) | set(book._FEED) | set(book._CONTACT_KEYS) | set(book._TOP_KEYS)
+        set(settingswalk.SETTINGS_KEYS) | set(settingswalk.FEED) | set(peoplewalk.CONTACT_KEYS)
+        | set(book.TOP_KEYS)
     )
     missing = [k for k in sorted(keys) if not re.search(rf"^[\s#-]*{k}:", text, re.MULTILINE)]
     assert missing == []

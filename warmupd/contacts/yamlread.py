@@ -105,7 +105,6 @@ def line_col(data: bytes, offset: int) -> tuple[int, int]:
     return data.count(b"\n", 0, offset) + 1, col
 
 
-
 # "while scanning/parsing X" -> what the user must fix at X's start.
 _CONSTRUCTS = (
     ("quoted scalar", "this quoted value"),
@@ -201,7 +200,6 @@ _STARTS = (yaml.SequenceStartEvent, yaml.MappingStartEvent)
 _ENDS = (yaml.SequenceEndEvent, yaml.MappingEndEvent)
 
 
-
 def reject_properties(data: bytes, label: str) -> None:
     """Scan events (no node is built): reject anchors, aliases, foreign tags and
     nesting deeper than `_MAX_DEPTH`.
@@ -295,9 +293,7 @@ def compose(data: bytes, label: str) -> Node | None:
             loader.dispose()
 
 
-
 _CONSTRUCTOR = yaml.constructor.SafeConstructor()  # for numbers in messages only
-
 
 
 def describe(node: Node) -> str:
