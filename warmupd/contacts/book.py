@@ -36,8 +36,6 @@ from warmupd.contacts.yamlread import (
     MappingNode,
     Node,
     ScalarNode,
-    SequenceNode,
-    compose,
     describe,
     line_col,
     tag_of,
@@ -54,7 +52,6 @@ from warmupd.core.names import (
 from warmupd.paths import MAX_DECLARED_SIZE, NotRegularFile, read_capped
 
 __all__ = [
-    "contacts_slot",
     "default_id",
     "fold",
     "format_duration",
@@ -286,41 +283,3 @@ def _walk(root: Node, label: str) -> Book:
         w.stop()
     warnings = w.finish()  # raises with the errors, so the values are all set past it
     return Book(settings, circles, contacts, None, warnings)
-
-
-# --------------------------------------------------------------------------
-# Where new people go (for `insert`, which must not import yaml itself)
-# --------------------------------------------------------------------------
-
-
-def contacts_slot(data: bytes) -> tuple[str, int, int]:
-    """Where the ``contacts:`` list of a *valid* file can take more people.
-
-    Returns ``(kind, line, column)``: kind ``"end"`` (the list is the last
-    thing in the file: append), ``"before"`` (insert before 0-based ``line``),
-    ``"empty"`` (``contacts:`` with nothing after it, on ``line``: insert after
-    that line) or ``"absent"`` (no ``contacts:`` key); ``column`` is where the
-    list's ``-`` stands.  Raises ValueError for a list this cannot extend
-    without rewriting a byte (a flow list like ``[...]``).
-    """
-    root = compose(data, "<contacts>")
-    if type(root) is not MappingNode:
-        raise ValueError("the top level is not key: value pairs")
-    pairs = root.value
-    for i, (k, v) in enumerate(pairs):
-        if type(k) is ScalarNode and k.value == "contacts":
-            last = i == len(pairs) - 1
-            if type(v) is ScalarNode and tag_of(v) == NULL and v.value == "":
-                return ("end" if last else "empty", k.start_mark.line, k.start_mark.column + 2)
-            if type(v) is not SequenceNode or v.flow_style:
-                raise ValueError(
-                    "contacts: is written as a flow list ([...]); make it a list of "
-                    "`- name:` lines to add people"
-                )
-            col = v.start_mark.column
-            if last:
-                return ("end", v.end_mark.line, col)
-            return ("before", pairs[i + 1][0].start_mark.line, col)
-    return ("absent", 0, 2)
-
-
