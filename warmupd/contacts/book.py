@@ -4,9 +4,7 @@ Owns: reading the contact file (through `paths.read_capped`: regular files
 only, the size cap and the cap a file declares at its top; UTF-8 check),
 having it composed by `safecompose` (YAML itself is `yamlread`'s), walking
 the node tree to validate every field with ``file:line:col`` locations, and
-wording every problem as one printable line.  The yaml-free helpers of the
-format (durations, slugs, resolving a person) live in ``names`` and are
-re-exported here.
+wording every problem as one printable line.
 
 Must not: import yaml, write the contact file, read the clock, or know about
 the store, the planner (beyond its plan-size bound) or the CLI.  Every
@@ -41,26 +39,9 @@ from warmupd.contacts.yamlread import (
     tag_of,
 )
 from warmupd.core.model import Book, BookError, Problem, Settings
-from warmupd.core.names import (
-    default_id,
-    fold,
-    format_duration,
-    parse_duration,
-    resolve,
-    slugify,
-)
 from warmupd.paths import MAX_DECLARED_SIZE, NotRegularFile, read_capped
 
-__all__ = [
-    "default_id",
-    "fold",
-    "format_duration",
-    "load",
-    "loads",
-    "parse_duration",
-    "resolve",
-    "slugify",
-]
+__all__ = ["load", "loads", "read", "read_problem"]
 
 _DEFAULTS = Settings()
 

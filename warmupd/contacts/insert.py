@@ -30,6 +30,7 @@ from pathlib import Path
 from warmupd.contacts import book as bookmod
 from warmupd.contacts.yamlread import NULL, MappingNode, ScalarNode, SequenceNode, compose, tag_of
 from warmupd.core.model import Book, BookError, Problem, WarmupdError
+from warmupd.core.names import default_id
 from warmupd.core.textsafe import visible
 from warmupd.paths import (
     MAX_DECLARED_SIZE,
@@ -136,7 +137,7 @@ def unique_ids(book: Book, names: Sequence[str]) -> list[str | None]:
     # with one slug (those in scripts slugify drops) stay linear.
     next_n: dict[str, int] = {}
     for name in names:
-        base = bookmod.default_id(name)
+        base = default_id(name)
         if base not in taken:
             taken.add(base)
             out.append(None)
