@@ -26,7 +26,7 @@ from pathlib import Path
 from warmupd.contacts.peoplewalk import People
 from warmupd.contacts.quote import human_size, shorten, tidy
 from warmupd.contacts.safecompose import checked_compose
-from warmupd.contacts.settingchecks import SIZE
+from warmupd.contacts.settingchecks import size_bytes
 from warmupd.contacts.settingswalk import plan_size, walk_settings
 from warmupd.contacts.walker import TooMany, Walker
 from warmupd.contacts.yamlread import (
@@ -167,11 +167,8 @@ def _declared_cap(head: bytes, cap: int) -> int:
             value = body[len(b"max_file_size:") :].strip(b" \t")
             if len(value) >= 2 and value[0] == value[-1] and value[:1] in (b"'", b'"'):
                 value = value[1:-1]
-            size = SIZE.fullmatch(value.decode("ascii", "replace"))
-            if size is None:
-                return cap
-            n = int(size.group(1)) << {None: 0, "KiB": 10, "MiB": 20}[size.group(2)]
-            return max(cap, min(n, MAX_DECLARED_SIZE))
+            n = size_bytes(value.decode("ascii", "replace"))
+            return cap if n is None else max(cap, min(n, MAX_DECLARED_SIZE))
     return cap
 
 

@@ -144,14 +144,19 @@ def _timezone(node: Node) -> str:
 
 
 # ASCII digits, and few enough that int() is cheap and within its limit.
-SIZE = re.compile(r"([0-9]{1,12})[ \t]*(KiB|MiB)?")
+_SIZE = re.compile(r"([0-9]{1,12})[ \t]*(KiB|MiB)?")
+
+
+def size_bytes(text: str) -> int | None:
+    """The number of bytes ``text`` (``2MiB``, ``512 KiB``, ``1048576``) stands for, or None."""
+    m = _SIZE.fullmatch(text)
+    return None if m is None else int(m.group(1)) << {None: 0, "KiB": 10, "MiB": 20}[m.group(2)]
 
 
 def _file_size(node: Node) -> int:
     if type(node) is ScalarNode:
-        m = SIZE.fullmatch(node.value.strip())
-        if m is not None:
-            n = int(m.group(1)) << {None: 0, "KiB": 10, "MiB": 20}[m.group(2)]
+        n = size_bytes(node.value.strip())
+        if n is not None:
             if (1 << 10) <= n <= MAX_DECLARED_SIZE:
                 return n
             raise Invalid(f"expected 1KiB to 256MiB, got {human_size(n)}")
