@@ -1,19 +1,21 @@
 """The contact book: load and validate the user's YAML file into a `model.Book`.
 
-Owns: reading the contact file (through `paths.read_capped`: regular files
-only, the size cap and the cap a file declares at its top; UTF-8 check),
-having it composed by `safecompose` (YAML itself is `yamlread`'s), walking
-the node tree to validate every field with ``file:line:col`` locations, and
-wording every problem as one printable line.
+Owns: the entry points the rest of warmupd calls (`read`, `load`, `loads`,
+`read_problem`); reading the contact file (through `paths.read_capped`:
+regular files only, the size cap and the cap a file declares at its top;
+UTF-8 check); an empty file; having the bytes composed by `safecompose`
+(YAML itself is `yamlread`'s) and the document walked in order (top-level
+keys, `settingswalk`, `peoplewalk`, the plan-size bound), with gc paused;
+and the last word on every problem: one printable line of bounded length,
+any library exception the checks did not foresee mapped to a problem.
 
 Must not: import yaml, write the contact file, read the clock, or know about
-the store, the planner (beyond its plan-size bound) or the CLI.  Every
-problem is collected and raised together as one `BookError`; unknown keys
-are warnings, never errors.
+the store, the planner or the CLI.  Every problem is collected and raised
+together as one `BookError`; unknown keys are warnings, never errors.
 
 The format is documented by ``config/contacts.example.yaml``; the keys of
 ``settings:`` (and of its blocks), their checks and defaults are the rows of
-`contacts.schema`, which this module turns into its validation tables.
+`contacts.schema`, which `settingchecks` turns into validation tables.
 """
 
 from __future__ import annotations
@@ -44,10 +46,6 @@ from warmupd.paths import MAX_DECLARED_SIZE, NotRegularFile, read_capped
 __all__ = ["load", "loads", "read", "read_problem"]
 
 _DEFAULTS = Settings()
-
-# --------------------------------------------------------------------------
-# Reading and parsing
-# --------------------------------------------------------------------------
 
 
 def read(path: Path, max_bytes: int | None = None) -> bytes:

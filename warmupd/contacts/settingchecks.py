@@ -278,7 +278,7 @@ _REGION = re.compile(r"[A-Za-z]{2}")
 
 def _region(node: Node) -> str:
     # Checked for shape only: whether phonenumbers knows the country is the
-    # matcher's business (book must not import it, and `check` stays fast).
+    # matcher's business (validation must not import it, and `check` stays fast).
     v = nonempty(node)
     if not _REGION.fullmatch(v):
         raise Invalid(f"expected a two-letter country code like DE or US, got {quoted(v)}")
