@@ -33,7 +33,7 @@ NOTES = ("coffee; she is moving to Lisbon", "his new job at the bakery", "kids s
 
 
 def slug(name: str) -> str:
-    from warmupd.contacts.book import slugify
+    from warmupd.core.names import slugify
 
     return slugify(name)
 

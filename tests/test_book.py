@@ -20,7 +20,8 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from warmupd.contacts import book
+from warmupd.contacts import book, peoplewalk, safecompose, settingswalk, yamlread
+from warmupd.core import names
 from warmupd.core.model import Birthday, Book, BookError, Contact, PersonNotFound, Problem
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -51,25 +52,25 @@ def only_problem(data: bytes | str, max_bytes: int | None = None) -> str:
 
 @given(st.integers(min_value=1, max_value=100_000))
 def test_format_then_parse_duration_gives_the_days_back(days: int) -> None:
-    assert book.parse_duration(book.format_duration(days)) == days
+    assert names.parse_duration(names.format_duration(days)) == days
 
 
 @given(st.integers(min_value=1, max_value=5000), st.sampled_from("dDwWmM"))
 def test_parse_duration_units(n: int, unit: str) -> None:
     expected = n * {"d": 1, "w": 7, "m": 30}[unit.lower()]
-    assert book.parse_duration(f"{n}{unit}") == expected
+    assert names.parse_duration(f"{n}{unit}") == expected
     # the canonical spelling reads back to the same number of days
-    assert book.parse_duration(book.format_duration(expected)) == expected
+    assert names.parse_duration(names.format_duration(expected)) == expected
 
 
 @pytest.mark.parametrize("text", ["", "w", "6", "6y", "1.5w", "-3d", "0d", "0w", "6 weeks", "d6"])
 def test_parse_duration_rejects(text: str) -> None:
     with pytest.raises(ValueError):
-        book.parse_duration(text)
+        names.parse_duration(text)
 
 
 def test_format_duration_prefers_the_largest_exact_unit() -> None:
-    assert [book.format_duration(d) for d in (1, 7, 30, 60, 63, 84, 45)] == [
+    assert [names.format_duration(d) for d in (1, 7, 30, 60, 63, 84, 45)] == [
         "1d",
         "1w",
         "1m",
@@ -79,15 +80,15 @@ def test_format_duration_prefers_the_largest_exact_unit() -> None:
         "45d",
     ]
     with pytest.raises(ValueError):
-        book.format_duration(0)
+        names.format_duration(0)
 
 
 @given(st.text(max_size=40))
 def test_slugify_is_ascii_and_idempotent(name: str) -> None:
-    slug = book.slugify(name)
+    slug = names.slugify(name)
     assert slug.isascii()
     assert re.fullmatch(r"([a-z0-9]+(-[a-z0-9]+)*)?", slug), slug
-    assert book.slugify(slug) == slug
+    assert names.slugify(slug) == slug
 
 
 @pytest.mark.parametrize(
@@ -102,7 +103,7 @@ def test_slugify_is_ascii_and_idempotent(name: str) -> None:
     ],
 )
 def test_slugify_examples(name: str, slug: str) -> None:
-    assert book.slugify(name) == slug
+    assert names.slugify(name) == slug
 
 
 def test_names_without_ascii_letters_still_get_a_stable_id() -> None:
@@ -137,7 +138,8 @@ def test_example_file_documents_every_key() -> None:
     # in the example (commented out or not).
     text = EXAMPLE.read_text(encoding="utf-8")
     keys = (
-        set(book._SETTINGS_KEYS) | set(book._FEED) | set(book._CONTACT_KEYS) | set(book._TOP_KEYS)
+        set(settingswalk.SETTINGS_KEYS) | set(settingswalk.FEED) | set(peoplewalk.CONTACT_KEYS)
+        | set(book.TOP_KEYS)
     )
     missing = [k for k in sorted(keys) if not re.search(rf"^[\s#-]*{k}:", text, re.MULTILINE)]
     assert missing == []
@@ -178,7 +180,7 @@ def _people(draw: st.DrawFn) -> dict[str, Any]:
     if draw(st.booleans()):
         person["id"] = draw(_ids)
     else:
-        assume(book.slugify(name))
+        assume(names.slugify(name))
     for key, strategy in (
         ("every", st.integers(1, 3650)),
         ("circle", st.sampled_from(["family", "friends"])),
@@ -199,7 +201,7 @@ def _emit(person: dict[str, Any], year_in_birthday: bool) -> str:
     lines = []
     for key, value in person.items():
         if key == "every":
-            shown = book.format_duration(value)
+            shown = names.format_duration(value)
         elif key == "birthday":
             assert isinstance(value, date)
             shown = value.isoformat() if year_in_birthday else value.strftime("%m-%d")
@@ -217,7 +219,7 @@ def _emit(person: dict[str, Any], year_in_birthday: bool) -> str:
 
 @settings(max_examples=150, suppress_health_check=[HealthCheck.filter_too_much])
 @given(
-    st.lists(_people(), max_size=8, unique_by=lambda p: p.get("id") or book.slugify(p["name"])),
+    st.lists(_people(), max_size=8, unique_by=lambda p: p.get("id") or names.slugify(p["name"])),
     st.booleans(),
     st.integers(1, 400),
 )
@@ -225,7 +227,7 @@ def test_valid_books_round_trip(
     people: list[dict[str, Any]], with_year: bool, default_every: int
 ) -> None:
     text = (
-        f"settings:\n  default_every: {book.format_duration(default_every)}\n"
+        f"settings:\n  default_every: {names.format_duration(default_every)}\n"
         "circles:\n  family: {every: 4w}\n  friends: {every: 6w}\n"
         "contacts:\n" + "\n".join(_emit(p, with_year) for p in people) + "\n"
     )
@@ -236,7 +238,7 @@ def test_valid_books_round_trip(
     for c, p in zip(loaded.contacts, people, strict=True):
         bday = p.get("birthday")
         expected = Contact(
-            id=str(p.get("id") or book.slugify(str(p["name"]))),
+            id=str(p.get("id") or names.slugify(str(p["name"]))),
             name=str(p["name"]),
             every=int(p.get("every") or circles.get(str(p.get("circle")), default_every)),
             circle=p.get("circle"),
@@ -312,7 +314,7 @@ def test_random_yamlish_text_only_ever_raises_book_error(text: str) -> None:
     ],
 )
 def test_prefilter_sees_properties_wherever_a_node_starts(text: str) -> None:
-    assert book._property_starts(text)
+    assert safecompose.property_starts(text)
 
 
 @pytest.mark.parametrize(
@@ -321,7 +323,7 @@ def test_prefilter_sees_properties_wherever_a_node_starts(text: str) -> None:
 )
 def test_prefilter_lets_ordinary_text_take_the_fast_path(notes: str) -> None:
     text = f"contacts:\n  - name: Ann\n    notes: {notes}\n"
-    assert not book._property_starts(text)
+    assert not safecompose.property_starts(text)
     assert book.loads(text).contacts[0].notes == notes.split("\n")[0]
 
 
@@ -378,9 +380,9 @@ def test_property_prefilter_never_misses_an_anchor_alias_or_tag(text: str) -> No
     # The fast path skips the event scan only when no &, * or ! can start a
     # token; when it skips, the full scan must indeed find nothing to reject.
     data = text.encode()
-    if not book._property_starts(text):
+    if not safecompose.property_starts(text):
         try:
-            book._reject_properties(data, "p.yaml")
+            yamlread.reject_properties(data, "p.yaml")
         except BookError as e:
             assert all(m.message.startswith("YAML") for m in e.problems), e.problems
 
@@ -409,13 +411,13 @@ def test_the_check_after_composing_never_clears_an_anchor_or_a_tag(text: str) ->
     an anchor, alias or foreign tag reaches the walk."""
     data = text.encode()
     try:
-        root = book._compose(data, "p.yaml")
+        root = yamlread.compose(data, "p.yaml")
     except BookError:
         root = None
     assume(root is not None)
-    if book._inside_scalars(root, text, book._property_starts(text, "&!")):
+    if safecompose.inside_scalars(root, text, safecompose.property_starts(text, "&!")):
         try:
-            book._reject_properties(data, "p.yaml")
+            yamlread.reject_properties(data, "p.yaml")
         except BookError as e:
             pytest.fail(f"cleared without the scan, but the scan finds {e.problems}")
 
@@ -428,9 +430,9 @@ def test_an_ampersand_inside_text_takes_the_fast_path(bom: str, notes: str) -> N
     """If this fails, "Q: &A" in a note sends every load through the event scan
     (1.3x the bare parse at 1k people instead of under 1.0x)."""
     text = f"{bom}contacts:\n  - name: Ann\n    notes: {notes}\n  - name: Bo\n"
-    starts = book._property_starts(text, "&!")
+    starts = safecompose.property_starts(text, "&!")
     assert starts
-    assert book._inside_scalars(book._compose(text.encode(), "p.yaml"), text, starts)
+    assert safecompose.inside_scalars(yamlread.compose(text.encode(), "p.yaml"), text, starts)
     assert [c.name for c in book.loads(text).contacts] == ["Ann", "Bo"]
 
 
@@ -446,9 +448,9 @@ def test_an_ampersand_inside_text_takes_the_fast_path(bom: str, notes: str) -> N
 )
 def test_a_property_or_doubt_sends_the_file_to_the_event_scan(text: str) -> None:
     """If this fails, the check after composing clears what only the event scan may judge."""
-    starts = book._property_starts(text, "&!")
+    starts = safecompose.property_starts(text, "&!")
     assert starts
-    assert not book._inside_scalars(book._compose(text.encode(), "p.yaml"), text, starts)
+    assert not safecompose.inside_scalars(yamlread.compose(text.encode(), "p.yaml"), text, starts)
 
 
 # --------------------------------------------------------------------------
@@ -998,12 +1000,12 @@ _PEOPLE = book.loads(
     ],
 )
 def test_resolve_finds(query: str, expected: str) -> None:
-    assert book.resolve(_PEOPLE, query).id == expected
+    assert names.resolve(_PEOPLE, query).id == expected
 
 
 def test_resolve_ambiguous_lists_candidates() -> None:
     with pytest.raises(PersonNotFound) as info:
-        book.resolve(_PEOPLE, "ru")
+        names.resolve(_PEOPLE, "ru")
     msg = str(info.value)
     assert "matches 2 people" in msg
     assert "Ruth Álvarez (ruth-alvarez)" in msg and "Rufus King (rufus-king)" in msg
@@ -1011,16 +1013,16 @@ def test_resolve_ambiguous_lists_candidates() -> None:
 
 def test_resolve_nobody() -> None:
     with pytest.raises(PersonNotFound) as info:
-        book.resolve(_PEOPLE, "Xavier")
+        names.resolve(_PEOPLE, "Xavier")
     assert str(info.value) == "no one called 'Xavier'"
     with pytest.raises(PersonNotFound):
-        book.resolve(_PEOPLE, "   ")
+        names.resolve(_PEOPLE, "   ")
 
 
 @given(st.sampled_from(_PEOPLE.contacts))
 def test_resolve_by_own_id_or_name_always_finds_that_person(person: Contact) -> None:
-    assert book.resolve(_PEOPLE, person.id) == person
-    assert book.resolve(_PEOPLE, person.name.upper()) == person
+    assert names.resolve(_PEOPLE, person.id) == person
+    assert names.resolve(_PEOPLE, person.name.upper()) == person
 
 
 # --------------------------------------------------------------------------
@@ -1029,9 +1031,9 @@ def test_resolve_by_own_id_or_name_always_finds_that_person(person: Contact) -> 
 _FALLBACK = """
 import json, sys
 sys.modules["yaml._yaml"] = None  # as if PyYAML had been built without libyaml
-from warmupd.contacts import book
+from warmupd.contacts import book, yamlread
 from warmupd.core.model import BookError
-assert not book._LIBYAML
+assert not yamlread.LIBYAML
 out = []
 for text in json.loads(sys.stdin.read()):
     try:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -223,3 +224,23 @@ def test_a_changed_module_in_a_subpackage_changes_the_code_stamp(tmp_path: Path)
     assert str(sub.relative_to(pkg)) in before
     sub.write_text(sub.read_text() + "\n# changed\n")
     assert stamp() != before
+
+
+def test_every_module_a_parse_runs_is_in_the_code_stamp() -> None:
+    """Would fail if the stamp listed the validating modules by hand and one were
+    split off without being added: a change there would keep serving old books."""
+    probe = ("import json, sys; from warmupd.contacts import book, bookcache;"
+             f"book.loads({TEXT!r});"
+             "print(json.dumps([[m.__name__, m.__file__] for m in list(sys.modules.values())"
+             " if m.__name__.startswith('warmupd') and getattr(m, '__file__', None)]));"
+             "print(json.dumps([p for p, _, _ in bookcache.code_stamp()]))")
+    env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
+    out = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True,
+                         text=True, check=True).stdout.splitlines()
+    loaded, stamped = json.loads(out[0]), set(json.loads(out[1]))
+    package = Path(bookcache.__file__).resolve().parents[1]
+    assert {"warmupd.contacts.yamlread", "warmupd.contacts.checks", "warmupd.contacts.walker",
+            "warmupd.contacts.peoplewalk"} <= {name for name, _ in loaded}
+    missing = [name for name, file in loaded
+               if str(Path(file).resolve().relative_to(package)) not in stamped]
+    assert missing == []

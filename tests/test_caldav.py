@@ -24,7 +24,7 @@ from caldav_env import PASSWORD, USER, Phone, Radicale
 from warmupd.calendar.caldav import map as caldav_map
 from warmupd.calendar.caldav import sync as caldav_sync
 from warmupd.clock import zone
-from warmupd.contacts import book
+from warmupd.contacts import book, settingswalk
 from warmupd.core.model import Book, BookError, TouchKind
 from warmupd.history.store import Store
 
@@ -141,7 +141,7 @@ def test_settings_defaults_and_checks(tmp_path: Path) -> None:
         assert ":3:10: settings: caldav: url:" in str(bad.value)  # located, once
         assert "url is required" not in str(bad.value) and "pw@" not in str(bad.value)
     example = (ROOT / "config" / "contacts.example.yaml").read_text()
-    for key in (*book._CALDAV, "push", "push_config"):
+    for key in (*settingswalk.CALDAV, "push", "push_config"):
         assert f"{key}:" in example
 
 

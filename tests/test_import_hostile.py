@@ -332,7 +332,7 @@ def test_base64_text_properties_are_decoded(home: Path, capsys) -> None:  # type
      ("\\ufeff", "a byte order mark \\ufeff")],
 )
 def test_the_contact_file_refuses_invisible_characters_in_names(escaped: str, what: str) -> None:
-    """Red when `book._name` is replaced by `_one_line` again."""
+    """Red when `checks.person_name` is replaced by `checks.one_line` again."""
     data = f'contacts:\n  - name: Ruth\n  - name: "Ann {escaped}Lee"\n    every: 2w\n'
     with pytest.raises(BookError) as e:
         book.loads(data.encode(), "c.yaml")

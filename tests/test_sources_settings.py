@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from warmupd.contacts import book
+from warmupd.contacts import book, settingswalk
 from warmupd.core.model import BookError, ImapSource, MailSource
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -79,7 +79,7 @@ def test_sources_errors_are_located() -> None:
 def test_example_documents_sources_and_loads_uncommented() -> None:
     """The example's commented sources block is valid once uncommented."""
     example = EXAMPLE.read_text()
-    for key in (*book._SOURCES, "mail", "maildir", "mbox", "imap", "detect"):
+    for key in (*settingswalk.SOURCES, "mail", "maildir", "mbox", "imap", "detect"):
         assert f"{key}:" in example
     lines = example.splitlines()
     start = next(i for i, x in enumerate(lines) if x.strip() == "# sources:")

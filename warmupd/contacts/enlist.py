@@ -24,6 +24,7 @@ from warmupd.contacts import importers, insert, match
 from warmupd.contacts.importers import ImportFailed, Record, Skipped
 from warmupd.contacts.importers._common import tidy
 from warmupd.core.model import Book, BookError, ExitCode, Problem, WarmupdError
+from warmupd.core.names import format_duration, parse_duration
 from warmupd.core.planner import capacity
 from warmupd.core.record import replace
 from warmupd.core.textsafe import visible
@@ -89,7 +90,7 @@ def _check_options(book: Book, circle: str | None, every: str | None) -> int | N
     if every is None:
         return None
     try:
-        return bookmod.parse_duration(every)
+        return parse_duration(every)
     except ValueError as e:
         raise Refused(f"--every: {e}") from None
 
@@ -102,7 +103,7 @@ def _entry(
         "name": r.name,
         "id": pid,
         "circle": new.circle,
-        "every": bookmod.format_duration(every) if every else None,
+        "every": format_duration(every) if every else None,
         "company": r.company or None,
         "role": r.role or None,
         "email": r.email or None,

@@ -1,15 +1,16 @@
 """The only code that edits the contact file: it adds people at the end of
 ``contacts:`` and touches nothing else.
 
-Owns: rendering new entries as YAML text, finding where they go (through
-`book.contacts_slot`, so yaml stays in `book`), validating the result in
-memory (it must load, and every existing setting, circle and person must read
-exactly as before), backing the old file up in the state dir and writing the
-new one atomically, through a symbolic link to its target, only if the file
-still holds the bytes that were read: checked before the backup, again right
-before the new file takes the old one's place, and once more on the file it
-replaced, so that a save another program made meanwhile ends up in the file
-(nothing added; run again) or, failing that, in a backup the message names.
+Owns: rendering new entries as YAML text, finding where they go
+(`_contacts_slot`, on the node tree `yamlread` composes), validating the
+result in memory (it must load, and every existing setting, circle and
+person must read exactly as before), backing the old file up in the state
+dir and writing the new one atomically, through a symbolic link to its
+target, only if the file still holds the bytes that were read: checked
+before the backup, again right before the new file takes the old one's
+place, and once more on the file it replaced, so that a save another program
+made meanwhile ends up in the file (nothing added; run again) or, failing
+that, in a backup the message names.
 
 Must not: reorder, reformat or drop a byte of the user's file; edit an
 existing person; write when validation fails.  The daemon never calls this.
@@ -27,7 +28,9 @@ from datetime import datetime
 from pathlib import Path
 
 from warmupd.contacts import book as bookmod
+from warmupd.contacts.yamlread import NULL, MappingNode, ScalarNode, SequenceNode, compose, tag_of
 from warmupd.core.model import Book, BookError, Problem, WarmupdError
+from warmupd.core.names import default_id
 from warmupd.core.textsafe import visible
 from warmupd.paths import (
     MAX_DECLARED_SIZE,
@@ -134,7 +137,7 @@ def unique_ids(book: Book, names: Sequence[str]) -> list[str | None]:
     # with one slug (those in scripts slugify drops) stay linear.
     next_n: dict[str, int] = {}
     for name in names:
-        base = bookmod.default_id(name)
+        base = default_id(name)
         if base not in taken:
             taken.add(base)
             out.append(None)
@@ -179,6 +182,37 @@ def _ends_in_kept_block(lines: Sequence[bytes], end: int) -> bool:
     return False
 
 
+def _contacts_slot(data: bytes) -> tuple[str, int, int]:
+    """Where the ``contacts:`` list of a *valid* file can take more people.
+
+    Returns ``(kind, line, column)``: kind ``"end"`` (the list is the last
+    thing in the file: append), ``"before"`` (insert before 0-based ``line``),
+    ``"empty"`` (``contacts:`` with nothing after it, on ``line``: insert after
+    that line) or ``"absent"`` (no ``contacts:`` key); ``column`` is where the
+    list's ``-`` stands.  Raises ValueError for a list this cannot extend
+    without rewriting a byte (a flow list like ``[...]``).
+    """
+    root = compose(data, "<contacts>")
+    if type(root) is not MappingNode:
+        raise ValueError("the top level is not key: value pairs")
+    pairs = root.value
+    for i, (k, v) in enumerate(pairs):
+        if type(k) is ScalarNode and k.value == "contacts":
+            last = i == len(pairs) - 1
+            if type(v) is ScalarNode and tag_of(v) == NULL and v.value == "":
+                return ("end" if last else "empty", k.start_mark.line, k.start_mark.column + 2)
+            if type(v) is not SequenceNode or v.flow_style:
+                raise ValueError(
+                    "contacts: is written as a flow list ([...]); make it a list of "
+                    "`- name:` lines to add people"
+                )
+            col = v.start_mark.column
+            if last:
+                return ("end", v.end_mark.line, col)
+            return ("before", pairs[i + 1][0].start_mark.line, col)
+    return ("absent", 0, 2)
+
+
 def insert(data: bytes, entries: Sequence[Entry], comment: str) -> bytes:
     """``data`` with ``entries`` added at the end of its ``contacts:`` list.
 
@@ -188,7 +222,7 @@ def insert(data: bytes, entries: Sequence[Entry], comment: str) -> bytes:
     if not entries:
         return data
     try:
-        kind, line, column = bookmod.contacts_slot(data)
+        kind, line, column = _contacts_slot(data)
     except ValueError as e:
         raise WarmupdError(f"cannot add people to this file: {e}") from None
     nl = "\r\n" if b"\r\n" in data[:65536] else "\n"

@@ -5,8 +5,9 @@ block with the attribute it fills on `core.model.Settings`, its check, its
 default as written in the file, and a one-line doc; and `reference()`, the
 settings reference of ``docs/settings.md``, rendered from the table.
 
-`contacts.book` builds its validation from this table (the check names here
-are resolved to node checkers there) and takes its known-key list from it.
+`contacts.settingchecks` builds its validation from this table (the check names
+here are resolved to node checkers there), and `contacts.settingswalk` takes its
+known-key lists from it.
 The typed defaults stay on `core.model.Settings`, because the core must not
 import this layer; ``tests/test_settings_spec.py`` parses every default written
 here through the real validator and compares it with the model's.
@@ -36,7 +37,7 @@ class Setting:
 
     key: str  # as written in the file
     attr: str  # the field of model.Settings it fills
-    check: str  # a check `contacts.book` knows, e.g. "integer"; "block": its own walker
+    check: str  # a check `contacts.settingchecks` knows, e.g. "integer"; "block": walked
     default: str | None  # the default as written in the file; None: unset (None or "")
     doc: str  # one line, for the reference
     limits: tuple[int, int] | None = None  # "integer" only: the allowed range
