@@ -1,6 +1,7 @@
 """The long-running service: the loop, its children, its watchers, its status.
 
-Owns: ``daemon`` (the loop: reload, plan, nudge, publish, sync), ``isolate``
+Owns: ``daemon`` (the loop: reload, plan, nudge, publish, sync), ``main``
+(the process behind ``warmupd run``), ``sdnotify`` (telling systemd), ``isolate``
 (the parse of the contact file, and the daemon's one child server,
 ``warmupd.child``, which also runs the CalDAV syncs and claims), ``watch``
 (file events), ``scanner`` (noticing touches from the sources), ``liveness``

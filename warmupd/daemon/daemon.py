@@ -2,12 +2,12 @@
 
 Owns: the live book and plan, reloads (watcher events, SIGHUP), the delivery
 guarantee for nudges, actions coming back from notifications, the status
-file, sd_notify, and the APScheduler jobs (the only module importing
+file, and the APScheduler jobs (the only module importing
 apscheduler).  The scheduler holds two jobs only — the daily nudge slot and a
 heartbeat; the plan itself lives in the planner.
 
 Must not: write the contact file (ever), block the loop on slow work, or be
-imported by anything but the CLI.  The watcher's thread only posts events to
+imported by anything but ``main`` (and the tests).  The watcher's thread only posts events to
 the loop (``call_soon_threadsafe``), where the debounce is a timer; the feed
 server runs on the loop itself; blocking work waits in pools the daemon
 owns, one per kind, so none can hold up another: the calendar build (one
@@ -29,7 +29,7 @@ delay for every person of the slot, is the worse one.
 
 Stopping (SIGTERM) takes seconds whatever a server or endpoint is doing:
 tasks are cancelled, work in the CalDAV and push pools is abandoned (see
-workers), and `run` ends the process's children.  The store stays
+workers), and `main.run` ends the process's children.  The store stays
 consistent: each step is its own transaction, and a push cut short is
 marked as such in the outbox (see push).
 
@@ -48,13 +48,11 @@ is one instant, so it fires once.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import functools
 import hashlib
 import logging
 import os
 import signal
-import socket
 import time as _time
 from collections.abc import Coroutine
 from concurrent.futures import ThreadPoolExecutor
@@ -68,8 +66,8 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from warmupd.calendar.caldav.run import FIRST_BACKOFF_SECONDS, CalDavSync
-from warmupd.calendar.publish import CalendarFiles, Publisher
-from warmupd.clock import Clock, SystemClock, utcnow
+from warmupd.calendar.publish import Publisher
+from warmupd.clock import Clock, SystemClock
 from warmupd.clock import zone as settings_zone
 from warmupd.contacts import book as bookmod
 from warmupd.core import views
@@ -89,14 +87,14 @@ from warmupd.core.slots import previous_slot, slot_on
 from warmupd.daemon import isolate, review
 from warmupd.daemon import status as status_json
 from warmupd.daemon.scanner import SourceScanner
+from warmupd.daemon.sdnotify import sd_notify
 from warmupd.daemon.status import Status
 from warmupd.daemon.watch import Debouncer, FileWatcher
-from warmupd.daemon.workers import Workers, end_children
+from warmupd.daemon.workers import Workers
 from warmupd.history.store import Push, Store
 from warmupd.notify import Action, Notifier, NotifyError, Nudge, Reshow, Shown, make_notifier
 from warmupd.notify.push import WORKERS as PUSH_WORKERS
 from warmupd.notify.push import PushChannels, make_push
-from warmupd.paths import sweep_stale_temps
 
 log = logging.getLogger("warmupd")
 
@@ -116,25 +114,6 @@ CLAIM_AHEAD_SECONDS = 45.0
 CALDAV_WORKERS = 4
 # What a stop waits for the notifier and the calendar before ending anyway.
 STOP_SECONDS = 5.0
-
-
-def sd_notify(message: str) -> bool:
-    """Tell systemd about our state over $NOTIFY_SOCKET; a no-op outside systemd."""
-    addr = os.environ.get("NOTIFY_SOCKET")
-    if not addr:
-        return False
-    if addr.startswith("@"):  # abstract namespace
-        addr = "\0" + addr[1:]
-    try:
-        with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC) as s:
-            # Never block the loop: a full queue on systemd's side drops this one.
-            s.setblocking(False)
-            s.connect(addr)
-            s.sendall(message.encode())
-    except OSError as exc:
-        log.debug("sd_notify failed: %s", exc)
-        return False
-    return True
 
 
 # Store meta: "<nid> <server>" of the error notification on screen, if any.
@@ -912,36 +891,3 @@ def _settled(name: str, claim: asyncio.Task[bool]) -> None:
         log.info("%s: claim settled on the server after the nudge was shown", name)
     else:
         log.info("%s: claim failed after the nudge was shown: %s", name, claim.exception())
-
-
-def configure_logging(level: str) -> None:
-    """journald-friendly lines: no timestamps (the journal adds them), level first."""
-    handler = logging.StreamHandler()
-    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
-    root = logging.getLogger()
-    root.handlers[:] = [handler]
-    root.setLevel(level.upper())
-    # APScheduler logs every job run at INFO: a heartbeat every 30 s is noise.
-    logging.getLogger("apscheduler").setLevel(logging.WARNING)
-
-
-def run(contact_file: Path, store_path: Path, status_path: Path,
-        calendar: CalendarFiles | None = None) -> int:
-    wall = SystemClock()  # the one clock: the daemon and its calendar read it
-    publisher = Publisher(calendar, clock=wall) if calendar is not None else None
-    # A kill during an atomic write leaves a temp file beside its target.
-    sweep_stale_temps(status_path, *((calendar.ics, calendar.revisions) if calendar else ()),
-                      now=utcnow(wall).timestamp())
-    with Store(store_path) as store:
-        daemon = Daemon(contact_file, store, status_path=status_path, clock=wall,
-                        publisher=publisher)
-        try:
-            with contextlib.suppress(KeyboardInterrupt):
-                asyncio.run(daemon.run())
-        finally:
-            # The process is the daemon's: every child left (a CalDAV child whose
-            # wait was abandoned, a notify command) is its own, and ends now.
-            ended = end_children()
-            if ended:
-                log.info("ended %d child process%s", ended, "" if ended == 1 else "es")
-    return 0
