@@ -85,10 +85,9 @@ from warmupd.core.model import (
 from warmupd.core.planner import plan as make_plan
 from warmupd.core.slots import previous_slot, slot_on
 from warmupd.daemon import isolate, review
-from warmupd.daemon import status as status_json
 from warmupd.daemon.scanner import SourceScanner
 from warmupd.daemon.sdnotify import sd_notify
-from warmupd.daemon.status import Status
+from warmupd.daemon.status import Status, StatusFile
 from warmupd.daemon.watch import Debouncer, FileWatcher
 from warmupd.daemon.workers import Workers
 from warmupd.history.store import Push, Store
@@ -156,7 +155,6 @@ class Daemon:
         self._held: str | None = None  # digest of a suspicious save on hold
         self._error_notified = False
         self._error_nudge: Nudge | None = None
-        self._status_bytes = b""
         self._nudged: set[tuple[str, str]] = set()
         self._store_version = -1
         self._plan_gen = 0  # bumped on every replan
@@ -186,6 +184,7 @@ class Daemon:
             started=self.clock.now().isoformat(timespec="seconds"),
             contact_file=str(contact_file),
         )
+        self._status_file = StatusFile(status_path, self.status)
 
     # -- life cycle -----------------------------------------------------
 
@@ -512,7 +511,7 @@ class Daemon:
     def _reload_status(self, ok: bool, message: str) -> None:
         self.status.last_reload = {"at": self._now().isoformat(timespec="seconds"),
                                    "ok": ok, "message": message}
-        self._write_status()
+        self._status_file.write()
 
     def _replan(self) -> None:
         """Recompute history and plan; callers hold the lock."""
@@ -564,7 +563,7 @@ class Daemon:
                     self.status.feed_url = await self._publisher.serve(calendar)
                 except Exception:  # the calendar must never take the nudges down with it
                     log.exception("publishing the calendar failed")
-                self._write_status()
+                self._status_file.write()
         finally:
             self._publishing = None
 
@@ -583,7 +582,7 @@ class Daemon:
 
         def on_status() -> None:
             self.status.caldav = sync.status()
-            self._write_status()
+            self._status_file.write()
 
         self._spawn(sync.serve(lambda: (self.book, self._now(), self.zone) if self.book else None,
                                lambda: self.request_tick(), notify, on_status))
@@ -594,7 +593,7 @@ class Daemon:
 
         def on_status() -> None:
             self.status.sources = scanner.status()
-            self._write_status()
+            self._status_file.write()
 
         self._spawn(scanner.serve(lambda: (self.book, self._now(), self.zone) if self.book
                                   else None, self.request_tick, on_status))
@@ -837,17 +836,7 @@ class Daemon:
                 break
         else:
             self.status.next_nudge = None
-        self._write_status()
-
-    def _write_status(self) -> None:
-        data = status_json.encode(self.status)
-        if data == self._status_bytes:  # no disk write on an idle heartbeat
-            return
-        self._status_bytes = data
-        try:
-            status_json.write(self.status_path, data)
-        except OSError as exc:
-            log.warning("cannot write %s: %s", self.status_path, exc)
+        self._status_file.write()
 
     # -- actions from notifications ---------------------------------------
 
