@@ -1,13 +1,13 @@
 """The daemon behind ``warmupd run``: one asyncio loop that owns all state.
 
-Owns: the live book and plan, reloads (watcher events, SIGHUP), the delivery
-guarantee for nudges, actions coming back from notifications, the status
-file, and the APScheduler jobs (the only module importing
-apscheduler).  The scheduler holds two jobs only — the daily nudge slot and a
+Owns: the live book and plan, reloads (watcher events, SIGHUP), when
+nudges are delivered (``delivery`` shows and records them), actions coming
+back from notifications, the status file, and the APScheduler jobs (the only
+module importing apscheduler).  The scheduler holds two jobs only — the daily nudge slot and a
 heartbeat; the plan itself lives in the planner.
 
 Must not: write the contact file (ever), block the loop on slow work, or be
-imported by anything but ``main`` (and the tests).  The watcher's thread only posts events to
+imported by anything but ``main``.  The watcher's thread only posts events to
 the loop (``call_soon_threadsafe``), where the debounce is a timer; the feed
 server runs on the loop itself; blocking work waits in pools the daemon
 owns, one per kind, so none can hold up another: the calendar build (one
@@ -18,26 +18,15 @@ The parse of the contact file, the CalDAV sync and the nudge claims run as
 forks of `isolate`'s child server (`warmupd.child`), awaited on the loop,
 each under its own time and memory limit.
 
-The nudge path never waits on the network.  With CalDAV on, each nudge is
-first claimed on the server (two machines on one collection show it once),
-but the claims of a slot start before it (at the heartbeat before the
-slot) and run together; at the slot they get one short deadline, past which
-the nudges are shown here and the claims finish in the background, their
-outcome logged.  The price is a rare double showing across two machines
-when the server is slow; the alternative, a nudge late by the server's
-delay for every person of the slot, is the worse one.
-
 Stopping (SIGTERM) takes seconds whatever a server or endpoint is doing:
 tasks are cancelled, work in the CalDAV and push pools is abandoned (see
 workers), and `main.run` ends the process's children.  The store stays
 consistent: each step is its own transaction, and a push cut short is
 marked as such in the outbox (see push).
 
-Delivery guarantee.  A nudge is keyed by (person, cycle key).  A key is
-recorded in the store right after it was shown, and the store's UNIQUE key
-makes a second showing impossible under normal operation; a crash between
-showing and recording can repeat that one nudge, never lose it.  The daemon
-remembers the last daily slot it delivered ("last_slot" in the store), so a
+Delivery guarantee.  Each nudge is shown once and recorded right after (see
+``delivery``, which also says why the nudges never wait on the network).  The
+daemon remembers the last daily slot it delivered ("last_slot" in the store), so a
 slot that passed while the machine slept or the daemon was down is caught up
 at the first tick — at start, and at every heartbeat (30 s), which also sees
 wall-clock jumps.  Slots are local wall times made aware with zoneinfo: a
@@ -48,7 +37,6 @@ is one instant, so it fires once.
 from __future__ import annotations
 
 import asyncio
-import functools
 import hashlib
 import logging
 import os
@@ -80,20 +68,20 @@ from warmupd.core.model import (
     Plan,
     Settings,
     TouchKind,
-    TouchUp,
 )
 from warmupd.core.planner import plan as make_plan
 from warmupd.core.slots import previous_slot, slot_on
 from warmupd.daemon import isolate, review
+from warmupd.daemon.delivery import CLAIM_DEADLINE_SECONDS, Delivery, nudge_for
 from warmupd.daemon.scanner import SourceScanner
 from warmupd.daemon.sdnotify import sd_notify
 from warmupd.daemon.status import Status, StatusFile
 from warmupd.daemon.watch import Debouncer, FileWatcher
 from warmupd.daemon.workers import Workers
-from warmupd.history.store import Push, Store
-from warmupd.notify import Action, Notifier, NotifyError, Nudge, Reshow, Shown, make_notifier
+from warmupd.history.store import Store
+from warmupd.notify import Action, Notifier, Nudge, Reshow, Shown, make_notifier
 from warmupd.notify.push import WORKERS as PUSH_WORKERS
-from warmupd.notify.push import PushChannels, make_push
+from warmupd.notify.push import make_push
 
 log = logging.getLogger("warmupd")
 
@@ -103,11 +91,6 @@ HOLD_SECONDS = 3.0
 SNOOZE_DAYS = 7  # the notification's "Snooze 1w" button
 # A wall-clock step larger than this between heartbeats is logged as a jump.
 JUMP_TOLERANCE = timedelta(seconds=5)
-# How long the nudges of a slot wait for their claims on the CalDAV server:
-# the slot's nudges are then on screen within 2 s, with half a second to show them.
-CLAIM_DEADLINE_SECONDS = 1.5
-# Claims start this long before the slot (at a heartbeat: at least one lands in it).
-CLAIM_AHEAD_SECONDS = 45.0
 # Reading the password for the sync, and for the claims of one slot
 # (max_burst, 3 by default) at once.
 CALDAV_WORKERS = 4
@@ -139,11 +122,9 @@ class Daemon:
         self.store = store
         self.status_path = status_path
         self.clock: Clock = clock or SystemClock()
-        self.notifier = notifier
         self._watch = watch
         self._hold_seconds = hold_seconds
         self._beat_seconds = heartbeat_seconds
-        self._claim_deadline = claim_deadline
         self._caldav_backoff = caldav_backoff
         self._ticking: asyncio.Task[None] | None = None
         self._publisher = publisher
@@ -155,11 +136,8 @@ class Daemon:
         self._held: str | None = None  # digest of a suspicious save on hold
         self._error_notified = False
         self._error_nudge: Nudge | None = None
-        self._nudged: set[tuple[str, str]] = set()
-        self._store_version = -1
         self._plan_gen = 0  # bumped on every replan
         self._publishing: asyncio.Future[None] | None = None
-        self._passed_for: tuple[date, int] | None = None  # (day, plan gen) fully delivered
         self._lock = asyncio.Lock()
         self._stopping = asyncio.Event()
         self._watcher: FileWatcher | None = None
@@ -175,16 +153,24 @@ class Daemon:
         self._tasks: set[asyncio.Task[Any]] = set()
         self._caldav: CalDavSync | None = None
         self._scanner: SourceScanner | None = None
-        self._push: PushChannels | None = None
-        self._push_wake = asyncio.Event()  # rows were queued in the outbox
-        # Claims started for nudges not shown yet (see _claim_ahead), by (person, key).
-        self._claiming: dict[tuple[str, str], asyncio.Task[bool]] = {}
         self.status = Status(
             pid=os.getpid(),
             started=self.clock.now().isoformat(timespec="seconds"),
             contact_file=str(contact_file),
         )
         self._status_file = StatusFile(status_path, self.status)
+        self._delivery = Delivery(store, self._status_file, self._now, spawn=self._spawn,
+                                  claim_deadline=claim_deadline)
+        self._delivery.notifier = notifier
+
+    @property
+    def notifier(self) -> Notifier | None:
+        """What shows the nudges; made from the settings at start unless one was given."""
+        return self._delivery.notifier
+
+    @notifier.setter
+    def notifier(self, notifier: Notifier | None) -> None:
+        self._delivery.notifier = notifier
 
     # -- life cycle -----------------------------------------------------
 
@@ -201,7 +187,7 @@ class Daemon:
             await self._notify_error()
         elif self.book is not None:  # an earlier run's error notice, now out of date
             await self._withdraw_error()
-        self._last_delivery()
+        self._delivery.load_last(self.book)
         first_run = self.store.get_meta("last_slot") is None
         if first_run:
             # First run ever: nothing was missed before this moment.
@@ -217,30 +203,19 @@ class Daemon:
         self._start_scheduler()
         self._start_caldav()
         self._start_sources()
-        self._push = (make_push(self.book.settings, self._push_pool) if self.book is not None
-                      else None)
-        if self._push is not None:
-            self._spawn(self._push.serve(self.store, self._push_wake, self._now))
+        push = self._delivery.push = (make_push(self.book.settings, self._push_pool)
+                                      if self.book is not None else None)
+        if push is not None:
+            self._spawn(push.serve(self.store, self._delivery.push_wake, self._now))
         sd_notify("READY=1")
         n = self.status.people
         log.info("ready: %d %s, notifications: %s", n, "person" if n == 1 else "people",
                  self.notifier.name)
         await self.tick()  # catch up on anything that fell due while we were down
-        if first_run and not self._nudged:
-            await self._show_a_sample()
-
-    async def _show_a_sample(self) -> None:
-        """On a first run, nudge the first planned sample at once, whatever the day and
-        hour, so a newcomer sees warmupd work within a minute.  Real people keep their slots."""
-        if self.plan is None or self.book is None:
-            return
-        t = next((t for t in self.plan.touchups() if views.is_sample(t.person_id)), None)
-        if t is not None:
-            nudge = self._nudge(t)
-            shown = await self._show(nudge)
-            if shown is not None:
-                self._record_nudge(t, self._now(), shown, nudge)
-                self._update_next()
+        if (first_run and not self._delivery.nudged and self.book is not None
+                and self.plan is not None
+                and await self._delivery.show_sample(self.book, self.plan, self.history)):
+            self._update_next()
 
     async def run(self) -> None:
         """start(), then serve until SIGTERM/SIGINT; SIGHUP reloads."""
@@ -457,7 +432,7 @@ class Daemon:
         if new.sources != old.sources and self._scanner is not None:
             self._scanner.poke()  # sources added, changed or removed: follow them now
         if (new.push, new.push_config) != (old.push, old.push_config):
-            self._push = make_push(new, self._push_pool)
+            self._delivery.push = make_push(new, self._push_pool)
             log.info("push channels: now %d", len(new.push) + (new.push_config is not None))
         if (new.notifier, new.notify_command, new.keep_on_screen) != (
                 old.notifier, old.notify_command, old.keep_on_screen):
@@ -482,7 +457,7 @@ class Daemon:
         """One "contact file has errors" notification per broken spell, not one per save."""
         if self._error_nudge is None or self._error_notified or self.notifier is None:
             return
-        shown = await self._notice(self._error_nudge)
+        shown = await self._delivery.notice(self._error_nudge)
         self._error_notified = shown is not None
         if shown is not None and shown.nid > 0:  # remembered across restarts, to withdraw
             self.store.set_meta(_ERROR_ON_SCREEN, f"{shown.nid} {shown.server}")
@@ -497,17 +472,6 @@ class Daemon:
         await self.notifier.resume([Reshow(Shown("desktop", "an error notice", server,
                                                  int(nid)), None)])
 
-    def _last_delivery(self) -> None:
-        """``status`` shows the latest delivery from the store: it survives restarts."""
-        last = self.store.last_nudge()
-        if last is None or self.book is None:
-            self.status.last_delivery = None
-            return
-        person = self.book.by_id().get(last[0])
-        self.status.last_delivery = {"at": last[2].isoformat(timespec="seconds"),
-                                     "person": last[0],
-                                     "name": person.name if person else last[0]}
-
     def _reload_status(self, ok: bool, message: str) -> None:
         self.status.last_reload = {"at": self._now().isoformat(timespec="seconds"),
                                    "ok": ok, "message": message}
@@ -518,13 +482,12 @@ class Daemon:
         assert self.book is not None
         today = self._now().date()
         if self.store.forget_samples(self.book.by_id()):  # deleted samples leave no trace
-            self._last_delivery()
+            self._delivery.load_last(self.book)
         self.store.mark_seen((c.id for c in self.book.contacts), today)
         self.history = self.store.history()
         self.plan = make_plan(self.book, self.history, today)
         self._plan_gen += 1
-        self._nudged = self.store.nudged()
-        self._store_version = self.store.data_version()
+        self._delivery.reread()
         self.status.people = len(self.book.contacts)
         self._start_publishing()
         if self._caldav is not None:
@@ -572,12 +535,12 @@ class Daemon:
         s = self.book.settings.caldav if self.book is not None else None
         if s is None:
             return
-        sync = self._caldav = CalDavSync(s, self.store.path, self._caldav_pool,
-                                          runner=isolate.runner,
-                                          first_backoff=self._caldav_backoff)
+        sync = CalDavSync(s, self.store.path, self._caldav_pool, runner=isolate.runner,
+                          first_backoff=self._caldav_backoff)
+        self._caldav = self._delivery.caldav = sync
 
         async def notify(title: str, body: str) -> None:
-            await self._notice(Nudge(key="", person_id="", title=title, body=body,
+            await self._delivery.notice(Nudge(key="", person_id="", title=title, body=body,
                                      actions=False))
 
         def on_status() -> None:
@@ -645,9 +608,10 @@ class Daemon:
             return
         async with self._lock:
             now = self._now()
-            if now.date() != self.plan.today or self.store.data_version() != self._store_version:
+            if now.date() != self.plan.today or self._delivery.stale():
                 self._replan()
-            await review.deliver(self.book, self.store, now, self.plan, self._notice)  # weekly
+            # The weekly review, if it is due.
+            await review.deliver(self.book, self.store, now, self.plan, self._delivery.notice)
             s = self.book.settings
             slot = previous_slot(now, s.days, s.nudge_at)  # the latest slot at or before now
             last_raw = self.store.get_meta("last_slot")
@@ -659,147 +623,14 @@ class Daemon:
             missed = slot is not None and slot > last
             if not (passed or missed):
                 if today_slot is not None:
-                    self._claim_ahead(now, today_slot)
+                    self._delivery.claim_ahead(now, today_slot, self.plan, s.max_burst)
                 return
-            if not missed and self._passed_for == (now.date(), self._plan_gen):
+            if not missed and self._delivery.delivered(now.date(), self._plan_gen):
                 return  # this plan was delivered today already: an idle heartbeat
-            await self._deliver(now)
+            await self._delivery.deliver(now, self.book, self.plan, self.history, self._plan_gen)
             if slot is not None and slot > last:
                 self.store.set_meta("last_slot", slot.isoformat())
             self._update_next()
-
-    async def _deliver(self, now: datetime) -> None:
-        assert self.book is not None and self.plan is not None
-        items = self.plan.on(now.date())
-        pending = [t for t in items if (t.person_id, t.nudge_key) not in self._nudged]
-        complete = True
-        if len(pending) > self.book.settings.max_burst:
-            title, body = views.summary_text([views.who(t.name, t.person_id) for t in pending])
-            summary = Nudge(key="", person_id="", title=title, body=body, actions=False)
-            if await self._show(summary):
-                self._record_summary(pending, now, summary)
-            else:
-                complete = False
-        else:
-            # The claims of the slot run together, under one deadline (see the
-            # module docstring): past it, a nudge is shown here and its claim
-            # settles in the background.  A rare double showing on two machines
-            # is the price of never making the nudges wait on the server.
-            claims = self._claims(pending)
-            self._claiming.clear()  # what is still running settles in the background
-            if claims:
-                await asyncio.wait(claims.values(), timeout=self._claim_deadline)
-            for t in pending:
-                claim = claims.get((t.person_id, t.nudge_key))
-                if claim is not None and claim.done():
-                    if _lost(claim):
-                        log.info("%s: nudged on another machine (claimed on the server)", t.name)
-                        self._record_nudge(t, now)
-                        continue
-                elif claim is not None:
-                    claim.add_done_callback(functools.partial(_settled, t.name))
-                nudge = self._nudge(t)
-                shown = await self._show(nudge)
-                if shown is None:
-                    complete = False
-                    break  # stays due: the next tick tries again
-                self._record_nudge(t, now, shown, nudge)
-        # Unanswered nudges are not reminded of here: the planner re-asks them
-        # with back-off inside the day's cap, and `warmupd today` lists them.
-        if complete:
-            self._passed_for = (now.date(), self._plan_gen)
-
-    def _nudge(self, t: TouchUp) -> Nudge:
-        assert self.book is not None
-        c = self.book.by_id()[t.person_id]
-        return Nudge(key=t.nudge_key, person_id=t.person_id,
-                     title=views.nudge_title(c, t, self.history),
-                     body=views.nudge_body(c, t, self.book, self.history))
-
-    def _claim_ahead(self, now: datetime, slot: datetime) -> None:
-        """Start the claims of the coming slot's nudges shortly before it.
-
-        A claim costs a fork of the child server and two requests: with a
-        slow server or a busy machine, more than the deadline.  Started by the
-        heartbeat before the slot, it is settled when the slot comes.  The
-        cost: a machine that claimed and then sleeps through the slot shows
-        the nudge when it wakes, and the other machine does not show it.
-        """
-        if self._caldav is None or self.plan is None or self.book is None:
-            return
-        if not timedelta(0) < slot - now <= timedelta(seconds=CLAIM_AHEAD_SECONDS):
-            return
-        pending = [t for t in self.plan.on(now.date())
-                   if (t.person_id, t.nudge_key) not in self._nudged]
-        if len(pending) <= self.book.settings.max_burst:  # a summary claims nothing
-            self._claims(pending)
-
-    def _claims(self, pending: list[TouchUp]) -> dict[tuple[str, str], asyncio.Task[bool]]:
-        """The claims of ``pending`` on the CalDAV server: those started ahead, and
-        the others started now, all at once."""
-        if self._caldav is None:
-            return {}
-        for t in pending:
-            if (t.person_id, t.nudge_key) not in self._claiming:
-                self._claiming[t.person_id, t.nudge_key] = self._spawn(self._caldav.claim(t))
-        return {(t.person_id, t.nudge_key): self._claiming[t.person_id, t.nudge_key]
-                for t in pending}
-
-    def _record_nudge(self, t: TouchUp, now: datetime, shown: Shown | None = None,
-                      nudge: Nudge | None = None) -> None:
-        """Only after a proven showing: ``shown`` is the backend's receipt.
-
-        The shown ``nudge`` is queued for the push channels in the same
-        transaction (none when another machine showed it: that one pushes).
-        """
-        where = (shown.server, shown.nid) if shown is not None else ("", 0)
-        push = self._push_rows(f"{t.person_id}|{t.nudge_key}", nudge)
-        self.store.record_nudge(t.person_id, t.nudge_key, now, *where, push=push)
-        self._recorded([t], now, push)
-
-    def _record_summary(self, items: list[TouchUp], now: datetime, summary: Nudge) -> None:
-        """The people a shown summary stands for, and its push, in one transaction."""
-        push = self._push_rows("summary|" + ",".join(f"{t.person_id}|{t.nudge_key}"
-                                                     for t in items), summary)
-        self.store.record_nudges([(t.person_id, t.nudge_key, "", 0) for t in items], now, push)
-        self._recorded(items, now, push)
-
-    def _push_rows(self, key: str | None, nudge: Nudge | None) -> list[Push]:
-        if self._push is None or nudge is None:
-            return []
-        return self._push.messages(key, nudge.title, nudge.body)
-
-    def _recorded(self, items: list[TouchUp], now: datetime, push: list[Push]) -> None:
-        self._nudged.update((t.person_id, t.nudge_key) for t in items)
-        self._store_version = self.store.data_version()
-        self.status.last_delivery = {
-            "at": now.isoformat(timespec="seconds"), "person": items[-1].person_id,
-            "name": items[-1].name,
-        }
-        if push:
-            self._push_wake.set()
-
-    async def _show(self, nudge: Nudge) -> Shown | None:
-        """The backend's proof of showing, or None: then nothing may be recorded."""
-        if self.notifier is None:
-            return None
-        try:
-            return await self.notifier.show(nudge)
-        except NotifyError as exc:
-            log.error("could not show %r: %s; it stays due", nudge.title, exc)
-            return None
-
-    async def _notice(self, nudge: Nudge) -> Shown | None:
-        """Show a notification that records no nudge (an error, the weekly review),
-        and queue it for the push channels right after: the proof, once shown."""
-        shown = await self._show(nudge)
-        if shown is None:
-            return None
-        push = self._push_rows(nudge.key or None, nudge)
-        if push:
-            self.store.push_enqueue(push, self._now())
-            self._push_wake.set()
-        return shown
 
     async def _resume_on_screen(self) -> None:
         """Nudges still on screen from before a restart get working buttons again.
@@ -808,35 +639,22 @@ class Daemon:
         answered meanwhile is withdrawn.  See DesktopBackend.resume.
         """
         old = self.store.on_screen()
-        if not old or self.notifier is None or self.plan is None:
+        if not old or self.notifier is None or self.plan is None or self.book is None:
             return
         due = {(t.person_id, t.nudge_key): t
                for t in (*self.plan.waiting, *self.plan.on(self._now().date()))}
         items = [Reshow(Shown("desktop", "before a restart", server, nid),
-                        self._nudge(due[p, k]) if (p, k) in due else None)
+                        nudge_for(self.book, self.history, due[p, k]) if (p, k) in due
+                        else None)
                  for p, k, server, nid in old]
         for (p, k, _, _), new in zip(old, await self.notifier.resume(items), strict=True):
             self.store.set_on_screen(p, k, *((new.server, new.nid) if new else ("", 0)))
 
+    def _update_next(self) -> None:
+        self._delivery.update_next(self.plan, self._slot)
+
     def _on_closed(self, shown: Shown) -> None:
         self.store.closed_on_screen(shown.server, shown.nid)
-
-    def _update_next(self) -> None:
-        if self.plan is None:
-            return
-        now = self._now()
-        for d, items in self.plan.days:
-            todo = [t for t in items if (t.person_id, t.nudge_key) not in self._nudged]
-            slot = self._slot(d)
-            if todo and slot is not None:
-                self.status.next_nudge = {
-                    "at": max(slot, now).isoformat(timespec="seconds"),
-                    "people": [views.who(t.name, t.person_id) for t in todo],
-                }
-                break
-        else:
-            self.status.next_nudge = None
-        self._status_file.write()
 
     # -- actions from notifications ---------------------------------------
 
@@ -863,20 +681,3 @@ def _slot_settings(b: Book) -> tuple[object, ...]:
     """What the daily slot job is armed from."""
     return (b.settings.nudge_at, b.settings.days, b.settings.timezone)
 
-
-def _lost(claim: asyncio.Task[bool]) -> bool:
-    """Did another machine have the claim?  A failed claim is no proof of that."""
-    return not claim.cancelled() and claim.exception() is None and claim.result() is False
-
-
-def _settled(name: str, claim: asyncio.Task[bool]) -> None:
-    """A claim that came back after its nudge was shown here: say how it ended."""
-    if claim.cancelled():
-        return
-    if _lost(claim):
-        log.warning("%s: the server was slow to answer the claim, and another machine had "
-                    "it: this nudge was shown on both", name)
-    elif claim.exception() is None:
-        log.info("%s: claim settled on the server after the nudge was shown", name)
-    else:
-        log.info("%s: claim failed after the nudge was shown: %s", name, claim.exception())
