@@ -37,7 +37,6 @@ is one instant, so it fires once.
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import logging
 import os
 import signal
@@ -57,13 +56,10 @@ from warmupd.calendar.caldav.run import FIRST_BACKOFF_SECONDS, CalDavSync
 from warmupd.calendar.publish import Publisher
 from warmupd.clock import Clock, SystemClock
 from warmupd.clock import zone as settings_zone
-from warmupd.contacts import book as bookmod
-from warmupd.core import views
 from warmupd.core.model import (
     HEARTBEAT_SECONDS,
     WEEKDAYS,
     Book,
-    BookError,
     History,
     Plan,
     Settings,
@@ -72,6 +68,7 @@ from warmupd.core.model import (
 from warmupd.core.planner import plan as make_plan
 from warmupd.core.slots import previous_slot, slot_on
 from warmupd.daemon import isolate, review
+from warmupd.daemon.contactfile import HOLD_SECONDS, ContactFile
 from warmupd.daemon.delivery import CLAIM_DEADLINE_SECONDS, Delivery, nudge_for
 from warmupd.daemon.scanner import SourceScanner
 from warmupd.daemon.sdnotify import sd_notify
@@ -85,9 +82,6 @@ from warmupd.notify.push import make_push
 
 log = logging.getLogger("warmupd")
 
-# A save that drops more than half of the people is held this long: editors
-# that write in several steps often leave a half file that still parses.
-HOLD_SECONDS = 3.0
 SNOOZE_DAYS = 7  # the notification's "Snooze 1w" button
 # A wall-clock step larger than this between heartbeats is logged as a jump.
 JUMP_TOLERANCE = timedelta(seconds=5)
@@ -98,8 +92,6 @@ CALDAV_WORKERS = 4
 STOP_SECONDS = 5.0
 
 
-# Store meta: "<nid> <server>" of the error notification on screen, if any.
-_ERROR_ON_SCREEN = "error_on_screen"
 
 
 class Daemon:
@@ -123,7 +115,6 @@ class Daemon:
         self.status_path = status_path
         self.clock: Clock = clock or SystemClock()
         self._watch = watch
-        self._hold_seconds = hold_seconds
         self._beat_seconds = heartbeat_seconds
         self._caldav_backoff = caldav_backoff
         self._ticking: asyncio.Task[None] | None = None
@@ -132,10 +123,6 @@ class Daemon:
         self.plan: Plan | None = None
         self.history = History()
         self.zone = ZoneInfo("UTC")
-        self._digest: str | None = None  # of the file bytes behind self.book
-        self._held: str | None = None  # digest of a suspicious save on hold
-        self._error_notified = False
-        self._error_nudge: Nudge | None = None
         self._plan_gen = 0  # bumped on every replan
         self._publishing: asyncio.Future[None] | None = None
         self._lock = asyncio.Lock()
@@ -162,6 +149,10 @@ class Daemon:
         self._delivery = Delivery(store, self._status_file, self._now, spawn=self._spawn,
                                   claim_deadline=claim_deadline)
         self._delivery.notifier = notifier
+        self._file = ContactFile(contact_file, store, self._status_file, self._delivery,
+                                 self._now, live=lambda: self.book,
+                                 retry=lambda digest: self._spawn(self.reload(confirm=digest)),
+                                 hold_seconds=hold_seconds)
 
     @property
     def notifier(self) -> Notifier | None:
@@ -183,10 +174,7 @@ class Daemon:
                                                 on_closed=self._on_closed)
         self.status.notifier = self.notifier.name
         await self._resume_on_screen()
-        if self._error_nudge is not None:  # the file was bad before we could notify
-            await self._notify_error()
-        elif self.book is not None:  # an earlier run's error notice, now out of date
-            await self._withdraw_error()
+        await self._file.notices_at_start()
         self._delivery.load_last(self.book)
         first_run = self.store.get_meta("last_slot") is None
         if first_run:
@@ -312,100 +300,24 @@ class Daemon:
     async def reload(self, confirm: str | None = None) -> None:
         """Load the contact file; keep the last good plan on any problem.
 
-        ``confirm`` is the digest of a save that was held (see ``_hold``) and
-        is now taken as meant.
+        ``confirm`` is the digest of a save that was held (see ``ContactFile``)
+        and is now taken as meant.
         """
-        data = self._read_file()
-        if data is None:
+        taken = await self._file.read(confirm)
+        if taken is None:
             return
-        digest = hashlib.sha256(data).hexdigest()
-        if digest == self._digest:
-            await self._same_bytes_again()
-            return
-        new = await self._parse(data)
-        if new is None or self._hold(new, digest, confirm):
-            return
-        old = await self._adopt(new, digest)
+        new, digest = taken
+        old = await self._adopt(new)
         self._follow_settings(old, new)
-        await self._file_good()
+        await self._file.good(new, digest)
         if old is not None:
             await self.tick()  # the new plan may make someone due right now
 
-    def _read_file(self) -> bytes | None:
-        """The contact file's bytes (capped; no FIFO or device), or None, said in `status`."""
-        try:
-            return bookmod.read(self.contact_file, self._size_limit())
-        except FileNotFoundError:
-            log.warning("%s is gone; keeping the last good plan", self.contact_file)
-            self._reload_status(False, "contact file missing; keeping the last good plan")
-        except OSError as exc:
-            log.error("cannot read %s: %s", self.contact_file, exc)
-            self._reload_status(False, str(exc))
-        return None
-
-    def _size_limit(self) -> int | None:
-        """The live book's cap on the file (None before the first good load: the default)."""
-        return self.book.settings.max_file_bytes if self.book else None
-
-    async def _same_bytes_again(self) -> None:
-        """The last good bytes are back (an edit undone, a file restored): the plan
-        already is theirs; only a shown error goes."""
-        if self._error_nudge is not None or not self._reload_ok():
-            self._held = None
-            await self._file_good()
-
-    async def _parse(self, data: bytes) -> Book | None:
-        """The book in ``data``, parsed and validated in `isolate`'s child; None on errors,
-        which are logged, shown in `status`, and notified once."""
-        try:
-            new = await isolate.load(data, str(self.contact_file), self._size_limit())
-        except BookError as exc:
-            await self._file_has_errors(exc)
-            return None
-        except Exception as exc:  # a bug, not the user's file: keep the last good plan
-            log.exception("loading %s failed", self.contact_file)
-            self._reload_status(False, f"internal error: {exc}")
-            return None
-        for w in new.warnings:
-            log.warning("%s", w)
-        return new
-
-    async def _file_has_errors(self, exc: BookError) -> None:
-        for p in exc.problems:
-            log.error("%s", p)
-        self._reload_status(False, f"{len(exc.problems)} problem(s); first: {exc.problems[0]}")
-        self._error_nudge = Nudge(
-            key="", person_id="", actions=False,
-            title="warmupd: contact file has errors",
-            body=f"{exc.problems[0]}\nKeeping the last good plan; "
-                 "`warmupd check` lists every problem.",
-        )
-        await self._notify_error()
-
-    def _hold(self, new: Book, digest: str, confirm: str | None) -> bool:
-        """True while a save that drops more than half of the people is held: it is
-        reloaded once more after ``hold_seconds``, and taken then if still there."""
-        if (self.book is None or len(new.contacts) * 2 >= len(self.book.contacts)
-                or confirm == digest):
-            self._held = None
-            return False
-        if self._held != digest:
-            self._held = digest
-            log.warning(
-                "this save removes %d of %d people; holding it for %.0f s in case the "
-                "editor is still writing", len(self.book.contacts) - len(new.contacts),
-                len(self.book.contacts), self._hold_seconds,
-            )
-            asyncio.get_running_loop().call_later(
-                self._hold_seconds, lambda: self._spawn(self.reload(confirm=digest))
-            )
-        return True
-
-    async def _adopt(self, new: Book, digest: str) -> Book | None:
+    async def _adopt(self, new: Book) -> Book | None:
         """Make ``new`` the live book and replan (which publishes); the book it replaced."""
         async with self._lock:
             old = self.book
-            self.book, self._digest = new, digest
+            self.book = new
             self.zone = settings_zone(new.settings)
             self._replan()
         return old
@@ -437,45 +349,6 @@ class Daemon:
         if (new.notifier, new.notify_command, new.keep_on_screen) != (
                 old.notifier, old.notify_command, old.keep_on_screen):
             log.warning("notifier settings changed; %s", restart)
-
-    def _reload_ok(self) -> bool:
-        return self.status.last_reload is None or bool(self.status.last_reload.get("ok"))
-
-    async def _file_good(self) -> None:
-        """The file on disk is the one the plan comes from: say so in `status`,
-        and take the error notification of a broken spell off the screen."""
-        assert self.book is not None
-        b = self.book
-        people = views.people_summary(b) if b.contacts else views.no_people(self.contact_file)
-        self._reload_status(True, people)
-        log.log(logging.INFO if b.contacts else logging.WARNING, "loaded %s: %s",
-                self.contact_file, people)
-        self._error_notified, self._error_nudge = False, None
-        await self._withdraw_error()
-
-    async def _notify_error(self) -> None:
-        """One "contact file has errors" notification per broken spell, not one per save."""
-        if self._error_nudge is None or self._error_notified or self.notifier is None:
-            return
-        shown = await self._delivery.notice(self._error_nudge)
-        self._error_notified = shown is not None
-        if shown is not None and shown.nid > 0:  # remembered across restarts, to withdraw
-            self.store.set_meta(_ERROR_ON_SCREEN, f"{shown.nid} {shown.server}")
-
-    async def _withdraw_error(self) -> None:
-        """Close the "contact file has errors" notification, this run's or an earlier one's."""
-        raw = self.store.get_meta(_ERROR_ON_SCREEN)
-        if not raw or self.notifier is None:
-            return
-        nid, _, server = raw.partition(" ")
-        self.store.set_meta(_ERROR_ON_SCREEN, "")
-        await self.notifier.resume([Reshow(Shown("desktop", "an error notice", server,
-                                                 int(nid)), None)])
-
-    def _reload_status(self, ok: bool, message: str) -> None:
-        self.status.last_reload = {"at": self._now().isoformat(timespec="seconds"),
-                                   "ok": ok, "message": message}
-        self._status_file.write()
 
     def _replan(self) -> None:
         """Recompute history and plan; callers hold the lock."""
