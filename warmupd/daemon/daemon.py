@@ -63,11 +63,10 @@ from warmupd.core.model import (
     History,
     Plan,
     Settings,
-    TouchKind,
 )
 from warmupd.core.planner import plan as make_plan
 from warmupd.core.slots import previous_slot, slot_on
-from warmupd.daemon import isolate, review
+from warmupd.daemon import actions, isolate, review
 from warmupd.daemon.contactfile import HOLD_SECONDS, ContactFile
 from warmupd.daemon.delivery import CLAIM_DEADLINE_SECONDS, Delivery, nudge_for
 from warmupd.daemon.scanner import SourceScanner
@@ -76,13 +75,12 @@ from warmupd.daemon.status import Status, StatusFile
 from warmupd.daemon.watch import Debouncer, FileWatcher
 from warmupd.daemon.workers import Workers
 from warmupd.history.store import Store
-from warmupd.notify import Action, Notifier, Nudge, Reshow, Shown, make_notifier
+from warmupd.notify import Action, Notifier, Nudge, Shown, make_notifier
 from warmupd.notify.push import WORKERS as PUSH_WORKERS
 from warmupd.notify.push import make_push
 
 log = logging.getLogger("warmupd")
 
-SNOOZE_DAYS = 7  # the notification's "Snooze 1w" button
 # A wall-clock step larger than this between heartbeats is logged as a jump.
 JUMP_TOLERANCE = timedelta(seconds=5)
 # Reading the password for the sync, and for the claims of one slot
@@ -173,7 +171,10 @@ class Daemon:
             self.notifier = await make_notifier(settings, self._on_action_threadsafe, log,
                                                 on_closed=self._on_closed)
         self.status.notifier = self.notifier.name
-        await self._resume_on_screen()
+        if self.plan is not None and self.book is not None:
+            book, history = self.book, self.history
+            await actions.resume_on_screen(self.store, self.notifier, self.plan, self._now(),
+                                           lambda t: nudge_for(book, history, t))
         await self._file.notices_at_start()
         self._delivery.load_last(self.book)
         first_run = self.store.get_meta("last_slot") is None
@@ -505,24 +506,6 @@ class Daemon:
                 self.store.set_meta("last_slot", slot.isoformat())
             self._update_next()
 
-    async def _resume_on_screen(self) -> None:
-        """Nudges still on screen from before a restart get working buttons again.
-
-        A nudge still due is shown again in place of its notification; one
-        answered meanwhile is withdrawn.  See DesktopBackend.resume.
-        """
-        old = self.store.on_screen()
-        if not old or self.notifier is None or self.plan is None or self.book is None:
-            return
-        due = {(t.person_id, t.nudge_key): t
-               for t in (*self.plan.waiting, *self.plan.on(self._now().date()))}
-        items = [Reshow(Shown("desktop", "before a restart", server, nid),
-                        nudge_for(self.book, self.history, due[p, k]) if (p, k) in due
-                        else None)
-                 for p, k, server, nid in old]
-        for (p, k, _, _), new in zip(old, await self.notifier.resume(items), strict=True):
-            self.store.set_on_screen(p, k, *((new.server, new.nid) if new else ("", 0)))
-
     def _update_next(self) -> None:
         self._delivery.update_next(self.plan, self._slot)
 
@@ -540,12 +523,8 @@ class Daemon:
             log.warning("action %s for unknown person %r ignored", action, person_id)
             return
         now = self._now()
-        kind = {"done": TouchKind.DONE, "reply": TouchKind.DONE,
-                "snooze": TouchKind.SNOOZED, "skip": TouchKind.SKIPPED}[action]
-        until = now.date() + timedelta(days=SNOOZE_DAYS) if kind is TouchKind.SNOOZED else None
         async with self._lock:
-            self.store.record(person_id, kind, now.date(), now=now, until=until, note=note,
-                              channel="notification")
+            kind = actions.record(self.store, person_id, action, note, now)
             self._replan()
         log.info("%s: %s%s", person_id, kind, f" ({note})" if note else "")
 
