@@ -42,7 +42,6 @@ import os
 import signal
 import time as _time
 from collections.abc import Coroutine
-from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -69,6 +68,7 @@ from warmupd.core.slots import previous_slot, slot_on
 from warmupd.daemon import actions, isolate, review
 from warmupd.daemon.contactfile import HOLD_SECONDS, ContactFile
 from warmupd.daemon.delivery import CLAIM_DEADLINE_SECONDS, Delivery, nudge_for
+from warmupd.daemon.publishing import Publishing, Snapshot
 from warmupd.daemon.scanner import SourceScanner
 from warmupd.daemon.sdnotify import sd_notify
 from warmupd.daemon.status import Status, StatusFile
@@ -116,20 +116,16 @@ class Daemon:
         self._beat_seconds = heartbeat_seconds
         self._caldav_backoff = caldav_backoff
         self._ticking: asyncio.Task[None] | None = None
-        self._publisher = publisher
         self.book: Book | None = None
         self.plan: Plan | None = None
         self.history = History()
         self.zone = ZoneInfo("UTC")
         self._plan_gen = 0  # bumped on every replan
-        self._publishing: asyncio.Future[None] | None = None
         self._lock = asyncio.Lock()
         self._stopping = asyncio.Event()
         self._watcher: FileWatcher | None = None
         self._debouncer: Debouncer | None = None
-        # Blocking work, one pool per kind (see the module docstring).  Builds
-        # never overlap (see _publish), and write files: a pool that is joined.
-        self._build_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="warmupd-build")
+        # Blocking work, one pool per kind (see the module docstring).
         self._caldav_pool = Workers(CALDAV_WORKERS, "warmupd-caldav")
         self._push_pool = Workers(PUSH_WORKERS, "warmupd-push")
         self._sources_pool = Workers(1, "warmupd-sources")  # scans of mail, calendars, calls
@@ -144,6 +140,8 @@ class Daemon:
             contact_file=str(contact_file),
         )
         self._status_file = StatusFile(status_path, self.status)
+        self._publishing = (Publishing(publisher, self._status_file, self._snapshot)
+                            if publisher is not None else None)
         self._delivery = Delivery(store, self._status_file, self._now, spawn=self._spawn,
                                   claim_deadline=claim_deadline)
         self._delivery.notifier = notifier
@@ -249,9 +247,8 @@ class Daemon:
                 await self.published()
         except TimeoutError:
             log.warning("stopping without waiting any longer for the notifier or the calendar")
-        if self._publisher is not None:
-            await self._publisher.stop()
-        self._build_pool.shutdown(wait=False)
+        if self._publishing is not None:
+            await self._publishing.stop()
 
     def _spawn(self, coro: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
         """Run ``coro`` beside the loop's other work; `stop` cancels it."""
@@ -363,46 +360,22 @@ class Daemon:
         self._plan_gen += 1
         self._delivery.reread()
         self.status.people = len(self.book.contacts)
-        self._start_publishing()
+        if self._publishing is not None:
+            self._publishing.start()
         if self._caldav is not None:
             self._caldav.poke()  # debounced there
         self._update_next()
 
-    def _start_publishing(self) -> None:
-        """Rebuild the calendar for the new plan; a build under way picks it up (see _publish)."""
-        if self._publisher is not None and self._publishing is None:
-            self._publishing = asyncio.ensure_future(self._publish())
-
     async def published(self) -> None:
         """Wait until the calendar matches the current plan."""
-        while self._publishing is not None:
-            await asyncio.shield(self._publishing)
+        if self._publishing is not None:
+            await self._publishing.published()
 
-    async def _publish(self) -> None:
-        """Rebuild the calendar off the loop until it matches the latest plan.
-
-        A first build of 10k events takes seconds; in the executor it never
-        delays a nudge or a heartbeat.  Book, history and plan are immutable,
-        so the worker reads a consistent snapshot; one build runs at a time.
-        The feed is then served from the loop.
-        """
-        assert self._publisher is not None
-        loop = asyncio.get_running_loop()
-        try:
-            built = -1
-            while built != self._plan_gen and self.book is not None and self.plan is not None:
-                built = self._plan_gen
-                snapshot = (self.book, self.history, self.plan, self.zone.key)
-                try:
-                    calendar = await loop.run_in_executor(
-                        self._build_pool, self._publisher.build, *snapshot
-                    )
-                    self.status.feed_url = await self._publisher.serve(calendar)
-                except Exception:  # the calendar must never take the nudges down with it
-                    log.exception("publishing the calendar failed")
-                self._status_file.write()
-        finally:
-            self._publishing = None
+    def _snapshot(self) -> Snapshot | None:
+        """What a calendar build reads: the live plan, with its generation."""
+        if self.book is None or self.plan is None:
+            return None
+        return self._plan_gen, self.book, self.history, self.plan, self.zone.key
 
     def _start_caldav(self) -> None:
         """CalDAV sync runs beside the loop (see caldav.sync); it only reports back."""
