@@ -51,7 +51,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
-from warmupd.calendar.caldav.run import FIRST_BACKOFF_SECONDS, CalDavSync
+from warmupd.calendar.caldav.run import FIRST_BACKOFF_SECONDS
 from warmupd.calendar.publish import Publisher
 from warmupd.clock import Clock, SystemClock
 from warmupd.clock import zone as settings_zone
@@ -65,27 +65,21 @@ from warmupd.core.model import (
 )
 from warmupd.core.planner import plan as make_plan
 from warmupd.core.slots import previous_slot, slot_on
-from warmupd.daemon import actions, isolate, review
+from warmupd.daemon import actions, review
 from warmupd.daemon.contactfile import HOLD_SECONDS, ContactFile
 from warmupd.daemon.delivery import CLAIM_DEADLINE_SECONDS, Delivery, nudge_for
+from warmupd.daemon.integrations import Integrations
 from warmupd.daemon.publishing import Publishing, Snapshot
-from warmupd.daemon.scanner import SourceScanner
 from warmupd.daemon.sdnotify import sd_notify
 from warmupd.daemon.status import Status, StatusFile
 from warmupd.daemon.watch import Debouncer, FileWatcher
-from warmupd.daemon.workers import Workers
 from warmupd.history.store import Store
-from warmupd.notify import Action, Notifier, Nudge, Shown, make_notifier
-from warmupd.notify.push import WORKERS as PUSH_WORKERS
-from warmupd.notify.push import make_push
+from warmupd.notify import Action, Notifier, Shown, make_notifier
 
 log = logging.getLogger("warmupd")
 
 # A wall-clock step larger than this between heartbeats is logged as a jump.
 JUMP_TOLERANCE = timedelta(seconds=5)
-# Reading the password for the sync, and for the claims of one slot
-# (max_burst, 3 by default) at once.
-CALDAV_WORKERS = 4
 # What a stop waits for the notifier and the calendar before ending anyway.
 STOP_SECONDS = 5.0
 
@@ -114,7 +108,6 @@ class Daemon:
         self.clock: Clock = clock or SystemClock()
         self._watch = watch
         self._beat_seconds = heartbeat_seconds
-        self._caldav_backoff = caldav_backoff
         self._ticking: asyncio.Task[None] | None = None
         self.book: Book | None = None
         self.plan: Plan | None = None
@@ -125,15 +118,9 @@ class Daemon:
         self._stopping = asyncio.Event()
         self._watcher: FileWatcher | None = None
         self._debouncer: Debouncer | None = None
-        # Blocking work, one pool per kind (see the module docstring).
-        self._caldav_pool = Workers(CALDAV_WORKERS, "warmupd-caldav")
-        self._push_pool = Workers(PUSH_WORKERS, "warmupd-push")
-        self._sources_pool = Workers(1, "warmupd-sources")  # scans of mail, calendars, calls
         self._scheduler: AsyncIOScheduler | None = None
         self._last_beat: tuple[datetime, float] | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
-        self._caldav: CalDavSync | None = None
-        self._scanner: SourceScanner | None = None
         self.status = Status(
             pid=os.getpid(),
             started=self.clock.now().isoformat(timespec="seconds"),
@@ -149,6 +136,10 @@ class Daemon:
                                  self._now, live=lambda: self.book,
                                  retry=lambda digest: self._spawn(self.reload(confirm=digest)),
                                  hold_seconds=hold_seconds)
+        self._integrations = Integrations(
+            store, self._status_file, self._delivery, self._now,
+            snapshot=lambda: (self.book, self._now(), self.zone) if self.book else None,
+            changed=self.request_tick, spawn=self._spawn, caldav_backoff=caldav_backoff)
 
     @property
     def notifier(self) -> Notifier | None:
@@ -188,12 +179,7 @@ class Daemon:
             self._watcher = FileWatcher(self.contact_file, self._debouncer.poke)
             self._watcher.start()
         self._start_scheduler()
-        self._start_caldav()
-        self._start_sources()
-        push = self._delivery.push = (make_push(self.book.settings, self._push_pool)
-                                      if self.book is not None else None)
-        if push is not None:
-            self._spawn(push.serve(self.store, self._delivery.push_wake, self._now))
+        self._integrations.start(self.book)
         sd_notify("READY=1")
         n = self.status.people
         log.info("ready: %d %s, notifications: %s", n, "person" if n == 1 else "people",
@@ -236,10 +222,7 @@ class Daemon:
             task.cancel()
         if self._tasks:
             await asyncio.gather(*self._tasks, return_exceptions=True)
-        # Work on the network is abandoned, never waited for; its children end below.
-        self._caldav_pool.shutdown(wait=False, cancel_futures=True)
-        self._push_pool.shutdown(wait=False, cancel_futures=True)
-        self._sources_pool.shutdown(wait=False, cancel_futures=True)
+        self._integrations.stop()
         try:
             async with asyncio.timeout(STOP_SECONDS):
                 if self.notifier is not None:
@@ -332,18 +315,7 @@ class Daemon:
         says a restart applies them (silence would look like the edit was ignored)."""
         restart = "restart warmupd to apply (`systemctl --user restart warmupd`, or stop " \
                   "and start `warmupd run`)"
-        if new.caldav != old.caldav:
-            if self._caldav is None and self._scheduler is not None:
-                self._start_caldav()  # added while running: start syncing now
-                log.info("caldav: added; syncing with %s", new.caldav.url if new.caldav else "")
-            else:
-                log.warning("caldav: changed; still syncing with the settings it started "
-                            "with; %s", restart)
-        if new.sources != old.sources and self._scanner is not None:
-            self._scanner.poke()  # sources added, changed or removed: follow them now
-        if (new.push, new.push_config) != (old.push, old.push_config):
-            self._delivery.push = make_push(new, self._push_pool)
-            log.info("push channels: now %d", len(new.push) + (new.push_config is not None))
+        self._integrations.follow(old, new, restart, running=self._scheduler is not None)
         if (new.notifier, new.notify_command, new.keep_on_screen) != (
                 old.notifier, old.notify_command, old.keep_on_screen):
             log.warning("notifier settings changed; %s", restart)
@@ -362,8 +334,7 @@ class Daemon:
         self.status.people = len(self.book.contacts)
         if self._publishing is not None:
             self._publishing.start()
-        if self._caldav is not None:
-            self._caldav.poke()  # debounced there
+        self._integrations.replanned()
         self._update_next()
 
     async def published(self) -> None:
@@ -376,37 +347,6 @@ class Daemon:
         if self.book is None or self.plan is None:
             return None
         return self._plan_gen, self.book, self.history, self.plan, self.zone.key
-
-    def _start_caldav(self) -> None:
-        """CalDAV sync runs beside the loop (see caldav.sync); it only reports back."""
-        s = self.book.settings.caldav if self.book is not None else None
-        if s is None:
-            return
-        sync = CalDavSync(s, self.store.path, self._caldav_pool, runner=isolate.runner,
-                          first_backoff=self._caldav_backoff)
-        self._caldav = self._delivery.caldav = sync
-
-        async def notify(title: str, body: str) -> None:
-            await self._delivery.notice(Nudge(key="", person_id="", title=title, body=body,
-                                     actions=False))
-
-        def on_status() -> None:
-            self.status.caldav = sync.status()
-            self._status_file.write()
-
-        self._spawn(sync.serve(lambda: (self.book, self._now(), self.zone) if self.book else None,
-                               lambda: self.request_tick(), notify, on_status))
-
-    def _start_sources(self) -> None:
-        """Noticing contact (see daemon.scanner): scans report back by a tick, which replans."""
-        scanner = self._scanner = SourceScanner(self.store.path, self._sources_pool)
-
-        def on_status() -> None:
-            self.status.sources = scanner.status()
-            self._status_file.write()
-
-        self._spawn(scanner.serve(lambda: (self.book, self._now(), self.zone) if self.book
-                                  else None, self.request_tick, on_status))
 
     # -- delivery -------------------------------------------------------
 
