@@ -546,7 +546,7 @@ def test_scheduler_jobs_never_drop_a_missed_run(tmp_path: Path) -> None:
             d = env.daemon(clock, store, heartbeat_seconds=3600)
             await d.start()  # 08:00: before the slot, nothing yet
             assert nudges(env.lines()) == []
-            sched = d._scheduler
+            sched = d._schedule.scheduler
             assert sched is not None
             nxt = sched.get_job("nudge").next_run_time.astimezone(BERLIN)
             assert (nxt.hour, nxt.minute) == (9, 30)

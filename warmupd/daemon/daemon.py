@@ -1,22 +1,22 @@
 """The daemon behind ``warmupd run``: one asyncio loop that owns all state.
 
-Owns: the live book and plan, reloads (watcher events, SIGHUP), when
-nudges are delivered (``delivery`` shows and records them), actions coming
-back from notifications, the status file, and the APScheduler jobs (the only
-module importing apscheduler).  The scheduler holds two jobs only — the daily nudge slot and a
-heartbeat; the plan itself lives in the planner.
+Owns: the live book, history and plan (replanned on a new file, an action, a
+new day, or a write by another process), the life cycle (start, run, stop),
+and when nudges are due.  Each other job is a collaborator the daemon owns
+and hands what it needs: ``contactfile`` (reading the contact file, its
+errors), ``delivery`` (showing and recording nudges), ``actions`` (what a
+button press does), ``publishing`` (the calendar), ``integrations`` (CalDAV,
+source scans, push), ``schedule`` (the slot and heartbeat jobs) and
+``status.StatusFile``.
 
 Must not: write the contact file (ever), block the loop on slow work, or be
 imported by anything but ``main``.  The watcher's thread only posts events to
 the loop (``call_soon_threadsafe``), where the debounce is a timer; the feed
-server runs on the loop itself; blocking work waits in pools the daemon
-owns, one per kind, so none can hold up another: the calendar build (one
-worker), CalDAV (reading its password, maybe a command), push (Apprise,
-see push) and the scans of sent mail, calendars and call logs (one worker,
-see daemon.scanner).  A slow server or endpoint fills only its own pool.
-The parse of the contact file, the CalDAV sync and the nudge claims run as
-forks of `isolate`'s child server (`warmupd.child`), awaited on the loop,
-each under its own time and memory limit.
+server runs on the loop itself; blocking work waits in pools, one per kind,
+so none can hold up another (see publishing and integrations).  The parse of
+the contact file, the CalDAV sync and the nudge claims run as forks of
+`isolate`'s child server (`warmupd.child`), awaited on the loop, each under
+its own time and memory limit.
 
 Stopping (SIGTERM) takes seconds whatever a server or endpoint is doing:
 tasks are cancelled, work in the CalDAV and push pools is abandoned (see
@@ -25,13 +25,13 @@ consistent: each step is its own transaction, and a push cut short is
 marked as such in the outbox (see push).
 
 Delivery guarantee.  Each nudge is shown once and recorded right after (see
-``delivery``, which also says why the nudges never wait on the network).  The
-daemon remembers the last daily slot it delivered ("last_slot" in the store), so a
-slot that passed while the machine slept or the daemon was down is caught up
-at the first tick — at start, and at every heartbeat (30 s), which also sees
-wall-clock jumps.  Slots are local wall times made aware with zoneinfo: a
-time skipped by DST resolves forward (02:30 → 03:30 CEST) and a repeated one
-is one instant, so it fires once.
+``delivery``, which also says why the nudges never wait on the network).
+The daemon remembers the last daily slot it delivered ("last_slot" in the
+store), so a slot that passed while the machine slept or the daemon was down
+is caught up at the first tick — at start, and at every heartbeat (30 s),
+which also sees wall-clock jumps.  Slots are local wall times made aware
+with zoneinfo: a time skipped by DST resolves forward (02:30 → 03:30 CEST)
+and a repeated one is one instant, so it fires once.
 """
 
 from __future__ import annotations
@@ -42,34 +42,24 @@ import os
 import signal
 import time as _time
 from collections.abc import Coroutine
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
-
-from apscheduler.schedulers.asyncio import AsyncIOScheduler
-from apscheduler.triggers.cron import CronTrigger
-from apscheduler.triggers.interval import IntervalTrigger
 
 from warmupd.calendar.caldav.run import FIRST_BACKOFF_SECONDS
 from warmupd.calendar.publish import Publisher
 from warmupd.clock import Clock, SystemClock
 from warmupd.clock import zone as settings_zone
-from warmupd.core.model import (
-    HEARTBEAT_SECONDS,
-    WEEKDAYS,
-    Book,
-    History,
-    Plan,
-    Settings,
-)
+from warmupd.core.model import HEARTBEAT_SECONDS, Book, History, Plan, Settings
 from warmupd.core.planner import plan as make_plan
 from warmupd.core.slots import previous_slot, slot_on
 from warmupd.daemon import actions, review
 from warmupd.daemon.contactfile import HOLD_SECONDS, ContactFile
 from warmupd.daemon.delivery import CLAIM_DEADLINE_SECONDS, Delivery, nudge_for
 from warmupd.daemon.integrations import Integrations
-from warmupd.daemon.publishing import Publishing, Snapshot
+from warmupd.daemon.publishing import Build, Publishing
+from warmupd.daemon.schedule import Schedule, slot_settings
 from warmupd.daemon.sdnotify import sd_notify
 from warmupd.daemon.status import Status, StatusFile
 from warmupd.daemon.watch import Debouncer, FileWatcher
@@ -84,9 +74,10 @@ JUMP_TOLERANCE = timedelta(seconds=5)
 STOP_SECONDS = 5.0
 
 
-
-
 class Daemon:
+    """``warmupd run``'s state and loop; tests drive it through start, tick,
+    heartbeat, reload, act and stop, with a clock and a notifier of their own."""
+
     def __init__(
         self,
         contact_file: Path,
@@ -118,7 +109,7 @@ class Daemon:
         self._stopping = asyncio.Event()
         self._watcher: FileWatcher | None = None
         self._debouncer: Debouncer | None = None
-        self._scheduler: AsyncIOScheduler | None = None
+        self._schedule = Schedule(self.heartbeat, self.tick_soon, heartbeat_seconds)
         self._last_beat: tuple[datetime, float] | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
         self.status = Status(
@@ -153,7 +144,6 @@ class Daemon:
     # -- life cycle -----------------------------------------------------
 
     async def start(self) -> None:
-        loop = asyncio.get_running_loop()
         await self.reload()
         if self.notifier is None:
             settings = self.book.settings if self.book else Settings()
@@ -175,18 +165,18 @@ class Daemon:
             self.contact_file.parent.mkdir(parents=True, exist_ok=True)
             # Raw events from watchdog's thread are posted to the loop, where a
             # quiet period of DEBOUNCE turns a save's burst into one reload.
-            self._debouncer = Debouncer(loop, self.request_reload)
+            self._debouncer = Debouncer(asyncio.get_running_loop(), self.request_reload)
             self._watcher = FileWatcher(self.contact_file, self._debouncer.poke)
             self._watcher.start()
-        self._start_scheduler()
+        self._schedule.start()
+        self._schedule_slot()
         self._integrations.start(self.book)
         sd_notify("READY=1")
         n = self.status.people
         log.info("ready: %d %s, notifications: %s", n, "person" if n == 1 else "people",
                  self.notifier.name)
         await self.tick()  # catch up on anything that fell due while we were down
-        if (first_run and not self._delivery.nudged and self.book is not None
-                and self.plan is not None
+        if (first_run and self.book is not None and self.plan is not None
                 and await self._delivery.show_sample(self.book, self.plan, self.history)):
             self._update_next()
 
@@ -209,9 +199,7 @@ class Daemon:
     async def stop(self) -> None:
         sd_notify("STOPPING=1")
         log.info("stopping")
-        if self._scheduler is not None:
-            self._scheduler.shutdown(wait=False)
-            self._scheduler = None
+        self._schedule.shutdown()
         if self._watcher is not None:
             self._watcher.stop()
             self._watcher = None
@@ -240,41 +228,10 @@ class Daemon:
         task.add_done_callback(self._tasks.discard)
         return task
 
-    def _start_scheduler(self) -> None:
-        sched = AsyncIOScheduler(event_loop=asyncio.get_running_loop(), timezone=UTC)
-        # misfire_grace_time=None: a run missed while suspended still happens on
-        # wake (APScheduler's default 1 s grace would drop it); coalesce: once.
-        sched.add_job(
-            self.heartbeat, IntervalTrigger(seconds=self._beat_seconds), id="heartbeat",
-            misfire_grace_time=None, coalesce=True, max_instances=1,
-        )
-        sched.start()
-        self._scheduler = sched
-        self._schedule_slot()
-
     def _schedule_slot(self) -> None:
         """(Re)arm the daily slot job from the current settings."""
-        if self._scheduler is None or self.book is None:
-            return
-        if self._scheduler.get_job("nudge") is None:
-            self._scheduler.add_job(
-                self.tick_soon, self._slot_trigger(), id="nudge", misfire_grace_time=None,
-                coalesce=True, max_instances=1,
-            )
-        else:
-            self._scheduler.reschedule_job("nudge", trigger=self._slot_trigger())
-        log.debug("daily slot %s on %s", self.book.settings.nudge_at, self._days_spec())
-
-    def _days_spec(self) -> str:
-        assert self.book is not None
-        return ",".join(WEEKDAYS[d] for d in sorted(self.book.settings.days))
-
-    def _slot_trigger(self) -> CronTrigger:
-        assert self.book is not None
-        at = self.book.settings.nudge_at
-        return CronTrigger(
-            day_of_week=self._days_spec(), hour=at.hour, minute=at.minute, timezone=self.zone
-        )
+        if self.book is not None:
+            self._schedule.arm_slot(self.book.settings, self.zone)
 
     # -- reloading ------------------------------------------------------
 
@@ -305,7 +262,7 @@ class Daemon:
 
     def _follow_settings(self, old: Book | None, new: Book) -> None:
         """Re-arm the daily slot if its settings changed; apply the others that changed."""
-        if old is None or _slot_settings(old) != _slot_settings(new):
+        if old is None or slot_settings(old.settings) != slot_settings(new.settings):
             self._schedule_slot()
         if old is not None:
             self._apply_settings(old.settings, new.settings)
@@ -315,7 +272,7 @@ class Daemon:
         says a restart applies them (silence would look like the edit was ignored)."""
         restart = "restart warmupd to apply (`systemctl --user restart warmupd`, or stop " \
                   "and start `warmupd run`)"
-        self._integrations.follow(old, new, restart, running=self._scheduler is not None)
+        self._integrations.follow(old, new, restart, running=self._schedule.running)
         if (new.notifier, new.notify_command, new.keep_on_screen) != (
                 old.notifier, old.notify_command, old.keep_on_screen):
             log.warning("notifier settings changed; %s", restart)
@@ -342,7 +299,7 @@ class Daemon:
         if self._publishing is not None:
             await self._publishing.published()
 
-    def _snapshot(self) -> Snapshot | None:
+    def _snapshot(self) -> Build | None:
         """What a calendar build reads: the live plan, with its generation."""
         if self.book is None or self.plan is None:
             return None
@@ -440,9 +397,3 @@ class Daemon:
             kind = actions.record(self.store, person_id, action, note, now)
             self._replan()
         log.info("%s: %s%s", person_id, kind, f" ({note})" if note else "")
-
-
-def _slot_settings(b: Book) -> tuple[object, ...]:
-    """What the daily slot job is armed from."""
-    return (b.settings.nudge_at, b.settings.days, b.settings.timezone)
-

@@ -174,7 +174,10 @@ class Delivery:
 
     async def show_sample(self, book: Book, plan: Plan, history: History) -> bool:
         """On a first run, nudge the first planned sample at once, whatever the day and
-        hour, so a newcomer sees warmupd work within a minute.  Real people keep their slots."""
+        hour, so a newcomer sees warmupd work within a minute.  Real people keep their
+        slots; a run that showed a nudge already shows no sample."""
+        if self.nudged:
+            return False
         t = next((t for t in plan.touchups() if views.is_sample(t.person_id)), None)
         if t is None:
             return False

@@ -22,14 +22,14 @@ from warmupd.daemon.status import StatusFile
 log = logging.getLogger("warmupd")
 
 # The plan's generation, and what a build reads: book, history, plan, zone name.
-Snapshot = tuple[int, Book, History, Plan, str]
+Build = tuple[int, Book, History, Plan, str]
 
 
 class Publishing:
     """``snapshot()`` is the daemon's live plan, or None before the first good file."""
 
     def __init__(self, publisher: Publisher, status: StatusFile,
-                 snapshot: Callable[[], Snapshot | None]) -> None:
+                 snapshot: Callable[[], Build | None]) -> None:
         self._publisher = publisher
         self._status = status
         self._snapshot = snapshot
