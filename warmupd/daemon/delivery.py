@@ -60,8 +60,8 @@ def nudge_for(book: Book, history: History, t: TouchUp) -> Nudge:
 class Delivery:
     """The daemon's nudges: shown once each, recorded right after, pushed from the outbox.
 
-    ``notifier``, ``push`` and ``caldav`` are set by the daemon as they start
-    or change; ``spawn`` runs a claim beside the loop's other work (the
+    ``notifier`` is set by the daemon at start, ``push`` and ``caldav`` by
+    `integrations` as they start or change; ``spawn`` runs a claim beside the loop's other work (the
     daemon's stop cancels it); ``now`` is the daemon's clock in its zone.
     """
 
