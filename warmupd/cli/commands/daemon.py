@@ -83,11 +83,12 @@ _platform_option = click.option(
 def service_install(file: Path | None, platform: str | None, dry_run: bool, target: str) -> int:
     """Write the unit or agent with this install's paths and start it."""
     from warmupd.daemon import service as svc
+    from warmupd.daemon import systemd
 
     return svc.install(
         platform or svc.current_platform(), dry_run=dry_run, home=Path.home(), out=_say,
         contact_file=_contact_file(file).absolute(),
-        target={"graphical-session": svc.GRAPHICAL, "default": svc.DEFAULT}[target],
+        target={"graphical-session": systemd.GRAPHICAL, "default": systemd.DEFAULT}[target],
     )
 
 
