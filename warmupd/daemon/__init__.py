@@ -12,7 +12,9 @@ parse of the contact file, and the daemon's one child server,
 (file events), ``scanner`` (noticing touches from the sources), ``liveness``
 (the single-instance lock), ``status`` (the ``status.json`` format and what
 ``warmupd status`` says of it), ``review`` (the weekly review), ``workers``
-(pools) and ``service`` (systemd/launchd units).
+(pools), ``service`` (install, uninstall and status of the user service) with
+``systemd`` (the unit), ``launchd`` (the agent) and ``servicectl`` (running
+their managers' commands).
 
 Must not: be imported by anything below it; only the CLI starts it.
 """
