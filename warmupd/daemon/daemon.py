@@ -305,7 +305,7 @@ class Daemon:
             return None
         return self._plan_gen, self.book, self.history, self.plan, self.zone.key
 
-    # -- delivery -------------------------------------------------------
+    # -- when nudges are due ---------------------------------------------
 
     def _now(self) -> datetime:
         return self.clock.now().astimezone(self.zone)
