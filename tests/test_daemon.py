@@ -14,7 +14,7 @@ import json
 import os
 import threading
 from collections.abc import Coroutine
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from email.utils import format_datetime
 from pathlib import Path
 from typing import Any, TypeVar
@@ -409,9 +409,11 @@ def test_buttons_on_a_real_bus_change_the_store(tmp_path: Path, press: str) -> N
                     await asyncio.sleep(0.05)
                     if store.touches():
                         break
-                kinds = [t.kind for t in store.touches()]
+                kinds = [(t.kind, t.until) for t in store.touches()]
                 await d.stop()
-                assert kinds == [TouchKind.DONE if press == "done" else TouchKind.SNOOZED]
+                # "Snooze 1w": not before a week from the day it was pressed.
+                assert kinds == [(TouchKind.DONE, None) if press == "done"
+                                 else (TouchKind.SNOOZED, date(2026, 12, 2))]
 
         run(scenario())
 
@@ -546,7 +548,7 @@ def test_scheduler_jobs_never_drop_a_missed_run(tmp_path: Path) -> None:
             d = env.daemon(clock, store, heartbeat_seconds=3600)
             await d.start()  # 08:00: before the slot, nothing yet
             assert nudges(env.lines()) == []
-            sched = d._scheduler
+            sched = d._schedule.scheduler
             assert sched is not None
             nxt = sched.get_job("nudge").next_run_time.astimezone(BERLIN)
             assert (nxt.hour, nxt.minute) == (9, 30)

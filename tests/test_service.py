@@ -22,9 +22,9 @@ from conftest import need
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from warmupd.core.errors import ExitCode
+from warmupd.core.errors import ExitCode, ServiceError
 from warmupd.core.model import HEARTBEAT_SECONDS
-from warmupd.daemon import service
+from warmupd.daemon import launchd, service, servicectl, systemd
 
 REPO = Path(__file__).resolve().parent.parent
 # Committed, reviewed by hand: what `service install` writes for a pipx install.
@@ -35,9 +35,9 @@ GOLDEN_LINUX_HOME = PurePosixPath("/home/you")
 GOLDEN_MAC_HOME = PurePosixPath("/Users/you")
 
 
-def pipx_unit(h: PurePosixPath | Path, target: str = service.GRAPHICAL) -> str:
+def pipx_unit(h: PurePosixPath | Path, target: str = systemd.GRAPHICAL) -> str:
     """The unit for a pipx install in home ``h`` with the XDG defaults."""
-    return service.render_systemd(
+    return systemd.render_systemd(
         [str(h / ".local/bin/warmupd"), "run"],
         h / ".config/warmupd/contacts.yaml",
         writable=[h / ".config/warmupd", h / ".local/state/warmupd", h / ".local/share/warmupd"],
@@ -121,8 +121,8 @@ class Standins:
             "STANDIN_ANSWERS": str(self.answers_file),
         }
 
-    def runner(self) -> service.SubprocessRunner:
-        return service.SubprocessRunner(env=self.env)
+    def runner(self) -> servicectl.SubprocessRunner:
+        return servicectl.SubprocessRunner(env=self.env)
 
     def calls(self) -> list[list[str]]:
         if not self.log.exists():
@@ -165,9 +165,9 @@ def unit_values(text: str, key: str) -> list[str]:
 # --------------------------------------------------------------------------- systemd render
 
 
-@pytest.mark.parametrize("target", service.TARGETS)
+@pytest.mark.parametrize("target", systemd.TARGETS)
 def test_rendered_unit_verifies_with_empty_stderr(home: Path, target: str) -> None:
-    text = service.render_systemd(
+    text = systemd.render_systemd(
         [sys.executable, "-m", "warmupd", "run"],
         home / ".config/warmupd/contacts.yaml",
         writable=writable_under(home),
@@ -179,7 +179,7 @@ def test_rendered_unit_verifies_with_empty_stderr(home: Path, target: str) -> No
 
 
 def test_unit_names_what_the_daemon_needs(home: Path) -> None:
-    text = service.render_systemd(
+    text = systemd.render_systemd(
         [sys.executable, "run"], home / "c.yaml", writable=writable_under(home), home=home
     )
     assert unit_values(text, "Type") == ["notify"]
@@ -200,8 +200,8 @@ def test_unit_names_what_the_daemon_needs(home: Path) -> None:
 
 
 def test_default_target_variant_has_no_session_binding(home: Path) -> None:
-    text = service.render_systemd(
-        [sys.executable, "run"], home / "c.yaml", writable=[home], target=service.DEFAULT
+    text = systemd.render_systemd(
+        [sys.executable, "run"], home / "c.yaml", writable=[home], target=systemd.DEFAULT
     )
     assert unit_values(text, "PartOf") == []
     assert unit_values(text, "WantedBy") == ["default.target"]
@@ -218,8 +218,8 @@ def test_awkward_paths_reach_systemd_intact(home: Path, name: str) -> None:
     # verify stats the ExecStart binary after unquoting and specifier expansion: it only
     # finds it if quoting and escaping kept the path exactly as it is on disk.
     if "\t" in name:
-        with pytest.raises(service.ServiceError):
-            service.render_systemd([sys.executable], home / name, writable=[home])
+        with pytest.raises(ServiceError):
+            systemd.render_systemd([sys.executable], home / name, writable=[home])
         return
     inside = home / name / "bin"
     inside.mkdir(parents=True)
@@ -230,11 +230,11 @@ def test_awkward_paths_reach_systemd_intact(home: Path, name: str) -> None:
     for exe in (inside / "python", outside_home / "python"):
         argv = [str(exe), "run"]
         if any(c in name for c in UNSAFE_IN_EXECUTABLE):
-            with pytest.raises(service.ServiceError) as err:
-                service.render_systemd(argv, home / "c.yaml", writable=[home], home=home)
+            with pytest.raises(ServiceError) as err:
+                systemd.render_systemd(argv, home / "c.yaml", writable=[home], home=home)
             assert err.value.exit_code == ExitCode.SERVICE
             argv = [sys.executable, "run"]  # the name can still appear in the arguments
-        text = service.render_systemd(
+        text = systemd.render_systemd(
             argv, home / name / "c.yaml", writable=[home / name], home=home
         )
         assert_verifies(text, home)
@@ -257,25 +257,25 @@ def test_any_printable_directory_name_survives(
     exe = home / name / "python"
     exe.parent.mkdir()
     exe.symlink_to(sys.executable)
-    text = service.render_systemd([str(exe), "run"], exe.parent / "c.yaml", writable=[home])
+    text = systemd.render_systemd([str(exe), "run"], exe.parent / "c.yaml", writable=[home])
     assert_verifies(text, home)
 
 
 @pytest.mark.parametrize("char", ["\n", "\r", "\x00", "\x7f"])
 def test_control_characters_are_refused(home: Path, char: str) -> None:
     # A newline would end the ExecStart line and start a new directive.
-    with pytest.raises(service.ServiceError) as err:
-        service.render_systemd([sys.executable], home / f"a{char}b.yaml", writable=[home])
+    with pytest.raises(ServiceError) as err:
+        systemd.render_systemd([sys.executable], home / f"a{char}b.yaml", writable=[home])
     assert err.value.exit_code == ExitCode.SERVICE
 
 
 def test_relative_paths_are_refused(home: Path) -> None:
-    with pytest.raises(service.ServiceError):
-        service.render_systemd(["warmupd", "run"], home / "c.yaml", writable=[home])
-    with pytest.raises(service.ServiceError):
-        service.render_systemd([sys.executable], Path("c.yaml"), writable=[home])
-    with pytest.raises(service.ServiceError):
-        service.render_launchd(["warmupd", "run"], home / "c.yaml", home)
+    with pytest.raises(ServiceError):
+        systemd.render_systemd(["warmupd", "run"], home / "c.yaml", writable=[home])
+    with pytest.raises(ServiceError):
+        systemd.render_systemd([sys.executable], Path("c.yaml"), writable=[home])
+    with pytest.raises(ServiceError):
+        launchd.render_launchd(["warmupd", "run"], home / "c.yaml", home)
 
 
 # --------------------------------------------------------------------------- goldens
@@ -293,19 +293,19 @@ def test_reviewed_unit_says_what_the_daemon_needs() -> None:
         "%h/.local/bin/warmupd run --file %h/.config/warmupd/contacts.yaml"
     ]
     assert unit_values(text, "WatchdogSec") == [f"{3 * HEARTBEAT_SECONDS}s"]
-    assert unit_values(text, "PartOf") == unit_values(text, "WantedBy") == [service.GRAPHICAL]
+    assert unit_values(text, "PartOf") == unit_values(text, "WantedBy") == [systemd.GRAPHICAL]
 
 
 def test_render_matches_the_reviewed_plist() -> None:
     h = GOLDEN_MAC_HOME
-    rendered = service.render_launchd(
+    rendered = launchd.render_launchd(
         [str(h / ".local/bin/warmupd"), "run"],
         h / "Library/Application Support/warmupd/contacts.yaml",
         h,
     )
     assert rendered == GOLDEN_PLIST.read_bytes()
     agent = plistlib.loads(GOLDEN_PLIST.read_bytes())
-    assert agent["Label"] + ".plist" == GOLDEN_PLIST.name == service.PLIST_NAME
+    assert agent["Label"] + ".plist" == GOLDEN_PLIST.name == launchd.PLIST_NAME
     assert agent["Umask"] == 0o077
 
 
@@ -334,8 +334,8 @@ def test_every_home_renders_the_same_unit(user: str) -> None:
 def test_plist_loads_with_the_keys_launchd_needs(home: Path) -> None:
     argv = [sys.executable, "-m", "warmupd", "run"]
     contact = home / "Library/Application Support/warmupd/contacts.yaml"
-    agent = plistlib.loads(service.render_launchd(argv, contact, home))
-    assert agent["Label"] == service.LABEL
+    agent = plistlib.loads(launchd.render_launchd(argv, contact, home))
+    assert agent["Label"] == launchd.LABEL
     assert agent["ProgramArguments"] == [*argv, "--file", str(contact)]
     assert agent["RunAtLoad"] is True
     assert agent["KeepAlive"] == {"SuccessfulExit": False}
@@ -378,13 +378,13 @@ def test_exec_argv_is_absolute_for_the_running_interpreter() -> None:
 
 
 def test_unit_path_honours_xdg_config_home(home: Path, tmp_path: Path) -> None:
-    assert service.unit_path(home, {}) == home / ".config/systemd/user/warmupd.service"
+    assert systemd.unit_path(home, {}) == home / ".config/systemd/user/warmupd.service"
     xdg = tmp_path / "xdg"
-    assert service.unit_path(home, {"XDG_CONFIG_HOME": str(xdg)}) == (
+    assert systemd.unit_path(home, {"XDG_CONFIG_HOME": str(xdg)}) == (
         xdg / "systemd/user/warmupd.service"
     )
     # A relative XDG_CONFIG_HOME is invalid per the spec and ignored.
-    assert service.unit_path(home, {"XDG_CONFIG_HOME": "rel"}) == (
+    assert systemd.unit_path(home, {"XDG_CONFIG_HOME": "rel"}) == (
         home / ".config/systemd/user/warmupd.service"
     )
 
@@ -462,7 +462,7 @@ def test_failing_systemctl_raises_a_service_error(home: Path, standins: Standins
     standins.answer(
         "systemctl --user enable --now warmupd.service", rc=1, stderr="Failed to connect to bus"
     )
-    with pytest.raises(service.ServiceError) as err:
+    with pytest.raises(ServiceError) as err:
         linux_install(home, standins, Lines())
     assert err.value.exit_code == ExitCode.SERVICE
     assert "Failed to connect to bus" in str(err.value)
@@ -533,14 +533,14 @@ def test_status_with_a_session_bus_and_a_running_daemon(home: Path, standins: St
 def test_session_bus_socket_counts_as_a_bus(tmp_path: Path) -> None:
     import socket
 
-    assert not service.has_session_bus({"XDG_RUNTIME_DIR": str(tmp_path)})
+    assert not systemd.has_session_bus({"XDG_RUNTIME_DIR": str(tmp_path)})
     sock = socket.socket(socket.AF_UNIX)
     try:
         sock.bind(str(tmp_path / "bus"))
-        assert service.has_session_bus({"XDG_RUNTIME_DIR": str(tmp_path)})
+        assert systemd.has_session_bus({"XDG_RUNTIME_DIR": str(tmp_path)})
     finally:
         sock.close()
-    assert service.has_session_bus({"DBUS_SESSION_BUS_ADDRESS": "unix:path=/x"})
+    assert systemd.has_session_bus({"DBUS_SESSION_BUS_ADDRESS": "unix:path=/x"})
 
 
 # --------------------------------------------------------------------------- macOS
@@ -606,7 +606,7 @@ def test_macos_uninstall_boots_out_and_removes(home: Path, standins: Standins) -
 def test_macos_bootout_failure_is_reported(home: Path, standins: Standins) -> None:
     mac_install(home, standins, Lines())
     standins.answer("launchctl bootout gui/501/io.github.warmupd", rc=5, stderr="I/O error")
-    with pytest.raises(service.ServiceError):
+    with pytest.raises(ServiceError):
         service.uninstall(
             "macos", dry_run=False, home=home, out=Lines(), runner=standins.runner(), uid=501
         )
@@ -628,14 +628,14 @@ def test_macos_status_reports_launchctl(home: Path, standins: Standins) -> None:
 def test_missing_service_manager_is_a_service_error(home: Path, tmp_path: Path) -> None:
     empty = tmp_path / "empty"
     empty.mkdir()
-    with pytest.raises(service.ServiceError):
+    with pytest.raises(ServiceError):
         service.install(
             "linux",
             dry_run=False,
             home=home,
             out=Lines(),
             contact_file=home / "c.yaml",
-            runner=service.SubprocessRunner(env={"PATH": str(empty)}),
+            runner=servicectl.SubprocessRunner(env={"PATH": str(empty)}),
             env={},
             argv=[sys.executable, "run"],
             writable=[home / "state"],
@@ -664,7 +664,7 @@ def test_install_without_a_user_manager_leaves_no_unit_and_says_why(
     no hint what to do instead."""
     standins.answer(f"systemctl --user {failing}", rc=1,
                     stderr="Failed to connect to bus: No medium found")
-    with pytest.raises(service.ServiceError) as err:
+    with pytest.raises(ServiceError) as err:
         linux_install(home, standins, Lines())
     assert err.value.exit_code == ExitCode.SERVICE
     assert not (home / ".config/systemd/user/warmupd.service").exists()
@@ -678,6 +678,6 @@ def test_a_failed_upgrade_puts_the_old_unit_back(home: Path, standins: Standins)
     linux_install(home, standins, Lines(), argv=["/old/warmupd", "run"])
     before = unit.read_bytes()
     standins.answer("systemctl --user daemon-reload", rc=1, stderr="Failed to connect to bus")
-    with pytest.raises(service.ServiceError, match="is back as it was"):
+    with pytest.raises(ServiceError, match="is back as it was"):
         linux_install(home, standins, Lines(), argv=["/new/warmupd", "run"])
     assert unit.read_bytes() == before

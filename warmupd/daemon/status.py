@@ -1,10 +1,10 @@
 """The daemon's ``status.json``: its shape, writing, reading, and what it means.
 
 Owns: the ``Status`` record the daemon keeps and writes (atomically, as sorted,
-indented JSON), the "stopped" mark a daemon leaves in it when it ends, and the
-reading of it for ``warmupd status``: whether the daemon runs (asked of
-``liveness``, never of the pid in the file), since when, and the lines and the
-JSON object the command shows.
+indented JSON, and only when it changed: ``StatusFile``), the "stopped" mark a
+daemon leaves in it when it ends, and the reading of it for ``warmupd
+status``: whether the daemon runs (asked of ``liveness``, never of the pid in
+the file), since when, and the lines and the JSON object the command shows.
 
 Must not: print, read the clock, or hold the daemon lock (``liveness`` does).
 Times in the file are full ISO timestamps for scripts; the lines show them as
@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import os
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -24,6 +25,8 @@ from typing import Any
 from warmupd.core.errors import WarmupdError
 from warmupd.daemon import liveness
 from warmupd.paths import atomic_write, read_ours
+
+log = logging.getLogger("warmupd")
 
 # A status file is small; more than this is not one the daemon wrote.
 _MAX_BYTES = 1 << 20
@@ -59,6 +62,26 @@ def _dumps(data: dict[str, object]) -> bytes:
 def write(path: Path, data: bytes) -> None:
     """Replace the status file with ``data`` (from `encode`); raises OSError."""
     atomic_write(path, data)
+
+
+class StatusFile:
+    """The daemon's live `Status` and its file, written when it changed: an idle
+    heartbeat writes nothing.  A failed write is logged; the daemon goes on."""
+
+    def __init__(self, path: Path, status: Status) -> None:
+        self.path = path
+        self.status = status
+        self._written = b""
+
+    def write(self) -> None:
+        data = encode(self.status)
+        if data == self._written:
+            return
+        self._written = data
+        try:
+            write(self.path, data)
+        except OSError as exc:
+            log.warning("cannot write %s: %s", self.path, exc)
 
 
 def mark_stopped(path: Path, when: datetime) -> None:

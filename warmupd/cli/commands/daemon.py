@@ -28,16 +28,17 @@ def run(file: Path | None, log_level: str) -> int:
     """Run the daemon: watch the file, nudge on time, serve the calendar feed."""
     from warmupd import clock, paths
     from warmupd.core.model import Settings
-    from warmupd.daemon import daemon, liveness
+    from warmupd.daemon import liveness
+    from warmupd.daemon import main as daemon_main
     from warmupd.daemon import status as status_json
 
-    daemon.configure_logging(log_level)
+    daemon_main.configure_logging(log_level)
     status_path = paths.status_file()
     # The lock is how `status` knows this process is alive; the stop mark says since when.
     with liveness.hold(status_path):
         try:
-            return daemon.run(_contact_file(file), paths.store_file(), status_path,
-                              _calendar_files())
+            return daemon_main.run(_contact_file(file), paths.store_file(), status_path,
+                                   _calendar_files())
         finally:
             status_json.mark_stopped(status_path, clock.now(Settings()))
 
@@ -82,11 +83,12 @@ _platform_option = click.option(
 def service_install(file: Path | None, platform: str | None, dry_run: bool, target: str) -> int:
     """Write the unit or agent with this install's paths and start it."""
     from warmupd.daemon import service as svc
+    from warmupd.daemon import systemd
 
     return svc.install(
         platform or svc.current_platform(), dry_run=dry_run, home=Path.home(), out=_say,
         contact_file=_contact_file(file).absolute(),
-        target={"graphical-session": svc.GRAPHICAL, "default": svc.DEFAULT}[target],
+        target={"graphical-session": systemd.GRAPHICAL, "default": systemd.DEFAULT}[target],
     )
 
 
