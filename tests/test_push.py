@@ -374,3 +374,48 @@ def test_push_config_entries_are_channels_and_their_secrets_stay_out_of_the_log(
     assert len(hook.posts) == 1
     text = "\n".join(r.getMessage() for r in caplog.records) + caplog.text
     assert "CFGT0KEN" not in text and "CFGPA55" not in text
+
+
+def test_push_channels_edited_while_the_daemon_runs_carry_the_next_nudges(tmp_path: Path) -> None:
+    """Push added to a file the daemon started without, then moved to another
+    endpoint.  Broken if the daemon keeps draining the outbox with the channels it
+    started with: the added one never sends, the moved one still goes to the old."""
+    first, second = Hook(), Hook()
+    out = io.StringIO()
+    file = daemon_file(tmp_path, first.url, 1)
+    text = file.read_text()
+    file.write_text(text.replace(f"  push: [{json.dumps(first.url)}]\n", "  push: []\n"))
+
+    def person(name: str) -> str:
+        return f"  - name: {name} Lind\n    every: 2w\n    last: 2026-10-01\n"
+
+    async def until(hook: Hook, count: int) -> None:
+        for _ in range(100):
+            if len(hook.posts) >= count:
+                return
+            await asyncio.sleep(0.05)
+
+    async def scenario() -> None:
+        with Store(tmp_path / "state" / "h.sqlite3") as store:
+            d = Daemon(file, store, status_path=tmp_path / "state" / "status.json",
+                       clock=Clock(), notifier=LogNotifier(out), watch=False)
+            await d.start()
+            try:
+                file.write_text(text + person("Bruno"))  # push to the first endpoint, one more due
+                await d.reload()
+                await until(first, 1)
+                file.write_text(text.replace(first.url, second.url) + person("Bruno")
+                                + person("Cleo"))
+                await d.reload()
+                await until(second, 1)
+                await asyncio.sleep(0.3)  # anything more would come now
+            finally:
+                await d.stop()
+
+    try:
+        asyncio.run(scenario())
+    finally:
+        first.close()
+        second.close()
+    assert [p["title"].split(" — ")[0] for p in first.posts] == ["Reach out to Bruno"]
+    assert [p["title"].split(" — ")[0] for p in second.posts] == ["Reach out to Cleo"]

@@ -63,14 +63,13 @@ class Integrations:
         self._sources_pool = Workers(1, "warmupd-sources")  # scans of mail, calendars, calls
         self._caldav: CalDavSync | None = None
         self._scanner: SourceScanner | None = None
+        self._pushing: asyncio.Task[None] | None = None  # the outbox drain, if push is on
 
     def start(self, book: Book | None) -> None:
         self._start_caldav(book.settings if book is not None else None)
         self._start_sources()
-        push = self._delivery.push = (make_push(book.settings, self._push_pool)
-                                      if book is not None else None)
-        if push is not None:
-            self._spawn(push.serve(self.store, self._delivery.push_wake, self._now))
+        if book is not None:
+            self._start_push(book.settings)
 
     def stop(self) -> None:
         """Work on the network is abandoned, never waited for; its children end in ``main``."""
@@ -96,9 +95,24 @@ class Integrations:
                             "with; %s", restart)
         if new.sources != old.sources and self._scanner is not None:
             self._scanner.poke()  # sources added, changed or removed: follow them now
-        if (new.push, new.push_config) != (old.push, old.push_config):
-            self._delivery.push = make_push(new, self._push_pool)
+        if (new.push, new.push_config) != (old.push, old.push_config) and running:
+            self._start_push(new)
             log.info("push channels: now %d", len(new.push) + (new.push_config is not None))
+
+    def _start_push(self, settings: Settings) -> None:
+        """Drain the outbox with ``settings``' channels, in place of any drain before.
+
+        The old drain is cancelled, as a stop would: a push it had in flight is
+        counted unknown by the new one, never sent twice; rows of a channel no
+        longer listed are dropped, with a log line (see PushChannels.serve).
+        """
+        if self._pushing is not None:
+            self._pushing.cancel()
+            self._pushing = None
+        push = self._delivery.push = make_push(settings, self._push_pool)
+        if push is not None:
+            self._pushing = self._spawn(
+                push.serve(self.store, self._delivery.push_wake, self._now))
 
     def _start_caldav(self, settings: Settings | None) -> None:
         """CalDAV sync runs beside the loop (see caldav.sync); it only reports back."""
