@@ -11,18 +11,11 @@ from fractions import Fraction
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
+from warmupd.core.asking import EARLY_FRACTION, MAX_ASKS, ask_early, backoff, restart_at
+from warmupd.core.cycles import after_allowed, first_slot
 from warmupd.core.model import Book, Contact, History, PersonHistory, Settings, TouchUp
-from warmupd.core.planner import (
-    EARLY_FRACTION,
-    MAX_ASKS,
-    after_allowed,
-    ask_early,
-    backoff,
-    capacity,
-    first_slot,
-    plan,
-    restart_at,
-)
+from warmupd.core.plan import capacity
+from warmupd.core.planner import plan
 from warmupd.core.record import fields, replace
 
 TODAY = date(2026, 11, 25)

@@ -31,8 +31,9 @@ from datetime import date, timedelta
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from warmupd.core.asking import EARLY_FRACTION
 from warmupd.core.model import Book, Contact, History, PersonHistory, Settings
-from warmupd.core.planner import EARLY_FRACTION, plan
+from warmupd.core.planner import plan
 
 TODAY = date(2026, 11, 25)
 

@@ -78,7 +78,7 @@ from warmupd.core.names import (
     slugify,
 )
 from warmupd.core.openers import TEMPLATE_FIELDS
-from warmupd.core.planner import too_many_planned
+from warmupd.core.plan import too_many_planned
 from warmupd.core.suggest import closest
 from warmupd.paths import MAX_DECLARED_SIZE, NotRegularFile, read_capped
 

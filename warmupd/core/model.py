@@ -1,6 +1,7 @@
 """The vocabulary of warmupd: frozen values shared by every layer.
 
-Owns: Settings, Contact, Book, Touch, History, TouchUp, Plan.  Stdlib only
+Owns: Settings, Contact, Book, Touch, History, TouchUp (the Plan that holds
+TouchUps is warmupd.core.plan's).  Stdlib only
 (the error types live in warmupd.core.errors; the classes are made values by
 warmupd.core.record, which every command can afford to import).
 
@@ -28,7 +29,7 @@ from warmupd.core.record import field, value
 # typing.TYPE_CHECKING without importing typing; mypy knows the name.
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Mapping, Sequence
+    from collections.abc import Mapping
     from pathlib import Path
     from typing import Any
 
@@ -354,83 +355,6 @@ def new_touchup(fields: dict[str, Any]) -> TouchUp:
     t: TouchUp = _new(TouchUp)
     _set(t, "__dict__", fields)
     return t
-
-
-@value
-class Capacity:
-    """The load the book asks for against what the settings allow."""
-
-    people: int  # active people
-    per_day: float  # touch-ups needed per allowed day
-    daily_limit: int
-    allowed_days: int  # per week
-
-    @property
-    def overloaded(self) -> bool:
-        return self.per_day > self.daily_limit
-
-    def message(self) -> str:
-        if self.people == 0:
-            return "nothing to plan yet"
-        who = "1 person needs" if self.people == 1 else f"{self.people} people need"
-        head = f"{who} {self.rate()}; daily_limit is {self.daily_limit}"
-        if self.overloaded:
-            return head + ": raise it, add days, or lengthen cadences"
-        return head
-
-    def rate(self) -> str:
-        """The load in words: "2.3 touch-ups per allowed day", "about 1 touch-up every 5
-        allowed days"."""
-        # Below one a day, "0.0 touch-ups" says nothing: give the interval instead.
-        if self.per_day <= 0:
-            return "no touch-ups"
-        if self.per_day < 0.95:
-            every = round(1 / self.per_day)
-            return "about 1 touch-up every " + ("allowed day" if every == 1
-                                                else f"{every} allowed days")
-        return f"{self.per_day:.1f} touch-ups per allowed day"
-
-
-@value
-class Plan:
-    """Who to reach out to on each allowed day of the horizon."""
-
-    today: date
-    end: date  # last day of the horizon, inclusive
-    # Allowed days only, in order; a tuple, or the planner's PlanDays, which
-    # reads the same and builds each day's TouchUps when first read.
-    days: Sequence[tuple[date, tuple[TouchUp, ...]]]
-    capacity: Capacity
-    unplanned: tuple[str, ...] = ()  # active ids with no slot inside the horizon
-    # The open ask of each person waiting on you (``day`` is when it was shown,
-    # ``ask`` its number); ``ask == planner.MAX_ASKS``: warmupd stopped asking.
-    waiting: tuple[TouchUp, ...] = ()
-
-    def on(self, day: date) -> tuple[TouchUp, ...]:
-        # The planner's lazy days (PlanDays) read one day without building the
-        # days before it; the daemon reads today's on every tick.
-        one_day = getattr(self.days, "on", None)
-        if one_day is not None:
-            found: tuple[TouchUp, ...] = one_day(day)
-            return found
-        for d, items in self.days:
-            if d == day:
-                return items
-        return ()
-
-    def touchups(self) -> list[TouchUp]:
-        return [t for _, items in self.days for t in items]
-
-    def next_for(self, person_id: str) -> TouchUp | None:
-        for _, items in self.days:
-            for t in items:
-                if t.person_id == person_id:
-                    return t
-        return None
-
-
-def horizon_end(today: date, horizon_days: int) -> date:
-    return today + timedelta(days=horizon_days - 1)
 
 
 @value

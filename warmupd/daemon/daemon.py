@@ -79,11 +79,11 @@ from warmupd.core.model import (
     Book,
     BookError,
     History,
-    Plan,
     Settings,
     TouchKind,
     TouchUp,
 )
+from warmupd.core.plan import Plan
 from warmupd.core.planner import plan as make_plan
 from warmupd.core.slots import previous_slot, slot_on
 from warmupd.daemon import isolate, review

@@ -29,7 +29,8 @@ from warmupd.core.errors import WarmupdError
 
 if TYPE_CHECKING:
     from warmupd.calendar.publish import CalendarFiles
-    from warmupd.core.model import Book, History, Plan
+    from warmupd.core.model import Book, History
+    from warmupd.core.plan import Plan
     from warmupd.history.store import Store
 
 
