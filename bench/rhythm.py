@@ -66,8 +66,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from warmupd.core import asking, planner
-from warmupd.core.model import Book, Contact, History, PersonHistory, Settings
+from warmupd.core.model import Book, Contact, History, PersonHistory
 from warmupd.core.record import replace
+from warmupd.core.settings import Settings
 
 DAY0 = date(2026, 6, 1)  # a Monday
 CIRCLES = {"family": 28, "friends": 42, "colleagues": 63, "acquaintances": 84}

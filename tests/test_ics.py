@@ -14,17 +14,10 @@ from ical import calendar_properties, parse_duration, parse_events
 
 from warmupd.calendar import ics
 from warmupd.core import planner
-from warmupd.core.model import (
-    Birthday,
-    Book,
-    Contact,
-    FeedSettings,
-    History,
-    PersonHistory,
-    Settings,
-)
+from warmupd.core.model import Birthday, Book, Contact, History, PersonHistory
 from warmupd.core.plan import Plan
 from warmupd.core.record import replace
+from warmupd.core.settings import FeedSettings, Settings
 
 TODAY = date(2026, 3, 2)
 TZ = "Europe/Berlin"

@@ -19,8 +19,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from warmupd.core.model import Book, Contact, History, PersonHistory, Settings, TouchUp
+from warmupd.core.model import Book, Contact, History, PersonHistory, TouchUp
 from warmupd.core.record import FrozenInstanceError, field, replace, value
+from warmupd.core.settings import Settings
 
 T = TouchUp(person_id="ruth", name="Ruth", day=date(2026, 3, 2), due=date(2026, 3, 1),
             cycle="ruth/1", every=56)

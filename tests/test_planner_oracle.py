@@ -32,8 +32,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from warmupd.core.asking import EARLY_FRACTION
-from warmupd.core.model import Book, Contact, History, PersonHistory, Settings
+from warmupd.core.model import Book, Contact, History, PersonHistory
 from warmupd.core.planner import plan
+from warmupd.core.settings import Settings
 
 TODAY = date(2026, 11, 25)
 

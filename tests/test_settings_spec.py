@@ -14,7 +14,8 @@ import pytest
 from warmupd.contacts import book
 from warmupd.contacts.schema import BY_KEY, SETTINGS, Setting, reference, under
 from warmupd.core.errors import BookError
-from warmupd.core.model import (
+from warmupd.core.record import fields
+from warmupd.core.settings import (
     CalDavSettings,
     FeedSettings,
     Goals,
@@ -23,7 +24,6 @@ from warmupd.core.model import (
     Settings,
     SourcesSettings,
 )
-from warmupd.core.record import fields
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs" / "settings.md"

@@ -48,25 +48,7 @@ except ImportError:  # PyYAML built without libyaml: same semantics, slower
     _LIBYAML = False
 
 from warmupd.contacts.schema import Setting, under
-from warmupd.core.model import (
-    CALDAV_COMPONENTS,
-    NOTIFIERS,
-    SAMPLE_PREFIX,
-    WEEKDAYS,
-    Birthday,
-    Book,
-    BookError,
-    CalDavSettings,
-    Contact,
-    FeedSettings,
-    Goals,
-    ImapSource,
-    MailSource,
-    Problem,
-    Review,
-    Settings,
-    SourcesSettings,
-)
+from warmupd.core.model import SAMPLE_PREFIX, Birthday, Book, BookError, Contact, Problem
 from warmupd.core.names import (
     DURATION_HINT,
     default_id,
@@ -79,6 +61,19 @@ from warmupd.core.names import (
 )
 from warmupd.core.openers import TEMPLATE_FIELDS
 from warmupd.core.plan import too_many_planned
+from warmupd.core.settings import (
+    CALDAV_COMPONENTS,
+    NOTIFIERS,
+    WEEKDAYS,
+    CalDavSettings,
+    FeedSettings,
+    Goals,
+    ImapSource,
+    MailSource,
+    Review,
+    Settings,
+    SourcesSettings,
+)
 from warmupd.core.suggest import closest
 from warmupd.paths import MAX_DECLARED_SIZE, NotRegularFile, read_capped
 

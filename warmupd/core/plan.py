@@ -31,8 +31,8 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import overload
 
-    from warmupd.core.model import Settings
     from warmupd.core.queues import Extra
+    from warmupd.core.settings import Settings
 
     # One day of a plan: the picks (queue entries, in order), the cycle
     # number of each, and the extra fields of the few picks that have them.

@@ -73,18 +73,10 @@ from warmupd.clock import Clock, SystemClock, utcnow
 from warmupd.clock import zone as settings_zone
 from warmupd.contacts import book as bookmod
 from warmupd.core import views
-from warmupd.core.model import (
-    HEARTBEAT_SECONDS,
-    WEEKDAYS,
-    Book,
-    BookError,
-    History,
-    Settings,
-    TouchKind,
-    TouchUp,
-)
+from warmupd.core.model import HEARTBEAT_SECONDS, Book, BookError, History, TouchKind, TouchUp
 from warmupd.core.plan import Plan
 from warmupd.core.planner import plan as make_plan
+from warmupd.core.settings import WEEKDAYS, Settings
 from warmupd.core.slots import previous_slot, slot_on
 from warmupd.daemon import isolate, review
 from warmupd.daemon import status as status_json

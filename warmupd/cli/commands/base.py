@@ -155,6 +155,6 @@ def _calendar_files() -> CalendarFiles:
 
 def _clock_now() -> datetime:
     from warmupd import clock
-    from warmupd.core.model import Settings
+    from warmupd.core.settings import Settings
 
     return clock.now(Settings())  # before the book is read: the system's zone
