@@ -4,7 +4,8 @@ Owns: the queue entries and the operations on them that ``plan`` composes —
 filing entries (``count_arrivals``, ``enqueue``), taking a day's people in
 order of relative lateness (``most_overdue``, ``merge_most_overdue``,
 ``take_all``), the head to pull early into a quiet day (``least_early``),
-and the day arithmetic they share (``landing_days``, ``rank_by_id``).
+the allowed day each day of the horizon lands on (``landing_days``), and
+the ranks that break ties (``rank_by_id``).
 For speed (bench/bench_planner.py), the entries are ints in lists sorted
 latest first, so that the people a day takes from one cadence are one slice
 and the day's re-entries one splice.
