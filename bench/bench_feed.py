@@ -40,7 +40,9 @@ from warmupd.calendar import ics
 from warmupd.calendar.feed import FeedServer
 from warmupd.calendar.token import feed_path, load_or_create_token
 from warmupd.clock import SYSTEM
-from warmupd.core.model import Book, Capacity, Contact, History, Plan, Settings, TouchUp
+from warmupd.core.model import Book, Contact, History, TouchUp
+from warmupd.core.plan import Capacity, Plan
+from warmupd.core.settings import Settings
 
 
 def calendar(n: int) -> bytes:

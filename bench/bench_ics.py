@@ -35,7 +35,8 @@ from gen import TODAY, generate
 from warmupd.calendar import ics
 from warmupd.contacts import book as bookmod
 from warmupd.core import planner
-from warmupd.core.model import Book, History, Plan
+from warmupd.core.model import Book, History
+from warmupd.core.plan import Plan
 from warmupd.core.record import replace
 
 TZ = "Europe/Berlin"

@@ -74,8 +74,9 @@ def installed(site: str | None) -> Iterator[Path]:
 
 
 def load_warmupd(site: Path) -> tuple[Any, ...]:
-    """warmupd's book, planner, model and record modules, imported from ``site`` only."""
-    return import_from(site, "contacts.book", "core.planner", "core.model", "core.record")
+    """warmupd's book, planner, plan, model and record modules, imported from ``site`` only."""
+    return import_from(site, "contacts.book", "core.planner", "core.plan", "core.model",
+                       "core.record")
 
 
 def history_for(model: Any, b: Book) -> History:
@@ -147,7 +148,7 @@ def main(argv: list[str] | None = None) -> int:
         return run(args, *load_warmupd(site))
 
 
-def run(args: argparse.Namespace, bookmod: Any, planner: Any, model: Any,
+def run(args: argparse.Namespace, bookmod: Any, planner: Any, planmod: Any, model: Any,
         record: Any) -> int:
     print("$ " + shlex.join(["python", *sys.argv]))
     print(f"warmupd from {Path(planner.__file__).parent} (non-editable)")
@@ -162,7 +163,7 @@ def run(args: argparse.Namespace, bookmod: Any, planner: Any, model: Any,
         hist = history_for(model, base)
         setup = time.perf_counter() - t0
         repeat = args.repeat or max(5, min(51, 200_000 // n))
-        demand = planner.capacity(base).per_day
+        demand = planmod.capacity(base).per_day
         fits = math.ceil(demand) + 1
         for label, limit in ((f"as generated (limit {base.settings.daily_limit})",
                               base.settings.daily_limit),

@@ -187,7 +187,7 @@ def bench_imap(tmp: Path, n: int) -> None:
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
     from imap_env import PASSWORD, USER, Dovecot
 
-    from warmupd.core.model import ImapSource
+    from warmupd.core.settings import ImapSource
     from warmupd.sources import Tally
     from warmupd.sources.imap import ImapState, read_imap
 

@@ -10,7 +10,7 @@ store keeps it; a touch-up whose nudge key was not shown yet is a nudge,
 as in the daemon.  A simulated user (seeded RNG) acts on 70% of nudges,
 0-3 days later (a ``done`` on that day, after that day's nudges), and
 ignores the rest; the planner re-asks an unanswered nudge after its back-off
-(``planner.backoff``) and stops after ``planner.MAX_ASKS``.  A second user,
+(``asking.backoff``) and stops after ``asking.MAX_ASKS``.  A second user,
 "prompt", acts on every nudge the same day.  Allowed days are mon-fri.
 ``daily_limit`` must cover what this user needs: each contact takes
 1/0.7 nudges on average, so the default limit is a bit above
@@ -65,9 +65,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from warmupd.core import planner
-from warmupd.core.model import Book, Contact, History, PersonHistory, Settings
+from warmupd.core import asking, planner
+from warmupd.core.model import Book, Contact, History, PersonHistory
 from warmupd.core.record import replace
+from warmupd.core.settings import Settings
 
 DAY0 = date(2026, 6, 1)  # a Monday
 CIRCLES = {"family": 28, "friends": 42, "colleagues": 63, "acquaintances": 84}
@@ -304,7 +305,7 @@ def analyse(o: Outcome) -> None:
 
 def bound(o: Outcome) -> None:
     """What the user model allows: runs of MAX_ASKS ignored asks end a cycle unanswered."""
-    stop = planner.MAX_ASKS
+    stop = asking.MAX_ASKS
     gaps = o.gaps()
     stopped = [g for g in gaps if g.ignored >= stop]
     people = {g.person.contact.id for g in stopped}
@@ -349,26 +350,35 @@ def explain(o: Outcome, contacts: Sequence[Contact], settings: Settings, demand:
             break
 
 
+def what_if(name: str, new: object) -> None:
+    """Replace the asking policy's ``name`` for this process, in every core module
+    that imported it (the planner, its queues and its plan days)."""
+    old = getattr(asking, name)
+    for mod in list(sys.modules.values()):
+        if mod.__name__.startswith("warmupd.core.") and getattr(mod, name, None) is old:
+            setattr(mod, name, new)
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description="one simulated year: planner vs naive rule")
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--days", type=int, default=365)
     ap.add_argument("--limit", type=int, default=0, help="daily_limit (default: by demand)")
     ap.add_argument("--no-early", action="store_true",
-                    help="what-if: ask on the nominal date (planner.ask_early = 0)")
+                    help="what-if: ask on the nominal date (asking.ask_early = 0)")
     ap.add_argument("--max-asks", type=int, default=0,
                     help="what-if: asks per cycle (the issue fixes it at 3)")
     args = ap.parse_args(argv)
     print("$ " + shlex.join(["python", *sys.argv]))
     if args.no_early:  # a what-if on the planner's policy, for this process only
-        planner.ask_early = lambda every: 0  # type: ignore[assignment]
+        what_if("ask_early", lambda every: 0)
     if args.max_asks:
-        planner.MAX_ASKS = args.max_asks
+        what_if("MAX_ASKS", args.max_asks)
     cadences = CIRCLES.values()
     print("back-off (allowed days after ask 1, ask 2) by cadence: "
-          + ", ".join(f"{e}d {planner.backoff(e, 1)},{planner.backoff(e, 2)}" for e in cadences)
-          + f"; at most {planner.MAX_ASKS} asks a cycle; asked early by "
-          + ", ".join(f"{e}d: {planner.ask_early(e)}" for e in cadences))
+          + ", ".join(f"{e}d {asking.backoff(e, 1)},{asking.backoff(e, 2)}" for e in cadences)
+          + f"; at most {asking.MAX_ASKS} asks a cycle; asked early by "
+          + ", ".join(f"{e}d: {asking.ask_early(e)}" for e in cadences))
     t0 = time.perf_counter()
     contacts = make_people(random.Random(args.seed))
     allowed = frozenset(range(5))

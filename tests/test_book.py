@@ -874,7 +874,7 @@ contacts: []
 
 
 def test_defaults_when_settings_are_absent_or_empty() -> None:
-    from warmupd.core.model import Settings
+    from warmupd.core.settings import Settings
 
     assert book.loads("contacts: []\n").settings == Settings()
     assert book.loads("settings:\ncontacts:\n").settings == Settings()

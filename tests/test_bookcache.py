@@ -196,11 +196,11 @@ def test_new_code_with_the_same_version_misses(tmp_path: Path) -> None:
         return out.stdout.strip()
 
     before = every()
-    model = pkg / "core" / "model.py"
-    text = model.read_text()
+    spec = pkg / "core" / "settings.py"
+    text = spec.read_text()
     default = f"default_every: int = {before}"
     assert default in text, "the default cadence moved: point this test at it"
-    model.write_text(text.replace(default, f"default_every: int = {int(before) + 1}"))
+    spec.write_text(text.replace(default, f"default_every: int = {int(before) + 1}"))
     assert every() == str(int(before) + 1)
 
 

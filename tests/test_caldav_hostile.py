@@ -197,7 +197,7 @@ def test_a_lone_cr_in_a_note_is_escaped_on_the_wire(tmp_path: Path, server: Radi
 def test_password_sources_are_capped_in_size_and_time(tmp_path: Path) -> None:
     """Broken if `password_command: [yes]` is read in full, a silent command or a FIFO
     as password_file hangs, or a FIFO is read at all."""
-    from warmupd.core.model import CalDavSettings
+    from warmupd.core.settings import CalDavSettings
 
     s = CalDavSettings(url="http://h/", password_command=("yes", "pw"))
     started = time.monotonic()

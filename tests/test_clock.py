@@ -13,7 +13,7 @@ from conftest import FixedClock
 
 from warmupd.cli import Environment, main
 from warmupd.clock import SystemClock, now, today, zone_name
-from warmupd.core.model import Settings
+from warmupd.core.settings import Settings
 
 # Noon UTC on 1 July: 14:00 in Berlin (summer time), 21:00 in Tokyo.
 JULY = FixedClock(datetime(2026, 7, 1, 12, 0, tzinfo=UTC))

@@ -386,7 +386,7 @@ def test_live_reload_through_the_watcher(tmp_path: Path) -> None:
 def test_buttons_on_a_real_bus_change_the_store(tmp_path: Path, press: str) -> None:
     from dbus_env import action_notification_server, private_session_bus
 
-    from warmupd.core.model import Settings
+    from warmupd.core.settings import Settings
     from warmupd.notify import make_notifier
 
     env = Env(tmp_path, contacts_yaml(1))

@@ -21,7 +21,7 @@ from zoneinfo import ZoneInfo
 
 from dbus_env import action_notification_server, private_session_bus
 
-from warmupd.core.model import Settings
+from warmupd.core.settings import Settings
 from warmupd.daemon.daemon import Daemon
 from warmupd.history.store import Store
 from warmupd.notify import make_notifier

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from warmupd.daemon.service import install, unit_path
+from warmupd.daemon.service import install
+from warmupd.daemon.systemd import unit_path
 
 
 def test_dry_run_would_create_only_missing_folders(tmp_path: Path) -> None:

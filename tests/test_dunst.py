@@ -25,7 +25,8 @@ from zoneinfo import ZoneInfo
 from conftest import need
 from dbus_env import WAIT_SECONDS, private_session_bus
 
-from warmupd.core.model import Settings, TouchKind
+from warmupd.core.model import TouchKind
+from warmupd.core.settings import Settings
 from warmupd.daemon.daemon import Daemon
 from warmupd.history.store import Store
 from warmupd.notify import make_notifier

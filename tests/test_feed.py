@@ -27,7 +27,7 @@ from warmupd.calendar.token import (
     rotate_token,
 )
 from warmupd.clock import SYSTEM
-from warmupd.core.model import FeedSettings
+from warmupd.core.settings import FeedSettings
 
 BODY = b"BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:test\r\nEND:VCALENDAR\r\n"
 MODIFIED = datetime(2026, 3, 2, 8, 30, 15, tzinfo=UTC)

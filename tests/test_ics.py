@@ -14,17 +14,10 @@ from ical import calendar_properties, parse_duration, parse_events
 
 from warmupd.calendar import ics
 from warmupd.core import planner
-from warmupd.core.model import (
-    Birthday,
-    Book,
-    Contact,
-    FeedSettings,
-    History,
-    PersonHistory,
-    Plan,
-    Settings,
-)
+from warmupd.core.model import Birthday, Book, Contact, History, PersonHistory
+from warmupd.core.plan import Plan
 from warmupd.core.record import replace
+from warmupd.core.settings import FeedSettings, Settings
 
 TODAY = date(2026, 3, 2)
 TZ = "Europe/Berlin"
@@ -187,7 +180,8 @@ def test_snooze_keeps_uid_and_raises_sequence() -> None:
 @given(st.lists(st.lists(st.integers(0, 5), min_size=3, max_size=3), min_size=1, max_size=8))
 def test_sequence_rises_exactly_when_the_day_moves(days: list[list[int]]) -> None:
     # Three fixed cycles whose planned day wanders; build plans directly.
-    from warmupd.core.model import Capacity, TouchUp
+    from warmupd.core.model import TouchUp
+    from warmupd.core.plan import Capacity
 
     revisions: dict[str, ics.Revision] = {}
     last_day: dict[str, date] = {}

@@ -235,5 +235,5 @@ def test_the_rules_catch_a_wrong_edge() -> None:
     planted["warmupd.history.store"].add("warmupd.calendar.ics")
     assert len(layer_violations(planted)) == 4
     runtime = import_graph(runtime_only=True)
-    runtime["warmupd.core.model"].add("warmupd.core.planner")
-    assert cycles(runtime) == [{"warmupd.core.model", "warmupd.core.planner"}]
+    runtime["warmupd.core.model"].add("warmupd.core.cycles")
+    assert cycles(runtime) == [{"warmupd.core.model", "warmupd.core.cycles"}]

@@ -1,7 +1,8 @@
 """The model's values behave as the frozen dataclasses they were.
 
-model.py and store.py make their classes values with warmupd.core.record
-instead of dataclasses (an import every command paid for).  If these
+model.py, settings.py, plan.py and store.py make their classes values with
+warmupd.core.record instead of dataclasses (an import every command paid
+for).  If these
 failed, plans and books would compare, hash, print, pickle or build
 differently from the dataclasses they were.  Where a rule is dataclasses'
 own, a real dataclass with the same fields is the yardstick.
@@ -19,8 +20,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from warmupd.core.model import Book, Contact, History, PersonHistory, Settings, TouchUp
+from warmupd.core.model import Book, Contact, History, PersonHistory, TouchUp
 from warmupd.core.record import FrozenInstanceError, field, replace, value
+from warmupd.core.settings import Settings
 
 T = TouchUp(person_id="ruth", name="Ruth", day=date(2026, 3, 2), due=date(2026, 3, 1),
             cycle="ruth/1", every=56)
@@ -141,7 +143,8 @@ def test_the_model_imports_neither_dataclasses_nor_typing() -> None:
     # What every command pays at start-up (see warmupd/core/record.py).  Counted
     # from after interpreter start-up: a .pth file may import typing itself.
     code = ("import sys; before = set(sys.modules); "
-            "import warmupd.core.model, warmupd.history.store; "
+            "import warmupd.core.model, warmupd.core.settings, warmupd.core.plan, "
+            "warmupd.history.store; "
             "print(sorted({'dataclasses', 'inspect', 'typing'} & (set(sys.modules) - before)))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True).stdout

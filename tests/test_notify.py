@@ -39,7 +39,7 @@ from dbus_env import (
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from warmupd.core.model import Settings
+from warmupd.core.settings import Settings
 from warmupd.core.textsafe import visible
 from warmupd.notify import (
     Action,

@@ -25,7 +25,8 @@ import pytest
 from conftest import need, schema_version
 from dbus_env import action_notification_server, private_session_bus
 
-from warmupd.core.model import Settings, TouchKind
+from warmupd.core.model import TouchKind
+from warmupd.core.settings import Settings
 from warmupd.daemon.daemon import Daemon
 from warmupd.history.migrations import SCHEMA_VERSION
 from warmupd.history.store import Store

@@ -7,8 +7,9 @@ from datetime import date, timedelta
 from hypothesis import given
 from hypothesis import strategies as st
 
-from warmupd.core.model import Birthday, Contact, PersonHistory, Settings, TouchUp
+from warmupd.core.model import Birthday, Contact, PersonHistory, TouchUp
 from warmupd.core.openers import JOB_SEARCH_LINE, opener, since_phrase
+from warmupd.core.settings import Settings
 
 DAY = date(2026, 11, 25)
 
@@ -41,7 +42,8 @@ def test_personal_rotating_and_deterministic(
 _SAME_OPENER_SCRIPT = """
 import sys
 from datetime import date
-from warmupd.core.model import Contact, PersonHistory, Settings, TouchUp
+from warmupd.core.model import Contact, PersonHistory, TouchUp
+from warmupd.core.settings import Settings
 from warmupd.core.openers import opener
 day = date(2026, 11, 25)
 out = []

@@ -11,19 +11,13 @@ from fractions import Fraction
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from warmupd.core.model import Book, Contact, History, PersonHistory, Settings, TouchUp
-from warmupd.core.planner import (
-    EARLY_FRACTION,
-    MAX_ASKS,
-    after_allowed,
-    ask_early,
-    backoff,
-    capacity,
-    first_slot,
-    plan,
-    restart_at,
-)
+from warmupd.core.asking import EARLY_FRACTION, MAX_ASKS, ask_early, backoff, restart_at
+from warmupd.core.cycles import after_allowed, first_slot
+from warmupd.core.model import Book, Contact, History, PersonHistory, TouchUp
+from warmupd.core.plan import capacity
+from warmupd.core.planner import plan
 from warmupd.core.record import fields, replace
+from warmupd.core.settings import Settings
 
 TODAY = date(2026, 11, 25)
 
@@ -226,7 +220,8 @@ def test_a_new_persons_first_date_stays_put_as_days_pass(every: int, pid: str, k
 _SAME_PLAN_SCRIPT = """
 import sys
 from datetime import date
-from warmupd.core.model import Book, Contact, History, Settings
+from warmupd.core.model import Book, Contact, History
+from warmupd.core.settings import Settings
 from warmupd.core.planner import plan
 cs = tuple(Contact(id=f"p{i}-{'x' * (i % 5)}", name=f"P {i}", every=7 * (1 + i % 9),
                    last=None if i % 3 else date(2026, 10, 1 + i % 28)) for i in range(60))

@@ -5,8 +5,10 @@ from __future__ import annotations
 import gc
 from datetime import date, timedelta
 
-from warmupd.core.model import Book, Contact, History, Plan, Settings, TouchUp
+from warmupd.core.model import Book, Contact, History, TouchUp
+from warmupd.core.plan import Plan
 from warmupd.core.planner import plan
+from warmupd.core.settings import Settings
 
 TODAY = date(2026, 11, 25)  # a Wednesday
 

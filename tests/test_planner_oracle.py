@@ -31,8 +31,10 @@ from datetime import date, timedelta
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from warmupd.core.model import Book, Contact, History, PersonHistory, Settings
-from warmupd.core.planner import EARLY_FRACTION, plan
+from warmupd.core.asking import EARLY_FRACTION
+from warmupd.core.model import Book, Contact, History, PersonHistory
+from warmupd.core.planner import plan
+from warmupd.core.settings import Settings
 
 TODAY = date(2026, 11, 25)
 

@@ -30,8 +30,11 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from warmupd.core.model import Book, Contact, Settings, TouchKind, TouchUp
-from warmupd.core.planner import FIRST_BACKOFF, MAX_ASKS, REST_DAYS, backoff, capacity, plan
+from warmupd.core.asking import FIRST_BACKOFF, MAX_ASKS, REST_DAYS, backoff
+from warmupd.core.model import Book, Contact, TouchKind, TouchUp
+from warmupd.core.plan import capacity
+from warmupd.core.planner import plan
+from warmupd.core.settings import Settings
 from warmupd.daemon.daemon import Daemon
 from warmupd.history.store import Store
 from warmupd.notify import LogNotifier

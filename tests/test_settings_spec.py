@@ -14,7 +14,8 @@ import pytest
 from warmupd.contacts import book
 from warmupd.contacts.schema import BY_KEY, SETTINGS, Setting, reference, under
 from warmupd.core.errors import BookError
-from warmupd.core.model import (
+from warmupd.core.record import fields
+from warmupd.core.settings import (
     CalDavSettings,
     FeedSettings,
     Goals,
@@ -23,7 +24,6 @@ from warmupd.core.model import (
     Settings,
     SourcesSettings,
 )
-from warmupd.core.record import fields
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs" / "settings.md"
@@ -50,7 +50,7 @@ def test_the_module_prints_the_reference() -> None:
 
 
 def test_the_table_covers_every_field_of_settings() -> None:
-    """A field of model.Settings (or of one of its blocks) without a row, or a
+    """A field of settings.Settings (or of one of its blocks) without a row, or a
     row naming no field, is a setting nobody can write or a row that fills nothing."""
     assert sorted(s.attr for s in under(None).values()) == sorted(fields(Settings))
     for block, (cls, _, _) in BLOCK_CLASSES.items():
@@ -106,7 +106,7 @@ def written(s: Setting, value: str) -> tuple[str, int, Callable[[Settings], Any]
 @pytest.mark.parametrize("s", SETTINGS, ids=lambda s: s.key)
 def test_the_written_default_is_the_models_default(s: Setting) -> None:
     """The default the docs show, read through the real validator, is the
-    model's default: the table and model.Settings cannot drift apart."""
+    model's default: the table and settings.Settings cannot drift apart."""
     if s.key in REQUIRED:
         assert s.default is None
         return

@@ -33,7 +33,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import need
-from warmupd.core.planner import MAX_ASKS, backoff
+from warmupd.core.asking import MAX_ASKS, backoff
 
 LIB = "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1"
 START = date(2027, 1, 4)  # a Monday

@@ -15,7 +15,7 @@ from imap_env import PASSWORD, USER, Dovecot
 from test_sources import EXPECTED_SKIPS, check_detections, corpus, message
 
 from warmupd.cli import Environment, main
-from warmupd.core.model import ImapSource
+from warmupd.core.settings import ImapSource
 from warmupd.sources import Tally
 from warmupd.sources.imap import ImapError, ImapState, read_imap
 

@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from warmupd.contacts import book, settingswalk
-from warmupd.core.model import BookError, ImapSource, MailSource
+from warmupd.core.model import BookError
+from warmupd.core.settings import ImapSource, MailSource
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "config" / "contacts.example.yaml"

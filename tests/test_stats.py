@@ -17,16 +17,9 @@ from hypothesis import strategies as st
 
 from warmupd.cli.statshtml import render_html
 from warmupd.cli.statsview import render_text, to_json
-from warmupd.core.model import (
-    Activity,
-    Book,
-    Contact,
-    Goals,
-    History,
-    PersonHistory,
-    Settings,
-)
+from warmupd.core.model import Activity, Book, Contact, History, PersonHistory
 from warmupd.core.record import replace
+from warmupd.core.settings import Goals, Settings
 from warmupd.core.stats import (
     RECONNECT_LIMIT,
     Stats,

@@ -15,7 +15,8 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from warmupd.core import stats
-from warmupd.core.model import Review, TouchKind
+from warmupd.core.model import TouchKind
+from warmupd.core.settings import Review
 from warmupd.daemon import review
 from warmupd.daemon.daemon import Daemon
 from warmupd.history.store import Store

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Protocol
 from zoneinfo import ZoneInfo
 
 if TYPE_CHECKING:
-    from warmupd.core.model import Settings
+    from warmupd.core.settings import Settings
 
 
 class Clock(Protocol):

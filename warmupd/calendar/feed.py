@@ -56,7 +56,7 @@ import h11
 
 from warmupd.calendar.token import FEED_NAME, TokenFile, feed_path
 from warmupd.clock import Clock, utcnow
-from warmupd.core.model import FeedSettings
+from warmupd.core.settings import FeedSettings
 
 log = logging.getLogger("warmupd.feed")
 

@@ -55,15 +55,9 @@ from zoneinfo import ZoneInfo
 from dateutil.rrule import rrulestr
 
 from warmupd.calendar.ical import Alarm, Calendar, Event, Timezone, vDuration
-from warmupd.core.model import (
-    Book,
-    Contact,
-    History,
-    PersonHistory,
-    Plan,
-    Settings,
-    TouchUp,
-)
+from warmupd.core.model import Book, Contact, History, PersonHistory, TouchUp
+from warmupd.core.plan import Plan
+from warmupd.core.settings import Settings
 from warmupd.core.views import summary_lines
 
 # Fixed forever: changing it would give every event a new UID and duplicate

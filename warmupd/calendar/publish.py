@@ -21,7 +21,9 @@ from warmupd.calendar import ics
 from warmupd.calendar.feed import FeedServer
 from warmupd.calendar.token import feed_urls, load_or_create_token
 from warmupd.clock import Clock, utcnow
-from warmupd.core.model import Book, FeedSettings, History, Plan
+from warmupd.core.model import Book, History
+from warmupd.core.plan import Plan
+from warmupd.core.settings import FeedSettings
 from warmupd.paths import atomic_write
 
 log = logging.getLogger("warmupd.feed")

@@ -17,7 +17,7 @@ import re
 import secrets
 from pathlib import Path
 
-from warmupd.core.model import FeedSettings
+from warmupd.core.settings import FeedSettings
 from warmupd.paths import atomic_write
 
 log = logging.getLogger("warmupd.feed")

@@ -40,7 +40,8 @@ from warmupd.contacts.yamlread import (
     line_col,
     tag_of,
 )
-from warmupd.core.model import Book, BookError, Problem, Settings
+from warmupd.core.model import Book, BookError, Problem
+from warmupd.core.settings import Settings
 from warmupd.paths import MAX_DECLARED_SIZE, NotRegularFile, read_capped
 
 __all__ = ["load", "loads", "read", "read_problem"]

@@ -27,7 +27,7 @@ from datetime import date, time, timedelta
 from pathlib import Path, PurePath
 
 from warmupd import __version__
-from warmupd.core import model
+from warmupd.core import model, settings
 from warmupd.core.model import Book
 from warmupd.core.record import replace
 from warmupd.paths import (
@@ -116,8 +116,9 @@ _PLAIN = (str, int, bool, float, type(None))
 
 
 def _classes() -> dict[str, type]:
-    return {n: c for n, c in vars(model).items()
-            if isinstance(c, type) and c.__module__ == model.__name__}
+    """The classes a Book is made of, by name: the model's and its settings'."""
+    return {n: c for mod in (model, settings) for n, c in vars(mod).items()
+            if isinstance(c, type) and c.__module__ == mod.__name__}
 
 
 def _encode(o: Any, classes: dict[str, type] | None = None) -> Any:

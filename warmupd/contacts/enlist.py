@@ -25,7 +25,7 @@ from warmupd.contacts.importers import ImportFailed, Record, Skipped
 from warmupd.contacts.importers._common import tidy
 from warmupd.core.model import Book, BookError, ExitCode, Problem, WarmupdError
 from warmupd.core.names import format_duration, parse_duration
-from warmupd.core.planner import capacity
+from warmupd.core.plan import capacity
 from warmupd.core.record import replace
 from warmupd.core.textsafe import visible
 from warmupd.paths import read_capped

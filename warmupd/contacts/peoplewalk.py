@@ -38,8 +38,9 @@ from warmupd.contacts.yamlread import (
     describe,
     tag_of,
 )
-from warmupd.core.model import SAMPLE_PREFIX, Contact, Problem, Settings
+from warmupd.core.model import SAMPLE_PREFIX, Contact, Problem
 from warmupd.core.names import default_id
+from warmupd.core.settings import Settings
 
 _CONTACT: dict[str, Callable[[Node], Any]] = {
     "last": calendar_date,

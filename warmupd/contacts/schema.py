@@ -1,14 +1,14 @@
 """The settings spec: every key of ``settings:`` in one table.
 
 Owns: `SETTINGS`, one `Setting` per key of the contact file's ``settings:``
-block with the attribute it fills on `core.model.Settings`, its check, its
+block with the attribute it fills on `core.settings.Settings`, its check, its
 default as written in the file, and a one-line doc; and `reference()`, the
 settings reference of ``docs/settings.md``, rendered from the table.
 
 `contacts.settingchecks` builds its validation from this table (the check names
 here are resolved to node checkers there), and `contacts.settingswalk` takes its
 known-key lists from it.
-The typed defaults stay on `core.model.Settings`, because the core must not
+The typed defaults stay on `core.settings.Settings`, because the core must not
 import this layer; ``tests/test_settings_spec.py`` parses every default written
 here through the real validator and compares it with the model's.
 
@@ -22,8 +22,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from warmupd.core.model import NOTIFIERS
 from warmupd.core.openers import TEMPLATE_FIELDS
+from warmupd.core.settings import NOTIFIERS
 
 
 def _listed(words: tuple[str, ...], last: str) -> str:
@@ -36,7 +36,7 @@ class Setting:
     """One key of ``settings:``."""
 
     key: str  # as written in the file
-    attr: str  # the field of model.Settings it fills
+    attr: str  # the field of settings.Settings it fills
     check: str  # a check `contacts.settingchecks` knows, e.g. "integer"; "block": walked
     default: str | None  # the default as written in the file; None: unset (None or "")
     doc: str  # one line, for the reference

@@ -35,9 +35,9 @@ from warmupd.contacts.checks import (
 from warmupd.contacts.quote import human_size, quoted, shorten
 from warmupd.contacts.schema import Setting, under
 from warmupd.contacts.yamlread import BOOL, NULL, MappingNode, Node, ScalarNode, describe, tag_of
-from warmupd.core.model import CALDAV_COMPONENTS, NOTIFIERS, WEEKDAYS, Goals, Review
 from warmupd.core.names import format_duration
 from warmupd.core.openers import TEMPLATE_FIELDS
+from warmupd.core.settings import CALDAV_COMPONENTS, NOTIFIERS, WEEKDAYS, Goals, Review
 from warmupd.core.suggest import closest
 from warmupd.paths import MAX_DECLARED_SIZE
 

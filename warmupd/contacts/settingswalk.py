@@ -15,8 +15,9 @@ from warmupd.contacts.schema import under
 from warmupd.contacts.settingchecks import spec
 from warmupd.contacts.walker import Entries, Walker
 from warmupd.contacts.yamlread import NULL, Node, ScalarNode, SequenceNode, describe, tag_of
-from warmupd.core.model import (
-    Book,
+from warmupd.core.model import Book
+from warmupd.core.plan import too_many_planned
+from warmupd.core.settings import (
     CalDavSettings,
     FeedSettings,
     ImapSource,
@@ -24,7 +25,6 @@ from warmupd.core.model import (
     Settings,
     SourcesSettings,
 )
-from warmupd.core.planner import too_many_planned
 
 _DEFAULTS = Settings()
 

@@ -1,11 +1,14 @@
 """The vocabulary of warmupd: frozen values shared by every layer.
 
-Owns: Settings, Contact, Book, Touch, History, TouchUp, Plan.  Stdlib only
-(the error types live in warmupd.core.errors; the classes are made values by
-warmupd.core.record, which every command can afford to import).
+Owns: Contact, Book, Touch, History, TouchUp, Activity, Problem.  Stdlib only
+(the error types live in warmupd.core.errors, the `settings:` block in
+warmupd.core.settings, the Plan that holds TouchUps in warmupd.core.plan; the
+classes are made values by warmupd.core.record, which every command can
+afford to import).
 
 Must not: read the clock, touch the file system, or import anything from the
-rest of the package but warmupd.core.errors and warmupd.core.record.  Everything here
+rest of the package but warmupd.core.errors and warmupd.core.record (and
+warmupd.core.settings for the Book's type).  Everything here
 is a plain value that the pure core (planner, openers, ics) computes with
 and the adapters produce or consume.
 """
@@ -13,7 +16,7 @@ and the adapters produce or consume.
 from __future__ import annotations
 
 import enum
-from datetime import date, time, timedelta
+from datetime import date
 from functools import cached_property
 
 # The error types live in warmupd.core.errors; re-exported for the modules that
@@ -28,16 +31,15 @@ from warmupd.core.record import field, value
 # typing.TYPE_CHECKING without importing typing; mypy knows the name.
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Mapping, Sequence
+    from collections.abc import Mapping
     from pathlib import Path
     from typing import Any
 
-WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+    from warmupd.core.settings import Settings
+
 
 # The daemon's heartbeat period; the systemd unit's WatchdogSec is a multiple.
 HEARTBEAT_SECONDS = 30
-# The `notifier:` setting's values: book validates against it, notify dispatches on it.
-NOTIFIERS = ("auto", "desktop", "plyer", "command", "log")
 
 
 @value
@@ -53,122 +55,6 @@ class Problem:
     def __str__(self) -> str:
         tag = "warning: " if self.severity == "warning" else ""
         return f"{self.path}:{self.line}:{self.col}: {tag}{self.message}"
-
-
-@value
-class FeedSettings:
-    """How the calendar feed is built and served (see the calendar issue)."""
-
-    bind: str = "127.0.0.1"
-    port: int = 8765
-    hosts: tuple[str, ...] = ()  # extra Host names accepted besides bind/localhost
-    redact: bool = False  # initials instead of names, no descriptions
-    all_day: bool = False  # all-day events instead of timed ones at nudge_at
-    duration_minutes: int = 15
-    birthdays: bool = False  # yearly all-day birthday events
-    refresh: timedelta = timedelta(hours=6)  # REFRESH-INTERVAL / X-PUBLISHED-TTL
-    enabled: bool = True
-
-
-# `component:` under `caldav:`: tasks (read back when ticked off) or events.
-CALDAV_COMPONENTS = ("todo", "event")
-
-
-@value
-class CalDavSettings:
-    """Two-way sync of touch-ups with the user's CalDAV server (``settings.caldav``).
-
-    Holds how to get the password, never the password itself.
-    """
-
-    url: str
-    username: str = ""
-    password_command: tuple[str, ...] = ()  # argv, run once at start
-    password_file: str | None = None  # refused unless its mode is 0600
-    calendar: str = "warmupd"  # collection name, created with MKCALENDAR if missing
-    component: str = "todo"  # todo | event
-    ahead_days: int = 14  # touch-ups within this many days are pushed
-    interval_seconds: int = 15 * 60  # how often the server is polled
-
-
-@value
-class ImapSource:
-    """An IMAP account whose sent folder is read (headers only); never the password."""
-
-    host: str
-    port: int = 993
-    username: str = ""
-    password_command: tuple[str, ...] = ()
-    password_file: str | None = None
-    folder: str | None = None  # None: the folder flagged \Sent (RFC 6154)
-    tls: bool = True  # False is accepted on a loopback host only
-
-
-@value
-class MailSource:
-    """One place holding mail the user sent: ``maildir``, ``mbox`` or ``imap``."""
-
-    kind: str
-    path: str = ""  # maildir and mbox, ~ expanded when read
-    imap: ImapSource | None = None
-
-
-@value
-class SourcesSettings:
-    """Where contact that already happened is read from (``settings.sources``)."""
-
-    mail: tuple[MailSource, ...] = ()
-    calendar: tuple[str, ...] = ()  # .ics files or http(s) URLs
-    calls: tuple[str, ...] = ()  # SMS Backup & Restore exports (calls-*.xml, sms-*.xml)
-    region: str | None = None  # ISO 3166 country for numbers written without +CC
-    max_recipients: int = 10  # mail to more people than this is a list, not a touch
-    interval_seconds: int = 30 * 60  # how often IMAP and calendar URLs are polled
-    enabled: bool = True
-
-
-@value
-class Goals:
-    """What the user wants their list to become (``settings.goals``); all optional."""
-
-    people: int | None = None  # how big the list should grow ...
-    by: date | None = None  # ... and by when
-    touches_per_week: int | None = None  # None: the plan's own demand, sum of 7/cadence
-    new_per_month: int | None = None
-
-
-@value
-class Review:
-    """When the weekly review is sent (``settings.review``)."""
-
-    enabled: bool = True  # False: `review: false`
-    day: int = 0  # date.weekday(): Monday
-    at: time = time(9, 0)
-
-
-@value
-class Settings:
-    """The `settings:` block, defaults filled in."""
-
-    nudge_at: time = time(9, 30)
-    days: frozenset[int] = frozenset({0, 1, 2, 3, 4})  # date.weekday() numbers
-    daily_limit: int = 3
-    default_every: int = 63  # cadence for people with neither `every` nor a circle
-    timezone: str | None = None  # IANA name; None means the system's
-    job_search: bool = False
-    horizon_days: int = 84
-    max_burst: int = 3
-    openers: tuple[str, ...] = ()  # user templates, added to the built-in ones
-    max_file_bytes: int = 1 << 20
-    notifier: str = "auto"  # auto | desktop | plyer | command | log
-    notify_command: tuple[str, ...] = ()  # argv for the command backend
-    keep_on_screen: bool = True  # nudges never expire; False: the server's own timeout
-    feed: FeedSettings = field(default_factory=FeedSettings)
-    caldav: CalDavSettings | None = None  # off when absent
-    push: tuple[str, ...] = ()  # Apprise URLs that also get each nudge
-    push_config: str | None = None  # or an Apprise config file (keeps secrets out)
-    goals: Goals = field(default_factory=Goals)
-    review: Review = field(default_factory=Review)
-    sources: SourcesSettings = field(default_factory=SourcesSettings)
 
 
 @value
@@ -354,83 +240,6 @@ def new_touchup(fields: dict[str, Any]) -> TouchUp:
     t: TouchUp = _new(TouchUp)
     _set(t, "__dict__", fields)
     return t
-
-
-@value
-class Capacity:
-    """The load the book asks for against what the settings allow."""
-
-    people: int  # active people
-    per_day: float  # touch-ups needed per allowed day
-    daily_limit: int
-    allowed_days: int  # per week
-
-    @property
-    def overloaded(self) -> bool:
-        return self.per_day > self.daily_limit
-
-    def message(self) -> str:
-        if self.people == 0:
-            return "nothing to plan yet"
-        who = "1 person needs" if self.people == 1 else f"{self.people} people need"
-        head = f"{who} {self.rate()}; daily_limit is {self.daily_limit}"
-        if self.overloaded:
-            return head + ": raise it, add days, or lengthen cadences"
-        return head
-
-    def rate(self) -> str:
-        """The load in words: "2.3 touch-ups per allowed day", "about 1 touch-up every 5
-        allowed days"."""
-        # Below one a day, "0.0 touch-ups" says nothing: give the interval instead.
-        if self.per_day <= 0:
-            return "no touch-ups"
-        if self.per_day < 0.95:
-            every = round(1 / self.per_day)
-            return "about 1 touch-up every " + ("allowed day" if every == 1
-                                                else f"{every} allowed days")
-        return f"{self.per_day:.1f} touch-ups per allowed day"
-
-
-@value
-class Plan:
-    """Who to reach out to on each allowed day of the horizon."""
-
-    today: date
-    end: date  # last day of the horizon, inclusive
-    # Allowed days only, in order; a tuple, or the planner's PlanDays, which
-    # reads the same and builds each day's TouchUps when first read.
-    days: Sequence[tuple[date, tuple[TouchUp, ...]]]
-    capacity: Capacity
-    unplanned: tuple[str, ...] = ()  # active ids with no slot inside the horizon
-    # The open ask of each person waiting on you (``day`` is when it was shown,
-    # ``ask`` its number); ``ask == planner.MAX_ASKS``: warmupd stopped asking.
-    waiting: tuple[TouchUp, ...] = ()
-
-    def on(self, day: date) -> tuple[TouchUp, ...]:
-        # The planner's lazy days (PlanDays) read one day without building the
-        # days before it; the daemon reads today's on every tick.
-        one_day = getattr(self.days, "on", None)
-        if one_day is not None:
-            found: tuple[TouchUp, ...] = one_day(day)
-            return found
-        for d, items in self.days:
-            if d == day:
-                return items
-        return ()
-
-    def touchups(self) -> list[TouchUp]:
-        return [t for _, items in self.days for t in items]
-
-    def next_for(self, person_id: str) -> TouchUp | None:
-        for _, items in self.days:
-            for t in items:
-                if t.person_id == person_id:
-                    return t
-        return None
-
-
-def horizon_end(today: date, horizon_days: int) -> date:
-    return today + timedelta(days=horizon_days - 1)
 
 
 @value

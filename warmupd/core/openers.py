@@ -15,7 +15,8 @@ from __future__ import annotations
 import zlib
 from datetime import date
 
-from warmupd.core.model import Contact, PersonHistory, Settings, TouchUp, effective_last
+from warmupd.core.model import Contact, PersonHistory, TouchUp, effective_last
+from warmupd.core.settings import Settings
 
 # Placeholders a template may use (the keywords `opener` formats with); `book`
 # validates user templates against these and lists them in this order.

@@ -23,8 +23,8 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import date, timedelta
 
+from warmupd.core.asking import MAX_ASKS
 from warmupd.core.model import Activity, Book, Contact, History, PersonHistory, effective_last
-from warmupd.core.planner import MAX_ASKS
 from warmupd.core.views import who
 
 # Nudges let pass in a row before we suggest a longer cadence or a pause: the

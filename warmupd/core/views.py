@@ -19,11 +19,11 @@ from warmupd.core.model import (
     Contact,
     History,
     PersonHistory,
-    Plan,
     TouchUp,
     effective_last,
 )
 from warmupd.core.openers import opener, since_phrase
+from warmupd.core.plan import Plan
 
 # typing.TYPE_CHECKING without importing typing; mypy knows the name.
 TYPE_CHECKING = False

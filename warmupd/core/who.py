@@ -18,9 +18,10 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from warmupd.core.model import Book, Contact, History, Plan, effective_last
+from warmupd.core.model import Book, Contact, History, effective_last
 from warmupd.core.names import fold
 from warmupd.core.openers import since_phrase
+from warmupd.core.plan import Plan
 
 JSON_VERSION = 1
 FIELDS = ("company", "role", "topics", "notes", "circle", "name")

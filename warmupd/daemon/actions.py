@@ -13,7 +13,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
-from warmupd.core.model import Plan, TouchKind, TouchUp
+from warmupd.core.model import TouchKind, TouchUp
+from warmupd.core.plan import Plan
 from warmupd.history.store import Store
 from warmupd.notify import Action, Notifier, Nudge, Reshow, Shown
 

@@ -51,8 +51,10 @@ from warmupd.calendar.caldav.run import FIRST_BACKOFF_SECONDS
 from warmupd.calendar.publish import Publisher
 from warmupd.clock import Clock, SystemClock
 from warmupd.clock import zone as settings_zone
-from warmupd.core.model import HEARTBEAT_SECONDS, Book, History, Plan, Settings
+from warmupd.core.model import HEARTBEAT_SECONDS, Book, History
+from warmupd.core.plan import Plan
 from warmupd.core.planner import plan as make_plan
+from warmupd.core.settings import Settings
 from warmupd.core.slots import previous_slot, slot_on
 from warmupd.daemon import actions, review
 from warmupd.daemon.contactfile import HOLD_SECONDS, ContactFile

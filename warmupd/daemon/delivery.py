@@ -34,7 +34,8 @@ from typing import Any
 
 from warmupd.calendar.caldav.run import CalDavSync
 from warmupd.core import views
-from warmupd.core.model import Book, History, Plan, TouchUp
+from warmupd.core.model import Book, History, TouchUp
+from warmupd.core.plan import Plan
 from warmupd.daemon.status import StatusFile
 from warmupd.history.store import Push, Store
 from warmupd.notify import Notifier, NotifyError, Nudge, Shown

@@ -21,7 +21,8 @@ from datetime import datetime
 from typing import Any
 
 from warmupd.calendar.caldav.run import FIRST_BACKOFF_SECONDS, CalDavSync
-from warmupd.core.model import Book, Settings
+from warmupd.core.model import Book
+from warmupd.core.settings import Settings
 from warmupd.daemon import isolate
 from warmupd.daemon.delivery import Delivery
 from warmupd.daemon.scanner import Snapshot, SourceScanner

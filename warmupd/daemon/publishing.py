@@ -16,7 +16,8 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
 from warmupd.calendar.publish import Publisher
-from warmupd.core.model import Book, History, Plan
+from warmupd.core.model import Book, History
+from warmupd.core.plan import Plan
 from warmupd.daemon.status import StatusFile
 
 log = logging.getLogger("warmupd")

@@ -23,7 +23,9 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, date, datetime, timedelta
 
 from warmupd.core import stats
-from warmupd.core.model import Book, Plan, Review
+from warmupd.core.model import Book
+from warmupd.core.plan import Plan
+from warmupd.core.settings import Review
 from warmupd.history.store import Store
 from warmupd.notify import Nudge
 

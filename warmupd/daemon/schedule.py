@@ -22,7 +22,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
-from warmupd.core.model import WEEKDAYS, Settings
+from warmupd.core.settings import WEEKDAYS, Settings
 
 log = logging.getLogger("warmupd")
 

@@ -16,7 +16,7 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import TextIO
 
-from warmupd.core.model import NOTIFIERS, Settings
+from warmupd.core.settings import NOTIFIERS, Settings
 
 from .base import ActionHandler, Notifier, NotifyError, Nudge, Reshow, Shown, describe
 from .command import CommandNotifier

@@ -39,7 +39,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-from warmupd.core.model import Settings
+from warmupd.core.settings import Settings
 from warmupd.history.store import Push, Store
 
 log = logging.getLogger("warmupd.push")

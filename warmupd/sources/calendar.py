@@ -26,7 +26,7 @@ from zoneinfo import ZoneInfo
 
 from warmupd.calendar.caldav.sync import CalDavError, read_password
 from warmupd.calendar.ics import CalendarError, meetings
-from warmupd.core.model import CalDavSettings
+from warmupd.core.settings import CalDavSettings
 from warmupd.sources import MEETING, Detection, Tally, loopback
 
 MAX_BYTES = 32 << 20

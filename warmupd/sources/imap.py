@@ -41,7 +41,7 @@ from imapclient.imapclient import SENT
 from imapclient.tls import IMAP4_TLS
 
 from warmupd.calendar.caldav.secret import read_secret
-from warmupd.core.model import ImapSource
+from warmupd.core.settings import ImapSource
 from warmupd.sources import MAX_PER_SCAN, Detection, Tally, loopback
 from warmupd.sources.mail import FIELDS, MAX_HEADER_BYTES, detect
 

@@ -35,7 +35,8 @@ from xml.etree import ElementTree
 from xml.sax.saxutils import escape as xml_escape
 
 from warmupd.calendar.caldav.auth import digest_challenge, digest_header
-from warmupd.core.model import CalDavSettings, WarmupdError
+from warmupd.core.model import WarmupdError
+from warmupd.core.settings import CalDavSettings
 
 log = logging.getLogger("warmupd.caldav")
 

@@ -27,7 +27,8 @@ from zoneinfo import ZoneInfo
 from warmupd.calendar.ical import Alarm, Calendar, Event, Todo, read
 from warmupd.calendar.ics import event_uid
 from warmupd.core import views
-from warmupd.core.model import Book, History, Plan, TouchUp
+from warmupd.core.model import Book, History, TouchUp
+from warmupd.core.plan import Plan
 
 log = logging.getLogger("warmupd.caldav")
 

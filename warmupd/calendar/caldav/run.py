@@ -33,7 +33,8 @@ from warmupd.calendar.caldav.secret import read_password
 from warmupd.calendar.caldav.sync import CalDavPartial, Report, meta_key, sync_once
 from warmupd.calendar.ics import event_uid
 from warmupd.child import ChildError, ChildMemory, ChildTimeout, Runner
-from warmupd.core.model import Book, CalDavSettings, TouchUp
+from warmupd.core.model import Book, TouchUp
+from warmupd.core.settings import CalDavSettings
 
 log = logging.getLogger("warmupd.caldav")
 

@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from warmupd.calendar.caldav.dav import CalDavError
-from warmupd.core.model import CalDavSettings
+from warmupd.core.settings import CalDavSettings
 
 PASSWORD_BYTES = 64 * 1024
 PASSWORD_SECONDS = 10.0

@@ -51,8 +51,9 @@ from warmupd.calendar.caldav.dav import (
 from warmupd.calendar.caldav.map import Remote, looks_ours, parse
 from warmupd.calendar.caldav.push import Push
 from warmupd.calendar.caldav.secret import read_password
-from warmupd.core.model import Book, CalDavSettings, TouchKind
+from warmupd.core.model import Book, TouchKind
 from warmupd.core.record import replace
+from warmupd.core.settings import CalDavSettings
 from warmupd.history.store import CALDAV_NOTE
 
 if TYPE_CHECKING:

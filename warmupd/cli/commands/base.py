@@ -29,7 +29,8 @@ from warmupd.core.errors import WarmupdError
 
 if TYPE_CHECKING:
     from warmupd.calendar.publish import CalendarFiles
-    from warmupd.core.model import Book, History, Plan
+    from warmupd.core.model import Book, History
+    from warmupd.core.plan import Plan
     from warmupd.history.store import Store
 
 
@@ -154,6 +155,6 @@ def _calendar_files() -> CalendarFiles:
 
 def _clock_now() -> datetime:
     from warmupd import clock
-    from warmupd.core.model import Settings
+    from warmupd.core.settings import Settings
 
     return clock.now(Settings())  # before the book is read: the system's zone

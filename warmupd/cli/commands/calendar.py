@@ -25,7 +25,7 @@ from warmupd.cli.commands.base import (
 from warmupd.core.errors import WarmupdError
 
 if TYPE_CHECKING:
-    from warmupd.core.model import FeedSettings
+    from warmupd.core.settings import FeedSettings
 
 
 @cli.command("export-ics")

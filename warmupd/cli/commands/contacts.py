@@ -51,7 +51,7 @@ def init(file: Path | None) -> None:
 @_file_option
 def check(file: Path | None) -> None:
     """Validate the contact file and summarise the load it asks for."""
-    from warmupd.core.planner import capacity
+    from warmupd.core.plan import capacity
 
     b = _load(file)
     cap = capacity(b)

@@ -27,7 +27,7 @@ from warmupd.core.errors import ExitCode
 def run(file: Path | None, log_level: str) -> int:
     """Run the daemon: watch the file, nudge on time, serve the calendar feed."""
     from warmupd import clock, paths
-    from warmupd.core.model import Settings
+    from warmupd.core.settings import Settings
     from warmupd.daemon import liveness
     from warmupd.daemon import main as daemon_main
     from warmupd.daemon import status as status_json

@@ -28,7 +28,7 @@ from warmupd.cli.commands.base import (
 def today(file: Path | None, as_json: bool) -> None:
     """Who to reach out to today, with the opener."""
     from warmupd.core import views
-    from warmupd.core.planner import MAX_ASKS
+    from warmupd.core.asking import MAX_ASKS
 
     b = _load(file)
     with _store() as st:
@@ -64,7 +64,7 @@ def today(file: Path | None, as_json: bool) -> None:
 def agenda(file: Path | None, weeks: int | None, as_json: bool) -> None:
     """The plan by day."""
     from warmupd.core import views
-    from warmupd.core.planner import too_many_planned
+    from warmupd.core.plan import too_many_planned
 
     b = _load(file)
     if weeks and (why := too_many_planned(b, weeks * 7)):  # memory stays bounded
