@@ -17,6 +17,7 @@ from pathlib import Path
 
 from warmupd.calendar.publish import CalendarFiles, Publisher
 from warmupd.clock import SystemClock, utcnow
+from warmupd.core.textsafe import visible
 from warmupd.daemon.daemon import Daemon
 from warmupd.daemon.workers import end_children
 from warmupd.history.store import Store
@@ -25,10 +26,27 @@ from warmupd.paths import sweep_stale_temps
 log = logging.getLogger("warmupd")
 
 
+class JournalFormatter(logging.Formatter):
+    """journald-friendly lines: no timestamps (the journal adds them), level first.
+
+    The message is passed through `visible`: it often holds outside text (a
+    file name, a server's answer, a note), and a line break in it would forge a
+    second journal line, an escape sequence drive the terminal of whoever reads
+    the log.  A traceback after it keeps its lines.
+    """
+
+    def __init__(self) -> None:
+        super().__init__("%(levelname)s %(name)s: %(message)s")
+
+    def formatMessage(self, record: logging.LogRecord) -> str:
+        record.message = visible(record.message)
+        return super().formatMessage(record)
+
+
 def configure_logging(level: str) -> None:
-    """journald-friendly lines: no timestamps (the journal adds them), level first."""
+    """One handler on stderr (the journal), with `JournalFormatter`."""
     handler = logging.StreamHandler()
-    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    handler.setFormatter(JournalFormatter())
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
