@@ -419,3 +419,37 @@ def test_push_channels_edited_while_the_daemon_runs_carry_the_next_nudges(tmp_pa
         second.close()
     assert [p["title"].split(" — ")[0] for p in first.posts] == ["Reach out to Bruno"]
     assert [p["title"].split(" — ")[0] for p in second.posts] == ["Reach out to Cleo"]
+
+
+def test_status_shows_what_waits_to_be_pushed(tmp_path: Path) -> None:
+    """Broken if `warmupd status` is silent about pushes that wait for a dead endpoint,
+    or still says they wait once they went out."""
+    from warmupd.daemon import status as status_json
+
+    port = free_port()
+    file = daemon_file(tmp_path, f"json://127.0.0.1:{port}/hook", 1)
+    db, out = tmp_path / "state" / "h.sqlite3", io.StringIO()
+    status_path = db.parent / "status.json"
+
+    def push_status() -> dict[str, Any]:
+        try:
+            return dict(json.loads(status_path.read_text()).get("push") or {})
+        except (OSError, ValueError):
+            return {}
+
+    # Down: nothing listens on the port.  Stop once the first attempt was refused.
+    run_daemon(file, db, out, lambda: push_status().get("retrying") == ["json"], 10)
+    got = push_status()
+    assert (got["channels"], got["waiting"], got["retrying"]) == (1, 1, ["json"])
+    line = next(ln for ln in status_json.read(status_path).lines() if ln.startswith("push"))
+    assert line.startswith("push (stale): 1 channel; 1 waiting to send since ")
+    assert "(retrying json)" in line
+    hook = Hook(port=port)
+    try:
+        run_daemon(file, db, out, lambda: push_status().get("sent") == 1, 10)
+    finally:
+        hook.close()
+    got = push_status()
+    assert (got["waiting"], got["retrying"], got["sent"]) == (0, [], 1)
+    line = next(ln for ln in status_json.read(status_path).lines() if ln.startswith("push"))
+    assert "nothing waiting; since start 1 sent, 0 dropped, 0 unanswered" in line

@@ -111,9 +111,17 @@ class Integrations:
             self._pushing.cancel()
             self._pushing = None
         push = self._delivery.push = make_push(settings, self._push_pool)
-        if push is not None:
-            self._pushing = self._spawn(
-                push.serve(self.store, self._delivery.push_wake, self._now))
+        if push is None:
+            self._status.status.push = None
+            self._status.write()
+            return
+
+        def on_status() -> None:
+            self._status.status.push = push.status(self.store)
+            self._status.write()
+
+        self._pushing = self._spawn(
+            push.serve(self.store, self._delivery.push_wake, self._now, on_status))
 
     def _start_caldav(self, settings: Settings | None) -> None:
         """CalDAV sync runs beside the loop (see caldav.sync); it only reports back."""

@@ -47,6 +47,7 @@ class Status:
     people: int = 0
     caldav: dict[str, object] | None = None  # last successful sync, current error
     sources: dict[str, object] | None = None  # noticing contact: last scan, errors
+    push: dict[str, object] | None = None  # the outbox: waiting, retried, counts
 
 
 def encode(status: Status) -> bytes:
@@ -181,10 +182,27 @@ def _lines(data: dict[str, Any], running: bool) -> list[str]:
         errors = src.get("errors") or []
         out.append(f"sources{stale}: last scan {scanned}, {src.get('recorded', 0)} touches "
                    "noticed" + (f"; ERROR: {'; '.join(map(str, errors))}" if errors else ""))
+    push = data.get("push")
+    if push:
+        out.append(_push_line(push, stale))
     if data.get("feed_url"):
         out.append(f"feed: {data['feed_url']}"
                    + ("" if running else " (not served while stopped)"))
     return out
+
+
+def _push_line(push: dict[str, Any], stale: str) -> str:
+    channels = push.get("channels", 0)
+    line = f"push{stale}: {channels} channel{'' if channels == 1 else 's'}"
+    waiting = push.get("waiting") or 0
+    if waiting:
+        line += f"; {waiting} waiting to send since {_when(push.get('oldest'))}"
+        if push.get("retrying"):
+            line += f" (retrying {', '.join(map(str, push['retrying']))})"
+    else:
+        line += "; nothing waiting"
+    return (line + f"; since start {push.get('sent', 0)} sent, {push.get('dropped', 0)} "
+            f"dropped, {push.get('unanswered', 0)} unanswered")
 
 
 def _when(value: object) -> str:

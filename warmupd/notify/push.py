@@ -208,6 +208,16 @@ class PushChannels:
         self.sent = 0
         self.failed = 0  # dropped after the retries
         self.unknown = 0  # timed out: may have arrived, not repeated
+        self._on_status: Callable[[], None] = lambda: None  # see serve
+
+    def status(self, store: Store) -> dict[str, object]:
+        """What ``warmupd status`` says of push: the channels, what waits in the
+        outbox (the oldest, the channels being retried), and the counts since start."""
+        pending = store.push_pending()
+        return {"channels": len(self.channels), "waiting": len(pending),
+                "oldest": min((p.queued_at for p in pending), default=None),
+                "retrying": sorted({p.scheme for p in pending if p.attempts}),
+                "sent": self.sent, "dropped": self.failed, "unanswered": self.unknown}
 
     def messages(self, key: str | None, title: str, body: str) -> list[Push]:
         """One outbox row per channel for this message (``key``: the nudge it stands for)."""
@@ -235,9 +245,13 @@ class PushChannels:
         return Outcome.UNKNOWN if loop.time() - start >= channel.read_timeout else Outcome.FAILED
 
     async def serve(self, store: Store, wake: asyncio.Event,
-                    now: Callable[[], datetime]) -> None:
-        """Drain the outbox forever; ``wake`` is set when rows were queued."""
+                    now: Callable[[], datetime],
+                    on_status: Callable[[], None] = lambda: None) -> None:
+        """Drain the outbox forever; ``wake`` is set when rows were queued.
+        ``on_status()`` after anything `status` shows may have changed."""
+        self._on_status = on_status
         self._recover(store, now())
+        on_status()
         running: dict[str, asyncio.Task[None]] = {}
         try:
             while True:
@@ -250,6 +264,7 @@ class PushChannels:
                 await asyncio.wait({woken, *running.values()},
                                    return_when=asyncio.FIRST_COMPLETED)
                 woken.cancel()
+                on_status()
                 failed = False
                 for ident, task in list(running.items()):
                     if task.done():
@@ -291,6 +306,7 @@ class PushChannels:
             if not rows:
                 return
             await self._send(store, channel, rows[0])
+            self._on_status()
 
     async def _send(self, store: Store, channel: Channel, p: Push) -> None:
         attempts = p.attempts
@@ -318,6 +334,7 @@ class PushChannels:
                           "shown)", channel.scheme, p.title, attempts)
                 return
             store.push_failed(p.id)
+            self._on_status()
             if attempts == 1:
                 log.warning("push to %s failed; retrying with backoff", channel.scheme)
             await asyncio.sleep(self.retry_delays[attempts - 1])
