@@ -92,7 +92,8 @@ from warmupd.daemon.scanner import SourceScanner
 from warmupd.daemon.status import Status
 from warmupd.daemon.watch import Debouncer, FileWatcher
 from warmupd.daemon.workers import Workers, end_children
-from warmupd.history.store import Push, Store
+from warmupd.history.outbox import Push
+from warmupd.history.store import Store
 from warmupd.notify import Action, Notifier, NotifyError, Nudge, Reshow, Shown, make_notifier
 from warmupd.notify.push import WORKERS as PUSH_WORKERS
 from warmupd.notify.push import PushChannels, make_push

@@ -28,7 +28,7 @@ from warmupd.core.record import replace
 
 if TYPE_CHECKING:
     from warmupd.calendar.caldav.sync import Syncer
-    from warmupd.history.store import CalDavRow
+    from warmupd.history.caldav_rows import CalDavRow
 
 log = logging.getLogger("warmupd.caldav")
 
@@ -167,7 +167,7 @@ class Push:
                     ())
 
     def _create(self, item: Item) -> None:
-        from warmupd.history.store import CalDavRow
+        from warmupd.history.caldav_rows import CalDavRow
 
         if self.s.dry:
             self.s.report.created.append(item.summary)

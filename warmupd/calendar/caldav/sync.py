@@ -53,10 +53,11 @@ from warmupd.calendar.caldav.push import Push
 from warmupd.calendar.caldav.secret import read_password
 from warmupd.core.model import Book, CalDavSettings, TouchKind
 from warmupd.core.record import replace
-from warmupd.history.store import CALDAV_NOTE
+from warmupd.history.caldav_rows import CALDAV_NOTE
 
 if TYPE_CHECKING:
-    from warmupd.history.store import CalDavRow, Store
+    from warmupd.history.caldav_rows import CalDavRow
+    from warmupd.history.store import Store
 
 __all__ = ["CalDavAuthError", "CalDavError", "CalDavPartial", "Report", "Syncer", "describe",
            "read_password", "sync_once"]
@@ -266,7 +267,7 @@ class Syncer:
     def absorb(self, href: str, etag: str | None, remote: Remote | None,
                 row: CalDavRow | None) -> CalDavRow | None:
         """Take in what the server holds at ``href``; the row as it stands after."""
-        from warmupd.history.store import CalDavRow
+        from warmupd.history.caldav_rows import CalDavRow
 
         if remote is None:
             return row
