@@ -185,7 +185,7 @@ def test_push_creates_owned_tasks_and_idle_sync_is_one_request(env: Env) -> None
     first = env.sync()
     objs = env.phone.objects()
     assert len(first.created) == len(objs) > 0
-    from warmupd.calendar.ics import event_uid
+    from warmupd.calendar.revisions import event_uid
 
     with Store(env.db) as st:
         rows = st.caldav_rows()

@@ -31,7 +31,7 @@ from warmupd.calendar.caldav.dav import CalDavAuthError, CalDavError, Session, p
 from warmupd.calendar.caldav.map import parse, with_claim
 from warmupd.calendar.caldav.secret import read_password
 from warmupd.calendar.caldav.sync import CalDavPartial, Report, meta_key, sync_once
-from warmupd.calendar.ics import event_uid
+from warmupd.calendar.revisions import event_uid
 from warmupd.child import ChildError, ChildMemory, ChildTimeout, Runner
 from warmupd.core.model import Book, CalDavSettings, TouchUp
 
