@@ -436,7 +436,7 @@ def test_a_sample_is_marked_in_its_task_title(tmp_path: Path, server: Radicale) 
 
 def test_a_failed_lookup_says_it_was_the_name() -> None:
     """Broken if a DNS failure reads as a bare exception name ("ConnectionError")."""
-    from warmupd.calendar.caldav.dav import _why
+    from warmupd.calendar.caldav.transport import _why
 
     said = _why(socket.gaierror(socket.EAI_NONAME, "Name or service not known"))
     assert said == "the server's name could not be looked up (Name or service not known)"

@@ -20,8 +20,9 @@ from functools import partial
 from typing import TYPE_CHECKING
 from urllib.parse import urljoin
 
-from warmupd.calendar.caldav.dav import CalDavAuthError, CalDavError, path_of, public
+from warmupd.calendar.caldav.dav import path_of
 from warmupd.calendar.caldav.map import Item, desired, item_at, parse, render
+from warmupd.calendar.caldav.transport import CalDavAuthError, CalDavError, public
 from warmupd.core import views
 from warmupd.core.model import Touch, TouchKind
 from warmupd.core.record import replace

@@ -3,9 +3,10 @@
 Owns: `Syncer` (one sync: find the collection, list it, read back what
 the phone did, then hand over to caldav.push for the writes), `sync_once`
 for the CLI and the daemon's child (with its total deadline), `Report` and
-`describe`.  Objects are built and read in caldav.map, bytes move in
-caldav.dav, the password comes from caldav.secret; the daemon's side
-(backoff loop, the jobs its child runs, claims) is caldav.run.
+`describe`.  Objects are built and read in caldav.map, DAV requests are
+made in caldav.dav over caldav.transport, the password comes from
+caldav.secret; the daemon's side (backoff loop, the jobs its child runs,
+claims) is caldav.run.
 
 Rules it keeps:
 - One record per person and cycle: a completion or cancel read back goes
@@ -40,17 +41,11 @@ from typing import TYPE_CHECKING
 from urllib.parse import urljoin
 from zoneinfo import ZoneInfo
 
-from warmupd.calendar.caldav.dav import (
-    CalDavAuthError,
-    CalDavError,
-    Listing,
-    Session,
-    path_of,
-    public,
-)
+from warmupd.calendar.caldav.dav import Listing, Session, path_of
 from warmupd.calendar.caldav.map import Remote, looks_ours, parse
 from warmupd.calendar.caldav.push import Push
 from warmupd.calendar.caldav.secret import read_password
+from warmupd.calendar.caldav.transport import CalDavAuthError, CalDavError, public
 from warmupd.core.model import Book, CalDavSettings, TouchKind
 from warmupd.core.record import replace
 from warmupd.history.caldav_rows import CALDAV_NOTE
