@@ -185,7 +185,7 @@ def test_push_creates_owned_tasks_and_idle_sync_is_one_request(env: Env) -> None
     first = env.sync()
     objs = env.phone.objects()
     assert len(first.created) == len(objs) > 0
-    from warmupd.calendar.ics import event_uid
+    from warmupd.calendar.revisions import event_uid
 
     with Store(env.db) as st:
         rows = st.caldav_rows()
@@ -436,7 +436,7 @@ def test_a_sample_is_marked_in_its_task_title(tmp_path: Path, server: Radicale) 
 
 def test_a_failed_lookup_says_it_was_the_name() -> None:
     """Broken if a DNS failure reads as a bare exception name ("ConnectionError")."""
-    from warmupd.calendar.caldav.dav import _why
+    from warmupd.calendar.caldav.transport import _why
 
     said = _why(socket.gaierror(socket.EAI_NONAME, "Name or service not known"))
     assert said == "the server's name could not be looked up (Name or service not known)"

@@ -138,7 +138,7 @@ TASK = ("BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//phone//EN\r\nBEGIN:VTODO\r\
 def test_edge_of_range_dates_never_overflow(completed: str, zone: str) -> None:
     """Broken if a COMPLETED at the edge of datetime's range raises OverflowError in a
     zone that pushes it past the edge, or becomes a touch in the future."""
-    from warmupd.calendar.ics import event_uid
+    from warmupd.calendar.revisions import event_uid
 
     data = TASK.format(uid=event_uid("p", "new/1"), completed=completed, person="p",
                        cycle="new/1").encode()

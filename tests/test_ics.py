@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from ical import calendar_properties, parse_duration, parse_events
 
 from warmupd.calendar import ics
+from warmupd.calendar.revisions import Revision, dump_revisions, event_uid, load_revisions, revise
 from warmupd.core import planner
 from warmupd.core.model import Birthday, Book, Contact, History, PersonHistory
 from warmupd.core.plan import Plan
@@ -96,7 +97,7 @@ def test_round_trips_through_icalendar_parser(book: Book) -> None:
     assert len({e["UID"] for e in events}) == len(events), "UIDs collide"
     people = book.by_id()
     for t, e in zip(touchups, events, strict=False):
-        assert e["UID"] == ics.event_uid(t.person_id, t.cycle)
+        assert e["UID"] == event_uid(t.person_id, t.cycle)
         name = people[t.person_id].name
         if book.settings.feed.redact:
             assert e["SUMMARY"] == f"Reach out to {ics.initials(name)}"
@@ -148,7 +149,7 @@ def test_uids_stay_when_a_person_is_added(book: Book, data: st.DataObject) -> No
         if new is None:
             continue  # pushed past the horizon by the newcomer
         assert new.cycle == old.cycle
-        assert ics.event_uid(pid, old.cycle) in uid_of
+        assert event_uid(pid, old.cycle) in uid_of
     assert len(parse_events(before)) <= len(uid_of)
 
 
@@ -157,16 +158,16 @@ def test_snooze_keeps_uid_and_raises_sequence() -> None:
     p1 = planner.plan(book, History(), TODAY)
     first = p1.next_for("ruth")
     assert first is not None
-    rev1 = ics.revise(p1, {})
+    rev1 = revise(p1, {})
     snoozed = History(
         {"ruth": PersonHistory(snoozed_on=TODAY, snoozed_until=first.day + timedelta(days=9))}
     )
     p2 = planner.plan(book, snoozed, TODAY)
     second = p2.next_for("ruth")
     assert second is not None and second.day > first.day
-    rev2 = ics.revise(p2, rev1)
-    uid = ics.event_uid("ruth", first.cycle)
-    assert ics.event_uid("ruth", second.cycle) == uid
+    rev2 = revise(p2, rev1)
+    uid = event_uid("ruth", first.cycle)
+    assert event_uid("ruth", second.cycle) == uid
     assert rev2[uid].sequence == rev1[uid].sequence + 1
     data = ics.build_calendar(book, snoozed, p2, version="1", tz=TZ, revisions=rev2)
     row = next(e for e in parse_events(data) if e["UID"] == uid)
@@ -183,7 +184,7 @@ def test_sequence_rises_exactly_when_the_day_moves(days: list[list[int]]) -> Non
     from warmupd.core.model import TouchUp
     from warmupd.core.plan import Capacity
 
-    revisions: dict[str, ics.Revision] = {}
+    revisions: dict[str, Revision] = {}
     last_day: dict[str, date] = {}
     for step, offsets in enumerate(days):
         today = TODAY + timedelta(days=step)
@@ -200,9 +201,9 @@ def test_sequence_rises_exactly_when_the_day_moves(days: list[list[int]]) -> Non
             days=tuple((d, tuple(v)) for d, v in sorted(by_day.items())),
             capacity=Capacity(3, 1.0, 3, 5),
         )
-        new = ics.revise(p, revisions)
+        new = revise(p, revisions)
         for t in ups:
-            uid = ics.event_uid(t.person_id, t.cycle)
+            uid = event_uid(t.person_id, t.cycle)
             if uid in revisions:
                 moved = last_day[uid] != t.day
                 assert new[uid].sequence == revisions[uid].sequence + (1 if moved else 0)
@@ -210,12 +211,12 @@ def test_sequence_rises_exactly_when_the_day_moves(days: list[list[int]]) -> Non
                 assert new[uid].sequence == 0
             last_day[uid] = t.day
         revisions = new
-    assert ics.load_revisions(ics.dump_revisions(revisions)) == revisions
+    assert load_revisions(dump_revisions(revisions)) == revisions
 
 
 def test_damaged_revisions_file_gives_empty_map() -> None:
-    assert ics.load_revisions(b"{not json") == {}
-    assert ics.load_revisions(b'{"revisions": {"u": ["2026-13-01", 1, "x"]}}') == {}
+    assert load_revisions(b"{not json") == {}
+    assert load_revisions(b'{"revisions": {"u": ["2026-13-01", 1, "x"]}}') == {}
 
 
 def test_one_edit_reserialises_only_that_persons_events() -> None:
@@ -264,7 +265,7 @@ def test_redacted_feed_has_no_names_and_no_descriptions() -> None:
 
 def test_birthdays_are_yearly_and_29_february_falls_back() -> None:
     _, data = build(ruth_book(birthdays=True))
-    rows = [e for e in parse_events(data) if e["UID"] == ics.event_uid("ruth", "birthday")]
+    rows = [e for e in parse_events(data) if e["UID"] == event_uid("ruth", "birthday")]
     assert len(rows) == 1
     assert rows[0]["DTSTART"] == "20000229" and rows[0]["DTSTART;VALUE"] == "DATE"
     assert set(rows[0]["RRULE"].split(";")) == {"FREQ=YEARLY", "BYMONTH=2", "BYMONTHDAY=-1"}
@@ -331,7 +332,7 @@ def test_a_reused_cache_never_serves_stale_events(first: Book, second: Book, rev
     p1, _ = build(first, cache=cache)
     history = History({"p0": PersonHistory(last_done=date(2026, 2, 20), last_note="a, b; c")})
     p2 = planner.plan(second, history, TODAY + timedelta(days=1))
-    revisions = ics.revise(p2, ics.revise(p1, {})) if revised else None
+    revisions = revise(p2, revise(p1, {})) if revised else None
     warm = ics.build_calendar(
         second, history, p2, version="9.8.7", tz=TZ, revisions=revisions, cache=cache
     )

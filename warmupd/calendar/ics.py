@@ -1,12 +1,10 @@
 """The iCalendar file: one deterministic VCALENDAR built from a plan.
 
 Owns: turning a ``Plan`` (plus the book and history it came from) into the
-bytes of ``warmupd.ics``; the event UIDs; the per-event serialisation cache;
-the small "revisions" map that makes SEQUENCE go up when a touch-up moves.
-The icalendar library itself is reached through ``ical``; this is the only
-module that imports dateutil, which expands recurring events.  It also reads
-the user's own calendars for ``sources.calendar`` (`meetings`: events and
-attendees, no more).
+bytes of ``warmupd.ics``, and the per-event serialisation cache.  Each
+event's UID and SEQUENCE come from ``revisions``.  The icalendar library
+itself is reached through ``ical``.  Reading the user's own calendars is
+``meetings``'s.
 
 Must not: read the clock, touch the file system or the network, or log.  The
 caller resolves the time zone (``tz``), loads and saves the revisions map, and
@@ -14,20 +12,10 @@ writes the result atomically (``paths.atomic_write``).
 
 Determinism, and where each value comes from:
 
-* UID = ``uuid5(UID_NAMESPACE, f"{person_id}/{cycle}")``; the planner keeps a
-  cycle's key across moves and snoozes, so calendar apps update one event
-  instead of adding a duplicate.  Birthdays use ``f"{person_id}/birthday"``.
-  There is deliberately no calendar-level UID: vdirsyncer would collapse every
-  event into one.
-* SEQUENCE and the "moved on" date come from a caller-owned map
-  ``{uid: Revision(day, sequence, since)}``.  ``revise(plan, previous)`` is a
-  pure function: a UID whose planned day differs from the recorded one gets
-  ``sequence + 1`` and ``since = plan.today``; unchanged UIDs keep their entry.
-  A stateless formula cannot do this honestly (a touch-up pulled early and
-  then back would go down), so the state lives with the caller, who persists
-  it as JSON (``dump_revisions``/``load_revisions``) next to the .ics.  Without
-  a map the fallback is ``max(0, day - due)`` in days, which rises as an
-  overdue touch-up slides later, the most common move.
+* UID and SEQUENCE: see ``revisions``.  Without a revisions map the SEQUENCE
+  is ``max(0, day - due)`` in days, which rises as an overdue touch-up slides
+  later, the most common move.  There is deliberately no calendar-level UID:
+  vdirsyncer would collapse every event into one.
 * DTSTAMP = LAST-MODIFIED = midnight UTC of the latest date known about the
   person (YAML ``last:``, done, skip, snooze, first seen) and the revision's
   ``since``; ``2000-01-01`` when nothing is known.  Never the clock, so
@@ -43,93 +31,23 @@ so a rebuild after one edit serialises only the events whose content changed.
 
 from __future__ import annotations
 
-import contextlib
-import json
-import uuid
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
 
-from dateutil.rrule import rrulestr
-
 from warmupd.calendar.ical import Alarm, Calendar, Event, Timezone, vDuration
+from warmupd.calendar.revisions import Revision, event_uid
 from warmupd.core.model import Book, Contact, History, PersonHistory, TouchUp
 from warmupd.core.plan import Plan
 from warmupd.core.settings import Settings
 from warmupd.core.views import summary_lines
-
-# Fixed forever: changing it would give every event a new UID and duplicate
-# every event in every subscribed calendar.
-UID_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "https://warmupd.invalid/ics/event")
 
 CALENDAR_NAME = "warmupd touch-ups"
 EPOCH = date(2000, 1, 1)
 _END = b"END:VCALENDAR\r\n"
 
 OpenerFn = Callable[[Contact, TouchUp, Settings, PersonHistory], str]
-
-
-def event_uid(person_id: str, cycle: str) -> str:
-    """The UID of a touch-up (or ``cycle="birthday"``) event."""
-    return str(uuid.uuid5(UID_NAMESPACE, f"{person_id}/{cycle}"))
-
-
-@dataclass(frozen=True)
-class Revision:
-    """What the calendar last said about one UID: its day and its SEQUENCE."""
-
-    day: date
-    sequence: int
-    since: date  # plan.today when this day was first published
-
-
-def revise(plan: Plan, previous: Mapping[str, Revision]) -> dict[str, Revision]:
-    """The revisions map after publishing ``plan``; pure, ``previous`` untouched.
-
-    Entries for UIDs that left the plan are kept while their day is not past:
-    a touch-up pushed beyond the horizon and back must not restart at 0.
-    """
-    out: dict[str, Revision] = {}
-    for t in plan.touchups():
-        uid = event_uid(t.person_id, t.cycle)
-        prev = previous.get(uid)
-        if prev is None:
-            out[uid] = Revision(t.day, 0, plan.today)
-        elif prev.day != t.day:
-            out[uid] = Revision(t.day, prev.sequence + 1, plan.today)
-        else:
-            out[uid] = prev
-    for uid, rev in previous.items():
-        if uid not in out and rev.day >= plan.today:
-            out[uid] = rev
-    return out
-
-
-def dump_revisions(revisions: Mapping[str, Revision]) -> bytes:
-    """Serialise a revisions map as sorted JSON (stable bytes for stable input)."""
-    doc = {
-        uid: [r.day.isoformat(), r.sequence, r.since.isoformat()]
-        for uid, r in sorted(revisions.items())
-    }
-    return json.dumps({"version": 1, "revisions": doc}, sort_keys=True).encode() + b"\n"
-
-
-def load_revisions(data: bytes) -> dict[str, Revision]:
-    """Parse ``dump_revisions`` output; anything unreadable gives an empty map.
-
-    Losing the map only resets SEQUENCE numbers, so a damaged file must not
-    stop the calendar from being published.
-    """
-    try:
-        doc = json.loads(data)
-        out: dict[str, Revision] = {}
-        for uid, (day, seq, since) in doc["revisions"].items():
-            out[str(uid)] = Revision(date.fromisoformat(day), int(seq), date.fromisoformat(since))
-        return out
-    except (ValueError, TypeError, KeyError, AttributeError):
-        return {}
 
 
 class _EventSpec(NamedTuple):
@@ -430,105 +348,3 @@ def build_calendar(
     cache._events = new
     cache.hits, cache.misses = hits, misses
     return b"".join(parts)
-
-
-# -- reading the user's calendar (sources.calendar) --------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class Meeting:
-    """A past event that was not cancelled: its identity, start and attendees' addresses."""
-
-    key: str  # UID, plus RECURRENCE-ID for a changed occurrence
-    start: datetime  # aware; a date-only event starts at midnight in ``tz``
-    emails: tuple[str, ...]
-
-
-class CalendarError(ValueError):
-    """A calendar file that icalendar cannot read at all."""
-
-
-# Recurring meetings: occurrences this far back are read (older ones matter
-# to no cadence), at most this many per event, and only rules whose steps are
-# days or longer (FREQ=SECONDLY from 1970 would be a billion steps).
-RECUR_WINDOW = timedelta(days=400)
-MAX_OCCURRENCES = 500
-_FREQS = frozenset({"DAILY", "WEEKLY", "MONTHLY", "YEARLY"})
-
-
-def _aware(value: date | datetime, tz: ZoneInfo) -> datetime:
-    if not isinstance(value, datetime):
-        return datetime.combine(value, time(0), tz)
-    return value if value.tzinfo is not None else value.replace(tzinfo=tz)  # floating
-
-
-def _occurrences(ev: Any, start: datetime, before: datetime, tz: ZoneInfo,
-                 skip: set[datetime]) -> list[datetime]:
-    """The starts of a recurring event in the window before ``before``."""
-    rule = ev.get("RRULE")
-    text = rule.to_ical().decode("ascii") if rule is not None else ""
-    if not any(f"FREQ={f}" in text.upper() for f in _FREQS):
-        raise ValueError("unsupported recurrence")
-    recur = rrulestr(f"RRULE:{text}", dtstart=start)
-    exdates = ev.get("EXDATE", [])
-    for exdate in exdates if isinstance(exdates, list) else [exdates]:
-        skip.update(_aware(d.dt, tz) for d in exdate.dts)
-    found: list[datetime] = []
-    for occ in recur.xafter(max(start, before - RECUR_WINDOW), count=MAX_OCCURRENCES, inc=True):
-        if occ >= before:
-            break
-        if occ not in skip:
-            found.append(occ)
-    return found
-
-
-def meetings(data: bytes, before: datetime, tz: ZoneInfo) -> tuple[list[Meeting], int]:
-    """The events of an iCalendar file that started before ``before`` and were not
-    cancelled, with at least one attendee; and how many events were skipped as
-    malformed.  A recurring event counts each occurrence in the last
-    `RECUR_WINDOW` (dateutil's rrule, as icalendar itself reads RRULE); a changed
-    or cancelled occurrence (RECURRENCE-ID) stands for itself."""
-    try:
-        cals = Calendar.from_ical(data, multiple=True)
-    except (ValueError, IndexError, KeyError, TypeError) as exc:
-        raise CalendarError(f"not an iCalendar file ({str(exc)[:200]})") from None
-    events = [ev for cal in cals for ev in cal.walk("VEVENT")]
-    # Occurrences a RECURRENCE-ID instance replaces (or cancels), by UID.
-    replaced: dict[str, set[datetime]] = {}
-    for ev in events:
-        with contextlib.suppress(ValueError, KeyError, TypeError, AttributeError):
-            if "RECURRENCE-ID" in ev:
-                replaced.setdefault(str(ev.get("UID", "")), set()).add(
-                    _aware(ev.decoded("RECURRENCE-ID"), tz))
-    out: list[Meeting] = []
-    bad = 0
-    for ev in events:
-        try:
-            if str(ev.get("STATUS", "")).upper() == "CANCELLED":
-                continue
-            start = _aware(ev.decoded("DTSTART"), tz)
-            attendees = ev.get("ATTENDEE")
-            if attendees is None:
-                continue
-            if not isinstance(attendees, list):
-                attendees = [attendees]
-            emails = tuple(dict.fromkeys(
-                str(a)[7:].strip().lower() for a in attendees
-                if str(a).lower().startswith("mailto:")))
-            if not emails:
-                continue
-            uid = str(ev.get("UID", "")) or f"{start.isoformat()}/{'/'.join(emails)}"
-            rid = ev.get("RECURRENCE-ID")
-            if "RRULE" in ev and rid is None:
-                skip = set(replaced.get(uid, ()))
-                out.extend(Meeting(f"{uid}/{occ.astimezone(UTC).isoformat()}", occ, emails)
-                           for occ in _occurrences(ev, start, before, tz, skip))
-                continue
-            if start >= before:
-                continue
-            key = uid + (f"/{rid.to_ical().decode()}" if rid is not None else "")
-        except (ValueError, KeyError, TypeError, AttributeError, OverflowError):
-            bad += 1
-            continue
-        out.append(Meeting(key, start, emails))
-    return out, bad

@@ -19,6 +19,7 @@ from pathlib import Path
 from warmupd import __version__
 from warmupd.calendar import ics
 from warmupd.calendar.feed import FeedServer
+from warmupd.calendar.revisions import Revision, dump_revisions, load_revisions, revise
 from warmupd.calendar.token import feed_urls, load_or_create_token
 from warmupd.clock import Clock, utcnow
 from warmupd.core.model import Book, History
@@ -36,9 +37,9 @@ class CalendarFiles:
     token: Path
 
 
-def _revisions(path: Path) -> dict[str, ics.Revision]:
+def _revisions(path: Path) -> dict[str, Revision]:
     try:
-        return ics.load_revisions(path.read_bytes())
+        return load_revisions(path.read_bytes())
     except FileNotFoundError:
         return {}
 
@@ -46,9 +47,9 @@ def _revisions(path: Path) -> dict[str, ics.Revision]:
 def render(
     book: Book, history: History, plan: Plan, tz: str, files: CalendarFiles,
     cache: ics.EventCache | None = None,
-) -> tuple[bytes, dict[str, ics.Revision]]:
+) -> tuple[bytes, dict[str, Revision]]:
     """The calendar bytes and the revisions map they were built with."""
-    revs = ics.revise(plan, _revisions(files.revisions))
+    revs = revise(plan, _revisions(files.revisions))
     data = ics.build_calendar(book, history, plan, version=__version__, tz=tz,
                               revisions=revs, cache=cache)
     return data, revs
@@ -88,7 +89,7 @@ class Publisher:
         data, revs = render(book, history, plan, tz, self.files, self._cache)
         if data != self._written:
             atomic_write(self.files.ics, data)
-            atomic_write(self.files.revisions, ics.dump_revisions(revs))
+            atomic_write(self.files.revisions, dump_revisions(revs))
             self._written = data
             # Last-Modified is when the served bytes last changed, so calendar
             # apps asking If-Modified-Since get 304 until something moves.

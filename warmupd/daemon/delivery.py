@@ -37,7 +37,8 @@ from warmupd.core import views
 from warmupd.core.model import Book, History, TouchUp
 from warmupd.core.plan import Plan
 from warmupd.daemon.status import StatusFile
-from warmupd.history.store import Push, Store
+from warmupd.history.outbox import Push
+from warmupd.history.store import Store
 from warmupd.notify import Notifier, NotifyError, Nudge, Shown
 from warmupd.notify.push import PushChannels
 

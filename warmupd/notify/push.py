@@ -40,7 +40,8 @@ from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 from warmupd.core.settings import Settings
-from warmupd.history.store import Push, Store
+from warmupd.history.outbox import Push
+from warmupd.history.store import Store
 
 log = logging.getLogger("warmupd.push")
 

@@ -25,7 +25,7 @@ from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 from warmupd.calendar.caldav.sync import CalDavError, read_password
-from warmupd.calendar.ics import CalendarError, meetings
+from warmupd.calendar.meetings import CalendarError, meetings
 from warmupd.core.settings import CalDavSettings
 from warmupd.sources import MEETING, Detection, Tally, loopback
 

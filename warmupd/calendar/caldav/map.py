@@ -25,7 +25,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from warmupd.calendar.ical import Alarm, Calendar, Event, Todo, read
-from warmupd.calendar.ics import event_uid
+from warmupd.calendar.revisions import event_uid
 from warmupd.core import views
 from warmupd.core.model import Book, History, TouchUp
 from warmupd.core.plan import Plan

@@ -20,15 +20,16 @@ from functools import partial
 from typing import TYPE_CHECKING
 from urllib.parse import urljoin
 
-from warmupd.calendar.caldav.dav import CalDavAuthError, CalDavError, path_of, public
+from warmupd.calendar.caldav.dav import path_of
 from warmupd.calendar.caldav.map import Item, desired, item_at, parse, render
+from warmupd.calendar.caldav.transport import CalDavAuthError, CalDavError, public
 from warmupd.core import views
 from warmupd.core.model import Touch, TouchKind
 from warmupd.core.record import replace
 
 if TYPE_CHECKING:
     from warmupd.calendar.caldav.sync import Syncer
-    from warmupd.history.store import CalDavRow
+    from warmupd.history.caldav_rows import CalDavRow
 
 log = logging.getLogger("warmupd.caldav")
 
@@ -167,7 +168,7 @@ class Push:
                     ())
 
     def _create(self, item: Item) -> None:
-        from warmupd.history.store import CalDavRow
+        from warmupd.history.caldav_rows import CalDavRow
 
         if self.s.dry:
             self.s.report.created.append(item.summary)

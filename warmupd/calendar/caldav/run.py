@@ -27,11 +27,12 @@ from pathlib import Path
 from urllib.parse import urljoin
 from zoneinfo import ZoneInfo
 
-from warmupd.calendar.caldav.dav import CalDavAuthError, CalDavError, Session, public
+from warmupd.calendar.caldav.dav import Session
 from warmupd.calendar.caldav.map import parse, with_claim
 from warmupd.calendar.caldav.secret import read_password
 from warmupd.calendar.caldav.sync import CalDavPartial, Report, meta_key, sync_once
-from warmupd.calendar.ics import event_uid
+from warmupd.calendar.caldav.transport import CalDavAuthError, CalDavError, public
+from warmupd.calendar.revisions import event_uid
 from warmupd.child import ChildError, ChildMemory, ChildTimeout, Runner
 from warmupd.core.model import Book, TouchUp
 from warmupd.core.settings import CalDavSettings

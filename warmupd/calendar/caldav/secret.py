@@ -20,7 +20,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from warmupd.calendar.caldav.dav import CalDavError
+from warmupd.calendar.caldav.transport import CalDavError
 from warmupd.core.settings import CalDavSettings
 
 PASSWORD_BYTES = 64 * 1024

@@ -3,9 +3,10 @@
 Owns: `Syncer` (one sync: find the collection, list it, read back what
 the phone did, then hand over to caldav.push for the writes), `sync_once`
 for the CLI and the daemon's child (with its total deadline), `Report` and
-`describe`.  Objects are built and read in caldav.map, bytes move in
-caldav.dav, the password comes from caldav.secret; the daemon's side
-(backoff loop, the jobs its child runs, claims) is caldav.run.
+`describe`.  Objects are built and read in caldav.map, DAV requests are
+made in caldav.dav over caldav.transport, the password comes from
+caldav.secret; the daemon's side (backoff loop, the jobs its child runs,
+claims) is caldav.run.
 
 Rules it keeps:
 - One record per person and cycle: a completion or cancel read back goes
@@ -40,24 +41,19 @@ from typing import TYPE_CHECKING
 from urllib.parse import urljoin
 from zoneinfo import ZoneInfo
 
-from warmupd.calendar.caldav.dav import (
-    CalDavAuthError,
-    CalDavError,
-    Listing,
-    Session,
-    path_of,
-    public,
-)
+from warmupd.calendar.caldav.dav import Listing, Session, path_of
 from warmupd.calendar.caldav.map import Remote, looks_ours, parse
 from warmupd.calendar.caldav.push import Push
 from warmupd.calendar.caldav.secret import read_password
+from warmupd.calendar.caldav.transport import CalDavAuthError, CalDavError, public
 from warmupd.core.model import Book, TouchKind
 from warmupd.core.record import replace
 from warmupd.core.settings import CalDavSettings
-from warmupd.history.store import CALDAV_NOTE
+from warmupd.history.caldav_rows import CALDAV_NOTE
 
 if TYPE_CHECKING:
-    from warmupd.history.store import CalDavRow, Store
+    from warmupd.history.caldav_rows import CalDavRow
+    from warmupd.history.store import Store
 
 __all__ = ["CalDavAuthError", "CalDavError", "CalDavPartial", "Report", "Syncer", "describe",
            "read_password", "sync_once"]
@@ -267,7 +263,7 @@ class Syncer:
     def absorb(self, href: str, etag: str | None, remote: Remote | None,
                 row: CalDavRow | None) -> CalDavRow | None:
         """Take in what the server holds at ``href``; the row as it stands after."""
-        from warmupd.history.store import CalDavRow
+        from warmupd.history.caldav_rows import CalDavRow
 
         if remote is None:
             return row
