@@ -11,7 +11,14 @@ from fractions import Fraction
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from warmupd.core.asking import EARLY_FRACTION, MAX_ASKS, ask_early, backoff, restart_at
+from warmupd.core.asking import (
+    EARLY_FRACTION,
+    MAX_ASKS,
+    ask_early,
+    backoff,
+    late_after,
+    restart_at,
+)
 from warmupd.core.cycles import after_allowed, first_slot
 from warmupd.core.model import Book, Contact, History, PersonHistory, TouchUp
 from warmupd.core.plan import capacity
@@ -372,12 +379,14 @@ def test_everyone_of_a_cadence_nudged_today() -> None:
 
 @settings(max_examples=150)
 @given(contacts(min_size=1, max_size=60), settings_st, st.integers(0, 60))
-def test_each_day_takes_the_most_overdue_relative_to_cadence_in_that_order(
+def test_each_day_takes_the_most_overdue_in_that_order(
     cs: tuple[Contact, ...], s: Settings, offset: int
 ) -> None:
     # With no asks open there are no re-asks, so a day's list is exactly the
-    # askable people ranked by lateness / cadence (then askable date, then id),
-    # and nobody askable that day who was left for a later day outranks a pick.
+    # askable people ranked: the very late (more than ``late_after`` days past
+    # askable) by askable date, then longer cadence, then id; then everyone
+    # else by lateness / cadence, then askable date, then id; and nobody askable that day who
+    # was left for a later day outranks a pick.
     # Askable: the due date less the early lead (none for a first slot).
     today = TODAY + timedelta(days=offset)
     p = plan(book_of(cs, s), History(), today)
@@ -388,8 +397,11 @@ def test_each_day_takes_the_most_overdue_relative_to_cadence_in_that_order(
         first_slot = t.number == 1 and last[t.person_id] is None
         return t.due - timedelta(days=0 if first_slot else ask_early(t.every))
 
-    def rank(t: TouchUp, day: date) -> tuple[Fraction, date, str]:
-        return Fraction((askable(t) - day).days, t.every), askable(t), t.person_id
+    def rank(t: TouchUp, day: date) -> tuple[bool, Fraction, int, str]:
+        late = (day - askable(t)).days
+        if late > late_after(t.every):  # the longest-waiting, then the longest cadence
+            return False, Fraction(-late), -t.every, t.person_id
+        return True, Fraction(-late, t.every), askable(t).toordinal(), t.person_id
 
     for day, items in p.days:
         ranks = [rank(t, day) for t in items]

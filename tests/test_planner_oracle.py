@@ -5,9 +5,10 @@ README, not from the planner's code: it walks the horizon one day at a time,
 finds each person's nominal due date by search (last contact + cadence; for
 someone never contacted, the day of their first window whose ordinal matches
 the phase CRC-32 of their id gives), and on each allowed day takes up to
-``daily_limit`` of those who may be asked, the most overdue relative to their
-cadence first.  It knows nothing of the planner's queues, early pulls or
-integer encodings.  It is compared on the rules it can state exactly:
+``daily_limit`` of those who may be asked, the very late (``late_after``)
+longest-waiting first, then the most overdue relative to their cadence.
+It knows nothing of the planner's queues, early pulls or integer encodings.
+It is compared on the rules it can state exactly:
 
 - the cap and the weekdays: no day over ``daily_limit``, none outside ``days``;
 - due dates: nobody is asked more than ``EARLY_FRACTION`` of a cadence before
@@ -16,8 +17,9 @@ integer encodings.  It is compared on the rules it can state exactly:
 - nobody starved: within capacity, whoever the reference asks in the first
   half of the horizon is asked in the plan too, and with room to spare (half
   the capacity) the plan asks each person at least as many cycles as the
-  reference does, less one.  Over capacity, lateness is spread relative to
-  cadence, so a long cadence may rightly wait past the horizon.
+  reference does, less one.  Over capacity, who waits longer is the plan's
+  choice (by cadence, until ``late_after``); how long anyone waits at most
+  is tests/test_planner_fair.py's to check.
 
 If this fails, the plan breaks a promise the README makes to the user.
 """
@@ -31,7 +33,7 @@ from datetime import date, timedelta
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from warmupd.core.asking import EARLY_FRACTION
+from warmupd.core.asking import EARLY_FRACTION, ask_early, late_after
 from warmupd.core.model import Book, Contact, History, PersonHistory
 from warmupd.core.planner import plan
 from warmupd.core.settings import Settings
@@ -55,6 +57,16 @@ def lead(c: Contact) -> int:
     return int(c.every * EARLY_FRACTION)
 
 
+def rank(c: Contact, due: date, day: date) -> tuple[int, float, int, str]:
+    """The very late (more than ``late_after`` days past their due date less
+    the early ask) first, longest-waiting, then longest cadence first; then
+    by lateness / cadence."""
+    late = (day - (due - timedelta(days=ask_early(c.every)))).days
+    if late > late_after(c.every):
+        return 0, -late, -c.every, c.id
+    return 1, -(day - due).days / c.every, 0, c.id
+
+
 def reference_plan(book: Book, history: History, today: date, end: date
                    ) -> dict[date, list[str]]:
     s = book.settings
@@ -65,7 +77,7 @@ def reference_plan(book: Book, history: History, today: date, end: date
     while day <= end:
         if day.weekday() in s.days:
             askable = [c for c in people if day >= due[c.id] - timedelta(days=lead(c))]
-            askable.sort(key=lambda c: (-(day - due[c.id]).days / c.every, c.id))
+            askable.sort(key=lambda c: rank(c, due[c.id], day))
             for c in askable[: s.daily_limit]:
                 out.setdefault(day, []).append(c.id)
                 due[c.id] = day + timedelta(days=c.every)  # answered on the day asked
@@ -110,7 +122,7 @@ def test_plan_keeps_the_reference_planners_promises(world: tuple[Book, History])
         for a, b in itertools.pairwise(days):
             assert (b - a).days >= c.every - lead(c), (pid, a, b)
     if p.capacity.overloaded:
-        return  # over capacity, who waits longer is the plan's choice (fair by cadence)
+        return  # over capacity, who waits longer is the plan's choice (see the docstring)
     half = TODAY + (p.end - TODAY) / 2
     ref_counts: dict[str, int] = {}
     for day, ids in ref.items():

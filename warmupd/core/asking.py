@@ -11,6 +11,10 @@ planner applies to every cycle:
   again after ``backoff`` allowed days (4 after the first ask; after the
   second, fewer for a short cadence, more for a long one, and never a third
   ask within 7 days of the first); ``reask_at`` is that day;
+- the very late: someone more than ``late_after`` days past the day they
+  became askable (a cadence, at most ``LATE_MAX_DAYS``) is taken before
+  everyone who is only slightly late, longest-waiting first (then the
+  longer cadence);
 - giving up: after ``MAX_ASKS`` unanswered asks warmupd stops asking for
   that cycle and rests (``restart_at``: a third of the cadence after the
   last ask, at least ``REST_DAYS`` allowed days), then starts a new cycle.
@@ -31,6 +35,14 @@ EARLY_FRACTION = 0.15
 # Asking early never exceeds a week: the wait it stands for is bounded by the
 # back-off (at most 10 allowed days), however long the cadence.
 EARLY_MAX_DAYS = 7
+# Over capacity, ranking by lateness relative to cadence alone lets a few
+# short cadences keep a long one waiting for good: a weekly person 2 days
+# late (0.29 cadences) outranks a 63-day person 10 days late (0.16), and
+# weekly people keep arriving.  Past this many days late (or a whole cadence,
+# if shorter) a person goes before everyone only slightly late, so a 63-day
+# person is asked within three months of the last contact (63 days, less the
+# early ask, plus these 28) unless others who are very late come first.
+LATE_MAX_DAYS = 28
 # Allowed days from the first ask to the second: more than the few days most
 # answers take, so a re-ask rarely lands on someone about to act.
 FIRST_BACKOFF = 4
@@ -51,6 +63,13 @@ def ask_early(every: int) -> int:
     take); bench/rhythm.py measured it.
     """
     return min(round(every / 10) + 1, int(every * EARLY_FRACTION), EARLY_MAX_DAYS)
+
+
+def late_after(every: int) -> int:
+    """Days past the day someone became askable after which they are very late:
+    ranked by that day (longest-waiting first, see ``queues.lateness``) ahead
+    of everyone ranked by lateness relative to cadence."""
+    return min(every, LATE_MAX_DAYS)
 
 
 def backoff(every: int, ask: int) -> int:

@@ -24,10 +24,14 @@ How it works (``plan`` names the steps): everyone is entered in a queue
   early into today, so the day's set is the set the morning's plan promised;
 - people are kept in one queue per cadence (warmupd.core.queues), ordered by
   the date they became askable (due date; for a re-ask, the end of its
-  back-off), so the most overdue *relative to cadence* is always one of the
+  back-off), so the most overdue (``queues.lateness``) is always one of the
   few queue heads;
 - each allowed day takes up to ``daily_limit`` askable people, most overdue
-  relative to cadence first, except that a re-ask waits while anyone whose
+  first: the very late (``asking.late_after``: a cadence, at most four
+  weeks, past the date they became askable) longest-waiting first, then
+  everyone else by lateness relative to cadence, so over capacity lateness
+  is spread by cadence and yet a few short cadences cannot keep a long one
+  waiting for good; except that a re-ask waits while anyone whose
   first ask fell due before the re-ask's date is still waiting (a re-ask never
   starves the newly due; each person re-asked at most once ahead of them);
   a day quieter than the average demand pulls first asks due soon (asking
@@ -100,7 +104,7 @@ class _Planning(Entries):
         # ones wait in ``reask_arrivals``; placed entries re-enter as first asks).
         # While none is, the re-ask rule of ``most_overdue`` never applies and its
         # head-by-head choice is a plain k-way merge of the cadence queues by
-        # relative lateness: a small heap of the heads does it without rescanning
+        # ``lateness``: a small heap of the heads does it without rescanning
         # every cadence for each placement.  ``ready`` counts the entries askable
         # by the current day: when they all fit, the merge is a plain sort.
         self.reasks_now = 0
@@ -138,7 +142,7 @@ class _Planning(Entries):
 
     def _take_askable(self, day: int, limit: int, picks: list[int]) -> None:
         """Add to ``picks`` up to ``limit`` in all of the people askable by ``day``,
-        most overdue relative to cadence first (see ``most_overdue``)."""
+        most overdue first (see ``most_overdue``)."""
         groups, size, extra = self.groups, self.size, self.extra
         taken = len(picks)
         if self.reasks_now:

@@ -1,8 +1,8 @@
 """The planner's queues: one per cadence, of plain ints, and the choices over them.
 
 Owns: the queue entries and the operations on them that ``plan`` composes —
-filing entries (``count_arrivals``, ``enqueue``), taking a day's people in
-order of relative lateness (``most_overdue``, ``merge_most_overdue``,
+filing entries (``count_arrivals``, ``enqueue``), taking a day's people
+most overdue first (``lateness``, ``most_overdue``, ``merge_most_overdue``,
 ``take_all``), the head to pull early into a quiet day (``least_early``),
 the allowed day each day of the horizon lands on (``landing_days``), and
 the ranks that break ties (``rank_by_id``).
@@ -22,7 +22,7 @@ from bisect import bisect_right, insort
 from collections.abc import Sequence
 from operator import neg
 
-from warmupd.core.asking import EARLY_FRACTION, ask_early
+from warmupd.core.asking import EARLY_FRACTION, ask_early, late_after
 from warmupd.core.model import Contact
 
 # The queues hold one plain int per person: ``askable * size + rank``, where
@@ -60,9 +60,26 @@ def rank_by_id(contacts: Sequence[Contact]) -> tuple[list[str], list[int], list[
     return ids, order, rank_of
 
 
+def lateness(askable: int, every: int) -> float:
+    """The rank key of an entry askable ``askable`` days from the day being filled
+    (negative: late); the smallest goes first.
+
+    Lateness relative to cadence, ``askable / every``; past ``late_after`` days
+    late, the days themselves, less ``every / (every + 1)`` so that of those
+    late alike the longer cadence, longer unheard from, goes first.  A
+    relative lateness is at least -1 (at most a cadence of days late), the
+    keys of the very late are below -2, so the very late go first,
+    longest-waiting first, and within one cadence the key still grows with
+    the day askable: the queue order.
+    """
+    if askable < -late_after(every):
+        return askable - every / (every + 1)
+    return askable / every
+
+
 def most_overdue(groups: dict[int, list[int]], d: int, size: int,
                   extra: list[Extra | None]) -> int | None:
-    """The cadence whose head is askable by ``d`` and most overdue relative to cadence.
+    """The cadence whose head is askable by ``d`` and most overdue (see ``lateness``).
 
     A re-ask goes only when no first ask that fell due before the re-ask's
     date is waiting: one full round of re-asks at most ever goes ahead of
@@ -82,8 +99,8 @@ def most_overdue(groups: dict[int, list[int]], d: int, size: int,
         due, r = divmod(head, size)
         e = extra[r]
         ask = 1 if e is None else e[1]
-        # Larger relative lateness first; then earlier date; then id, for determinism.
-        key = ((due - d) / every, head)
+        # The most overdue first; then earlier date; then id, for determinism.
+        key = (lateness(due - d, every), head)
         if best_key is None or key < best_key:
             best, best_key, best_ask = every, key, ask
         if ask == 1:
@@ -99,8 +116,8 @@ def merge_most_overdue(groups: dict[int, list[int]], d: int, size: int, room: in
                         picks: list[int]) -> None:
     """Up to ``room`` picks in ``most_overdue``'s order, while no re-ask is askable.
 
-    Within one cadence the queue order (date, id) is the order of relative
-    lateness, so a heap of the heads, keyed as ``most_overdue`` keys them,
+    Within one cadence the queue order (date, id) is the order of
+    ``lateness``, so a heap of the heads, keyed as ``most_overdue`` keys them,
     yields the same sequence; keys are unique (ranks are), so nothing after
     them is ever compared.  A cadence keeps the lead for runs of several
     people, so it gives them up in a row while they rank before the next
@@ -108,22 +125,27 @@ def merge_most_overdue(groups: dict[int, list[int]], d: int, size: int, room: in
     such run is one slice of the queue.
     """
     lim = (d + 1) * size
-    heads = [((queue[-1] // size - d) / every, queue[-1], every, queue)
-             for every, queue in groups.items() if queue and queue[-1] < lim]
+    heads = []
+    for every, queue in groups.items():
+        if queue and (x := queue[-1]) < lim:
+            # ``lateness``, inlined below: the very late are those askable before
+            # ``d + low``, and their key is tilted down by ``tilt``.
+            low, tilt = -late_after(every), every / (every + 1)
+            heads.append((lateness(x // size - d, every), x, every, low, tilt, queue))
     heapq.heapify(heads)
     pop, push, append, extend = heapq.heappop, heapq.heappush, picks.append, picks.extend
     while heads and room > 0:
-        _, x, every, queue = pop(heads)
+        _, x, every, low, tilt, queue = pop(heads)
         lead, lead_x = (heads[0][0], heads[0][1]) if heads else (math.inf, 0)
         while room > 0 and queue and (x := queue[-1]) < lim:
             askable = x // size
-            late = (askable - d) / every
+            late = k - tilt if (k := askable - d) < low else k / every
             if late < lead:
                 bound = (askable + 1) * size
             elif late == lead and x < lead_x:
                 bound = min((askable + 1) * size, lead_x)
             else:
-                push(heads, (late, x, every, queue))
+                push(heads, (late, x, every, low, tilt, queue))
                 break
             if len(queue) < 2 or queue[-2] >= bound:  # a run of one, as in a small book
                 append(queue.pop())
@@ -139,14 +161,17 @@ def take_all(groups: dict[int, list[int]], d: int, size: int, picks: list[int]) 
     """Everyone askable by ``d``, in ``merge_most_overdue``'s order: the day fits them all.
 
     Each cadence gives up its askable entries in queue order, already sorted
-    by relative lateness, so one sort of these runs replaces the merge.
+    by ``lateness``, so one sort of these runs replaces the merge.
     """
     lim = (d + 1) * size
     keyed: list[tuple[float, int]] = []
     for every, queue in groups.items():
         if queue and queue[-1] < lim:
             i = bisect_right(queue, -lim, key=neg)
-            keyed.extend([((x // size - d) / every, x) for x in queue[i:]])
+            # ``lateness``, inlined: this visits every entry.
+            low, tilt = -late_after(every), every / (every + 1)
+            keyed.extend([(k - tilt if (k := x // size - d) < low else k / every, x)
+                          for x in queue[i:]])
             del queue[i:]
     keyed.sort()
     picks.extend([x for _, x in keyed])
