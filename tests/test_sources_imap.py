@@ -57,6 +57,108 @@ def test_sent_folder_by_flag_headers_only_and_resume(dovecot: Dovecot) -> None:
     assert [d.key for d in new] == ["mid:new@x"] and again.read == 1
 
 
+def test_a_kept_connection_rescans_with_one_status_and_survives_a_logout(
+        dovecot: Dovecot) -> None:
+    """As the daemon polls: the connection stays open, a poll with nothing new sends the
+    server one command (counted in the server's own log of what the client sent), a new
+    message is read on the same connection, and a server that logged the client out is
+    met with a new connection, not an error."""
+    dovecot.append([m.as_bytes() for m in corpus()])
+    before = dovecot.commands()
+    state = ImapState(keep_open=True)
+    tally = Tally()
+    check_detections(list(read_imap(source(dovecot), tally, 10, state, password=PASSWORD)),
+                     tally)
+    [ours] = set(dovecot.commands()) - set(before)
+    first = dovecot.commands()[ours]
+    assert first[-1].split(" ")[1] == "CLOSE"  # read-only folder: CLOSE removes nothing
+
+    for _ in range(3):
+        again = Tally()
+        assert list(read_imap(source(dovecot), again, 10, state, password=PASSWORD)) == []
+        assert again.read == 0
+    after = dovecot.commands()
+    assert set(after) == set(before) | {ours}  # no new session: no LOGIN, no TLS handshake
+    assert [line.split(" ", 1)[1] for line in after[ours][len(first):]] == [
+        'STATUS "Sent" (UIDNEXT UIDVALIDITY)'] * 3
+
+    dovecot.append([message("new@example.org", mid="<new@x>").as_bytes()])
+    sessions = set(dovecot.commands())
+    new = list(read_imap(source(dovecot), Tally(), 10, state, password=PASSWORD))
+    assert [d.key for d in new] == ["mid:new@x"]
+    assert set(dovecot.commands()) == sessions  # on the kept connection
+
+    dovecot.kick()  # as after 30 idle minutes
+    dovecot.append([message("later@example.org", mid="<later@x>").as_bytes()])
+    later = list(read_imap(source(dovecot), Tally(), 10, state, password=PASSWORD))
+    assert [d.key for d in later] == ["mid:later@x"]
+    assert len(set(dovecot.commands()) - sessions) == 2  # the APPEND's, and a new one
+    state.close()
+    assert state.open == {}
+
+
+def test_the_daemon_keeps_one_connection_between_polls(dovecot: Dovecot,
+                                                       tmp_path: Path) -> None:
+    """The daemon's scanner polls over one kept connection (one STATUS per poll with
+    nothing new) and closes it when the account leaves the settings."""
+    import asyncio
+    import contextlib
+    from concurrent.futures import ThreadPoolExecutor
+
+    from warmupd.contacts.book import loads
+    from warmupd.daemon.scanner import SourceScanner
+
+    dovecot.append([m.as_bytes() for m in corpus()])
+    pw = tmp_path / "pw"
+    pw.write_text(PASSWORD + "\n")
+    pw.chmod(0o600)
+    people = "contacts:\n  - name: Sam Lee\n    email: sam@example.com\n"
+    with_imap = loads(
+        "settings:\n  timezone: UTC\n  sources:\n    mail:\n"
+        f"      - imap: 127.0.0.1\n        port: {dovecot.port}\n        username: {USER}\n"
+        f"        password_file: {pw}\n" + people)
+    without = loads(f"settings:\n  timezone: UTC\n  sources:\n    mail: [{{maildir: "
+                    f"'{tmp_path / 'Sent'}'}}]\n" + people)
+    book = [with_imap]
+    statuses: list[dict[str, object]] = []
+    sessions = set(dovecot.commands())
+
+    async def polled(n: int) -> None:
+        for _ in range(500):
+            if len(statuses) >= n:
+                return
+            await asyncio.sleep(0.02)
+        raise AssertionError(f"{len(statuses)} polls, not {n}")
+
+    async def scenario(scanner: SourceScanner) -> None:
+        task = asyncio.create_task(scanner.serve(lambda: (book[0], NOW, UTC), lambda: None,
+                                                 lambda: statuses.append(scanner.status())))
+        try:
+            for polls in (1, 2, 3):
+                await polled(polls)
+                scanner.poke()
+            assert all(s["errors"] == [] for s in statuses), statuses
+            assert dovecot.connected() == 1
+            book[0] = without
+            scanner.poke()
+            await polled(4)
+            for _ in range(100):  # the server notices the closed connection soon
+                if dovecot.connected() == 0:
+                    break
+                await asyncio.sleep(0.05)
+            assert dovecot.connected() == 0
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    with ThreadPoolExecutor(1) as pool:
+        asyncio.run(scenario(SourceScanner(tmp_path / "h.sqlite3", pool)))
+    [ours] = set(dovecot.commands()) - sessions
+    polls = [line.split(" ", 1)[1] for line in dovecot.commands()[ours]]
+    assert polls[-2:] == ['STATUS "Sent" (UIDNEXT UIDVALIDITY)'] * 2 and "LOGOUT" not in polls
+
+
 def test_new_uidvalidity_reads_the_folder_again(dovecot: Dovecot) -> None:
     dovecot.append([m.as_bytes() for m in corpus()[:2]])
     state = ImapState()

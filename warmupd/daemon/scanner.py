@@ -6,7 +6,9 @@ they change, reading only what is new (`scan.ScanState`: Maildir names
 already read, mbox offsets); everything is also scanned every
 ``sources.interval`` (calendar URLs, files on a mount that sends no events).
 Each scan runs in the pool the daemon gives it, on its own store connection,
-so the loop never waits on a 100k-message folder.  After a scan that
+so the loop never waits on a 100k-message folder.  IMAP connections are kept
+open between polls (`imap.ImapState.keep_open`), so a poll that finds nothing
+new is one STATUS; they are closed when the task ends or sources go idle.  After a scan that
 recorded something, ``on_recorded`` lets the daemon replan: a touch noticed
 before today's nudge takes the person out of today's plan.
 
@@ -34,6 +36,7 @@ from zoneinfo import ZoneInfo
 from warmupd.core.model import Book
 from warmupd.daemon.watch import Debouncer, PathsWatcher
 from warmupd.history.store import Store
+from warmupd.sources.imap import ImapState
 from warmupd.sources.scan import ScanResult, ScanState, scan
 
 log = logging.getLogger(__name__)
@@ -63,7 +66,8 @@ class SourceScanner:
         self._first_backoff = first_backoff
         self._quiet = quiet
         self._wake = asyncio.Event()
-        self._state = ScanState()
+        # IMAP connections stay open between polls: a poll with nothing new is one STATUS.
+        self._state = ScanState(imap=ImapState(keep_open=True))
         self.last_ok: str | None = None
         self.last_scan: str | None = None
         self.errors: list[str] = []
@@ -109,6 +113,7 @@ class SourceScanner:
                 if snap is None or not wanted(snap[0]):
                     delay = 0.0  # idle, no timer: a reload that adds sources pokes
                     self.failures = 0
+                    self._state.imap.close()
                     continue
                 book, now, tz = snap
                 interval = float(book.settings.sources.interval_seconds)
@@ -139,6 +144,7 @@ class SourceScanner:
                     delay = min(interval, AGAIN) if result.tally.capped else interval
                 on_status()
         finally:
+            self._state.imap.close()
             debouncer.cancel()
             if watcher is not None:
                 watcher.stop()

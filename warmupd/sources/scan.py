@@ -32,7 +32,13 @@ from warmupd.history.store import Store
 from warmupd.sources import Detection, Tally
 from warmupd.sources.calendar import read_calendar
 from warmupd.sources.calls import ExportError, read_export
-from warmupd.sources.imap import ImapError, ImapState, read_imap, read_password
+from warmupd.sources.imap import (
+    ImapError,
+    ImapState,
+    connection_name,
+    read_imap,
+    read_password,
+)
 from warmupd.sources.mail import MaildirSeen, read_maildir, read_mbox
 from warmupd.sources.match import Matcher
 from warmupd.sources.touches import Seen, person_days, record
@@ -120,6 +126,8 @@ class ScanResult:
 def _detections(book: Book, state: ScanState | None, now: datetime, tz: ZoneInfo,
                 tally: Tally, errors: list[str], store: Store) -> Iterator[Detection]:
     src = book.settings.sources
+    if state is not None:  # connections kept for accounts no longer configured
+        state.imap.keep_only({connection_name(m.imap) for m in src.mail if m.imap is not None})
     for m in src.mail:
         if m.imap is not None:
             if state is not None:
@@ -182,6 +190,8 @@ def scan(book: Book, store: Store, now: datetime, tz: ZoneInfo, *, since: date |
     tally = Tally()
     errors: list[str] = []
     if not book.settings.sources.enabled:
+        if state is not None:
+            state.imap.close()
         return ScanResult([], tally, errors, 0)
     matcher = Matcher(book)
     found = person_days(_detections(book, state, now, tz, tally, errors, store), matcher, tz,
