@@ -4,6 +4,7 @@ CalDAV, and `warmupd seen` end to end."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -241,18 +242,30 @@ class Hostile:
             while True:
                 try:
                     conn, _ = self.sock.accept()
-                except OSError:
+                except OSError:  # closed: the test is over
                     return
                 self.conns.append(conn)
                 if greeting is not None:
-                    conn.sendall(greeting)
+                    try:
+                        conn.sendall(greeting)
+                    except OSError:  # the client hung up, or the test closed it
+                        continue
 
-        threading.Thread(target=serve, daemon=True).start()
+        self.thread = threading.Thread(target=serve, daemon=True)
+        self.thread.start()
 
     def close(self) -> None:
-        for c in self.conns:
+        import socket
+
+        # Shut before closing: that wakes a sendall or accept blocked in the server's
+        # thread, which then ends before any socket it holds is closed.
+        for c in [*self.conns, self.sock]:
+            with contextlib.suppress(OSError):
+                c.shutdown(socket.SHUT_RDWR)
+        self.thread.join(10)
+        assert not self.thread.is_alive()
+        for c in [*self.conns, self.sock]:
             c.close()
-        self.sock.close()
 
 
 @pytest.mark.parametrize("greeting", [None, b"\x00\xffHELLO THERE\r\n" * 3,
@@ -350,3 +363,27 @@ def test_a_server_announcing_a_huge_literal_is_refused_before_it_is_read() -> No
         assert time.monotonic() - t0 < 10
     finally:
         server.close()
+
+
+def test_imapclient_still_builds_its_connection_through_the_capped_hook(
+        dovecot: Dovecot) -> None:
+    """imapclient offers no public way to choose its imaplib class, so the literal cap
+    overrides its ``_create_IMAP4`` (pyproject pins the releases known to call it).  A
+    release that renames or stops calling it fails here by name, and every scan refuses
+    to run uncapped (the huge-literal test above then fails too)."""
+    import ssl
+
+    import imapclient
+
+    from warmupd.sources.imap import _CappedRead, _Client
+
+    assert "_create_IMAP4" in vars(imapclient.IMAPClient), (
+        f"imapclient {imapclient.__version__} has no IMAPClient._create_IMAP4: "
+        "the literal cap in warmupd/sources/imap.py needs a new hook")
+    client = _Client("127.0.0.1", dovecot.port, ssl=True, timeout=10,
+                     ssl_context=ssl.create_default_context(cafile=str(dovecot.cert)))
+    try:
+        assert client.capped
+        assert isinstance(client._imap, _CappedRead)
+    finally:
+        client.shutdown()

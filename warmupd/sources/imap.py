@@ -20,8 +20,11 @@ clients out) is shut and the scan goes on over a new one.
 
 Caps, as for CalDAV: a socket timeout on every read, a deadline for the
 whole scan, a literal (``{n}`` bytes announced by the server, which imaplib
-would read whole into memory) of at most `MAX_LITERAL` bytes (lines are
-capped by imaplib itself), at most `MAX_PER_SCAN` messages per scan (the rest next time),
+would read whole into memory) of at most `MAX_LITERAL` bytes (imaplib's
+``read``, which its documentation says may be overridden, reached through
+imapclient's ``_create_IMAP4``: imapclient offers no public hook, so its
+versions are pinned and a client built without the override is refused;
+lines are capped by imaplib itself), at most `MAX_PER_SCAN` messages per scan (the rest next time),
 and `mail.MAX_HEADER_BYTES` per message.  Every library, socket and TLS
 error becomes an `ImapError` naming the host, never the password.
 
@@ -38,6 +41,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
+import imapclient
 from imapclient import IMAPClient
 from imapclient.exceptions import IMAPClientError
 from imapclient.imap4 import IMAP4WithTimeout
@@ -108,9 +112,18 @@ class _CappedPlain(_CappedRead, IMAP4WithTimeout):  # type: ignore[misc]
 
 
 class _Client(IMAPClient):  # type: ignore[misc]
-    """IMAPClient over the capped connection classes (it builds its connection here)."""
+    """IMAPClient over the capped connection classes.
+
+    imapclient has no public way to choose its imaplib class; it builds its
+    connection in ``_create_IMAP4`` (its own test double overrides the same
+    method), and pyproject pins the versions known to.  ``capped`` says the
+    override ran: `_connect` refuses a client without it (fail closed).
+    """
+
+    capped = False
 
     def _create_IMAP4(self) -> imaplib.IMAP4:
+        self.capped = True
         timeout = getattr(self._timeout, "connect", None)
         if self.ssl:
             return _CappedTLS(self.host, self.port, self.ssl_context, timeout)  # type: ignore[call-arg]
@@ -135,6 +148,11 @@ def _connect(src: ImapSource, where: str, secret: str, timeout: float) -> IMAPCl
         client = _Client(src.host, src.port, ssl=src.tls, ssl_context=ctx, timeout=timeout)
     except (OSError, IMAPClientError) as exc:
         raise ImapError(f"{where}: cannot connect: {exc}") from None
+    if not client.capped:
+        _drop(client)
+        raise ImapError(f"{where}: this imapclient version ({imapclient.__version__}) does not "
+                        "let the server's literals be capped; install the version pyproject "
+                        "names")
     try:
         client.login(src.username, secret)
     except BaseException:
