@@ -429,14 +429,32 @@ def test_maildir_rescan_lists_only_folders_whose_mtime_moved(tmp_path: Path) -> 
         "mid:three@x", "mid:two@x"]
 
 
-def test_calendar_collection_on_the_caldav_server(tmp_path: Path,
+OLD_MEETING = """BEGIN:VCALENDAR\r
+VERSION:2.0\r
+PRODID:-//test//EN\r
+BEGIN:VEVENT\r
+UID:long-ago-1\r
+DTSTAMP:20250101T000000Z\r
+DTSTART:20250110T120000Z\r
+ATTENDEE:mailto:sam@example.com\r
+END:VEVENT\r
+END:VCALENDAR\r
+"""
+
+
+@pytest.mark.parametrize("kind", ["radicale", "xandikos"])
+def test_calendar_collection_on_the_caldav_server(tmp_path: Path, kind: str,
                                                   capsys: pytest.CaptureFixture[str],
                                                   monkeypatch: pytest.MonkeyPatch) -> None:
-    """A Radicale collection read with the CalDAV settings' account (`seen` end to end)."""
-    from caldav_env import PASSWORD, USER, Radicale
+    """The user's own collection, read with the CalDAV settings' account (`seen` end to
+    end) by one calendar-query REPORT for the events of the scanned window: no GET, and
+    a meeting from before the window is not asked for."""
+    from caldav_env import PASSWORD, USER, Radicale, Xandikos
+    from slow_proxy import SlowProxy
 
     home = private_home(tmp_path, monkeypatch)
-    with Radicale(tmp_path / "radicale") as server:
+    server = (Radicale if kind == "radicale" else Xandikos)(tmp_path / kind)
+    with server, SlowProxy(server.port) as proxy:
         client = __import__("caldav").DAVClient(url=server.url, username=USER,
                                                 password=PASSWORD)
         cal = client.principal().make_calendar(name="personal", cal_id="personal")
@@ -444,22 +462,35 @@ def test_calendar_collection_on_the_caldav_server(tmp_path: Path,
         for block in ICS.split("BEGIN:VEVENT\r\n")[1:]:  # one object per event
             event = block.split("END:VEVENT\r\n")[0]
             cal.save_event(f"{head}BEGIN:VEVENT\r\n{event}END:VEVENT\r\nEND:VCALENDAR\r\n")
-        pw = tmp_path / "pw"
-        pw.write_text(PASSWORD + "\n")
-        pw.chmod(0o600)
+        cal.save_event(OLD_MEETING)
+        collection = proxy.url + str(cal.url).removeprefix(server.url)
+        auth = f"username: {USER}"
+        if kind == "radicale":  # Xandikos over plain HTTP checks no password
+            pw = tmp_path / "pw"
+            pw.write_text(PASSWORD + "\n")
+            pw.chmod(0o600)
+            auth += f", password_file: '{pw}'"
         book = home / "config" / "warmupd" / "contacts.yaml"
         book.parent.mkdir(parents=True)
         book.write_text(
             "settings:\n  timezone: UTC\n"
-            f"  caldav: {{url: '{server.url}', username: {USER}, password_file: '{pw}'}}\n"
-            f"  sources:\n    calendar: ['{server.url}{USER}/personal/']\n"
+            f"  caldav: {{url: '{proxy.url}', {auth}}}\n"
+            f"  sources:\n    calendar: ['{collection}']\n"
             "contacts:\n  - name: Sam Lee\n    email: sam@example.com\n"
             "  - name: Zoë Müller\n    email: zoe@example.org\n")
         code = main(["seen", "--json"], Environment(clock=FixedClock(NOW)))
         doc = json.loads(capsys.readouterr().out)
+        asked = list(proxy.methods)
+        # A URL there that is neither a collection nor a file: both tried, one clear error.
+        settings = bookmod.loads(book.read_text()).settings.caldav
+        with pytest.raises(OSError, match=r"neither a calendar collection .*GET: status 4\d\d\)"):
+            list(read_calendar(proxy.url + "nope/cal.ics", Tally(), NOW, UTCZ, settings))
     assert code == 0 and doc["errors"] == [], doc
     assert sorted((s["name"], s["date"], s["channel"]) for s in doc["seen"]) == [
         ("Sam Lee", "2026-12-01", MEETING), ("Zoë Müller", "2026-12-02", MEETING)]
+    path = collection.removeprefix(proxy.url.rstrip("/"))
+    assert asked == [f"REPORT {path}"]
+    assert proxy.methods[-2:] == ["REPORT /nope/cal.ics", "GET /nope/cal.ics"]
 
 
 RECURRING = """BEGIN:VCALENDAR\r
