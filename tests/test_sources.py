@@ -25,7 +25,7 @@ from warmupd.history.store import Store
 from warmupd.sources import CALL, MAIL, MEETING, MESSAGE, Detection, Tally
 from warmupd.sources.calendar import read_calendar
 from warmupd.sources.calls import ExportError, read_export
-from warmupd.sources.mail import MaildirSeen, read_maildir, read_mbox
+from warmupd.sources.mail import MTIME_GUARD, MaildirSeen, read_maildir, read_mbox
 from warmupd.sources.match import Matcher, e164
 from warmupd.sources.touches import person_days, record
 
@@ -614,12 +614,79 @@ def test_a_restart_resumes_where_the_last_scan_stopped(tmp_path: Path) -> None:
         with sqlite3.connect(db) as raw:
             meta = [v for (v,) in raw.execute(
                 "SELECT value FROM meta WHERE name LIKE 'sources.state.%'")]
+            names = [n for (n,) in raw.execute("SELECT name FROM source_seen")]
         assert again.errors == [] and again.tally.read == 2 * process, again.tally
-    assert len(meta) == 2 and not any("example.org" in v or "Sent" in v for v in meta)
-    # a damaged saved state reads that source again: nothing lost, nothing twice
+    assert len(meta) == 1 and not any("example.org" in v or "mbox" in v for v in meta)
+    assert len(names) == 4 and not any(":" in n for n in names)  # unique names, flags cut
+    # a damaged or lost saved state reads that source again: nothing lost, nothing twice
     with sqlite3.connect(db) as raw:
         raw.execute("UPDATE meta SET value = '{' WHERE name LIKE 'sources.state.%'")
+        raw.execute("DELETE FROM source_seen")
     with Store(db) as store:
         redo = scan(book, store, NOW, UTC, state=ScanState())
     assert redo.errors == [] and redo.tally.read == 8
     assert redo.found == first.found and redo.seen == []  # found again, recorded once
+
+
+def test_a_maildir_rescan_writes_only_the_names_it_added(tmp_path: Path) -> None:
+    """Each Maildir message read is one row: a scan that read one new message adds one
+    row, whatever the folder holds (the store's write-ahead log grows by a few pages,
+    not by the folder's whole list)."""
+    from warmupd.sources.scan import ScanState, scan
+
+    md = mailbox.Maildir(tmp_path / "Sent")
+    for i in range(3000):
+        md.add(message(f"p{i % 50}@example.org", mid=f"<m{i}@x>"))
+    md.flush()
+    book = bookmod.loads(
+        "settings:\n  timezone: UTC\n  sources:\n    mail:\n"
+        f"      - maildir: '{tmp_path / 'Sent'}'\n"
+        "contacts:\n  - name: Ann\n    email: p0@example.org\n")
+    db = tmp_path / "history.sqlite3"
+    wal = tmp_path / "history.sqlite3-wal"
+    with Store(db) as store:
+        state = ScanState()
+        assert scan(book, store, NOW, UTC, state=state).tally.read == 3000
+        before = wal.stat().st_size
+        md.add(message("p1@example.org", mid="<one-more@x>"))
+        md.flush()
+        time.sleep(MTIME_GUARD + 0.1)  # past the guard: the folder is listed again
+        assert scan(book, store, NOW, UTC, state=state).tally.read == 1
+        grown = wal.stat().st_size - before
+    with sqlite3.connect(db) as raw:
+        assert raw.execute("SELECT count(*) FROM source_seen").fetchone() == (3001,)
+    # 3000 names are about 30 pages of 4 KiB; one row, its index pages and the commit
+    # are a handful
+    assert 0 < grown <= 8 * (4096 + 24), grown
+
+
+def test_a_store_with_the_names_in_meta_moves_them_to_rows(tmp_path: Path) -> None:
+    """A store written before the names had their own table (one JSON list in meta):
+    opening it moves the list into rows, and the next scan reads nothing again."""
+    from warmupd.history.migrations import MIGRATIONS
+    from warmupd.sources.scan import ScanState, _meta_name, scan
+
+    md = mailbox.Maildir(tmp_path / "Sent")
+    keys = [md.add(message("p0@example.org", mid=f"<old{i}@x>")) for i in range(3)]
+    md.flush()
+    db = tmp_path / "history.sqlite3"
+    with sqlite3.connect(db) as raw:  # the schema as it was, and its state as it was kept
+        moved = next(i for i, m in enumerate(MIGRATIONS) if "source_seen" in m)
+        for version, script in enumerate(MIGRATIONS[:moved]):
+            raw.executescript(script)
+            raw.execute(f"PRAGMA user_version = {version + 1}")
+        raw.execute("INSERT INTO meta VALUES (?, ?)",
+                    (_meta_name("maildir", str(tmp_path / "Sent")), json.dumps(sorted(keys))))
+        raw.execute("INSERT INTO meta VALUES ('sources.state.other', '42')")  # an mbox offset
+    raw.close()
+    book = bookmod.loads(
+        "settings:\n  timezone: UTC\n  sources:\n    mail:\n"
+        f"      - maildir: '{tmp_path / 'Sent'}'\n"
+        "contacts:\n  - name: Ann\n    email: p0@example.org\n")
+    with Store(db) as store:
+        assert scan(book, store, NOW, UTC, state=ScanState()).tally.read == 0
+    with sqlite3.connect(db) as raw:
+        assert sorted(n for (n,) in raw.execute("SELECT name FROM source_seen")) == sorted(keys)
+        assert raw.execute("SELECT name, value FROM meta WHERE name LIKE 'sources.state.%'"
+                           ).fetchall() == [("sources.state.other", "42")]
+    raw.close()

@@ -399,6 +399,16 @@ class Store:
         with self._write() as db:
             db.execute("INSERT OR REPLACE INTO meta (name, value) VALUES (?, ?)", (name, value))
 
+    def source_names(self, source: str) -> set[str]:
+        """The names kept for ``source`` (see sources.scan: Maildir messages read)."""
+        return {n for (n,) in self._db.execute(
+            "SELECT name FROM source_seen WHERE source = ?", (source,))}
+
+    def add_source_names(self, source: str, names: Iterable[str]) -> None:
+        with self._write() as db:
+            db.executemany("INSERT OR IGNORE INTO source_seen (source, name) VALUES (?, ?)",
+                           ((source, n) for n in names))
+
     def meta_once(self, name: str, value: str) -> str:
         """The value ``name`` has, set to ``value`` if it has none: of several
         processes racing to set it, every one reads the same winner."""
