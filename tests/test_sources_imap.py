@@ -160,6 +160,59 @@ def test_the_daemon_keeps_one_connection_between_polls(dovecot: Dovecot,
     assert polls[-2:] == ['STATUS "Sent" (UIDNEXT UIDVALIDITY)'] * 2 and "LOGOUT" not in polls
 
 
+def test_between_long_polls_the_kept_connection_gets_a_noop(dovecot: Dovecot,
+                                                            tmp_path: Path) -> None:
+    """A poll interval as long as the server's idle logout: between polls the scanner
+    sends the kept connection a NOOP (no scan: the sources are read at the interval), so
+    the next poll still finds it open."""
+    import asyncio
+    import contextlib
+    from concurrent.futures import ThreadPoolExecutor
+
+    from warmupd.contacts.book import loads
+    from warmupd.daemon.scanner import SourceScanner
+
+    pw = tmp_path / "pw"
+    pw.write_text(PASSWORD + "\n")
+    pw.chmod(0o600)
+    book = loads(
+        "settings:\n  timezone: UTC\n  sources:\n    interval: 1h\n    mail:\n"
+        f"      - imap: 127.0.0.1\n        port: {dovecot.port}\n        username: {USER}\n"
+        f"        password_file: {pw}\n"
+        "contacts:\n  - name: Sam Lee\n    email: sam@example.com\n")
+    statuses: list[dict[str, object]] = []
+    sessions = set(dovecot.commands())
+
+    async def scenario(scanner: SourceScanner) -> None:
+        task = asyncio.create_task(scanner.serve(lambda: (book, NOW, UTC), lambda: None,
+                                                 lambda: statuses.append(scanner.status())))
+        try:
+            for _ in range(500):
+                if statuses:
+                    break
+                await asyncio.sleep(0.02)
+            await asyncio.sleep(1.5)  # about five keepalives, and no poll
+            assert dovecot.connected() == 1
+            scanner.poke()
+            for _ in range(500):
+                if len(statuses) == 2:
+                    break
+                await asyncio.sleep(0.02)
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    with ThreadPoolExecutor(1) as pool:
+        asyncio.run(scenario(SourceScanner(tmp_path / "h.sqlite3", pool, keepalive=0.3)))
+    assert len(statuses) == 2 and statuses[-1]["errors"] == [], statuses
+    [ours] = set(dovecot.commands()) - sessions
+    sent = [line.split(" ", 1)[1] for line in dovecot.commands()[ours]]
+    close = sent.index("CLOSE")
+    assert 3 <= sent[close + 1:-1].count("NOOP") == len(sent) - close - 2
+    assert sent[-1] == 'STATUS "Sent" (UIDNEXT UIDVALIDITY)'  # the poke: on the same session
+
+
 def test_new_uidvalidity_reads_the_folder_again(dovecot: Dovecot) -> None:
     dovecot.append([m.as_bytes() for m in corpus()[:2]])
     state = ImapState()

@@ -85,6 +85,15 @@ class ImapState:
         """Close every kept connection (no LOGOUT: this must not wait on a server)."""
         self.keep_only(set())
 
+    def keepalive(self) -> None:
+        """A NOOP on each kept connection, so the server does not log it out as idle;
+        one that fails is closed (the next scan opens a new one)."""
+        for name, client in list(self.open.items()):
+            try:
+                client.noop()
+            except (OSError, IMAPClientError, ValueError):
+                _drop(self.open.pop(name))
+
 
 def read_password(src: ImapSource) -> str:
     """The account's password, read as CalDAV's is (capped, FIFOs refused); no secret shown."""
