@@ -78,8 +78,9 @@ class ImapState:
 
     def keep_only(self, names: set[str]) -> None:
         """Close the kept connections not named (`connection_name`): accounts gone."""
-        for name in [n for n in self.open if n not in names]:
-            _drop(self.open.pop(name))
+        for name in list(self.open):  # one copy: a scan thread may file one meanwhile
+            if name not in names and (client := self.open.pop(name, None)) is not None:
+                _drop(client)
 
     def close(self) -> None:
         """Close every kept connection (no LOGOUT: this must not wait on a server)."""
@@ -92,7 +93,8 @@ class ImapState:
             try:
                 client.noop()
             except (OSError, IMAPClientError, ValueError):
-                _drop(self.open.pop(name))
+                self.open.pop(name, None)
+                _drop(client)
 
 
 def read_password(src: ImapSource) -> str:
