@@ -58,6 +58,10 @@ class Dovecot:
             uid, gid = os.getuid(), os.getgid()
         for sub in ("run", "state"):
             (tmp / sub).mkdir()
+        # Every logged-in session's traffic, one .in (what the client sent) and one .out
+        # file per session: what `commands` counts.
+        self.rawlog = Path(tempfile.mkdtemp(prefix="warmupd-imap-rawlog-"))
+        os.chown(self.rawlog, uid, gid)
         self.conf = tmp / "dovecot.conf"
         self.log = tmp / "dovecot.log"
         self.conf.write_text(f"""
@@ -84,6 +88,7 @@ userdb {{
   args = uid={uid} gid={gid} home={self.home}
 }}
 mail_location = maildir:~/Maildir
+rawlog_dir = {self.rawlog}
 namespace inbox {{
   inbox = yes
   separator = /
@@ -159,6 +164,26 @@ service stats {{
         finally:
             c.logout()
 
+    def commands(self) -> dict[str, list[str]]:
+        """Per logged-in session (its log's file name), the lines the client sent so
+        far, timestamps cut, as the server logged them; a session's LOGIN comes before
+        its log starts, and an APPEND's message is in it too."""
+        return {f.name: [line.split(" ", 1)[1] for line in
+                         f.read_text(errors="replace").splitlines() if " " in line]
+                for f in self.rawlog.glob("*.in")}
+
+    def connected(self) -> int:
+        """How many IMAP sessions are logged in now, as the server counts them."""
+        out = subprocess.run([need("doveadm", "dovecot-core"), "-c", str(self.conf), "who",
+                              "-1"], check=True, capture_output=True, text=True).stdout
+        return sum(1 for line in out.splitlines()[1:] if line.split()[:2] == [USER, "imap"])
+
+    def kick(self) -> None:
+        """Log every session out, as a server does to a client idle too long."""
+        subprocess.run([need("doveadm", "dovecot-core"), "-c", str(self.conf), "kick", USER],
+                       check=True, capture_output=True)
+
     def cleanup(self) -> None:
         self.stop()
         shutil.rmtree(self.home, ignore_errors=True)
+        shutil.rmtree(self.rawlog, ignore_errors=True)

@@ -32,6 +32,7 @@ class SlowProxy:
         self.delay = delay
         self.hang = False
         self.requests = 0
+        self.methods: list[str] = []  # each request's method and path, in order
         self._released = threading.Event()
         proxy = self
 
@@ -40,6 +41,7 @@ class SlowProxy:
 
             def forward(self) -> None:
                 proxy.requests += 1
+                proxy.methods.append(f"{self.command} {self.path}")
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length) if length else b""
                 if proxy.hang:

@@ -25,7 +25,7 @@ from warmupd.history.store import Store
 from warmupd.sources import CALL, MAIL, MEETING, MESSAGE, Detection, Tally
 from warmupd.sources.calendar import read_calendar
 from warmupd.sources.calls import ExportError, read_export
-from warmupd.sources.mail import MaildirSeen, read_maildir, read_mbox
+from warmupd.sources.mail import MTIME_GUARD, MaildirSeen, read_maildir, read_mbox
 from warmupd.sources.match import Matcher, e164
 from warmupd.sources.touches import person_days, record
 
@@ -429,14 +429,32 @@ def test_maildir_rescan_lists_only_folders_whose_mtime_moved(tmp_path: Path) -> 
         "mid:three@x", "mid:two@x"]
 
 
-def test_calendar_collection_on_the_caldav_server(tmp_path: Path,
+OLD_MEETING = """BEGIN:VCALENDAR\r
+VERSION:2.0\r
+PRODID:-//test//EN\r
+BEGIN:VEVENT\r
+UID:long-ago-1\r
+DTSTAMP:20250101T000000Z\r
+DTSTART:20250110T120000Z\r
+ATTENDEE:mailto:sam@example.com\r
+END:VEVENT\r
+END:VCALENDAR\r
+"""
+
+
+@pytest.mark.parametrize("kind", ["radicale", "xandikos"])
+def test_calendar_collection_on_the_caldav_server(tmp_path: Path, kind: str,
                                                   capsys: pytest.CaptureFixture[str],
                                                   monkeypatch: pytest.MonkeyPatch) -> None:
-    """A Radicale collection read with the CalDAV settings' account (`seen` end to end)."""
-    from caldav_env import PASSWORD, USER, Radicale
+    """The user's own collection, read with the CalDAV settings' account (`seen` end to
+    end) by one calendar-query REPORT for the events of the scanned window: no GET, and
+    a meeting from before the window is not asked for."""
+    from caldav_env import PASSWORD, USER, Radicale, Xandikos
+    from slow_proxy import SlowProxy
 
     home = private_home(tmp_path, monkeypatch)
-    with Radicale(tmp_path / "radicale") as server:
+    server = (Radicale if kind == "radicale" else Xandikos)(tmp_path / kind)
+    with server, SlowProxy(server.port) as proxy:
         client = __import__("caldav").DAVClient(url=server.url, username=USER,
                                                 password=PASSWORD)
         cal = client.principal().make_calendar(name="personal", cal_id="personal")
@@ -444,22 +462,35 @@ def test_calendar_collection_on_the_caldav_server(tmp_path: Path,
         for block in ICS.split("BEGIN:VEVENT\r\n")[1:]:  # one object per event
             event = block.split("END:VEVENT\r\n")[0]
             cal.save_event(f"{head}BEGIN:VEVENT\r\n{event}END:VEVENT\r\nEND:VCALENDAR\r\n")
-        pw = tmp_path / "pw"
-        pw.write_text(PASSWORD + "\n")
-        pw.chmod(0o600)
+        cal.save_event(OLD_MEETING)
+        collection = proxy.url + str(cal.url).removeprefix(server.url)
+        auth = f"username: {USER}"
+        if kind == "radicale":  # Xandikos over plain HTTP checks no password
+            pw = tmp_path / "pw"
+            pw.write_text(PASSWORD + "\n")
+            pw.chmod(0o600)
+            auth += f", password_file: '{pw}'"
         book = home / "config" / "warmupd" / "contacts.yaml"
         book.parent.mkdir(parents=True)
         book.write_text(
             "settings:\n  timezone: UTC\n"
-            f"  caldav: {{url: '{server.url}', username: {USER}, password_file: '{pw}'}}\n"
-            f"  sources:\n    calendar: ['{server.url}{USER}/personal/']\n"
+            f"  caldav: {{url: '{proxy.url}', {auth}}}\n"
+            f"  sources:\n    calendar: ['{collection}']\n"
             "contacts:\n  - name: Sam Lee\n    email: sam@example.com\n"
             "  - name: Zoë Müller\n    email: zoe@example.org\n")
         code = main(["seen", "--json"], Environment(clock=FixedClock(NOW)))
         doc = json.loads(capsys.readouterr().out)
+        asked = list(proxy.methods)
+        # A URL there that is neither a collection nor a file: both tried, one clear error.
+        settings = bookmod.loads(book.read_text()).settings.caldav
+        with pytest.raises(OSError, match=r"neither a calendar collection .*GET: status 4\d\d\)"):
+            list(read_calendar(proxy.url + "nope/cal.ics", Tally(), NOW, UTCZ, settings))
     assert code == 0 and doc["errors"] == [], doc
     assert sorted((s["name"], s["date"], s["channel"]) for s in doc["seen"]) == [
         ("Sam Lee", "2026-12-01", MEETING), ("Zoë Müller", "2026-12-02", MEETING)]
+    path = collection.removeprefix(proxy.url.rstrip("/"))
+    assert asked == [f"REPORT {path}"]
+    assert proxy.methods[-2:] == ["REPORT /nope/cal.ics", "GET /nope/cal.ics"]
 
 
 RECURRING = """BEGIN:VCALENDAR\r
@@ -583,12 +614,79 @@ def test_a_restart_resumes_where_the_last_scan_stopped(tmp_path: Path) -> None:
         with sqlite3.connect(db) as raw:
             meta = [v for (v,) in raw.execute(
                 "SELECT value FROM meta WHERE name LIKE 'sources.state.%'")]
+            names = [n for (n,) in raw.execute("SELECT name FROM source_seen")]
         assert again.errors == [] and again.tally.read == 2 * process, again.tally
-    assert len(meta) == 2 and not any("example.org" in v or "Sent" in v for v in meta)
-    # a damaged saved state reads that source again: nothing lost, nothing twice
+    assert len(meta) == 1 and not any("example.org" in v or "mbox" in v for v in meta)
+    assert len(names) == 4 and not any(":" in n for n in names)  # unique names, flags cut
+    # a damaged or lost saved state reads that source again: nothing lost, nothing twice
     with sqlite3.connect(db) as raw:
         raw.execute("UPDATE meta SET value = '{' WHERE name LIKE 'sources.state.%'")
+        raw.execute("DELETE FROM source_seen")
     with Store(db) as store:
         redo = scan(book, store, NOW, UTC, state=ScanState())
     assert redo.errors == [] and redo.tally.read == 8
     assert redo.found == first.found and redo.seen == []  # found again, recorded once
+
+
+def test_a_maildir_rescan_writes_only_the_names_it_added(tmp_path: Path) -> None:
+    """Each Maildir message read is one row: a scan that read one new message adds one
+    row, whatever the folder holds (the store's write-ahead log grows by a few pages,
+    not by the folder's whole list)."""
+    from warmupd.sources.scan import ScanState, scan
+
+    md = mailbox.Maildir(tmp_path / "Sent")
+    for i in range(3000):
+        md.add(message(f"p{i % 50}@example.org", mid=f"<m{i}@x>"))
+    md.flush()
+    book = bookmod.loads(
+        "settings:\n  timezone: UTC\n  sources:\n    mail:\n"
+        f"      - maildir: '{tmp_path / 'Sent'}'\n"
+        "contacts:\n  - name: Ann\n    email: p0@example.org\n")
+    db = tmp_path / "history.sqlite3"
+    wal = tmp_path / "history.sqlite3-wal"
+    with Store(db) as store:
+        state = ScanState()
+        assert scan(book, store, NOW, UTC, state=state).tally.read == 3000
+        before = wal.stat().st_size
+        md.add(message("p1@example.org", mid="<one-more@x>"))
+        md.flush()
+        time.sleep(MTIME_GUARD + 0.1)  # past the guard: the folder is listed again
+        assert scan(book, store, NOW, UTC, state=state).tally.read == 1
+        grown = wal.stat().st_size - before
+    with sqlite3.connect(db) as raw:
+        assert raw.execute("SELECT count(*) FROM source_seen").fetchone() == (3001,)
+    # 3000 names are about 30 pages of 4 KiB; one row, its index pages and the commit
+    # are a handful
+    assert 0 < grown <= 8 * (4096 + 24), grown
+
+
+def test_a_store_with_the_names_in_meta_moves_them_to_rows(tmp_path: Path) -> None:
+    """A store written before the names had their own table (one JSON list in meta):
+    opening it moves the list into rows, and the next scan reads nothing again."""
+    from warmupd.history.migrations import MIGRATIONS
+    from warmupd.sources.scan import ScanState, _meta_name, scan
+
+    md = mailbox.Maildir(tmp_path / "Sent")
+    keys = [md.add(message("p0@example.org", mid=f"<old{i}@x>")) for i in range(3)]
+    md.flush()
+    db = tmp_path / "history.sqlite3"
+    with sqlite3.connect(db) as raw:  # the schema as it was, and its state as it was kept
+        moved = next(i for i, m in enumerate(MIGRATIONS) if "source_seen" in m)
+        for version, script in enumerate(MIGRATIONS[:moved]):
+            raw.executescript(script)
+            raw.execute(f"PRAGMA user_version = {version + 1}")
+        raw.execute("INSERT INTO meta VALUES (?, ?)",
+                    (_meta_name("maildir", str(tmp_path / "Sent")), json.dumps(sorted(keys))))
+        raw.execute("INSERT INTO meta VALUES ('sources.state.other', '42')")  # an mbox offset
+    raw.close()
+    book = bookmod.loads(
+        "settings:\n  timezone: UTC\n  sources:\n    mail:\n"
+        f"      - maildir: '{tmp_path / 'Sent'}'\n"
+        "contacts:\n  - name: Ann\n    email: p0@example.org\n")
+    with Store(db) as store:
+        assert scan(book, store, NOW, UTC, state=ScanState()).tally.read == 0
+    with sqlite3.connect(db) as raw:
+        assert sorted(n for (n,) in raw.execute("SELECT name FROM source_seen")) == sorted(keys)
+        assert raw.execute("SELECT name, value FROM meta WHERE name LIKE 'sources.state.%'"
+                           ).fetchall() == [("sources.state.other", "42")]
+    raw.close()

@@ -4,6 +4,7 @@ CalDAV, and `warmupd seen` end to end."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -55,6 +56,161 @@ def test_sent_folder_by_flag_headers_only_and_resume(dovecot: Dovecot) -> None:
     dovecot.append([message("new@example.org", mid="<new@x>").as_bytes()])
     new = list(read_imap(source(dovecot), again, 10, state, password=PASSWORD))
     assert [d.key for d in new] == ["mid:new@x"] and again.read == 1
+
+
+def test_a_kept_connection_rescans_with_one_status_and_survives_a_logout(
+        dovecot: Dovecot) -> None:
+    """As the daemon polls: the connection stays open, a poll with nothing new sends the
+    server one command (counted in the server's own log of what the client sent), a new
+    message is read on the same connection, and a server that logged the client out is
+    met with a new connection, not an error."""
+    dovecot.append([m.as_bytes() for m in corpus()])
+    before = dovecot.commands()
+    state = ImapState(keep_open=True)
+    tally = Tally()
+    check_detections(list(read_imap(source(dovecot), tally, 10, state, password=PASSWORD)),
+                     tally)
+    [ours] = set(dovecot.commands()) - set(before)
+    first = dovecot.commands()[ours]
+    assert first[-1].split(" ")[1] == "CLOSE"  # read-only folder: CLOSE removes nothing
+
+    for _ in range(3):
+        again = Tally()
+        assert list(read_imap(source(dovecot), again, 10, state, password=PASSWORD)) == []
+        assert again.read == 0
+    after = dovecot.commands()
+    assert set(after) == set(before) | {ours}  # no new session: no LOGIN, no TLS handshake
+    assert [line.split(" ", 1)[1] for line in after[ours][len(first):]] == [
+        'STATUS "Sent" (UIDNEXT UIDVALIDITY)'] * 3
+
+    dovecot.append([message("new@example.org", mid="<new@x>").as_bytes()])
+    sessions = set(dovecot.commands())
+    new = list(read_imap(source(dovecot), Tally(), 10, state, password=PASSWORD))
+    assert [d.key for d in new] == ["mid:new@x"]
+    assert set(dovecot.commands()) == sessions  # on the kept connection
+
+    dovecot.kick()  # as after 30 idle minutes
+    dovecot.append([message("later@example.org", mid="<later@x>").as_bytes()])
+    later = list(read_imap(source(dovecot), Tally(), 10, state, password=PASSWORD))
+    assert [d.key for d in later] == ["mid:later@x"]
+    assert len(set(dovecot.commands()) - sessions) == 2  # the APPEND's, and a new one
+    state.close()
+    assert state.open == {}
+
+
+def test_the_daemon_keeps_one_connection_between_polls(dovecot: Dovecot,
+                                                       tmp_path: Path) -> None:
+    """The daemon's scanner polls over one kept connection (one STATUS per poll with
+    nothing new) and closes it when the account leaves the settings."""
+    import asyncio
+    import contextlib
+    from concurrent.futures import ThreadPoolExecutor
+
+    from warmupd.contacts.book import loads
+    from warmupd.daemon.scanner import SourceScanner
+
+    dovecot.append([m.as_bytes() for m in corpus()])
+    pw = tmp_path / "pw"
+    pw.write_text(PASSWORD + "\n")
+    pw.chmod(0o600)
+    people = "contacts:\n  - name: Sam Lee\n    email: sam@example.com\n"
+    with_imap = loads(
+        "settings:\n  timezone: UTC\n  sources:\n    mail:\n"
+        f"      - imap: 127.0.0.1\n        port: {dovecot.port}\n        username: {USER}\n"
+        f"        password_file: {pw}\n" + people)
+    without = loads(f"settings:\n  timezone: UTC\n  sources:\n    mail: [{{maildir: "
+                    f"'{tmp_path / 'Sent'}'}}]\n" + people)
+    book = [with_imap]
+    statuses: list[dict[str, object]] = []
+    sessions = set(dovecot.commands())
+
+    async def polled(n: int) -> None:
+        for _ in range(500):
+            if len(statuses) >= n:
+                return
+            await asyncio.sleep(0.02)
+        raise AssertionError(f"{len(statuses)} polls, not {n}")
+
+    async def scenario(scanner: SourceScanner) -> None:
+        task = asyncio.create_task(scanner.serve(lambda: (book[0], NOW, UTC), lambda: None,
+                                                 lambda: statuses.append(scanner.status())))
+        try:
+            for polls in (1, 2, 3):
+                await polled(polls)
+                scanner.poke()
+            assert all(s["errors"] == [] for s in statuses), statuses
+            assert dovecot.connected() == 1
+            book[0] = without
+            scanner.poke()
+            await polled(4)
+            for _ in range(100):  # the server notices the closed connection soon
+                if dovecot.connected() == 0:
+                    break
+                await asyncio.sleep(0.05)
+            assert dovecot.connected() == 0
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    with ThreadPoolExecutor(1) as pool:
+        asyncio.run(scenario(SourceScanner(tmp_path / "h.sqlite3", pool)))
+    [ours] = set(dovecot.commands()) - sessions
+    polls = [line.split(" ", 1)[1] for line in dovecot.commands()[ours]]
+    assert polls[-2:] == ['STATUS "Sent" (UIDNEXT UIDVALIDITY)'] * 2 and "LOGOUT" not in polls
+
+
+def test_between_long_polls_the_kept_connection_gets_a_noop(dovecot: Dovecot,
+                                                            tmp_path: Path) -> None:
+    """A poll interval as long as the server's idle logout: between polls the scanner
+    sends the kept connection a NOOP (no scan: the sources are read at the interval), so
+    the next poll still finds it open."""
+    import asyncio
+    import contextlib
+    from concurrent.futures import ThreadPoolExecutor
+
+    from warmupd.contacts.book import loads
+    from warmupd.daemon.scanner import SourceScanner
+
+    pw = tmp_path / "pw"
+    pw.write_text(PASSWORD + "\n")
+    pw.chmod(0o600)
+    book = loads(
+        "settings:\n  timezone: UTC\n  sources:\n    interval: 1h\n    mail:\n"
+        f"      - imap: 127.0.0.1\n        port: {dovecot.port}\n        username: {USER}\n"
+        f"        password_file: {pw}\n"
+        "contacts:\n  - name: Sam Lee\n    email: sam@example.com\n")
+    statuses: list[dict[str, object]] = []
+    sessions = set(dovecot.commands())
+
+    async def scenario(scanner: SourceScanner) -> None:
+        task = asyncio.create_task(scanner.serve(lambda: (book, NOW, UTC), lambda: None,
+                                                 lambda: statuses.append(scanner.status())))
+        try:
+            for _ in range(500):
+                if statuses:
+                    break
+                await asyncio.sleep(0.02)
+            await asyncio.sleep(1.5)  # about five keepalives, and no poll
+            assert dovecot.connected() == 1
+            scanner.poke()
+            for _ in range(500):
+                if len(statuses) == 2:
+                    break
+                await asyncio.sleep(0.02)
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    with ThreadPoolExecutor(1) as pool:
+        asyncio.run(scenario(SourceScanner(tmp_path / "h.sqlite3", pool, keepalive=0.3)))
+    assert len(statuses) == 2 and statuses[-1]["errors"] == [], statuses
+    [ours] = set(dovecot.commands()) - sessions
+    sent = [line.split(" ", 1)[1] for line in dovecot.commands()[ours]]
+    close = sent.index("CLOSE")
+    assert 3 <= sent[close + 1:-1].count("NOOP") == len(sent) - close - 2
+    assert sent[-1] == 'STATUS "Sent" (UIDNEXT UIDVALIDITY)'  # the poke: on the same session
 
 
 def test_new_uidvalidity_reads_the_folder_again(dovecot: Dovecot) -> None:
@@ -139,18 +295,30 @@ class Hostile:
             while True:
                 try:
                     conn, _ = self.sock.accept()
-                except OSError:
+                except OSError:  # closed: the test is over
                     return
                 self.conns.append(conn)
                 if greeting is not None:
-                    conn.sendall(greeting)
+                    try:
+                        conn.sendall(greeting)
+                    except OSError:  # the client hung up, or the test closed it
+                        continue
 
-        threading.Thread(target=serve, daemon=True).start()
+        self.thread = threading.Thread(target=serve, daemon=True)
+        self.thread.start()
 
     def close(self) -> None:
-        for c in self.conns:
+        import socket
+
+        # Shut before closing: that wakes a sendall or accept blocked in the server's
+        # thread, which then ends before any socket it holds is closed.
+        for c in [*self.conns, self.sock]:
+            with contextlib.suppress(OSError):
+                c.shutdown(socket.SHUT_RDWR)
+        self.thread.join(10)
+        assert not self.thread.is_alive()
+        for c in [*self.conns, self.sock]:
             c.close()
-        self.sock.close()
 
 
 @pytest.mark.parametrize("greeting", [None, b"\x00\xffHELLO THERE\r\n" * 3,
@@ -248,3 +416,27 @@ def test_a_server_announcing_a_huge_literal_is_refused_before_it_is_read() -> No
         assert time.monotonic() - t0 < 10
     finally:
         server.close()
+
+
+def test_imapclient_still_builds_its_connection_through_the_capped_hook(
+        dovecot: Dovecot) -> None:
+    """imapclient offers no public way to choose its imaplib class, so the literal cap
+    overrides its ``_create_IMAP4`` (pyproject pins the releases known to call it).  A
+    release that renames or stops calling it fails here by name, and every scan refuses
+    to run uncapped (the huge-literal test above then fails too)."""
+    import ssl
+
+    import imapclient
+
+    from warmupd.sources.imap import _CappedRead, _Client
+
+    assert "_create_IMAP4" in vars(imapclient.IMAPClient), (
+        f"imapclient {imapclient.__version__} has no IMAPClient._create_IMAP4: "
+        "the literal cap in warmupd/sources/imap.py needs a new hook")
+    client = _Client("127.0.0.1", dovecot.port, ssl=True, timeout=10,
+                     ssl_context=ssl.create_default_context(cafile=str(dovecot.cert)))
+    try:
+        assert client.capped
+        assert isinstance(client._imap, _CappedRead)
+    finally:
+        client.shutdown()

@@ -245,7 +245,8 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting(
         "sources.interval", "interval_seconds", "interval", "30m",
-        "how often IMAP and calendar URLs are read",
+        "how often IMAP and calendar URLs are read (the IMAP connection stays open between "
+        "reads: one with no new mail is one command)",
     ),
     Setting("sources.enabled", "enabled", "boolean", "true", "false: no source is read"),
 )

@@ -6,7 +6,11 @@ they change, reading only what is new (`scan.ScanState`: Maildir names
 already read, mbox offsets); everything is also scanned every
 ``sources.interval`` (calendar URLs, files on a mount that sends no events).
 Each scan runs in the pool the daemon gives it, on its own store connection,
-so the loop never waits on a 100k-message folder.  After a scan that
+so the loop never waits on a 100k-message folder.  IMAP connections are kept
+open between polls (`imap.ImapState.keep_open`), so a poll that finds nothing
+new is one STATUS; between polls longer than `KEEPALIVE` each gets a NOOP, so
+the server does not log it out as idle; they are closed when the task ends or
+sources go idle.  After a scan that
 recorded something, ``on_recorded`` lets the daemon replan: a touch noticed
 before today's nudge takes the person out of today's plan.
 
@@ -23,7 +27,6 @@ loop), or write anything but through `scan.scan`.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Callable
 from concurrent.futures import Executor
@@ -34,6 +37,7 @@ from zoneinfo import ZoneInfo
 from warmupd.core.model import Book
 from warmupd.daemon.watch import Debouncer, PathsWatcher
 from warmupd.history.store import Store
+from warmupd.sources.imap import ImapState
 from warmupd.sources.scan import ScanResult, ScanState, scan
 
 log = logging.getLogger(__name__)
@@ -41,6 +45,9 @@ log = logging.getLogger(__name__)
 FIRST_BACKOFF = 60.0
 AGAIN = 5.0  # after a scan cut at a source's per-scan cap: the rest soon, not at the interval
 QUIET = 1.0  # after the last file event: a mail client writes a message in steps
+# IMAP servers may log out a client idle for 30 minutes (RFC 3501's least; Dovecot's):
+# a NOOP sooner keeps a connection kept between polls open.
+KEEPALIVE = 25 * 60.0
 
 Snapshot = Callable[[], "tuple[Book, datetime, ZoneInfo] | None"]
 
@@ -57,13 +64,15 @@ def wanted(book: Book) -> bool:
 
 class SourceScanner:
     def __init__(self, store_path: Path, pool: Executor, *, first_backoff: float = FIRST_BACKOFF,
-                 quiet: float = QUIET) -> None:
+                 quiet: float = QUIET, keepalive: float = KEEPALIVE) -> None:
         self.store_path = store_path
         self._pool = pool
+        self._keepalive = keepalive
         self._first_backoff = first_backoff
         self._quiet = quiet
         self._wake = asyncio.Event()
-        self._state = ScanState()
+        # IMAP connections stay open between polls: a poll with nothing new is one STATUS.
+        self._state = ScanState(imap=ImapState(keep_open=True))
         self.last_ok: str | None = None
         self.last_scan: str | None = None
         self.errors: list[str] = []
@@ -81,6 +90,24 @@ class SourceScanner:
     def _scan(self, book: Book, now: datetime, tz: ZoneInfo) -> ScanResult:
         with Store(self.store_path) as store:
             return scan(book, store, now, tz, state=self._state)
+
+    async def _sleep(self, loop: asyncio.AbstractEventLoop, timeout: float | None) -> None:
+        """Until poked, or ``timeout`` seconds (None: no timer).  Meanwhile a kept IMAP
+        connection gets a NOOP every `KEEPALIVE` seconds, so a poll interval as long as
+        the server's idle logout still finds it open."""
+        end = None if timeout is None else loop.time() + timeout
+        while not self._wake.is_set():
+            left = None if end is None else end - loop.time()
+            if left is not None and left <= 0:
+                return
+            step = left
+            if self._state.imap.open and (step is None or step > self._keepalive):
+                step = self._keepalive
+            try:
+                await asyncio.wait_for(self._wake.wait(), timeout=step)
+            except TimeoutError:
+                if step != left:
+                    await loop.run_in_executor(self._pool, self._state.imap.keepalive)
 
     async def serve(self, snapshot: Snapshot, on_recorded: Callable[[], None],
                     on_status: Callable[[], None]) -> None:
@@ -100,15 +127,13 @@ class SourceScanner:
                     watcher = PathsWatcher(paths, debouncer.poke) if paths else None
                     if watcher is not None:
                         await loop.run_in_executor(self._pool, watcher.start)
-                with_timeout = delay if delay > 0 else None
-                if with_timeout is not None or not self._wake.is_set():
-                    with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(self._wake.wait(), timeout=with_timeout)
+                await self._sleep(loop, delay if delay > 0 else None)
                 self._wake.clear()
                 snap = snapshot()
                 if snap is None or not wanted(snap[0]):
                     delay = 0.0  # idle, no timer: a reload that adds sources pokes
                     self.failures = 0
+                    self._state.imap.close()
                     continue
                 book, now, tz = snap
                 interval = float(book.settings.sources.interval_seconds)
@@ -139,6 +164,7 @@ class SourceScanner:
                     delay = min(interval, AGAIN) if result.tally.capped else interval
                 on_status()
         finally:
+            self._state.imap.close()
             debouncer.cancel()
             if watcher is not None:
                 watcher.stop()

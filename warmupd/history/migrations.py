@@ -225,6 +225,24 @@ MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (key, person_id)
     ) WITHOUT ROWID;
     """,
+    # 11: the Maildir messages each sent-mail folder's scans already read (see
+    # sources.scan): one row per source (a hashed meta name) and unique file
+    # name, so a scan writes only the names it added, not the whole list.  The
+    # lists kept before as one JSON value in ``meta`` move here.  IF NOT EXISTS
+    # and OR IGNORE: correct at any position in the migration list.
+    """
+    CREATE TABLE IF NOT EXISTS source_seen (
+        source TEXT NOT NULL,
+        name TEXT NOT NULL,
+        PRIMARY KEY (source, name)
+    ) WITHOUT ROWID;
+    INSERT OR IGNORE INTO source_seen (source, name)
+        SELECT meta.name, j.value FROM meta, json_each(meta.value) AS j
+        WHERE meta.name LIKE 'sources.state.%' AND json_valid(meta.value)
+            AND json_type(meta.value) = 'array' AND j.type = 'text';
+    DELETE FROM meta WHERE name LIKE 'sources.state.%' AND json_valid(meta.value)
+        AND json_type(meta.value) = 'array';
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 

@@ -214,6 +214,16 @@ class Store(Outbox, CalDavRows, StatsReads):
         ).fetchone()
         return (row[0], row[1], datetime.fromisoformat(row[2])) if row else None
 
+    def source_names(self, source: str) -> set[str]:
+        """The names kept for ``source`` (see sources.scan: Maildir messages read)."""
+        return {n for (n,) in self.db.execute(
+            "SELECT name FROM source_seen WHERE source = ?", (source,))}
+
+    def add_source_names(self, source: str, names: Iterable[str]) -> None:
+        with self.transaction() as db:
+            db.executemany("INSERT OR IGNORE INTO source_seen (source, name) VALUES (?, ?)",
+                           ((source, n) for n in names))
+
     def record_detected(
         self, found: Iterable[tuple[str, date, str, str]], *, now: datetime,
         dry_run: bool = False,

@@ -4,8 +4,9 @@ Layout (one module per kind of source, each importing its own library):
 
 * ``mail``: Maildir folders and mbox files (stdlib ``mailbox``/``email``).
 * ``calls``: "SMS Backup & Restore" XML exports (the only defusedxml importer).
-* ``calendar``: ``.ics`` files; the parsing itself lives in ``warmupd.calendar.ics``,
-  the project's only icalendar importer.
+* ``calendar``: ``.ics`` files, URLs and the user's CalDAV calendar; the parsing
+  itself lives in ``warmupd.calendar.meetings``.
+* ``imap``: sent mail on an IMAP server (the only ``imapclient`` importer).
 * ``match``: a detection's addresses and numbers to people (the only
   ``phonenumbers`` importer); never by name.
 * ``touches``: detections to touches, through the store's one write path.

@@ -12,12 +12,19 @@ through `mail.detect`, the same rules as a Maildir.
 Resuming: `ImapState` keeps (UIDVALIDITY, next UID) per account and folder;
 a scan whose SELECT shows the same UIDNEXT fetches nothing, and a changed
 UIDVALIDITY (the folder was rebuilt) starts again from 1 (the store's keys
-keep that from recording twice).
+keep that from recording twice).  With ``keep_open`` (the daemon) the
+logged-in connection outlives the scan, the folder closed: the next scan
+asks one ``STATUS folder (UIDNEXT UIDVALIDITY)`` and, when nothing is new,
+that is all it sends.  A kept connection that fails (servers log idle
+clients out) is shut and the scan goes on over a new one.
 
 Caps, as for CalDAV: a socket timeout on every read, a deadline for the
 whole scan, a literal (``{n}`` bytes announced by the server, which imaplib
-would read whole into memory) of at most `MAX_LITERAL` bytes (lines are
-capped by imaplib itself), at most `MAX_PER_SCAN` messages per scan (the rest next time),
+would read whole into memory) of at most `MAX_LITERAL` bytes (imaplib's
+``read``, which its documentation says may be overridden, reached through
+imapclient's ``_create_IMAP4``: imapclient offers no public hook, so its
+versions are pinned and a client built without the override is refused;
+lines are capped by imaplib itself), at most `MAX_PER_SCAN` messages per scan (the rest next time),
 and `mail.MAX_HEADER_BYTES` per message.  Every library, socket and TLS
 error becomes an `ImapError` naming the host, never the password.
 
@@ -34,6 +41,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
+import imapclient
 from imapclient import IMAPClient
 from imapclient.exceptions import IMAPClientError
 from imapclient.imap4 import IMAP4WithTimeout
@@ -65,6 +73,28 @@ class ImapState:
 
     next_uid: dict[str, tuple[int, int]] = field(default_factory=dict)
     folders: dict[str, str] = field(default_factory=dict)  # the \\Sent folder found
+    keep_open: bool = False  # keep each account's connection for the next scan
+    open: dict[str, IMAPClient] = field(default_factory=dict)  # kept connections (in memory)
+
+    def keep_only(self, names: set[str]) -> None:
+        """Close the kept connections not named (`connection_name`): accounts gone."""
+        for name in list(self.open):  # one copy: a scan thread may file one meanwhile
+            if name not in names and (client := self.open.pop(name, None)) is not None:
+                _drop(client)
+
+    def close(self) -> None:
+        """Close every kept connection (no LOGOUT: this must not wait on a server)."""
+        self.keep_only(set())
+
+    def keepalive(self) -> None:
+        """A NOOP on each kept connection, so the server does not log it out as idle;
+        one that fails is closed (the next scan opens a new one)."""
+        for name, client in list(self.open.items()):
+            try:
+                client.noop()
+            except (OSError, IMAPClientError, ValueError):
+                self.open.pop(name, None)
+                _drop(client)
 
 
 def read_password(src: ImapSource) -> str:
@@ -93,9 +123,18 @@ class _CappedPlain(_CappedRead, IMAP4WithTimeout):  # type: ignore[misc]
 
 
 class _Client(IMAPClient):  # type: ignore[misc]
-    """IMAPClient over the capped connection classes (it builds its connection here)."""
+    """IMAPClient over the capped connection classes.
+
+    imapclient has no public way to choose its imaplib class; it builds its
+    connection in ``_create_IMAP4`` (its own test double overrides the same
+    method), and pyproject pins the versions known to.  ``capped`` says the
+    override ran: `_connect` refuses a client without it (fail closed).
+    """
+
+    capped = False
 
     def _create_IMAP4(self) -> imaplib.IMAP4:
+        self.capped = True
         timeout = getattr(self._timeout, "connect", None)
         if self.ssl:
             return _CappedTLS(self.host, self.port, self.ssl_context, timeout)  # type: ignore[call-arg]
@@ -109,27 +148,79 @@ def _header(item: dict[bytes, object]) -> bytes | None:
     return None
 
 
+def connection_name(src: ImapSource) -> str:
+    """What a kept connection is filed under in `ImapState.open`."""
+    return f"{src.username}@{src.host}:{src.port}/{'tls' if src.tls else 'plain'}"
+
+
+def _connect(src: ImapSource, where: str, secret: str, timeout: float) -> IMAPClient:
+    try:
+        ctx = ssl.create_default_context() if src.tls else None
+        client = _Client(src.host, src.port, ssl=src.tls, ssl_context=ctx, timeout=timeout)
+    except (OSError, IMAPClientError) as exc:
+        raise ImapError(f"{where}: cannot connect: {exc}") from None
+    if not client.capped:
+        _drop(client)
+        raise ImapError(f"{where}: this imapclient version ({imapclient.__version__}) does not "
+                        "let the server's literals be capped; install the version pyproject "
+                        "names")
+    try:
+        client.login(src.username, secret)
+    except BaseException:
+        _drop(client)
+        raise
+    return client
+
+
+def _drop(client: IMAPClient) -> None:
+    """Close without a word to the server (it may be gone, or hostile)."""
+    with contextlib.suppress(OSError, IMAPClientError):
+        client.shutdown()
+
+
+def _nothing_new(client: IMAPClient, folder: str, state: ImapState, key: str) -> bool:
+    """One STATUS on a connection kept from the last scan: is the folder as it was left?"""
+    status = client.folder_status(folder, ["UIDNEXT", "UIDVALIDITY"])  # also: still there?
+    validity, uid_next = int(status.get(b"UIDVALIDITY", 0)), int(status.get(b"UIDNEXT", 0))
+    old_validity, old_next = state.next_uid.get(key, (-1, 0))
+    return bool(uid_next) and validity == old_validity and uid_next <= old_next
+
+
 def read_imap(src: ImapSource, tally: Tally, max_recipients: int,
               state: ImapState | None = None, *, password: str | None = None,
               deadline_seconds: float = DEADLINE_SECONDS,
               timeout: float = TIMEOUT_SECONDS) -> Iterator[Detection]:
-    """The sent messages of one account not read by an earlier scan with ``state``."""
+    """The sent messages of one account not read by an earlier scan with ``state``.
+
+    With ``state.keep_open`` the logged-in connection is kept for the next
+    scan, which then asks one STATUS to learn that nothing is new; a
+    connection the server dropped meanwhile is replaced by a new one.
+    """
     where = f"imap {src.host}:{src.port}"
     if not src.tls and not loopback(src.host):
         raise ImapError(f"{where}: tls: false is only allowed on this machine (localhost); "
                         "mail passwords never travel in the clear")
     secret = read_password(src) if password is None else password
     deadline = time.monotonic() + deadline_seconds
-    try:
-        ctx = ssl.create_default_context() if src.tls else None
-        client = _Client(src.host, src.port, ssl=src.tls, ssl_context=ctx, timeout=timeout)
-    except (OSError, IMAPClientError) as exc:
-        raise ImapError(f"{where}: cannot connect: {exc}") from None
+    account = f"{src.username}@{src.host}:{src.port}"
+    session = connection_name(src)
+    folder = src.folder or (state.folders.get(account) if state else None)
+    client: IMAPClient | None = state.open.pop(session, None) if state else None
+    if client is not None and state is not None and folder:
+        try:
+            if _nothing_new(client, folder, state, f"{account}/{folder}"):
+                state.open[session] = client
+                return  # the STATUS was the one round trip
+        except (OSError, IMAPClientError, ValueError):
+            # Servers log idle clients out (after 30 minutes, as RFC 3501 allows):
+            # start again on a new connection.
+            _drop(client)
+            client = None
+    keep = False
     try:
         try:
-            client.login(src.username, secret)
-            account = f"{src.username}@{src.host}:{src.port}"
-            folder = src.folder or (state.folders.get(account) if state else None)
+            if client is None:
+                client = _connect(src, where, secret, timeout)
             if not folder:
                 folder = client.find_special_folder(SENT)
                 if folder and state is not None:
@@ -146,39 +237,56 @@ def read_imap(src: ImapSource, tally: Tally, max_recipients: int,
                 old_validity, old_next = state.next_uid[key]
                 if old_validity == validity:
                     start = old_next
-                    if uid_next and uid_next <= start:
-                        return  # nothing new: the SELECT was the one round trip
-            uids = sorted(u for u in client.search(["UID", f"{start}:*"]) if u >= start)
-            if len(uids) > MAX_PER_SCAN:
-                tally.capped += 1
-                uids = uids[:MAX_PER_SCAN]
-            done_to = start
-            for i in range(0, len(uids), BATCH):
-                if time.monotonic() > deadline:
-                    raise ImapError(f"{where}: the scan took longer than "
-                                    f"{deadline_seconds:.0f} s; it goes on next time")
-                batch = uids[i:i + BATCH]
-                fetched = client.fetch(batch, [_ITEM])
-                for uid in batch:
-                    raw = _header(fetched.get(uid, {}))
-                    if raw is None:
-                        tally.read += 1
-                        tally.skip("malformed")
-                        continue
-                    d = detect(raw, tally, max_recipients)
-                    if d is not None:
-                        yield d
-                done_to = batch[-1] + 1
-                if state is not None:
-                    state.next_uid[key] = (validity, done_to)
-            if state is not None and len(uids) < MAX_PER_SCAN:
-                state.next_uid[key] = (validity, max(done_to, uid_next or done_to))
+            if not (uid_next and uid_next <= start):
+                uids = _uids_from(client, start, tally)
+                for i in range(0, len(uids), BATCH):
+                    if time.monotonic() > deadline:
+                        raise ImapError(f"{where}: the scan took longer than "
+                                        f"{deadline_seconds:.0f} s; it goes on next time")
+                    batch = uids[i:i + BATCH]
+                    yield from _detect(client.fetch(batch, [_ITEM]), batch, tally,
+                                       max_recipients)
+                    if state is not None:
+                        state.next_uid[key] = (validity, batch[-1] + 1)
+                if state is not None and len(uids) < MAX_PER_SCAN:
+                    done_to = uids[-1] + 1 if uids else start
+                    state.next_uid[key] = (validity, max(done_to, uid_next or done_to))
+            elif state is not None:
+                state.next_uid[key] = (validity, start)  # an empty folder: known, too
+            if state is not None and state.keep_open:
+                # Back to the authenticated state, where STATUS may ask about the
+                # folder; CLOSE of a folder selected read-only removes nothing.
+                client.close_folder()
+                state.open[session] = client
+                keep = True
         except (OSError, IMAPClientError, ValueError) as exc:
             text = str(exc).replace(secret, "***") if secret else str(exc)
             raise ImapError(f"{where}: {text[:300]}") from None
     finally:
-        try:
-            client.logout()
-        except (OSError, IMAPClientError):
-            with contextlib.suppress(OSError):
-                client.shutdown()
+        if client is not None and not keep:
+            try:
+                client.logout()
+            except (OSError, IMAPClientError):
+                _drop(client)
+
+
+def _uids_from(client: IMAPClient, start: int, tally: Tally) -> list[int]:
+    """The UIDs from ``start`` on, at most `MAX_PER_SCAN` of them (the rest next scan)."""
+    uids = sorted(u for u in client.search(["UID", f"{start}:*"]) if u >= start)
+    if len(uids) > MAX_PER_SCAN:
+        tally.capped += 1
+        uids = uids[:MAX_PER_SCAN]
+    return uids
+
+
+def _detect(fetched: dict[int, dict[bytes, object]], batch: list[int], tally: Tally,
+            max_recipients: int) -> Iterator[Detection]:
+    for uid in batch:
+        raw = _header(fetched.get(uid, {}))
+        if raw is None:
+            tally.read += 1
+            tally.skip("malformed")
+            continue
+        d = detect(raw, tally, max_recipients)
+        if d is not None:
+            yield d

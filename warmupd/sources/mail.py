@@ -157,6 +157,7 @@ class MaildirSeen:
 
     names: set[str] = field(default_factory=set)
     listed: dict[str, tuple[int, float]] = field(default_factory=dict)
+    fresh: set[str] = field(default_factory=set)  # unique names read since the last save
 
 
 MTIME_GUARD = 2.0
@@ -212,10 +213,12 @@ def read_maildir(root: Path, tally: Tally, max_recipients: int,
             return
         count += 1
         known.add(unique)
+        seen.fresh.add(unique)
         try:
             raw = _header_block(path)
         except FileNotFoundError:  # moved between the listing and the read
             known.discard(unique)
+            seen.fresh.discard(unique)
             known.discard(os.path.basename(path))
             seen.listed.clear()  # list again next time, whatever the mtimes say
             continue

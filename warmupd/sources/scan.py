@@ -6,11 +6,13 @@ already read: Maildir names, mbox offsets, IMAP UIDs, and each account's
 password, read once), and the per-source errors, each naming the source.
 
 `ScanState` outlives the process: each source's part (never a password) is
-kept in the store's meta table under a hashed key of the source, read at
-the first scan, and written after that scan's touches are recorded, so a
-restart resumes where the last scan stopped instead of reading every
-message again (a crash between the two reads them again; their keys keep
-them from being recorded twice).
+kept in the store under a hashed key of the source (a Maildir's message
+names one row each in ``source_seen``, so a save adds only the new ones; an
+mbox offset and the IMAP UIDs in the meta table), read at the first scan,
+and written after that scan's touches are recorded, so a restart resumes
+where the last scan stopped instead of reading every message again (a
+crash between the two reads them again; their keys keep them from being
+recorded twice).
 
 Must not: write anything but through `touches.record`, or let one broken
 source stop the others.
@@ -32,7 +34,13 @@ from warmupd.history.store import Store
 from warmupd.sources import Detection, Tally
 from warmupd.sources.calendar import read_calendar
 from warmupd.sources.calls import ExportError, read_export
-from warmupd.sources.imap import ImapError, ImapState, read_imap, read_password
+from warmupd.sources.imap import (
+    ImapError,
+    ImapState,
+    connection_name,
+    read_imap,
+    read_password,
+)
 from warmupd.sources.mail import MaildirSeen, read_maildir, read_mbox
 from warmupd.sources.match import Matcher
 from warmupd.sources.touches import Seen, person_days, record
@@ -74,20 +82,19 @@ def _load(store: Store, state: ScanState, name: str) -> object:
 def _dump(state: ScanState, name: str) -> str:
     if name == IMAP_META:
         return json.dumps({"next_uid": state.imap.next_uid, "folders": state.imap.folders})
-    kind, place = state.places[name]
-    if kind == "maildir":
-        # unique names (no ":2,flags"): a renamed file is recognised by its unique name
-        return json.dumps(sorted(n for n in state.maildirs[place].names if ":" not in n))
+    _, place = state.places[name]
     return json.dumps(state.mbox_offsets[place])
 
 
 def _restore(store: Store, state: ScanState, kind: str, place: str) -> None:
     name = _meta_name(kind, place)
     state.places[name] = (kind, place)
+    if kind == "maildir":
+        if place not in state.maildirs:
+            state.maildirs[place] = MaildirSeen(names=store.source_names(name))
+        return
     value = _load(store, state, name)
-    if kind == "maildir" and isinstance(value, list) and place not in state.maildirs:
-        state.maildirs[place] = MaildirSeen(names={n for n in value if isinstance(n, str)})
-    elif kind == "mbox" and isinstance(value, int) and place not in state.mbox_offsets:
+    if isinstance(value, int) and place not in state.mbox_offsets:
         state.mbox_offsets[place] = value
 
 
@@ -105,7 +112,14 @@ def _restore_imap(store: Store, state: ScanState) -> None:
 def save_state(store: Store, state: ScanState) -> None:
     """Write the parts of ``state`` that changed since the last save."""
     for name in sorted(state.dirty):
-        store.set_meta(name, _dump(state, name))
+        kind, place = state.places.get(name, ("", ""))
+        if kind == "maildir":
+            # unique names (no ":2,flags"): a renamed file is known by its unique name
+            seen = state.maildirs[place]
+            store.add_source_names(name, sorted(seen.fresh))
+            seen.fresh.clear()
+        else:
+            store.set_meta(name, _dump(state, name))
     state.dirty.clear()
 
 
@@ -120,6 +134,8 @@ class ScanResult:
 def _detections(book: Book, state: ScanState | None, now: datetime, tz: ZoneInfo,
                 tally: Tally, errors: list[str], store: Store) -> Iterator[Detection]:
     src = book.settings.sources
+    if state is not None:  # connections kept for accounts no longer configured
+        state.imap.keep_only({connection_name(m.imap) for m in src.mail if m.imap is not None})
     for m in src.mail:
         if m.imap is not None:
             if state is not None:
@@ -144,11 +160,10 @@ def _detections(book: Book, state: ScanState | None, now: datetime, tz: ZoneInfo
         try:
             if m.kind == "maildir":
                 known = state.maildirs.setdefault(str(path), MaildirSeen()) if state else None
-                count = len(known.names) if known is not None else 0
                 try:
                     yield from read_maildir(path, tally, src.max_recipients, known)
                 finally:
-                    if state is not None and known is not None and len(known.names) != count:
+                    if state is not None and known is not None and known.fresh:
                         state.dirty.add(_meta_name("maildir", str(path)))
             else:
                 offset = state.mbox_offsets.get(str(path), 0) if state else 0
@@ -182,6 +197,8 @@ def scan(book: Book, store: Store, now: datetime, tz: ZoneInfo, *, since: date |
     tally = Tally()
     errors: list[str] = []
     if not book.settings.sources.enabled:
+        if state is not None:
+            state.imap.close()
         return ScanResult([], tally, errors, 0)
     matcher = Matcher(book)
     found = person_days(_detections(book, state, now, tz, tally, errors, store), matcher, tz,
