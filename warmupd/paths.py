@@ -18,7 +18,6 @@ import errno
 import os
 import stat
 import sys
-import tempfile
 from pathlib import Path
 
 import platformdirs
@@ -160,6 +159,8 @@ _TEMP_SUFFIX = ".tmp"
 def temp_beside(path: Path) -> tuple[int, str]:
     """A new, empty 0600 file in ``path``'s directory (``tempfile.mkstemp``), named
     as ``sweep_stale_temps`` knows our temp files: its descriptor and its path."""
+    import tempfile  # here: a command that writes nothing need not import it (2 ms)
+
     return tempfile.mkstemp(prefix=_temp_prefix(path), suffix=_TEMP_SUFFIX, dir=path.parent)
 
 

@@ -16,16 +16,23 @@ own escaping where they are written).
 
 from __future__ import annotations
 
+import functools
 import re
 
 # C0 controls, DEL, C1 controls, and the Unicode bidi embeddings, overrides and
 # isolates (U+202A-U+202E, U+2066-U+2069): the latter move no cursor but make a
 # terminal show characters in an order other than the one they have.
 # Lone surrogates (U+D800-U+DFFF) cannot be printed at all.
-_UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
-_UNSAFE_KEEP_LINES = re.compile(
-    "[\x00-\x09\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\ud800-\udfff]"
-)
+_UNSAFE = "[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\ud800-\udfff]"
+_UNSAFE_KEEP_LINES = "[\x00-\x09\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\ud800-\udfff]"
+
+
+@functools.cache
+def _pattern(source: str) -> re.Pattern[str]:
+    # Compiled on first need: most of what a command prints is plain ASCII,
+    # which never needs it (see `visible`), and a compile costs about 1 ms of
+    # every command's start.
+    return re.compile(source)
 
 _NAMED = {"\t": "\\t", "\n": "\\n", "\r": "\\r"}
 
@@ -59,5 +66,7 @@ def visible(text: str, *, lines: bool = False, json: bool = False) -> str:
         # a scan for those few characters costs a tenth of the pattern's.
         if text.isascii() and not any(c in text for c in "\x7f\x1b\r\x00"):
             return text
-        return _UNSAFE_KEEP_LINES.sub(_escape_json, text)
-    return (_UNSAFE_KEEP_LINES if lines else _UNSAFE).sub(_escape, text)
+        return _pattern(_UNSAFE_KEEP_LINES).sub(_escape_json, text)
+    if text.isascii() and text.isprintable():  # no control at all: nothing to escape
+        return text
+    return _pattern(_UNSAFE_KEEP_LINES if lines else _UNSAFE).sub(_escape, text)
