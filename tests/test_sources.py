@@ -165,6 +165,44 @@ def test_calls_and_sms_exports(tmp_path: Path) -> None:
     assert calls[0].at == datetime.fromtimestamp(1796460000, UTC)
 
 
+MMS = """<?xml version='1.0' encoding='UTF-8' standalone='yes' ?>
+<smses count="4" backup_set="x" backup_date="1796000000000" type="full">
+  <mms date="1796430000000" msg_box="2" address="+4930123456~+4930777" m_type="128"
+       readable_date="x" contact_name="Zoë, Sam">
+    <parts>
+      <part seq="0" ct="image/jpeg" name="a.jpg" data="/9j/4AAQSkZJRgABAQ==" />
+      <part seq="0" ct="text/plain" text="look!" />
+    </parts>
+    <addrs>
+      <addr address="insert-address-token" type="137" charset="106" />
+      <addr address="+4930123456" type="151" charset="106" />
+      <addr address="+4930777" type="130" charset="106" />
+    </addrs>
+  </mms>
+  <mms date="1796440000000" msg_box="1" address="+4930123456">
+    <addrs><addr address="+4930123456" type="137" charset="106" /></addrs>
+  </mms>
+  <mms date="1796450000000" msg_box="2" address="+4930555~+4930556" />
+  <mms date="1796460000000" msg_box="2" address="{many}" />
+</smses>
+""".replace("{many}", "~".join(f"+49301000{i:02d}" for i in range(11)))
+
+
+def test_a_sent_mms_counts_for_each_recipient(tmp_path: Path) -> None:
+    """Broken if pictures and group texts sent are not noticed, if a received one
+    counts, if the phone's own From address is taken for a recipient, or if a
+    broadcast to many counts as a conversation."""
+    (tmp_path / "sms.xml").write_text(MMS)
+    tally = Tally()
+    found = list(read_export(tmp_path / "sms.xml", tally))
+    assert [(d.channel, d.phones) for d in found] == [
+        (MESSAGE, ("+4930123456", "+4930777")), (MESSAGE, ("+4930555", "+4930556"))]
+    assert found[0].at == datetime.fromtimestamp(1796430000, UTC)
+    assert tally.read == 4
+    assert tally.skipped == {"received": 1, "too many recipients": 1}
+    assert len({d.key for d in found}) == 2
+
+
 def test_hostile_exports_are_refused_with_a_location(tmp_path: Path) -> None:
     bomb = tmp_path / "bomb.xml"
     bomb.write_text('<?xml version="1.0"?><!DOCTYPE c [<!ENTITY a "aaaaaaaaaa">'

@@ -1,11 +1,14 @@
 """Calls made and texts sent, from Android's "SMS Backup & Restore" XML exports.
 
 Owns: streaming ``calls-*.xml`` (``<call number= duration= date= type=/>``)
-and ``sms-*.xml`` (``<sms address= date= type=/>``) with defusedxml, which
-refuses entity declarations (billion laughs, external entities).  A call
-counts when it connected (``duration`` over 0, incoming type 1 or outgoing
-type 2); a text when it was sent (type 2).  ``date`` is milliseconds since
-the epoch.  This is the only module that imports defusedxml.
+and ``sms-*.xml`` (``<sms address= date= type=/>``, and ``<mms date=
+msg_box=>`` with its ``<addrs><addr address= type=/>``) with defusedxml,
+which refuses entity declarations (billion laughs, external entities).  A
+call counts when it connected (``duration`` over 0, incoming type 1 or
+outgoing type 2); a text when it was sent (sms type 2, mms ``msg_box`` 2),
+for each of its recipients (an mms's To, Cc and Bcc addresses, the PDU
+header codes 151, 130 and 129; its From is the phone itself).  ``date`` is
+milliseconds since the epoch.  This is the only module that imports defusedxml.
 
 Must not: keep a number beyond matching (the caller hashes the key), build
 the whole tree (50 MB exports: elements are cleared as they are read), or
@@ -17,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-from xml.etree.ElementTree import ParseError
+from xml.etree.ElementTree import Element, ParseError
 
 from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import iterparse
@@ -26,6 +29,21 @@ from warmupd.sources import CALL, MESSAGE, Detection, Tally
 
 _CONNECTED = ("1", "2")  # incoming, outgoing; 3 missed, 4 voicemail, 5 rejected, 6 blocked
 _SENT = "2"
+_RECIPIENT = ("151", "130", "129")  # an mms address's type: To, Cc, Bcc (From is 137)
+# A picture sent to more people than this is a broadcast, not a conversation
+# (as mail to more than max_recipients is).
+MAX_MMS_RECIPIENTS = 10
+
+
+def _recipients(mms: Element) -> tuple[str, ...]:
+    """The numbers an mms went to: its ``addr`` entries, else its ``address``
+    attribute (``~``-separated), as older exports have only that."""
+    addrs = mms.find("addrs")
+    found = [(a.get("address") or "").strip() for a in (addrs if addrs is not None else ())
+             if a.get("type") in _RECIPIENT]
+    if not found:
+        found = [n.strip() for n in (mms.get("address") or "").split("~")]
+    return tuple(dict.fromkeys(n for n in found if n and n != "insert-address-token"))
 
 
 class ExportError(ValueError):
@@ -76,6 +94,20 @@ def read_export(path: Path, tally: Tally) -> Iterator[Detection]:
                 else:
                     yield Detection(MESSAGE, at, f"sms:{elem.get('date')}:{number}",
                                     phones=(number,))
+            elif tag == "mms":
+                tally.read += 1
+                at = _when(elem.get("date"))
+                to = _recipients(elem)
+                if at is None or not to:
+                    tally.skip("malformed")
+                elif elem.get("msg_box") != _SENT:
+                    tally.skip("received")
+                elif len(to) > MAX_MMS_RECIPIENTS:
+                    tally.skip("too many recipients")
+                else:
+                    yield Detection(MESSAGE, at, f"mms:{elem.get('date')}:{'~'.join(to)}",
+                                    phones=to)
+                elem.clear()  # its parts may hold a picture, base64 in an attribute
             if root is not None and elem is not root and len(elem) == 0:
                 # Drop what was read from the root too: memory stays flat.
                 root.clear()
