@@ -226,3 +226,45 @@ def test_no_sources_no_wakeups(tmp_path: Path) -> None:
         loop.run_until_complete(scenario())
     finally:
         loop.close()
+
+
+def test_a_scan_cut_at_its_cap_goes_on_soon_not_at_the_interval(tmp_path: Path) -> None:
+    """A Maildir holding one message more than a scan reads: the rest is read by a
+    second scan a few seconds later.  Broken if the scanner waits the whole interval
+    (30 minutes) after a capped scan, leaving the rest of a first import unread."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from warmupd.contacts.book import loads
+    from warmupd.daemon.scanner import SourceScanner
+    from warmupd.sources import MAX_PER_SCAN
+
+    maildir = tmp_path / "Sent"
+    for sub in ("new", "cur", "tmp"):
+        (maildir / sub).mkdir(parents=True)
+    for i in range(MAX_PER_SCAN + 1):
+        to = "ann@example.org" if i == MAX_PER_SCAN // 2 else f"someone{i}@example.com"
+        (maildir / "new" / f"1700000000.{i}.host").write_bytes(
+            f"From: me@example.org\nTo: {to}\nDate: Tue, 24 Nov 2026 10:00:00 +0100\n"
+            f"Message-ID: <{i}@me>\n\nhi\n".encode())
+    the_book = loads(book(maildir), "contacts.yaml")
+    now = datetime(2026, 11, 25, 8, 0, tzinfo=BERLIN)
+    scans: list[float] = []
+
+    async def scenario() -> None:
+        loop = asyncio.get_running_loop()
+        with ThreadPoolExecutor(1) as pool:
+            scanner = SourceScanner(tmp_path / "h.sqlite3", pool)
+            task = asyncio.create_task(scanner.serve(
+                lambda: (the_book, now, BERLIN), lambda: None,
+                lambda: scans.append(loop.time())))
+            try:
+                assert await until(lambda: len(scans) >= 2, seconds=30), scans
+            finally:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+
+    asyncio.run(scenario())
+    assert scans[1] - scans[0] < 30  # AGAIN (5 s) after the first, plus the second's read
+    with Store(tmp_path / "h.sqlite3") as store:
+        assert [t.channel for t in store.touches("ann")] == ["via mail"]
