@@ -25,6 +25,10 @@ Rules it keeps:
   collection that answers 404 is found again or created.
 - Objects not warmupd's (no ``X-WARMUPD-OWNER``, or a UID that is not
   ``uuid5`` of their person and cycle) are never changed.
+- Machines count a person's cycles by the touches each knows, so a task
+  another machine wrote is mapped to this machine's cycle (`local_cycle`,
+  by the last contact its writer knew): its completion answers that cycle
+  here, once, and caldav.push keeps it as the person's one task.
 
 Must not: write anything, to the store or the server, in a dry run.
 """
@@ -48,13 +52,14 @@ from warmupd.calendar.caldav.dav import (
     path_of,
     public,
 )
-from warmupd.calendar.caldav.map import Remote, looks_ours, parse
+from warmupd.calendar.caldav.map import Remote, local_cycle, looks_ours, parse
 from warmupd.calendar.caldav.push import Push
 from warmupd.calendar.caldav.secret import read_password
+from warmupd.core.cycles import cycle_base
 from warmupd.core.model import Book, TouchKind
 from warmupd.core.record import replace
 from warmupd.core.settings import CalDavSettings
-from warmupd.history.store import CALDAV_NOTE
+from warmupd.history.store import CALDAV_NOTE, CALDAV_OBJECT
 
 if TYPE_CHECKING:
     from warmupd.history.store import CalDavRow, Store
@@ -124,6 +129,7 @@ class Syncer:
         self.today = now.astimezone(tz).date()
         self.report = r = Report()
         self.people = {c.id: c.name for c in book.contacts}
+        self.contacts = book.by_id()
         meta = store.get_meta
         dirty = meta(self.key + ":dirty") == "1"
         if not dry_run:
@@ -277,10 +283,14 @@ class Syncer:
                 self.report.skipped.append(href)
             return row
         name = self.name(remote.person_id)
+        found = row is None
         if row is None:
             self.report.adopted.append(name)
-            row = CalDavRow(remote.uid, remote.person_id, remote.cycle, href, etag, "",
+            cycle = self.local_cycle(remote)
+            row = CalDavRow(remote.uid, remote.person_id, cycle, href, etag, "",
                             remote.due_day or self.today, 0, self.store.max_touch_id(), "open")
+            if cycle != remote.cycle and not self.dry:
+                self.store.set_meta(CALDAV_OBJECT + remote.uid, remote.cycle)
         state = "open" if row.state == "gone" else row.state  # a deleted task came back
         if remote.kind == "VTODO" and (remote.done or remote.cancelled):
             kind = TouchKind.DONE if remote.done else TouchKind.SKIPPED
@@ -295,8 +305,9 @@ class Syncer:
                 elif got == "noted":
                     self.report.read_back.append(f"{name} (note)")
         elif (row.state == "open" and remote.moved and remote.due_day
-              and remote.due_day != row.day and remote.due_day >= self.today):
-            # DUE moved on the phone: the user's snooze to that day.
+              and (found or remote.due_day != row.day) and remote.due_day >= self.today):
+            # DUE moved on the phone (before this machine first saw the task, or
+            # since it last read it): the user's snooze to that day.
             self.report.read_back.append(f"{name} (snoozed to {remote.due_day})")
             if not self.dry:
                 self.store.record(row.person_id, TouchKind.SNOOZED, self.today, now=self.now,
@@ -307,6 +318,21 @@ class Syncer:
             if (remote.note or "") != self.note(row.uid):
                 self.store.set_meta(NOTE + row.uid, remote.note or "")
         return new
+
+    def local_cycle(self, remote: Remote) -> str:
+        """The cycle of this machine's that a task found on the server stands for
+        (see map.local_cycle): what its completion answers, once, here."""
+        contact = self.contacts.get(remote.person_id)
+        if contact is None:
+            return remote.cycle
+        answered = sorted((t.on, t.id) for t in self.store.touches(remote.person_id)
+                          if t.kind in (TouchKind.DONE, TouchKind.SKIPPED))
+        return local_cycle(cycle_base(contact), [on for on, _ in answered], remote.since,
+                           remote.cycle)
+
+    def object_cycle(self, row: CalDavRow) -> str:
+        """The cycle ``row``'s object is named by (its UID and X-WARMUPD-CYCLE)."""
+        return self.store.get_meta(CALDAV_OBJECT + row.uid) or row.cycle
 
     def note(self, uid: str) -> str:
         """The user's text below the marker, as last read from the server."""
