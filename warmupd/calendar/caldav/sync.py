@@ -126,6 +126,8 @@ class Syncer:
              dry_run: bool = False) -> Report:
         started, before = _time.perf_counter(), self.session.requests
         self.store, self.book, self.now, self.tz, self.dry = store, book, now, tz, dry_run
+        # Is the collection the one our sync-token came from?  None: not asked yet.
+        self.same: bool | None = None
         self.today = now.astimezone(tz).date()
         self.report = r = Report()
         self.people = {c.id: c.name for c in book.contacts}
@@ -142,13 +144,16 @@ class Syncer:
         try:
             # A dry run with no collection yet: all of it is new.
             listing = Listing() if collection is None else self._list(collection, full)
+            full = full or self.same is False  # a refused token: listed in full
             if (collection and not full and meta(self.key + ":wrote") == "1"
                     and not listing.present and not listing.gone):
                 # Our last writes came after the token, so they must be listed;
                 # nothing listed: the collection went back to an older state
                 # (re-created empty).  List it all.
                 listing, full = self._list(collection, True), True
+                self.same = False
         except CollectionGone:
+            self.same = False
             r.notes.append(f"the collection {public(collection or '')} was gone; "
                            + ("it would be created again" if dry_run else "created it again"))
             collection, full = self._discover(), True
@@ -196,11 +201,14 @@ class Syncer:
             if status == 207:
                 if mode == "etag" and not self.dry:
                     self.store.set_meta(self.key + ":mode", "")
+                if token:
+                    self.same = True
                 return listing
             if status == 404:
                 raise CollectionGone(collection)
             if token and status in (400, 403, 409, 412):
                 # Token refused: a re-created collection, or an old token.
+                self.same = False
                 log.info("the server dropped our sync-token; listing the collection")
                 return self._list(collection, True)
             if mode != "etag":
@@ -230,9 +238,10 @@ class Syncer:
         if full:  # a full listing also tells which of ours vanished
             gone |= {h for h in by_href if h not in present}
         on_server = {h for h, row in by_href.items() if row.state != "gone"}
-        if len(on_server) > 1 and on_server <= gone and not on_server & present.keys():
-            # Nothing of ours is left at once: the collection was emptied or
-            # re-created (a user deleting tasks does it one by one).
+        if (len(on_server) > 1 and on_server <= gone and not on_server & present.keys()
+                and not self._deleted_here(on_server, listing)):
+            # Nothing of ours is left at once, and the collection is not the one
+            # our sync-token came from: it was re-created.
             self.report.notes.append("none of warmupd's objects is on the server any more; "
                                      "putting them back")
             for row in by_href.values():
@@ -250,6 +259,33 @@ class Syncer:
                 # Deleted by a client: the user's call; do not put it back.
                 self.store.caldav_save(replace(lost, etag=None, state="gone"))
         return None
+
+    def _deleted_here(self, ours: set[str], listing: Listing) -> bool:
+        """Were all our objects deleted in this very collection (on the phone: each
+        one the user's call), rather than the collection re-created?
+
+        The server lists what was deleted since our sync-token only in the
+        collection that token came from; a re-created one refuses the token,
+        or (Radicale, from an empty collection's token) lists nothing.  A
+        server without sync-tokens cannot tell: its collection counts as
+        re-created, and is filled again.
+        """
+        if self.same is None:
+            token = self.store.get_meta(self.key + ":token") or ""
+            if not token or self.store.get_meta(self.key + ":mode") == "etag":
+                return False
+            status, since = self.session.sync_collection(self.collection, token)
+            if status != 207:
+                return False
+            listing = since
+        elif not self.same:
+            return False
+        if not ours & listing.gone:
+            return False
+        self.report.notes.append(f"all {len(ours)} of warmupd's tasks were deleted on the "
+                                 "server; they stay deleted until their touch-ups are "
+                                 "answered here")
+        return True
 
     def _read_unknown(self, present: dict[str, str | None]) -> None:
         for href, (etag, remote) in self.fetch([h for h in present if looks_ours(h)]).items():
