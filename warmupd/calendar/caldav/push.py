@@ -123,7 +123,9 @@ class Push:
             for row in mine:
                 if row.state != "open":
                     continue
-                answer = store.cycle_answer(person_id, row.cycle)
+                # The cycle the plan asks for is the one not answered yet.
+                answer = (None if item is not None and row.cycle == item.cycle
+                          else store.cycle_answer(person_id, row.cycle))
                 if answer is None:
                     live.append(row)
                 elif self.s.todo:
