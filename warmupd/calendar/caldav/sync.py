@@ -2,10 +2,10 @@
 
 Owns: `Syncer` (one sync: find the collection, list it, read back what
 the phone did, then hand over to caldav.push for the writes), `sync_once`
-for the CLI and the daemon's child (with its total deadline), `Report` and
-`describe`.  Objects are built and read in caldav.map, bytes move in
-caldav.dav, the password comes from caldav.secret; the daemon's side
-(backoff loop, the jobs its child runs, claims) is caldav.run.
+for the CLI and the daemon's child (with its total deadline).  What a sync
+did is a caldav.report `Report`; objects are built and read in caldav.map,
+bytes move in caldav.dav, the password comes from caldav.secret; the
+daemon's side (backoff loop, the jobs its child runs, claims) is caldav.run.
 
 Rules it keeps:
 - One record per person and cycle: a completion or cancel read back goes
@@ -37,7 +37,6 @@ from __future__ import annotations
 
 import logging
 import time as _time
-from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -54,6 +53,7 @@ from warmupd.calendar.caldav.dav import (
 )
 from warmupd.calendar.caldav.map import Remote, local_cycle, looks_ours, parse
 from warmupd.calendar.caldav.push import Push
+from warmupd.calendar.caldav.report import CalDavPartial, Report
 from warmupd.calendar.caldav.secret import read_password
 from warmupd.core.cycles import cycle_base
 from warmupd.core.model import Book, TouchKind
@@ -64,7 +64,7 @@ from warmupd.history.store import CALDAV_NOTE, CALDAV_OBJECT
 if TYPE_CHECKING:
     from warmupd.history.store import CalDavRow, Store
 
-__all__ = ["CalDavAuthError", "CalDavError", "CalDavPartial", "Report", "Syncer", "describe",
+__all__ = ["CalDavAuthError", "CalDavError", "CalDavPartial", "Report", "Syncer",
            "read_password", "sync_once"]
 
 log = logging.getLogger("warmupd.caldav")
@@ -73,37 +73,8 @@ SYNC_SECONDS = 120.0  # `warmupd sync`, start to end
 NOTE = CALDAV_NOTE  # meta entry per UID: the note a task holds, so a rewrite keeps it
 
 
-class CalDavPartial(CalDavError):
-    """The sync went through, but some objects failed: what was done, and why not all."""
-
-    def __init__(self, report: Report) -> None:
-        lines = describe(report, False)
-        super().__init__("\n".join([*lines, f"the sync did not finish: {len(report.failed)} "
-                                              "object(s) failed (see above); the next sync "
-                                              "lists the whole collection again"]))
-        self.report = report
-
-
 class CollectionGone(CalDavError):
     """The collection answered 404: found again (or created) at once."""
-
-
-@dataclass
-class Report:
-    """What one sync did (or, with ``dry_run``, would do): names, not ids."""
-
-    created: list[str] = field(default_factory=list)
-    updated: list[str] = field(default_factory=list)
-    adopted: list[str] = field(default_factory=list)  # ours on the server, unknown here
-    closed: list[str] = field(default_factory=list)
-    deleted: list[str] = field(default_factory=list)
-    read_back: list[str] = field(default_factory=list)  # done, skipped or snoozed on the phone
-    refused: list[str] = field(default_factory=list)  # changed on the server twice: 412
-    skipped: list[str] = field(default_factory=list)  # server objects we could not read
-    failed: list[str] = field(default_factory=list)  # per object, after retries
-    notes: list[str] = field(default_factory=list)  # collection found again, and the like
-    requests: int = 0
-    seconds: float = 0.0
 
 
 def meta_key(s: CalDavSettings) -> str:
@@ -408,23 +379,3 @@ def sync_once(settings: CalDavSettings, store_path: Path, book: Book, now: datet
             return report
     finally:
         session.close()
-
-
-def describe(report: Report, dry_run: bool) -> list[str]:
-    """The lines ``warmupd sync`` prints: exactly what was (or would be) done."""
-    verb = "would " if dry_run else ""
-    out = [f"note: {n}" for n in report.notes]
-    for label, names in (("create", report.created), ("update", report.updated),
-                         ("adopt", report.adopted), ("close", report.closed),
-                         ("delete", report.deleted), ("read back", report.read_back)):
-        out += [f"{verb}{label}: {name}" for name in names]
-    out += [f"refused (changed on the server, 412): {n}" for n in report.refused]
-    out += [f"skipped (not readable or not warmupd's): {n}" for n in report.skipped]
-    out += [f"failed: {n}" for n in report.failed]
-    out.append(f"{len(report.created)} created, {len(report.updated)} updated, "
-               f"{len(report.adopted)} adopted, {len(report.closed)} closed, "
-               f"{len(report.deleted)} deleted, {len(report.read_back)} read back, "
-               f"{len(report.refused)} refused; {report.requests} requests in "
-               f"{report.seconds:.2f} s" + (" (dry run: nothing changed)" if dry_run else ""))
-    return out
-
