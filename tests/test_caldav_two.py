@@ -248,3 +248,36 @@ def test_a_date_moved_on_the_phone_survives_a_machine_that_joins_later(tmp_path:
         assert "555 9999" in text.replace("\n ", "")  # the desktop did rewrite it
         snoozes = [t for t in desktop.touches() if t[0] == person]
         assert [(t[2]) for t in snoozes] == [TouchKind.SNOOZED]
+
+
+def test_a_shared_task_is_claimed_once_by_machines_that_number_it_differently(
+        tmp_path: Path) -> None:
+    """Broken if two machines that keep one task for a person under different cycle
+    numbers both win the claim of its nudge (both show it): the claim must be made on
+    the task they share, in terms both read alike."""
+    from warmupd.calendar.caldav.run import claim_once
+    from warmupd.calendar.caldav.secret import read_password
+
+    with Radicale(tmp_path / "radicale") as server:
+        for name in ("laptop", "desktop"):
+            (tmp_path / name).mkdir()
+        laptop = Env(tmp_path / "laptop", server)
+        desktop = Env(tmp_path / "desktop", server)
+        person = "person-0"
+        _older_touches(laptop, person)
+        for env in (laptop, desktop):
+            env.sync()
+        cycles = []
+        for env in (laptop, desktop):
+            with Store(env.db) as st:
+                (row,) = [r for r in st.caldav_rows().values() if r.person_id == person]
+            cycles.append(row.cycle)
+        assert cycles[0] != cycles[1]  # the machines number the person's cycle differently
+        s = laptop.book.settings.caldav
+        assert s is not None
+        password = read_password(s)
+        assert claim_once(s, laptop.db, password, person, cycles[0], cycles[0] + "#2")
+        assert not claim_once(s, desktop.db, password, person, cycles[1], cycles[1] + "#2")
+        # A later ask of the same touch-up is a new nudge: shown again, on one machine.
+        assert claim_once(s, desktop.db, password, person, cycles[1], cycles[1] + "#3")
+        assert not claim_once(s, laptop.db, password, person, cycles[0], cycles[0] + "#3")
