@@ -430,3 +430,28 @@ def test_a_re_created_collection_is_filled_again(tmp_path: Path, server: Server,
     phone = m.phone(tmp_path / "phone")
     phone.sync()
     assert len(phone.list()) == len(first.created)
+
+
+def test_machines_with_different_histories_keep_one_task_per_person(tmp_path: Path,
+                                                                    server: Server) -> None:
+    """Broken if machine B, without the older touches machine A has for a person (set
+    up later), puts a second task for that person on the phone, or the phone's tick of
+    the one task is not one touch on each machine."""
+    a = Machine(tmp_path / "a", server)
+    with Store(a.db) as st:
+        for on in (date(2026, 6, 2), date(2026, 8, 4), date(2026, 10, 1)):
+            st.record(pid(a, "Person 0"), TouchKind.DONE, on, now=NOW, channel="cli")
+    b = Machine(tmp_path / "b", server)
+    for m in (a, b, a, b):
+        m.sync()
+    phone = a.phone(tmp_path / "phone")
+    phone.sync()
+    for i in range(4):
+        assert len(open_tasks(phone, f"Person {i}")) == 1, phone.list()
+    phone.tick("Person 0")
+    phone.sync()
+    for m in (b, a, b):
+        m.sync()
+    assert history(b, "Person 0") == [(NOW.date(), TouchKind.DONE, None)]
+    assert history(a, "Person 0")[3:] == [(NOW.date(), TouchKind.DONE, None)]
+    assert len(history(a, "Person 0")) == 4
