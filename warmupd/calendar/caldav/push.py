@@ -156,10 +156,13 @@ class Push:
         holding the user's note, else the smallest UID), whichever machine wrote it and
         however it counts the person's cycles; the others are deleted.  Returns the
         update it needs, if any."""
-        keep = min(live, key=lambda r: (not self.s.note(r.uid), r.uid))
+        keep = live[0] if len(live) == 1 else min(
+            live, key=lambda r: (not self.s.note(r.uid), r.uid))
         deletes += [r for r in live if r is not keep]
-        named = self.s.object_cycle(keep)
-        obj = item if keep.uid == item.uid else as_object(item, keep.uid, named)
+        obj = item
+        if keep.uid != item.uid or keep.cycle != item.cycle:
+            named = self.s.object_cycle(keep)
+            obj = as_object(item, keep.uid, named)
         if keep.cycle != item.cycle:
             # This machine's cycle for the task (a completion read back answers it).
             keep = replace(keep, cycle=item.cycle)
