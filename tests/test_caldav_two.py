@@ -281,3 +281,32 @@ def test_a_shared_task_is_claimed_once_by_machines_that_number_it_differently(
         # A later ask of the same touch-up is a new nudge: shown again, on one machine.
         assert claim_once(s, desktop.db, password, person, cycles[1], cycles[1] + "#3")
         assert not claim_once(s, laptop.db, password, person, cycles[0], cycles[0] + "#3")
+
+
+def test_a_touch_only_one_machine_knows_closes_the_shared_task_for_both(tmp_path: Path) -> None:
+    """Broken if a machine that knows of a contact the other does not (a sent mail only
+    its sources see) adopts the other machine's task as still to do, adds its own, or
+    closes it with an older contact by its own count of cycles, instead of closing it
+    with that contact, which the other machine then records."""
+    from datetime import date
+
+    with Radicale(tmp_path / "radicale") as server:
+        for name in ("laptop", "desktop"):
+            (tmp_path / name).mkdir()
+        laptop = Env(tmp_path / "laptop", server)
+        desktop = Env(tmp_path / "desktop", server)
+        person = "person-0"
+        desktop.sync()  # the desktop's task for the person is on the server first
+        _older_touches(laptop, person)  # and it counts the person's cycles further
+        with Store(laptop.db) as st:  # a mail the laptop alone noticed
+            st.record(person, TouchKind.DONE, date(2026, 11, 30), now=NOW, channel="mail")
+        report = laptop.sync()
+        assert report.created == [] and "Person 0" in report.closed, report
+        desktop.sync()
+        assert [(t[1], t[2]) for t in desktop.touches() if t[0] == person] == [
+            (date(2026, 11, 30), TouchKind.DONE)]
+        assert [t[4] for t in laptop.touches() if t[0] == person] == ["cli"] * 3 + ["mail"]
+        for env in (laptop, desktop, laptop):
+            env.sync()
+        assert person not in open_tasks(laptop)  # the next touch-up is weeks away
+        assert (len(desktop.touches()), len(laptop.touches())) == (1, 4)
