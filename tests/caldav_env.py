@@ -213,9 +213,11 @@ class VdirPhone:
             raise RuntimeError(f"{argv}: {done.returncode}\n{done.stdout}\n{done.stderr}")
         return done.stdout
 
-    def sync(self) -> None:
-        """One vdirsyncer run: the phone comes online."""
-        self._run([self.vdirsyncer, "-c", str(self.root / "vdirsyncer.cfg"), "sync"])
+    def sync(self, *, force_delete: bool = False) -> None:
+        """One vdirsyncer run: the phone comes online.  ``force_delete``: the user
+        confirms deleting every task (vdirsyncer refuses an emptied side otherwise)."""
+        self._run([self.vdirsyncer, "-c", str(self.root / "vdirsyncer.cfg"), "sync",
+                   *(["--force-delete", "phone"] if force_delete else [])])
 
     def todo(self, *args: str, stdin: str | None = None) -> str:
         return self._run([self.todoman, "-c", str(self.root / "todoman.py"), *args], stdin)

@@ -23,6 +23,7 @@ from caldav_env import FaultProxy, Phone, Radicale
 from test_caldav_phone import NOW, Machine, history, pid, record
 
 from warmupd.calendar.caldav import map as caldav_map
+from warmupd.calendar.caldav import report as caldav_report
 from warmupd.calendar.caldav import sync as caldav_sync
 from warmupd.core.model import TouchKind
 from warmupd.core.record import replace
@@ -375,7 +376,7 @@ def test_a_refused_update_is_reported_as_refused_not_as_done(tmp_path: Path,
     before = len(proxy.log)
     report = m.sync()
     assert report.refused == ["Person 1"] and report.updated == [], report
-    assert [ln for ln in caldav_sync.describe(report, False) if "Person 1" in ln] == [
+    assert [ln for ln in caldav_report.describe(report, False) if "Person 1" in ln] == [
         "refused (changed on the server, 412): Person 1"]
     assert sum(1 for method, _ in proxy.log[before:] if method == "PUT") == 2
 

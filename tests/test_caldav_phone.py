@@ -375,3 +375,83 @@ def test_a_changed_calendar_is_populated_and_the_old_one_emptied(tmp_path: Path,
     new = m.phone(tmp_path / "new")
     new.sync()
     assert len(new.list()) == len(first.created)
+
+
+@pytest.mark.parametrize("next_sync", ["same day", "next day"])
+def test_every_task_deleted_on_the_phone_stays_deleted(tmp_path: Path, server: Server,
+                                                       next_sync: str) -> None:
+    """Broken if deleting all of warmupd's tasks on the phone at once reads as a
+    re-created collection and every task is uploaded again (at the next sync, or at
+    the next day's full listing), or if that stops the next cycle's task."""
+    m = Machine(tmp_path / "m", server)
+    first = m.sync()
+    phone = m.phone(tmp_path / "phone")
+    phone.sync()
+    phone.cancel("Person 2")  # one of them was answered before
+    phone.sync()
+    m.sync()
+    phone.sync()  # the user deletes the tasks the phone shows
+    for task in phone.tasks.glob("*.ics"):
+        task.unlink()
+    phone.sync(force_delete=True)  # the deletions reach the server
+    when = NOW if next_sync == "same day" else NOW + timedelta(days=1)
+    report = m.sync(when)
+    assert report.created == [] and report.read_back == [], report
+    assert any("deleted" in n for n in report.notes), report
+    for day in (1, 2):
+        assert m.sync(when + timedelta(days=day)).created == []
+    phone.sync()
+    assert phone.list() == []
+    with Store(m.db) as st:
+        assert {r.state for r in st.caldav_rows().values()} <= {"gone", "cancelled"}
+        assert len(st.caldav_rows()) == len(first.created)
+    assert [k for _, k, _ in history(m, "Person 2")] == [TouchKind.SKIPPED]
+    assert history(m, "Person 0") == []
+    # Answered, a person's next touch-up reaches the phone again; the others not.
+    record(m, "Person 0", TouchKind.DONE)
+    later = m.sync(NOW + timedelta(days=12)).created
+    assert sorted(later) == ["Reach out to Person 0", "Reach out to Person 2"]
+
+
+@pytest.mark.parametrize("next_sync", ["same day", "next day"])
+def test_a_re_created_collection_is_filled_again(tmp_path: Path, server: Server,
+                                                 next_sync: str) -> None:
+    """Broken if a collection deleted and made again by another client (a new, empty
+    collection at the same place) is taken for tasks the user deleted and stays empty,
+    at the next sync or at the next day's full listing."""
+    m = Machine(tmp_path / "m", server)
+    first = m.sync()
+    m.sync()  # the token we hold now lists our own objects
+    _delete_collection(m, server)
+    _make_collection(m, server)
+    when = NOW if next_sync == "same day" else NOW + timedelta(days=1)
+    again = m.sync(when)
+    assert sorted(again.created) == sorted(first.created), again
+    phone = m.phone(tmp_path / "phone")
+    phone.sync()
+    assert len(phone.list()) == len(first.created)
+
+
+def test_machines_with_different_histories_keep_one_task_per_person(tmp_path: Path,
+                                                                    server: Server) -> None:
+    """Broken if machine B, without the older touches machine A has for a person (set
+    up later), puts a second task for that person on the phone, or the phone's tick of
+    the one task is not one touch on each machine."""
+    a = Machine(tmp_path / "a", server)
+    with Store(a.db) as st:
+        for on in (date(2026, 6, 2), date(2026, 8, 4), date(2026, 10, 1)):
+            st.record(pid(a, "Person 0"), TouchKind.DONE, on, now=NOW, channel="cli")
+    b = Machine(tmp_path / "b", server)
+    for m in (a, b, a, b):
+        m.sync()
+    phone = a.phone(tmp_path / "phone")
+    phone.sync()
+    for i in range(4):
+        assert len(open_tasks(phone, f"Person {i}")) == 1, phone.list()
+    phone.tick("Person 0")
+    phone.sync()
+    for m in (b, a, b):
+        m.sync()
+    assert history(b, "Person 0") == [(NOW.date(), TouchKind.DONE, None)]
+    assert history(a, "Person 0")[3:] == [(NOW.date(), TouchKind.DONE, None)]
+    assert len(history(a, "Person 0")) == 4

@@ -25,6 +25,9 @@ if TYPE_CHECKING:
 # Meta entry per CalDAV object: the user's note below the marker, as last read,
 # so a rewrite of the task keeps it (caldav.sync); forgotten with the object.
 CALDAV_NOTE = "caldav-note:"
+# meta per UID: the cycle an object is named by (its UID, X-WARMUPD-CYCLE) when
+# that is not the row's cycle (another machine's count of the person's cycles)
+CALDAV_OBJECT = "caldav-object:"
 
 
 @value
@@ -86,7 +89,8 @@ class CalDavRows(Connection):
     def caldav_forget(self, uid: str) -> None:
         with self.transaction() as db:
             db.execute("DELETE FROM caldav_objects WHERE uid = ?", (uid,))
-            db.execute("DELETE FROM meta WHERE name = ?", (CALDAV_NOTE + uid,))
+            db.execute("DELETE FROM meta WHERE name IN (?, ?)",
+                       (CALDAV_NOTE + uid, CALDAV_OBJECT + uid))
 
     def caldav_close(self, person_id: str, cycle: str, touch_id: int) -> None:
         """The local done/skip ``touch_id`` closed this cycle's task on the server: a

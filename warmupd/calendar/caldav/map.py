@@ -3,10 +3,12 @@
 Owns: `desired` (book, history, plan, today -> one `Item` per person: the
 next touch-up only, so a phone never shows two tasks for one person),
 `render` (an Item as an iCalendar object), `parse` (what a server object
-says: owner, person, cycle, completion, cancel, due day, the user's note) and
-`with_claim`.  Both directions go through the icalendar library (``ical``), as
-the ``.ics`` feed, so escaping (a lone CR, commas, backslashes) and folding
-are the library's, and a hostile object is read by a real parser.
+says: owner, person, cycle, completion, cancel, due day, the user's note, the
+last contact its writer knew), `local_cycle` (another machine's task in this
+machine's count of cycles), `as_object` and `with_claim`.  Both directions
+go through the icalendar library (``ical``), as the ``.ics`` feed, so
+escaping (a lone CR, commas, backslashes) and folding are the library's, and
+a hostile object is read by a real parser.
 
 Must not: do I/O, read the clock (``today`` and ``now`` are parameters), or
 trust a date from the server: an instant past the range of ``datetime`` in
@@ -37,6 +39,9 @@ OWNER = "warmupd"
 # Set by the machine that shows a nudge: "<nudge key>|<machine id>".
 CLAIM_PROP = "X-WARMUPD-NUDGED"
 DAY_PROP = "X-WARMUPD-DAY"
+# The last contact the writing machine knew when it made the task (or "none"):
+# another machine with another history maps the task to its own cycle by it.
+SINCE_PROP = "X-WARMUPD-SINCE"
 # Text a user writes below this line in a task's description becomes the note.
 MARKER = "--- your notes below this line ---"
 MAX_OBJECT_BYTES = 256 * 1024  # a touch-up is < 2 KiB; anything huge is not ours
@@ -55,6 +60,7 @@ class Item:
     summary: str
     description: str
     categories: tuple[str, ...]
+    since: str = ""  # SINCE_PROP: an ISO date, "none", or "" (not written)
 
     @property
     def digest(self) -> str:
@@ -74,6 +80,7 @@ def desired(book: Book, history: History, plan: Plan, today: date, *,
     answered, so the phone shows one task per person.
     """
     people = book.by_id()
+    get = history.get
     end = today + timedelta(days=ahead_days)
     first: dict[str, TouchUp] = {}
     for t in [*plan.waiting, *sorted((t for t in plan.touchups() if t.day < end),
@@ -85,6 +92,9 @@ def desired(book: Book, history: History, plan: Plan, today: date, *,
         if contact is None:
             continue
         uid = event_uid(t.person_id, t.cycle)
+        h = get(t.person_id)
+        since = max((d for d in (contact.last, h.last_done, h.last_skip) if d is not None),
+                    default=None)
         local = datetime.combine(t.day, book.settings.nudge_at).replace(tzinfo=tz)
         out[uid] = Item(
             uid=uid, person_id=t.person_id, cycle=t.cycle, day=t.day,
@@ -92,6 +102,7 @@ def desired(book: Book, history: History, plan: Plan, today: date, *,
             summary=f"Reach out to {views.who(contact.name, contact.id)}",
             description=views.nudge_body(contact, t, book, history),
             categories=(contact.circle,) if contact.circle else (),
+            since=since.isoformat() if since else "none",
         )
     return out
 
@@ -101,7 +112,35 @@ def item_at(item: Item, day: date, tz: ZoneInfo) -> Item:
     local = item.due.astimezone(tz)
     due = datetime.combine(day, local.timetz().replace(tzinfo=None)).replace(tzinfo=tz)
     return Item(item.uid, item.person_id, item.cycle, day, due.astimezone(UTC), item.summary,
-                item.description, item.categories)
+                item.description, item.categories, item.since)
+
+
+def as_object(item: Item, uid: str, cycle: str) -> Item:
+    """``item`` written into another object: a task of the same person that another
+    machine made and named by its own count of the person's cycles."""
+    return Item(uid, item.person_id, cycle, item.day, item.due, item.summary, item.description,
+                item.categories, item.since)
+
+
+def local_cycle(base: str, answered_on: list[date], since: str, cycle: str) -> str:
+    """This machine's cycle for a task another machine made for ``cycle``.
+
+    Machines count a person's cycles by the done and skipped touches each
+    knows (``answered_on``, oldest first), so two histories give one task
+    two numbers.  The task asks for a contact after ``since`` (the last one
+    its writer knew): here that is the cycle after the touches known up to
+    that day, which a later touch known here has already answered.  Without
+    ``since`` (an older writer) the task's own number stands.
+    """
+    if not since:
+        return cycle
+    if since == "none":
+        return f"{base}/1"
+    try:
+        limit = date.fromisoformat(since)
+    except ValueError:
+        return cycle
+    return f"{base}/{1 + sum(1 for on in answered_on if on <= limit)}"
 
 
 def render(item: Item, *, component: str, sequence: int, stamp: datetime,
@@ -136,6 +175,8 @@ def render(item: Item, *, component: str, sequence: int, stamp: datetime,
     comp.add("X-WARMUPD-CYCLE", item.cycle)
     # The day warmupd set: a DUE on another day was moved by the user.
     comp.add(DAY_PROP, item.day.isoformat())
+    if item.since:
+        comp.add(SINCE_PROP, item.since)
     if claimed:
         comp.add(CLAIM_PROP, claimed)
     if status is None:
@@ -171,6 +212,7 @@ class Remote:
     moved: bool  # the user moved DUE away from the day warmupd set
     note: str | None  # the text below MARKER in DESCRIPTION, verbatim
     claimed: str = ""  # X-WARMUPD-NUDGED: the nudge key a machine claimed, and which machine
+    since: str = ""  # SINCE_PROP as written, "" when absent
 
 
 def local_day(value: object, tz: ZoneInfo) -> date | None:
@@ -241,7 +283,8 @@ def parse(data: bytes, tz: ZoneInfo, today: date | None = None) -> Remote:
     return Remote(uid=uid, owned=owned, person_id=person, cycle=cycle, kind=str(comp.name),
                   done=done, cancelled=status == "CANCELLED", done_on=done_on,
                   due_day=due_day, moved=moved, note=note,
-                  claimed=str(comp.get(CLAIM_PROP, "")).strip())
+                  claimed=str(comp.get(CLAIM_PROP, "")).strip(),
+                  since=str(comp.get(SINCE_PROP, "")).strip())
 
 
 def with_claim(data: bytes, value: str) -> bytes:

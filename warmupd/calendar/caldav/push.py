@@ -3,7 +3,11 @@
 Owns: `Push`, one sync's writes: objects of a previous collection or
 component read back and removed; each person's next touch-up created,
 updated (only when what the user sees changed; an overdue task keeps its
-day), closed (a local done or skip) or deleted (left the plan).  Every write
+day), closed (a local done or skip) or deleted (left the plan).  A person
+has one open task: one already on the server, whichever machine wrote it
+and however that machine numbers the person's cycles, is kept for this
+machine's next touch-up instead of a second one; of two, every machine
+keeps the same one (the one with the user's note, else the smaller UID).  Every write
 to an existing object is conditional (If-Match); a 412 means the phone
 changed it: read it, take it in, and write again only if still needed.
 
@@ -21,11 +25,12 @@ from typing import TYPE_CHECKING
 from urllib.parse import urljoin
 
 from warmupd.calendar.caldav.dav import path_of
-from warmupd.calendar.caldav.map import Item, desired, item_at, parse, render
+from warmupd.calendar.caldav.map import Item, as_object, desired, item_at, parse, render
 from warmupd.calendar.caldav.transport import CalDavAuthError, CalDavError, public
 from warmupd.core import views
 from warmupd.core.model import Touch, TouchKind
 from warmupd.core.record import replace
+from warmupd.history.caldav_rows import CALDAV_OBJECT
 
 if TYPE_CHECKING:
     from warmupd.calendar.caldav.sync import Syncer
@@ -34,13 +39,6 @@ if TYPE_CHECKING:
 log = logging.getLogger("warmupd.caldav")
 
 ORIGIN = "caldav:origin"  # meta: the server (scheme, host, port) the rows' hrefs are on
-
-
-class _Gone:
-    state = "gone"
-
-
-_GONE = _Gone()
 
 
 class Push:
@@ -107,50 +105,81 @@ class Push:
     def run(self) -> None:
         from warmupd.core.planner import plan as make_plan
 
-        s, store = self.s.settings, self.s.store
+        store = self.s.store
         history = store.history()
         plan = make_plan(self.s.book, history, self.s.today)
-        rows = {row.uid: row for row in self.s.mine().values()}
-        # Each person's next touch-up: pushed within ``ahead``; one already on the
-        # phone stays while it is still the next (a day moved past ``ahead`` there).
-        end = self.s.today.toordinal() + s.ahead_days
         every = desired(self.s.book, history, plan, self.s.today,
                         ahead_days=(plan.end - self.s.today).days + 1, tz=self.s.tz)
-        want = {uid: item for uid, item in every.items()
-                if item.day.toordinal() < end or rows.get(uid, _GONE).state == "open"}
+        items = {item.person_id: item for item in every.values()}
+        by_person: dict[str, list[CalDavRow]] = {}
+        for row in sorted(self.s.mine().values(), key=lambda r: r.uid):
+            by_person.setdefault(row.person_id, []).append(row)
         creates: list[Item] = []
         updates: list[tuple[Item, CalDavRow]] = []
-        closes: list[CalDavRow] = []
+        closes: list[tuple[CalDavRow, Touch]] = []
         deletes: list[CalDavRow] = []
-        for uid, row in sorted(rows.items()):
-            if row.state != "open" or uid in want:
-                continue
-            answer = store.cycle_answer(row.person_id, row.cycle)
-            (closes if self.s.todo and answer is not None else deletes).append(row)
-        for uid, item in sorted(want.items(), key=lambda kv: (kv[1].day, kv[1].summary)):
-            old = rows.get(uid)
-            if old is None:
+        for person_id in sorted(items.keys() | by_person.keys()):
+            item, mine = items.get(person_id), by_person.get(person_id, [])
+            live = []  # open tasks of the person whose cycle is not answered here
+            for row in mine:
+                if row.state != "open":
+                    continue
+                # The cycle the plan asks for is the one not answered yet.
+                answer = (None if item is not None and row.cycle == item.cycle
+                          else store.cycle_answer(person_id, row.cycle))
+                if answer is None:
+                    live.append(row)
+                elif self.s.todo:
+                    closes.append((row, answer))
+                else:
+                    deletes.append(row)
+            if item is None:  # left the plan
+                deletes += live
+            elif live:
+                updates += self._keep(item, live, deletes)
+            elif (item.day.toordinal() < self.s.today.toordinal() + self.s.settings.ahead_days
+                  and not any(r.uid == item.uid or r.cycle == item.cycle for r in mine)):
+                # A task of this cycle that was closed or deleted on the phone stays so.
                 creates.append(item)
-            elif old.state == "open" and not old.digest:
-                # Adopted: another machine wrote it from the same contact file and
-                # history; rewriting would only wipe that machine's nudge claim.
-                if not self.s.dry:
-                    store.caldav_save(replace(old, digest=item.digest))
-            elif old.state == "open":
-                row = old
-                if row.day < self.s.today and item.day == self.s.today:
-                    item = item_at(item, row.day, self.s.tz)  # unanswered: it stays put
-                if row.digest != item.digest:
-                    updates.append((item, row))
+        creates.sort(key=lambda i: (i.day, i.summary))
         for item in creates:
             self._each(item.person_id, partial(self._create, item))
         for item, row in updates:
             self._each(item.person_id, partial(self._write, row, item, None))
-        for row in closes:
-            self._each(row.person_id, partial(self._write, row, self._closing_item(row),
-                                              store.cycle_answer(row.person_id, row.cycle)))
+        for row, answer in closes:
+            self._each(row.person_id, partial(self._write, row, self._closing_item(row), answer))
         for row in deletes:
             self._each(row.person_id, partial(self._delete, row))
+
+    def _keep(self, item: Item, live: list[CalDavRow], deletes: list[CalDavRow]
+              ) -> list[tuple[Item, CalDavRow]]:
+        """The person's one task: of their open tasks, the one every machine keeps (one
+        holding the user's note, else the smallest UID), whichever machine wrote it and
+        however it counts the person's cycles; the others are deleted.  Returns the
+        update it needs, if any."""
+        keep = live[0] if len(live) == 1 else min(
+            live, key=lambda r: (not self.s.note(r.uid), r.uid))
+        deletes += [r for r in live if r is not keep]
+        obj = item
+        if keep.uid != item.uid or keep.cycle != item.cycle:
+            named = self.s.object_cycle(keep)
+            obj = as_object(item, keep.uid, named)
+        if keep.cycle != item.cycle:
+            # This machine's cycle for the task (a completion read back answers it).
+            keep = replace(keep, cycle=item.cycle)
+            if not self.s.dry:
+                self.s.store.caldav_save(keep)
+                self.s.store.set_meta(CALDAV_OBJECT + keep.uid,
+                                      named if named != keep.cycle else "")
+        if not keep.digest:
+            # Adopted: another machine wrote it; rewriting it would only wipe that
+            # machine's nudge claim, or an edit this one has not seen.
+            if not self.s.dry:
+                self.s.store.caldav_save(replace(keep, digest=obj.digest))
+            return []
+        if keep.day < self.s.today and obj.day == self.s.today:
+            obj = item_at(obj, keep.day, self.s.tz)  # unanswered: it stays put
+        return [(obj, keep)] if keep.digest != obj.digest else []
 
     def _each(self, person_id: str, job: Callable[[], None]) -> None:
         """Run one object's job; a failure is that object's, the sync goes on."""
@@ -163,7 +192,8 @@ class Push:
 
     def _closing_item(self, row: CalDavRow) -> Item:
         local = datetime.combine(row.day, self.s.book.settings.nudge_at, self.s.tz)
-        return Item(row.uid, row.person_id, row.cycle, row.day, local.astimezone(UTC),
+        return Item(row.uid, row.person_id, self.s.object_cycle(row), row.day,
+                    local.astimezone(UTC),
                     f"Reach out to {views.who(self.s.name(row.person_id), row.person_id)}", "",
                     ())
 

@@ -36,6 +36,7 @@ from warmupd.calendar.revisions import event_uid
 from warmupd.child import ChildError, ChildMemory, ChildTimeout, Runner
 from warmupd.core.model import Book, TouchUp
 from warmupd.core.settings import CalDavSettings
+from warmupd.history.caldav_rows import CALDAV_OBJECT
 
 log = logging.getLogger("warmupd.caldav")
 
@@ -68,11 +69,19 @@ def claim_once(settings: CalDavSettings, store_path: Path, password: str, person
         # to name this machine names it for all of them.
         machine = store.meta_once("machine_id", uuid.uuid4().hex[:12])
         collection = store.get_meta(meta_key(settings) + ":url")
+        # The task kept for this cycle may be another machine's, named by its own
+        # count of the person's cycles: claim that task, in that count.
+        uid = next((r.uid for r in store.caldav_rows().values()
+                    if r.person_id == person_id and r.cycle == cycle and r.state == "open"),
+                   event_uid(person_id, cycle))
+        named = store.get_meta(CALDAV_OBJECT + uid) or cycle
     if collection is None:
         return True
+    if named != cycle and key.startswith(cycle):
+        key = named + key[len(cycle):]
     session = Session(settings, password, timeout=CLAIM_TIMEOUT_SECONDS,
                       deadline=time.monotonic() + seconds)
-    url = urljoin(collection, f"{event_uid(person_id, cycle)}.ics")
+    url = urljoin(collection, f"{uid}.ics")
     mine = f"{key}|{machine}"
     try:
         for _ in range(3):

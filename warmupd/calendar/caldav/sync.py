@@ -2,11 +2,11 @@
 
 Owns: `Syncer` (one sync: find the collection, list it, read back what
 the phone did, then hand over to caldav.push for the writes), `sync_once`
-for the CLI and the daemon's child (with its total deadline), `Report` and
-`describe`.  Objects are built and read in caldav.map, DAV requests are
-made in caldav.dav over caldav.transport, the password comes from
-caldav.secret; the daemon's side (backoff loop, the jobs its child runs,
-claims) is caldav.run.
+for the CLI and the daemon's child (with its total deadline).  What a sync
+did is a caldav.report `Report`; objects are built and read in caldav.map,
+DAV requests are made in caldav.dav over caldav.transport, the password
+comes from caldav.secret; the daemon's side (backoff loop, the jobs its
+child runs, claims) is caldav.run.
 
 Rules it keeps:
 - One record per person and cycle: a completion or cancel read back goes
@@ -26,6 +26,10 @@ Rules it keeps:
   collection that answers 404 is found again or created.
 - Objects not warmupd's (no ``X-WARMUPD-OWNER``, or a UID that is not
   ``uuid5`` of their person and cycle) are never changed.
+- Machines count a person's cycles by the touches each knows, so a task
+  another machine wrote is mapped to this machine's cycle (`local_cycle`,
+  by the last contact its writer knew): its completion answers that cycle
+  here, once, and caldav.push keeps it as the person's one task.
 
 Must not: write anything, to the store or the server, in a dry run.
 """
@@ -34,7 +38,6 @@ from __future__ import annotations
 
 import logging
 import time as _time
-from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -42,20 +45,22 @@ from urllib.parse import urljoin
 from zoneinfo import ZoneInfo
 
 from warmupd.calendar.caldav.dav import Listing, Session, path_of
-from warmupd.calendar.caldav.map import Remote, looks_ours, parse
+from warmupd.calendar.caldav.map import Remote, local_cycle, looks_ours, parse
 from warmupd.calendar.caldav.push import Push
+from warmupd.calendar.caldav.report import CalDavPartial, Report
 from warmupd.calendar.caldav.secret import read_password
 from warmupd.calendar.caldav.transport import CalDavAuthError, CalDavError, public
+from warmupd.core.cycles import cycle_base
 from warmupd.core.model import Book, TouchKind
 from warmupd.core.record import replace
 from warmupd.core.settings import CalDavSettings
-from warmupd.history.caldav_rows import CALDAV_NOTE
+from warmupd.history.caldav_rows import CALDAV_NOTE, CALDAV_OBJECT
 
 if TYPE_CHECKING:
     from warmupd.history.caldav_rows import CalDavRow
     from warmupd.history.store import Store
 
-__all__ = ["CalDavAuthError", "CalDavError", "CalDavPartial", "Report", "Syncer", "describe",
+__all__ = ["CalDavAuthError", "CalDavError", "CalDavPartial", "Report", "Syncer",
            "read_password", "sync_once"]
 
 log = logging.getLogger("warmupd.caldav")
@@ -64,37 +69,8 @@ SYNC_SECONDS = 120.0  # `warmupd sync`, start to end
 NOTE = CALDAV_NOTE  # meta entry per UID: the note a task holds, so a rewrite keeps it
 
 
-class CalDavPartial(CalDavError):
-    """The sync went through, but some objects failed: what was done, and why not all."""
-
-    def __init__(self, report: Report) -> None:
-        lines = describe(report, False)
-        super().__init__("\n".join([*lines, f"the sync did not finish: {len(report.failed)} "
-                                              "object(s) failed (see above); the next sync "
-                                              "lists the whole collection again"]))
-        self.report = report
-
-
 class CollectionGone(CalDavError):
     """The collection answered 404: found again (or created) at once."""
-
-
-@dataclass
-class Report:
-    """What one sync did (or, with ``dry_run``, would do): names, not ids."""
-
-    created: list[str] = field(default_factory=list)
-    updated: list[str] = field(default_factory=list)
-    adopted: list[str] = field(default_factory=list)  # ours on the server, unknown here
-    closed: list[str] = field(default_factory=list)
-    deleted: list[str] = field(default_factory=list)
-    read_back: list[str] = field(default_factory=list)  # done, skipped or snoozed on the phone
-    refused: list[str] = field(default_factory=list)  # changed on the server twice: 412
-    skipped: list[str] = field(default_factory=list)  # server objects we could not read
-    failed: list[str] = field(default_factory=list)  # per object, after retries
-    notes: list[str] = field(default_factory=list)  # collection found again, and the like
-    requests: int = 0
-    seconds: float = 0.0
 
 
 def meta_key(s: CalDavSettings) -> str:
@@ -117,9 +93,12 @@ class Syncer:
              dry_run: bool = False) -> Report:
         started, before = _time.perf_counter(), self.session.requests
         self.store, self.book, self.now, self.tz, self.dry = store, book, now, tz, dry_run
+        # Is the collection the one our sync-token came from?  None: not asked yet.
+        self.same: bool | None = None
         self.today = now.astimezone(tz).date()
         self.report = r = Report()
         self.people = {c.id: c.name for c in book.contacts}
+        self.contacts = book.by_id()
         meta = store.get_meta
         dirty = meta(self.key + ":dirty") == "1"
         if not dry_run:
@@ -132,13 +111,16 @@ class Syncer:
         try:
             # A dry run with no collection yet: all of it is new.
             listing = Listing() if collection is None else self._list(collection, full)
+            full = full or self.same is False  # a refused token: listed in full
             if (collection and not full and meta(self.key + ":wrote") == "1"
                     and not listing.present and not listing.gone):
                 # Our last writes came after the token, so they must be listed;
                 # nothing listed: the collection went back to an older state
                 # (re-created empty).  List it all.
                 listing, full = self._list(collection, True), True
+                self.same = False
         except CollectionGone:
+            self.same = False
             r.notes.append(f"the collection {public(collection or '')} was gone; "
                            + ("it would be created again" if dry_run else "created it again"))
             collection, full = self._discover(), True
@@ -186,11 +168,14 @@ class Syncer:
             if status == 207:
                 if mode == "etag" and not self.dry:
                     self.store.set_meta(self.key + ":mode", "")
+                if token:
+                    self.same = True
                 return listing
             if status == 404:
                 raise CollectionGone(collection)
             if token and status in (400, 403, 409, 412):
                 # Token refused: a re-created collection, or an old token.
+                self.same = False
                 log.info("the server dropped our sync-token; listing the collection")
                 return self._list(collection, True)
             if mode != "etag":
@@ -220,9 +205,10 @@ class Syncer:
         if full:  # a full listing also tells which of ours vanished
             gone |= {h for h in by_href if h not in present}
         on_server = {h for h, row in by_href.items() if row.state != "gone"}
-        if len(on_server) > 1 and on_server <= gone and not on_server & present.keys():
-            # Nothing of ours is left at once: the collection was emptied or
-            # re-created (a user deleting tasks does it one by one).
+        if (len(on_server) > 1 and on_server <= gone and not on_server & present.keys()
+                and not self._deleted_here(on_server, listing)):
+            # Nothing of ours is left at once, and the collection is not the one
+            # our sync-token came from: it was re-created.
             self.report.notes.append("none of warmupd's objects is on the server any more; "
                                      "putting them back")
             for row in by_href.values():
@@ -240,6 +226,33 @@ class Syncer:
                 # Deleted by a client: the user's call; do not put it back.
                 self.store.caldav_save(replace(lost, etag=None, state="gone"))
         return None
+
+    def _deleted_here(self, ours: set[str], listing: Listing) -> bool:
+        """Were all our objects deleted in this very collection (on the phone: each
+        one the user's call), rather than the collection re-created?
+
+        The server lists what was deleted since our sync-token only in the
+        collection that token came from; a re-created one refuses the token,
+        or (Radicale, from an empty collection's token) lists nothing.  A
+        server without sync-tokens cannot tell: its collection counts as
+        re-created, and is filled again.
+        """
+        if self.same is None:
+            token = self.store.get_meta(self.key + ":token") or ""
+            if not token or self.store.get_meta(self.key + ":mode") == "etag":
+                return False
+            status, since = self.session.sync_collection(self.collection, token)
+            if status != 207:
+                return False
+            listing = since
+        elif not self.same:
+            return False
+        if not ours & listing.gone:
+            return False
+        self.report.notes.append(f"all {len(ours)} of warmupd's tasks were deleted on the "
+                                 "server; they stay deleted until their touch-ups are "
+                                 "answered here")
+        return True
 
     def _read_unknown(self, present: dict[str, str | None]) -> None:
         for href, (etag, remote) in self.fetch([h for h in present if looks_ours(h)]).items():
@@ -273,10 +286,14 @@ class Syncer:
                 self.report.skipped.append(href)
             return row
         name = self.name(remote.person_id)
+        found = row is None
         if row is None:
             self.report.adopted.append(name)
-            row = CalDavRow(remote.uid, remote.person_id, remote.cycle, href, etag, "",
+            cycle = self.local_cycle(remote)
+            row = CalDavRow(remote.uid, remote.person_id, cycle, href, etag, "",
                             remote.due_day or self.today, 0, self.store.max_touch_id(), "open")
+            if cycle != remote.cycle and not self.dry:
+                self.store.set_meta(CALDAV_OBJECT + remote.uid, remote.cycle)
         state = "open" if row.state == "gone" else row.state  # a deleted task came back
         if remote.kind == "VTODO" and (remote.done or remote.cancelled):
             kind = TouchKind.DONE if remote.done else TouchKind.SKIPPED
@@ -291,8 +308,9 @@ class Syncer:
                 elif got == "noted":
                     self.report.read_back.append(f"{name} (note)")
         elif (row.state == "open" and remote.moved and remote.due_day
-              and remote.due_day != row.day and remote.due_day >= self.today):
-            # DUE moved on the phone: the user's snooze to that day.
+              and (found or remote.due_day != row.day) and remote.due_day >= self.today):
+            # DUE moved on the phone (before this machine first saw the task, or
+            # since it last read it): the user's snooze to that day.
             self.report.read_back.append(f"{name} (snoozed to {remote.due_day})")
             if not self.dry:
                 self.store.record(row.person_id, TouchKind.SNOOZED, self.today, now=self.now,
@@ -303,6 +321,21 @@ class Syncer:
             if (remote.note or "") != self.note(row.uid):
                 self.store.set_meta(NOTE + row.uid, remote.note or "")
         return new
+
+    def local_cycle(self, remote: Remote) -> str:
+        """The cycle of this machine's that a task found on the server stands for
+        (see map.local_cycle): what its completion answers, once, here."""
+        contact = self.contacts.get(remote.person_id)
+        if contact is None:
+            return remote.cycle
+        answered = sorted((t.on, t.id) for t in self.store.touches(remote.person_id)
+                          if t.kind in (TouchKind.DONE, TouchKind.SKIPPED))
+        return local_cycle(cycle_base(contact), [on for on, _ in answered], remote.since,
+                           remote.cycle)
+
+    def object_cycle(self, row: CalDavRow) -> str:
+        """The cycle ``row``'s object is named by (its UID and X-WARMUPD-CYCLE)."""
+        return self.store.get_meta(CALDAV_OBJECT + row.uid) or row.cycle
 
     def note(self, uid: str) -> str:
         """The user's text below the marker, as last read from the server."""
@@ -342,23 +375,3 @@ def sync_once(settings: CalDavSettings, store_path: Path, book: Book, now: datet
             return report
     finally:
         session.close()
-
-
-def describe(report: Report, dry_run: bool) -> list[str]:
-    """The lines ``warmupd sync`` prints: exactly what was (or would be) done."""
-    verb = "would " if dry_run else ""
-    out = [f"note: {n}" for n in report.notes]
-    for label, names in (("create", report.created), ("update", report.updated),
-                         ("adopt", report.adopted), ("close", report.closed),
-                         ("delete", report.deleted), ("read back", report.read_back)):
-        out += [f"{verb}{label}: {name}" for name in names]
-    out += [f"refused (changed on the server, 412): {n}" for n in report.refused]
-    out += [f"skipped (not readable or not warmupd's): {n}" for n in report.skipped]
-    out += [f"failed: {n}" for n in report.failed]
-    out.append(f"{len(report.created)} created, {len(report.updated)} updated, "
-               f"{len(report.adopted)} adopted, {len(report.closed)} closed, "
-               f"{len(report.deleted)} deleted, {len(report.read_back)} read back, "
-               f"{len(report.refused)} refused; {report.requests} requests in "
-               f"{report.seconds:.2f} s" + (" (dry run: nothing changed)" if dry_run else ""))
-    return out
-

@@ -108,6 +108,7 @@ def sync(file: Path | None, dry_run: bool) -> None:
     """One CalDAV sync now: push the touch-ups, read back tasks done on the phone."""
     from warmupd import clock
     from warmupd.calendar.caldav import sync as caldav_sync
+    from warmupd.calendar.caldav.report import describe
     from warmupd.paths import store_file
 
     b = _load(file)
@@ -119,5 +120,5 @@ def sync(file: Path | None, dry_run: bool) -> None:
             st.mark_seen((c.id for c in b.contacts), now.date())
     report = caldav_sync.sync_once(b.settings.caldav, store_file(), b, now,
                                    clock.zone(b.settings), dry_run=dry_run)
-    for line in caldav_sync.describe(report, dry_run):
+    for line in describe(report, dry_run):
         _say(line)
