@@ -98,6 +98,29 @@ def test_a_kept_connection_rescans_with_one_status_and_survives_a_logout(
     assert state.open == {}
 
 
+def test_a_scan_still_running_when_the_daemon_stops_keeps_no_connection(
+        dovecot: Dovecot) -> None:
+    """The daemon stops (and closes its kept connections) while a scan in its pool is
+    still reading.  Broken if that scan then files its connection for a next poll
+    that never comes: a logged-in session left open until the process ends."""
+    import time
+
+    dovecot.append([m.as_bytes() for m in corpus()])
+    state = ImapState(keep_open=True)
+    scan = read_imap(source(dovecot), Tally(), 10, state, password=PASSWORD)
+    next(scan)  # connected, logged in, reading
+    state.close(for_good=True)  # the daemon stops meanwhile
+    list(scan)  # the scan ends on its own
+    assert state.open == {}
+    for _ in range(50):  # the server counts the LOGOUT a moment later
+        if dovecot.connected() == 0:
+            break
+        time.sleep(0.1)
+    assert dovecot.connected() == 0
+    later = list(read_imap(source(dovecot), Tally(), 10, state, password=PASSWORD))
+    assert later == [] and state.open == {}  # and none is kept after, either
+
+
 def test_the_daemon_keeps_one_connection_between_polls(dovecot: Dovecot,
                                                        tmp_path: Path) -> None:
     """The daemon's scanner polls over one kept connection (one STATUS per poll with

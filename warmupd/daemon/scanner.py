@@ -164,7 +164,7 @@ class SourceScanner:
                     delay = min(interval, AGAIN) if result.tally.capped else interval
                 on_status()
         finally:
-            self._state.imap.close()
+            self._state.imap.close(for_good=True)  # a scan still in the pool keeps none
             debouncer.cancel()
             if watcher is not None:
                 watcher.stop()

@@ -37,6 +37,7 @@ import contextlib
 import imaplib
 import socket
 import ssl
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -75,15 +76,34 @@ class ImapState:
     folders: dict[str, str] = field(default_factory=dict)  # the \\Sent folder found
     keep_open: bool = False  # keep each account's connection for the next scan
     open: dict[str, IMAPClient] = field(default_factory=dict)  # kept connections (in memory)
+    # Scans run in the daemon's pool, closing happens on its loop: one at a time.
+    _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False,
+                                  compare=False)
+
+    def file(self, session: str, client: IMAPClient) -> bool:
+        """Keep ``client`` for the next scan; False when connections are no longer kept
+        (``close(for_good=True)`` came first): then the caller ends it."""
+        with self._lock:
+            if self.keep_open:
+                self.open[session] = client
+            return self.keep_open
 
     def keep_only(self, names: set[str]) -> None:
         """Close the kept connections not named (`connection_name`): accounts gone."""
-        for name in list(self.open):  # one copy: a scan thread may file one meanwhile
-            if name not in names and (client := self.open.pop(name, None)) is not None:
-                _drop(client)
+        with self._lock:
+            gone = [self.open.pop(name) for name in list(self.open) if name not in names]
+        for client in gone:
+            _drop(client)
 
-    def close(self) -> None:
-        """Close every kept connection (no LOGOUT: this must not wait on a server)."""
+    def close(self, *, for_good: bool = False) -> None:
+        """Close every kept connection (no LOGOUT: this must not wait on a server).
+
+        ``for_good`` (the daemon stops): keep none from now on either, so a scan
+        still running in the abandoned pool does not file one that nobody closes.
+        """
+        with self._lock:
+            if for_good:
+                self.keep_open = False
         self.keep_only(set())
 
     def keepalive(self) -> None:
@@ -209,7 +229,8 @@ def read_imap(src: ImapSource, tally: Tally, max_recipients: int,
     if client is not None and state is not None and folder:
         try:
             if _nothing_new(client, folder, state, f"{account}/{folder}"):
-                state.open[session] = client
+                if not state.file(session, client):
+                    _drop(client)
                 return  # the STATUS was the one round trip
         except (OSError, IMAPClientError, ValueError):
             # Servers log idle clients out (after 30 minutes, as RFC 3501 allows):
@@ -257,8 +278,7 @@ def read_imap(src: ImapSource, tally: Tally, max_recipients: int,
                 # Back to the authenticated state, where STATUS may ask about the
                 # folder; CLOSE of a folder selected read-only removes nothing.
                 client.close_folder()
-                state.open[session] = client
-                keep = True
+                keep = state.file(session, client)
         except (OSError, IMAPClientError, ValueError) as exc:
             text = str(exc).replace(secret, "***") if secret else str(exc)
             raise ImapError(f"{where}: {text[:300]}") from None
