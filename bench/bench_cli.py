@@ -168,9 +168,10 @@ def make_venv(venv: Path, reuse: bool, root: Path = ROOT) -> Path:
             subprocess.run([PY, "-m", "venv", "--clear", str(venv)], check=True)
             subprocess.run([str(py), "-m", "pip", "install", "-q", str(src), "khal"],
                            check=True)
-        else:  # refresh only warmupd itself: the dependencies are already there
+        else:  # refresh warmupd itself, then add any dependency it gained since
             subprocess.run([str(py), "-m", "pip", "install", "-q", "--no-deps",
                             "--force-reinstall", str(src)], check=True)
+            subprocess.run([str(py), "-m", "pip", "install", "-q", str(src)], check=True)
     return py
 
 
