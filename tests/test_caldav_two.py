@@ -15,14 +15,19 @@ from warmupd.core.model import TouchKind
 from warmupd.history.store import Store
 
 
+def machines(tmp_path: Path, server: Radicale, settings: str = "") -> list[Env]:
+    """A laptop and a desktop: each its own state directory, one collection."""
+    envs = []
+    for name in ("laptop", "desktop"):
+        (tmp_path / name).mkdir()
+        envs.append(Env(tmp_path / name, server, settings))
+    return envs
+
 def test_a_touch_on_one_machine_reaches_the_other_without_duplicates(tmp_path: Path) -> None:
     """Broken if the second machine duplicates the first one's objects, does not
     record a touch made on the first one, or records it twice."""
     with Radicale(tmp_path / "radicale") as server:
-        for name in ("laptop", "desktop"):
-            (tmp_path / name).mkdir()
-        laptop = Env(tmp_path / "laptop", server)
-        desktop = Env(tmp_path / "desktop", server)
+        laptop, desktop = machines(tmp_path, server)
         laptop.sync()
         count = len(laptop.phone.objects())
         joined = desktop.sync()  # adopts the laptop's objects: same UIDs, same hrefs
@@ -63,11 +68,8 @@ def test_two_daemons_show_each_nudge_on_one_machine_only(tmp_path: Path) -> None
             return datetime(2026, 12, 1, 9, 31, tzinfo=ZoneInfo("Europe/Berlin"))
 
     with Radicale(tmp_path / "radicale") as server:
-        envs = []
-        for name in ("laptop", "desktop"):
-            (tmp_path / name).mkdir()
-            envs.append(Env(tmp_path / name, server,
-                            "  days: [mon, tue, wed, thu, fri, sat, sun]\n  max_burst: 5\n"))
+        envs = machines(tmp_path, server,
+                        "  days: [mon, tue, wed, thu, fri, sat, sun]\n  max_burst: 5\n")
         for env in envs:  # both know the objects (the daemons would sync at start)
             env.sync(Slot().now())
         outs = [io.StringIO(), io.StringIO()]
@@ -179,10 +181,7 @@ def test_two_open_tasks_for_one_person_become_one_keeping_the_users_note(
     from warmupd.calendar.revisions import event_uid
 
     with Radicale(tmp_path / "radicale") as server:
-        for name in ("laptop", "desktop"):
-            (tmp_path / name).mkdir()
-        laptop = Env(tmp_path / "laptop", server)
-        desktop = Env(tmp_path / "desktop", server)
+        laptop, desktop = machines(tmp_path, server)
         laptop.sync()
         person = "person-0"
         ours = open_tasks(laptop)[person][0]
@@ -259,10 +258,7 @@ def test_a_shared_task_is_claimed_once_by_machines_that_number_it_differently(
     from warmupd.calendar.caldav.secret import read_password
 
     with Radicale(tmp_path / "radicale") as server:
-        for name in ("laptop", "desktop"):
-            (tmp_path / name).mkdir()
-        laptop = Env(tmp_path / "laptop", server)
-        desktop = Env(tmp_path / "desktop", server)
+        laptop, desktop = machines(tmp_path, server)
         person = "person-0"
         _older_touches(laptop, person)
         for env in (laptop, desktop):
@@ -291,10 +287,7 @@ def test_a_touch_only_one_machine_knows_closes_the_shared_task_for_both(tmp_path
     from datetime import date
 
     with Radicale(tmp_path / "radicale") as server:
-        for name in ("laptop", "desktop"):
-            (tmp_path / name).mkdir()
-        laptop = Env(tmp_path / "laptop", server)
-        desktop = Env(tmp_path / "desktop", server)
+        laptop, desktop = machines(tmp_path, server)
         person = "person-0"
         desktop.sync()  # the desktop's task for the person is on the server first
         _older_touches(laptop, person)  # and it counts the person's cycles further
