@@ -7,8 +7,9 @@ inject outages; `Phone`, a python-caldav session for completion styles
 todoman does not write; `VdirPhone`, a phone as DAVx⁵ and Tasks.org are
 (vdirsyncer mirroring the collection into a folder, todoman ticking,
 cancelling, moving and annotating tasks there); and `FaultProxy`, which
-drops answers, answers 503 or any status, delays, redirects, sends huge
-bodies or trickles one byte at a time in front of a real server.
+drops, cuts or replaces answers, answers 503 or any status, delays,
+redirects, sends huge bodies or trickles one byte at a time in front of a
+real server.
 
 Must not: import warmupd.  It knows CalDAV, not the application.
 """
