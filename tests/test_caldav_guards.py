@@ -4,8 +4,9 @@ A redirect to another server never receives a request (nor the password);
 an unreadable 207 listing stops the sync instead of reading as an empty
 collection; a member the server lists as deleted (404 in a sync-collection
 report) is the user's deletion, taken in at once.  Real Radicale and
-Xandikos behind `FaultProxy`; the "other server" is a recording HTTP
-server on another port.
+Xandikos behind `FaultProxy` (or `DigestFront`, Digest authentication in
+front of Radicale); the "other server" is a recording HTTP server on
+another port.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
-from caldav_env import FaultProxy, Phone, Radicale, Xandikos
+from caldav_env import PASSWORD, USER, FaultProxy, Phone, Radicale, Xandikos
 from test_caldav_phone import NOW, Machine, history, pid
 
 from warmupd.calendar.caldav import sync as caldav_sync
@@ -117,6 +118,68 @@ def test_a_redirect_to_another_server_gets_no_request_and_no_password(
         proxy.fault = lambda *a: None
         report = m.sync(NOW + timedelta(days=1))
         assert report.created == report.adopted == report.deleted == [], report
+
+
+class DigestFront(Elsewhere):
+    """A Digest-authenticating front for Radicale (which has only Basic): a request
+    without a Digest answer gets a challenge; one with it is passed on with Basic,
+    unless ``redirect`` (method -> location) sends it elsewhere."""
+
+    def __init__(self, upstream: Radicale, redirect: dict[str, str]) -> None:
+        super().__init__()
+        import base64
+        import http.client
+
+        basic = "Basic " + base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode()
+
+        def answer(h: BaseHTTPRequestHandler) -> None:
+            self.seen.append((h.command, h.path, h.headers.get("Authorization")))
+            length = int(h.headers.get("Content-Length") or 0)
+            body = h.rfile.read(length) if length else b""
+            if not (h.headers.get("Authorization") or "").startswith("Digest "):
+                status, heads, data = 401, [("WWW-Authenticate", 'Digest realm="dav", '
+                                             'nonce="n0nce", qop="auth"')], b""
+            elif h.command in redirect:
+                status, heads, data = 301, [("Location", redirect[h.command])], b""
+            else:
+                conn = http.client.HTTPConnection("127.0.0.1", upstream.port, timeout=30)
+                conn.request(h.command, h.path, body, {
+                    **{k: v for k, v in h.headers.items()
+                       if k.lower() not in ("authorization", "host", "content-length")},
+                    "Authorization": basic})
+                r = conn.getresponse()
+                data = r.read()
+                conn.close()
+                status, heads = r.status, [(k, v) for k, v in r.getheaders() if k.lower()
+                                           in ("content-type", "etag", "location")]
+            h.send_response(status)
+            for k, v in heads:
+                h.send_header(k, v)
+            h.send_header("Content-Length", str(len(data)))
+            h.end_headers()
+            h.wfile.write(data)
+
+        self.server.RequestHandlerClass.record = answer  # type: ignore[attr-defined]
+        self.url = f"http://127.0.0.1:{self.port}/"
+
+
+def test_a_digest_answer_never_goes_to_another_server(tmp_path: Path,
+                                                       radicale: Radicale) -> None:
+    """Broken if, on a Digest server, a redirect elsewhere is followed: the other
+    server would get the Digest answer (a hash of the password, open to guessing)."""
+    with Elsewhere() as other:
+        to = f"http://127.0.0.1:{other.port}/trap/"
+        with DigestFront(radicale, {"REPORT": to}) as front:
+            m = Machine(tmp_path / "m", radicale, url=front.url)
+            try:
+                m.sync()
+                error = ""
+            except caldav_sync.CalDavError as exc:
+                error = str(exc)
+            assert any(a and a.startswith("Digest ") for _, _, a in front.seen)
+            assert not any("/trap" in path for _, path, _ in front.seen), front.seen
+        assert other.seen == []
+        assert re.search("redirects to another server .*not followed", error), error
 
 
 def test_a_redirect_on_the_same_server_is_followed_with_the_password(
