@@ -54,7 +54,7 @@ class Session(HttpSession):
             # Never an empty listing: that would read as "all deleted".
             what = "not XML (cut short, or garbage)" if tree is None else f"<{tree.tag}>"
             raise CalDavError(f"{method} {public(url)}: the answer (status 207) is not a "
-                              f"readable multistatus: {what}; nothing was changed")
+                              f"readable multistatus: {what}")
         return r.status, tree
 
     def _prop_href(self, url: str, prop: str) -> str | None:
