@@ -7,8 +7,9 @@ inject outages; `Phone`, a python-caldav session for completion styles
 todoman does not write; `VdirPhone`, a phone as DAVx⁵ and Tasks.org are
 (vdirsyncer mirroring the collection into a folder, todoman ticking,
 cancelling, moving and annotating tasks there); and `FaultProxy`, which
-drops answers, answers 503 or any status, delays, redirects, sends huge
-bodies or trickles one byte at a time in front of a real server.
+drops, cuts or replaces answers, answers 503 or any status, delays,
+redirects, sends huge bodies or trickles one byte at a time in front of a
+real server.
 
 Must not: import warmupd.  It knows CalDAV, not the application.
 """
@@ -257,7 +258,10 @@ class FaultProxy:
     client's connection without an answer: the server did it, the client never
     hears), ``"503"``, ``("delay", seconds)``, ``("big", nbytes)`` (a 207 of that
     size), ``("trickle", seconds)`` (a 207 that sends one byte per ``seconds``),
-    ``("redirect", location)`` (a 301), ``("status", code)`` (that status, empty).
+    ``("redirect", location)`` (a 301), ``("status", code)`` (that status, empty),
+    ``("answer", status, body)`` (that status and body instead of the server's),
+    ``("cut", nbytes)`` (the server's answer, only its first ``nbytes``, framed
+    as if whole).
     """
 
     def __init__(self, upstream: str) -> None:
@@ -307,6 +311,9 @@ class FaultProxy:
                 if isinstance(fault, tuple) and fault[0] == "status":
                     self._answer(fault[1], b"")
                     return
+                if isinstance(fault, tuple) and fault[0] == "answer":
+                    self._answer(fault[1], fault[2])
+                    return
                 if isinstance(fault, tuple) and fault[0] == "redirect":
                     self.send_response(301)
                     self.send_header("Location", fault[1])
@@ -343,6 +350,8 @@ class FaultProxy:
                 r = conn.getresponse()
                 data = r.read()
                 conn.close()
+                if isinstance(fault, tuple) and fault[0] == "cut":
+                    data = data[: fault[1]]
                 if fault == "drop":
                     self.close_connection = True
                     self.connection.shutdown(socket.SHUT_RDWR)

@@ -317,7 +317,7 @@ def test_a_redirect_on_the_same_server_is_followed_another_is_not(
     assert ("PROPFIND", "/old/") in proxy.log
     elsewhere = Machine(tmp_path / "e", server, url=proxy.url + "old/")
     proxy.fault = lambda method, path, n: ("redirect", "http://evil.example/")
-    with pytest.raises(caldav_sync.CalDavError, match="cannot list the calendars"):
+    with pytest.raises(caldav_sync.CalDavError, match="redirects to another server"):
         elsewhere.sync()
 
 

@@ -50,9 +50,11 @@ class Session(HttpSession):
         if r.status != 207:
             return r.status, None
         tree = r.tree()
-        if tree is None:  # never an empty listing: that would read as "all deleted"
-            raise CalDavError(f"{method} {public(url)}: the answer is not a readable "
-                              "multistatus")
+        if tree is None or tree.tag != f"{DAV}multistatus":
+            # Never an empty listing: that would read as "all deleted".
+            what = "not XML (cut short, or garbage)" if tree is None else f"<{tree.tag}>"
+            raise CalDavError(f"{method} {public(url)}: the answer (status 207) is not a "
+                              f"readable multistatus: {what}")
         return r.status, tree
 
     def _prop_href(self, url: str, prop: str) -> str | None:

@@ -178,12 +178,11 @@ class HttpSession:
                 except CalDavError:
                     self.close()
                     raise
-            target = urljoin(url, r.headers.get("location", ""))
-            if (r.status in (301, 302, 307, 308) and redirects < MAX_REDIRECTS
-                    and method in ("GET", "PROPFIND", "REPORT")
-                    and urlsplit(target)[:2] == urlsplit(self.base)[:2]):
-                # Same server only: the credentials never go anywhere else.
-                return self._follow(method, target, data, headers, redirects + 1)
+            if r.status in (301, 302, 303, 307, 308) and "location" in r.headers:
+                target = _moved_to(method, url, r.headers["location"], self.base)
+                if (r.status != 303 and redirects < MAX_REDIRECTS
+                        and method in ("GET", "PROPFIND", "REPORT")):
+                    return self._follow(method, target, data, headers, redirects + 1)
             if r.status == 401:
                 raise CalDavAuthError(f"{public(self.base)}: the server refused the user name "
                                       f"or password ({r.status})")
@@ -264,6 +263,39 @@ class HttpSession:
         finally:
             if watchdog is not None:
                 watchdog.cancel()
+
+
+def _origin(url: str) -> tuple[str, str, int] | None:
+    """(scheme, host, port) of ``url``; None when it has no readable one."""
+    try:
+        parts = urlsplit(url)
+        scheme, port = parts.scheme.lower(), parts.port
+    except ValueError:  # a port that is no number, a broken IPv6 address
+        return None
+    if scheme not in ("http", "https") or not parts.hostname:
+        return None
+    return scheme, parts.hostname.lower(), port or (443 if scheme == "https" else 80)
+
+
+def _moved_to(method: str, url: str, location: str, base: str) -> str:
+    """Where a redirect from ``url`` points, if that is the server of ``base``.
+
+    Any other scheme, host or port: a CalDavError, so that neither the
+    password nor a Digest answer (nor the request) ever goes there.
+    """
+    try:
+        target = urljoin(url, location)
+    except ValueError:
+        target = ""
+    there = _origin(target)
+    if there is not None and there == _origin(base):
+        return target
+    shown = public(target) if there is not None else "an unreadable address"
+    if len(shown) > 200:
+        shown = shown[:200] + "…"
+    raise _Final(f"{method} {public(url)}: the server redirects to another server "
+                 f"({shown}); not followed: warmupd talks (and sends the password) only to "
+                 f"{public(base)}. If the calendar moved there, set caldav url to it")
 
 
 def _shut(sock: socket.socket | None) -> None:
