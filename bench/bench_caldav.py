@@ -82,9 +82,9 @@ def peak_rss_mib(argv: list[str], env: dict[str, str], stdin: bytes = b"") -> tu
     return int(kib) / 1024, tail.strip().replace("\n", " | ")
 
 
-def one_size(n: int, repeat: int, site: Path, tmp: Path) -> None:
-    book, caldav_sync, store_mod = import_from(site, "contacts.book", "calendar.caldav.sync",
-                                               "history.store")
+def sandbox(site: Path, tmp: Path) -> tuple[Path, dict[str, str]]:
+    """``tmp`` with the password file and private XDG dirs; the environment that uses
+    them and the install at ``site``."""
     tmp.mkdir(parents=True)
     pw = tmp / "pw"
     pw.write_text(PASSWORD)
@@ -93,6 +93,13 @@ def one_size(n: int, repeat: int, site: Path, tmp: Path) -> None:
     for k in ("XDG_CONFIG_HOME", "XDG_STATE_HOME", "XDG_DATA_HOME", "XDG_CACHE_HOME"):
         env[k] = str(tmp / k)
         Path(env[k]).mkdir(mode=0o700, exist_ok=True)
+    return pw, env
+
+
+def one_size(n: int, repeat: int, site: Path, tmp: Path) -> None:
+    book, caldav_sync, store_mod = import_from(site, "contacts.book", "calendar.caldav.sync",
+                                               "history.store")
+    pw, env = sandbox(site, tmp)
     with Radicale(tmp / "radicale") as server:
         file = tmp / "contacts.yaml"
         file.write_text(contacts(n, server.url, pw))
@@ -188,14 +195,7 @@ finally:
 
 def memory(site: Path, tmp: Path) -> None:
     (book,) = import_from(site, "contacts.book")
-    tmp.mkdir(parents=True)
-    pw = tmp / "pw"
-    pw.write_text(PASSWORD)
-    pw.chmod(0o600)
-    env = {**os.environ, "PYTHONPATH": str(site)}
-    for k in ("XDG_CONFIG_HOME", "XDG_STATE_HOME", "XDG_DATA_HOME", "XDG_CACHE_HOME"):
-        env[k] = str(tmp / k)
-        Path(env[k]).mkdir(mode=0o700, exist_ok=True)
+    pw, env = sandbox(site, tmp)
     with Radicale(tmp / "radicale") as server, FaultProxy(server.url) as proxy:
         file = tmp / "contacts.yaml"
         file.write_text(contacts(100, proxy.url, pw))

@@ -23,7 +23,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 import caldav
 
@@ -36,7 +36,29 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-class Radicale:
+class _Server:
+    """A server process the tests start on a free port; ``with`` starts and stops it."""
+
+    proc: subprocess.Popen[bytes] | None
+
+    def start(self) -> None:
+        raise NotImplementedError
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            self.proc.terminate()
+            self.proc.wait(10)
+            self.proc = None
+
+    def __enter__(self) -> Self:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+class Radicale(_Server):
     """``with Radicale(tmp_path) as server:`` — a server at ``server.url``."""
 
     def __init__(self, root: Path, port: int | None = None) -> None:
@@ -63,21 +85,8 @@ class Radicale:
         )
         _wait_port(self.proc, self.port, self.root / "radicale.log")
 
-    def stop(self) -> None:
-        if self.proc is not None:
-            self.proc.terminate()
-            self.proc.wait(10)
-            self.proc = None
 
-    def __enter__(self) -> Radicale:
-        self.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-
-class Xandikos:
+class Xandikos(_Server):
     """``with Xandikos(tmp_path) as server:`` — a second server implementation.
 
     Xandikos has no password check over plain HTTP (it wants TLS for Basic
@@ -102,19 +111,6 @@ class Xandikos:
             env={**os.environ, "PYTHONWARNINGS": "ignore"},
         )
         _wait_port(self.proc, self.port, self.root / "xandikos.log")
-
-    def stop(self) -> None:
-        if self.proc is not None:
-            self.proc.terminate()
-            self.proc.wait(10)
-            self.proc = None
-
-    def __enter__(self) -> Xandikos:
-        self.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
 
 def _wait_port(proc: subprocess.Popen[bytes], port: int, log: Path) -> None:
