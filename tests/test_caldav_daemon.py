@@ -234,3 +234,25 @@ def test_the_claims_of_a_slot_are_made_before_it(
                 assert len(claimed) == len(shown)
 
         asyncio.run(scenario())
+
+
+def test_a_sync_loop_cancelled_as_it_is_poked_ends(tmp_path: Path) -> None:
+    """`stop` cancels the sync loop; a replan may poke it in the same instant.
+    Broken if that cancel is lost (Python 3.11's `wait_for` returns when its inner
+    wait ends with the cancel) and the loop sleeps on, so the daemon never stops."""
+    from warmupd.calendar.caldav.run import CalDavSync
+    from warmupd.core.settings import CalDavSettings
+
+    async def scenario() -> None:
+        sync = CalDavSync(CalDavSettings(url="http://127.0.0.1:9/"), tmp_path / "h.sqlite3")
+        task = asyncio.create_task(sync.serve(lambda: None, lambda: None,
+                                              lambda *a: asyncio.sleep(0), lambda: None))
+        for _ in range(5):  # into its wait for a poke
+            await asyncio.sleep(0)
+        sync.poke()
+        task.cancel()
+        done, _ = await asyncio.wait({task}, timeout=5)
+        assert done, "the sync loop went on after it was cancelled"
+        assert task.cancelled()
+
+    asyncio.run(scenario())

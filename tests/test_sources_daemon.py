@@ -268,3 +268,36 @@ def test_a_scan_cut_at_its_cap_goes_on_soon_not_at_the_interval(tmp_path: Path) 
     assert scans[1] - scans[0] < 30  # AGAIN (5 s) after the first, plus the second's read
     with Store(tmp_path / "h.sqlite3") as store:
         assert [t.channel for t in store.touches("ann")] == ["via mail"]
+
+
+def test_a_scanner_cancelled_as_it_is_poked_ends(tmp_path: Path) -> None:
+    """`stop` cancels the scanner; a changed Maildir may poke it in the same instant.
+    Broken if that cancel is lost (Python 3.11's `wait_for` returns when its inner
+    wait ends with the cancel) and the scanner sleeps on, so the daemon never stops."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from warmupd.contacts.book import loads
+    from warmupd.daemon.scanner import SourceScanner
+
+    maildir = tmp_path / "Sent"
+    for sub in ("new", "cur", "tmp"):
+        (maildir / sub).mkdir(parents=True)
+    the_book = loads(book(maildir), "contacts.yaml")
+    now = datetime(2026, 11, 25, 8, 0, tzinfo=BERLIN)
+
+    async def scenario() -> None:
+        with ThreadPoolExecutor(1) as pool:
+            scanner = SourceScanner(tmp_path / "h.sqlite3", pool)
+            scanned = asyncio.Event()
+            task = asyncio.create_task(scanner.serve(
+                lambda: (the_book, now, BERLIN), lambda: None, scanned.set))
+            await asyncio.wait_for(scanned.wait(), 30)
+            for _ in range(5):  # into its wait until the next scan's time
+                await asyncio.sleep(0)
+            scanner.poke()
+            task.cancel()
+            done, _ = await asyncio.wait({task}, timeout=5)
+            assert done, "the scanner went on after it was cancelled"
+            assert task.cancelled()
+
+    asyncio.run(scenario())

@@ -352,7 +352,10 @@ class Runner:
         waiting = asyncio.wrap_future(fut)
         finished = False
         try:
-            answer, status = await asyncio.wait_for(asyncio.shield(waiting), timeout)
+            # Not `wait_for`: on Python 3.11 it returns the answer when a cancel
+            # arrives with it, and the caller would go on as if not cancelled.
+            async with asyncio.timeout(timeout):
+                answer, status = await asyncio.shield(waiting)
             finished = True
         except TimeoutError:
             raise ChildTimeout(f"over {timeout:.0f} s") from None

@@ -167,7 +167,8 @@ class FeedServer:
         if self._conns:
             self._idle.clear()
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._idle.wait(), 2.0)
+                async with asyncio.timeout(2.0):
+                    await self._idle.wait()
         self._loop = None
 
     async def __aenter__(self) -> FeedServer:

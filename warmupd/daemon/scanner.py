@@ -104,7 +104,8 @@ class SourceScanner:
             if self._state.imap.open and (step is None or step > self._keepalive):
                 step = self._keepalive
             try:
-                await asyncio.wait_for(self._wake.wait(), timeout=step)
+                async with asyncio.timeout(step):  # not `wait_for`: see CalDavSync.serve
+                    await self._wake.wait()
             except TimeoutError:
                 if step != left:
                     await loop.run_in_executor(self._pool, self._state.imap.keepalive)

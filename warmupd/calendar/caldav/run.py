@@ -232,7 +232,10 @@ class CalDavSync:
             self._poked.clear()
             wait = backoff or interval
             try:
-                await asyncio.wait_for(self._poked.wait(), timeout=wait)
+                # Not `wait_for`: on Python 3.11 it swallows a cancel that
+                # arrives as the poke does, and `stop` would wait forever.
+                async with asyncio.timeout(wait):
+                    await self._poked.wait()
                 # Debounce: a burst of replans costs one sync.  During an
                 # outage a poke does not cut the backoff short.
                 await asyncio.sleep(max(DEBOUNCE_SECONDS, backoff))
